@@ -1,0 +1,145 @@
+"""The Algebra object: broadcasting, dtype/device handling, structure, errors."""
+
+import pytest
+import torch
+
+from prodint import Algebra
+from prodint.algebra import clifford, from_structure_constants, hadamard, quaternions
+
+
+def test_structure_constants_dense_from_triples() -> None:
+    h = quaternions()
+    g = h.structure_constants
+    assert g.shape == (4, 4, 4)
+    assert h.nnz == 16 == int((g != 0).sum())
+    a, b, c = h.triples.unbind(-1)
+    torch.testing.assert_close(g[a, b, c], h.values)
+    g[0, 0, 0] = 5.0  # a copy: the algebra is unchanged
+    assert h.structure_constants[0, 0, 0] == 1.0
+
+
+def test_duplicate_triples_add_and_zeros_drop() -> None:
+    triples = torch.tensor([[0, 0, 0], [0, 0, 0], [1, 1, 0], [1, 1, 0]])
+    alg = Algebra(triples, torch.tensor([0.5, 0.5, 1.0, -1.0]), 2)
+    assert alg.nnz == 1
+    assert alg.structure_constants[0, 0, 0] == 1.0
+
+
+def test_broadcasting_like_torch() -> None:
+    h = quaternions().double()
+    x = torch.randn(5, 1, 4, dtype=torch.float64)
+    y = torch.randn(1, 3, 4, dtype=torch.float64)
+    out = h.mul(x, y)
+    assert out.shape == (5, 3, 4)
+    torch.testing.assert_close(out[2, 1], h.mul(x[2, 0], y[0, 1]))
+    assert h.mul(x[0, 0], y[0, 0]).shape == (4,)
+
+
+def test_module_dtype_and_device_handling() -> None:
+    alg = clifford(2)
+    assert alg.dtype == torch.get_default_dtype()
+    alg64 = alg.double()
+    assert alg64 is alg and alg.dtype == torch.float64 and alg.triples.dtype == torch.long
+    x = torch.randn(3, 4, dtype=torch.float64)
+    ref = alg.mul(x, x, kernel="dense")
+    alg.float()
+    out = alg.mul(x.float(), x.float(), kernel="dense")  # dense cache rebuilt in float32
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+    assert alg.device.type == "cpu"
+    state = alg.state_dict()
+    assert set(state) == {"triples", "values"}
+
+
+def test_module_call_and_repr() -> None:
+    alg = hadamard(3)
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(alg(x, x), x * x)
+    assert "Hadamard3" in repr(alg) and "elementwise" in repr(alg)
+
+
+def test_left_and_right_multiplication_matrices() -> None:
+    h = quaternions().double()
+    x, y = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    torch.testing.assert_close(h.left_multiplication(x) @ y, h.mul(x, y))
+    torch.testing.assert_close(h.right_multiplication(y) @ x, h.mul(x, y))
+
+
+def test_to_dtype_and_with_kernel_copy() -> None:
+    h = quaternions()
+    h64 = h.to_dtype(torch.float64)
+    assert h64.dtype == torch.float64 and h.dtype == torch.float32
+    assert h.with_kernel("dense").kernel == "dense" and h.kernel != "dense"
+
+
+# ---------------------------------------------------------------- bad input
+def test_last_dimension_must_match() -> None:
+    h = quaternions()
+    with pytest.raises(ValueError, match=r"x: .*last dimension.*4.*\(3, 3\)"):
+        h.mul(torch.randn(3, 3), torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"y: .*received shape \(\)"):
+        h.mul(torch.randn(4), torch.tensor(1.0))
+
+
+def test_mixed_dtypes_rejected() -> None:
+    h = quaternions()
+    with pytest.raises(TypeError, match=r"y: expected dtype torch.float32.*received torch.float64"):
+        h.mul(torch.randn(4), torch.randn(4, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor"):
+        h.mul([1.0, 0, 0, 0], torch.randn(4))  # type: ignore[arg-type]
+
+
+def test_bad_structure_constants() -> None:
+    with pytest.raises(ValueError, match=r"structure_constants: expected a cubic.*\(2, 3, 2\)"):
+        from_structure_constants(torch.zeros(2, 3, 2))
+    with pytest.raises(ValueError, match=r"structure_constants: expected a cubic.*\(2, 2\)"):
+        from_structure_constants(torch.zeros(2, 2))
+    bad = torch.zeros(2, 2, 2)
+    bad[0, 1, 1] = float("nan")
+    with pytest.raises(ValueError, match="structure_constants: expected finite"):
+        from_structure_constants(bad)
+    bad[0, 1, 1] = float("inf")
+    with pytest.raises(ValueError, match="finite"):
+        from_structure_constants(bad)
+    with pytest.raises(TypeError, match="structure_constants: expected a real"):
+        from_structure_constants(torch.zeros(2, 2, 2, dtype=torch.complex64))
+    with pytest.raises(TypeError, match=r"structure_constants: expected a torch\.Tensor"):
+        from_structure_constants([[[1.0]]])  # type: ignore[arg-type]
+
+
+def test_bad_triples() -> None:
+    with pytest.raises(ValueError, match=r"triples: expected indices in \[0, 2\)"):
+        Algebra(torch.tensor([[0, 0, 2]]), torch.tensor([1.0]), 2)
+    with pytest.raises(ValueError, match=r"triples: expected shape \[nnz, 3\]"):
+        Algebra(torch.tensor([[0, 0]]), torch.tensor([1.0]), 2)
+    with pytest.raises(TypeError, match="triples: expected an integer"):
+        Algebra(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([1.0]), 2)
+    with pytest.raises(ValueError, match=r"values: expected shape \[1\]"):
+        Algebra(torch.tensor([[0, 0, 0]]), torch.tensor([1.0, 2.0]), 2)
+    with pytest.raises(ValueError, match="values: expected finite"):
+        Algebra(torch.tensor([[0, 0, 0]]), torch.tensor([float("nan")]), 2)
+    with pytest.raises(ValueError, match="dim: expected a positive int"):
+        Algebra(torch.tensor([[0, 0, 0]]), torch.tensor([1.0]), 0)
+    with pytest.raises(ValueError, match="basis_names: expected 2 names, received 1"):
+        Algebra(torch.tensor([[0, 0, 0]]), torch.tensor([1.0]), 2, basis_names=["a"])
+
+
+def test_bad_kernel_names() -> None:
+    h = quaternions()
+    with pytest.raises(ValueError, match=r"kernel: kernel 'fft' does not apply to H"):
+        h.mul(torch.randn(4), torch.randn(4), kernel="fft")
+    with pytest.raises(ValueError, match=r"kernel: expected one of"):
+        h.with_kernel("magic")
+
+
+def test_catalogue_argument_errors() -> None:
+    from prodint.algebra import clifford, matrix_algebra, tensor_product, truncated_polynomial
+
+    with pytest.raises(ValueError, match="n: expected an int >= 1, received 0"):
+        truncated_polynomial(0)
+    with pytest.raises(TypeError, match="n: expected an int, received float"):
+        matrix_algebra(2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="q: expected an int >= 0, received -1"):
+        clifford(1, -1)
+    with pytest.raises(TypeError, match="b: expected dtype"):
+        tensor_product(quaternions(), quaternions().double())

@@ -1,0 +1,86 @@
+"""The benchmark harness: records, ratios against a same-run baseline, JSON lines."""
+
+import io
+import json
+
+import pytest
+import torch
+
+from prodint.bench import (
+    Case,
+    algebra_suite,
+    measure,
+    median_ms,
+    peak_memory_mb,
+    run_suite,
+    write_jsonl,
+)
+
+REQUIRED = {"suite", "name", "impl", "params", "fwd_ms", "fwd_bwd_ms", "peak_mem_mb",
+            "baseline", "ratio_fwd", "ratio_fwd_bwd"}
+
+
+def _case(impl: str, size: int) -> Case:
+    x = torch.randn(size, size, requires_grad=True)
+
+    def fwd_bwd() -> None:
+        x.grad = None
+        (x @ x).sum().backward()
+
+    return Case("square", impl, {"size": size}, lambda: x @ x, fwd_bwd, baseline="small")
+
+
+def test_ratios_are_against_baseline_of_same_run() -> None:
+    records = measure("t", [_case("small", 16), _case("big", 256)], memory=False)
+    small, big = records
+    assert small.ratio_fwd == 1.0
+    assert big.ratio_fwd == pytest.approx(big.fwd_ms / small.fwd_ms, rel=1e-3)
+    assert big.ratio_fwd_bwd == pytest.approx(big.fwd_bwd_ms / small.fwd_bwd_ms, rel=1e-3)
+    assert big.fwd_ms > small.fwd_ms
+
+
+def test_json_lines_have_required_fields() -> None:
+    buf = io.StringIO()
+    write_jsonl(measure("t", [_case("small", 8)], memory=False), buf)
+    lines = buf.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    assert set(json.loads(lines[0])) >= REQUIRED
+
+
+def test_median_ms_counts_calls() -> None:
+    calls = []
+    median_ms(lambda: calls.append(1), warmup=3, min_repeats=7, min_seconds=0.0)
+    assert len(calls) == 10
+
+
+def test_peak_memory_sees_a_large_temporary() -> None:
+    def make() -> float:
+        big = torch.ones(1024, 1024, 8)  # 32 MiB
+        return float(big.sum())
+
+    assert 30 <= peak_memory_mb(make) <= 80
+
+
+def test_algebra_suite_cases_cover_kernels_auto_and_native() -> None:
+    cases = list(algebra_suite.cases(quick=True))
+    impls_by_name: dict[str, set[str]] = {}
+    for c in cases:
+        impls_by_name.setdefault(c.name, set()).add(c.impl)
+        assert c.baseline == "dense"
+    cyclic = next(v for k, v in impls_by_name.items() if k.startswith("R[C64]"))
+    assert cyclic == {"dense", "sparse", "fft", "auto", "native"}
+    matrix = next(v for k, v in impls_by_name.items() if k.startswith("M8"))
+    assert {"matmul", "native", "auto"} <= matrix
+
+
+def test_suite_kernel_outputs_agree_with_native() -> None:
+    by = {(c.name, c.impl): c for c in algebra_suite.cases(quick=True)}
+    for (name, impl), case in by.items():
+        if impl == "native":
+            torch.testing.assert_close(case.forward(), by[(name, "dense")].forward(),
+                                       rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_suite_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="suite: expected one of"):
+        run_suite("nope")
