@@ -69,7 +69,7 @@ def test_to_dtype_and_with_kernel_copy() -> None:
     h = quaternions()
     h64 = h.to_dtype(torch.float64)
     assert h64.dtype == torch.float64 and h.dtype == torch.float32
-    assert h.with_kernel("dense").kernel == "dense" and h.kernel != "dense"
+    assert h.with_kernel("sparse").kernel == "sparse" and h.kernel != "sparse"
 
 
 # ---------------------------------------------------------------- bad input

@@ -14,16 +14,18 @@ elementwise ``x * y``                                               Hadamard R^n
 ========== ======================================================= =====================
 
 Kernel choice (:func:`choose_kernel`) is made once per algebra by a cost rule: each kernel's
-estimated time per batch element, in nanoseconds on a 2-core CPU, is ::
+estimated time per batch element, in nanoseconds on a 2-core CPU (float32, large batch), is ::
 
-    dense        0.05·n³ + 4·n²        (BLAS rate, plus writing the [n, n] intermediate)
-    sparse       3·nnz + 2·n           (gather, multiply, scatter-add over the triples)
-    fft          6·n·log2(n) + 4·n     (three real FFTs and a complex product)
-    matmul       0.1·n^1.5 + 2·n       (one m×m product, m = √n)
-    elementwise  0.5·n
+    dense        0.02·n³·max(1, n/128)^0.8 + 0.2·n² + 20
+    sparse       5·nnz + 30
+    fft          n·log2(n) + 10
+    matmul       0.1·n^1.5 + 2·n + 10
+    elementwise  0.5·n + 5
 
-and the cheapest applicable kernel wins. The constants were fitted to ``python -m prodint.bench
-algebra`` on such a machine; a user can always force a kernel.
+and the cheapest applicable kernel wins. The dense term grows faster than ``n³`` once the
+``n³`` tensor leaves the cache (``n > 128``); the sparse term is a gather, a multiply and a
+scatter-add per triple. The constants were fitted to per-kernel timings of the catalogue
+(``python -m prodint.bench algebra``) on such a machine; a user can always force a kernel.
 """
 
 from __future__ import annotations
@@ -145,15 +147,15 @@ def kernel_costs(alg: Algebra) -> dict[str, float]:
     """Estimated nanoseconds per batch element of each applicable kernel (see module doc)."""
     n = float(alg.dim)
     costs = {
-        "dense": 0.05 * n**3 + 4.0 * n**2,
-        "sparse": 3.0 * alg.nnz + 2.0 * n,
+        "dense": 0.02 * n**3 * max(1.0, n / 128.0) ** 0.8 + 0.2 * n**2 + 20.0,
+        "sparse": 5.0 * alg.nnz + 30.0,
     }
     if alg.hints.cyclic_shape is not None:
-        costs["fft"] = 6.0 * n * math.log2(max(n, 2.0)) + 4.0 * n
+        costs["fft"] = n * math.log2(max(n, 2.0)) + 10.0
     if alg.hints.matrix_size is not None:
-        costs["matmul"] = 0.1 * n**1.5 + 2.0 * n
+        costs["matmul"] = 0.1 * n**1.5 + 2.0 * n + 10.0
     if alg.hints.hadamard:
-        costs["elementwise"] = 0.5 * n
+        costs["elementwise"] = 0.5 * n + 5.0
     return costs
 
 

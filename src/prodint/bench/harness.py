@@ -117,20 +117,58 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
+def interleaved_ms(fns: list[Callable[[], Any]], *, warmup: int = 2, min_repeats: int = 5,
+                   min_seconds: float = 0.3, max_repeats: int = 200) -> list[float]:
+    """Median wall times (ms) of several callables timed in round-robin.
+
+    Each round times every callable once, so a slow period of the machine affects all of them
+    alike and their ratios stay meaningful.
+    """
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    _sync()
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max_repeats and (
+        rounds < min_repeats or time.perf_counter() - start < min_seconds
+    ):
+        for fn, bucket in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            _sync()
+            bucket.append((time.perf_counter() - t0) * 1e3)
+        rounds += 1
+    return [statistics.median(t) for t in times]
+
+
 def measure(suite: str, cases: Iterable[Case], *, memory: bool = True,
             progress: Callable[[str], None] | None = None) -> list[Record]:
-    """Time every case and fill in ratios against the baseline of the same ``name``."""
-    records: list[Record] = []
+    """Time every case and fill in ratios against the baseline of the same ``name``.
+
+    Cases of the same ``name`` (consecutive in ``cases``) are timed in round-robin.
+    """
+    groups: list[list[Case]] = []
     for case in cases:
+        if groups and groups[-1][0].name == case.name:
+            groups[-1].append(case)
+        else:
+            groups.append([case])
+    records: list[Record] = []
+    for group in groups:
         if progress is not None:
-            progress(f"{case.name} · {case.impl}")
-        fwd = median_ms(case.forward)
-        fwd_bwd = median_ms(case.forward_backward) if case.forward_backward else None
-        mem_fn = case.forward_backward or case.forward
-        peak = peak_memory_mb(mem_fn) if memory else None
-        records.append(Record(suite, case.name, case.impl, case.params, round(fwd, 4),
-                              None if fwd_bwd is None else round(fwd_bwd, 4),
-                              None if peak is None else round(peak, 3), case.baseline))
+            progress(f"{group[0].name} ({', '.join(c.impl for c in group)})")
+        fwd = interleaved_ms([c.forward for c in group])
+        with_bwd = [c for c in group if c.forward_backward is not None]
+        bwd_times = interleaved_ms([c.forward_backward for c in with_bwd])  # type: ignore[misc]
+        fwd_bwd = {id(c): t for c, t in zip(with_bwd, bwd_times, strict=True)}
+        for case, t_fwd in zip(group, fwd, strict=True):
+            peak = peak_memory_mb(case.forward_backward or case.forward) if memory else None
+            t_fb = fwd_bwd.get(id(case))
+            records.append(Record(suite, case.name, case.impl, case.params, round(t_fwd, 4),
+                                  None if t_fb is None else round(t_fb, 4),
+                                  None if peak is None else round(peak, 3), case.baseline))
     by_key = {(r.name, r.impl): r for r in records}
     for r in records:
         base = by_key.get((r.name, r.baseline))
