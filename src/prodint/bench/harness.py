@@ -13,7 +13,9 @@ CPU the running sum of allocations and frees recorded by ``torch.profiler`` with
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -91,6 +93,19 @@ def median_ms(fn: Callable[[], Any], *, warmup: int = 2, min_repeats: int = 5,
     return statistics.median(times)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the profiler's start/stop lines, which its C++ side writes to fd 2."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_memory_mb(fn: Callable[[], Any]) -> float:
     """Peak tensor memory in MiB allocated during one call of ``fn`` (see module doc)."""
     if torch.cuda.is_available():
@@ -100,7 +115,7 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
         fn()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - before) / 2**20
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     # Allocations are attributed to the op that made them; frees outside any op appear as
     # "[memory]" events. Walking both in time order gives the live total.
@@ -117,29 +132,32 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
-def interleaved_ms(fns: list[Callable[[], Any]], *, warmup: int = 2, min_repeats: int = 5,
-                   min_seconds: float = 0.3, max_repeats: int = 200) -> list[float]:
-    """Median wall times (ms) of several callables timed in round-robin.
+def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int = 2,
+                   min_repeats: int = 3, min_seconds: float = 0.1,
+                   max_repeats: int = 100) -> list[float]:
+    """Median wall times (ms) of several callables, timed in blocks over several rounds.
 
-    Each round times every callable once, so a slow period of the machine affects all of them
-    alike and their ratios stay meaningful.
+    In each round every callable is warmed up and then timed in a block of consecutive calls
+    (at least ``min_repeats`` and ``min_seconds``); medians are over all rounds. Blocks keep
+    each callable's caches warm, as in real use; rounds spread a slow period of the machine
+    over all callables alike so their ratios stay meaningful.
     """
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    _sync()
     times: list[list[float]] = [[] for _ in fns]
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < max_repeats and (
-        rounds < min_repeats or time.perf_counter() - start < min_seconds
-    ):
+    for _ in range(rounds):
         for fn, bucket in zip(fns, times, strict=True):
-            t0 = time.perf_counter()
-            fn()
+            for _ in range(warmup):
+                fn()
             _sync()
-            bucket.append((time.perf_counter() - t0) * 1e3)
-        rounds += 1
+            start = time.perf_counter()
+            count = 0
+            while count < max_repeats and (
+                count < min_repeats or time.perf_counter() - start < min_seconds
+            ):
+                t0 = time.perf_counter()
+                fn()
+                _sync()
+                bucket.append((time.perf_counter() - t0) * 1e3)
+                count += 1
     return [statistics.median(t) for t in times]
 
 

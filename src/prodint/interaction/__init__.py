@@ -1,0 +1,44 @@
+"""The expression language of product interactions.
+
+A layer is written as a composition of the multiplication operator ``O_K(X) = L1(K · L2(X))``
+over algebras: :class:`Signal` and :class:`Parameter` leaves, :class:`Product` (in an algebra)
+and :class:`Contract` (in the tensor algebra, then a trace), linear structural maps
+(:class:`Rename`, :class:`Permute`, :class:`Pad`, :class:`Window`, :class:`CausalMask`,
+:class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Every expression has a
+``self_interaction_order``, prints as mathematics, supports ``substitute`` and compiles with
+:func:`compile` into a torch module; :func:`evaluate` is the reference evaluation.
+
+>>> from prodint.interaction import library
+>>> library.linear_attention(16, 8, 8).self_interaction_order
+3
+"""
+
+from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
+from prodint.interaction.compile import CompiledInteraction, compile, evaluate
+from prodint.interaction.enumerate import enumerate_interactions
+from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
+from prodint.interaction.pointwise import Pointwise
+from prodint.interaction.structural import CausalMask, Pad, Permute, Rename, Scale, Window
+
+__all__ = [
+    "Axis",
+    "CausalMask",
+    "CompiledInteraction",
+    "Contract",
+    "Expr",
+    "Pad",
+    "Parameter",
+    "Permute",
+    "Pointwise",
+    "Product",
+    "ProductAlgebra",
+    "Rename",
+    "Scale",
+    "Signal",
+    "Sum",
+    "Window",
+    "compile",
+    "enumerate_interactions",
+    "evaluate",
+    "same_algebra",
+]
