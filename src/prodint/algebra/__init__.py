@@ -16,11 +16,13 @@ from prodint.algebra.catalogue import (
 )
 from prodint.algebra.core import Algebra
 from prodint.algebra.kernels import KERNELS, KernelHints, choose_kernel, kernel_costs
+from prodint.algebra.learned import LearnedAlgebra
 
 __all__ = [
     "KERNELS",
     "Algebra",
     "KernelHints",
+    "LearnedAlgebra",
     "choose_kernel",
     "clifford",
     "complex_numbers",

@@ -14,7 +14,7 @@ held by a layer follows the layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -136,6 +136,15 @@ class Algebra(nn.Module):
         if kernel is not None:
             kernels.check_applicable(self, name, argument="kernel")
         return kernels.KERNELS[name](self, x, y)
+
+    def product_kernel(self) -> Callable[[Tensor, Tensor], Tensor]:
+        """The chosen kernel as ``f(x, y)``, without :meth:`mul`'s input checks.
+
+        For compiled code that has validated its inputs once: shapes ``[..., n]`` of the
+        algebra's dtype are the caller's responsibility.
+        """
+        fn = kernels.KERNELS[self.kernel]
+        return lambda x, y: fn(self, x, y)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """Same as :meth:`mul` with the chosen kernel."""

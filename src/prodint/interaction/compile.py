@@ -38,8 +38,10 @@ def _check_input(signal: Signal, value: object) -> Tensor:
     return value
 
 
-def _bind_inputs(expr: Expr, args: tuple, kwargs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    signals = expr.signals()
+def _bind_inputs(signals: list[Signal], args: tuple,
+                 kwargs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    if len(signals) == 1 and len(args) == 1 and not kwargs:
+        return {signals[0].name: _check_input(signals[0], args[0])}
     if len(args) > len(signals):
         raise TypeError(f"inputs: expected at most {len(signals)} positional inputs "
                         f"({[s.name for s in signals]}), received {len(args)}")
@@ -64,7 +66,7 @@ def evaluate(expr: Expr, inputs: Mapping[str, Tensor], parameters: Mapping[str, 
         parameters: parameter name → tensor of the parameter's shape.
     """
     values: dict[int, Tensor] = {}
-    bound = _bind_inputs(expr, (), inputs)
+    bound = _bind_inputs(expr.signals(), (), inputs)
     for node in expr.walk():
         if isinstance(node, Signal):
             values[id(node)] = bound[node.name]
@@ -108,7 +110,7 @@ class CompiledInteraction(nn.Module):
         self.algebras = nn.ModuleDict(algebras)
         if dtype is not None:
             self.algebras.to(dtype)
-        self._signals = [s.name for s in expr.signals()]
+        self._signals = expr.signals()
         # The plan: (kind, payload, child slots); slot i holds the i-th node's value.
         nodes = expr.walk()
         slot = {id(n): i for i, n in enumerate(nodes)}
@@ -123,7 +125,7 @@ class CompiledInteraction(nn.Module):
                 self._plan.append(("op", kernel, tuple(slot[id(c)] for c in node.children)))
 
     def forward(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
-        bound = _bind_inputs(self.expression, args, kwargs)
+        bound = _bind_inputs(self._signals, args, kwargs)
         values: list[Tensor] = []
         for kind, payload, slots in self._plan:
             if kind == "signal":
@@ -136,7 +138,7 @@ class CompiledInteraction(nn.Module):
 
     def reference(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
         """The same computation by :func:`evaluate` with this module's parameters."""
-        bound = _bind_inputs(self.expression, args, kwargs)
+        bound = _bind_inputs(self._signals, args, kwargs)
         return evaluate(self.expression, bound, dict(self.params.items()))
 
     def extra_repr(self) -> str:

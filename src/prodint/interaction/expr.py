@@ -32,23 +32,42 @@ from prodint.interaction.axes import (
 Kernel = Callable[..., Tensor]
 
 
-def align(value: Tensor, axes: Sequence[Axis], target: Sequence[str]) -> Tensor:
-    """Permute/unsqueeze the trailing axes of ``value`` to the order of ``target`` names.
+def make_aligner(axes: Sequence[Axis], target: Sequence[str], *,
+                 batched: bool = True) -> Callable[[Tensor], Tensor]:
+    """A function moving trailing ``axes`` of a value into the order of ``target`` names.
 
-    ``value`` is ``[*batch, *axes]``; the result is ``[*batch, *target]`` with size-1
-    dimensions where an axis of ``target`` is missing from ``axes`` (so it broadcasts).
+    The value is ``[*batch, *axes]``; the result is ``[*batch, *target]`` with size-1
+    dimensions where an axis of ``target`` is missing from ``axes`` (so it broadcasts). The
+    permutation and the inserted dimensions are worked out once, here. An unbatched value
+    (``batched=False``) needs no size-1 dimensions in front of its first axis: broadcasting
+    adds them.
     """
     names = axis_names(axes)
     k = len(names)
-    batch = value.dim() - k
     present = [n for n in target if n in names]
-    perm = list(range(batch)) + [batch + names.index(n) for n in present]
-    out = value.permute(perm) if perm != list(range(value.dim())) else value
-    shape = list(out.shape[:batch])
-    it = iter(out.shape[batch:])
-    for n in target:
-        shape.append(next(it) if n in names else 1)
-    return out.reshape(shape)
+    perm = [names.index(n) for n in present]
+    index = tuple(slice(None) if n in names else None for n in target)
+    if not batched:
+        while index and index[0] is None:
+            index = index[1:]
+    identity_perm = perm == list(range(k))
+    no_insert = None not in index
+    if identity_perm and no_insert:
+        return lambda value: value
+
+    def aligner(value: Tensor) -> Tensor:
+        if not identity_perm:
+            batch = value.dim() - k
+            value = value.permute(*range(batch), *(batch + i for i in perm))
+        return value if no_insert else value[(..., *index)]
+
+    return aligner
+
+
+def align(value: Tensor, axes: Sequence[Axis], target: Sequence[str]) -> Tensor:
+    """Move the trailing ``axes`` of ``value`` into the order of ``target`` (see
+    :func:`make_aligner`)."""
+    return make_aligner(axes, target)(value)
 
 
 class Expr:
@@ -308,9 +327,19 @@ class Product(Expr):
         return self._restore(out, order)
 
     def kernel(self) -> Kernel:
+        order = [n for n in self.axis_names if n != self.axis] + [self.axis]
+        left, right = self.children
+        align_u = make_aligner(left.axes, order, batched=left.has_batch)
+        align_v = make_aligner(right.axes, order, batched=right.has_batch)
+        k = len(order)
+        src, dst = order.index(self.axis) - k, self.axis_names.index(self.axis) - k
+        # Fixed algebras expose their kernel without per-call checks; learned ones multiply.
+        make = getattr(self.algebra, "product_kernel", None)
+        mul = make() if make is not None else self.algebra.mul
+
         def product(u: Tensor, v: Tensor) -> Tensor:
-            x, y, order = self._aligned(u, v)
-            return self._restore(self.algebra.mul(x, y), order)
+            out = mul(align_u(u), align_v(v))
+            return out if src == dst else out.movedim(src, dst)
 
         return product
 
@@ -356,17 +385,39 @@ class Contract(Expr):
         return (x * y).sum(dim=dims)
 
     def kernel(self) -> Kernel:
+        """A batched matmul: ``u → [*B, L, K]``, ``v → [*B, K, R]``, product, reshape.
+
+        ``B`` are the shared axes kept, ``L``/``R`` the axes of one side only and ``K`` the
+        summed ones; leading batch dimensions broadcast as in ``torch.matmul``. The
+        permutations are fixed here, so a call is two permutes, a matmul and two reshapes.
+        """
         left, right = self.children
-        letters = {n: chr(ord("a") + i) for i, n in enumerate(self._union)}
+        ln, rn = left.axis_names, right.axis_names
+        shared = [n for n in ln if n in rn and n not in self.over]
+        lonly = [n for n in ln if n not in rn]
+        ronly = [n for n in rn if n not in ln]
+        align_u = make_aligner(left.axes, shared + lonly + list(self.over),
+                               batched=left.has_batch)
+        align_v = make_aligner(right.axes, shared + list(self.over) + ronly,
+                               batched=right.has_batch)
+        union = {a.name: a for a in (*left.axes, *right.axes)}
+        restore = make_aligner([union[n] for n in shared + lonly + ronly], self.axis_names)
+        nl, nk, nr = len(lonly), len(self.over), len(ronly)
+        if nl == nk == nr == 1:  # already [*B, L, K] @ [*B, K, R]: nothing to reshape
 
-        def term(e: Expr) -> str:
-            return ("..." if e.has_batch else "") + "".join(letters[n] for n in e.axis_names)
+            def matmul(u: Tensor, v: Tensor) -> Tensor:
+                return restore(align_u(u) @ align_v(v))
 
-        out = ("..." if self.has_batch else "") + "".join(letters[n] for n in self.axis_names)
-        equation = f"{term(left)},{term(right)}->{out}"
+            return matmul
 
         def contract(u: Tensor, v: Tensor) -> Tensor:
-            return torch.einsum(equation, u, v)
+            a, b = align_u(u), align_v(v)
+            lead_a, lead_b = a.dim() - nl - nk, b.dim() - nk - nr
+            ls, rs = a.shape[lead_a:lead_a + nl], b.shape[lead_b + nk:]
+            a = a.reshape(*a.shape[:lead_a], math.prod(ls), -1)
+            b = b.reshape(*b.shape[:lead_b], -1, math.prod(rs))
+            out = a @ b
+            return restore(out.reshape(*out.shape[:-2], *ls, *rs))
 
         return contract
 
@@ -400,6 +451,18 @@ class Sum(Expr):
         for c, v in zip(self.children[1:], values[1:], strict=True):
             out = out + align(v, c.axes, self.axis_names)
         return out
+
+    def kernel(self) -> Kernel:
+        aligners = [make_aligner(c.axes, self.axis_names, batched=c.has_batch)
+                    for c in self.children]
+
+        def total(*values: Tensor) -> Tensor:
+            out = aligners[0](values[0])
+            for aligner, v in zip(aligners[1:], values[1:], strict=True):
+                out = out + aligner(v)
+            return out
+
+        return total
 
 
 def _same(a: ProductAlgebra, b: ProductAlgebra) -> bool:
