@@ -204,3 +204,19 @@ def test_constructor_argument_validation(ctor):
         ctor(0)
     with pytest.raises(TypeError, match="g"):
         direct_product("C2", cyclic(2))
+
+
+def test_groups_and_representations_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    from prodint.groups import dihedral, regular, so3_vector
+
+    g = dihedral(3)
+    assert copy.deepcopy(g) is g and copy.copy(g) is g
+    again = pickle.loads(pickle.dumps(g))
+    assert again == g and again.order == 6 and again.cyclic_shape is None
+    for rep in (regular(g), so3_vector()):
+        loaded = pickle.loads(pickle.dumps(rep))
+        torch.testing.assert_close(loaded.generators, rep.generators)
+        assert copy.deepcopy(rep) is rep

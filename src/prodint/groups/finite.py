@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from prodint.groups.frozen import FrozenSlots
+
 __all__ = [
     "Group",
     "cyclic",
@@ -113,7 +115,7 @@ def _validate_table(t: torch.Tensor) -> tuple[int, torch.Tensor]:
     return e, inv
 
 
-class Group:
+class Group(FrozenSlots):
     """An immutable finite group defined by its Cayley table.
 
     Attributes:

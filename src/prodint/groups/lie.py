@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from prodint.groups.frozen import FrozenSlots
+
 __all__ = ["SO2", "SO3", "LieGroup", "levi_civita", "so2", "so3"]
 
 
@@ -23,7 +25,7 @@ def levi_civita() -> torch.Tensor:
     return eps
 
 
-class LieGroup:
+class LieGroup(FrozenSlots):
     """An immutable descriptor of a matrix Lie group via its Lie algebra.
 
     Attributes:

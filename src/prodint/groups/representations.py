@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from prodint.groups.finite import Group, symmetric, symmetric_permutations
+from prodint.groups.frozen import FrozenSlots
 from prodint.groups.lie import SO2, SO3, LieGroup
 
 __all__ = [
@@ -42,7 +43,7 @@ def _as_float64(x: Any, arg: str) -> torch.Tensor:
     return t.to(device="cpu", dtype=torch.float64).contiguous()
 
 
-class Representation:
+class Representation(FrozenSlots):
     """An immutable real representation of a finite group or of SO(2) / SO(3).
 
     Attributes:
