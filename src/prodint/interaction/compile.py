@@ -111,11 +111,16 @@ class CompiledInteraction(nn.Module):
         if dtype is not None:
             self.algebras.to(dtype)
         self._signals = expr.signals()
-        # The plan: (kind, payload, child slots); slot i holds the i-th node's value.
+        # The plan: (kind, payload, child slots); step i leaves its value in slot i.
         nodes = expr.walk()
-        slot = {id(n): i for i, n in enumerate(nodes)}
+        slot: dict[int, int] = {}
         self._plan: list[tuple[str, object, tuple[int, ...]]] = []
         for node in nodes:
+            if getattr(node, "is_alias", False):
+                # renaming changes no values: point at the child's slot, add no step
+                slot[id(node)] = slot[id(node.children[0])]
+                continue
+            slot[id(node)] = len(self._plan)
             if isinstance(node, Signal):
                 self._plan.append(("signal", node.name, ()))
             elif isinstance(node, Parameter):
@@ -123,6 +128,7 @@ class CompiledInteraction(nn.Module):
             else:
                 kernel: Kernel = node.kernel()
                 self._plan.append(("op", kernel, tuple(slot[id(c)] for c in node.children)))
+        self._output = slot[id(expr)]
 
     def forward(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
         bound = _bind_inputs(self._signals, args, kwargs)
@@ -134,7 +140,7 @@ class CompiledInteraction(nn.Module):
                 values.append(self.params[payload])  # type: ignore[index]
             else:
                 values.append(payload(*(values[i] for i in slots)))  # type: ignore[operator]
-        return values[-1]
+        return values[self._output]
 
     def reference(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
         """The same computation by :func:`evaluate` with this module's parameters."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.interaction.axes import Axis, find_axis
@@ -73,6 +74,9 @@ class Rename(_Unary):
         pairs = ",".join(f"{a}→{b}" for a, b in self.mapping.items())
         return f"{self.child}[{pairs}]"
 
+    #: The value is the child's value: compiled code reuses it without a step.
+    is_alias = True
+
     def reference(self, u: Tensor) -> Tensor:
         return u
 
@@ -100,6 +104,18 @@ class Pad(_Unary):
 
     def __str__(self) -> str:
         return f"pad_{self.axis}({self.child})"
+
+    def kernel(self) -> Kernel:
+        if self.mode == "circular":
+            return self.reference
+        d = self._dim(self.axis)
+        # F.pad lists (before, after) pairs from the last dimension backwards
+        pads = [0, 0] * (-d - 1) + [self.before, self.after]
+
+        def pad(u: Tensor) -> Tensor:
+            return F.pad(u, pads)
+
+        return pad
 
     def reference(self, u: Tensor) -> Tensor:
         d = self._dim(self.axis)
