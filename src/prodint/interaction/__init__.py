@@ -3,8 +3,9 @@
 A layer is written as a composition of the multiplication operator ``O_K(X) = L1(K · L2(X))``
 over algebras: :class:`Signal` and :class:`Parameter` leaves, :class:`Product` (in an algebra)
 and :class:`Contract` (in the tensor algebra, then a trace), linear structural maps
-(:class:`Rename`, :class:`Permute`, :class:`Pad`, :class:`Window`, :class:`CausalMask`,
-:class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Every expression has a
+(:class:`Rename`, :class:`Permute`, :class:`AxisSum`, :class:`Pad`, :class:`Window`,
+:class:`CausalMask`, :class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Learned
+structure constants (:class:`LearnedAlgebra`) multiply like fixed ones. Every expression has a
 ``self_interaction_order``, prints as mathematics, supports ``substitute`` and compiles with
 :func:`compile` into a torch module; :func:`evaluate` is the reference evaluation.
 
@@ -13,19 +14,30 @@ and :class:`Contract` (in the tensor algebra, then a trace), linear structural m
 3
 """
 
+from prodint.algebra.learned import LearnedAlgebra
 from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
 from prodint.interaction.compile import CompiledInteraction, compile, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
 from prodint.interaction.pointwise import Pointwise
-from prodint.interaction.structural import CausalMask, Pad, Permute, Rename, Scale, Window
+from prodint.interaction.structural import (
+    AxisSum,
+    CausalMask,
+    Pad,
+    Permute,
+    Rename,
+    Scale,
+    Window,
+)
 
 __all__ = [
     "Axis",
+    "AxisSum",
     "CausalMask",
     "CompiledInteraction",
     "Contract",
     "Expr",
+    "LearnedAlgebra",
     "Pad",
     "Parameter",
     "Permute",

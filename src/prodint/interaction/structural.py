@@ -236,3 +236,24 @@ class Scale(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u * self.factor
+
+
+class AxisSum(_Unary):
+    """``Σ_{axes} u``: summation over some axes (a linear map onto the remaining ones)."""
+
+    def __init__(self, child: Expr, axes: str | Sequence[str]):
+        axes = (axes,) if isinstance(axes, str) else tuple(axes)
+        for name in axes:
+            find_axis(child.axes, name, argument="axes", owner="the operand")
+        self.children = (child,)
+        self.summed = axes
+        self.axes = tuple(a for a in child.axes if a.name not in axes)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return AxisSum(children[0], self.summed)
+
+    def __str__(self) -> str:
+        return f"Σ_{','.join(self.summed)} {self.child}"
+
+    def reference(self, u: Tensor) -> Tensor:
+        return u.sum(dim=[self._dim(n) for n in self.summed])

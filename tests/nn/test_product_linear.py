@@ -1,0 +1,61 @@
+"""ProductLinear: the folded single-matmul path equals the interaction, and known layers."""
+
+import pytest
+import torch
+
+from prodint.algebra import clifford, complex_numbers, group_algebra, quaternions
+from prodint.groups import cyclic
+from prodint.nn import ProductLinear
+
+ALGEBRAS = {"C": complex_numbers, "H": quaternions, "Cl(3,0,0)": lambda: clifford(3),
+            "Cl(0,1,0)": lambda: clifford(0, 1), "R[C5]": lambda: group_algebra(cyclic(5))}
+
+
+@pytest.mark.parametrize("name", ALGEBRAS)
+def test_fast_path_equals_interaction_forward_and_gradients(name: str, dtype, tol) -> None:
+    torch.manual_seed(0)
+    layer = ProductLinear(ALGEBRAS[name]().to(dtype), 3, 4)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x0 = torch.randn(2, 5, 3, layer.algebra.dim, dtype=dtype)
+    w = torch.randn(2, 5, 4, layer.algebra.dim, dtype=dtype)
+
+    def run(fn):
+        x = x0.clone().requires_grad_()
+        layer.zero_grad()
+        (fn(x) * w).sum().backward()
+        return fn(x).detach(), x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()
+
+    for a, b in zip(run(layer), run(layer.reference), strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * max(1.0, b.abs().max().item()))
+
+
+def test_complex_layer_is_complex_matmul() -> None:
+    layer = ProductLinear(complex_numbers().double(), 3, 2, bias=False)
+    x = torch.randn(7, 3, 2, dtype=torch.float64)
+    k = torch.view_as_complex(layer.weight.detach().contiguous())  # [i, o]
+    expected = torch.view_as_real(torch.view_as_complex(x.contiguous()) @ k)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_order_and_expression() -> None:
+    layer = ProductLinear(quaternions(), 2, 2)
+    assert layer.self_interaction_order == 1
+    assert str(layer.expression) == "(Σ_i (K ·_H X) + b)"
+
+
+def test_variance_preserving_init() -> None:
+    torch.manual_seed(0)
+    layer = ProductLinear(clifford(3).double(), 64, 64, bias=False)
+    x = torch.randn(512, 64, 8, dtype=torch.float64)
+    assert abs(layer(x).var().item() - 1.0) < 0.1
+
+
+def test_bad_input() -> None:
+    layer = ProductLinear(quaternions(), 3, 2)
+    with pytest.raises(ValueError, match=r"x: expected a tensor \[\.\.\., 3, 4\]"):
+        layer(torch.randn(5, 3, 3))
+    with pytest.raises(ValueError, match="in_channels: expected a positive int"):
+        ProductLinear(quaternions(), 0, 2)
+    with pytest.raises(TypeError, match="algebra: expected a prodint Algebra"):
+        ProductLinear("H", 1, 1)  # type: ignore[arg-type]
