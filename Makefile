@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m prodint.bench algebra --json benchmarks/algebra.jsonl
+	$(BIN)/python -m prodint.bench interaction --json benchmarks/interaction.jsonl
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

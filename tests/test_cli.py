@@ -1,9 +1,10 @@
-"""The command line: the demo writes its report and the catalogue verifies every identity."""
+"""The command line: the demo writes its report and every check in it passes."""
 
 import json
 
 from prodint.algebra.survey import survey
 from prodint.cli import main
+from prodint.interaction.survey import design_space_rows, library_rows, symmetry_rows
 
 
 def test_survey_verifies_every_identity() -> None:
@@ -16,13 +17,26 @@ def test_survey_verifies_every_identity() -> None:
     assert by_name["M3"].kernel == "matmul"
 
 
+def test_interaction_surveys() -> None:
+    rows = {r.name: r for r in library_rows()}
+    assert rows["tensor attention"].order == 5 and rows["GLU"].order == 2
+    assert all(r.max_error < 1e-10 for r in rows.values())
+    sym = symmetry_rows()
+    assert [r.group for r in sym] == ["C4", "D4", "S3"]
+    assert all(r.equivariance_error < 1e-10 < r.free_penalty for r in sym)
+    assert [o for o, _ in design_space_rows(3)] == [1, 2, 3]
+
+
 def test_demo_writes_report(tmp_path, capsys) -> None:
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "report:" in out and str(tmp_path) in out
-    data = json.loads((tmp_path / "catalogue.json").read_text())
-    assert {d["name"] for d in data} >= {"C", "H", "O", "Cl(3,0,0)", "R[D4]"}
-    assert "| O | 8 |" in (tmp_path / "report.md").read_text()
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert [s["title"] for s in data][:2] == ["Algebra catalogue",
+                                              "Classical layers as product interactions"]
+    text = (tmp_path / "report.md").read_text()
+    assert "| O | 8 |" in text and "| tensor attention | 5 |" in text
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_catalogue_command(capsys) -> None:
