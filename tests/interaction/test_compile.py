@@ -108,3 +108,30 @@ def test_evaluate_is_independent_of_the_module() -> None:
     y = evaluate(expr, {"X": x}, params)
     expected = (x @ params["W1"]) * torch.sigmoid(x @ params["W2"])
     torch.testing.assert_close(y, expected)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_attention_matches_sdpa_with_heads(causal: bool) -> None:
+    m = compile(library.multihead_attention(8, 2, causal=causal), dtype=torch.float64)
+    assert m.self_interaction_order == 3
+    x = torch.randn(3, 7, 8, dtype=torch.float64)
+
+    def heads(t: torch.Tensor) -> torch.Tensor:  # [b, t, 8] -> [b, 2, t, 4]
+        return t.unflatten(-1, (2, 4)).transpose(1, 2)
+
+    q, k, v = (heads(x @ m.params[n]) for n in ("Wq", "Wk", "Wv"))
+    o = F.scaled_dot_product_attention(q, k, v, is_causal=causal).transpose(1, 2).flatten(-2)
+    torch.testing.assert_close(m(x), o @ m.params["Wo"])
+    torch.testing.assert_close(m(x), m.reference(x))
+
+
+def test_split_and_merge_axes_errors() -> None:
+    from prodint.interaction import MergeAxes, Signal, SplitAxis
+
+    x = Signal("X", [("t", None), ("c", 6)])
+    with pytest.raises(ValueError, match=r"parts: expected sizes multiplying to 6"):
+        SplitAxis(x, "c", [("h", 4), ("d", 2)])
+    with pytest.raises(ValueError, match="names: expected adjacent axes in order"):
+        MergeAxes(SplitAxis(x, "c", [("h", 2), ("d", 3)]), ["d", "h"], "c")
+    with pytest.raises(ValueError, match="heads: expected a divisor"):
+        library.multihead_attention(6, 4)

@@ -3,8 +3,9 @@
 A layer is written as a composition of the multiplication operator ``O_K(X) = L1(K · L2(X))``
 over algebras: :class:`Signal` and :class:`Parameter` leaves, :class:`Product` (in an algebra)
 and :class:`Contract` (in the tensor algebra, then a trace), linear structural maps
-(:class:`Rename`, :class:`Permute`, :class:`AxisSum`, :class:`Pad`, :class:`Window`,
-:class:`CausalMask`, :class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Learned
+(:class:`Rename`, :class:`Permute`, :class:`AxisSum`, :class:`SplitAxis`, :class:`MergeAxes`,
+:class:`Pad`, :class:`Window`, :class:`CausalMask`, :class:`Scale`), :class:`Pointwise`
+functions and :class:`Sum`. Learned
 structure constants (:class:`LearnedAlgebra`) multiply like fixed ones. Every expression has a
 ``self_interaction_order``, prints as mathematics, supports ``substitute`` and compiles with
 :func:`compile` into a torch module; :func:`evaluate` is the reference evaluation.
@@ -23,10 +24,12 @@ from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
+    MergeAxes,
     Pad,
     Permute,
     Rename,
     Scale,
+    SplitAxis,
     Window,
 )
 
@@ -38,6 +41,7 @@ __all__ = [
     "Contract",
     "Expr",
     "LearnedAlgebra",
+    "MergeAxes",
     "Pad",
     "Parameter",
     "Permute",
@@ -47,6 +51,7 @@ __all__ = [
     "Rename",
     "Scale",
     "Signal",
+    "SplitAxis",
     "Sum",
     "Window",
     "compile",

@@ -12,6 +12,7 @@ expression                math                                                  
 :func:`bilinear`          ``(X W1) ·_A (X W2)`` in any algebra ``A``              2
 :func:`linear_attention`  ``Q (Kᵀ V)``                                           3
 :func:`softmax_attention` ``softmax(Q Kᵀ/√d) V``                                 3
+:func:`multihead_attention` ``Σ_{h,e} softmax(Q_h K_hᵀ/√d) V_h Wo``                3
 :func:`tensor_attention`  ``Q (KᵀK) (QᵀV)``                                      5
 ========================= ====================================================== =====
 """
@@ -24,7 +25,16 @@ from prodint.algebra import hadamard
 from prodint.interaction.axes import ProductAlgebra
 from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
 from prodint.interaction.pointwise import Pointwise
-from prodint.interaction.structural import CausalMask, Pad, Rename, Scale, Window
+from prodint.interaction.structural import (
+    CausalMask,
+    MergeAxes,
+    Pad,
+    Permute,
+    Rename,
+    Scale,
+    SplitAxis,
+    Window,
+)
 
 
 def signal(channels: int, length: int | None = None, *, name: str = "X") -> Signal:
@@ -103,6 +113,31 @@ def softmax_attention(channels: int, head_dim: int, value_dim: int, *,
     scores = Scale(Contract(q, k, over="d"), 1.0 / math.sqrt(head_dim))
     weights = Pointwise("softmax", scores, "s", causal=("t", "s") if causal else None)
     return Contract(weights, v, over="s")
+
+
+def multihead_attention(channels: int, heads: int, *, causal: bool = False) -> Expr:
+    """Multi-head softmax attention with output projection: order 3.
+
+    ``Q = X Wq`` is split into ``heads × d`` (``d = channels / heads``), likewise ``K, V``;
+    each head attends with ``softmax_s(Q_h K_hᵀ / √d)``; the heads are merged back to channels
+    and projected by ``Wo``.
+    """
+    if channels % heads:
+        raise ValueError(f"heads: expected a divisor of channels={channels}, received {heads}")
+    d = channels // heads
+    x = signal(channels)
+
+    def heads_of(name: str, axis: str) -> Expr:
+        return SplitAxis(projection(x, name, channels, out_axis="m"), "m", [("h", heads),
+                                                                           (axis, d)])
+
+    q = heads_of("Wq", "d")
+    k = Rename(heads_of("Wk", "d"), {"t": "s"})
+    v = Rename(heads_of("Wv", "e"), {"t": "s"})
+    scores = Scale(Contract(q, k, over="d"), 1.0 / math.sqrt(d))  # [t, h, s]
+    weights = Pointwise("softmax", scores, "s", causal=("t", "s") if causal else None)
+    merged = MergeAxes(Permute(Contract(weights, v, over="s"), ("t", "h", "e")), ["h", "e"], "m")
+    return projection(merged, "Wo", channels, axis="m", out_axis="o")
 
 
 def tensor_attention(channels: int, head_dim: int, value_dim: int) -> Expr:

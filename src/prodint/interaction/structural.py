@@ -257,3 +257,71 @@ class AxisSum(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u.sum(dim=[self._dim(n) for n in self.summed])
+
+
+class SplitAxis(_Unary):
+    """Reshape: axis ``axis`` of size ``n1·n2·…`` becomes axes ``(name1, n1), (name2, n2), …``
+    in row-major order (e.g. channels → heads × head_dim)."""
+
+    def __init__(self, child: Expr, axis: str, parts: Sequence[tuple[str, int]]):
+        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
+        parts = [(str(n), int(s)) for n, s in parts]
+        size = child.axes[i].size
+        total = 1
+        for _, s in parts:
+            total *= s
+        if size is not None and total != size:
+            raise ValueError(f"parts: expected sizes multiplying to {size} (axis {axis!r}), "
+                             f"received {[s for _, s in parts]}")
+        clash = {n for n, _ in parts} & (set(child.axis_names) - {axis})
+        if clash:
+            raise ValueError(f"parts: expected new axis names, received existing {sorted(clash)}")
+        self.children = (child,)
+        self.axis, self.parts = axis, parts
+        axes = list(child.axes)
+        axes[i:i + 1] = [Axis(n, s) for n, s in parts]
+        self.axes = tuple(axes)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return SplitAxis(children[0], self.axis, self.parts)
+
+    def __str__(self) -> str:
+        return str(self.child)
+
+    def reference(self, u: Tensor) -> Tensor:
+        return u.unflatten(self._dim(self.axis), [s for _, s in self.parts])
+
+
+class MergeAxes(_Unary):
+    """Reshape: adjacent axes ``names`` become one axis ``new`` (row-major), e.g. heads ×
+    head_dim → channels."""
+
+    def __init__(self, child: Expr, names: Sequence[str], new: str):
+        names = list(names)
+        idx = [find_axis(child.axes, n, argument="names", owner="the operand") for n in names]
+        if idx != list(range(idx[0], idx[0] + len(idx))):
+            raise ValueError(f"names: expected adjacent axes in order, received {names} of "
+                             f"{list(child.axis_names)}")
+        if new in set(child.axis_names) - set(names):
+            raise ValueError(f"new: expected a new axis name, received existing {new!r}")
+        sizes = [child.axes[i].size for i in idx]
+        size = None
+        if all(s is not None for s in sizes):
+            size = 1
+            for s in sizes:
+                size *= s  # type: ignore[operator]
+        self.children = (child,)
+        self.names, self.new = names, new
+        axes = list(child.axes)
+        axes[idx[0]:idx[-1] + 1] = [Axis(new, size)]
+        self.axes = tuple(axes)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return MergeAxes(children[0], self.names, self.new)
+
+    def __str__(self) -> str:
+        return str(self.child)
+
+    def reference(self, u: Tensor) -> Tensor:
+        start = self._dim(self.names[0])
+        return u.flatten(start, start + len(self.names) - 1)
