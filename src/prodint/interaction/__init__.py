@@ -4,8 +4,8 @@ A layer is written as a composition of the multiplication operator ``O_K(X) = L1
 over algebras: :class:`Signal` and :class:`Parameter` leaves, :class:`Product` (in an algebra)
 and :class:`Contract` (in the tensor algebra, then a trace), linear structural maps
 (:class:`Rename`, :class:`Permute`, :class:`AxisSum`, :class:`SplitAxis`, :class:`MergeAxes`,
-:class:`Pad`, :class:`Window`, :class:`CausalMask`, :class:`Scale`), :class:`Pointwise`
-functions and :class:`Sum`. Learned
+:class:`Pad`, :class:`Window`, :class:`Flip`, :class:`Upsample`, :class:`CausalMask`,
+:class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Learned
 structure constants (:class:`LearnedAlgebra`) multiply like fixed ones. Every expression has a
 ``self_interaction_order``, prints as mathematics, supports ``substitute`` and compiles with
 :func:`compile` into a torch module; :func:`evaluate` is the reference evaluation.
@@ -24,12 +24,14 @@ from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
+    Flip,
     MergeAxes,
     Pad,
     Permute,
     Rename,
     Scale,
     SplitAxis,
+    Upsample,
     Window,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "CompiledInteraction",
     "Contract",
     "Expr",
+    "Flip",
     "LearnedAlgebra",
     "MergeAxes",
     "Pad",
@@ -53,6 +56,7 @@ __all__ = [
     "Signal",
     "SplitAxis",
     "Sum",
+    "Upsample",
     "Window",
     "compile",
     "enumerate_interactions",

@@ -190,17 +190,24 @@ class Expr:
 
 
 class Signal(Expr):
-    """The input ``X``: an element of (structural algebra) ⊗ (feature algebra). Order 1."""
+    """The input ``X``: an element of (structural algebra) ⊗ (feature algebra). Order 1.
 
-    def __init__(self, name: str, axes: Sequence[AxisSpec]):
+    Inputs that are not the signal but arrive with it, such as attention masks or an initial
+    state, are signals of order 0 (``order=0``): they vary per call but do not carry ``X``.
+    """
+
+    def __init__(self, name: str, axes: Sequence[AxisSpec], *, order: int = 1):
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"name: expected an identifier, received {name!r}")
+        if order not in (0, 1):
+            raise ValueError(f"order: expected 0 (side input) or 1 (signal), received {order!r}")
         self.name = name
         self.axes = make_axes(axes)
+        self.order = order
 
     @property
     def self_interaction_order(self) -> int:
-        return 1
+        return self.order
 
     @property
     def has_batch(self) -> bool:

@@ -325,3 +325,55 @@ class MergeAxes(_Unary):
     def reference(self, u: Tensor) -> Tensor:
         start = self._dim(self.names[0])
         return u.flatten(start, start + len(self.names) - 1)
+
+
+class Flip(_Unary):
+    """Reverse the order along ``axis`` (a permutation of coordinates)."""
+
+    def __init__(self, child: Expr, axis: str):
+        find_axis(child.axes, axis, argument="axis", owner="the operand")
+        self.children = (child,)
+        self.axis = axis
+        self.axes = child.axes
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return Flip(children[0], self.axis)
+
+    def __str__(self) -> str:
+        return f"flip_{self.axis}({self.child})"
+
+    def reference(self, u: Tensor) -> Tensor:
+        return u.flip(self._dim(self.axis))
+
+
+class Upsample(_Unary):
+    """Insert ``stride - 1`` zeros between consecutive entries along ``axis``: length ``n``
+    becomes ``(n - 1)·stride + 1``; ``out[i·stride] = u[i]``. The transposed convolution's
+    input map (its span swaps source and target of the convolution's)."""
+
+    def __init__(self, child: Expr, axis: str, stride: int):
+        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
+        if not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"stride: expected a positive int, received {stride!r}")
+        n = child.axes[i].size
+        self.children = (child,)
+        self.axis, self.stride = axis, stride
+        self.axes = tuple(Axis(a.name, None if n is None else (n - 1) * stride + 1)
+                          if a.name == axis else a for a in child.axes)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return Upsample(children[0], self.axis, self.stride)
+
+    def __str__(self) -> str:
+        return f"up_{self.axis}^{self.stride}({self.child})"
+
+    def reference(self, u: Tensor) -> Tensor:
+        if self.stride == 1:
+            return u
+        d = self._dim(self.axis)
+        n = u.shape[d]
+        shape = list(u.shape)
+        shape[d] = (n - 1) * self.stride + 1
+        out = u.new_zeros(shape)
+        index = torch.arange(n, device=u.device) * self.stride
+        return out.index_copy(d, index, u)

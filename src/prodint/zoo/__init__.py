@@ -1,0 +1,24 @@
+"""The zoo: classical layers as product interactions, exact against torch.
+
+:func:`from_torch` converts torch modules (weights copied) to prodint modules whose
+``expression`` is the product interaction they compute, with its ``self_interaction_order``.
+"""
+
+from prodint.zoo import convolution, dense
+from prodint.zoo.base import ExpressionLayer
+from prodint.zoo.convolution import ConvNd, ConvTransposeNd
+from prodint.zoo.dense import Dense
+from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
+
+__all__ = [
+    "ConvNd",
+    "ConvTransposeNd",
+    "Dense",
+    "ExpressionLayer",
+    "ZooModule",
+    "convolution",
+    "dense",
+    "from_torch",
+    "register_converter",
+    "supported_types",
+]

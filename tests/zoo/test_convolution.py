@@ -1,0 +1,96 @@
+"""Dense and convolution layers: from_torch equals torch; native == general == reference."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from prodint.zoo import from_torch
+from prodint.zoo.convolution import ConvNd
+
+
+def _check(torch_module: nn.Module, x0: torch.Tensor, tol: float) -> None:
+    layer = from_torch(torch_module)
+    assert layer.self_interaction_order == 1
+    for path in (layer, layer.general, layer.reference):
+        grads = []
+        for fn, params in ((torch_module, list(torch_module.parameters())),
+                           (path, list(layer.parameters()))):
+            x = x0.clone().requires_grad_()
+            out = fn(x)
+            w = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view(out.shape)
+            g = torch.autograd.grad((out * w).sum(), [x, *params])
+            grads.append((out.detach(), *g))
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+def test_linear(dtype, tol) -> None:
+    torch.manual_seed(0)
+    for bias in (True, False):
+        _check(nn.Linear(5, 3, bias=bias).to(dtype), torch.randn(2, 4, 5, dtype=dtype), tol)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.sampled_from([1, 2, 3]),
+    k=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    dilation=st.integers(1, 2),
+    padding=st.integers(0, 2),
+    groups=st.sampled_from([1, 2]),
+    circular=st.booleans(),
+    bias=st.booleans(),
+)
+def test_conv_matches_torch(n, k, stride, dilation, padding, groups, circular, bias) -> None:
+    torch.manual_seed(0)
+    cls = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[n - 1]
+    mode = "circular" if circular and padding else "zeros"
+    module = cls(4, 6, k, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                 bias=bias, padding_mode=mode).double()
+    size = (9, 8, 7)[: n] if n < 3 else (6, 5, 7)
+    _check(module, torch.randn(2, 4, *size, dtype=torch.float64), 1e-10)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    n=st.sampled_from([1, 2]),
+    k=st.integers(1, 3),
+    stride=st.integers(1, 3),
+    dilation=st.integers(1, 2),
+    groups=st.sampled_from([1, 2]),
+    bias=st.booleans(),
+    data=st.data(),
+)
+def test_conv_transpose_matches_torch(n, k, stride, dilation, groups, bias, data) -> None:
+    torch.manual_seed(0)
+    padding = data.draw(st.integers(0, dilation * (k - 1)))
+    output_padding = data.draw(st.integers(0, max(0, min(stride, dilation) - 1)))
+    cls = (nn.ConvTranspose1d, nn.ConvTranspose2d)[n - 1]
+    module = cls(4, 6, k, stride=stride, padding=padding, output_padding=output_padding,
+                 groups=groups, bias=bias, dilation=dilation).double()
+    _check(module, torch.randn(2, 4, *(5, 6)[:n], dtype=torch.float64), 1e-10)
+
+
+def test_conv_float32_and_same_padding() -> None:
+    torch.manual_seed(0)
+    _check(nn.Conv2d(3, 5, 3, padding="same"), torch.randn(2, 3, 8, 8), 1e-5)
+    _check(nn.Conv1d(3, 5, 3, padding="valid"), torch.randn(2, 3, 8), 1e-5)
+
+
+def test_expression_prints_the_window_product() -> None:
+    layer = from_torch(nn.Conv1d(2, 3, 3, padding=1))
+    assert str(layer.expression) == "(Σ_c,k0 (window_y0^3(pad_y0(X)) W) + b)"
+
+
+def test_unsupported_options_are_named() -> None:
+    with pytest.raises(ValueError, match="padding_mode: expected one of"):
+        from_torch(nn.Conv1d(2, 2, 3, padding=1, padding_mode="reflect"))
+    with pytest.raises(ValueError, match="padding: 'same' with an even receptive field"):
+        from_torch(nn.Conv1d(2, 2, 4, padding="same"))
+    with pytest.raises(TypeError, match="module: no converter for ReLU"):
+        from_torch(nn.ReLU())
+    layer = ConvNd(2, 3, 4, 3)
+    with pytest.raises(ValueError, match=r"x: expected \[batch, 3, 2 spatial dims\]"):
+        layer(torch.randn(1, 4, 5, 5))
