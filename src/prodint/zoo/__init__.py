@@ -4,7 +4,8 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import convolution, dense
+from prodint.zoo import attention, convolution, dense
+from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
@@ -15,7 +16,9 @@ __all__ = [
     "ConvTransposeNd",
     "Dense",
     "ExpressionLayer",
+    "MultiheadAttention",
     "ZooModule",
+    "attention",
     "convolution",
     "dense",
     "from_torch",
