@@ -4,11 +4,12 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import attention, convolution, dense
+from prodint.zoo import attention, convolution, dense, encoder
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
+from prodint.zoo.encoder import TransformerEncoderLayer
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
 
 __all__ = [
@@ -17,10 +18,12 @@ __all__ = [
     "Dense",
     "ExpressionLayer",
     "MultiheadAttention",
+    "TransformerEncoderLayer",
     "ZooModule",
     "attention",
     "convolution",
     "dense",
+    "encoder",
     "from_torch",
     "register_converter",
     "supported_types",

@@ -12,6 +12,7 @@ Parameters use torch's layout: ``Wq, Wk, Wv: [embed, in]`` (the three blocks of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +58,8 @@ def attention_expression(query: Expr, key: Expr, value: Expr, mask: Expr | None,
     def heads_of(x: Expr, name: str, axis: str, position: str) -> Expr:
         in_axis = x.axis_names[-1]
         y = projection(x, f"{prefix}W{name}", f"{prefix}b{name}" if bias else None, embed,
-                       in_axis, "m")
-        y = SplitAxis(y, "m", [("h", heads), (axis, d)])
+                       in_axis, "p")
+        y = SplitAxis(y, "p", [("h", heads), (axis, d)])
         return y if position == "t" else Rename(y, {"t": "s"})
 
     q = heads_of(query, "q", "d", "t")
@@ -68,8 +69,8 @@ def attention_expression(query: Expr, key: Expr, value: Expr, mask: Expr | None,
     if mask is not None:
         scores = Sum(scores, mask)
     weights = Pointwise("softmax", scores, "s")
-    merged = MergeAxes(Permute(Contract(weights, v, over="s"), ("t", "h", "e")), ["h", "e"], "m")
-    out = projection(merged, f"{prefix}Wo", f"{prefix}bo" if bias else None, embed, "m", "o")
+    merged = MergeAxes(Permute(Contract(weights, v, over="s"), ("t", "h", "e")), ["h", "e"], "p")
+    out = projection(merged, f"{prefix}Wo", f"{prefix}bo" if bias else None, embed, "p", "o")
     return Rename(out, {"o": "m"})
 
 
@@ -179,28 +180,37 @@ class MultiheadAttention(ExpressionLayer):
             return out.squeeze(0), None if weights is None else weights.squeeze(0)
         return (out if self.batch_first else out.transpose(0, 1)), weights
 
-    def _proj(self, x: Tensor, name: str) -> Tensor:
-        bias = self.param("b" + name[1:]) if self.bias else None
-        return F.linear(x, self.param(name), bias)
-
     def _native(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-        b, length, _ = q.shape
-        h, d = self.num_heads, self.embed_dim // self.num_heads
-
-        def split(x: Tensor) -> Tensor:
-            return x.unflatten(-1, (h, d)).transpose(1, 2)
-
-        qh, kh, vh = split(self._proj(q, "Wq")), split(self._proj(k, "Wk")), \
-            split(self._proj(v, "Wv"))
         p = self.dropout if self.training else 0.0
-        o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask, dropout_p=p)
-        return self._proj(o.transpose(1, 2).reshape(b, length, self.embed_dim), "Wo")
+        return native_attention(q, k, v, mask, self.param, self.num_heads, self.bias, p)
 
     def _weights(self, q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
         h, d = self.num_heads, self.embed_dim // self.num_heads
-        qh = self._proj(q, "Wq").unflatten(-1, (h, d)).transpose(1, 2)
-        kh = self._proj(k, "Wk").unflatten(-1, (h, d)).transpose(1, 2)
+        qh = _linear(q, self.param, "q", self.bias).unflatten(-1, (h, d)).transpose(1, 2)
+        kh = _linear(k, self.param, "k", self.bias).unflatten(-1, (h, d)).transpose(1, 2)
         return torch.softmax(qh @ kh.transpose(-1, -2) / math.sqrt(d) + mask, dim=-1)
+
+
+def _linear(x: Tensor, param: Callable[[str], Tensor], which: str, bias: bool) -> Tensor:
+    return F.linear(x, param(f"W{which}"), param(f"b{which}") if bias else None)
+
+
+def native_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None,
+                     param: Callable[[str], Tensor], heads: int, bias: bool,
+                     dropout_p: float = 0.0) -> Tensor:
+    """The attention map with torch's kernels: projections by ``F.linear``, heads by
+    ``F.scaled_dot_product_attention``. ``param(name)`` returns ``Wq, bq, …, Wo, bo``;
+    inputs are batch-first ``[B, L, ·]`` and ``mask`` an additive ``[B, H, L, S]`` term."""
+    b, length, _ = q.shape
+    embed = param("Wq").shape[0]
+    d = embed // heads
+
+    def split(x: Tensor) -> Tensor:
+        return x.unflatten(-1, (heads, d)).transpose(1, 2)
+
+    qh, kh, vh = (split(_linear(x, param, w, bias)) for x, w in ((q, "q"), (k, "k"), (v, "v")))
+    o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask, dropout_p=dropout_p)
+    return _linear(o.transpose(1, 2).reshape(b, length, embed), param, "o", bias)
 
 
 @register_converter(nn.MultiheadAttention)
