@@ -4,20 +4,24 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import attention, convolution, dense, encoder
+from prodint.zoo import attention, convolution, dense, encoder, gated
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
 from prodint.zoo.encoder import TransformerEncoderLayer
+from prodint.zoo.gated import GLU, Bilinear, SwiGLU
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
 
 __all__ = [
+    "GLU",
+    "Bilinear",
     "ConvNd",
     "ConvTransposeNd",
     "Dense",
     "ExpressionLayer",
     "MultiheadAttention",
+    "SwiGLU",
     "TransformerEncoderLayer",
     "ZooModule",
     "attention",
@@ -25,6 +29,7 @@ __all__ = [
     "dense",
     "encoder",
     "from_torch",
+    "gated",
     "register_converter",
     "supported_types",
 ]

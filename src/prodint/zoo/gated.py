@@ -1,0 +1,96 @@
+"""Order-2 families: gated linear units and bilinear layers.
+
+=========== ==================================================== =====
+layer       math                                                 order
+=========== ==================================================== =====
+GLU         ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``                        2
+SwiGLU      ``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``                           2
+Bilinear    ``y_o = Σ_ij x1_i A[o,i,j] x2_j + b_o`` (``nn.Bilinear``)  2
+=========== ==================================================== =====
+
+The gate is the product in the Hadamard algebra; ``forward`` uses torch's fused functions
+(``F.glu``, ``F.bilinear``), :meth:`general` the expression.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from prodint.algebra import hadamard
+from prodint.interaction import Contract, Expr, Parameter, Pointwise, Product, Signal, Sum
+from prodint.zoo.attention import projection
+from prodint.zoo.base import ExpressionLayer
+from prodint.zoo.registry import register_converter
+
+
+def _check(x: Tensor, features: int, argument: str = "x") -> None:
+    if x.dim() == 0 or x.shape[-1] != features:
+        raise ValueError(f"{argument}: expected [..., {features}], received {tuple(x.shape)}")
+
+
+class GLU(ExpressionLayer):
+    """Gated linear unit ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``: ``[..., in] → [..., hidden]``."""
+
+    def __init__(self, in_features: int, hidden: int, bias: bool = True) -> None:
+        x = Signal("X", [("c", in_features)])
+        a = projection(x, "W1", "b1" if bias else None, hidden, "c", "h")
+        g = Pointwise("sigmoid", projection(x, "W2", "b2" if bias else None, hidden, "c", "h"))
+        super().__init__(Product(a, g, hadamard(hidden), "h"))
+        self.in_features, self.hidden, self.bias = in_features, hidden, bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check(x, self.in_features)
+        w = torch.cat([self.param("W1"), self.param("W2")])
+        b = torch.cat([self.param("b1"), self.param("b2")]) if self.bias else None
+        return F.glu(F.linear(x, w, b), dim=-1)
+
+
+class SwiGLU(ExpressionLayer):
+    """``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``: ``[..., in] → [..., out]`` (no biases, as in LLaMA)."""
+
+    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
+        x = Signal("X", [("c", in_features)])
+        gate = Pointwise("silu", projection(x, "W1", None, hidden, "c", "h"))
+        value = projection(x, "W2", None, hidden, "c", "h")
+        mixed = Product(gate, value, hadamard(hidden), "h")
+        super().__init__(projection(mixed, "W3", None, out_features, "h", "o"))
+        self.in_features = in_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check(x, self.in_features)
+        h = F.silu(F.linear(x, self.param("W1"))) * F.linear(x, self.param("W2"))
+        return F.linear(h, self.param("W3"))
+
+
+class Bilinear(ExpressionLayer):
+    """``y[..., o] = Σ_ij x1[..., i] A[o, i, j] x2[..., j] + b[o]`` (``nn.Bilinear``)."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True) -> None:
+        x1 = Signal("X1", [("i", in1_features)])
+        x2 = Signal("X2", [("j", in2_features)])
+        a = Parameter("A", [("o", out_features), ("i", in1_features), ("j", in2_features)],
+                      init="uniform", fan_in=("i",))
+        y: Expr = Contract(Contract(x1, a, over="i"), x2, over="j")
+        if bias:
+            y = Sum(y, Parameter("b", [("o", out_features)], init="zeros"))
+        super().__init__(y)
+        self.in1_features, self.in2_features, self.bias = in1_features, in2_features, bias
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        _check(x1, self.in1_features, "x1")
+        _check(x2, self.in2_features, "x2")
+        return F.bilinear(x1, x2, self.param("A"), self.param("b") if self.bias else None)
+
+
+@register_converter(nn.Bilinear)
+def _from_bilinear(module: nn.Bilinear) -> Bilinear:
+    layer = Bilinear(module.in1_features, module.in2_features, module.out_features,
+                     module.bias is not None)
+    layer.to(module.weight.dtype)
+    layer.load_tensors(A=module.weight)
+    if module.bias is not None:
+        layer.load_tensors(b=module.bias)
+    return layer
