@@ -42,3 +42,9 @@ def test_demo_writes_report(tmp_path, capsys) -> None:
 def test_catalogue_command(capsys) -> None:
     assert main(["catalogue"]) == 0
     assert "Cl(1,1,1)" in capsys.readouterr().out
+
+
+def test_zoo_command(capsys) -> None:
+    assert main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    assert "transformer encoder layer" in out and "nn.Conv2d" in out
