@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prodint.bench import algebra_suite, interaction_suite
+from prodint.bench import algebra_suite, interaction_suite, zoo_suite
 from prodint.bench.harness import Case, Record, measure
 
 
@@ -20,6 +20,7 @@ class Suite:
 SUITES: dict[str, Suite] = {
     "algebra": Suite(algebra_suite.cases, algebra_suite.annotate),
     "interaction": Suite(interaction_suite.cases, interaction_suite.annotate),
+    "zoo": Suite(zoo_suite.cases),
 }
 
 
