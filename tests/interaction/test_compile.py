@@ -135,3 +135,11 @@ def test_split_and_merge_axes_errors() -> None:
         MergeAxes(SplitAxis(x, "c", [("h", 2), ("d", 3)]), ["d", "h"], "c")
     with pytest.raises(ValueError, match="heads: expected a divisor"):
         library.multihead_attention(6, 4)
+
+
+def test_torch_compile_default_backend_gives_same_output() -> None:
+    # the inductor backend generates and builds C++ code: one expression suffices
+    m = compile(library.bilinear(6, group_algebra(cyclic(8))), dtype=torch.float64)
+    x = torch.randn(2, 5, 6, dtype=torch.float64)
+    compiled = torch.compile(m, fullgraph=True)
+    torch.testing.assert_close(compiled(x), m(x), rtol=1e-12, atol=1e-12)
