@@ -4,13 +4,14 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import attention, convolution, dense, encoder, gated
+from prodint.zoo import attention, convolution, dense, encoder, gated, linear_attention
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
 from prodint.zoo.encoder import TransformerEncoderLayer
 from prodint.zoo.gated import GLU, Bilinear, SwiGLU
+from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ConvTransposeNd",
     "Dense",
     "ExpressionLayer",
+    "LinearAttention",
     "MultiheadAttention",
     "SwiGLU",
     "TransformerEncoderLayer",
@@ -30,6 +32,7 @@ __all__ = [
     "encoder",
     "from_torch",
     "gated",
+    "linear_attention",
     "register_converter",
     "supported_types",
 ]

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from prodint.bench.harness import interleaved_ms
 from prodint.zoo.gated import GLU, SwiGLU
+from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.registry import from_torch
 
 Built = tuple[nn.Module, Callable[..., Tensor], tuple[Tensor, ...]]
@@ -105,6 +106,12 @@ def _swiglu(dtype: torch.dtype) -> Built:
     return layer, ref, (torch.randn(16, 128, 64, dtype=dtype),)
 
 
+def _linear_attention(dtype: torch.dtype) -> Built:
+    torch.manual_seed(0)
+    layer = LinearAttention(64, 4, causal=True).to(dtype)
+    return layer, layer.reference, (torch.randn(4, 256, 64, dtype=dtype),)
+
+
 FAMILIES: list[Family] = [
     Family("dense", "nn.Linear", _converted(lambda: nn.Linear(256, 256), 64, 256)),
     Family("conv1d", "nn.Conv1d", _converted(lambda: nn.Conv1d(32, 32, 5, padding=2),
@@ -120,6 +127,7 @@ FAMILIES: list[Family] = [
     Family("bilinear", "nn.Bilinear", _converted(lambda: nn.Bilinear(32, 32, 32), 64, 32)),
     Family("multi-head attention", "nn.MultiheadAttention",
            _converted(lambda: nn.MultiheadAttention(64, 4, batch_first=True), 8, 128, 64)),
+    Family("causal linear attention", "masked T×T product", _linear_attention),
     Family("transformer encoder layer", "nn.TransformerEncoderLayer",
            _converted(lambda: nn.TransformerEncoderLayer(64, 4, 128, batch_first=True),
                       8, 128, 64)),
