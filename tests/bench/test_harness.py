@@ -12,9 +12,9 @@ from prodint.bench import (
     measure,
     median_ms,
     peak_memory_mb,
-    run_suite,
     write_jsonl,
 )
+from prodint.bench.suites import run_suite
 
 REQUIRED = {"suite", "name", "impl", "params", "fwd_ms", "fwd_bwd_ms", "peak_mem_mb",
             "baseline", "ratio_fwd", "ratio_fwd_bwd"}
