@@ -1,0 +1,150 @@
+"""Shared definitions of tensor attention: the state, argument checks, the normaliser guard.
+
+Causal second-order tensor attention (per batch and head, rows ``q_t, k_t ∈ R^d``,
+``v_t ∈ R^{d_v}``, optional decay ``γ ∈ (0, 1]``)::
+
+    o_t = Σ_{i ≤ j ≤ t} γ^{(t-i)+(t-j)} (q_t·k_i)(q_j·k_i) v_j
+
+Streaming form with ``O(d² + d·d_v)`` state (``C_{t-1}`` is the state before step ``t``)::
+
+    S_t = γ S_{t-1} + k_t k_tᵀ
+    C_t = γ C_{t-1} + q_t v_tᵀ
+    G_t = γ² G_{t-1} + γ k_t (k_tᵀ C_{t-1})
+    o_t = (q_tᵀ S_t) C_t − q_tᵀ G_t
+
+``q_tᵀ S_t C_t`` counts every pair ``(i, j)`` with ``i, j ≤ t`` and ``q_tᵀ G_t`` removes those
+with ``j < i``; ``G`` decays by ``γ²`` because its terms carry two decaying factors.
+
+With ``normalize=True`` the output is divided by the same sum with ``v_j`` replaced by 1,
+``n_t = Σ_{i≤j≤t} γ^{(t-i)+(t-j)} (q_t·k_i)(q_j·k_i)``, carried as ``m_t = γ m_{t-1} + q_t``,
+``h_t = γ² h_{t-1} + γ k_t (k_tᵀ m_{t-1})``, ``n_t = q_tᵀ(S_t m_t − h_t)``. The normaliser can be
+negative or near zero (it is not a sum of positive terms): it is *guarded*, replaced by
+``sign(n)·max(|n|, eps)`` (``sign(0) = +1``), which keeps its sign and bounds the output.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+MODES = ("naive", "chunk", "recurrent")
+
+
+class TensorAttentionState(NamedTuple):
+    """Streaming state per batch and head.
+
+    Attributes:
+        S: ``[B, H, D, D]``, ``Σ γ^{t-i} k_i k_iᵀ``.
+        C: ``[B, H, D, Dv]``, ``Σ γ^{t-j} q_j v_jᵀ``.
+        G: ``[B, H, D, Dv]``, the pairs ``j < i`` to remove.
+        m: ``[B, H, D]`` normaliser counterpart of ``C`` (only with ``normalize``).
+        h: ``[B, H, D]`` normaliser counterpart of ``G`` (only with ``normalize``).
+    """
+
+    S: Tensor
+    C: Tensor
+    G: Tensor
+    m: Tensor | None = None
+    h: Tensor | None = None
+
+
+def guard(den: Tensor, eps: float) -> Tensor:
+    """``sign(den)·max(|den|, eps)`` with ``sign(0) = +1``: keeps the sign, bounds the ratio."""
+    sign = torch.where(den < 0, -1.0, 1.0).to(den.dtype)
+    return sign * den.abs().clamp_min(eps)
+
+
+def check_inputs(q: Tensor, k: Tensor, v: Tensor, mode: str, decay: float | Tensor | None,
+                 causal: bool) -> tuple[int, int, int, int, int]:
+    """Validate shapes and options; return ``B, T, H, D, Dv``."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, received {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"{name}: expected [B, T, H, D], received shape {tuple(x.shape)}")
+    if q.shape != k.shape:
+        raise ValueError(f"k: expected the shape of q {tuple(q.shape)}, received "
+                         f"{tuple(k.shape)}")
+    if v.shape[:3] != q.shape[:3]:
+        raise ValueError(f"v: expected [B, T, H] = {tuple(q.shape[:3])} leading dims, received "
+                         f"{tuple(v.shape)}")
+    if not (q.dtype == k.dtype == v.dtype) or not q.dtype.is_floating_point:
+        raise TypeError(f"q, k, v: expected one floating dtype, received {q.dtype}, {k.dtype}, "
+                        f"{v.dtype}")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+    if decay is not None:
+        if not causal:
+            raise ValueError("decay: expected None for non-causal attention (it has no order "
+                             "in time), received a decay")
+        d = torch.as_tensor(decay)
+        if d.dim() > 1 or (d.dim() == 1 and d.shape[0] != q.shape[2]):
+            raise ValueError(f"decay: expected a float or a [H={q.shape[2]}] tensor, received "
+                             f"shape {tuple(d.shape)}")
+        if not bool(((d > 0) & (d <= 1)).all()):
+            raise ValueError("decay: expected values in (0, 1]")
+    b, t, h, d_ = q.shape
+    return b, t, h, d_, v.shape[-1]
+
+
+def decay_per_head(decay: float | Tensor | None, heads: int, like: Tensor) -> Tensor | None:
+    """``γ`` as a ``[H, 1, 1]`` tensor (broadcasts over ``[B, H, ·, ·]``) or ``None``."""
+    if decay is None:
+        return None
+    g = torch.as_tensor(decay, dtype=like.dtype, device=like.device)
+    return g.expand(heads).reshape(heads, 1, 1)
+
+
+def check_state(state: TensorAttentionState | None, b: int, h: int, d: int, dv: int,
+                normalize: bool) -> None:
+    """Validate an ``initial_state`` against the inputs."""
+    if state is None:
+        return
+    if not isinstance(state, TensorAttentionState):
+        raise TypeError(f"initial_state: expected a TensorAttentionState, received "
+                        f"{type(state).__name__}")
+    expected = {"S": (b, h, d, d), "C": (b, h, d, dv), "G": (b, h, d, dv)}
+    if normalize:
+        expected |= {"m": (b, h, d), "h": (b, h, d)}
+    for name, shape in expected.items():
+        value = getattr(state, name)
+        if value is None or tuple(value.shape) != shape:
+            got = None if value is None else tuple(value.shape)
+            raise ValueError(f"initial_state.{name}: expected shape {shape}, received {got}")
+
+
+def augment(v: Tensor, state: TensorAttentionState | None, normalize: bool) -> \
+        tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """Append a column of ones to ``v`` (and ``m``/``h`` to ``C``/``G``) when normalising.
+
+    The normaliser is the same sum with ``v_j = 1``, so it rides along as an extra value
+    column: ``C_aug = [C, m]``, ``G_aug = [G, h]``. Returns ``v_aug, S0, C0_aug, G0_aug``.
+    """
+    if normalize:
+        v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
+    if state is None:
+        return v, None, None, None
+    c0, g0 = state.C, state.G
+    if normalize:
+        c0 = torch.cat([c0, state.m.unsqueeze(-1)], -1)  # type: ignore[union-attr]
+        g0 = torch.cat([g0, state.h.unsqueeze(-1)], -1)  # type: ignore[union-attr]
+    return v, state.S, c0, g0
+
+
+def finish(out: Tensor, s: Tensor | None, c: Tensor | None, g: Tensor | None, normalize: bool,
+           eps: float) -> tuple[Tensor, TensorAttentionState | None]:
+    """Split the augmented column back off: divide by the guarded normaliser, build the state.
+
+    ``out`` is ``[B, H, T, Dv(+1)]``; returns ``o [B, T, H, Dv]`` and the state (if ``s``).
+    """
+    if normalize:
+        out = out[..., :-1] / guard(out[..., -1:], eps)
+    o = out.transpose(1, 2)
+    if s is None:
+        return o, None
+    assert c is not None and g is not None
+    if normalize:
+        return o, TensorAttentionState(s, c[..., :-1], g[..., :-1], c[..., -1], g[..., -1])
+    return o, TensorAttentionState(s, c, g)
