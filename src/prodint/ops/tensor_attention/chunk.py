@@ -42,28 +42,20 @@ def _pow(gamma: Tensor | None, exponent: Tensor, like: Tensor) -> Tensor:
 
 
 def _prefix(values: Tensor, factor: Tensor | None, start: Tensor | None) -> Tensor:
-    """Entering states ``P[c] = Σ_{c'<c} f^{c-1-c'} X[c'] + f^c P₀`` for ``c = 0 … N``.
+    """Entering states ``P[c+1] = f·P[c] + X[c]``, ``P[0] = P₀`` (zeros), for ``c = 0 … N``.
 
     ``values`` is ``[B, H, N, …]``; ``factor`` the per-chunk decay ``[H]`` (or ``None``);
-    returns ``[B, H, N+1, …]``.
+    returns ``[B, H, N+1, …]``. A short sequential scan: ``N = T / w`` steps of ``D × D``
+    additions, cheaper than any parallel form at these sizes and exact with decay.
     """
     b, h, n = values.shape[:3]
-    flat = values.reshape(b, h, n, -1)
-    c = torch.arange(n + 1, device=values.device)
-    lag = c[:, None] - 1 - torch.arange(n, device=values.device)[None, :]  # c-1-c'
-    if factor is None:
-        mix = (lag >= 0).to(values.dtype).unsqueeze(0)  # [1, N+1, N]
-    else:
-        f = factor.reshape(-1, 1, 1)
-        mix = torch.where(lag >= 0, f ** lag.clamp_min(0).to(values.dtype),
-                          torch.zeros_like(f * lag))
-    out = mix @ flat  # [B, H, N+1, F]
-    if start is not None:
-        start = start.reshape(b, h, 1, -1)
-        if factor is not None:  # f^c for c = 0 … N
-            start = factor.reshape(-1, 1, 1) ** c.to(values.dtype).reshape(1, -1, 1) * start
-        out = out + start
-    return out.reshape(b, h, n + 1, *values.shape[3:])
+    state = values.new_zeros(b, h, *values.shape[3:]) if start is None else start
+    f = None if factor is None else factor.reshape(1, h, *([1] * (values.dim() - 3)))
+    states = [state]
+    for c in range(n):
+        state = (state if f is None else f * state) + values[:, :, c]
+        states.append(state)
+    return torch.stack(states, 2)
 
 
 def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
@@ -77,7 +69,8 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
     check_state(initial_state, b, h, d, dv, normalize)
-    qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))
+    # one copy into [B, H, T, ·] so that every batched matmul below reads contiguous blocks
+    qh, kh, vh = (x.transpose(1, 2).contiguous() for x in (q, k, v))
     va, s0, c0, g0 = augment(vh, initial_state, normalize)
     if not causal:
         if initial_state is not None or output_final_state:
@@ -101,14 +94,19 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     lag0 = lag.clamp_min(0)
 
     # --- each chunk's own contribution to the state at its end
-    to_end = _pow(gamma, (w - 1) - tau, q).unsqueeze(-1)  # [H|1, w, 1]
     kt = kc.transpose(-1, -2)
-    s_loc = kt @ (to_end.unsqueeze(1) * kc)  # [B, H, N, D, D]
-    c_loc = qc.transpose(-1, -2) @ (to_end.unsqueeze(1) * vc)  # [B, H, N, D, W]
-    inner_decay = _pow(gamma, (lag - 1).clamp_min(0), q) * strict  # γ^{i-1-j}, j < i
-    r = ((kc @ qc.transpose(-1, -2)) * inner_decay.unsqueeze(1)) @ vc  # k_iᵀ C_loc,i-1
-    g_weight = _pow(gamma, 2 * (w - 1 - tau) + 1, q).unsqueeze(-1)
-    g_loc = kt @ (g_weight.unsqueeze(1) * r)
+    kq = kc @ qc.transpose(-1, -2)  # [B, H, N, w, w]: k_i·q_j
+    if gamma is None:
+        s_loc = kt @ kc  # [B, H, N, D, D]
+        c_loc = qc.transpose(-1, -2) @ vc  # [B, H, N, D, W]
+        g_loc = kt @ ((kq * strict) @ vc)  # Σ_i k_i (k_iᵀ C_loc,i-1)
+    else:
+        to_end = _pow(gamma, (w - 1) - tau, q).unsqueeze(-1).unsqueeze(1)  # γ^{w-1-i}
+        s_loc = kt @ (to_end * kc)
+        c_loc = qc.transpose(-1, -2) @ (to_end * vc)
+        inner = (_pow(gamma, (lag - 1).clamp_min(0), q) * strict).unsqueeze(1)  # γ^{i-1-j}
+        g_weight = _pow(gamma, 2 * (w - 1 - tau) + 1, q).unsqueeze(-1).unsqueeze(1)
+        g_loc = kt @ (g_weight * ((kq * inner) @ vc))
 
     # --- entering states of every chunk (and the final one at index N)
     per_chunk = None if gamma_h is None else gamma_h ** w
@@ -119,17 +117,19 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
         cross = per_chunk.reshape(1, h, 1, 1, 1) * cross
     g_in = _prefix(g_loc + cross, None if per_chunk is None else per_chunk ** 2, g0)
 
-    # --- outputs
+    # --- outputs: pairs before the chunk, then old keys with new values and the chunk itself
     s_c, c_c, g_c = s_in[:, :, :-1], c_in[:, :, :-1], g_in[:, :, :-1]
-    qs = qc @ s_c  # [B, H, N, w, D]
-    first = _pow(gamma, 2 * (tau + 1), q).unsqueeze(-1).unsqueeze(1)
-    out = first * (qs @ c_c - qc @ g_c)
-    w_lag = _pow(gamma, lag0, q) * lower  # γ^{τ-j} on the lower triangle
-    gamma1 = (_pow(gamma, tau + 1, q).unsqueeze(-1) * w_lag).unsqueeze(1)
-    out = out + ((qs @ qc.transpose(-1, -2)) * gamma1) @ vc
-    a_hat = (qc @ kt) * lower
-    a_tilde = a_hat * w_lag.unsqueeze(1)
-    out = out + ((a_tilde @ a_hat.transpose(-1, -2)) * w_lag.unsqueeze(1)) @ vc
+    a_hat = kq.transpose(-1, -2) * lower  # Â_τi = q_τ·k_i, i ≤ τ
+    before = qc @ (s_c @ c_c - g_c)
+    old_keys = (qc @ s_c) @ qc.transpose(-1, -2)  # q_τᵀ S q_j
+    if gamma is None:
+        mixed = (old_keys + a_hat @ a_hat.transpose(-1, -2)) * lower
+    else:
+        w_lag = (_pow(gamma, lag0, q) * lower).unsqueeze(1)  # γ^{τ-j}
+        rows = _pow(gamma, tau + 1, q).unsqueeze(-1).unsqueeze(1)  # γ^{τ+1}
+        before = rows * rows * before  # γ^{2(τ+1)}
+        mixed = (rows * old_keys + (a_hat * w_lag) @ a_hat.transpose(-1, -2)) * w_lag
+    out = before + mixed @ vc
     out = out.reshape(b, h, n * w, width)[:, :, :t]
     if not output_final_state:
         return finish(out, None, None, None, normalize, eps)
