@@ -41,21 +41,51 @@ def _pow(gamma: Tensor | None, exponent: Tensor, like: Tensor) -> Tensor:
     return g ** exponent.to(like.dtype)
 
 
-def _prefix(values: Tensor, factor: Tensor | None, start: Tensor | None) -> Tensor:
+def _prefix(values: Tensor, factor: Tensor | None, start: Tensor | None,
+            block: int = 16) -> Tensor:
     """Entering states ``P[c+1] = f·P[c] + X[c]``, ``P[0] = P₀`` (zeros), for ``c = 0 … N``.
 
     ``values`` is ``[B, H, N, …]``; ``factor`` the per-chunk decay ``[H]`` (or ``None``);
-    returns ``[B, H, N+1, …]``. A short sequential scan: ``N = T / w`` steps of ``D × D``
-    additions, cheaper than any parallel form at these sizes and exact with decay.
+    returns ``[B, H, N+1, …]``. Two levels, because each pass over ``N`` states of size
+    ``D × D`` costs memory bandwidth: inside blocks of ``block`` chunks the inclusive prefix
+    is one small triangular matmul (``f^{i-j}`` weights); a loop over the ``N / block``
+    blocks carries the state entering each block, added back with one broadcast pass.
     """
     b, h, n = values.shape[:3]
-    state = values.new_zeros(b, h, *values.shape[3:]) if start is None else start
-    f = None if factor is None else factor.reshape(1, h, *([1] * (values.dim() - 3)))
-    states = [state]
-    for c in range(n):
-        state = (state if f is None else f * state) + values[:, :, c]
-        states.append(state)
-    return torch.stack(states, 2)
+    tail = values.shape[3:]
+    flat = values.reshape(b, h, n, -1)
+    feats = flat.shape[-1]
+    s = min(block, max(n, 1))
+    nb = -(-n // s) if n else 0
+    if nb * s != n:
+        flat = torch.nn.functional.pad(flat, (0, 0, 0, nb * s - n))
+    blocks = flat.reshape(b, h, nb, s, feats)
+    i = torch.arange(s, device=values.device)
+    lag = i[:, None] - i[None, :]
+    if factor is None:
+        tri = (lag >= 0).to(values.dtype).reshape(1, 1, 1, s, s)
+        rise = torch.ones(1, 1, 1, s, 1, dtype=values.dtype, device=values.device)
+        jump = None
+    else:
+        f = factor.reshape(1, h, 1, 1, 1)
+        tri = torch.where(lag >= 0, f ** lag.clamp_min(0).to(values.dtype), torch.zeros_like(f))
+        rise = f ** (i + 1).to(values.dtype).reshape(1, 1, 1, s, 1)  # f^{i+1}
+        jump = factor.reshape(1, h, 1) ** s
+    local = tri @ blocks  # inclusive prefix inside each block
+    carry = values.new_zeros(b, h, feats) if start is None else start.reshape(b, h, feats)
+    entering = []
+    for k in range(nb):
+        entering.append(carry)
+        carry = local[:, :, k, -1] + (carry if jump is None else jump * carry)
+    inclusive = local + rise * torch.stack(entering, 2).unsqueeze(3)
+    first = values.new_zeros(b, h, 1, feats) if start is None else start.reshape(b, h, 1, feats)
+    out = torch.cat([first, inclusive.reshape(b, h, nb * s, feats)[:, :, :n]], 2)
+    return out.reshape(b, h, n + 1, *tail)
+
+
+#: Bytes of one per-chunk state stack (``[B, H, chunks, D, D]``) in one segment. Larger
+#: blocks are served by fresh ``mmap``s whose page faults cost more than the arithmetic.
+SEGMENT_BYTES = 1 << 23
 
 
 def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
@@ -64,11 +94,35 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
                            initial_state: TensorAttentionState | None = None,
                            output_final_state: bool = False
                            ) -> tuple[Tensor, TensorAttentionState | None]:
-    """Chunked form; see :func:`prodint.ops.tensor_attention` for the contract."""
+    """Chunked form; see :func:`prodint.ops.tensor_attention` for the contract.
+
+    Long sequences are processed in segments of whole chunks (about :data:`SEGMENT_BYTES` of
+    state each), the state carried from one segment to the next exactly as between chunks.
+    """
     b, t, h, d, dv = check_inputs(q, k, v, "chunk", decay, causal)
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
     check_state(initial_state, b, h, d, dv, normalize)
+    per_chunk = b * h * d * (max(d, dv) + 1) * q.element_size()
+    segment = max(1, SEGMENT_BYTES // per_chunk) * chunk_size
+    if not causal or t <= segment:
+        return _chunk_segment(q, k, v, causal, chunk_size, normalize, decay, eps,
+                              initial_state, output_final_state)
+    outs, state = [], initial_state
+    for start in range(0, t, segment):
+        part = slice(start, start + segment)
+        last = start + segment >= t
+        o, state = _chunk_segment(q[:, part], k[:, part], v[:, part], causal, chunk_size,
+                                  normalize, decay, eps, state, output_final_state or not last)
+        outs.append(o)
+    return torch.cat(outs, 1), state
+
+
+def _chunk_segment(q: Tensor, k: Tensor, v: Tensor, causal: bool, chunk_size: int,
+                   normalize: bool, decay: float | Tensor | None, eps: float,
+                   initial_state: TensorAttentionState | None, output_final_state: bool
+                   ) -> tuple[Tensor, TensorAttentionState | None]:
+    b, t, h = q.shape[0], q.shape[1], q.shape[2]
     # one copy into [B, H, T, ·] so that every batched matmul below reads contiguous blocks
     qh, kh, vh = (x.transpose(1, 2).contiguous() for x in (q, k, v))
     va, s0, c0, g0 = augment(vh, initial_state, normalize)
