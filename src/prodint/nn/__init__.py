@@ -4,9 +4,12 @@
   (:func:`prodint.interaction.compile`).
 - :class:`ProductLinear`: the order-1 multiplication operator over an algebra (complex,
   quaternion, Clifford, group-algebra linear layers).
+- :class:`TensorAttention`, :class:`DTNBlock`, :class:`DTN`: the Deep Tensor Network (order-5
+  token mixing that trains chunked and streams in constant memory).
 """
 
 from prodint.interaction.compile import CompiledInteraction
+from prodint.nn.dtn import DTN, DTNBlock, TensorAttention
 from prodint.nn.product_linear import ProductLinear
 
-__all__ = ["CompiledInteraction", "ProductLinear"]
+__all__ = ["DTN", "CompiledInteraction", "DTNBlock", "ProductLinear", "TensorAttention"]

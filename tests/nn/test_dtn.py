@@ -1,0 +1,74 @@
+"""DTN modules: streaming steps equal the parallel forward; expression and reference."""
+
+import pytest
+import torch
+
+from prodint.nn.dtn import DTN, DTNBlock, TensorAttention
+
+
+@pytest.mark.parametrize("options", [{"normalize": False}, {"normalize": True},
+                                     {"normalize": True, "decay": 0.9}],
+                         ids=["plain", "normalize", "normalize_decay"])
+def test_tensor_attention_step_matches_forward(options: dict) -> None:
+    torch.manual_seed(0)
+    layer = TensorAttention(16, 4, chunk_size=4, **options).double()
+    x = torch.randn(2, 11, 16, dtype=torch.float64)
+    full = layer(x)
+    state, rows = None, []
+    for t in range(x.shape[1]):
+        y, state = layer.step(x[:, t], state)
+        rows.append(y)
+    torch.testing.assert_close(torch.stack(rows, 1), full, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(layer(x, mode="naive"), full, rtol=1e-10, atol=1e-10)
+
+
+def test_tensor_attention_expression_is_the_reference() -> None:
+    torch.manual_seed(0)
+    layer = TensorAttention(8, 2, normalize=False).double()
+    assert layer.self_interaction_order == 5
+    x = torch.randn(2, 9, 8, dtype=torch.float64, requires_grad=True)
+    fast, ref = layer(x), layer.reference(x)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    g1 = torch.autograd.grad(fast.sum(), x)[0]
+    g2 = torch.autograd.grad(ref.sum(), x)[0]
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mixer", ["mlp", "tensor_interaction"])
+def test_block_step_matches_forward(mixer: str) -> None:
+    torch.manual_seed(0)
+    block = DTNBlock(16, 4, channel_mixer=mixer).double()
+    assert block.self_interaction_order == (5 if mixer == "mlp" else 15)
+    x = torch.randn(2, 9, 16, dtype=torch.float64)
+    full = block(x)
+    state, rows = None, []
+    for t in range(x.shape[1]):
+        y, state = block.step(x[:, t], state)
+        rows.append(y)
+    torch.testing.assert_close(torch.stack(rows, 1), full, rtol=1e-9, atol=1e-9)
+
+
+def test_language_model_streams_what_it_computes_in_parallel() -> None:
+    torch.manual_seed(0)
+    model = DTN(vocab=11, width=16, depth=2, heads=2).double()
+    assert model.self_interaction_order == 25
+    tokens = torch.randint(0, 11, (2, 7))
+    logits = model(tokens)
+    state = None
+    for t in range(tokens.shape[1]):
+        step_logits, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(step_logits, logits[:, t], rtol=1e-9, atol=1e-9)
+    out = model.generate(tokens[:, :3], 5, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (2, 8) and torch.equal(out[:, :3], tokens[:, :3])
+
+
+def test_bad_input() -> None:
+    layer = TensorAttention(8, 2)
+    with pytest.raises(ValueError, match=r"x: expected \[B, T, width\] with width 8"):
+        layer(torch.randn(2, 5, 6))
+    with pytest.raises(ValueError, match=r"x: expected \[B, width\]"):
+        layer.step(torch.randn(2, 1, 8))
+    with pytest.raises(ValueError, match="heads: expected a divisor"):
+        TensorAttention(8, 3)
+    with pytest.raises(ValueError, match="channel_mixer: expected"):
+        DTNBlock(8, 2, channel_mixer="conv")
