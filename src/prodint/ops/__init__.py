@@ -1,0 +1,10 @@
+"""Sequence operators with ``naive`` / ``chunk`` / ``recurrent`` forms on ``[B, T, H, D]``.
+
+- :func:`tensor_attention`: second-order tensor attention (Deep Tensor Network).
+- :func:`tensor_interaction`: channel mixing by the data-dependent ``QᵀK``.
+"""
+
+from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
+from prodint.ops.tensor_interaction import tensor_interaction
+
+__all__ = ["TensorAttentionState", "tensor_attention", "tensor_interaction"]
