@@ -4,7 +4,7 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import attention, convolution, dense, encoder, gated, linear_attention
+from prodint.zoo import attention, convolution, dense, encoder, gated, linear_attention, rnn
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
@@ -13,6 +13,7 @@ from prodint.zoo.encoder import TransformerEncoderLayer
 from prodint.zoo.gated import GLU, Bilinear, SwiGLU
 from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
+from prodint.zoo.rnn import Recurrent
 
 __all__ = [
     "GLU",
@@ -23,6 +24,7 @@ __all__ = [
     "ExpressionLayer",
     "LinearAttention",
     "MultiheadAttention",
+    "Recurrent",
     "SwiGLU",
     "TransformerEncoderLayer",
     "ZooModule",
@@ -34,5 +36,6 @@ __all__ = [
     "gated",
     "linear_attention",
     "register_converter",
+    "rnn",
     "supported_types",
 ]
