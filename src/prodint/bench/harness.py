@@ -143,6 +143,16 @@ def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int
     over all callables alike so their ratios stay meaningful.
     """
     times: list[list[float]] = [[] for _ in fns]
+    # Slow calls (over a second) are timed with one warm-up and two repeats in one round:
+    # their noise is small relative to their length, and a full schedule would take minutes.
+    slow = []
+    for fn in fns:
+        t0 = time.perf_counter()
+        fn()
+        _sync()
+        slow.append(time.perf_counter() - t0 > 1.0)
+    if any(slow):
+        rounds, warmup, min_repeats, min_seconds = 1, 0, 2, 0.0
     for _ in range(rounds):
         for fn, bucket in zip(fns, times, strict=True):
             for _ in range(warmup):
