@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from prodint.bench import zoo_equivariant
 from prodint.bench.harness import Case
 from prodint.zoo.survey import FAMILIES, Family
 
@@ -52,7 +53,8 @@ def family_cases(family: Family, device: str) -> Iterator[Case]:
 
 
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
-    """Cases for every family (``quick`` has no smaller sizes here: the shapes are small)."""
-    del quick
+    """Cases for every family, then the equivariant layers (Clifford against a real layer of
+    the same size and cliffordlayers; C4/D4 group convolutions against a plain conv)."""
     for family in FAMILIES:
         yield from family_cases(family, device)
+    yield from zoo_equivariant.cases(quick=quick, device=device)

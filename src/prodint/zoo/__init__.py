@@ -4,24 +4,56 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
-from prodint.zoo import attention, convolution, dense, encoder, gated, linear_attention, rnn
+from prodint.zoo import (
+    attention,
+    clifford,
+    convolution,
+    dense,
+    encoder,
+    gated,
+    group_conv,
+    linear_attention,
+    rnn,
+)
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
+from prodint.zoo.clifford import (
+    CliffordConv1d,
+    CliffordConv2d,
+    CliffordConv3d,
+    CliffordLinear,
+    clifford_algebra,
+    from_cliffordlayers,
+)
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
 from prodint.zoo.encoder import TransformerEncoderLayer
 from prodint.zoo.gated import GLU, Bilinear, SwiGLU
+from prodint.zoo.group_conv import (
+    GRID_GROUPS,
+    GroupConv2d,
+    LiftingConv2d,
+    grid_group,
+    transform_grid,
+)
 from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
 from prodint.zoo.rnn import Recurrent
 
 __all__ = [
     "GLU",
+    "GRID_GROUPS",
     "Bilinear",
+    "CliffordConv1d",
+    "CliffordConv2d",
+    "CliffordConv3d",
+    "CliffordLinear",
     "ConvNd",
     "ConvTransposeNd",
     "Dense",
     "ExpressionLayer",
+    "GroupConv2d",
+    "LiftingConv2d",
     "LinearAttention",
     "MultiheadAttention",
     "Recurrent",
@@ -29,13 +61,19 @@ __all__ = [
     "TransformerEncoderLayer",
     "ZooModule",
     "attention",
+    "clifford",
+    "clifford_algebra",
     "convolution",
     "dense",
     "encoder",
+    "from_cliffordlayers",
     "from_torch",
     "gated",
+    "grid_group",
+    "group_conv",
     "linear_attention",
     "register_converter",
     "rnn",
     "supported_types",
+    "transform_grid",
 ]

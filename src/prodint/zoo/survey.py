@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from prodint.bench.harness import interleaved_ms
 from prodint.zoo.gated import GLU, SwiGLU
+from prodint.zoo.group_conv import GroupConv2d
 from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.registry import from_torch
 
@@ -112,6 +113,29 @@ def _linear_attention(dtype: torch.dtype) -> Built:
     return layer, layer.reference, (torch.randn(4, 256, 64, dtype=dtype),)
 
 
+def _cliffordlayers(kind: str) -> Callable[[], nn.Module]:
+    def make() -> nn.Module:
+        if kind == "linear":
+            from cliffordlayers.nn.modules.cliffordlinear import CliffordLinear
+
+            return CliffordLinear((1, 1, 1), 32, 32)
+        from cliffordlayers.nn.modules.cliffordconv import CliffordConv2d
+
+        return CliffordConv2d((1, 1), 8, 8, kernel_size=3, padding=1)
+
+    return make
+
+
+def _group_conv(name: str) -> Callable[[torch.dtype], Built]:
+    def make(dtype: torch.dtype) -> Built:
+        torch.manual_seed(0)
+        layer = GroupConv2d(name, 8, 8, 3, padding=1).to(dtype)
+        size = 8 if name == "D4" else 4
+        return layer, layer.reference, (torch.randn(4, 8, size, 24, 24, dtype=dtype),)
+
+    return make
+
+
 FAMILIES: list[Family] = [
     Family("dense", "nn.Linear", _converted(lambda: nn.Linear(256, 256), 64, 256)),
     Family("conv1d", "nn.Conv1d", _converted(lambda: nn.Conv1d(32, 32, 5, padding=2),
@@ -128,6 +152,17 @@ FAMILIES: list[Family] = [
     Family("multi-head attention", "nn.MultiheadAttention",
            _converted(lambda: nn.MultiheadAttention(64, 4, batch_first=True), 8, 128, 64)),
     Family("causal linear attention", "masked T×T product", _linear_attention),
+    Family("Elman RNN", "nn.RNN", _converted(lambda: nn.RNN(64, 64, batch_first=True),
+                                             8, 64, 64)),
+    Family("GRU", "nn.GRU", _converted(lambda: nn.GRU(64, 64, batch_first=True), 8, 64, 64)),
+    Family("LSTM", "nn.LSTM", _converted(lambda: nn.LSTM(64, 64, 2, batch_first=True),
+                                         8, 64, 64)),
+    Family("Clifford linear Cl(3,0)", "cliffordlayers",
+           _converted(_cliffordlayers("linear"), 256, 32, 8)),
+    Family("Clifford conv2d Cl(2,0)", "cliffordlayers",
+           _converted(_cliffordlayers("conv2d"), 4, 8, 32, 32, 4)),
+    Family("C4 group conv", "loop over the group", _group_conv("C4")),
+    Family("D4 group conv", "loop over the group", _group_conv("D4")),
     Family("transformer encoder layer", "nn.TransformerEncoderLayer",
            _converted(lambda: nn.TransformerEncoderLayer(64, 4, 128, batch_first=True),
                       8, 128, 64)),
