@@ -21,6 +21,7 @@ from prodint.interaction.compile import CompiledInteraction, compile, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
 from prodint.interaction.pointwise import Pointwise
+from prodint.interaction.recurrence import Recurrence, Select, Stack
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
@@ -51,10 +52,13 @@ __all__ = [
     "Pointwise",
     "Product",
     "ProductAlgebra",
+    "Recurrence",
     "Rename",
     "Scale",
+    "Select",
     "Signal",
     "SplitAxis",
+    "Stack",
     "Sum",
     "Upsample",
     "Window",

@@ -13,7 +13,7 @@ from prodint.zoo import (
     gated,
     group_conv,
     linear_attention,
-    rnn,
+    recurrent,
 )
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.base import ExpressionLayer
@@ -37,12 +37,14 @@ from prodint.zoo.group_conv import (
     transform_grid,
 )
 from prodint.zoo.linear_attention import LinearAttention
+from prodint.zoo.recurrent import GRU, LSTM, ElmanRNN, RecurrentLayer
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
-from prodint.zoo.rnn import Recurrent
 
 __all__ = [
     "GLU",
     "GRID_GROUPS",
+    "GRU",
+    "LSTM",
     "Bilinear",
     "CliffordConv1d",
     "CliffordConv2d",
@@ -51,12 +53,13 @@ __all__ = [
     "ConvNd",
     "ConvTransposeNd",
     "Dense",
+    "ElmanRNN",
     "ExpressionLayer",
     "GroupConv2d",
     "LiftingConv2d",
     "LinearAttention",
     "MultiheadAttention",
-    "Recurrent",
+    "RecurrentLayer",
     "SwiGLU",
     "TransformerEncoderLayer",
     "ZooModule",
@@ -72,8 +75,8 @@ __all__ = [
     "grid_group",
     "group_conv",
     "linear_attention",
+    "recurrent",
     "register_converter",
-    "rnn",
     "supported_types",
     "transform_grid",
 ]

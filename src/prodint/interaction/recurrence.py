@@ -1,0 +1,323 @@
+"""Nonlinear state recurrences along a time axis, and the two structural maps they need.
+
+A :class:`Recurrence` runs a *cell* — itself an interaction expression over two signals, the
+input at one time step ``x`` and the previous state ``h`` — along the time axis of a
+sequence::
+
+    h_t = cell(x_t, h_{t-1}),    h_{-1} = h0 (zeros by default),    t = 0, …, T-1.
+
+Its value is every state, ``[*batch, t, *state_axes]``. Elman, GRU and LSTM layers are such
+recurrences; their gates are Hadamard products (:func:`prodint.algebra.hadamard`) of a
+squashed projection with the state or a candidate.
+
+:class:`Select` (one coordinate of an axis) and :class:`Stack` (several values along a new
+axis) are linear coordinate maps, order-preserving like those of
+:mod:`prodint.interaction.structural`; an LSTM uses them to carry its pair ``(h, c)`` as one
+state with a component axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
+from prodint.interaction.compile import evaluate
+from prodint.interaction.expr import Expr, Kernel, Parameter, Signal, align, make_aligner
+
+
+def _describe(axes: Sequence[Axis]) -> str:
+    return "[" + ", ".join(repr(a) for a in axes) + "]"
+
+
+def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argument: str,
+                     what: str) -> None:
+    """Same axis names (any order) with compatible sizes (a free size matches any)."""
+    rnames, enames = axis_names(received), axis_names(expected)
+    ok = sorted(rnames) == sorted(enames) and all(
+        a.size is None or b.size is None or a.size == b.size
+        for a in received for b in expected if a.name == b.name)
+    if not ok:
+        raise ValueError(f"{argument}: expected axes {_describe(expected)} ({what}), received "
+                         f"{_describe(received)}")
+
+
+class Select(Expr):
+    """``u[..., i, ...]``: coordinate ``index`` of axis ``axis``, which disappears.
+
+    A coordinate projection: linear, so ``ord(Select(u)) = ord(u)``. Value
+    ``[*batch, *axes of u without axis]``.
+    """
+
+    def __init__(self, child: Expr, axis: str, index: int):
+        if not isinstance(child, Expr):
+            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
+        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
+        size = child.axes[i].size
+        if (not isinstance(index, int) or isinstance(index, bool) or index < 0
+                or (size is not None and index >= size)):
+            bound = f"0 ≤ index < {size}" if size is not None else "a non-negative int"
+            raise ValueError(f"index: expected {bound} (axis {axis!r}), received {index!r}")
+        self.children = (child,)
+        self.axis, self.index = axis, index
+        self.axes = tuple(a for a in child.axes if a.name != axis)
+
+    @property
+    def self_interaction_order(self) -> int:
+        return self.children[0].self_interaction_order
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return Select(children[0], self.axis, self.index)
+
+    def __str__(self) -> str:
+        return f"{self.children[0]}[{self.axis}={self.index}]"
+
+    def reference(self, u: Tensor) -> Tensor:
+        names = self.children[0].axis_names
+        return u.select(names.index(self.axis) - len(names), self.index)
+
+
+class Stack(Expr):
+    """``[u_0, …, u_{k-1}]`` along a new leading axis ``axis`` of size ``k``.
+
+    The terms carry the same axes (names and sizes, any order); the value is
+    ``[*batch, axis, *axes of the first term]``, batch dimensions broadcast. Linear in each term,
+    so the order is the ``max`` over terms, as for a sum.
+    """
+
+    def __init__(self, terms: Sequence[Expr], axis: str):
+        terms = tuple(terms)
+        if not terms:
+            raise ValueError("terms: expected at least one term, received none")
+        for i, t in enumerate(terms):
+            if not isinstance(t, Expr):
+                raise TypeError(f"terms[{i}]: expected an Expr, received {type(t).__name__}")
+        first = terms[0]
+        if axis in first.axis_names:
+            raise ValueError(f"axis: expected a new axis name, received existing {axis!r}")
+        merged = list(first.axes)
+        for i, t in enumerate(terms[1:], 1):
+            _check_same_axes(t.axes, first.axes, argument=f"terms[{i}]",
+                             what="those of terms[0]")
+            for j, a in enumerate(merged):
+                merged[j] = merge_sizes(a, t.axes[t.axis_names.index(a.name)],
+                                        argument=f"terms[{i}]")
+        self.children = terms
+        self.axis = axis
+        self.axes = (Axis(axis, len(terms)), *merged)
+
+    @property
+    def self_interaction_order(self) -> int:
+        return max(c.self_interaction_order for c in self.children)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return Stack(children, self.axis)
+
+    def __str__(self) -> str:
+        return f"stack_{self.axis}(" + ", ".join(str(c) for c in self.children) + ")"
+
+    def reference(self, *values: Tensor) -> Tensor:
+        inner = self.axis_names[1:]
+        aligned = [align(v, c.axes, inner) for c, v in zip(self.children, values, strict=True)]
+        return torch.stack(torch.broadcast_tensors(*aligned), dim=-len(inner) - 1)
+
+
+class Recurrence(Expr):
+    """All states of ``h_t = cell(x_t, h_{t-1})``, ``h_{-1} = h0``, along axis ``time``.
+
+    Args:
+        cell: the update, an expression over exactly two order-1 signals, ``step`` (the input
+            at one time step) and ``state`` (the previous state), whose value carries the
+            state's axes (the next state).
+        sequence: the inputs ``x``, with axis ``time`` and, besides it, the axes of ``step``.
+        step: name of the cell's input signal.
+        state: name of the cell's state signal; its axes need fixed sizes.
+        time: the name of the time axis of ``sequence`` and of the value.
+        initial: ``h0``, an expression with the state's axes (typically an order-0 signal or
+            a parameter); zeros when ``None``.
+
+    Value: ``[*batch, time, *state_axes]`` with ``value[..., t, ...] = h_t``.
+
+    Self-interaction order. Let ``s`` be the order of one step: the cell's order with both
+    ``x`` and ``h`` counted as the signal (order 1). Elman ``tanh(W x + U h + b)`` has
+    ``s = 1``; an LSTM (``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, each gate linear in
+    ``(x, h)``) and a GRU (``h' = n + z ⊙ (h - n)`` with ``n = tanh(W x + r ⊙ U h)``) have
+    ``s = 3``. The recurrence reports ``s · max(ord(sequence), ord(initial))``: one step with
+    the state counted like its input, so stacked layers multiply. Unrolling over ``T`` steps
+    composes the cell ``T`` times: with ``o_t = ord(h_t)``, ``o_t`` is the cell's order under
+    ``ord(x) = 1, ord(h) = o_{t-1}``. That stays 1 for Elman (pointwise functions keep the
+    order) and grows linearly in ``t`` for gated cells (``z ⊙ h`` adds one per step), so
+    ``h_T`` of a GRU or LSTM has order up to about ``2T``; the reported number is the per-step
+    one.
+
+    Evaluation: :meth:`reference` loops over time evaluating the cell with
+    :func:`~prodint.interaction.compile.evaluate`; :meth:`kernel` loops over time running the
+    cell's compiled closures. The cell's parameters are children of the recurrence (after
+    ``sequence`` and ``initial``), so :func:`~prodint.interaction.compile.compile` registers
+    them and substitution reaches them (a parameter may be replaced by another parameter
+    only: a data-dependent weight would need a value per time step).
+    """
+
+    def __init__(self, cell: Expr, sequence: Expr, *, step: str, state: str, time: str = "t",
+                 initial: Expr | None = None):
+        for argument, value in (("cell", cell), ("sequence", sequence)):
+            if not isinstance(value, Expr):
+                raise TypeError(f"{argument}: expected an Expr, received {type(value).__name__}")
+        if initial is not None and not isinstance(initial, Expr):
+            raise TypeError(f"initial: expected an Expr or None, received "
+                            f"{type(initial).__name__}")
+        signals = {s.name: s for s in cell.signals()}
+        for argument, name in (("step", step), ("state", state)):
+            if name not in signals:
+                raise ValueError(f"{argument}: expected the name of a signal of the cell (one of "
+                                 f"{sorted(signals)}), received {name!r}")
+            if signals[name].order != 1:
+                raise ValueError(f"{argument}: expected an order-1 signal, received {name!r} of "
+                                 f"order {signals[name].order}")
+        if step == state:
+            raise ValueError(f"state: expected a signal other than step {step!r}, received "
+                             f"{state!r}")
+        extra = sorted(set(signals) - {step, state})
+        if extra:
+            raise ValueError(f"cell: expected signals {step!r} and {state!r} only, received "
+                             f"also {extra}")
+        x_sig, h_sig = signals[step], signals[state]
+        t_index = find_axis(sequence.axes, time, argument="time", owner="the sequence")
+        _check_same_axes([a for a in sequence.axes if a.name != time], x_sig.axes,
+                         argument="sequence",
+                         what=f"those of the cell's input {step!r} besides time {time!r}")
+        if time in h_sig.axis_names:
+            raise ValueError(f"time: expected an axis name not in the state {state!r} "
+                             f"{_describe(h_sig.axes)}, received {time!r}")
+        free = [a.name for a in h_sig.axes if a.size is None]
+        if free:
+            raise ValueError(f"state: expected fixed axis sizes for {state!r}, received free "
+                             f"axes {free}")
+        _check_same_axes(cell.axes, h_sig.axes, argument="cell",
+                         what=f"those of the state {state!r}: the cell's value is the next "
+                              "state")
+        if initial is not None:
+            _check_same_axes(initial.axes, h_sig.axes, argument="initial",
+                             what=f"those of the state {state!r}")
+        self.cell, self.step, self.state, self.time = cell, step, state, time
+        self.initial = initial
+        self.step_signal, self.state_signal = x_sig, h_sig
+        self.cell_parameters: tuple[Parameter, ...] = tuple(cell.parameters())
+        self.children = (sequence, *(() if initial is None else (initial,)),
+                         *self.cell_parameters)
+        self.axes = (Axis(time, sequence.axes[t_index].size), *h_sig.axes)
+
+    # ------------------------------------------------------------- structure
+    @property
+    def sequence(self) -> Expr:
+        return self.children[0]
+
+    @property
+    def step_order(self) -> int:
+        """Order of one step, ``x`` and ``h`` both counted as the signal (class doc)."""
+        return self.cell.self_interaction_order
+
+    @property
+    def self_interaction_order(self) -> int:
+        carried = self.sequence.self_interaction_order
+        if self.initial is not None:
+            carried = max(carried, self.initial.self_interaction_order)
+        return self.step_order * carried
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        k = 1 if self.initial is None else 2
+        cell = self.cell
+        for old, new in zip(self.cell_parameters, children[k:], strict=True):
+            if new is old:
+                continue
+            if not isinstance(new, Parameter):
+                raise ValueError(f"replacement: a parameter of a recurrence's cell ({old.name!r}) "
+                                 f"can be replaced by a parameter only, received {new}")
+            cell = cell.substitute(old.name, new)
+        return Recurrence(cell, children[0], step=self.step, state=self.state, time=self.time,
+                          initial=children[1] if k == 2 else None)
+
+    def __str__(self) -> str:
+        h0 = "0" if self.initial is None else str(self.initial)
+        return (f"rec_{self.time}({self.state} ← {self.cell}; {self.step} = {self.sequence}, "
+                f"{self.state}₋₁ = {h0})")
+
+    # ------------------------------------------------------------- evaluation
+    def _split(self, values: Sequence[Tensor]) -> tuple[Tensor, Tensor | None, list[Tensor]]:
+        k = 1 if self.initial is None else 2
+        return values[0], (values[1] if k == 2 else None), list(values[k:])
+
+    def _unroll(self, values: Sequence[Tensor],
+                update: Callable[[Tensor, Tensor, list[Tensor]], Tensor],
+                state_from_cell: Callable[[Tensor], Tensor]) -> Tensor:
+        seq, h0, params = self._split(values)
+        step_names = self.step_signal.axis_names
+        state_names = self.state_signal.axis_names
+        # time first, then the step's own axis order: x_t is then one index away
+        u = align(seq, self.sequence.axes, (self.time, *step_names))
+        nb = u.dim() - 1 - len(step_names)
+        batch = u.shape[:nb]
+        state_shape = tuple(a.size for a in self.state_signal.axes)
+        if h0 is None:
+            h = u.new_zeros(*batch, *state_shape)  # type: ignore[misc]
+        else:
+            h0 = align(h0, self.initial.axes, state_names)  # type: ignore[union-attr]
+            batch = torch.broadcast_shapes(batch, h0.shape[:h0.dim() - len(state_names)])
+            h = h0.expand(*batch, *state_shape)  # type: ignore[misc]
+        states = []
+        for t in range(u.shape[nb]):
+            h = state_from_cell(update(u.select(nb, t), h, params))
+            states.append(h)
+        if not states:
+            return h.new_zeros(*h.shape[:len(batch)], 0, *state_shape)  # type: ignore[misc]
+        return torch.stack(states, dim=len(batch))
+
+    def reference(self, *values: Tensor) -> Tensor:
+        names = [p.name for p in self.cell_parameters]
+
+        def update(x: Tensor, h: Tensor, params: list[Tensor]) -> Tensor:
+            return evaluate(self.cell, {self.step: x, self.state: h},
+                            dict(zip(names, params, strict=True)))
+
+        def restore(value: Tensor) -> Tensor:
+            return align(value, self.cell.axes, self.state_signal.axis_names)
+
+        return self._unroll(values, update, restore)
+
+    def kernel(self) -> Kernel:
+        """The unrolled loop over the cell's compiled closures, planned once here."""
+        index = {p.name: i for i, p in enumerate(self.cell_parameters)}
+        slot: dict[int, int] = {}
+        plan: list[tuple[str, object, tuple[int, ...]]] = []
+        for node in self.cell.walk():
+            if getattr(node, "is_alias", False):
+                slot[id(node)] = slot[id(node.children[0])]
+                continue
+            slot[id(node)] = len(plan)
+            if isinstance(node, Signal):
+                plan.append(("step" if node.name == self.step else "state", None, ()))
+            elif isinstance(node, Parameter):
+                plan.append(("param", index[node.name], ()))
+            else:
+                plan.append(("op", node.kernel(), tuple(slot[id(c)] for c in node.children)))
+        output = slot[id(self.cell)]
+
+        def update(x: Tensor, h: Tensor, params: list[Tensor]) -> Tensor:
+            values: list[Tensor] = []
+            for kind, payload, slots in plan:
+                if kind == "op":
+                    values.append(payload(*(values[i] for i in slots)))  # type: ignore[operator]
+                elif kind == "param":
+                    values.append(params[payload])  # type: ignore[index]
+                else:
+                    values.append(x if kind == "step" else h)
+            return values[output]
+
+        restore = make_aligner(self.cell.axes, self.state_signal.axis_names)
+
+        def recurrence(*values: Tensor) -> Tensor:
+            return self._unroll(values, update, restore)
+
+        return recurrence

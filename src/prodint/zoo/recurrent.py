@@ -1,0 +1,371 @@
+"""Recurrent layers — Elman RNN, GRU, LSTM — as state recurrences of product interactions.
+
+Each layer is a stack of :class:`~prodint.interaction.recurrence.Recurrence` nodes whose cells
+(:mod:`prodint.zoo.recurrent_cells`) gate with Hadamard products; torch's conventions hold
+throughout: ``input: [T, B, C]`` (``[B, T, C]`` with ``batch_first``, or unbatched
+``[T, C]``), initial state ``[L·D, B, H]`` (``L`` layers, ``D = 2`` if bidirectional), and
+``forward`` returns ``(output [T, B, D·H], h_n [L·D, B, H])`` — for the LSTM
+``(output, (h_n, c_n))``. Parameters carry torch's names and layouts, so
+:func:`~prodint.zoo.from_torch` copies the state dict as it is.
+
+Three paths, equal to rounding: ``forward`` projects every input step of a layer with one
+matmul and then loops over time with only the state's matmul and the gate arithmetic
+(torch's CPU strategy); :meth:`step` advances one token for streaming (unidirectional layers
+only: a backward direction needs the future); :meth:`reference` evaluates ``expression``
+node by node. Dropout between layers (``dropout > 0``) acts in training mode as torch's does;
+the expression and the reference are the evaluation-mode function.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from prodint.algebra import hadamard
+from prodint.interaction import Expr, ProductAlgebra, evaluate
+from prodint.zoo import recurrent_cells as cells
+from prodint.zoo.registry import register_converter
+
+HiddenState = Tensor | tuple[Tensor, Tensor]
+
+
+class RecurrentLayer(nn.Module):
+    """The shared machinery of :class:`ElmanRNN`, :class:`GRU` and :class:`LSTM`.
+
+    Args:
+        input_size: ``C``, features of each input step.
+        hidden_size: ``H``, features of the state.
+        num_layers: ``L``, stacked layers (layer ``l > 0`` reads layer ``l - 1``'s output).
+        bias: whether the projections have biases ``b_ih``, ``b_hh``.
+        batch_first: input and output as ``[B, T, ·]`` instead of ``[T, B, ·]``.
+        dropout: dropout probability on the outputs of every layer but the last (training).
+        bidirectional: also run each layer backwards in time (``D = 2``).
+
+    Attributes:
+        expression: the stack's product interaction over ``X[t, c]`` and the order-0 initial
+            states ``h0_l{l}[_reverse]``; its value is the output ``[t, D·H]``.
+        recurrences: the :class:`Recurrence` of every layer and direction, in ``h_n`` order.
+    """
+
+    gates: ClassVar[int]
+    states: ClassVar[int] = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        for value, name in ((input_size, "input_size"), (hidden_size, "hidden_size"),
+                            (num_layers, "num_layers")):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value!r}")
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1], received {dropout!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        bound = 1.0 / math.sqrt(hidden_size)
+        gh = self.gates * hidden_size
+        self._weight_names: list[tuple[str, str, str | None, str | None]] = []
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else hidden_size * self.num_directions
+            for reverse in (False, True)[:self.num_directions]:
+                sfx = cells.suffix(layer, reverse)
+                shapes = {f"weight_ih{sfx}": (gh, in_size), f"weight_hh{sfx}": (gh, hidden_size)}
+                if bias:
+                    shapes |= {f"bias_ih{sfx}": (gh,), f"bias_hh{sfx}": (gh,)}
+                for name, shape in shapes.items():
+                    w = torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound)
+                    self.register_parameter(name, nn.Parameter(w))
+                self._weight_names.append((f"weight_ih{sfx}", f"weight_hh{sfx}",
+                                           f"bias_ih{sfx}" if bias else None,
+                                           f"bias_hh{sfx}" if bias else None))
+        # one Hadamard algebra for every gate of the stack: products then compare algebras by
+        # identity; it lives in the expression only, so the state dict stays torch's
+        algebra = hadamard(hidden_size)
+        self.expression, self.recurrences = cells.stacked_expression(
+            lambda in_size, sfx: self._cell(in_size, sfx, algebra), input_size, hidden_size,
+            num_layers, self.bidirectional, self._state_axes())
+
+    # ------------------------------------------------------------- family hooks
+    def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
+        """The cell of one layer-direction (``sfx``), gates multiplying in ``algebra``."""
+        raise NotImplementedError
+
+    def _state_axes(self) -> list[tuple[str, int]]:
+        return [("h", self.hidden_size)]
+
+    def _update(self, k: int) -> cells.Update:
+        """The per-step update of layer-direction ``k`` (weights read now)."""
+        raise NotImplementedError
+
+    def _projection(self, x: Tensor, k: int) -> Tensor:
+        """``gi`` of layer-direction ``k``: ``W_ih x + b_ih + b_hh`` (both biases fold in
+        where the cell adds them to the same pre-activation)."""
+        w_ih, _, b_ih, b_hh = self._weights(k)
+        return cells.input_projection(x, w_ih, None if b_ih is None else b_ih + b_hh)
+
+    # ------------------------------------------------------------- structure
+    @property
+    def self_interaction_order(self) -> int:
+        """Order of one step of the stack (see :class:`Recurrence`): layers multiply."""
+        return self.expression.self_interaction_order
+
+    def _weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        names = self._weight_names[k]
+        return tuple(None if n is None else getattr(self, n) for n in names)  # type: ignore
+
+    def extra_repr(self) -> str:
+        extra = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}"]
+        extra += [f"{n}={getattr(self, n)}" for n in ("bias", "batch_first", "dropout",
+                                                      "bidirectional")]
+        return ", ".join(extra) + f", order={self.self_interaction_order}"
+
+    # ------------------------------------------------------------- checks
+    def _dtype(self) -> torch.dtype:
+        return self.weight_ih_l0.dtype
+
+    def _check_input(self, input: object) -> tuple[Tensor, bool]:
+        """``input`` as ``[T, B, C]`` and whether it came batched."""
+        layout = "[B, T, C]" if self.batch_first else "[T, B, C]"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"input: expected a torch.Tensor, received {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(f"input: expected a 3-D tensor {layout} or an unbatched 2-D "
+                             f"[T, C], received shape {tuple(input.shape)}")
+        if input.shape[-1] != self.input_size:
+            shown = layout if input.dim() == 3 else "[T, C]"
+            raise ValueError(f"input: expected {shown} with C = input_size = {self.input_size}, "
+                             f"received shape {tuple(input.shape)}")
+        if input.dtype != self._dtype():
+            raise TypeError(f"input: expected dtype {self._dtype()} (the parameters'), "
+                            f"received {input.dtype}")
+        batched = input.dim() == 3
+        x = input if batched else input.unsqueeze(1)
+        x = x.transpose(0, 1) if batched and self.batch_first else x
+        if x.shape[0] == 0:
+            raise ValueError(f"input: expected at least one time step, received shape "
+                             f"{tuple(input.shape)}")
+        return x, batched
+
+    def _check_state(self, value: object, argument: str, batch: int, batched: bool,
+                     layers: int) -> Tensor:
+        shape = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{argument}: expected a torch.Tensor of shape {shape}, received "
+                            f"{type(value).__name__}")
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{argument}: expected shape {shape} (layers·directions, "
+                             f"{'batch, ' if batched else ''}hidden_size), received "
+                             f"{tuple(value.shape)}")
+        if value.dtype != self._dtype():
+            raise TypeError(f"{argument}: expected dtype {self._dtype()}, received {value.dtype}")
+        return value if batched else value.unsqueeze(1)
+
+    def _initial(self, hx: HiddenState | None, batch: int, batched: bool, layers: int,
+                 like: Tensor) -> tuple[Tensor, ...]:
+        """Initial states as ``[L·D, B, H]`` tensors (one, or ``(h, c)`` for the LSTM)."""
+        if hx is None:
+            zeros = like.new_zeros(layers, batch, self.hidden_size)
+            return (zeros,) * self.states
+        if self.states == 1:
+            return (self._check_state(hx, "hx", batch, batched, layers),)
+        if not isinstance(hx, tuple) or len(hx) != 2:
+            raise TypeError(f"hx: expected a pair (h_0, c_0), received {type(hx).__name__}")
+        return (self._check_state(hx[0], "hx[0] (h_0)", batch, batched, layers),
+                self._check_state(hx[1], "hx[1] (c_0)", batch, batched, layers))
+
+    def _finish(self, output: Tensor, finals: tuple[Tensor, ...], batched: bool,
+                ) -> tuple[Tensor, HiddenState]:
+        if not batched:
+            output, finals = output.squeeze(1), tuple(f.squeeze(1) for f in finals)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (finals[0] if self.states == 1 else finals)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------- paths
+    def forward(self, input: Tensor, hx: HiddenState | None = None,
+                ) -> tuple[Tensor, HiddenState]:
+        """``(output, h_n)`` (LSTM: ``(output, (h_n, c_n))``) with torch's shapes (module doc)."""
+        x, batched = self._check_input(input)
+        states = self._initial(hx, x.shape[1], batched, self.num_layers * self.num_directions,
+                               x)
+        finals: list[tuple[Tensor, ...]] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                out, final = cells.run_direction(self._projection(x, k),
+                                                 tuple(s[k] for s in states), self._update(k),
+                                                 reverse=d == 1)
+                outputs.append(out)
+                finals.append(final)
+            x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        stacked = tuple(torch.stack([f[i] for f in finals]) for i in range(self.states))
+        return self._finish(x, stacked, batched)
+
+    def step(self, x: Tensor, state: HiddenState | None = None,
+             ) -> tuple[Tensor, HiddenState]:
+        """One time step for streaming: ``x: [B, C]`` (or ``[C]``) ↦ ``(y [B, H], state)``.
+
+        ``state`` is the previous step's (``None`` for zeros) with ``forward``'s ``h_n``
+        shapes; running ``step`` over the tokens of a sequence reproduces ``forward``'s outputs
+        and final state. Needs ``bidirectional=False``: a backward direction reads the future.
+        """
+        if self.bidirectional:
+            raise ValueError("step: streaming needs bidirectional=False, received a "
+                             "bidirectional layer")
+        if not isinstance(x, Tensor) or x.dim() not in (1, 2):
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x: expected one step [B, {self.input_size}] or "
+                             f"[{self.input_size}], received {shape}")
+        time_dim = 1 if x.dim() == 2 and self.batch_first else 0
+        seq, batched = self._check_input(x.unsqueeze(time_dim))
+        states = self._initial(state, seq.shape[1], batched, self.num_layers, seq)
+        inp, new = seq[0], []
+        for k in range(self.num_layers):
+            s = self._update(k)(self._projection(inp, k), tuple(t[k] for t in states))
+            new.append(s)
+            inp = s[0]
+            if self.dropout and self.training and k < self.num_layers - 1:
+                inp = F.dropout(inp, self.dropout, True)
+        stacked = tuple(torch.stack([s[i] for s in new]) for i in range(self.states))
+        y, out_state = self._finish(inp.unsqueeze(0), stacked, batched)
+        return y.squeeze(time_dim), out_state
+
+    def reference(self, input: Tensor, hx: HiddenState | None = None,
+                  ) -> tuple[Tensor, HiddenState]:
+        """``forward``'s results by evaluating :attr:`expression` node by node (eval mode)."""
+        x, batched = self._check_input(input)
+        layers = self.num_layers * self.num_directions
+        states = self._initial(hx, x.shape[1], batched, layers, x)
+        inputs = {"X": x.transpose(0, 1)}
+        for k, rec in enumerate(self.recurrences):
+            h0 = states[0][k] if self.states == 1 else torch.stack([s[k] for s in states], 1)
+            inputs[rec.initial.name] = h0  # type: ignore[union-attr]
+        params = dict(self.named_parameters())
+
+        def value(expr: Expr) -> Tensor:
+            return evaluate(expr, {s.name: inputs[s.name] for s in expr.signals()}, params)
+
+        output = value(self.expression).transpose(0, 1)
+        last = [value(rec)[:, -1] for rec in self.recurrences]  # [B, H] or [B, s=2, H]
+        finals = tuple(torch.stack([f if self.states == 1 else f[:, i] for f in last])
+                       for i in range(self.states))
+        return self._finish(output, finals, batched)
+
+
+class ElmanRNN(RecurrentLayer):
+    """Elman RNN, ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` = ``tanh`` or
+    ``relu`` (``nonlinearity``); torch's ``nn.RNN``. Step order 1."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, *,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', received "
+                             f"{nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device=device, dtype=dtype)
+
+    def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
+        del algebra  # no gates
+        return cells.elman_cell(in_size, self.hidden_size, sfx, bias=self.bias,
+                                nonlinearity=self.nonlinearity)
+
+    def _update(self, k: int) -> cells.Update:
+        return cells.elman_update(self._weights(k)[1].t().contiguous(),
+                                  self.nonlinearity == "relu")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity}"
+
+
+class GRU(RecurrentLayer):
+    """Gated recurrent unit (torch's ``nn.GRU``; gate blocks ``r, z, n``). Step order 3:
+    ``h' = n + z ⊙ (h - n)`` with ``n`` holding ``r ⊙ (W_hn h + b_hn)``."""
+
+    gates = 3
+
+    def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
+        return cells.gru_cell(in_size, self.hidden_size, sfx, bias=self.bias, algebra=algebra)
+
+    def _projection(self, x: Tensor, k: int) -> Tensor:
+        # b_hn sits inside r ⊙ (W_hn h + b_hn): only the r, z blocks of b_hh fold in
+        w_ih, _, b_ih, b_hh = self._weights(k)
+        if b_ih is None:
+            return cells.input_projection(x, w_ih, None)
+        h2 = 2 * self.hidden_size
+        return cells.input_projection(x, w_ih, torch.cat([b_ih[:h2] + b_hh[:h2], b_ih[h2:]]))
+
+    def _update(self, k: int) -> cells.Update:
+        _, w_hh, _, b_hh = self._weights(k)
+        return cells.gru_update(w_hh.t().contiguous(),
+                                None if b_hh is None else b_hh[2 * self.hidden_size:],
+                                self.hidden_size)
+
+
+class LSTM(RecurrentLayer):
+    """Long short-term memory (torch's ``nn.LSTM`` without projections; gate blocks
+    ``i, f, g, o``). The state is the pair ``(h, c)``, stacked on an axis ``s`` in the
+    expression. Step order 3: ``h' = o ⊙ tanh(f ⊙ c + i ⊙ g)``."""
+
+    gates = 4
+    states = 2
+
+    def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
+        return cells.lstm_cell(in_size, self.hidden_size, sfx, bias=self.bias, algebra=algebra)
+
+    def _state_axes(self) -> list[tuple[str, int]]:
+        return [("s", 2), ("h", self.hidden_size)]
+
+    def _update(self, k: int) -> cells.Update:
+        return cells.lstm_update(self._weights(k)[1].t().contiguous(), self.hidden_size)
+
+
+# --------------------------------------------------------------------------- converters
+def _common(module: nn.RNNBase) -> dict[str, object]:
+    weight = module.weight_ih_l0
+    return {"num_layers": module.num_layers, "bias": module.bias,
+            "batch_first": module.batch_first, "dropout": module.dropout,
+            "bidirectional": module.bidirectional, "device": weight.device,
+            "dtype": weight.dtype}
+
+
+def _finish_conversion(layer: RecurrentLayer, module: nn.RNNBase) -> RecurrentLayer:
+    layer.load_state_dict(module.state_dict())
+    return layer.train(module.training)
+
+
+@register_converter(nn.RNN)
+def _from_rnn(module: nn.RNN) -> ElmanRNN:
+    layer = ElmanRNN(module.input_size, module.hidden_size,
+                     nonlinearity=module.nonlinearity, **_common(module))  # type: ignore[arg-type]
+    return _finish_conversion(layer, module)  # type: ignore[return-value]
+
+
+@register_converter(nn.GRU)
+def _from_gru(module: nn.GRU) -> GRU:
+    layer = GRU(module.input_size, module.hidden_size, **_common(module))  # type: ignore[arg-type]
+    return _finish_conversion(layer, module)  # type: ignore[return-value]
+
+
+@register_converter(nn.LSTM)
+def _from_lstm(module: nn.LSTM) -> LSTM:
+    if module.proj_size > 0:
+        raise ValueError(f"module: LSTM option proj_size={module.proj_size} is not supported; "
+                         "expected proj_size=0")
+    layer = LSTM(module.input_size, module.hidden_size, **_common(module))  # type: ignore[arg-type]
+    return _finish_conversion(layer, module)  # type: ignore[return-value]
