@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from prodint.bench import zoo_equivariant
+from prodint.bench import zoo_equivariant, zoo_mamba
 from prodint.bench.harness import Case
 from prodint.zoo.survey import FAMILIES, Family
 
@@ -54,7 +54,9 @@ def family_cases(family: Family, device: str) -> Iterator[Case]:
 
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
     """Cases for every family, then the equivariant layers (Clifford against a real layer of
-    the same size and cliffordlayers; C4/D4 group convolutions against a plain conv)."""
+    the same size and cliffordlayers; C4/D4 group convolutions against a plain conv) and the
+    Mamba block against mambapy's parallel scan (L = 1024 and 4096)."""
     for family in FAMILIES:
         yield from family_cases(family, device)
     yield from zoo_equivariant.cases(quick=quick, device=device)
+    yield from zoo_mamba.cases(quick=quick, device=device)

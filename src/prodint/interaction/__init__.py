@@ -22,6 +22,7 @@ from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.recurrence import Recurrence, Select, Stack
+from prodint.interaction.scan import LinearRecurrence
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
@@ -45,6 +46,7 @@ __all__ = [
     "Expr",
     "Flip",
     "LearnedAlgebra",
+    "LinearRecurrence",
     "MergeAxes",
     "Pad",
     "Parameter",

@@ -13,6 +13,7 @@ from prodint.zoo import (
     gated,
     group_conv,
     linear_attention,
+    mamba,
     recurrent,
 )
 from prodint.zoo.attention import MultiheadAttention
@@ -37,6 +38,7 @@ from prodint.zoo.group_conv import (
     transform_grid,
 )
 from prodint.zoo.linear_attention import LinearAttention
+from prodint.zoo.mamba import MambaBlock, from_mambapy
 from prodint.zoo.recurrent import GRU, LSTM, ElmanRNN, RecurrentLayer
 from prodint.zoo.registry import ZooModule, from_torch, register_converter, supported_types
 
@@ -58,6 +60,7 @@ __all__ = [
     "GroupConv2d",
     "LiftingConv2d",
     "LinearAttention",
+    "MambaBlock",
     "MultiheadAttention",
     "RecurrentLayer",
     "SwiGLU",
@@ -70,11 +73,13 @@ __all__ = [
     "dense",
     "encoder",
     "from_cliffordlayers",
+    "from_mambapy",
     "from_torch",
     "gated",
     "grid_group",
     "group_conv",
     "linear_attention",
+    "mamba",
     "recurrent",
     "register_converter",
     "supported_types",

@@ -126,6 +126,15 @@ def _cliffordlayers(kind: str) -> Callable[[], nn.Module]:
     return make
 
 
+def _mamba(dtype: torch.dtype) -> Built:
+    from mambapy.mamba import MambaBlock as PeerBlock
+    from mambapy.mamba import MambaConfig
+
+    torch.manual_seed(0)
+    peer = PeerBlock(MambaConfig(d_model=64, n_layers=1, d_state=16)).to(dtype)
+    return from_torch(peer), peer, (torch.randn(4, 256, 64, dtype=dtype),)
+
+
 def _group_conv(name: str) -> Callable[[torch.dtype], Built]:
     def make(dtype: torch.dtype) -> Built:
         torch.manual_seed(0)
@@ -163,6 +172,7 @@ FAMILIES: list[Family] = [
            _converted(_cliffordlayers("conv2d"), 4, 8, 32, 32, 4)),
     Family("C4 group conv", "loop over the group", _group_conv("C4")),
     Family("D4 group conv", "loop over the group", _group_conv("D4")),
+    Family("Mamba block", "mambapy", _mamba),
     Family("transformer encoder layer", "nn.TransformerEncoderLayer",
            _converted(lambda: nn.TransformerEncoderLayer(64, 4, 128, batch_first=True),
                       8, 128, 64)),

@@ -1,0 +1,124 @@
+"""The linear recurrence ``h_t = a_t ⊙ h_{t-1} + b_t``: an inverse in the causal algebra.
+
+Along a time axis of length ``T``, sequences are elements of the truncated polynomial algebra
+``R[z]/(z^T)`` (``z`` delays by one step, products are causal convolutions). A linear
+recurrence with elementwise ``a`` is the solve
+
+    (1 - a z) h = b   ⟺   h = (1 - a z)^{-1} b = Σ_{k ≥ 0} (a z)^k b,
+
+which terminates since ``z^T = 0``. Written out, ``h_t = Σ_{s ≤ t} (Π_{s<r≤t} a_r) b_s``.
+Mamba's selective scan is this node with ``a = exp(Δ ⊗ A)`` and ``b = (Δ ⊙ x) ⊗ B``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from prodint.interaction.axes import Axis, find_axis, merge_sizes
+from prodint.interaction.expr import Expr, Kernel, make_aligner
+
+
+def linear_recurrence(a: Tensor, b: Tensor, *, dim: int = 1) -> Tensor:
+    """Every state of ``h_t = a_t ⊙ h_{t-1} + b_t``, ``h_{-1} = 0``, along dimension ``dim``.
+
+    ``a`` broadcasts against ``b``; the value has ``b``'s broadcast shape. Differentiable by
+    autograd; each step is one fused multiply-add on a contiguous time-major slice.
+    """
+    a, b = torch.broadcast_tensors(a, b)
+    a, b = a.movedim(dim, 0), b.movedim(dim, 0)
+    h = torch.zeros_like(b[0]) if b.shape[0] else b
+    states = []
+    for t in range(b.shape[0]):
+        h = torch.addcmul(b[t], a[t], h)
+        states.append(h)
+    if not states:
+        return b.movedim(0, dim).clone()
+    return torch.stack(states, dim=0).movedim(0, dim)
+
+
+class LinearRecurrence(Expr):
+    """All states of ``h_t = a_t ⊙ h_{t-1} + b_t``, ``h_{-1} = 0``, along axis ``time``.
+
+    Args:
+        a: the decay; its axes are among those of ``b`` (it broadcasts elementwise). Without
+            the time axis it is the same at every step (e.g. a parameter).
+        b: the drive, an expression with axis ``time``.
+        time: the name of the time axis.
+
+    Value: ``[*batch, *axes of b]``, ``value[..., t, ...] = h_t``.
+
+    Self-interaction order. ``h = Σ_k (a z)^k b`` has terms of order
+    ``ord(b) + k·ord(a)`` for ``k = 0, …, T-1``: ``ord(b)`` plus every multiple of
+    ``ord(a)``. With a parameter ``a`` (order 0) all terms have order ``ord(b)``, which is
+    reported. With ``a`` depending on the signal the order grows with the length; the node
+    reports ``ord(a) + ord(b)``, the lowest term in which ``a`` enters (``k = 1``), *and
+    higher* terms follow.
+
+    Evaluation: :meth:`reference` loops over time with the plain update; :meth:`kernel` aligns
+    ``a`` to ``b`` once and runs :func:`linear_recurrence` (one fused multiply-add per step).
+    Mamba's zoo block computes the same recurrence with the dedicated selective-scan
+    operators of :mod:`prodint.ops.selective_scan` (that floor sits above this one).
+    """
+
+    def __init__(self, a: Expr, b: Expr, *, time: str = "t"):
+        for argument, value in (("a", a), ("b", b)):
+            if not isinstance(value, Expr):
+                raise TypeError(f"{argument}: expected an Expr, received {type(value).__name__}")
+        find_axis(b.axes, time, argument="time", owner="b")
+        names = b.axis_names
+        extra = [n for n in a.axis_names if n not in names]
+        if extra:
+            raise ValueError(f"a: expected axes among those of b {list(names)} (a acts "
+                             f"elementwise), received {list(a.axis_names)}")
+        axes = list(b.axes)
+        for ax in a.axes:
+            i = names.index(ax.name)
+            axes[i] = merge_sizes(axes[i], ax, argument="a")
+        self.children = (a, b)
+        self.time = time
+        self.axes = tuple(Axis(ax.name, ax.size) for ax in axes)
+
+    @property
+    def decay(self) -> Expr:
+        return self.children[0]
+
+    @property
+    def drive(self) -> Expr:
+        return self.children[1]
+
+    @property
+    def self_interaction_order(self) -> int:
+        a, b = (c.self_interaction_order for c in self.children)
+        return b if a == 0 else a + b
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return LinearRecurrence(children[0], children[1], time=self.time)
+
+    def __str__(self) -> str:
+        return f"(1 - {self.decay} z_{self.time})⁻¹ {self.drive}"
+
+    def _time_dim(self) -> int:
+        return self.axis_names.index(self.time) - len(self.axes)
+
+    def reference(self, a: Tensor, b: Tensor) -> Tensor:
+        a = make_aligner(self.decay.axes, self.axis_names, batched=self.decay.has_batch)(a)
+        a, b = torch.broadcast_tensors(a, b)
+        d = self._time_dim()
+        h = torch.zeros_like(b.select(d, 0)) if b.shape[d] else None
+        states = []
+        for t in range(b.shape[d]):
+            h = a.select(d, t) * h + b.select(d, t)
+            states.append(h)
+        return torch.stack(states, dim=d) if states else b.clone()
+
+    def kernel(self) -> Kernel:
+        align_a = make_aligner(self.decay.axes, self.axis_names, batched=self.decay.has_batch)
+        d = self._time_dim()
+
+        def recurrence(a: Tensor, b: Tensor) -> Tensor:
+            return linear_recurrence(align_a(a), b, dim=d)
+
+        return recurrence

@@ -1,0 +1,274 @@
+"""Mamba's block (selective state-space model) as a product interaction, exact against mamba.py.
+
+``MambaBlock(x)`` for ``x [B, L, d_model]`` (``E = expand·d_model`` inner channels, ``N``
+state size, ``R`` the rank of the step-size projection):
+
+    x̃, z   = x W_xᵀ, x W_zᵀ                           (in_proj split in two, [B, L, E] each)
+    u       = SiLU(causal depthwise conv_{d_conv}(x̃))  (taps over the last d_conv positions)
+    Δ       = softplus((u W_Δinᵀ) W_Δᵀ + b_Δ)          ([B, L, E]; x_proj's first R rows, dt_proj)
+    B, C    = u W_Bᵀ, u W_Cᵀ                           ([B, L, N]; x_proj's other rows)
+    A       = -exp(A_log)                              ([E, N])
+    h_t     = exp(Δ_t ⊗ A) ⊙ h_{t-1} + (Δ_t ⊙ u_t) ⊗ B_t,   y_t = h_t C_t + D ⊙ u_t
+    out     = (y ⊙ SiLU(z)) W_outᵀ                      ([B, L, d_model])
+
+Self-interaction order, counting the signal's multiplicative entries: the drive
+``(Δ ⊙ u) ⊗ B`` has order 3, the decay ``exp(Δ A)`` order 1, so the recurrence's first term
+in which the decay enters has order 4 (:class:`~prodint.interaction.scan.LinearRecurrence`),
+the readout by ``C`` makes 5 and the gate ``SiLU(z)`` 6; longer histories multiply more
+decays in, so the block reports **6, and higher**.
+
+The forward runs :func:`~prodint.ops.selective_scan.selective_scan` (``mode``, default
+``recurrent``: token by token with a recomputing backward, the fastest form measured on CPU);
+:meth:`MambaBlock.general` and :meth:`MambaBlock.reference` run the expression. :meth:`step`
+advances one token from a state ``(conv, ssm)``: the last ``d_conv - 1`` inputs of the
+convolution ``[B, d_conv-1, E]`` and the scan state ``[B, E, N]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from prodint.algebra import hadamard
+from prodint.interaction import (
+    Contract,
+    Expr,
+    Pad,
+    Parameter,
+    Pointwise,
+    Product,
+    Rename,
+    Scale,
+    Signal,
+    SplitAxis,
+    Sum,
+    Window,
+)
+from prodint.interaction.scan import LinearRecurrence
+from prodint.ops.selective_scan import MODES, selective_scan, selective_scan_step
+from prodint.zoo.attention import projection
+from prodint.zoo.base import ExpressionLayer
+
+MambaState = tuple[Tensor, Tensor]
+
+
+def mamba_expression(d_model: int, d_inner: int, d_state: int, d_conv: int, dt_rank: int,
+                     *, bias: bool = False, conv_bias: bool = True) -> Expr:
+    """The block over ``X[t, m]`` (module doc); parameters in torch's ``[out, in]`` layout."""
+    x = Signal("X", [("t", None), ("m", d_model)])
+    had = hadamard(d_inner)
+    branch = projection(x, "W_x", "b_x" if bias else None, d_inner, "m", "d")
+    gate = projection(x, "W_z", "b_z" if bias else None, d_inner, "m", "d")
+    taps = Window(Pad(branch, "t", d_conv - 1, 0), "t", d_conv, "k")  # [t, k, d]
+    conv: Expr = Contract(taps, Parameter("W_conv", [("d", d_inner), ("k", d_conv)],
+                                          init="uniform", fan_in=("k",)), over="k")
+    if conv_bias:
+        conv = Sum(conv, Parameter("b_conv", [("d", d_inner)], init="zeros"))
+    u = Pointwise("silu", conv)
+    low = projection(u, "W_dt_in", None, dt_rank, "d", "r")
+    step = Pointwise("softplus", projection(low, "W_dt", "b_dt", d_inner, "r", "d"))
+    b_in = projection(u, "W_B", None, d_state, "d", "n")
+    c_out = projection(u, "W_C", None, d_state, "d", "n")
+    neg_a = Scale(Pointwise("exp", Parameter("A_log", [("d", d_inner), ("n", d_state)],
+                                             init="zeros")), -1.0)
+    decay = Pointwise("exp", Product(step, neg_a, had, "d"))  # [t, d, n]
+    scaled = Product(step, u, had, "d")  # Δ ⊙ u  [t, d]
+    # the outer product (Δ ⊙ u) ⊗ B is a contraction over a length-1 axis
+    drive = Contract(SplitAxis(scaled, "d", [("d", d_inner), ("one", 1)]),
+                     SplitAxis(b_in, "n", [("one", 1), ("n", d_state)]), over="one")
+    states = LinearRecurrence(decay, drive, time="t")  # [t, d, n]
+    skip = Product(u, Parameter("D", [("d", d_inner)], init="ones"), had, "d")
+    y = Sum(Contract(states, c_out, over="n"), skip)
+    gated = Product(y, Pointwise("silu", gate), had, "d")
+    return Rename(projection(gated, "W_out", "b_out" if bias else None, d_model, "d", "o"),
+                  {"o": "m"})
+
+
+def _shape_error(argument: str, expected: str, value: Tensor) -> ValueError:
+    return ValueError(f"{argument}: expected {expected}, received shape {tuple(value.shape)}")
+
+
+class MambaBlock(ExpressionLayer):
+    """Mamba's mixer block on ``[B, L, d_model]`` (module doc).
+
+    Args:
+        d_model: model width.
+        d_state: ``N``, the state size per channel.
+        d_conv: taps of the causal depthwise convolution.
+        expand: ``E = expand · d_model`` inner channels.
+        dt_rank: rank ``R`` of the step-size projection; ``"auto"`` is ``⌈d_model / 16⌉``.
+        bias: biases on the input and output projections.
+        conv_bias: bias on the convolution.
+        mode: the selective-scan form used by ``forward`` (``naive``, ``chunk``,
+            ``recurrent``).
+        chunk_size: passed to the scan (chunk length, or tokens between stored states).
+        dt_min, dt_max, dt_init_floor: the initial step sizes are log-uniform in
+            ``[dt_min, dt_max]`` (floored), as in Mamba; ``A = -(1, …, N)`` per channel,
+            ``D = 1``.
+    """
+
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
+                 dt_rank: int | str = "auto", *, bias: bool = False, conv_bias: bool = True,
+                 mode: str = "recurrent", chunk_size: int = 64, dt_min: float = 1e-3,
+                 dt_max: float = 0.1, dt_init_floor: float = 1e-4) -> None:
+        for name, value in (("d_model", d_model), ("d_state", d_state), ("d_conv", d_conv),
+                            ("expand", expand), ("chunk_size", chunk_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value!r}")
+        if dt_rank == "auto":
+            dt_rank = math.ceil(d_model / 16)
+        if not isinstance(dt_rank, int) or isinstance(dt_rank, bool) or dt_rank < 1:
+            raise ValueError(f"dt_rank: expected a positive int or 'auto', received {dt_rank!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+        d_inner = expand * d_model
+        super().__init__(mamba_expression(d_model, d_inner, d_state, d_conv, dt_rank,
+                                          bias=bias, conv_bias=conv_bias))
+        self.d_model, self.d_state, self.d_conv, self.d_inner = d_model, d_state, d_conv, d_inner
+        self.dt_rank, self.bias, self.conv_bias = dt_rank, bias, conv_bias
+        self.mode, self.chunk_size = mode, chunk_size
+        with torch.no_grad():
+            dt_std = dt_rank ** -0.5
+            self.param("W_dt").uniform_(-dt_std, dt_std)
+            dt = torch.exp(torch.rand(d_inner) * (math.log(dt_max) - math.log(dt_min))
+                           + math.log(dt_min)).clamp(min=dt_init_floor)
+            # softplus⁻¹(dt), written so that it stays finite for small dt
+            self.param("b_dt").copy_(dt + torch.log(-torch.expm1(-dt)))
+            self.param("A_log").copy_(torch.log(torch.arange(1, d_state + 1.0)).expand(
+                d_inner, d_state))
+
+    # ------------------------------------------------------------- checks
+    def _check_sequence(self, x: object) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x: expected a torch.Tensor [B, L, {self.d_model}], received "
+                            f"{type(x).__name__}")
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise _shape_error("x", f"[B, L, {self.d_model}] (d_model={self.d_model})", x)
+        return x
+
+    def initial_state(self, batch: int, *, dtype: torch.dtype | None = None,
+                      device: torch.device | str | None = None) -> MambaState:
+        """Zero state ``(conv [B, d_conv-1, E], ssm [B, E, N])``."""
+        ref = self.param("A_log")
+        dtype, device = dtype or ref.dtype, device or ref.device
+        return (torch.zeros(batch, self.d_conv - 1, self.d_inner, dtype=dtype, device=device),
+                torch.zeros(batch, self.d_inner, self.d_state, dtype=dtype, device=device))
+
+    def _check_state(self, state: object, batch: int) -> MambaState:
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise TypeError(f"state: expected a pair (conv, ssm) of tensors, received "
+                            f"{type(state).__name__}")
+        conv, ssm = state
+        for name, value, shape, label in (
+                ("state[0] (conv)", conv, (batch, self.d_conv - 1, self.d_inner),
+                 "[B, d_conv-1, E]"),
+                ("state[1] (ssm)", ssm, (batch, self.d_inner, self.d_state), "[B, E, N]")):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{name}: expected a torch.Tensor, received "
+                                f"{type(value).__name__}")
+            if tuple(value.shape) != shape:
+                raise _shape_error(name, f"{label} = {list(shape)}", value)
+        return conv, ssm
+
+    # ------------------------------------------------------------- evaluation
+    def _scan_inputs(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(Δ, A, B, C)`` from the convolved branch ``u [..., E]``."""
+        low = F.linear(u, self.param("W_dt_in"))
+        step = F.softplus(F.linear(low, self.param("W_dt"), self.param("b_dt")))
+        return (step, -torch.exp(self.param("A_log")), F.linear(u, self.param("W_B")),
+                F.linear(u, self.param("W_C")))
+
+    def _optional(self, name: str) -> Tensor | None:
+        return self.param(name) if self.has_param(name) else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, L, d_model] → [B, L, d_model]`` (module doc)."""
+        x = self._check_sequence(x)
+        length = x.shape[1]
+        branch = F.linear(x, self.param("W_x"), self._optional("b_x"))
+        gate = F.linear(x, self.param("W_z"), self._optional("b_z"))
+        conv = F.conv1d(branch.transpose(1, 2), self.param("W_conv").unsqueeze(1),
+                        self._optional("b_conv"), padding=self.d_conv - 1,
+                        groups=self.d_inner)[..., :length]
+        u = F.silu(conv.transpose(1, 2))
+        step, a, b_in, c_out = self._scan_inputs(u)
+        y, _ = selective_scan(u, step, a, b_in, c_out, self.param("D"), mode=self.mode,
+                              chunk_size=self.chunk_size)
+        return F.linear(y * F.silu(gate), self.param("W_out"), self._optional("b_out"))
+
+    def step(self, x_t: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
+        """One token: ``x_t [B, d_model] → (y_t [B, d_model], new state)``.
+
+        ``state`` is ``(conv [B, d_conv-1, E], ssm [B, E, N])`` (zeros when ``None``);
+        feeding a sequence token by token gives ``forward``'s outputs.
+        """
+        if not isinstance(x_t, Tensor):
+            raise TypeError(f"x_t: expected a torch.Tensor [B, {self.d_model}], received "
+                            f"{type(x_t).__name__}")
+        if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
+            raise _shape_error("x_t", f"[B, {self.d_model}] (one token, d_model="
+                                      f"{self.d_model})", x_t)
+        batch = x_t.shape[0]
+        if state is None:
+            state = self.initial_state(batch, dtype=x_t.dtype, device=x_t.device)
+        conv_buffer, ssm = self._check_state(state, batch)
+        branch = F.linear(x_t, self.param("W_x"), self._optional("b_x"))
+        gate = F.linear(x_t, self.param("W_z"), self._optional("b_z"))
+        window = torch.cat([conv_buffer, branch.unsqueeze(1)], dim=1)  # [B, d_conv, E]
+        conv = torch.einsum("bke,ek->be", window, self.param("W_conv"))
+        if self.conv_bias:
+            conv = conv + self.param("b_conv")
+        u = F.silu(conv)
+        step, a, b_in, c_out = self._scan_inputs(u)
+        y, ssm = selective_scan_step(ssm, u, step, a, b_in, c_out, self.param("D"))
+        out = F.linear(y * F.silu(gate), self.param("W_out"), self._optional("b_out"))
+        return out, (window[:, 1:], ssm)
+
+
+def from_mambapy(block: nn.Module, *, mode: str = "recurrent",
+                 chunk_size: int = 64) -> MambaBlock:
+    """A :class:`MambaBlock` with the weights of a ``mambapy.mamba.MambaBlock``.
+
+    The copy has the source's dtype and device and the same outputs and gradients. Blocks
+    with ``inner_layernorms`` or the ``mup`` options are refused (``ValueError``).
+    """
+    config = getattr(block, "config", None)
+    if config is None or not hasattr(block, "in_proj") or not hasattr(block, "A_log"):
+        raise TypeError(f"block: expected a mambapy.mamba.MambaBlock, received "
+                        f"{type(block).__name__}")
+    for option in ("inner_layernorms", "mup"):
+        if getattr(config, option, False):
+            raise ValueError(f"block: expected config.{option}=False, received True "
+                             "(not supported)")
+    ref = block.A_log
+    out = MambaBlock(config.d_model, config.d_state, config.d_conv, config.expand_factor,
+                     config.dt_rank, bias=config.bias, conv_bias=config.conv_bias, mode=mode,
+                     chunk_size=chunk_size).to(dtype=ref.dtype, device=ref.device)
+    e = config.d_inner
+    r, n = config.dt_rank, config.d_state
+    x_proj = block.x_proj.weight
+    tensors = {"W_x": block.in_proj.weight[:e], "W_z": block.in_proj.weight[e:],
+               "W_conv": block.conv1d.weight[:, 0], "W_dt_in": x_proj[:r],
+               "W_B": x_proj[r:r + n], "W_C": x_proj[r + n:], "W_dt": block.dt_proj.weight,
+               "b_dt": block.dt_proj.bias, "A_log": block.A_log, "D": block.D,
+               "W_out": block.out_proj.weight}
+    if config.bias:
+        tensors.update(b_x=block.in_proj.bias[:e], b_z=block.in_proj.bias[e:],
+                       b_out=block.out_proj.bias)
+    if config.conv_bias:
+        tensors["b_conv"] = block.conv1d.bias
+    out.load_tensors(**tensors)
+    return out
+
+
+try:  # the converter is registered only where mamba.py is installed
+    from mambapy.mamba import MambaBlock as _MambapyBlock
+except ImportError:  # pragma: no cover
+    pass
+else:
+    from prodint.zoo.registry import register_converter
+
+    register_converter(_MambapyBlock)(from_mambapy)
