@@ -19,8 +19,9 @@ from prodint.algebra.learned import LearnedAlgebra
 from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
 from prodint.interaction.compile import CompiledInteraction, compile, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
-from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
+from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.pointwise import Pointwise
+from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.recurrence import Recurrence, Select, Stack
 from prodint.interaction.scan import LinearRecurrence
 from prodint.interaction.structural import (

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from prodint.interaction.expr import Expr, Kernel, Parameter, Product, Signal
+from prodint.interaction.expr import Expr, Kernel, Parameter, Signal
+from prodint.interaction.products import Product
 
 
 def _check_input(signal: Signal, value: object) -> Tensor:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prodint.interaction.axes import ProductAlgebra
-from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal
+from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.pointwise import ELEMENTWISE, Pointwise
+from prodint.interaction.products import Contract, Product
 from prodint.interaction.structural import Rename
 
 

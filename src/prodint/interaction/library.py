@@ -23,8 +23,9 @@ import math
 
 from prodint.algebra import hadamard
 from prodint.interaction.axes import ProductAlgebra
-from prodint.interaction.expr import Contract, Expr, Parameter, Product, Signal, Sum
+from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.pointwise import Pointwise
+from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.structural import (
     CausalMask,
     MergeAxes,
