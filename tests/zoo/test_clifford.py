@@ -14,8 +14,8 @@ from prodint.zoo.clifford import (
     CliffordLinear,
     clifford_algebra,
     clifford_fold_tables,
-    from_cliffordlayers,
 )
+from prodint.zoo.clifford_peer import from_cliffordlayers
 from prodint.zoo.registry import ZooModule
 
 peer_linear = pytest.importorskip("cliffordlayers.nn.modules.cliffordlinear")

@@ -7,6 +7,7 @@
 from prodint.zoo import (
     attention,
     clifford,
+    clifford_peer,
     convolution,
     dense,
     encoder,
@@ -24,8 +25,8 @@ from prodint.zoo.clifford import (
     CliffordConv3d,
     CliffordLinear,
     clifford_algebra,
-    from_cliffordlayers,
 )
+from prodint.zoo.clifford_peer import from_cliffordlayers
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense
 from prodint.zoo.encoder import TransformerEncoderLayer
@@ -69,6 +70,7 @@ __all__ = [
     "attention",
     "clifford",
     "clifford_algebra",
+    "clifford_peer",
     "convolution",
     "dense",
     "encoder",

@@ -52,7 +52,6 @@ product interaction (a :class:`~prodint.interaction.Product` in the Clifford alg
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -60,7 +59,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.algebra import Algebra, clifford
 from prodint.interaction import (
     AxisSum,
     Expr,
@@ -73,7 +71,12 @@ from prodint.interaction import (
     Window,
     evaluate,
 )
-from prodint.zoo.registry import register_converter
+from prodint.zoo.clifford_signature import (
+    Signature,
+    _signature,
+    clifford_algebra,
+    clifford_fold_tables,
+)
 
 __all__ = [
     "CliffordConv1d",
@@ -82,92 +85,8 @@ __all__ = [
     "CliffordLinear",
     "clifford_algebra",
     "clifford_fold_tables",
-    "from_cliffordlayers",
 ]
 
-Signature = Sequence[float] | Tensor
-
-_MAX_GENERATORS = 6  # 64 blades: the folded weight is already 4096x the channel product
-
-
-def _signature(g: Signature) -> tuple[int, ...]:
-    """Validate a metric signature ``(g_1, …, g_m)`` with ``g_j ∈ {+1, −1, 0}``."""
-    if isinstance(g, Tensor):
-        g = g.detach().cpu().flatten().tolist()
-    if isinstance(g, str) or not isinstance(g, Sequence):
-        raise TypeError(f"signature: expected a sequence of +1/-1/0 (e.g. (1, 1) for Cl(2,0)), "
-                        f"received {type(g).__name__}")
-    values = list(g)
-    if not 1 <= len(values) <= _MAX_GENERATORS:
-        raise ValueError(f"signature: expected 1 to {_MAX_GENERATORS} generators, received "
-                         f"{len(values)} ({values!r})")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | float) or v not in (1, -1, 0):
-            raise ValueError(f"signature: expected entries in {{+1, -1, 0}} (squares of the "
-                             f"generators), received {values!r}")
-        out.append(int(v))
-    return tuple(out)
-
-
-def clifford_algebra(signature: Signature) -> Algebra:
-    """The Clifford algebra with generators ``e_j² = signature[j]``, blades by grade then lex.
-
-    For a sorted signature (``+1``s, then ``−1``s, then ``0``s) this is
-    :func:`~prodint.algebra.clifford` ``(p, q, r)``. Otherwise generator ``j`` is sent to the
-    generator ``σ(j)`` of ``Cl(p, q, r)`` with the same square (stable order), so each blade
-    ``f_A = e_{j1} ⋯ e_{jk}`` becomes ``s_A e_{π(A)}`` with ``s_A = ±1`` the sign of the
-    permutation sorting ``σ(j1) … σ(jk)``, and the structure constants are
-    ``Γ'[A, B, C] = s_A s_B s_C Γ[π(A), π(B), π(C)]``.
-    """
-    g = _signature(signature)
-    m = len(g)
-    p, q, r = g.count(1), g.count(-1), g.count(0)
-    base = clifford(p, q, r)
-    groups = [j for j in range(m) if g[j] == 1] + [j for j in range(m) if g[j] == -1] \
-        + [j for j in range(m) if g[j] == 0]
-    if groups == list(range(m)):
-        return base
-    sigma = {j: groups.index(j) for j in range(m)}
-    blades = [b for k in range(m + 1) for b in itertools.combinations(range(m), k)]
-    index = {b: i for i, b in enumerate(blades)}
-    perm, sign = [], []
-    for blade in blades:
-        word = [sigma[j] for j in blade]
-        inversions = sum(1 for x, y in itertools.combinations(word, 2) if x > y)
-        perm.append(index[tuple(sorted(word))])
-        sign.append(-1.0 if inversions % 2 else 1.0)
-    inverse = [0] * len(blades)
-    for ours, theirs in enumerate(perm):
-        inverse[theirs] = ours
-    s = torch.tensor(sign, dtype=base.dtype)
-    to_ours = torch.tensor(inverse)
-    triples = to_ours[base.triples]
-    values = base.values * s[triples].prod(-1)
-    names = ["1"] + ["e" + "".join(str(j + 1) for j in b) for b in blades[1:]]
-    return Algebra(triples, values, len(blades), basis_names=names, name=f"Cl{g}")
-
-
-def clifford_fold_tables(algebra: Algebra) -> tuple[Tensor, Tensor]:
-    """``(index, sign)``, both ``[n, n]``: ``Σ_b Γ[a, b, c] w_b = sign[c, a] · w[index[c, a]]``.
-
-    Holds for algebras where each ``(a, c)`` pair meets at most one ``b`` (Clifford algebras,
-    group algebras); ``sign`` is 0 where none does (``index`` is then 0).
-
-    Raises:
-        ValueError: if some ``(a, c)`` pair meets two or more ``b``.
-    """
-    n = algebra.dim
-    a, b, c = algebra.triples.cpu().unbind(-1)
-    key = c * n + a
-    if key.unique().numel() != key.numel():
-        raise ValueError(f"algebra: expected at most one b per (a, c) in {algebra.name} (a "
-                         "Clifford or group algebra), received a denser table")
-    index = torch.zeros(n * n, dtype=torch.long)
-    sign = torch.zeros(n * n, dtype=algebra.values.dtype)
-    index[key] = b
-    sign[key] = algebra.values.cpu()
-    return index.view(n, n), sign.view(n, n)
 
 
 class _CliffordLayer(nn.Module):
@@ -465,58 +384,3 @@ def _per_blade(layer: _CliffordLayer, x: Tensor, apply: Callable[[Tensor, Tensor
         shape[channel_dim], shape[-1] = layer.out_channels, n
         y = y + layer.bias.t().reshape(shape)
     return y
-
-
-def from_cliffordlayers(module: nn.Module) -> _CliffordLayer:
-    """The prodint layer computing the same map as a ``cliffordlayers`` layer, weights copied.
-
-    Supports ``CliffordLinear`` and ``CliffordConv{1,2,3}d`` without rotation kernels, with
-    ``groups=1``, zero padding and numeric padding.
-
-    Raises:
-        TypeError: for another module type; ValueError: for unsupported options.
-    """
-    kind = type(module).__name__
-    if kind == "CliffordLinear" and type(module).__module__.startswith("cliffordlayers"):
-        layer: _CliffordLayer = CliffordLinear(module.g, module.in_channels,
-                                               module.out_channels, module.bias is not None)
-    elif kind in ("CliffordConv1d", "CliffordConv2d", "CliffordConv3d") and \
-            type(module).__module__.startswith("cliffordlayers"):
-        if getattr(module, "rotation", False):
-            raise ValueError("module: rotation kernels are not a Clifford product; not supported")
-        if isinstance(module.padding, str):
-            raise ValueError(f"module: expected numeric padding, received {module.padding!r}")
-        cls = {"CliffordConv1d": CliffordConv1d, "CliffordConv2d": CliffordConv2d,
-               "CliffordConv3d": CliffordConv3d}[kind]
-        layer = cls(module.g, module.in_channels, module.out_channels,
-                    tuple(module.kernel_size), tuple(module.stride), tuple(module.padding),
-                    tuple(module.dilation), module.groups, module.bias is not None,
-                    module.padding_mode)
-    else:
-        raise TypeError(f"module: expected a cliffordlayers CliffordLinear or CliffordConv"
-                        f"{{1,2,3}}d, received {kind}")
-    reference = module.weight[0] if isinstance(module.weight, nn.ParameterList) else module.weight
-    layer.to(dtype=reference.dtype, device=reference.device)
-    layer.load_cliffordlayers(module)
-    return layer
-
-
-def _register_peer_converters() -> None:
-    """Let :func:`prodint.zoo.from_torch` convert ``cliffordlayers`` modules when installed."""
-    try:
-        from cliffordlayers.nn.modules.cliffordconv import (
-            CliffordConv1d as PeerConv1d,
-        )
-        from cliffordlayers.nn.modules.cliffordconv import (
-            CliffordConv2d as PeerConv2d,
-        )
-        from cliffordlayers.nn.modules.cliffordconv import (
-            CliffordConv3d as PeerConv3d,
-        )
-        from cliffordlayers.nn.modules.cliffordlinear import CliffordLinear as PeerLinear
-    except ImportError:  # an optional peer: the layers work without it
-        return
-    register_converter(PeerLinear, PeerConv1d, PeerConv2d, PeerConv3d)(from_cliffordlayers)
-
-
-_register_peer_converters()
