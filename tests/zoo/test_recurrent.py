@@ -78,12 +78,16 @@ def leaves(x: Tensor, hx: object) -> list[Tensor]:
     return [x, *(hx if isinstance(hx, tuple) else (() if hx is None else (hx,)))]
 
 
+@pytest.mark.parametrize("path", ["forward", "general"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_from_torch_values_states_gradients(family: str, cfg: Config, dtype, tol) -> None:
+def test_from_torch_values_states_gradients(family: str, cfg: Config, path: str, dtype,
+                                            tol) -> None:
+    """Both the native dispatch (``forward``) and prodint's own loop (``general``)."""
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     module, layer, x, hx = make(family, cfg, dtype)
-    ours, theirs = flat(layer(x, hx)), flat(module(x, hx))
+    run = layer if path == "forward" else layer.general
+    ours, theirs = flat(run(x, hx)), flat(module(x, hx))
     assert [t.shape for t in ours] == [t.shape for t in theirs]
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
@@ -124,8 +128,9 @@ def test_step_streams_forward(family: str, batch_first: bool) -> None:
 def test_reference_equals_forward(family: str) -> None:
     cfg = Config(layers=2, bidirectional=True, batch_first=True, initial=True, length=4)
     _, layer, x, hx = make(family, cfg, torch.float64, seed=2)
-    for a, b in zip(flat(layer.reference(x, hx)), flat(layer(x, hx)), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for path in (layer.general, layer):
+        for a, b in zip(flat(layer.reference(x, hx)), flat(path(x, hx)), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     signals = [s.name for s in layer.expression.signals()]
     assert signals == ["X", "h0_l0", "h0_l0_reverse", "h0_l1", "h0_l1_reverse"]
 
@@ -149,7 +154,15 @@ def test_dropout_is_identity_in_eval() -> None:
     x = torch.randn(6, 2, C, dtype=torch.float64)
     torch.testing.assert_close(layer(x)[0], module(x)[0], rtol=1e-10, atol=1e-10)
     layer.train()
-    assert not torch.allclose(layer(x)[0], module(x)[0])
+    module.train()
+    assert not torch.allclose(layer(x)[0], layer(x)[0])
+    # training mode: the native path draws torch's dropout masks from the same seed
+    torch.manual_seed(7)
+    ours = layer(x)[0]
+    torch.manual_seed(7)
+    torch.testing.assert_close(ours, module(x)[0], rtol=1e-12, atol=1e-12)
+    # the general path drops out too (different masks, same expectation)
+    assert not torch.allclose(layer.general(x)[0], layer.eval()(x)[0])
 
 
 def test_bad_inputs() -> None:

@@ -8,12 +8,16 @@ throughout: ``input: [T, B, C]`` (``[B, T, C]`` with ``batch_first``, or unbatch
 ``(output, (h_n, c_n))``. Parameters carry torch's names and layouts, so
 :func:`~prodint.zoo.from_torch` copies the state dict as it is.
 
-Three paths, equal to rounding: ``forward`` projects every input step of a layer with one
-matmul and then loops over time with only the state's matmul and the gate arithmetic
-(torch's CPU strategy); :meth:`step` advances one token for streaming (unidirectional layers
-only: a backward direction needs the future); :meth:`reference` evaluates ``expression``
-node by node. Dropout between layers (``dropout > 0``) acts in training mode as torch's does;
-the expression and the reference are the evaluation-mode function.
+Four paths, equal to rounding. The expression is recognised as torch's recurrent layer, so
+``forward`` dispatches to torch's fused kernels (``torch.lstm``, ``torch.gru``,
+``torch.rnn_tanh``/``torch.rnn_relu``, fed this module's own parameters in torch's flat
+order); :meth:`general` is prodint's own loop, which projects every input step of a layer with
+one matmul and then runs over time with only the state's matmul and the gate arithmetic;
+:meth:`step` advances one token for streaming (unidirectional layers only: a backward
+direction needs the future); :meth:`reference` evaluates ``expression`` node by node. Dropout
+between layers (``dropout > 0``) acts in training mode as torch's does (``forward`` draws the
+same masks as torch from the same seed); the expression and the reference are the
+evaluation-mode function.
 """
 
 from __future__ import annotations
@@ -189,9 +193,32 @@ class RecurrentLayer(nn.Module):
         return output, (finals[0] if self.states == 1 else finals)  # type: ignore[return-value]
 
     # ------------------------------------------------------------- paths
+    def _native(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """torch's fused kernel on ``x: [T, B, C]``: ``(output, *finals)``."""
+        raise NotImplementedError
+
+    def _flat_weights(self) -> list[Tensor]:
+        """Parameters in torch's flat order: per layer and direction ``w_ih, w_hh, b_ih, b_hh``."""
+        return [getattr(self, n) for names in self._weight_names for n in names if n]
+
+    def _native_args(self) -> tuple[list[Tensor], bool, int, float, bool, bool, bool]:
+        """The arguments torch's fused kernels take after the input and the state."""
+        return (self._flat_weights(), self.bias, self.num_layers, self.dropout, self.training,
+                self.bidirectional, False)
+
     def forward(self, input: Tensor, hx: HiddenState | None = None,
                 ) -> tuple[Tensor, HiddenState]:
-        """``(output, h_n)`` (LSTM: ``(output, (h_n, c_n))``) with torch's shapes (module doc)."""
+        """``(output, h_n)`` (LSTM: ``(output, (h_n, c_n))``) with torch's shapes (module doc),
+        computed by torch's fused kernel (equal to :meth:`general` and :meth:`reference`)."""
+        x, batched = self._check_input(input)
+        states = self._initial(hx, x.shape[1], batched, self.num_layers * self.num_directions,
+                               x)
+        output, *finals = self._native(x, states)
+        return self._finish(output, tuple(finals), batched)
+
+    def general(self, input: Tensor, hx: HiddenState | None = None,
+                ) -> tuple[Tensor, HiddenState]:
+        """``forward``'s results by prodint's own loop over time (no native kernel)."""
         x, batched = self._check_input(input)
         states = self._initial(hx, x.shape[1], batched, self.num_layers * self.num_directions,
                                x)
@@ -285,6 +312,10 @@ class ElmanRNN(RecurrentLayer):
         return cells.elman_cell(in_size, self.hidden_size, sfx, bias=self.bias,
                                 nonlinearity=self.nonlinearity)
 
+    def _native(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        kernel = torch.rnn_relu if self.nonlinearity == "relu" else torch.rnn_tanh
+        return kernel(x, states[0], *self._native_args())
+
     def _update(self, k: int) -> cells.Update:
         return cells.elman_update(self._weights(k)[1].t().contiguous(),
                                   self.nonlinearity == "relu")
@@ -301,6 +332,9 @@ class GRU(RecurrentLayer):
 
     def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
         return cells.gru_cell(in_size, self.hidden_size, sfx, bias=self.bias, algebra=algebra)
+
+    def _native(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return torch.gru(x, states[0], *self._native_args())
 
     def _projection(self, x: Tensor, k: int) -> Tensor:
         # b_hn sits inside r ⊙ (W_hn h + b_hn): only the r, z blocks of b_hh fold in
@@ -330,6 +364,9 @@ class LSTM(RecurrentLayer):
 
     def _state_axes(self) -> list[tuple[str, int]]:
         return [("s", 2), ("h", self.hidden_size)]
+
+    def _native(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return torch.lstm(x, states, *self._native_args())
 
     def _update(self, k: int) -> cells.Update:
         return cells.lstm_update(self._weights(k)[1].t().contiguous(), self.hidden_size)
