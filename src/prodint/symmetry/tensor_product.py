@@ -332,6 +332,22 @@ class ChannelwiseTensorProduct(nn.Module):
             outs.append(out.reshape(n, p.mul1 * d3))
         return outs[0] if len(outs) == 1 else torch.cat(outs, -1)
 
+    def structure_constants(self, weight: Tensor) -> Tensor:
+        """Per-sample dense ``Γ[n, a, b, c]`` (``[N, dim1, dim2, dim_out]``) with
+        ``out[n] = Σ_{a,b} Γ[n, a, b, c] x[n, a] y[n, b]``."""
+        n = weight.shape[0]
+        gamma = weight.new_zeros(n, self.irreps1.dim, self.irreps2.dim, self.irreps_out.dim)
+        s1, s2 = self.irreps1.slices(), self.irreps2.slices()
+        s3 = self.irreps_out.slices()
+        for p, cg in zip(self.paths, self._cg.get(weight.dtype, weight.device), strict=True):
+            eye = torch.ones(p.mul2, dtype=weight.dtype, device=weight.device)
+            block = torch.einsum("nu,uw,v,ijk->nuivjwk", weight[:, p.weights],
+                                 torch.eye(p.mul1, dtype=weight.dtype, device=weight.device),
+                                 eye, cg)
+            gamma[:, s1[p.i1], s2[p.i2], s3[p.i_out]] += block.reshape(
+                n, p.mul1 * p.ir1.dim, p.mul2 * p.ir2.dim, p.mul1 * p.ir_out.dim)
+        return gamma
+
     def naive(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
         """Reference: the defining sum, one dense einsum per path."""
         self._check(x, y, weight)

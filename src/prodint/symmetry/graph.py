@@ -1,0 +1,116 @@
+"""Point-cloud plumbing: neighbour graphs, scatter sums and softmax over edges, radial bases.
+
+A graph over ``N`` points is an ``edge_index`` ``[2, E]`` of (source, destination) pairs; a
+message flows from ``src = edge_index[0]`` to ``dst = edge_index[1]`` along the relative
+position ``r = pos[src] − pos[dst]``. Gathering node values to edges and scatter-adding edge
+values to nodes are the two legs of a parametric span over the edge set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "RadialBasis",
+    "RadialMLP",
+    "check_positions",
+    "radius_graph",
+    "scatter_softmax",
+    "scatter_sum",
+]
+
+
+def check_positions(pos: object, argument: str = "pos") -> Tensor:
+    """Validate ``[N, 3]`` floating positions; errors name ``argument``."""
+    if not isinstance(pos, Tensor):
+        raise TypeError(f"{argument}: expected a torch.Tensor [N, 3], received "
+                        f"{type(pos).__name__}")
+    if not pos.is_floating_point():
+        raise TypeError(f"{argument}: expected a floating tensor, received dtype {pos.dtype}")
+    if pos.dim() != 2 or pos.shape[-1] != 3:
+        raise ValueError(f"{argument}: expected shape [N, 3], received {tuple(pos.shape)}")
+    return pos
+
+
+def _check_batch(batch: Tensor | None, n: int) -> Tensor | None:
+    if batch is None:
+        return None
+    if not isinstance(batch, Tensor) or batch.dtype != torch.long or batch.shape != (n,):
+        shape = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        dtype = batch.dtype if isinstance(batch, Tensor) else None
+        raise ValueError(f"batch: expected a long tensor [{n}] of cloud indices, received "
+                         f"shape {shape} dtype {dtype}")
+    return batch
+
+
+def radius_graph(pos: Tensor, r_max: float, batch: Tensor | None = None) -> Tensor:
+    """All ordered pairs ``(src, dst)``, ``src ≠ dst``, with ``|pos[src] − pos[dst]| < r_max``
+    inside the same cloud (``batch`` gives each point's cloud index). Dense ``O(N²)`` distances:
+    meant for clouds of up to a few thousand points. Returns ``[2, E]`` long."""
+    check_positions(pos)
+    batch = _check_batch(batch, pos.shape[0])
+    if not r_max > 0:
+        raise ValueError(f"r_max: expected a positive float, received {r_max!r}")
+    with torch.no_grad():
+        dist = torch.cdist(pos, pos)
+        mask = dist < r_max
+        mask.fill_diagonal_(False)
+        if batch is not None:
+            mask &= batch[:, None] == batch[None, :]
+        src, dst = mask.nonzero(as_tuple=True)
+    return torch.stack([src, dst])
+
+
+def scatter_sum(values: Tensor, index: Tensor, size: int) -> Tensor:
+    """``out[n] = Σ_{e : index[e] = n} values[e]``: ``[E, ...] → [size, ...]``."""
+    out = values.new_zeros(size, *values.shape[1:])
+    return out.index_add(0, index, values)
+
+
+def scatter_softmax(logits: Tensor, index: Tensor, size: int) -> Tensor:
+    """Softmax of ``logits [E, ...]`` over the edges sharing ``index[e]`` (per destination).
+
+    The per-group maximum is subtracted first (it cancels, so the result is exact and
+    overflow-free)."""
+    expanded = index.view(-1, *([1] * (logits.dim() - 1))).expand_as(logits)
+    peak = logits.new_full((size, *logits.shape[1:]), -math.inf)
+    peak = peak.scatter_reduce(0, expanded, logits.detach(), reduce="amax", include_self=True)
+    e = torch.exp(logits - peak[index])
+    return e / scatter_sum(e, index, size)[index]
+
+
+class RadialBasis(nn.Module):
+    """``|r| → [..., n]``: Gaussians centred on ``linspace(0, r_max, n)`` of width
+    ``r_max / n``, times the smooth cutoff ``(cos(π r / r_max) + 1) / 2`` (zero from
+    ``r_max`` on, so the layer is continuous as points enter and leave the radius)."""
+
+    centers: Tensor
+
+    def __init__(self, r_max: float, n: int = 8) -> None:
+        super().__init__()
+        self.r_max, self.n = float(r_max), n
+        self.register_buffer("centers", torch.linspace(0.0, r_max, n), persistent=False)
+
+    def cutoff(self, r: Tensor) -> Tensor:
+        return 0.5 * (torch.cos(math.pi * r / self.r_max) + 1) * (r < self.r_max)
+
+    def forward(self, r: Tensor) -> Tensor:
+        width = self.r_max / self.n
+        gauss = torch.exp(-(((r[..., None] - self.centers.to(r.dtype)) / width) ** 2))
+        return gauss * self.cutoff(r)[..., None]
+
+
+class RadialMLP(nn.Module):
+    """``|r| → [..., out]``: :class:`RadialBasis`, ``Linear → SiLU → Linear``, times the
+    cutoff (so the output vanishes from ``r_max`` on)."""
+
+    def __init__(self, r_max: float, out: int, n_basis: int = 8, hidden: int = 16) -> None:
+        super().__init__()
+        self.basis = RadialBasis(r_max, n_basis)
+        self.net = nn.Sequential(nn.Linear(n_basis, hidden), nn.SiLU(), nn.Linear(hidden, out))
+
+    def forward(self, r: Tensor) -> Tensor:
+        return self.net(self.basis(r)) * self.basis.cutoff(r)[..., None]
