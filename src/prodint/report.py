@@ -69,7 +69,13 @@ def write_report(sections: Sequence[Section], out: Path) -> Path:
     files = {out / "report.json": json.dumps(data, indent=2, default=str),
              out / "report.md": markdown(sections)}
     for path, text in files.items():
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, text)
     return out / "report.md"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``path`` and rename it into place, so a
+    reader never sees a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

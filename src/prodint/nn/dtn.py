@@ -164,12 +164,15 @@ class DTNBlock(nn.Module):
 
 
 class DTN(nn.Module):
-    """Character-level language model: embedding, ``depth`` DTN blocks, norm, tied head."""
+    """Character-level language model: embedding (``N(0, 0.02²)``), ``depth`` DTN blocks, norm,
+    tied head."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
                  channel_mixer: str = "mlp", normalize: bool = True) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
+        # tied head: small embeddings keep the initial logits near uniform
+        nn.init.normal_(self.embed.weight, std=0.02)
         self.blocks = nn.ModuleList(DTNBlock(width, heads, channel_mixer=channel_mixer,
                                              normalize=normalize) for _ in range(depth))
         self.norm = nn.LayerNorm(width)

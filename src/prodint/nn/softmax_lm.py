@@ -1,0 +1,116 @@
+"""A softmax-attention language model built to match :class:`~prodint.nn.dtn.DTN` exactly.
+
+:class:`SoftmaxLM` is the DTN with its token mixer swapped: each block is
+``z = x + Attn(LN x)``, ``y = z + MLP(LN z)`` where ``Attn`` is causal multi-head softmax
+attention ``softmax(q kᵀ / √d + mask) v`` (order 3) with bias-free ``Wq, Wk, Wv, Wo`` of the
+same shapes as the tensor attention's; embedding, norms, MLP and the tied head are the DTN's.
+So width, depth and parameter count are equal, and the two differ only in how tokens mix.
+Neither model has positional embeddings: causal masking alone tells positions apart.
+
+:meth:`SoftmaxLM.step` streams with a key/value cache (``[B, H, t, d]`` per block, growing
+with the context, kept in a buffer of doubling capacity), the standard way to generate with
+softmax attention.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxLM"]
+
+KVCache = tuple[Tensor, int]
+
+
+class CausalSelfAttention(nn.Module):
+    """Causal multi-head softmax attention on ``[B, T, width]``, no biases."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
+        self.width, self.heads, self.head_dim = width, heads, width // heads
+        bound = 1.0 / math.sqrt(width)
+        self.Wq, self.Wk, self.Wv, self.Wo = (
+            nn.Parameter(torch.empty(width, width).uniform_(-bound, bound)) for _ in range(4))
+
+    def _heads(self, x: Tensor, w: Tensor) -> Tensor:
+        return (x @ w).unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        q, k, v = (self._heads(x, w) for w in (self.Wq, self.Wk, self.Wv))
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return o.transpose(1, 2).flatten(-2) @ self.Wo
+
+    def step(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, KVCache]:
+        """One token ``[B, width]`` attending to the cached keys and values.
+
+        The cache is ``(buffer [2, B, H, capacity, d], length)``: keys and values of the
+        first ``length`` positions, in a buffer whose capacity doubles when full, so a step
+        appends in place instead of copying the whole cache.
+        """
+        q, k, v = (self._heads(x.unsqueeze(1), w) for w in (self.Wq, self.Wk, self.Wv))
+        if cache is None:
+            buffer, length = q.new_empty(2, *k.shape[:2], 16, self.head_dim), 0
+        else:
+            buffer, length = cache
+        if length == buffer.shape[3]:
+            buffer = torch.cat([buffer, torch.empty_like(buffer)], 3)
+        buffer[0, :, :, length], buffer[1, :, :, length] = k[:, :, 0], v[:, :, 0]
+        length += 1
+        o = F.scaled_dot_product_attention(q, buffer[0, :, :, :length],
+                                           buffer[1, :, :, :length])
+        return o.transpose(1, 2).flatten(-2)[:, 0] @ self.Wo, (buffer, length)
+
+
+class SoftmaxBlock(nn.Module):
+    """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout)."""
+
+    def __init__(self, width: int, heads: int, hidden: int | None = None) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attention = CausalSelfAttention(width, heads)
+        hidden = hidden or 4 * width
+        self.mix_in, self.mix_out = nn.Linear(width, hidden), nn.Linear(hidden, width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = x + self.attention(self.norm1(x))
+        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z))))
+
+    def step(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, KVCache]:
+        a, cache = self.attention.step(self.norm1(x), cache)
+        z = x + a
+        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z)))), cache
+
+
+class SoftmaxLM(nn.Module):
+    """Character-level softmax Transformer: embedding (``N(0, 0.02²)``), ``depth`` blocks, norm,
+    tied head."""
+
+    def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        # tied head: small embeddings keep the initial logits near uniform
+        nn.init.normal_(self.embed.weight, std=0.02)
+        self.blocks = nn.ModuleList(SoftmaxBlock(width, heads) for _ in range(depth))
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``[B, T]`` token ids → ``[B, T, vocab]`` logits."""
+        h = self.embed(tokens)
+        for block in self.blocks:
+            h = block(h)
+        return self.norm(h) @ self.embed.weight.T
+
+    def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
+        """``[B]`` token ids → ``[B, vocab]`` logits and the grown key/value caches."""
+        h = self.embed(token)
+        state = state if state is not None else [None] * len(self.blocks)
+        new = []
+        for block, cache in zip(self.blocks, state, strict=True):
+            h, cache = block.step(h, cache)
+            new.append(cache)
+        return self.norm(h) @ self.embed.weight.T, new

@@ -1,0 +1,1 @@
+"""Training loops, metrics and measurements for prodint's models."""

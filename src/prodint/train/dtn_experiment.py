@@ -1,0 +1,217 @@
+"""The DTN against a softmax Transformer on character-level Shakespeare.
+
+Both models (:class:`~prodint.nn.dtn.DTN`, :class:`~prodint.nn.softmax_lm.SoftmaxLM`) have the
+same width, depth, heads, MLP and tied embedding, hence the same parameter count; they differ
+only in the token mixer (second-order tensor attention, order 5, against causal softmax
+attention, order 3). Each is trained from the same seed on the same windows for the same
+steps (:func:`~prodint.train.lm.train_lm`); the experiment records validation bits per
+character over training, training tokens per second, and generation tokens per second after
+prompts of growing length (timed interleaved, :func:`measure_speed`) — the DTN streams with a
+constant-size state, the Transformer with a key/value cache that grows with the context — plus
+a generated sample from each. It writes
+``results.json``, ``curves.png`` and ``report.md`` to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prodint.bench.harness import interleaved_ms
+from prodint.data.shakespeare import CharCorpus
+from prodint.nn.dtn import DTN
+from prodint.nn.softmax_lm import SoftmaxLM
+from prodint.report import write_atomic
+from prodint.train.lm import LMConfig, LMHistory, bits_per_character, prefill, train_lm
+
+__all__ = ["ExperimentConfig", "build_models", "run_experiment"]
+
+MODELS = ("dtn", "softmax")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Model sizes, training recipe and measurements.
+
+    ``generation_contexts``: prompt lengths after which greedy generation steps are timed.
+    ``final_windows``: validation windows for the final bits per
+    character (``None``: the whole validation split).
+    """
+
+    width: int = 128
+    depth: int = 2
+    heads: int = 4
+    train: LMConfig = field(default_factory=lambda: LMConfig(steps=600, batch=4, length=1024,
+                                                             eval_every=100, eval_windows=32))
+    generation_contexts: tuple[int, ...] = (256, 1024, 4096)
+    sample_tokens: int = 300
+    final_windows: int | None = 128
+
+
+def build_models(vocab: int, config: ExperimentConfig) -> dict[str, nn.Module]:
+    """Both models from the same seed; raises if their parameter counts differ."""
+    models: dict[str, nn.Module] = {}
+    for name, cls in (("dtn", DTN), ("softmax", SoftmaxLM)):
+        torch.manual_seed(config.train.seed)
+        models[name] = cls(vocab, config.width, config.depth, config.heads)
+    counts = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
+    if len(set(counts.values())) != 1:
+        raise RuntimeError(f"parameter counts differ: {counts}")
+    return models
+
+
+def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: ExperimentConfig,
+                  ) -> dict[str, dict[str, float]]:
+    """Training and generation speed of every model, timed interleaved (harness
+    :func:`~prodint.bench.harness.interleaved_ms`) so that a busy machine slows all alike.
+
+    Returns per model ``train_tokens_per_second`` (forward + backward of one training batch)
+    and ``generation_tokens_per_second@{context}`` (one greedy ``step`` after a random prompt
+    of ``context`` tokens, streamed in first).
+    """
+    generator = torch.Generator().manual_seed(config.train.seed)
+    x, y = corpus.batch("train", config.train.batch, config.train.length, generator)
+    names = list(models)
+    speed: dict[str, dict[str, float]] = {name: {} for name in names}
+
+    def train_step(model: nn.Module) -> None:
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
+
+    fns = [lambda m=models[n]: train_step(m) for n in names]
+    for name, ms in zip(names, interleaved_ms(fns, rounds=3, min_seconds=0.5), strict=True):
+        speed[name]["train_tokens_per_second"] = x.numel() / (ms / 1e3)
+    for model in models.values():
+        model.zero_grad(set_to_none=True)
+        model.eval()
+    for context in config.generation_contexts:
+        prompt = torch.randint(0, corpus.vocab_size, (1, context), generator=generator)
+        streams = {n: list(prefill(models[n], prompt)) for n in names}
+
+        def generate(name: str, streams: dict[str, list] = streams) -> None:
+            logits, state = streams[name]
+            with torch.no_grad():
+                streams[name] = list(models[name].step(logits.argmax(-1), state))
+
+        fns = [lambda n=n: generate(n) for n in names]
+        for name, ms in zip(names, interleaved_ms(fns, rounds=3, min_seconds=0.2),
+                            strict=True):
+            speed[name][f"generation_tokens_per_second@{context}"] = 1e3 / ms
+    return speed
+
+
+def _sample(model: nn.Module, corpus: CharCorpus, prompt: str, tokens: int, seed: int) -> str:
+    generator = torch.Generator().manual_seed(seed)
+    ids = corpus.encode(prompt)[None]
+    model.eval()
+    with torch.no_grad():
+        state = None
+        for t in range(ids.shape[1]):
+            logits, state = model.step(ids[:, t], state)
+        out = []
+        for _ in range(tokens):
+            token = torch.multinomial(torch.softmax(logits / 0.8, -1), 1, generator=generator)
+            out.append(int(token))
+            logits, state = model.step(token[:, 0], state)
+    return prompt + corpus.decode(torch.tensor(out))
+
+
+def _plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for name in MODELS:
+        h = results["models"][name]["history"]
+        ax1.plot(h["eval_steps"], h["validation_bpc"], marker="o", label=name)
+        gen = results["models"][name]["generation_tokens_per_second"]
+        ax2.plot([int(c) for c in gen], list(gen.values()), marker="o", label=name)
+    ax1.set(xlabel="step", ylabel="validation bits per character", title="Validation bpc")
+    ax2.set(xlabel="context (tokens)", ylabel="generated tokens / s", xscale="log",
+            yscale="log", title="Streaming generation speed")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _report(results: dict) -> str:
+    lines = ["# DTN against a softmax Transformer on character-level Shakespeare", "",
+             f"Width {results['config']['width']}, depth {results['config']['depth']}, "
+             f"heads {results['config']['heads']}, {results['parameters']} parameters each; "
+             f"{results['config']['train']['steps']} steps of batch "
+             f"{results['config']['train']['batch']} × {results['config']['train']['length']} "
+             f"characters; {results['machine']}.", "",
+             "Speeds are timed interleaved after training (one forward + backward of a "
+             "training batch; one streaming step after a prompt of the given length); the "
+             "wall-clock rate of the training run itself is in `results.json` "
+             "(`history.tokens_per_second`).", "",
+             "| model | validation bpc | training tokens/s | "
+             + " | ".join(f"generation tok/s @ {c}" for c in results["config"]
+                          ["generation_contexts"]) + " |",
+             "|---|---|---|" + "---|" * len(results["config"]["generation_contexts"])]
+    for name in MODELS:
+        m = results["models"][name]
+        gen = " | ".join(f"{v:.0f}" for v in m["generation_tokens_per_second"].values())
+        lines.append(f"| {name} | {m['validation_bpc']:.3f} | "
+                     f"{m['train_tokens_per_second']:.0f} | {gen} |")
+    lines += ["", "![curves](curves.png)", ""]
+    for name in MODELS:
+        lines += [f"## Sample ({name})", "", "```", results["models"][name]["sample"], "```", ""]
+    return "\n".join(lines)
+
+
+def run_experiment(config: ExperimentConfig, out: Path, *, corpus: CharCorpus | None = None,
+                   progress: Progress | None = None, prompt: str = "ROMEO.\n") -> dict:
+    """Train and measure both models; write the results to ``out`` and return them."""
+    corpus = CharCorpus.shakespeare() if corpus is None else corpus
+    models = build_models(corpus.vocab_size, config)
+    results: dict = {"config": asdict(config), "vocab": corpus.vocab_size,
+                     "train_characters": len(corpus.train),
+                     "validation_characters": len(corpus.validation),
+                     "parameters": sum(p.numel() for p in models["dtn"].parameters()),
+                     "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+                                f"torch {torch.__version__}",
+                     "models": {}}
+    for name, model in models.items():
+        def step_progress(step: int, loss: float, name: str = name) -> None:
+            if progress is not None:
+                progress(f"training {name} (loss {loss:.3f})", step, config.train.steps)
+
+        history: LMHistory = train_lm(model, corpus, config.train, step_progress)
+        if progress is not None:
+            progress(f"evaluating {name}", config.train.steps, config.train.steps)
+        results["models"][name] = {
+            "history": history.as_dict(),
+            "validation_bpc": bits_per_character(model, corpus, config.train.length,
+                                                 config.final_windows),
+            "sample": _sample(model, corpus, prompt, config.sample_tokens, config.train.seed),
+        }
+    if progress is not None:
+        progress("measuring speed", config.train.steps, config.train.steps)
+    for name, measured in measure_speed(models, corpus, config).items():
+        entry = results["models"][name]
+        entry["train_tokens_per_second"] = measured["train_tokens_per_second"]
+        entry["generation_tokens_per_second"] = {
+            str(c): measured[f"generation_tokens_per_second@{c}"]
+            for c in config.generation_contexts}
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "results.json", json.dumps(results, indent=2))
+    _plot(results, out / "curves.png")
+    write_atomic(out / "report.md", _report(results))
+    return results
