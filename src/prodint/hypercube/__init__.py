@@ -1,0 +1,1 @@
+"""HyperCube: is an operation table a group, and what is its representation."""

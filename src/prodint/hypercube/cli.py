@@ -1,0 +1,113 @@
+"""The ``prodint hypercube`` subcommand: train on a table, print a summary, write JSON and plots.
+
+``add_parser(subparsers)`` registers it; ``run(args, console)`` executes it and returns the
+exit status (0; 2 for a bad table or arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prodint.hypercube.analyze import Analysis, analyze_table
+from prodint.hypercube.plots import plot_spectra, plot_training
+from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
+from prodint.hypercube.train import Recipe
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``hypercube`` subcommand to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        "hypercube", help="is an operation table a group? learn its representation",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--task", choices=sorted(TASKS), default="s4",
+                        help="built-in table (default s4)")
+    source.add_argument("--table", type=Path, metavar="FILE",
+                        help="a table file: JSON list of rows, or CSV, of symbols 0..n-1")
+    p.add_argument("--p", type=int, default=97, help="modulus for the zp-* tasks (default 97)")
+    p.add_argument("--n", type=int, default=4, help="k for zn, sn, sn-conj (default 4)")
+    p.add_argument("--train-fraction", type=float, default=0.5,
+                   help="share of cells observed in training (default 0.5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=3000, help="most steps per attempt")
+    p.add_argument("--restarts", type=int, default=3, help="most restarts (default 3)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the summary as JSON")
+    p.add_argument("--plots", type=Path, metavar="DIR", help="write training and spectra plots")
+
+
+def _task_name(args: argparse.Namespace) -> str:
+    if args.table is not None:
+        return str(args.table)
+    if args.task in NEEDS_P:
+        return f"{args.task} p={args.p}"
+    if args.task in NEEDS_N:
+        return f"{args.task} n={args.n}"
+    return args.task
+
+
+def summary(args: argparse.Namespace, analysis: Analysis) -> dict[str, Any]:
+    """The JSON record of a run."""
+    result, diag = analysis.result, analysis.diagnostics
+    best = result.best
+    return {
+        "task": _task_name(args), "n": diag.n, "train_fraction": args.train_fraction,
+        "seed": args.seed, "steps": result.steps, "seconds": round(result.seconds, 3),
+        "attempts": [{"steps": a.steps, "converged": a.converged, "h_ratio": a.h_ratio,
+                      "train_loss": a.train_loss, "seconds": round(a.seconds, 3)}
+                     for a in result.attempts],
+        "chosen_attempt": result.best_index, "converged": best.converged,
+        "train_loss": best.train_loss, **diag.summary(),
+    }
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run the subcommand; return the exit status."""
+    try:
+        table = (load_table(args.table) if args.table is not None
+                 else make_table(args.task, p=args.p, n=args.n))
+        recipe = Recipe(max_steps=args.steps, restarts=args.restarts)
+    except (ValueError, TypeError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        job = bar.add_task(f"hypercube {_task_name(args)}", total=args.steps, info="")
+
+        def progress(attempt: int, step: int, info: dict[str, float]) -> None:
+            bar.update(job, completed=step,
+                       info=f"attempt {attempt} loss {info['loss']:.2e} "
+                            f"H/3n² {info['h_ratio']:.4f} ε {info['eps']:.1e}")
+
+        analysis = analyze_table(table, train_fraction=args.train_fraction, seed=args.seed,
+                                 recipe=recipe, progress=progress)
+    record = summary(args, analysis)
+    out = Table(title=f"HyperCube: {record['task']}")
+    out.add_column("quantity")
+    out.add_column("value")
+    for key in ("n", "train_fraction", "steps", "seconds", "converged", "train_loss",
+                "test_accuracy", "h_ratio", "unitarity_error", "homomorphism_error",
+                "is_group_isotope"):
+        value = record[key]
+        out.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    console.print(out)
+    evidence = Table(title="verdict evidence")
+    for col in ("criterion", "value", "threshold", "passed"):
+        evidence.add_column(col)
+    for name, e in record["evidence"].items():
+        value = f"{e['value']:.4g}" if isinstance(e["value"], float) else str(e["value"])
+        evidence.add_row(name, value, e["threshold"], str(e["passed"]))
+    console.print(evidence)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if args.plots is not None:
+        plot_training(analysis.result, args.plots / "training.png")
+        plot_spectra(analysis.diagnostics, args.plots / "spectra.png")
+    return 0

@@ -1,0 +1,173 @@
+"""What a trained factorization says about its table: accuracy, ``H``, unitarity, the
+recovered representation, spectra and the verdict ``is_group_isotope``.
+
+The verdict rests on six pieces of evidence, all required:
+
+- ``operation_table``: the target is a 0/1 table (one symbol per cell);
+- ``latin_square``: every row and column of the table is a permutation (a group isotope is a
+  quasigroup; e.g. ``x² + y² mod p`` factors exactly with ``H = 3n²`` through the
+  non-injective ``x ↦ x²``, so ``H`` alone cannot reject it);
+- ``reproduces_table``: the factors predict every cell, observed and held out;
+- ``converged``: the training loss per observed pair fell below the recipe's ``loss_tol``;
+- ``h_ratio``: ``H/3n²`` within ``H_TOL = 1%`` of 1 (``H ≥ 3n²`` on exact factorizations,
+  with equality iff the table is a group isotope and the factors unitary);
+- ``homomorphism_error``: the recovered ``ρ`` multiplies like the table's loop within
+  ``HOM_TOL = 1e-2``.
+
+Recovered representation. At an exact unitary factorization ``A_a B_b = C_{a∘b}ᵀ``. Fix the
+cell ``(u, v)`` (the identity when the table has one, else ``(0, 0)``) and the loop
+``x * y = L(R_v⁻¹ x, L_u⁻¹ y)`` (``R_v a = a∘v``, ``L_u b = u∘b``), whose identity is
+``e = u∘v``; it is a group iff the table is a group isotope. Then
+``ρ(x) = A_uᵀ A_{R_v⁻¹ x}`` satisfies ``ρ(x) ρ(y) = ρ(x * y)`` up to the orthogonal gauge
+(for a group table with ``u = v = e``: ``ρ(g) = A_eᵀ A_g``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from prodint.hypercube.model import Factors, h_value, predict
+from prodint.hypercube.tables import is_latin_square
+
+H_TOL = 0.01
+HOM_TOL = 1e-2
+
+
+def accuracy(factors: Factors, table: Tensor, mask: Tensor) -> tuple[float, float | None]:
+    """``(train, held-out)`` accuracy of ``argmax_c T[a, b, c]`` (held-out ``None`` if none)."""
+    n = factors.n
+    a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    dev = factors.A.device
+    pred = predict(factors, a.flatten().to(dev), b.flatten().to(dev)).argmax(-1).cpu()
+    right = (pred.view(n, n) == table).to(torch.float64)
+    held = ~mask
+    return float(right[mask].mean()), (float(right[held].mean()) if bool(held.any()) else None)
+
+
+def h_ratio(factors: Factors) -> float:
+    """``H / 3n²`` (1 at a unitary factorization of a group isotope)."""
+    return float(h_value(factors)) / (3 * factors.n**2)
+
+
+def unitarity_error(factors: Factors) -> float:
+    """``max_X ‖XᵀX − I‖_F / √n`` over all ``3n`` factor matrices."""
+    n = factors.n
+    eye = torch.eye(n, dtype=factors.A.dtype, device=factors.A.device)
+    return max(float((X.detach().transpose(1, 2) @ X.detach() - eye).norm(dim=(1, 2)).max())
+               for X in factors.tensors()) / math.sqrt(n)
+
+
+def identity_element(table: Tensor) -> int | None:
+    """The two-sided identity of the table, if any."""
+    n = int(table.shape[0])
+    ar = torch.arange(n)
+    both = ((table == ar).all(dim=1) & (table == ar[:, None]).all(dim=0)).nonzero().flatten()
+    return int(both[0]) if both.numel() else None
+
+
+def loop_isotope(table: Tensor, u: int, v: int) -> Tensor:
+    """The principal loop isotope ``x * y = L(R_v⁻¹ x, L_u⁻¹ y)`` of a Latin square."""
+    row_of = torch.argsort(table[:, v])  # R_v⁻¹: row_of[x] = a with a∘v = x
+    col_of = torch.argsort(table[u, :])  # L_u⁻¹
+    return table[row_of[:, None], col_of[None, :]]
+
+
+def representation(factors: Factors, table: Tensor) -> tuple[Tensor, Tensor] | None:
+    """``(ρ, loop)``: ``ρ(x) = A_uᵀ A_{R_v⁻¹ x}`` (``[n, n, n]``) and the loop table.
+
+    ``None`` when the table is not a Latin square (no loop isotope).
+    """
+    if not is_latin_square(table):
+        return None
+    e = identity_element(table)
+    u = v = e if e is not None else 0
+    row_of = torch.argsort(table[:, v]).to(factors.A.device)
+    A = factors.A.detach()
+    return A[u].T @ A[row_of], loop_isotope(table, u, v)
+
+
+def homomorphism_error(rho: Tensor, loop: Tensor) -> float:
+    """``max_{x,y} ‖ρ(x) ρ(y) − ρ(x * y)‖_F / √n``."""
+    n = int(rho.shape[0])
+    loop = loop.to(rho.device)
+    worst = 0.0
+    for lo in range(0, n, 8):  # 8 rows of x at a time: [8, n, n, n] products
+        products = rho[lo:lo + 8, None] @ rho[None, :]  # ρ(x) ρ(y)
+        diff = (products - rho[loop[lo:lo + 8]]).norm(dim=(2, 3))
+        worst = max(worst, float(diff.max()))
+    return worst / math.sqrt(n)
+
+
+def spectra(factors: Factors) -> dict[str, Tensor]:
+    """Singular values of every factor matrix: ``{"A": [n, n], "B": …, "C": …}`` (descending).
+
+    A unitary factor has all singular values 1; a collapsed one shows a tail of zeros.
+    """
+    return {name: torch.linalg.svdvals(X.detach().to(torch.float64)).cpu()
+            for name, X in zip("ABC", factors.tensors(), strict=True)}
+
+
+@dataclass
+class Evidence:
+    """One criterion of the verdict."""
+
+    value: float | bool | None
+    threshold: str
+    passed: bool
+
+
+@dataclass
+class Diagnostics:
+    """Everything measured on a trained factorization."""
+
+    n: int
+    train_accuracy: float
+    test_accuracy: float | None
+    h_ratio: float
+    unitarity_error: float
+    homomorphism_error: float | None
+    is_group_isotope: bool
+    evidence: dict[str, Evidence]
+    spectra: dict[str, Tensor]
+    representation: Tensor | None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready scalars and the evidence (no tensors)."""
+        keys = ("n", "train_accuracy", "test_accuracy", "h_ratio", "unitarity_error",
+                "homomorphism_error", "is_group_isotope")
+        out: dict[str, Any] = {k: getattr(self, k) for k in keys}
+        out["evidence"] = {k: asdict(v) for k, v in self.evidence.items()}
+        return out
+
+
+def diagnose(factors: Factors, table: Tensor, mask: Tensor, *, converged: bool,
+             train_loss: float, operation_table: bool = True) -> Diagnostics:
+    """Diagnostics and the verdict for factors trained on the ``mask`` cells of ``table``.
+
+    ``operation_table=False`` marks a real target that is not a 0/1 table (``table`` is then
+    its row-wise argmax, used for the accuracies only); the verdict is then ``False``.
+    """
+    train_acc, test_acc = accuracy(factors, table, mask)
+    ratio = h_ratio(factors)
+    recovered = representation(factors, table)
+    hom = homomorphism_error(*recovered) if recovered is not None else None
+    full = bool(train_acc == 1.0 and (test_acc is None or test_acc == 1.0))
+    evidence = {
+        "operation_table": Evidence(operation_table, "one symbol per cell", operation_table),
+        "latin_square": Evidence(recovered is not None, "every row and column a permutation",
+                                 recovered is not None),
+        "reproduces_table": Evidence(full, "all cells predicted", full),
+        "converged": Evidence(train_loss, "train loss per pair < loss_tol", converged),
+        "h_ratio": Evidence(ratio, f"|H/3n² - 1| <= {H_TOL}", abs(ratio - 1) <= H_TOL),
+        "homomorphism_error": Evidence(hom, f"<= {HOM_TOL}", hom is not None and hom <= HOM_TOL),
+    }
+    return Diagnostics(
+        n=factors.n, train_accuracy=train_acc, test_accuracy=test_acc, h_ratio=ratio,
+        unitarity_error=unitarity_error(factors), homomorphism_error=hom,
+        is_group_isotope=all(e.passed for e in evidence.values()), evidence=evidence,
+        spectra=spectra(factors), representation=recovered[0] if recovered else None)
