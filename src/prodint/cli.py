@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--depth", type=int, default=defaults.depth)
     lm.add_argument("--heads", type=int, default=defaults.heads)
     lm.add_argument("--seed", type=int, default=defaults.train.seed)
+    lm.add_argument("--contexts", type=int, nargs="+", default=defaults.generation_contexts,
+                    help="prompt lengths after which generation speed is timed")
     return parser
 
 
@@ -139,7 +141,7 @@ def shakespeare(args: argparse.Namespace, console: Console) -> int:
                     seed=args.seed, eval_every=max(1, min(defaults.train.eval_every,
                                                           args.steps)))
     config = replace(defaults, width=args.width, depth=args.depth, heads=args.heads,
-                     train=train)
+                     train=train, generation_contexts=tuple(args.contexts))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("loading Shakespeare", total=config.train.steps)

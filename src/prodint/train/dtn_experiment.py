@@ -43,8 +43,9 @@ class ExperimentConfig:
     """Model sizes, training recipe and measurements.
 
     ``generation_contexts``: prompt lengths after which greedy generation steps are timed.
-    ``final_windows``: validation windows for the final bits per
-    character (``None``: the whole validation split).
+    ``final_windows``: validation windows for the final bits per character (``None``: the
+    whole validation split). ``timing_seconds``: least time per timed block of a training step
+    (a generation block gets 40% of it).
     """
 
     width: int = 128
@@ -55,6 +56,7 @@ class ExperimentConfig:
     generation_contexts: tuple[int, ...] = (256, 1024, 4096)
     sample_tokens: int = 300
     final_windows: int | None = 128
+    timing_seconds: float = 0.5
 
 
 def build_models(vocab: int, config: ExperimentConfig) -> dict[str, nn.Module]:
@@ -88,7 +90,8 @@ def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: Expe
         F.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
 
     fns = [lambda m=models[n]: train_step(m) for n in names]
-    for name, ms in zip(names, interleaved_ms(fns, rounds=3, min_seconds=0.5), strict=True):
+    times = interleaved_ms(fns, rounds=3, min_seconds=config.timing_seconds)
+    for name, ms in zip(names, times, strict=True):
         speed[name]["train_tokens_per_second"] = x.numel() / (ms / 1e3)
     for model in models.values():
         model.zero_grad(set_to_none=True)
@@ -103,8 +106,8 @@ def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: Expe
                 streams[name] = list(models[name].step(logits.argmax(-1), state))
 
         fns = [lambda n=n: generate(n) for n in names]
-        for name, ms in zip(names, interleaved_ms(fns, rounds=3, min_seconds=0.2),
-                            strict=True):
+        times = interleaved_ms(fns, rounds=3, min_seconds=0.4 * config.timing_seconds)
+        for name, ms in zip(names, times, strict=True):
             speed[name][f"generation_tokens_per_second@{context}"] = 1e3 / ms
     return speed
 

@@ -1,0 +1,54 @@
+"""The offline Shakespeare corpus: contents, encoding round trip, splits, batches, errors."""
+
+import pytest
+import torch
+
+from prodint.data.shakespeare import CharCorpus, load_text, texts_folder
+
+
+def test_corpus_is_the_modern_spelling_works() -> None:
+    folder = texts_folder()
+    modern = sorted(folder.glob("*_gut.txt"))
+    assert len(modern) >= 35  # the plays and poems, each once
+    text = load_text()
+    assert 4_000_000 < len(text) < 6_000_000
+    assert "To be, or not to be" in text and "HAMLET, PRINCE OF DENMARK" in text
+    assert text.isascii()
+
+
+def test_split_and_round_trip() -> None:
+    text = "to be or not to be, that is the question\n" * 20
+    corpus = CharCorpus.from_text(text, validation_fraction=0.1)
+    assert corpus.alphabet == "".join(sorted(set(text)))
+    assert len(corpus.train) + len(corpus.validation) == len(text)
+    assert len(corpus.validation) == round(0.1 * len(text))
+    assert corpus.decode(torch.cat([corpus.train, corpus.validation])) == text
+    assert torch.equal(corpus.encode("to be"), torch.tensor([corpus.alphabet.index(c)
+                                                              for c in "to be"]))
+
+
+def test_batches_are_next_character_pairs() -> None:
+    corpus = CharCorpus.from_text("abcdefghijklmnopqrstuvwxyz" * 10, 0.2)
+    g = torch.Generator().manual_seed(0)
+    x, y = corpus.batch("train", 5, 12, g)
+    assert x.shape == y.shape == (5, 12)
+    assert torch.equal((x + 1) % 26, y)  # the alphabet is consecutive: y is x shifted by one
+    wx, wy = corpus.windows("validation", 7)
+    assert wx.shape == ((len(corpus.validation) - 1) // 7, 7)
+    assert torch.equal(wx.flatten()[1:], wy.flatten()[:-1])
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(corpus.batch("train", 2, 4, g1)[0], corpus.batch("train", 2, 4, g2)[0])
+
+
+def test_bad_input() -> None:
+    corpus = CharCorpus.from_text("hello world " * 5, 0.2)
+    with pytest.raises(ValueError, match=r"split: expected 'train' or 'validation', "
+                                         r"received 'test'"):
+        corpus.batch("test", 1, 2, torch.Generator())
+    with pytest.raises(ValueError, match="length: expected"):
+        corpus.batch("validation", 1, 1000, torch.Generator())
+    with pytest.raises(ValueError, match=r"text: expected characters of the corpus alphabet, "
+                                         r"received 'Z'"):
+        corpus.encode("hello Z")
+    with pytest.raises(ValueError, match="validation_fraction: expected a number in"):
+        CharCorpus.from_text("abc", 1.5)

@@ -1,0 +1,39 @@
+"""The softmax baseline LM: streaming with the key/value cache equals the parallel forward,
+its attention equals a written-out softmax, and it matches the DTN's size exactly."""
+
+import math
+
+import torch
+
+from prodint.nn.dtn import DTN
+from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxLM
+
+
+def test_attention_is_causal_softmax() -> None:
+    torch.manual_seed(0)
+    att = CausalSelfAttention(12, 3).double()
+    x = torch.randn(2, 9, 12, dtype=torch.float64)
+    q, k, v = ((x @ w).view(2, 9, 3, 4).transpose(1, 2) for w in (att.Wq, att.Wk, att.Wv))
+    scores = q @ k.transpose(-1, -2) / math.sqrt(4)
+    scores = scores.masked_fill(torch.ones(9, 9).triu(1).bool(), float("-inf"))
+    expected = (scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 9, 12) @ att.Wo
+    torch.testing.assert_close(att(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_step_streams_forward_past_the_cache_capacity() -> None:
+    torch.manual_seed(1)
+    model = SoftmaxLM(20, 16, 2, 4).double()
+    tokens = torch.randint(0, 20, (3, 37))  # the cache's buffer doubles twice (16 → 64)
+    logits = model(tokens)
+    state = None
+    for t in range(tokens.shape[1]):
+        out, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(out, logits[:, t], rtol=1e-10, atol=1e-10)
+    assert state[0][1] == 37 and state[0][0].shape[3] == 64
+
+
+def test_same_size_as_the_dtn() -> None:
+    for width, depth, heads in ((32, 1, 2), (128, 2, 4)):
+        dtn, softmax = DTN(65, width, depth, heads), SoftmaxLM(65, width, depth, heads)
+        shapes = sorted(tuple(p.shape) for p in dtn.parameters())
+        assert shapes == sorted(tuple(p.shape) for p in softmax.parameters())

@@ -1,0 +1,49 @@
+"""The DTN experiment end to end on a tiny configuration: files, fields, equal sizes."""
+
+import json
+
+from prodint.cli import main
+from prodint.data.shakespeare import CharCorpus
+from prodint.train.dtn_experiment import ExperimentConfig, build_models, run_experiment
+from prodint.train.lm import LMConfig
+
+TINY = ExperimentConfig(width=16, depth=1, heads=2,
+                        train=LMConfig(steps=4, batch=2, length=32, eval_every=2,
+                                       eval_windows=2),
+                        generation_contexts=(8, 32), sample_tokens=20, final_windows=4,
+                        timing_seconds=0.01)
+
+
+def test_models_have_equal_parameter_counts() -> None:
+    models = build_models(40, TINY)
+    counts = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
+    assert set(counts) == {"dtn", "softmax"} and counts["dtn"] == counts["softmax"]
+
+
+def test_run_writes_results_plot_and_report(tmp_path) -> None:
+    corpus = CharCorpus.from_text("ROMEO.\nBut soft, what light through yonder window "
+                                  "breaks?\n" * 30, 0.2)
+    results = run_experiment(TINY, tmp_path, corpus=corpus)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["parameters"] == results["parameters"] > 0
+    for name in ("dtn", "softmax"):
+        m = saved["models"][name]
+        assert m["history"]["eval_steps"] == [2, 4]
+        assert 0 < m["validation_bpc"] < 10
+        assert set(m["generation_tokens_per_second"]) == {"8", "32"}
+        assert all(v > 0 for v in m["generation_tokens_per_second"].values())
+        assert m["train_tokens_per_second"] > 0
+        assert m["sample"].startswith("ROMEO.\n") and len(m["sample"]) == 7 + 20
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| dtn |" in (tmp_path / "report.md").read_text()
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_cli_runs_the_experiment(tmp_path, capsys) -> None:
+    code = main(["shakespeare", "--steps", "2", "--batch", "2", "--length", "32", "--width",
+                 "16", "--depth", "1", "--heads", "2", "--contexts", "8", "--out",
+                 str(tmp_path)])
+    assert code == 0
+    assert "report:" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["train"]["steps"] == 2 and saved["vocab"] > 60
