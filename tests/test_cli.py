@@ -34,6 +34,8 @@ def test_demo_writes_report(tmp_path, capsys) -> None:
     data = json.loads((tmp_path / "report.json").read_text())
     assert [s["title"] for s in data][:2] == ["Algebra catalogue",
                                               "Classical layers as product interactions"]
+    dtn = next(s for s in data if s["title"] == "Deep Tensor Network operators")
+    assert len(dtn["rows"]) == 5 and dtn["rows"][-1][0] == "chunk time / SDPA time"
     text = (tmp_path / "report.md").read_text()
     assert "| O | 8 |" in text and "| tensor attention | 5 |" in text
     assert not list(tmp_path.glob("*.tmp"))

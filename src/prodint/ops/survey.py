@@ -1,0 +1,92 @@
+"""The Deep Tensor Network operators checked and timed, for the demo report.
+
+For each operator and variant, the three forms (``naive``, the ``T × T`` definition;
+``chunk``; ``recurrent``) run on the same float64 inputs with a sequence length no chunk size
+divides, and the row records the largest difference of each fast form to ``naive``, outputs
+and final states together, relative to the largest magnitude of the ``naive`` results.
+:func:`speed_row` times the chunked form against causal ``scaled_dot_product_attention`` at
+one length (float32, forward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from prodint.bench.harness import interleaved_ms
+from prodint.ops.tensor_attention import tensor_attention
+from prodint.ops.tensor_interaction import tensor_interaction
+
+__all__ = ["FormsRow", "SpeedRow", "forms_rows", "speed_row"]
+
+
+@dataclass(frozen=True)
+class FormsRow:
+    """``chunk_error``, ``recurrent_error``: largest difference to ``naive`` relative to the
+    largest ``naive`` magnitude (float64)."""
+
+    operator: str
+    variant: str
+    length: int
+    chunk_error: float
+    recurrent_error: float
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """Forward times (ms) at one length and the ratio chunk / SDPA."""
+
+    length: int
+    chunk_ms: float
+    sdpa_ms: float
+    ratio: float
+
+
+def _difference(a: tuple[Tensor, object], b: tuple[Tensor, object]) -> float:
+    def flat(result: tuple[Tensor, object]) -> list[Tensor]:
+        out, state = result
+        states = [] if state is None else list(state) if isinstance(state, tuple) else [state]
+        return [out, *(s for s in states if s is not None)]
+
+    scale = max(float(y.abs().max()) for y in flat(b))
+    return max(float((x - y).abs().max()) for x, y in zip(flat(a), flat(b), strict=True)) / scale
+
+
+def forms_rows(length: int = 75, chunk_size: int = 16) -> list[FormsRow]:
+    """Every operator and variant, three forms compared (see module doc)."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, length, 3, 8, generator=g, dtype=torch.float64) * 0.5
+               for _ in range(3))
+    variants: list[tuple[str, str, Callable[..., tuple[Tensor, object]]]] = [
+        ("tensor attention", "plain", tensor_attention),
+        ("tensor attention", "normalize", lambda *a, **kw: tensor_attention(
+            *a, normalize=True, **kw)),
+        ("tensor attention", "decay 0.95", lambda *a, **kw: tensor_attention(
+            *a, decay=0.95, **kw)),
+        ("tensor interaction", "plain", tensor_interaction),
+    ]
+    rows = []
+    for operator, variant, fn in variants:
+        results = {mode: fn(q, k, v, mode=mode, chunk_size=chunk_size, output_final_state=True)
+                   for mode in ("naive", "chunk", "recurrent")}
+        rows.append(FormsRow(operator, variant, length,
+                             _difference(results["chunk"], results["naive"]),
+                             _difference(results["recurrent"], results["naive"])))
+    return rows
+
+
+def speed_row(length: int = 4096, heads: int = 8, dim: int = 64) -> SpeedRow:
+    """Chunked tensor attention against causal SDPA (float32, forward, B = 1)."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, length, heads, dim, generator=g) * 0.1 for _ in range(3))
+    qs, ks, vs = (x.transpose(1, 2).contiguous() for x in (q, k, v))
+    with torch.no_grad():
+        chunk_ms, sdpa_ms = interleaved_ms(
+            [lambda: tensor_attention(q, k, v, mode="chunk"),
+             lambda: F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)],
+            rounds=2, min_seconds=0.3)
+    return SpeedRow(length, chunk_ms, sdpa_ms, chunk_ms / sdpa_ms)

@@ -1,0 +1,17 @@
+"""The demo's DTN section: every fast form agrees with the definition; timings are recorded."""
+
+from prodint.ops.survey import forms_rows, speed_row
+
+
+def test_forms_agree_with_the_definition() -> None:
+    rows = forms_rows(length=37, chunk_size=8)
+    assert [(r.operator, r.variant) for r in rows] == [
+        ("tensor attention", "plain"), ("tensor attention", "normalize"),
+        ("tensor attention", "decay 0.95"), ("tensor interaction", "plain")]
+    assert all(r.chunk_error < 1e-10 and r.recurrent_error < 1e-10 for r in rows)
+
+
+def test_speed_row_times_both() -> None:
+    row = speed_row(length=128, heads=2, dim=8)
+    assert row.length == 128 and row.chunk_ms > 0 and row.sdpa_ms > 0
+    assert abs(row.ratio - row.chunk_ms / row.sdpa_ms) < 1e-12
