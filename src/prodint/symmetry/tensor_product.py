@@ -30,12 +30,15 @@ by path (``[mul1, mul2, mul_out]`` row-major) in e3nn's instruction order, so a 
 e3nn's ``FullyConnectedTensorProduct`` loads as is. The CG signs may differ from e3nn's
 ``wigner_3j`` path by path (each is fixed by its solver's sign rule).
 
-Fast path (:meth:`TensorProduct.forward`): for each path, ``a[b, (k, j), u] = Σ_i C[i, j, k]
-x[b, u, i]`` (one broadcast matmul), then one batched matmul with ``y`` over ``(b, k)`` gives
-``z[(b, k), (u, v)]``, and ``z @ W_p`` (``[B·d3, UV] @ [UV, W]``) is accumulated into the
-output block with ``addmm``. That is about ``2 B d3 UV (d2 + W)`` FLOPs per path, against
-``2 B d1 d2 d3 UV W`` for contracting the dense structure constants.
-:meth:`TensorProduct.naive` is that dense contraction, the reference.
+Fast path (:meth:`TensorProduct.forward`): for each path, ``C`` is folded into the input with
+the fewer components (``Y[b, i, k, v] = Σ_j C[i, j, k] y[b, v, j]``, one small matmul), then
+``min(d1, d2)`` broadcast multiply-adds build ``z[b, k, u, v] = Σ_i x[b, u, i] Y[b, i, k, v]``
+(contiguous, so no copy follows), and ``z @ W_p`` (``[B·d3, UV] @ [UV, W]``, the one large
+matmul) is accumulated into the output block with ``addmm``. That is about
+``2 B d3 UV (min(d1, d2) + W)`` FLOPs per path, against ``2 B d1 d2 d3 UV W`` for contracting
+the dense structure constants; the gradients come from autograd through the same few
+operations (so higher derivatives work). :meth:`TensorProduct.naive` is that dense
+contraction, the reference.
 """
 
 from __future__ import annotations
@@ -160,6 +163,66 @@ def _check_pair(x: Tensor, y: Tensor, irreps1: Irreps, irreps2: Irreps,
                         f"{y.dtype}")
 
 
+def _outer_contract(x: Tensor, y: Tensor, cg: Tensor) -> Tensor:
+    """``z[b, k, u, v] = Σ_{i,j} C[i, j, k] x[b, u, i] y[b, v, j]``: ``[B, d3, U, V]``.
+
+    The smaller of the two component axes is looped over: with ``d1 <= d2``,
+    ``Y[b, i, k, v] = Σ_j C[i, j, k] y[b, v, j]`` is one ``[B·V, d2] @ [d2, d1·d3]`` matmul and
+    ``z = Σ_i x[b, i, None, u, None] · Y[b, i, k, None, v]`` takes ``d1`` broadcast
+    multiply-adds (each a pass over ``z``); with ``d2 < d1`` the roles swap. Batched matmuls
+    of ``B`` tiny matrices would be far slower than these passes on a CPU.
+    """
+    batch, mul1, d1 = x.shape
+    _, mul2, d2 = y.shape
+    d3 = cg.shape[2]
+    # Operands laid out so that every broadcast product comes out contiguous [B, d3, U, V].
+    if d1 <= d2:
+        xt = x.transpose(1, 2).contiguous()  # [B, d1, U]
+        other = y.reshape(batch * mul2, d2) @ cg.permute(1, 0, 2).reshape(d2, d1 * d3)
+        other = other.view(batch, mul2, d1, d3).permute(0, 2, 3, 1).contiguous()  # [B,d1,d3,V]
+        z = xt[:, 0, None, :, None] * other[:, 0, :, None, :]
+        for i in range(1, d1):
+            z = z + xt[:, i, None, :, None] * other[:, i, :, None, :]
+        return z
+    yt = y.transpose(1, 2).contiguous()  # [B, d2, V]
+    other = x.reshape(batch * mul1, d1) @ cg.reshape(d1, d2 * d3)
+    other = other.view(batch, mul1, d2, d3).permute(0, 2, 3, 1).contiguous()  # [B, d2, d3, U]
+    z = other[:, 0, :, :, None] * yt[:, 0, None, None, :]
+    for j in range(1, d2):
+        z = z + other[:, j, :, :, None] * yt[:, j, None, None, :]
+    return z
+
+
+#: ``(block of a, block of b, output block, C [da, db, dout], M [mul_a·mul_b, mul_out])``.
+Term = tuple[int, int, int, Tensor, Tensor]
+
+
+def _contract_paths(a: Tensor, b: Tensor, irreps_a: Irreps, irreps_b: Irreps,
+                    irreps_out: Irreps, terms: Sequence[Term]) -> Tensor:
+    """``out[b, o: w, k] = Σ_terms Σ_{u,v} z[b, k, u, v] M[(u, v), w]`` with ``z`` from
+    :func:`_outer_contract`; ``terms`` are ``(block_a, block_b, block_out, C, M)``.
+
+    ``[B, dim_a] × [B, dim_b] → [B, dim_out]``: per term one ``z`` and one
+    ``[B·d3, UV] @ [UV, W]`` matmul accumulated into its output block (``addmm``).
+    """
+    batch = a.shape[0]
+    blocks_a, blocks_b = _blocks(a, irreps_a), _blocks(b, irreps_b)
+    outs: list[Tensor | None] = [None] * len(irreps_out)
+    for ia, ib, io, cg, m in terms:
+        z = _outer_contract(blocks_a[ia], blocks_b[ib], cg)
+        z = z.reshape(batch * cg.shape[2], m.shape[0])
+        prev = outs[io]
+        outs[io] = z @ m if prev is None else torch.addmm(prev, z, m)
+    blocks = []
+    for (mul, ir), out in zip(irreps_out, outs, strict=True):
+        if out is None:
+            blocks.append(a.new_zeros(batch, mul * ir.dim))
+        else:  # [(b, k), w] → [b, (w, k)]
+            blocks.append(out.view(batch, ir.dim, mul).transpose(1, 2).reshape(batch,
+                                                                                mul * ir.dim))
+    return blocks[0] if len(blocks) == 1 else torch.cat(blocks, -1)
+
+
 class _CoefficientCache:
     """The scaled CG tensors ``α_p C_p`` per (dtype, device), cast from float64 once each."""
 
@@ -221,31 +284,10 @@ class TensorProduct(nn.Module):
         self._check(x, y)
         lead = x.shape[:-1]
         x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
-        batch = x.shape[0]
-        # Blocks as [B, 2l+1, mul]: the component axis in front, ready for the C contraction.
-        xs = [b.transpose(1, 2) for b in _blocks(x, self.irreps1)]
-        ys = [b.transpose(1, 2) for b in _blocks(y, self.irreps2)]
-        cgs = self._cg.get(x.dtype, x.device)
         weight = self.weight.to(x.dtype)
-        outs: list[Tensor | None] = [None] * len(self.irreps_out)
-        for p, cg in zip(self.paths, cgs, strict=True):
-            d1, d2, d3 = p.ir1.dim, p.ir2.dim, p.ir_out.dim
-            # a[b, (k, j), u] = Σ_i C[i, j, k] x[b, u, i]: one broadcast matmul.
-            a = torch.matmul(cg.permute(2, 1, 0).reshape(d3 * d2, d1), xs[p.i1])
-            a = a.view(batch * d3, d2, p.mul1).transpose(1, 2)  # [B·d3, U, d2]
-            yk = ys[p.i2][:, None].expand(batch, d3, d2, p.mul2).reshape(batch * d3, d2, p.mul2)
-            z = torch.bmm(a, yk).view(batch * d3, p.mul1 * p.mul2)  # z[(b, k), (u, v)]
-            w = weight[p.weights].view(p.mul1 * p.mul2, p.mul_out)
-            prev = outs[p.i_out]
-            outs[p.i_out] = z @ w if prev is None else torch.addmm(prev, z, w)
-        blocks = []
-        for (mul_out, ir_out), out in zip(self.irreps_out, outs, strict=True):
-            if out is None:
-                blocks.append(x.new_zeros(batch, mul_out * ir_out.dim))
-            else:  # [(b, k), w] → [b, (w, k)]
-                blocks.append(out.view(batch, ir_out.dim, mul_out).transpose(1, 2)
-                              .reshape(batch, mul_out * ir_out.dim))
-        out = blocks[0] if len(blocks) == 1 else torch.cat(blocks, -1)
+        terms = [(p.i1, p.i2, p.i_out, cg, weight[p.weights].view(p.mul1 * p.mul2, p.mul_out))
+                 for p, cg in zip(self.paths, self._cg.get(x.dtype, x.device), strict=True)]
+        out = _contract_paths(x, y, self.irreps1, self.irreps2, self.irreps_out, terms)
         return out.reshape(*lead, self.irreps_out.dim)
 
     def structure_constants(self) -> Tensor:
