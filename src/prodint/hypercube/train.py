@@ -7,22 +7,28 @@ One attempt:
 2. **Fit phase**, ``ε = 0.1``: the factors fit the observed cells and ``H`` pulls them
    towards a balanced gauge. The phase ends when the factors are *balanced* — the relative
    imbalance ``max ‖Lˣ − Rʸ‖/‖Lˣ‖`` of the Gram sums (:func:`~prodint.hypercube.model.imbalance`)
-   is below ``balance_tol = 1e-3`` — and every observed cell is predicted right.
+   is below ``balance_tol = 1e-3`` — and every observed cell is predicted right; or, failing
+   that, when the objective has *settled* (``L + εH`` changed by less than ``settle_tol = 1e-5``
+   relative over ``window = 50`` steps): a stationary point that cannot balance, as the
+   non-Latin tables reach.
 3. **Anneal phase**: ``ε ← 0.95 ε`` every step, then ``ε = 0`` once below ``eps_min = 1e-6``.
    Switching ``ε`` off at once is a jolt (the factors are shrunk by ``ε``; the loss gradient
    then jumps, is clipped and unbalances them: ``H/3n²`` ends 0.2-2% above 1 on S_4). A
    geometric decay lets the factors follow the minimizers of ``L + εH`` as ``ε → 0``, which
    for a group are the scaled unitary regular representation, so they end unitary.
 4. **Stop** when ``ε = 0`` and the training loss per observed pair
-   ``L/|Ω| < loss_tol = 1e-7`` (converged), or after ``max_steps`` (not converged).
+   ``L/|Ω| < loss_tol = 1e-7`` (converged); or, not converged, when the loss has not halved in
+   the last ``patience = 300`` steps with ``ε = 0`` (a plateau: no exact fit there) or after
+   ``max_steps``.
 
 Restarts: a converged attempt whose ``h_ratio = H/3n²`` is above ``1 + restart_h_tol``
 (0.5%), or an attempt that did not converge, is followed by a fresh attempt (new init drawn
 from the same seeded generator), at most ``restarts`` times. A group table reaches
 ``h_ratio ≈ 1``; a run stuck near another critical point (e.g. Z_5 settling at 1.4) is
-retried rather than trusted, and a non-group stays above threshold in every attempt, which is
-evidence for the verdict. The result is the best attempt: converged first, then lowest
-``h_ratio``, then lowest loss.
+retried rather than trusted. Restarts also stop when an attempt ends where an earlier one
+ended (same convergence, ``h_ratio`` within ``1e-3``): a non-group reproduces its value above
+threshold, and more attempts would only repeat it. The result is the best attempt:
+converged first, then lowest ``h_ratio``, then lowest loss.
 
 Everything is deterministic for a given seed on the CPU. Tables with fewer than
 ``SINGLE_THREAD_BELOW = 40`` symbols train on one CPU thread (restored afterwards): their
@@ -79,6 +85,9 @@ class Recipe:
     eps_decay: float = 0.95
     eps_min: float = 1e-6
     balance_tol: float = 1e-3
+    settle_tol: float = 1e-5
+    window: int = 50
+    patience: int = 300
     loss_tol: float = 1e-7
     max_steps: int = 3000
     restarts: int = 3
@@ -86,7 +95,8 @@ class Recipe:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
-        for name in ("lr", "clip", "loss_tol", "balance_tol", "eps_min"):
+        for name in ("lr", "clip", "loss_tol", "balance_tol", "eps_min", "settle_tol", "window",
+                     "patience"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"{name}: expected a positive number, received {value!r}")
@@ -151,17 +161,23 @@ class TrainResult:
 Progress = Callable[[int, int, dict[str, float]], None]
 """``progress(attempt, step, info)`` after every step; ``info`` has loss, h_ratio, eps, acc."""
 
+Monitor = Callable[[int, Factors], bool]
+"""``monitor(step, factors)`` after every update; returning ``True`` ends training there."""
+
 
 def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
-             progress: Callable[[int, dict[str, float]], None] | None) -> Attempt:
+             progress: Callable[[int, dict[str, float]], None] | None,
+             monitor: Monitor | None) -> tuple[Attempt, bool]:
     n, m = factors.n, pairs.m
     ws = Workspace()
     velocity = [torch.zeros_like(x) for x in factors.tensors()]
     target_symbol = pairs.target.argmax(-1)
     history = History()
-    eps, balanced, converged = recipe.eps, False, False
+    eps, annealing, converged = recipe.eps, False, False
+    objective: list[float] = []
+    best_loss, best_step = math.inf, 0
     start = time.perf_counter()
-    step = 0
+    step, stopped = 0, False
     for step in range(1, recipe.max_steps + 1):
         loss, logits, grads = loss_and_grad(factors, pairs, ws)
         grams = gram_sums(factors)
@@ -176,9 +192,15 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
         if progress is not None:
             progress(step, {"loss": train_loss, "h_ratio": h_ratio, "eps": eps,
                             "train_accuracy": accuracy})
-        if eps == 0 and train_loss < recipe.loss_tol:
-            converged = True
-            break
+        objective.append(float(loss) + eps * float(h))
+        if eps == 0:
+            if train_loss < recipe.loss_tol:
+                converged = True
+                break
+            if train_loss < best_loss / 2:
+                best_loss, best_step = train_loss, step
+            if step - best_step >= recipe.patience:
+                break
         if eps:
             grads = tuple(g.add_(hg, alpha=eps) for g, hg in zip(grads, h_grads, strict=True))
         norm = math.sqrt(sum(float(g.square().sum()) for g in grads))
@@ -186,11 +208,18 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
         for x, v, g in zip(factors.tensors(), velocity, grads, strict=True):
             v.mul_(recipe.momentum).add_(g, alpha=scale)
             x.sub_(v, alpha=recipe.lr)
-        balanced = balanced or (imb < recipe.balance_tol and accuracy == 1.0)
-        if balanced:
+        if monitor is not None and monitor(step, factors):
+            stopped = True
+            break
+        settled = len(objective) > recipe.window and (
+            abs(objective[-1] - objective[-1 - recipe.window])
+            <= recipe.settle_tol * abs(objective[-1]))
+        annealing = annealing or settled or (imb < recipe.balance_tol and accuracy == 1.0)
+        if annealing:
             eps = eps * recipe.eps_decay if eps * recipe.eps_decay >= recipe.eps_min else 0.0
-    return Attempt(factors, step, converged, history.loss[-1], history.h_ratio[-1],
-                   time.perf_counter() - start, history)
+    attempt = Attempt(factors, step, converged, history.loss[-1], history.h_ratio[-1],
+                      time.perf_counter() - start, history)
+    return attempt, stopped
 
 
 def _rank(attempt: Attempt) -> tuple[bool, float, float]:
@@ -199,7 +228,8 @@ def _rank(attempt: Attempt) -> tuple[bool, float, float]:
 
 
 def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None = None,
-          progress: Progress | None = None, device: str | torch.device = "cpu") -> TrainResult:
+          progress: Progress | None = None, monitor: Monitor | None = None,
+          device: str | torch.device = "cpu") -> TrainResult:
     """Fit ``T ≈ target`` on the cells in ``mask`` with the recipe and restarts.
 
     Args:
@@ -208,6 +238,8 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
         seed: seeds the generator of every initialization.
         recipe: hyper-parameters (default :class:`Recipe`).
         progress: called after every step as ``progress(attempt, step, info)``.
+        monitor: called after every update as ``monitor(step, factors)``; ``True`` ends the
+            training (e.g. at 100% held-out accuracy), the attempt counted as not converged.
     """
     recipe = recipe if recipe is not None else Recipe()
     n = int(target.shape[0])
@@ -228,9 +260,12 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
                 if progress is not None:
                     progress(k, step, info)
 
-            attempt = _attempt(factors, pairs, recipe, report)
+            attempt, stopped = _attempt(factors, pairs, recipe, report, monitor)
+            repeated = any(a.converged == attempt.converged
+                           and abs(a.h_ratio - attempt.h_ratio) < 1e-3 for a in attempts)
             attempts.append(attempt)
-            if attempt.converged and attempt.h_ratio <= 1 + recipe.restart_h_tol:
+            accepted = attempt.converged and attempt.h_ratio <= 1 + recipe.restart_h_tol
+            if stopped or repeated or accepted:
                 break
     best = min(range(len(attempts)), key=lambda i: _rank(attempts[i]))
     return TrainResult(attempts, best)

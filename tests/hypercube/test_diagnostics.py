@@ -1,0 +1,102 @@
+"""Diagnostics on exact factorizations: regular representation, gauges, non-groups."""
+
+import math
+
+import torch
+
+from prodint.groups import cyclic, symmetric
+from prodint.hypercube.diagnostics import (
+    accuracy,
+    diagnose,
+    h_ratio,
+    homomorphism_error,
+    identity_element,
+    loop_isotope,
+    representation,
+    spectra,
+    unitarity_error,
+)
+from prodint.hypercube.model import Factors, regular_representation
+from prodint.hypercube.tables import make_table
+
+
+def _orthogonal(n: int, seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(seed),
+                                       dtype=torch.float64))
+    return q
+
+
+def _gauge(f: Factors, seed: int) -> Factors:
+    """``A → U A Vᵀ, B → V B Wᵀ, C → W C Uᵀ`` with orthogonal U, V, W: T and H unchanged."""
+    n = f.n
+    U, V, W = (_orthogonal(n, seed + k) for k in range(3))
+    return Factors(U @ f.A @ V.T, V @ f.B @ W.T, W @ f.C @ U.T)
+
+
+def test_regular_representation_diagnostics() -> None:
+    table = symmetric(3).table
+    f = _gauge(regular_representation(table), seed=0)
+    mask = torch.ones(6, 6, dtype=torch.bool)
+    d = diagnose(f, table, mask, converged=True, train_loss=0.0)
+    assert d.train_accuracy == 1.0 and d.test_accuracy is None
+    assert abs(d.h_ratio - 1) < 1e-12
+    assert d.unitarity_error < 1e-12
+    assert d.homomorphism_error is not None and d.homomorphism_error < 1e-12
+    assert d.is_group_isotope
+    assert all(e.passed for e in d.evidence.values())
+    for values in d.spectra.values():
+        torch.testing.assert_close(values, torch.ones(6, 6, dtype=torch.float64))
+
+
+def test_recovered_representation_is_the_regular_one_up_to_conjugation() -> None:
+    table = cyclic(5).table
+    f = _gauge(regular_representation(table), seed=3)
+    rho, loop = representation(f, table)
+    assert torch.equal(loop, table)  # identity 0: the loop isotope is the table itself
+    regular = regular_representation(table).A
+    for g in range(5):  # same characters: tr ρ(g) = n·[g = e]
+        assert abs(torch.trace(rho[g]).item() - torch.trace(regular[g]).item()) < 1e-10
+    assert homomorphism_error(rho, loop) < 1e-12
+
+
+def test_loop_isotope_of_an_isotope_is_a_group() -> None:
+    sub = make_table("zp-sub", p=5)  # x - y: no identity, isotopic to Z_5
+    assert identity_element(sub) is None
+    loop = loop_isotope(sub, 0, 0)
+    e = identity_element(loop)
+    assert e is not None
+    assert all(loop[loop[a, b], c] == loop[a, loop[b, c]]
+               for a in range(5) for b in range(5) for c in range(5))
+
+
+def test_unitarity_and_h_ratio_detect_scaled_factors() -> None:
+    table = cyclic(4).table
+    f = regular_representation(table)
+    scaled = Factors(2 * f.A, f.B / 2, f.C)  # same T, unbalanced
+    expected_h = (1 + 1 / 4 + 4) / 3  # ‖2A·B/2‖², ‖B/2·C‖², ‖C·2A‖² over n² pairs each
+    assert math.isclose(h_ratio(scaled), expected_h, rel_tol=1e-12)
+    assert math.isclose(unitarity_error(scaled), 3.0, rel_tol=1e-12)
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    d = diagnose(scaled, table, mask, converged=True, train_loss=0.0)
+    assert not d.is_group_isotope and not d.evidence["h_ratio"].passed
+
+
+def test_non_latin_table_has_no_representation() -> None:
+    table = make_table("zp-sq-sum", p=5)
+    f = regular_representation(cyclic(5).table)
+    assert representation(f, table) is None
+    mask = torch.ones(5, 5, dtype=torch.bool)
+    d = diagnose(f, table, mask, converged=True, train_loss=0.0)
+    assert not d.is_group_isotope and not d.evidence["latin_square"].passed
+
+
+def test_accuracy_splits_train_and_held_out() -> None:
+    table = cyclic(5).table
+    f = regular_representation(table)
+    wrong = table.clone()
+    wrong[0, 0] = 1  # the factors predict 0 there
+    mask = torch.zeros(5, 5, dtype=torch.bool)
+    mask[0] = True
+    train, held = accuracy(f, wrong, mask)
+    assert train == 4 / 5 and held == 1.0
+    assert set(spectra(f)) == {"A", "B", "C"}

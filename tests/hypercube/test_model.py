@@ -1,0 +1,117 @@
+"""The fast objective against the naive full-table one; H; the regular representation."""
+
+import pytest
+import torch
+
+from prodint.groups import cyclic, symmetric
+from prodint.hypercube.model import (
+    Factors,
+    Pairs,
+    Workspace,
+    full_tensor,
+    h_pairwise,
+    h_value,
+    h_value_and_grad,
+    init_factors,
+    loss_and_grad,
+    objective,
+    objective_reference,
+    one_hot_target,
+    predict,
+    regular_representation,
+)
+
+
+def _problem(n: int, dtype: torch.dtype, seed: int = 0, fraction: float = 0.5):
+    g = torch.Generator().manual_seed(seed)
+    factors = init_factors(n, g, dtype)
+    table = cyclic(n).table
+    target = one_hot_target(table, dtype)
+    mask = torch.rand(n, n, generator=g) < fraction
+    return factors, target, mask
+
+
+@pytest.mark.parametrize("group", [cyclic(7), symmetric(3), symmetric(4)])
+def test_regular_representation_is_exact(group) -> None:
+    f = regular_representation(group.table)
+    n = group.order
+    assert torch.equal(full_tensor(f), one_hot_target(group.table, torch.float64))
+    assert h_value(f).item() == 3 * n * n
+    assert h_pairwise(f).item() == 3 * n * n
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_fast_objective_matches_naive_float64(eps: float) -> None:
+    factors, target, mask = _problem(9, torch.float64)
+    naive = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
+    fast = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
+    ref = objective_reference(naive, target, mask, eps)
+    ref.backward()
+    val = objective(fast, Pairs.from_mask(mask, target), eps)
+    val.backward()
+    assert abs(val.item() - ref.item()) <= 1e-10 * max(1.0, abs(ref.item()))
+    for x, y in zip(naive.tensors(), fast.tensors(), strict=True):
+        torch.testing.assert_close(y.grad, x.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_fast_objective_matches_naive_float32() -> None:
+    factors, target, mask = _problem(12, torch.float32, seed=1)
+    ref64 = Factors(*(x.double().requires_grad_() for x in factors.tensors()))
+    objective_reference(ref64, target.double(), mask, 0.1).backward()
+    pairs = Pairs.from_mask(mask, target)
+    _loss, _, grads = loss_and_grad(factors, pairs, Workspace())
+    _, h_grads = h_value_and_grad(factors)
+    for g, hg, x in zip(grads, h_grads, ref64.tensors(), strict=True):
+        torch.testing.assert_close((g + 0.1 * hg).double(), x.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_matches_finite_differences() -> None:
+    factors, target, mask = _problem(4, torch.float64, seed=2)
+    pairs = Pairs.from_mask(mask, target)
+    leaves = tuple(x.clone().requires_grad_() for x in factors.tensors())
+    assert torch.autograd.gradcheck(lambda A, B, C: objective(Factors(A, B, C), pairs, 0.1),
+                                    leaves)
+
+
+def test_h_gram_form_and_gradient_match_pairwise() -> None:
+    factors, _, _ = _problem(8, torch.float64, seed=3)
+    leaves = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
+    ref = h_pairwise(leaves)
+    ref.backward()
+    h, grads = h_value_and_grad(factors)
+    assert abs(h.item() - ref.item()) <= 1e-10 * ref.item()
+    for g, x in zip(grads, leaves.tensors(), strict=True):
+        torch.testing.assert_close(g, x.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_pairs_are_grouped_by_b_and_predict_matches_full_tensor() -> None:
+    factors, target, mask = _problem(6, torch.float64, seed=4)
+    pairs = Pairs.from_mask(mask, target)
+    assert pairs.m == int(mask.sum())
+    for b in range(6):
+        lo, hi = pairs.bounds[b], pairs.bounds[b + 1]
+        assert (pairs.b[lo:hi] == b).all()
+        assert sorted(pairs.a[lo:hi].tolist()) == mask[:, b].nonzero().flatten().tolist()
+    T = full_tensor(factors)
+    torch.testing.assert_close(predict(factors, pairs.a, pairs.b, chunk=5),
+                               T[pairs.a, pairs.b], rtol=1e-12, atol=1e-12)
+    _, logits, _ = loss_and_grad(factors, pairs)
+    torch.testing.assert_close(logits, T[pairs.a, pairs.b], rtol=1e-12, atol=1e-12)
+
+
+def test_workspace_is_reused_across_steps() -> None:
+    factors, target, mask = _problem(5, torch.float32, seed=5)
+    pairs = Pairs.from_mask(mask, target)
+    ws = Workspace()
+    first = loss_and_grad(factors, pairs, ws)
+    buffer = ws.products.data_ptr()
+    second = loss_and_grad(factors, pairs, ws)
+    assert ws.products.data_ptr() == buffer
+    assert first[0].item() == second[0].item()
+    for g1, g2 in zip(first[2], second[2], strict=True):
+        assert torch.equal(g1, g2)
+
+
+def test_init_rejects_bad_size() -> None:
+    with pytest.raises(ValueError, match="n: expected a positive int"):
+        init_factors(0, torch.Generator())
