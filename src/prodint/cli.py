@@ -9,7 +9,9 @@ their three forms, and the size of the design space.
 ``prodint catalogue`` prints the algebra catalogue only; ``prodint zoo`` measures every zoo
 family against its torch (or peer) reference; ``prodint shakespeare`` trains a Deep Tensor
 Network and a softmax Transformer of the same size on character-level Shakespeare and compares
-validation bits per character, training and generation speed.
+validation bits per character, training and generation speed; ``prodint symmetry`` trains a
+tensor field network and a coordinate MLP on polycubes in one orientation and tests them on
+random rotations.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from rich.table import Table
 from prodint.algebra.survey import survey
 from prodint.interaction.survey import design_space_rows, library_rows, symmetry_rows
 from prodint.report import Section, rich_table, write_report
+from prodint.symmetry import cli as symmetry_cli
 from prodint.train.dtn_experiment import ExperimentConfig, run_experiment
 
 
@@ -151,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--depth", type=int, default=defaults.depth)
     lm.add_argument("--heads", type=int, default=defaults.heads)
     lm.add_argument("--seed", type=int, default=defaults.train.seed)
+    symmetry_cli.add_parser(sub)
     lm.add_argument("--contexts", type=int, nargs="+", default=defaults.generation_contexts,
                     help="prompt lengths after which generation speed is timed")
     return parser
@@ -193,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "catalogue":
         console.print(rich_table(catalogue_section()))
         return 0
+    if args.command == "symmetry":
+        return symmetry_cli.run(args, console)
     if args.command == "shakespeare":
         return shakespeare(args, console)
     if args.command == "zoo":

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prodint.bench import algebra_suite, dtn_suite, interaction_suite, zoo_suite
+from prodint.bench import (
+    algebra_suite,
+    dtn_suite,
+    interaction_suite,
+    symmetry_suite,
+    zoo_suite,
+)
 from prodint.bench.harness import Case, Record, measure
 
 
@@ -22,6 +28,7 @@ SUITES: dict[str, Suite] = {
     "interaction": Suite(interaction_suite.cases, interaction_suite.annotate),
     "zoo": Suite(zoo_suite.cases),
     "dtn": Suite(dtn_suite.cases),
+    "symmetry": Suite(symmetry_suite.cases),
 }
 
 

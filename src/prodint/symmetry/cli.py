@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prodint.report import write_atomic
 from prodint.symmetry.experiment import results_as_dicts, run_polycube_experiment
 
 __all__ = ["add_parser", "run"]
@@ -52,6 +53,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"steps": args.steps, "train_rotations": args.train_rotations,
                    "seed": args.seed, "results": results_as_dicts(results)}
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.json, json.dumps(payload, indent=2) + "\n")
         console.print(f"results: {args.json.resolve()}")
     return 0
