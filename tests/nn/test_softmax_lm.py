@@ -32,6 +32,20 @@ def test_step_streams_forward_past_the_cache_capacity() -> None:
     assert state[0][1] == 37 and state[0][0].shape[3] == 64
 
 
+def test_prefill_then_step_equals_the_whole_sequence() -> None:
+    torch.manual_seed(2)
+    model = SoftmaxLM(20, 16, 2, 4).double()
+    tokens = torch.randint(0, 20, (2, 40))
+    full = model(tokens)
+    logits, state = model.prefill(tokens[:, :17])  # capacity 32, then doubled to 64
+    torch.testing.assert_close(logits, full[:, :17], rtol=1e-10, atol=1e-10)
+    assert state[0][1] == 17 and state[0][0].shape[3] == 32
+    for t in range(17, 40):
+        out, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(out, full[:, t], rtol=1e-10, atol=1e-10)
+    assert state[0][0].shape[3] == 64
+
+
 def test_same_size_as_the_dtn() -> None:
     for width, depth, heads in ((32, 1, 2), (128, 2, 4)):
         dtn, softmax = DTN(65, width, depth, heads), SoftmaxLM(65, width, depth, heads)

@@ -98,6 +98,17 @@ class TensorAttention(nn.Module):
                                 normalize=self.normalize, decay=self.decay)
         return o.flatten(-2) @ self.interaction.params["Wo"]
 
+    def prefill(self, x: Tensor) -> tuple[Tensor, TensorAttentionState]:
+        """:meth:`forward` (chunked) that also returns the state after the last token, from
+        which :meth:`step` continues."""
+        self._check(x, 3)
+        q, k, v = (self._heads(x, n) for n in ("Wq", "Wk", "Wv"))
+        o, state = tensor_attention(q, k, v, mode="chunk", chunk_size=self.chunk_size,
+                                    normalize=self.normalize, decay=self.decay,
+                                    output_final_state=True)
+        assert state is not None
+        return o.flatten(-2) @ self.interaction.params["Wo"], state
+
     def step(self, x: Tensor, state: TensorAttentionState | None = None
              ) -> tuple[Tensor, TensorAttentionState]:
         """One token ``[B, width]`` with the carried state; equals :meth:`forward` row by row."""
@@ -141,25 +152,32 @@ class DTNBlock(nn.Module):
         mixer = 1 if self.channel_mixer == "mlp" else 3
         return self.attention.self_interaction_order * mixer
 
-    def _mix(self, z: Tensor, state: Tensor | None, streaming: bool
+    def _mix(self, z: Tensor, state: Tensor | None, mode: str, keep_state: bool
              ) -> tuple[Tensor, Tensor | None]:
         if self.channel_mixer == "mlp":
             return self.mix_out(F.gelu(self.mix_in(z))), None
         q, k, v = self.mix_in(z).unflatten(-1, (3, self.heads, -1)).unbind(-3)
-        o, new = tensor_interaction(q, k, v, mode="recurrent" if streaming else "chunk",
-                                    initial_state=state, output_final_state=streaming)
+        o, new = tensor_interaction(q, k, v, mode=mode, initial_state=state,
+                                    output_final_state=keep_state)
         return self.mix_out(o.flatten(-2)), new
 
     def forward(self, x: Tensor) -> Tensor:
         z = x + self.attention(self.norm1(x))
-        return z + self._mix(self.norm2(z), None, False)[0]
+        return z + self._mix(self.norm2(z), None, "chunk", False)[0]
+
+    def prefill(self, x: Tensor) -> tuple[Tensor, tuple]:
+        """:meth:`forward` with the state after the last token, for :meth:`step`."""
+        a, att_state = self.attention.prefill(self.norm1(x))
+        z = x + a
+        m, mix_state = self._mix(self.norm2(z), None, "chunk", True)
+        return z + m, (att_state, mix_state)
 
     def step(self, x: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
         """One token ``[B, width]``; ``state`` is ``(attention state, mixer state)``."""
         att_state, mix_state = state if state is not None else (None, None)
         a, att_state = self.attention.step(self.norm1(x), att_state)
         z = x + a
-        m, mix_state = self._mix(self.norm2(z).unsqueeze(1), mix_state, True)
+        m, mix_state = self._mix(self.norm2(z).unsqueeze(1), mix_state, "recurrent", True)
         return z + m[:, 0], (att_state, mix_state)
 
 
@@ -191,6 +209,16 @@ class DTN(nn.Module):
             h = block(h)
         return self.norm(h) @ self.embed.weight.T
 
+    def prefill(self, tokens: Tensor) -> tuple[Tensor, list]:
+        """A prompt ``[B, T]`` in parallel (chunked): ``[B, T, vocab]`` logits and the
+        per-block states after its last token, from which :meth:`step` continues."""
+        h = self.embed(tokens)
+        states = []
+        for block in self.blocks:
+            h, state = block.prefill(h)
+            states.append(state)
+        return self.norm(h) @ self.embed.weight.T, states
+
     def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
         """``[B]`` token ids → ``[B, vocab]`` logits and the new per-block states."""
         h = self.embed(token)
@@ -204,10 +232,10 @@ class DTN(nn.Module):
     @torch.no_grad()
     def generate(self, prompt: Tensor, steps: int, *, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> Tensor:
-        """Stream ``steps`` tokens after ``prompt [B, T0]`` in constant memory per token."""
-        state = None
-        for t in range(prompt.shape[1]):
-            logits, state = self.step(prompt[:, t], state)
+        """Stream ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
+        :meth:`prefill`) in constant memory per token."""
+        logits, state = self.prefill(prompt)
+        logits = logits[:, -1]
         out = [prompt]
         for _ in range(steps):
             probs = torch.softmax(logits / max(temperature, 1e-6), -1)

@@ -45,6 +45,17 @@ class CausalSelfAttention(nn.Module):
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return o.transpose(1, 2).flatten(-2) @ self.Wo
 
+    def prefill(self, x: Tensor) -> tuple[Tensor, KVCache]:
+        """:meth:`forward` that also returns the key/value cache of its ``T`` positions
+        (capacity the next power of two ≥ 16)."""
+        q, k, v = (self._heads(x, w) for w in (self.Wq, self.Wk, self.Wv))
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        length = k.shape[2]
+        buffer = k.new_empty(2, *k.shape[:2], max(16, 1 << (length - 1).bit_length()),
+                             self.head_dim)
+        buffer[0, :, :, :length], buffer[1, :, :, :length] = k, v
+        return o.transpose(1, 2).flatten(-2) @ self.Wo, (buffer, length)
+
     def step(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, KVCache]:
         """One token ``[B, width]`` attending to the cached keys and values.
 
@@ -80,6 +91,11 @@ class SoftmaxBlock(nn.Module):
         z = x + self.attention(self.norm1(x))
         return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z))))
 
+    def prefill(self, x: Tensor) -> tuple[Tensor, KVCache]:
+        a, cache = self.attention.prefill(self.norm1(x))
+        z = x + a
+        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z)))), cache
+
     def step(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, KVCache]:
         a, cache = self.attention.step(self.norm1(x), cache)
         z = x + a
@@ -104,6 +120,16 @@ class SoftmaxLM(nn.Module):
         for block in self.blocks:
             h = block(h)
         return self.norm(h) @ self.embed.weight.T
+
+    def prefill(self, tokens: Tensor) -> tuple[Tensor, list]:
+        """A prompt ``[B, T]`` in parallel: ``[B, T, vocab]`` logits and the per-block
+        key/value caches, from which :meth:`step` continues."""
+        h = self.embed(tokens)
+        caches = []
+        for block in self.blocks:
+            h, cache = block.prefill(h)
+            caches.append(cache)
+        return self.norm(h) @ self.embed.weight.T, caches
 
     def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
         """``[B]`` token ids → ``[B, vocab]`` logits and the grown key/value caches."""

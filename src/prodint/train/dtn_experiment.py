@@ -78,7 +78,7 @@ def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: Expe
 
     Returns per model ``train_tokens_per_second`` (forward + backward of one training batch)
     and ``generation_tokens_per_second@{context}`` (one greedy ``step`` after a random prompt
-    of ``context`` tokens, streamed in first).
+    of ``context`` tokens, read in parallel by the model's ``prefill``).
     """
     generator = torch.Generator().manual_seed(config.train.seed)
     x, y = corpus.batch("train", config.train.batch, config.train.length, generator)
@@ -116,10 +116,8 @@ def _sample(model: nn.Module, corpus: CharCorpus, prompt: str, tokens: int, seed
     generator = torch.Generator().manual_seed(seed)
     ids = corpus.encode(prompt)[None]
     model.eval()
+    logits, state = prefill(model, ids)
     with torch.no_grad():
-        state = None
-        for t in range(ids.shape[1]):
-            logits, state = model.step(ids[:, t], state)
         out = []
         for _ in range(tokens):
             token = torch.multinomial(torch.softmax(logits / 0.8, -1), 1, generator=generator)

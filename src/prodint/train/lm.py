@@ -139,9 +139,8 @@ def train_lm(model: nn.Module, corpus: CharCorpus, config: LMConfig,
 
 
 def prefill(model: nn.Module, prompt: Tensor) -> tuple[Tensor, object]:
-    """Stream ``prompt [B, T0]`` through ``model.step``: the last logits and the state."""
-    state = None
+    """Read ``prompt [B, T0]`` with ``model.prefill`` (in parallel): the last position's
+    logits ``[B, vocab]`` and the state from which ``model.step`` continues."""
     with torch.no_grad():
-        for t in range(prompt.shape[1]):
-            logits, state = model.step(prompt[:, t], state)
-    return logits, state
+        logits, state = model.prefill(prompt)
+    return logits[:, -1], state
