@@ -57,7 +57,8 @@ def test_step_cases_agree_and_pair_with_the_baseline() -> None:
 def test_run_cases_are_measured_once_and_annotated() -> None:
     cases = [*hypercube_suite.step_cases("zn", {"n": 6}, "cpu"),
              hypercube_suite.train_case("zn", {"n": 5}),
-             hypercube_suite.verdict_case((("zn", {"n": 3}, True), ("zp-sq-sum", {"p": 3}, False)), 1)]
+             hypercube_suite.verdict_case(
+                 (("zn", {"n": 3}, True), ("zp-sq-sum", {"p": 3}, False)), 1)]
     records = measure("hypercube", cases, memory=False)
     hypercube_suite.annotate(records)
     by = {(r.name, r.impl): r for r in records}

@@ -84,19 +84,35 @@ def test_h_gram_form_and_gradient_match_pairwise() -> None:
         torch.testing.assert_close(g, x.grad, rtol=1e-10, atol=1e-10)
 
 
-def test_pairs_are_grouped_by_b_and_predict_matches_full_tensor() -> None:
-    factors, target, mask = _problem(6, torch.float64, seed=4)
-    pairs = Pairs.from_mask(mask, target)
+def test_pairs_are_blocked_by_b_and_predict_matches_full_tensor() -> None:
+    factors, target, mask = _problem(6, torch.float64, seed=4, fraction=0.8)
+    pairs = Pairs.from_mask(mask, target, block=2)
     assert pairs.m == int(mask.sum())
-    for b in range(6):
-        lo, hi = pairs.bounds[b], pairs.bounds[b + 1]
-        assert (pairs.b[lo:hi] == b).all()
-        assert sorted(pairs.a[lo:hi].tolist()) == mask[:, b].nonzero().flatten().tolist()
+    assert sorted(zip(pairs.b.tolist(), pairs.a.tolist(), strict=True)) == list(
+        zip(pairs.b.tolist(), pairs.a.tolist(), strict=True))
+    assert set(zip(pairs.a.tolist(), pairs.b.tolist(), strict=True)) == {
+        (a, b) for a, b in mask.nonzero().tolist()}
+    block_of_slot = pairs.block_b.repeat_interleave(2)
+    assert torch.equal(block_of_slot[pairs.valid], pairs.b)  # every pair in a block of its b
+    assert torch.equal(pairs.slot_a[pairs.valid], pairs.a)
+    assert int(pairs.slot_weight.sum()) == pairs.m  # padding carries weight 0
+    counts = torch.bincount(pairs.b, minlength=6)
+    assert torch.equal(torch.bincount(pairs.block_b, minlength=6), (counts + 1) // 2)
     T = full_tensor(factors)
     torch.testing.assert_close(predict(factors, pairs.a, pairs.b, chunk=5),
                                T[pairs.a, pairs.b], rtol=1e-12, atol=1e-12)
     _, logits, _ = loss_and_grad(factors, pairs)
     torch.testing.assert_close(logits, T[pairs.a, pairs.b], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_block_size_does_not_change_the_result(block: int) -> None:
+    factors, target, mask = _problem(7, torch.float64, seed=6)
+    loss, _, grads = loss_and_grad(factors, Pairs.from_mask(mask, target, block=block))
+    ref, _, ref_grads = loss_and_grad(factors, Pairs.from_mask(mask, target, block=16))
+    assert abs(loss.item() - ref.item()) <= 1e-12 * ref.item()
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-12)
 
 
 def test_workspace_is_reused_across_steps() -> None:
