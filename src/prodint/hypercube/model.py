@@ -190,7 +190,7 @@ class Pairs:
     valid: Tensor
 
     @classmethod
-    def from_mask(cls, mask: Tensor, target: Tensor, block: int = 16) -> Pairs:
+    def from_mask(cls, mask: Tensor, target: Tensor, block: int = 8) -> Pairs:
         """Pairs from a ``[n, n]`` bool mask and a ``[n, n, n]`` target tensor."""
         n = int(mask.shape[0])
         dev = target.device
@@ -265,7 +265,8 @@ def loss_and_grad(factors: Factors, pairs: Pairs, workspace: Workspace | None = 
     residual = (logits - pairs.slot_target).mul_(pairs.slot_weight)
     loss = residual.square().sum()
     g = residual.mul_(2.0 / n)
-    grad_c = (g.T @ flat).view(n, n, n).transpose(1, 2).contiguous()
+    # [(i, j), c] (faster than [c, (i, j)] here), then grad_c[c, j, i].
+    grad_c = (flat.T @ g).view(n, n, n).permute(2, 1, 0).contiguous()
     torch.matmul(g, c_t, out=flat)  # products[p] now holds ∂L/∂P_p (0 in padding)
     grad_b = torch.zeros_like(B).index_add_(
         0, pairs.block_b, torch.bmm(stacked_blocks.transpose(1, 2), product_blocks))
