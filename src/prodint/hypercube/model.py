@@ -59,10 +59,6 @@ class Factors:
         """``(A, B, C)``."""
         return self.A, self.B, self.C
 
-    def clone(self) -> Factors:
-        """A detached copy."""
-        return Factors(*(x.detach().clone() for x in self.tensors()))
-
 
 def init_factors(n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32,
                  device: str | torch.device = "cpu") -> Factors:
@@ -190,7 +186,7 @@ class Pairs:
     valid: Tensor
 
     @classmethod
-    def from_mask(cls, mask: Tensor, target: Tensor, block: int = 8) -> Pairs:
+    def from_mask(cls, mask: Tensor, target: Tensor, block: int = 16) -> Pairs:
         """Pairs from a ``[n, n]`` bool mask and a ``[n, n, n]`` target tensor."""
         n = int(mask.shape[0])
         dev = target.device
