@@ -24,7 +24,7 @@ def test_tensor_attention_step_matches_forward(options: dict) -> None:
 
 def test_tensor_attention_expression_is_the_reference() -> None:
     torch.manual_seed(0)
-    layer = TensorAttention(8, 2, normalize=False).double()
+    layer = TensorAttention(8, 2, normalize=False, output_norm=False).double()
     assert layer.self_interaction_order == 5
     x = torch.randn(2, 9, 8, dtype=torch.float64, requires_grad=True)
     fast, ref = layer(x), layer.reference(x)
@@ -32,6 +32,26 @@ def test_tensor_attention_expression_is_the_reference() -> None:
     g1 = torch.autograd.grad(fast.sum(), x)[0]
     g2 = torch.autograd.grad(ref.sum(), x)[0]
     torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-10)
+
+
+def test_output_norm_is_in_the_expression() -> None:
+    """The default layer RMS-normalises each head: the expression carries it, and the
+    reference evaluation equals the fast forward, values and gradients."""
+    torch.manual_seed(1)
+    layer = TensorAttention(8, 2).double()
+    assert layer.output_norm and not layer.normalize
+    assert "rmsnorm" in str(layer.expression) and layer.self_interaction_order == 5
+    x = torch.randn(2, 9, 8, dtype=torch.float64, requires_grad=True)
+    fast, ref = layer(x), layer.reference(x)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    g1, g2 = (torch.autograd.grad(y.pow(2).sum(), x)[0] for y in (fast, ref))
+    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-10)
+    # each head's output has unit RMS before Wo (up to eps = 1e-6 against mean(o²), which is
+    # about 1e-3 at the first positions)
+    o = torch.linalg.lstsq(layer.interaction.params["Wo"].T, fast.detach().reshape(-1, 8).T
+                           ).solution.T.reshape(2, 9, 2, 4)
+    torch.testing.assert_close(o.pow(2).mean(-1), torch.ones(2, 9, 2, dtype=torch.float64),
+                               rtol=0, atol=2e-3)
 
 
 @pytest.mark.parametrize("mixer", ["mlp", "tensor_interaction"])

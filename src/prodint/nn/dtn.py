@@ -24,17 +24,20 @@ from prodint.interaction import (
     MergeAxes,
     Parameter,
     Permute,
+    Pointwise,
     Rename,
     Signal,
     SplitAxis,
     compile,
 )
+from prodint.nn.lm_init import init_language_model_
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
 from prodint.ops.tensor_interaction import tensor_interaction
 
 
-def tensor_attention_expression(width: int, heads: int) -> Expr:
-    """``Wo · merge_h Σ_j mask_{j≤t}(Σ_i A_{ti} mask_{i≤j}(A_{ji})) V_j`` with ``A = Q Kᵀ``."""
+def tensor_attention_expression(width: int, heads: int, output_norm: bool = False) -> Expr:
+    """``Wo · merge_h Σ_j mask_{j≤t}(Σ_i A_{ti} mask_{i≤j}(A_{ji})) V_j`` with ``A = Q Kᵀ``;
+    with ``output_norm`` each head's output is RMS-normalised before ``Wo``."""
     d = width // heads
     x = Signal("X", [("t", None), ("m", width)])
 
@@ -48,7 +51,10 @@ def tensor_attention_expression(width: int, heads: int) -> Expr:
     a = Contract(q, k, over="d")  # [t, h, i]
     b = CausalMask(Contract(qj, k, over="d"), "j", "i")  # [j, h, i], i ≤ j
     m = CausalMask(Contract(a, b, over="i"), "t", "j")  # [t, h, j], j ≤ t
-    o = MergeAxes(Permute(Contract(m, v, over="j"), ("t", "h", "e")), ["h", "e"], "p")
+    o = Contract(m, v, over="j")  # [t, h, e]
+    if output_norm:
+        o = Pointwise("rmsnorm", o, "e")
+    o = MergeAxes(Permute(o, ("t", "h", "e")), ["h", "e"], "p")
     return Rename(Contract(o, Parameter("Wo", [("p", width), ("o", width)]), over="p"),
                   {"o": "m"})
 
@@ -61,16 +67,24 @@ class TensorAttention(nn.Module):
         heads: number of heads.
         normalize, decay: passed to :func:`~prodint.ops.tensor_attention`.
         chunk_size: chunk length of the training form.
+        output_norm: RMS-normalise each head's output over its channels,
+            ``o ↦ o / sqrt(mean(o²) + 1e-6)``, before ``Wo`` (no parameters). The raw
+            output grows like the square of the context (a double sum over ``i ≤ j ≤ t``)
+            and the operator's own normaliser ``q_tᵀ(S_t m_t − h_t)`` can cross zero, so
+            the normalised output is the stable choice for training; it keeps the layer
+            scale-free in the position, as group norms do for linear attention.
     """
 
-    def __init__(self, width: int, heads: int, *, normalize: bool = True,
-                 decay: float | None = None, chunk_size: int = 64) -> None:
+    def __init__(self, width: int, heads: int, *, normalize: bool = False,
+                 decay: float | None = None, chunk_size: int = 64,
+                 output_norm: bool = True) -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
         self.width, self.heads, self.head_dim = width, heads, width // heads
         self.normalize, self.decay, self.chunk_size = normalize, decay, chunk_size
-        self.expression = tensor_attention_expression(width, heads)
+        self.output_norm = output_norm
+        self.expression = tensor_attention_expression(width, heads, output_norm)
         self.interaction = compile(self.expression)
         # q·k products enter squared: a smaller query/key scale keeps activations in range
         with torch.no_grad():
@@ -84,6 +98,12 @@ class TensorAttention(nn.Module):
     def _heads(self, x: Tensor, name: str) -> Tensor:
         return (x @ self.interaction.params[name]).unflatten(-1, (self.heads, self.head_dim))
 
+    def _output(self, o: Tensor) -> Tensor:
+        """Heads ``[B, T, H, Dv]`` → ``[B, T, width]``: optional RMS norm, merge, ``Wo``."""
+        if self.output_norm:
+            o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-6)
+        return o.flatten(-2) @ self.interaction.params["Wo"]
+
     def _check(self, x: Tensor, rank: int) -> None:
         shape = "[B, T, width]" if rank == 3 else "[B, width]"
         if x.dim() != rank or x.shape[-1] != self.width:
@@ -96,7 +116,7 @@ class TensorAttention(nn.Module):
         q, k, v = (self._heads(x, n) for n in ("Wq", "Wk", "Wv"))
         o, _ = tensor_attention(q, k, v, mode=mode, chunk_size=self.chunk_size,
                                 normalize=self.normalize, decay=self.decay)
-        return o.flatten(-2) @ self.interaction.params["Wo"]
+        return self._output(o)
 
     def prefill(self, x: Tensor) -> tuple[Tensor, TensorAttentionState]:
         """:meth:`forward` (chunked) that also returns the state after the last token, from
@@ -107,7 +127,7 @@ class TensorAttention(nn.Module):
                                     normalize=self.normalize, decay=self.decay,
                                     output_final_state=True)
         assert state is not None
-        return o.flatten(-2) @ self.interaction.params["Wo"], state
+        return self._output(o), state
 
     def step(self, x: Tensor, state: TensorAttentionState | None = None
              ) -> tuple[Tensor, TensorAttentionState]:
@@ -118,10 +138,11 @@ class TensorAttention(nn.Module):
                                   decay=self.decay, initial_state=state,
                                   output_final_state=True)
         assert new is not None
-        return o.flatten(-2)[:, 0] @ self.interaction.params["Wo"], new
+        return self._output(o)[:, 0], new
 
     def reference(self, x: Tensor) -> Tensor:
-        """The expression evaluated node by node (un-normalised, no decay)."""
+        """The expression evaluated node by node (equals :meth:`forward` when
+        ``normalize=False`` and there is no decay)."""
         return self.interaction.reference(x)
 
 
@@ -132,7 +153,7 @@ class DTNBlock(nn.Module):
     multiplies by its own order 3: ``v M Mᵀ`` with ``M = QᵀK``)."""
 
     def __init__(self, width: int, heads: int, *, channel_mixer: str = "mlp",
-                 hidden: int | None = None, normalize: bool = True,
+                 hidden: int | None = None, normalize: bool = False,
                  decay: float | None = None) -> None:
         super().__init__()
         if channel_mixer not in ("mlp", "tensor_interaction"):
@@ -182,18 +203,18 @@ class DTNBlock(nn.Module):
 
 
 class DTN(nn.Module):
-    """Character-level language model: embedding (``N(0, 0.02²)``), ``depth`` DTN blocks, norm,
-    tied head."""
+    """Character-level language model: embedding, ``depth`` DTN blocks, norm,
+    tied head;
+    initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
-                 channel_mixer: str = "mlp", normalize: bool = True) -> None:
+                 channel_mixer: str = "mlp", normalize: bool = False) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
-        # tied head: small embeddings keep the initial logits near uniform
-        nn.init.normal_(self.embed.weight, std=0.02)
         self.blocks = nn.ModuleList(DTNBlock(width, heads, channel_mixer=channel_mixer,
                                              normalize=normalize) for _ in range(depth))
         self.norm = nn.LayerNorm(width)
+        init_language_model_(self, depth)
 
     @property
     def self_interaction_order(self) -> int:

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.nn.lm_init import init_language_model_
+
 __all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxLM"]
 
 KVCache = tuple[Tensor, int]
@@ -103,16 +105,16 @@ class SoftmaxBlock(nn.Module):
 
 
 class SoftmaxLM(nn.Module):
-    """Character-level softmax Transformer: embedding (``N(0, 0.02²)``), ``depth`` blocks, norm,
-    tied head."""
+    """Character-level softmax Transformer: embedding, ``depth`` blocks, norm,
+    tied head;
+    initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
-        # tied head: small embeddings keep the initial logits near uniform
-        nn.init.normal_(self.embed.weight, std=0.02)
         self.blocks = nn.ModuleList(SoftmaxBlock(width, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(width)
+        init_language_model_(self, depth)
 
     def forward(self, tokens: Tensor) -> Tensor:
         """``[B, T]`` token ids → ``[B, T, vocab]`` logits."""
