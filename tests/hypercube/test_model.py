@@ -9,9 +9,11 @@ from prodint.hypercube.model import (
     Pairs,
     Workspace,
     full_tensor,
+    gram_sums,
     h_pairwise,
     h_value,
     h_value_and_grad,
+    imbalance,
     init_factors,
     loss_and_grad,
     objective,
@@ -131,3 +133,10 @@ def test_workspace_is_reused_across_steps() -> None:
 def test_init_rejects_bad_size() -> None:
     with pytest.raises(ValueError, match="n: expected a positive int"):
         init_factors(0, torch.Generator())
+
+
+def test_imbalance_is_zero_at_the_regular_representation_only() -> None:
+    f = regular_representation(cyclic(5).table)
+    assert imbalance(gram_sums(f)) == 0.0
+    scaled = Factors(2 * f.A, f.B / 2, f.C)  # same T, gauge out of balance
+    assert imbalance(gram_sums(scaled)) > 0.5

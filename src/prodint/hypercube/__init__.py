@@ -1,1 +1,33 @@
-"""HyperCube: is an operation table a group, and what is its representation."""
+"""HyperCube: is an operation table a group, and what is its representation.
+
+``T[a, b, c] = tr(A_a B_b C_c)/n`` is fitted to the observed cells of a table with the
+regularizer ``H`` (:mod:`prodint.hypercube.model`), trained by the recipe with restarts of
+:mod:`prodint.hypercube.train`, and diagnosed by :mod:`prodint.hypercube.diagnostics`
+(held-out accuracy, ``H/3n²``, unitarity, the recovered representation and the verdict
+``is_group_isotope`` with its evidence). :func:`analyze_table` and :func:`analyze_algebra` run
+the whole pipeline; ``prodint hypercube`` is its command line (:mod:`prodint.hypercube.cli`).
+"""
+
+from prodint.hypercube.analyze import Analysis, analyze_algebra, analyze_table
+from prodint.hypercube.diagnostics import Diagnostics, diagnose
+from prodint.hypercube.model import Factors, regular_representation
+from prodint.hypercube.tables import TASKS, check_table, load_table, make_table, split_cells
+from prodint.hypercube.train import Recipe, TrainResult, train
+
+__all__ = [
+    "TASKS",
+    "Analysis",
+    "Diagnostics",
+    "Factors",
+    "Recipe",
+    "TrainResult",
+    "analyze_algebra",
+    "analyze_table",
+    "check_table",
+    "diagnose",
+    "load_table",
+    "make_table",
+    "regular_representation",
+    "split_cells",
+    "train",
+]

@@ -51,7 +51,7 @@ class ExperimentConfig:
     width: int = 128
     depth: int = 2
     heads: int = 4
-    train: LMConfig = field(default_factory=lambda: LMConfig(steps=600, batch=4, length=1024,
+    train: LMConfig = field(default_factory=lambda: LMConfig(steps=1000, batch=4, length=1024,
                                                              eval_every=100, eval_windows=32))
     generation_contexts: tuple[int, ...] = (256, 1024, 4096)
     sample_tokens: int = 300
