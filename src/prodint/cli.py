@@ -11,7 +11,8 @@ family against its torch (or peer) reference; ``prodint shakespeare`` trains a D
 Network and a softmax Transformer of the same size on character-level Shakespeare and compares
 validation bits per character, training and generation speed; ``prodint symmetry`` trains a
 tensor field network and a coordinate MLP on polycubes in one orientation and tests them on
-random rotations.
+random rotations; ``prodint hypercube`` asks whether an operation table is a group and learns
+its representation.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 
 from prodint.algebra.survey import survey
+from prodint.hypercube import cli as hypercube_cli
 from prodint.interaction.survey import design_space_rows, library_rows, symmetry_rows
 from prodint.report import Section, rich_table, write_report
 from prodint.symmetry import cli as symmetry_cli
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--heads", type=int, default=defaults.heads)
     lm.add_argument("--seed", type=int, default=defaults.train.seed)
     symmetry_cli.add_parser(sub)
+    hypercube_cli.add_parser(sub)
     lm.add_argument("--contexts", type=int, nargs="+", default=defaults.generation_contexts,
                     help="prompt lengths after which generation speed is timed")
     return parser
@@ -197,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "catalogue":
         console.print(rich_table(catalogue_section()))
         return 0
+    if args.command == "hypercube":
+        return hypercube_cli.run(args, console)
     if args.command == "symmetry":
         return symmetry_cli.run(args, console)
     if args.command == "shakespeare":

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from prodint.bench import (
     algebra_suite,
     dtn_suite,
+    hypercube_suite,
     interaction_suite,
     symmetry_suite,
     zoo_suite,
@@ -29,6 +30,7 @@ SUITES: dict[str, Suite] = {
     "zoo": Suite(zoo_suite.cases),
     "dtn": Suite(dtn_suite.cases),
     "symmetry": Suite(symmetry_suite.cases),
+    "hypercube": Suite(hypercube_suite.cases, hypercube_suite.annotate),
 }
 
 
