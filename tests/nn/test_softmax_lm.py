@@ -29,7 +29,7 @@ def test_step_streams_forward_past_the_cache_capacity() -> None:
     for t in range(tokens.shape[1]):
         out, state = model.step(tokens[:, t], state)
         torch.testing.assert_close(out, logits[:, t], rtol=1e-10, atol=1e-10)
-    assert state[0][1] == 37 and state[0][0].shape[3] == 64
+    assert state[0][0][1] == 37 and state[0][0][0].shape[3] == 64
 
 
 def test_prefill_then_step_equals_the_whole_sequence() -> None:
@@ -39,11 +39,11 @@ def test_prefill_then_step_equals_the_whole_sequence() -> None:
     full = model(tokens)
     logits, state = model.prefill(tokens[:, :17])  # capacity 32, then doubled to 64
     torch.testing.assert_close(logits, full[:, :17], rtol=1e-10, atol=1e-10)
-    assert state[0][1] == 17 and state[0][0].shape[3] == 32
+    assert state[0][0][1] == 17 and state[0][0][0].shape[3] == 32
     for t in range(17, 40):
         out, state = model.step(tokens[:, t], state)
         torch.testing.assert_close(out, full[:, t], rtol=1e-10, atol=1e-10)
-    assert state[0][0].shape[3] == 64
+    assert state[0][0][0].shape[3] == 64
 
 
 def test_same_size_as_the_dtn() -> None:

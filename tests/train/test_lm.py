@@ -49,7 +49,7 @@ def test_prefill_returns_the_last_logits() -> None:
     prompt = corpus.encode("the quick")[None]
     logits, state = prefill(model, prompt)
     torch.testing.assert_close(logits, model(prompt)[:, -1], rtol=1e-10, atol=1e-10)
-    assert state[0][1] == prompt.shape[1]
+    assert state[0][0][1] == prompt.shape[1]
 
 
 def test_bad_config_and_divergence() -> None:

@@ -31,6 +31,7 @@ from prodint.interaction import (
     compile,
 )
 from prodint.nn.lm_init import init_language_model_
+from prodint.nn.local_conv import CausalConv
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
 from prodint.ops.tensor_interaction import tensor_interaction
 
@@ -147,20 +148,23 @@ class TensorAttention(nn.Module):
 
 
 class DTNBlock(nn.Module):
-    """Pre-norm block: ``z = x + TA(LN x)``; ``y = z + mix(LN z)`` with ``mix`` the tensor
+    """Pre-norm block: ``z = x + TA(conv(LN x))``; ``y = z + mix(LN z)`` with ``conv`` the
+    short causal convolution of :mod:`prodint.nn.local_conv` (kernel ``local_conv``; ``0``
+    leaves it out) and ``mix`` the tensor
     interaction (``channel_mixer="tensor_interaction"``, heads of the projected ``z``) or a
     GELU MLP (``"mlp"``). Order 5 (tensor attention) times the mixer's (tensor interaction
     multiplies by its own order 3: ``v M Mᵀ`` with ``M = QᵀK``)."""
 
     def __init__(self, width: int, heads: int, *, channel_mixer: str = "mlp",
                  hidden: int | None = None, normalize: bool = False,
-                 decay: float | None = None) -> None:
+                 decay: float | None = None, local_conv: int = 4) -> None:
         super().__init__()
         if channel_mixer not in ("mlp", "tensor_interaction"):
             raise ValueError(f"channel_mixer: expected 'mlp' or 'tensor_interaction', "
                              f"received {channel_mixer!r}")
         self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.attention = TensorAttention(width, heads, normalize=normalize, decay=decay)
+        self.local = CausalConv(width, local_conv) if local_conv else None
         self.channel_mixer, self.heads = channel_mixer, heads
         hidden = hidden or 4 * width
         if channel_mixer == "mlp":
@@ -183,23 +187,30 @@ class DTNBlock(nn.Module):
         return self.mix_out(o.flatten(-2)), new
 
     def forward(self, x: Tensor) -> Tensor:
-        z = x + self.attention(self.norm1(x))
+        u = self.norm1(x)
+        z = x + self.attention(u if self.local is None else self.local(u))
         return z + self._mix(self.norm2(z), None, "chunk", False)[0]
 
     def prefill(self, x: Tensor) -> tuple[Tensor, tuple]:
         """:meth:`forward` with the state after the last token, for :meth:`step`."""
-        a, att_state = self.attention.prefill(self.norm1(x))
+        u, conv_state = self.norm1(x), None
+        if self.local is not None:
+            u, conv_state = self.local.prefill(u)
+        a, att_state = self.attention.prefill(u)
         z = x + a
         m, mix_state = self._mix(self.norm2(z), None, "chunk", True)
-        return z + m, (att_state, mix_state)
+        return z + m, (att_state, mix_state, conv_state)
 
     def step(self, x: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
-        """One token ``[B, width]``; ``state`` is ``(attention state, mixer state)``."""
-        att_state, mix_state = state if state is not None else (None, None)
-        a, att_state = self.attention.step(self.norm1(x), att_state)
+        """One token ``[B, width]``; ``state`` is ``(attention, mixer, convolution)`` states."""
+        att_state, mix_state, conv_state = state if state is not None else (None, None, None)
+        u = self.norm1(x)
+        if self.local is not None:
+            u, conv_state = self.local.step(u, conv_state)
+        a, att_state = self.attention.step(u, att_state)
         z = x + a
         m, mix_state = self._mix(self.norm2(z).unsqueeze(1), mix_state, "recurrent", True)
-        return z + m[:, 0], (att_state, mix_state)
+        return z + m[:, 0], (att_state, mix_state, conv_state)
 
 
 class DTN(nn.Module):
@@ -208,11 +219,13 @@ class DTN(nn.Module):
     initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
-                 channel_mixer: str = "mlp", normalize: bool = False) -> None:
+                 channel_mixer: str = "mlp", normalize: bool = False,
+                 local_conv: int = 4) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
         self.blocks = nn.ModuleList(DTNBlock(width, heads, channel_mixer=channel_mixer,
-                                             normalize=normalize) for _ in range(depth))
+                                             normalize=normalize, local_conv=local_conv)
+                                    for _ in range(depth))
         self.norm = nn.LayerNorm(width)
         init_language_model_(self, depth)
 

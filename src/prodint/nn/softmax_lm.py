@@ -5,7 +5,8 @@
 attention ``softmax(q kᵀ / √d + mask) v`` (order 3) with bias-free ``Wq, Wk, Wv, Wo`` of the
 same shapes as the tensor attention's; embedding, norms, MLP and the tied head are the DTN's.
 So width, depth and parameter count are equal, and the two differ only in how tokens mix.
-Neither model has positional embeddings: causal masking alone tells positions apart.
+Neither model has positional embeddings; both see order through the same short causal
+convolution before the token mixer (:mod:`prodint.nn.local_conv`).
 
 :meth:`SoftmaxLM.step` streams with a key/value cache (``[B, H, t, d]`` per block, growing
 with the context, kept in a buffer of doubling capacity), the standard way to generate with
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.nn.lm_init import init_language_model_
+from prodint.nn.local_conv import CausalConv
 
 __all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxLM"]
 
@@ -80,28 +82,41 @@ class CausalSelfAttention(nn.Module):
 
 
 class SoftmaxBlock(nn.Module):
-    """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout)."""
+    """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout):
+    ``z = x + Attn(conv(LN x))``, ``y = z + MLP(LN z)``, ``conv`` the short causal
+    convolution of :mod:`prodint.nn.local_conv` (kernel ``local_conv``; ``0`` leaves it out).
+    The streaming state is ``(key/value cache, convolution state)``."""
 
-    def __init__(self, width: int, heads: int, hidden: int | None = None) -> None:
+    def __init__(self, width: int, heads: int, hidden: int | None = None,
+                 local_conv: int = 4) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.attention = CausalSelfAttention(width, heads)
+        self.local = CausalConv(width, local_conv) if local_conv else None
         hidden = hidden or 4 * width
         self.mix_in, self.mix_out = nn.Linear(width, hidden), nn.Linear(hidden, width)
 
-    def forward(self, x: Tensor) -> Tensor:
-        z = x + self.attention(self.norm1(x))
+    def _mlp(self, z: Tensor) -> Tensor:
         return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z))))
 
-    def prefill(self, x: Tensor) -> tuple[Tensor, KVCache]:
-        a, cache = self.attention.prefill(self.norm1(x))
-        z = x + a
-        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z)))), cache
+    def forward(self, x: Tensor) -> Tensor:
+        u = self.norm1(x)
+        return self._mlp(x + self.attention(u if self.local is None else self.local(u)))
 
-    def step(self, x: Tensor, cache: KVCache | None) -> tuple[Tensor, KVCache]:
-        a, cache = self.attention.step(self.norm1(x), cache)
-        z = x + a
-        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z)))), cache
+    def prefill(self, x: Tensor) -> tuple[Tensor, tuple]:
+        u, conv_state = self.norm1(x), None
+        if self.local is not None:
+            u, conv_state = self.local.prefill(u)
+        a, cache = self.attention.prefill(u)
+        return self._mlp(x + a), (cache, conv_state)
+
+    def step(self, x: Tensor, state: tuple | None) -> tuple[Tensor, tuple]:
+        cache, conv_state = state if state is not None else (None, None)
+        u = self.norm1(x)
+        if self.local is not None:
+            u, conv_state = self.local.step(u, conv_state)
+        a, cache = self.attention.step(u, cache)
+        return self._mlp(x + a), (cache, conv_state)
 
 
 class SoftmaxLM(nn.Module):
@@ -109,10 +124,12 @@ class SoftmaxLM(nn.Module):
     tied head;
     initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
 
-    def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4) -> None:
+    def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
+                 local_conv: int = 4) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, width)
-        self.blocks = nn.ModuleList(SoftmaxBlock(width, heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(SoftmaxBlock(width, heads, local_conv=local_conv)
+                                    for _ in range(depth))
         self.norm = nn.LayerNorm(width)
         init_language_model_(self, depth)
 
