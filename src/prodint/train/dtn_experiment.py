@@ -139,8 +139,11 @@ def _plot(results: dict, path: Path) -> None:
         gen = results["models"][name]["generation_tokens_per_second"]
         ax2.plot([int(c) for c in gen], list(gen.values()), marker="o", label=name)
     ax1.set(xlabel="step", ylabel="validation bits per character", title="Validation bpc")
+    contexts = results["config"]["generation_contexts"]
     ax2.set(xlabel="context (tokens)", ylabel="generated tokens / s", xscale="log",
-            yscale="log", title="Streaming generation speed")
+            title="Streaming generation speed", ylim=(0, None))
+    ax2.set_xticks(contexts, [str(c) for c in contexts])
+    ax2.minorticks_off()
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()
