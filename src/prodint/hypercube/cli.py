@@ -19,6 +19,7 @@ from prodint.hypercube.analyze import Analysis, analyze_table
 from prodint.hypercube.plots import plot_spectra, plot_training
 from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
 from prodint.hypercube.train import Recipe
+from prodint.report import write_atomic
 
 
 def add_parser(subparsers: Any) -> None:
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(evidence)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.json, json.dumps(record, indent=2) + "\n")
     if args.plots is not None:
         plot_training(analysis.result, args.plots / "training.png")
         plot_spectra(analysis.diagnostics, args.plots / "spectra.png")
