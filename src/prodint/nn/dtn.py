@@ -30,8 +30,8 @@ from prodint.interaction import (
     SplitAxis,
     compile,
 )
-from prodint.nn.lm_init import init_language_model_
 from prodint.nn.local_conv import CausalConv
+from prodint.nn.stacked_lm import StackedLM
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
 from prodint.ops.tensor_interaction import tensor_interaction
 
@@ -213,21 +213,15 @@ class DTNBlock(nn.Module):
         return z + m[:, 0], (att_state, mix_state, conv_state)
 
 
-class DTN(nn.Module):
-    """Character-level language model: embedding, ``depth`` DTN blocks, norm,
-    tied head;
-    initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
+class DTN(StackedLM):
+    """Character-level language model of :class:`DTNBlock` s (:class:`StackedLM`)."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
                  channel_mixer: str = "mlp", normalize: bool = False,
                  local_conv: int = 4) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, width)
-        self.blocks = nn.ModuleList(DTNBlock(width, heads, channel_mixer=channel_mixer,
-                                             normalize=normalize, local_conv=local_conv)
-                                    for _ in range(depth))
-        self.norm = nn.LayerNorm(width)
-        init_language_model_(self, depth)
+        super().__init__(vocab, width, (
+            DTNBlock(width, heads, channel_mixer=channel_mixer, normalize=normalize,
+                     local_conv=local_conv) for _ in range(depth)))
 
     @property
     def self_interaction_order(self) -> int:
@@ -235,45 +229,3 @@ class DTN(nn.Module):
         for block in self.blocks:
             order *= block.self_interaction_order
         return order
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` token ids → ``[B, T, vocab]`` logits."""
-        h = self.embed(tokens)
-        for block in self.blocks:
-            h = block(h)
-        return self.norm(h) @ self.embed.weight.T
-
-    def prefill(self, tokens: Tensor) -> tuple[Tensor, list]:
-        """A prompt ``[B, T]`` in parallel (chunked): ``[B, T, vocab]`` logits and the
-        per-block states after its last token, from which :meth:`step` continues."""
-        h = self.embed(tokens)
-        states = []
-        for block in self.blocks:
-            h, state = block.prefill(h)
-            states.append(state)
-        return self.norm(h) @ self.embed.weight.T, states
-
-    def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
-        """``[B]`` token ids → ``[B, vocab]`` logits and the new per-block states."""
-        h = self.embed(token)
-        state = state if state is not None else [None] * len(self.blocks)
-        new = []
-        for block, s in zip(self.blocks, state, strict=True):
-            h, s = block.step(h, s)
-            new.append(s)
-        return self.norm(h) @ self.embed.weight.T, new
-
-    @torch.no_grad()
-    def generate(self, prompt: Tensor, steps: int, *, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """Stream ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
-        :meth:`prefill`) in constant memory per token."""
-        logits, state = self.prefill(prompt)
-        logits = logits[:, -1]
-        out = [prompt]
-        for _ in range(steps):
-            probs = torch.softmax(logits / max(temperature, 1e-6), -1)
-            token = torch.multinomial(probs, 1, generator=generator)
-            out.append(token)
-            logits, state = self.step(token[:, 0], state)
-        return torch.cat(out, 1)

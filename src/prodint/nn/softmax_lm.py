@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.nn.lm_init import init_language_model_
 from prodint.nn.local_conv import CausalConv
+from prodint.nn.stacked_lm import StackedLM
 
 __all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxLM"]
 
@@ -119,43 +119,11 @@ class SoftmaxBlock(nn.Module):
         return self._mlp(x + a), (cache, conv_state)
 
 
-class SoftmaxLM(nn.Module):
-    """Character-level softmax Transformer: embedding, ``depth`` blocks, norm,
-    tied head;
-    initialized by :func:`~prodint.nn.lm_init.init_language_model_`."""
+class SoftmaxLM(StackedLM):
+    """Character-level softmax Transformer of :class:`SoftmaxBlock` s (:class:`StackedLM`);
+    the per-block streaming state holds the key/value cache."""
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
                  local_conv: int = 4) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, width)
-        self.blocks = nn.ModuleList(SoftmaxBlock(width, heads, local_conv=local_conv)
-                                    for _ in range(depth))
-        self.norm = nn.LayerNorm(width)
-        init_language_model_(self, depth)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` token ids → ``[B, T, vocab]`` logits."""
-        h = self.embed(tokens)
-        for block in self.blocks:
-            h = block(h)
-        return self.norm(h) @ self.embed.weight.T
-
-    def prefill(self, tokens: Tensor) -> tuple[Tensor, list]:
-        """A prompt ``[B, T]`` in parallel: ``[B, T, vocab]`` logits and the per-block
-        key/value caches, from which :meth:`step` continues."""
-        h = self.embed(tokens)
-        caches = []
-        for block in self.blocks:
-            h, cache = block.prefill(h)
-            caches.append(cache)
-        return self.norm(h) @ self.embed.weight.T, caches
-
-    def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
-        """``[B]`` token ids → ``[B, vocab]`` logits and the grown key/value caches."""
-        h = self.embed(token)
-        state = state if state is not None else [None] * len(self.blocks)
-        new = []
-        for block, cache in zip(self.blocks, state, strict=True):
-            h, cache = block.step(h, cache)
-            new.append(cache)
-        return self.norm(h) @ self.embed.weight.T, new
+        super().__init__(vocab, width, (SoftmaxBlock(width, heads, local_conv=local_conv)
+                                        for _ in range(depth)))
