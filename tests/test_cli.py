@@ -36,6 +36,9 @@ def test_demo_writes_report(tmp_path, capsys) -> None:
                                               "Classical layers as product interactions"]
     dtn = next(s for s in data if s["title"] == "Deep Tensor Network operators")
     assert len(dtn["rows"]) == 5 and dtn["rows"][-1][0] == "chunk time / SDPA time"
+    cube = next(s for s in data if s["title"] == "HyperCube: is the table a group?")
+    assert [(r[0], r[3]) for r in cube["rows"]] == [("s3", True), ("z6", True),
+                                                    ("latin5", False)]
     text = (tmp_path / "report.md").read_text()
     assert "| O | 8 |" in text and "| tensor attention | 5 |" in text
     assert not list(tmp_path.glob("*.tmp"))

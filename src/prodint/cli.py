@@ -5,7 +5,8 @@ the algebra catalogue with each algebra's verified identities, classical layers 
 interactions with their orders and the compiled modules' agreement with the reference, the
 zoo of classical layers measured against torch,
 learned structure constants constrained by a symmetry, the Deep Tensor Network operators in
-their three forms, and the size of the design space.
+their three forms, HyperCube's verdict on group and non-group tables, and the size of the
+design space.
 ``prodint catalogue`` prints the algebra catalogue only; ``prodint zoo`` measures every zoo
 family against its torch (or peer) reference; ``prodint shakespeare`` trains a Deep Tensor
 Network and a softmax Transformer of the same size on character-level Shakespeare and compares
@@ -134,6 +135,23 @@ def dtn_section() -> Section:
     return section
 
 
+def hypercube_section() -> Section:
+    """HyperCube's verdict on small groups and a Latin square that is not a group isotope."""
+    from prodint.hypercube import analyze_table, make_table
+
+    section = Section(
+        "HyperCube: is the table a group?",
+        "Each table factorized as T[a,b,c] = tr(A_a B_b C_c)/n from every cell (seed 0): "
+        "h_ratio = H/3n² is 1 exactly for group isotopes with unitary factors.",
+        ["table", "n", "expected group", "verdict", "h_ratio", "unitarity error"],
+    )
+    for task, expected in (("s3", True), ("z6", True), ("latin5", False)):
+        d = analyze_table(make_table(task), train_fraction=1.0, seed=0).diagnostics
+        section.rows.append([task, d.n, expected, d.is_group_isotope, round(d.h_ratio, 6),
+                             d.unitarity_error])
+    return section
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prodint", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -216,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
              ("measuring the zoo against torch", zoo_section),
              ("solving for equivariant structure constants", symmetry_section),
              ("checking the Deep Tensor Network operators", dtn_section),
+             ("asking HyperCube which tables are groups", hypercube_section),
              ("enumerating the design space", design_space_section)]
     sections = []
     for message, build in steps:
@@ -228,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         all(r[3] <= 1e-10 for r in sections[1].rows) and \
         all(r[3] <= 1e-10 for r in sections[2].rows) and \
         all(r[3] <= 1e-10 for r in sections[3].rows) and \
-        all(r[3] <= 1e-10 and r[4] <= 1e-10 for r in sections[4].rows[:-1])
+        all(r[3] <= 1e-10 and r[4] <= 1e-10 for r in sections[4].rows[:-1]) and \
+        all(r[2] == r[3] for r in sections[5].rows)
     return 0 if verified else 1
 
 
