@@ -29,6 +29,11 @@ Fast forms (the naive ones are kept as references for the tests and the benchmar
   ``12 n⁵`` for the full table. (One call per ``b`` instead was up to 10x slower on a busy
   2-core machine: each call's threads wait on each other.)
 
+Two backends run these six products (:func:`loss_and_grad`, ``backend=``): ``"torch"`` makes
+each one call over all pairs as above, on any device; ``"blas"``
+(:mod:`prodint.hypercube.blas_step`, the default on the CPU) runs all six per cache-sized
+chunk of pairs, on one single-threaded BLAS stream per core.
+
 At the regular representation of a group (``A_g = B_g = ρ(g)``, ``C_g = ρ(g)ᵀ``, ``ρ`` the
 permutation matrices of left multiplication) ``T = δ`` and ``H = 3n²`` exactly.
 """
@@ -40,6 +45,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from prodint.hypercube.blas_step import BlasWorkspace, loss_and_grad_blas
 
 
 @dataclass
@@ -219,12 +226,16 @@ class Pairs:
 
 
 class Workspace:
-    """Reusable slot buffers for :func:`loss_and_grad` (no large allocation per step)."""
+    """Reusable buffers for :func:`loss_and_grad` (no large allocation per step).
+
+    ``stacked``/``products`` serve the ``"torch"`` backend, ``blas`` the ``"blas"`` one.
+    """
 
     def __init__(self) -> None:
         self._key: tuple | None = None
         self.stacked = torch.empty(0)
         self.products = torch.empty(0)
+        self.blas = BlasWorkspace()
 
     def buffers(self, slots: int, n: int, like: Tensor) -> tuple[Tensor, Tensor]:
         """Two ``[slots, n, n]`` buffers of ``like``'s dtype and device."""
@@ -236,19 +247,43 @@ class Workspace:
         return self.stacked, self.products
 
 
+BACKENDS = ("auto", "torch", "blas")
+
+
 def loss_and_grad(factors: Factors, pairs: Pairs, workspace: Workspace | None = None,
+                  backend: str = "auto",
                   ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]:
     """``L`` on the observed pairs, the predictions ``T[p, :]`` and ``(∂L/∂A, ∂L/∂B, ∂L/∂C)``.
 
     See the module docstring for the derivation. Returns ``(loss, logits [m, n], grads)``
-    (logits in the order of ``pairs.a, pairs.b``); no autograd graph is built. Every product
-    is one call: a batched matrix product over blocks or one large matrix product.
+    (logits in the order of ``pairs.a, pairs.b``); no autograd graph is built.
+
+    Args:
+        backend: ``"torch"`` runs every product as one call over all pairs (a batched matrix
+            product over blocks or one large matrix product), on any device; ``"blas"`` runs
+            cache-sized chunks on parallel single-threaded BLAS workers, CPU only
+            (:mod:`prodint.hypercube.blas_step`); ``"auto"`` picks ``"blas"`` for float32 and
+            float64 factors on the CPU and ``"torch"`` otherwise.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+    on_cpu = factors.A.device.type == "cpu" and factors.A.dtype in (torch.float32,
+                                                                     torch.float64)
+    if backend == "blas" and not on_cpu:
+        raise ValueError(f"backend: 'blas' needs float32 or float64 factors on the CPU, "
+                         f"received {factors.A.dtype} on {factors.A.device}")
+    ws = workspace if workspace is not None else Workspace()
+    if backend == "blas" or (backend == "auto" and on_cpu):
+        return loss_and_grad_blas(*factors.tensors(), pairs.a, pairs.b, pairs.target, ws.blas)
+    return _loss_and_grad_torch(factors, pairs, ws)
+
+
+def _loss_and_grad_torch(factors: Factors, pairs: Pairs, ws: Workspace,
+                         ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]:
     A, B, C = (x.detach() for x in factors.tensors())
     n = factors.n
     slots = int(pairs.slot_a.shape[0])
     nb = pairs.blocks
-    ws = workspace if workspace is not None else Workspace()
     stacked, products = ws.buffers(slots, n, A)
     torch.index_select(A, 0, pairs.slot_a, out=stacked)  # stacked[p] = A_{a_p}
     block_B = B[pairs.block_b]  # [nb, n, n]
