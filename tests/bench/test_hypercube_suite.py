@@ -34,10 +34,13 @@ def test_published_objective_matches_the_reference() -> None:
 
 def test_step_cases_agree_and_pair_with_the_baseline() -> None:
     cases = list(hypercube_suite.step_cases("zn", {"n": 8}, "cpu"))
-    assert [c.impl for c in cases] == ["published", "prodint"]
+    assert [c.impl for c in cases] == ["published", "prodint", "prodint-torch"]
     assert all(c.baseline == "published" for c in cases)
-    published, prodint = cases
+    published, prodint, prodint_torch = cases
     ours = prodint.forward_backward()
+    theirs = [x.clone() for x in prodint_torch.forward_backward()]
+    for mine, other in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(mine, other, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(prodint.forward(), published.forward(), rtol=1e-4, atol=1e-4)
     published.forward_backward()
     # The same problem rebuilt here, differentiated by autograd through the published form.
@@ -64,6 +67,7 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
     by = {(r.name, r.impl): r for r in records}
     step = by[("step n=6", "prodint")]
     assert step.ratio_fwd_bwd is not None and "fraction_of_187_gflops" in step.extra
+    assert step.extra["matmul_gflops_numpy"] > 0 and "fraction_of_torch_matmul" in step.extra
     run = by[("train zn n=5 f=0.5", "prodint")]
     assert run.extra["converged"] and run.extra["steps"] > 0
     assert run.fwd_ms == run.extra["run_seconds"] * 1e3
@@ -74,5 +78,5 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
 
 def test_quick_cases_are_small() -> None:
     names = [c.name for c in hypercube_suite.cases(quick=True)]
-    assert names[:4] == ["step n=31"] * 2 + ["step n=48"] * 2
+    assert names[:6] == ["step n=31"] * 3 + ["step n=48"] * 3
     assert "train s4 f=0.5" in names and names[-1] == "verdict 2 seeds"

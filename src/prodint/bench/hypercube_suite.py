@@ -8,13 +8,16 @@ end-to-end runs.
   cells, the observed cells selected with ``index_select``, ``mse_loss(reduction='sum')``
   against one-hot targets, plus ``ε`` times the Gram-trace regularizer on the three mode
   unfoldings, differentiated by autograd. ``prodint`` is
-  :func:`prodint.hypercube.model.loss_and_grad` (observed pairs only, hand-derived gradient)
-  plus :func:`~prodint.hypercube.model.h_value_and_grad` (its ``forward`` is
-  :func:`~prodint.hypercube.model.predict` on the observed pairs plus the Gram-trace ``H``).
-  Target: ≥ 5× at n = 97. The
-  ``prodint`` records carry the step's FLOPs (``12 m n³`` for ``m`` observed pairs, the
-  O(n⁴) terms left out) and the fraction of the machine's matmul rate it reaches: of the
-  documented 187 GFLOP/s (2 threads) and of a 2048³ matmul timed in the same run.
+  :func:`prodint.hypercube.model.loss_and_grad` (observed pairs only, hand-derived gradient;
+  on the CPU the chunked ``"blas"`` backend) plus
+  :func:`~prodint.hypercube.model.h_value_and_grad` (its ``forward`` is
+  :func:`~prodint.hypercube.model.predict` on the observed pairs plus the Gram-trace ``H``);
+  ``prodint-torch`` is the same step on the ``"torch"`` backend (one call per product over all
+  pairs). Target: ≥ 5× at n = 97. The ``prodint*`` records carry the step's FLOPs
+  (``12 m n³`` for ``m`` observed pairs, the O(n⁴) terms left out) and the fraction of the
+  machine's matmul rate they reach: of the documented 187 GFLOP/s (2 threads) and of a 2048³
+  float32 product timed in the same run, through torch (``matmul_gflops_torch``) and through
+  numpy's BLAS (``matmul_gflops_numpy``, the library the ``"blas"`` backend calls).
 - ``train …``: end-to-end runs with the default recipe (restarts included), S_4 and Z_97 at
   fraction 0.5 to convergence, S_5 at fraction 0.5 until 100% held-out accuracy (checked
   every 5 steps; target < 5 min). Each is one deterministic run, timed by its own clock: the
@@ -129,15 +132,20 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
         loss = (predict(factors, pairs.a, pairs.b) - pairs.target).square().sum()
         return loss + EPS * h_value(factors)
 
-    def prodint_step() -> tuple[Tensor, ...]:
-        loss, _, grads = loss_and_grad(factors, pairs, ws)
-        h, h_grads = h_value_and_grad(factors)
-        return (loss + EPS * h,
-                *(g.add_(hg, alpha=EPS) for g, hg in zip(grads, h_grads, strict=True)))
+    def prodint_step(backend: str) -> Callable[[], tuple[Tensor, ...]]:
+        def step() -> tuple[Tensor, ...]:
+            loss, _, grads = loss_and_grad(factors, pairs, ws, backend=backend)
+            h, h_grads = h_value_and_grad(factors)
+            return (loss + EPS * h,
+                    *(g.add_(hg, alpha=EPS) for g, hg in zip(grads, h_grads, strict=True)))
+        return step
 
     yield Case(name, "published", params, published_forward, published_step,
                baseline="published")
-    yield Case(name, "prodint", params, prodint_forward, prodint_step, baseline="published")
+    yield Case(name, "prodint", params, prodint_forward, prodint_step("auto"),
+               baseline="published")
+    yield Case(name, "prodint-torch", params, prodint_forward, prodint_step("torch"),
+               baseline="published")
 
 
 def _once(key: str, run: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
@@ -233,16 +241,21 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
 def annotate(records: list[Record]) -> None:
     """FLOP rates of the step; the single-run results of the ``train`` and ``verdict`` cases."""
     x = torch.randn(2048, 2048)
-    measured = 2 * 2048**3 / (median_ms(lambda: x @ x) / 1e3)
+    y = x.numpy()
+    measured = {"torch": 2 * 2048**3 / (median_ms(lambda: x @ x) / 1e3),
+                "numpy": 2 * 2048**3 / (median_ms(lambda: y @ y) / 1e3)}
     for r in records:
         if r.name.startswith("step") and r.fwd_bwd_ms:
-            flops = r.params["flops_step" if r.impl == "prodint" else "flops_published"]
+            ours = r.impl.startswith("prodint")
+            flops = r.params["flops_step" if ours else "flops_published"]
             rate = flops / (r.fwd_bwd_ms / 1e3)
             r.extra["gflops"] = round(rate / 1e9, 1)
-            r.extra["matmul_gflops_measured"] = round(measured / 1e9, 1)
-            if r.impl == "prodint":
+            for lib, value in measured.items():
+                r.extra[f"matmul_gflops_{lib}"] = round(value / 1e9, 1)
+            if ours:
                 r.extra["fraction_of_187_gflops"] = round(rate / MATMUL_RATE, 3)
-                r.extra["fraction_of_measured_matmul"] = round(rate / measured, 3)
+                for lib, value in measured.items():
+                    r.extra[f"fraction_of_{lib}_matmul"] = round(rate / value, 3)
         elif r.name in _RUNS:
             run = _RUNS[r.name]
             r.fwd_ms = round(run["run_seconds"] * 1e3, 1)
