@@ -112,15 +112,15 @@ class BlasWorkspace:
 
     def prepare(self, a: Tensor, b: Tensor, n: int, dtype: np.dtype, workers: int,
                 ) -> tuple[ChunkPlan, list[tuple[np.ndarray, ...]]]:
-        """The plan and, per part, ``(Aₛ, P, ∂A, ∂Cᵀ)`` buffers for these pairs."""
+        """The plan and, per part, ``(Aₛ, P, ∂A, ∂Cᵀ, a [n, n²] scratch)`` buffers."""
         key = (id(a), id(b), int(a.shape[0]), n, np.dtype(dtype), workers)
         if key == self._key and self.plan is not None:
             return self.plan, self.scratch
         plan = ChunkPlan.build(a, b, n, workers, self.chunk_pairs)
         k = max(plan.most_pairs, 1)
         self.scratch = [(np.empty((k, n, n), dtype), np.empty((k, n, n), dtype),
-                         np.empty((n, n, n), dtype), np.empty((n, n * n), dtype))
-                        for _ in plan.parts]
+                         np.empty((n, n, n), dtype), np.empty((n, n * n), dtype),
+                         np.empty((n, n * n), dtype)) for _ in plan.parts]
         self.plan, self._key = plan, key
         self._pairs = (a, b)  # keep the keyed tensors alive so that their ids stay theirs
         return plan, self.scratch
@@ -153,7 +153,7 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
     losses = [0.0] * len(plan.parts)
 
     def run(part: int) -> None:
-        stacked, products, grad_a, grad_ct = scratch[part]
+        stacked, products, grad_a, grad_ct, term = scratch[part]
         grad_a.fill(0)
         grad_ct.fill(0)
         total = 0.0
@@ -174,7 +174,7 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
             g = out - Y[lo:hi]
             total += float(np.vdot(g, g))
             g *= 2.0 / n
-            grad_ct += g.T @ flat
+            grad_ct += np.matmul(g.T, flat, out=term)
             np.matmul(g, ct, out=flat)  # P now holds ∂P
             for sym, s, e in spans:
                 np.matmul(As[s:e].reshape(-1, n).T, P[s:e].reshape(-1, n), out=grad_b[sym])
@@ -194,7 +194,7 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
                     f.result()
     grad_a = np.zeros((n, n, n), dtype)
     grad_ct = np.zeros((n, n * n), dtype)
-    for _, _, ga, gc in scratch[:len(plan.parts)]:
+    for _, _, ga, gc, _ in scratch[:len(plan.parts)]:
         grad_a += ga
         grad_ct += gc
     grad_c = np.ascontiguousarray(grad_ct.reshape(n, n, n).transpose(0, 2, 1))
