@@ -1,4 +1,4 @@
-"""The observed-pair step on the CPU: cache-sized chunks on parallel single-threaded BLAS.
+"""The observed-pair step on the CPU: chunks of pairs on parallel single-threaded BLAS.
 
 The mathematics is that of :func:`prodint.hypercube.model.loss_and_grad` (see
 :mod:`prodint.hypercube.model`): ``P_p = A_{a_p} B_{b_p}``, ``T[p, c] = ⟨P_p, C_cᵀ⟩ / n``,
@@ -6,35 +6,43 @@ The mathematics is that of :func:`prodint.hypercube.model.loss_and_grad` (see
 ``∂A_a = Σ_{p: a_p = a} ∂P_p B_{b_p}ᵀ``, ``∂B_b = Σ_{p: b_p = b} A_{a_p}ᵀ ∂P_p``: six products of
 ``2 m n³`` FLOPs. Only their order of work differs, organised for a CPU:
 
-- **Chunks.** The pairs, sorted by ``b``, are cut into chunks of whole ``b``'s holding at least
-  ``chunk_pairs`` pairs (about 1-4 MB of ``n × n`` matrices at n = 97). Each chunk runs all
-  six products before the next starts, so ``P`` and ``∂P`` never leave the cache: per chunk
-  of ``k`` pairs, ``Aₛ = A[a_p]`` (``[k, n, n]``, gathered), ``P = Aₛ B_b`` per ``b``,
-  logits ``= P ctᵀ / n`` (``ct[c, (i, j)] = C_c[j, i]``), ``Gᵀ P`` added into ``∂C``,
-  ``∂P = G ct``, ``∂B_b = Aₛᵀ ∂P`` and ``∂P B_bᵀ`` added into ``∂A`` row by row. The whole
-  step streams the ``[m, n, n]`` products through memory zero times, against a dozen passes
-  when each product runs over all pairs at once.
-- **Workers.** The chunks are split into ``workers`` contiguous parts of about equal pairs;
-  each part runs in its own thread on its own core with the BLAS limited to one thread
-  (``threadpoolctl``), into its own ``∂A`` and ``∂C`` accumulators, summed at the end. A
-  product of a few ``n = 97`` matrices is too small to share between cores: split across two
-  threads it waits on their synchronization, whereas two independent streams keep both
-  cores multiplying.
+- **Chunks.** The pairs, sorted by ``b``, are cut into chunks of whole ``b``'s, each closed
+  once it holds ``chunk_pairs`` pairs or more (the last may hold fewer). Each chunk runs all
+  six products before the next starts: per chunk of ``k`` pairs, ``Aₛ = A[a_p]``
+  (``[k, n, n]``, gathered), ``P = Aₛ B_b`` per ``b``, logits ``= P ctᵀ / n``
+  (``ct[c, (i, j)] = C_c[j, i]``), ``Gᵀ P`` added into ``∂C``, ``∂P = G ct`` (over ``P``),
+  ``∂B_b = Aₛᵀ ∂P`` and ``∂P B_bᵀ`` (over ``Aₛ``) added into ``∂A`` row by row. The
+  ``[m, n, n]`` products are never held whole: per worker two ``[k, n, n]`` buffers (k at
+  most ``chunk_pairs + n − 1``; 4.3 MB each for Z_97 at fraction 0.5 in float32) and three
+  ``n³`` accumulators (11 MB) stand for the 177 MB ``P`` and ``∂P`` of the all-pairs form
+  (``m ≈ n²/2`` pairs at n = 97).
+- **Workers.** The chunks are split into at most ``workers`` contiguous parts of about equal
+  pairs (a chunk goes to the part its midpoint falls in); each part runs in its own thread
+  with the BLAS limited to one thread (``threadpoolctl``), into its own ``∂A`` and ``∂C``
+  accumulators, summed at the end in part order. A product of a few ``n = 97`` matrices is
+  too small to share between cores: split across two threads it waits on their
+  synchronization, whereas two independent streams keep both cores multiplying.
 - **BLAS.** The products go through numpy's BLAS (OpenBLAS in the PyPI wheels). On the
-  2-core AMD EPYC this was developed on, torch's CPU BLAS (MKL) ran these shapes at
-  45-75% of OpenBLAS's rate (a 2048³ product: 122 against 172 GFLOP/s).
+  2-core AMD EPYC this was developed on, torch's CPU BLAS (MKL) ran the all-pairs shapes
+  at 48-85% of OpenBLAS's rate in the same process (``[m, n] × [n, n²]``: 58 against
+  122 GFLOP/s; blocks ``[16n, n] × [n, n]``: 69 against 91), though square products ran at
+  similar rates in both.
 
-The work is a deterministic function of the pairs and ``workers``: a fixed partition, one
-thread per part and a fixed order of summation. Mixing torch's threaded kernels into the loop
-is avoided on purpose: OpenMP and BLAS threads spinning on the same two cores made the step
-4x slower.
+The result is a deterministic function of the pairs, ``workers`` and ``chunk_pairs``: a
+fixed partition, one thread per part and a fixed order of summation (``workers`` defaults to
+``torch.get_num_threads()``, so the last bits can differ between machines). Mixing torch's
+threaded kernels into the loop is avoided on purpose: OpenMP and BLAS threads spinning on the
+same two cores made the step 4x slower. Calls are serialized by a lock: the BLAS thread limit
+is process-wide, and a step already occupies every core.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -42,11 +50,18 @@ from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
 CHUNK_PAIRS = 64
+_STEP_LOCK = threading.Lock()
 
 
 @functools.cache
 def _controller() -> ThreadpoolController:
     return ThreadpoolController()
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The helper threads for the parts after the first (the caller runs the first)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="prodint-blas")
 
 
 @dataclass
@@ -76,8 +91,15 @@ class ChunkPlan:
         if workers < 1 or chunk_pairs < 1:
             raise ValueError(f"workers, chunk_pairs: expected >= 1, received {workers!r} and "
                              f"{chunk_pairs!r}")
-        b_np = b.cpu().numpy()
-        if b_np.size and np.any(np.diff(b_np) < 0):
+        a_np, b_np = (x.detach().cpu().numpy().astype(np.int64) for x in (a, b))
+        if a_np.ndim != 1 or a_np.shape != b_np.shape:
+            raise ValueError(f"a, b: expected two [m] index vectors, received shapes "
+                             f"{tuple(a.shape)} and {tuple(b.shape)}")
+        for name, x in (("a", a_np), ("b", b_np)):
+            if x.size and (x.min() < 0 or x.max() >= n):
+                raise ValueError(f"{name}: expected symbols in [0, {n}), received "
+                                 f"{int(x.min())}..{int(x.max())}")
+        if np.any(np.diff(b_np) < 0):
             raise ValueError("b: expected the pairs sorted by b")
         counts = np.bincount(b_np, minlength=n)
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -94,59 +116,100 @@ class ChunkPlan:
             chunks.append(current)
         sizes = np.array([starts[c[-1] + 1] - starts[c[0]] for c in chunks], dtype=np.int64)
         ends = np.cumsum(sizes)
-        total = int(ends[-1]) if len(ends) else 0
-        cuts = np.searchsorted(ends, [total * k / workers for k in range(1, workers)])
-        parts = [p.tolist() for p in np.split(np.arange(len(chunks)), cuts) if len(p)]
-        return cls(n, a.cpu().numpy().astype(np.int64), starts, chunks, parts,
+        total = max(int(ends[-1]) if len(ends) else 0, 1)
+        owner = np.minimum((ends - sizes / 2) * workers // total, workers - 1).astype(np.int64)
+        parts = [np.flatnonzero(owner == w).tolist() for w in range(workers)]
+        return cls(n, a_np, starts, chunks, [p for p in parts if p],
                    int(sizes.max()) if len(sizes) else 0)
 
 
-class BlasWorkspace:
-    """Per-worker scratch buffers and the plan, reused while the pairs stay the same."""
+class Scratch(NamedTuple):
+    """One worker's buffers: ``[k, n, n]`` twice, ``[n, n, n]``, ``[n, n²]`` twice."""
 
-    def __init__(self, chunk_pairs: int = CHUNK_PAIRS) -> None:
-        self.chunk_pairs = chunk_pairs
-        self._key: tuple | None = None
+    stacked: np.ndarray
+    products: np.ndarray
+    grad_a: np.ndarray
+    grad_ct: np.ndarray
+    term: np.ndarray
+
+
+class BlasWorkspace:
+    """The plan and per-worker scratch buffers, reused while the pairs stay the same.
+
+    Args:
+        chunk_pairs: pairs per chunk (at least; whole ``b``'s).
+        workers: parallel parts (default ``torch.get_num_threads()`` at each call).
+    """
+
+    def __init__(self, chunk_pairs: int = CHUNK_PAIRS, workers: int | None = None) -> None:
+        if chunk_pairs < 1 or (workers is not None and workers < 1):
+            raise ValueError(f"chunk_pairs, workers: expected >= 1, received {chunk_pairs!r} "
+                             f"and {workers!r}")
+        self._chunk_pairs = chunk_pairs
+        self.workers = workers
+        self._key: tuple[object, ...] | None = None
+        self._pairs: tuple[Tensor, Tensor] | None = None
         self.plan: ChunkPlan | None = None
-        self.scratch: list[tuple[np.ndarray, ...]] = []
+        self.scratch: list[Scratch] = []
+
+    @property
+    def chunk_pairs(self) -> int:
+        """Pairs per chunk (fixed at construction)."""
+        return self._chunk_pairs
 
     def prepare(self, a: Tensor, b: Tensor, n: int, dtype: np.dtype, workers: int,
-                ) -> tuple[ChunkPlan, list[tuple[np.ndarray, ...]]]:
-        """The plan and, per part, ``(Aₛ, P, ∂A, ∂Cᵀ, a [n, n²] scratch)`` buffers."""
-        key = (id(a), id(b), int(a.shape[0]), n, np.dtype(dtype), workers)
+                ) -> tuple[ChunkPlan, list[Scratch]]:
+        """The plan and one :class:`Scratch` per part for these pairs."""
+        key = (id(a), a._version, id(b), b._version, int(a.shape[0]), n, np.dtype(dtype),
+               workers)
         if key == self._key and self.plan is not None:
             return self.plan, self.scratch
-        plan = ChunkPlan.build(a, b, n, workers, self.chunk_pairs)
-        k = max(plan.most_pairs, 1)
-        self.scratch = [(np.empty((k, n, n), dtype), np.empty((k, n, n), dtype),
-                         np.empty((n, n, n), dtype), np.empty((n, n * n), dtype),
-                         np.empty((n, n * n), dtype)) for _ in plan.parts]
+        plan = ChunkPlan.build(a, b, n, workers, self._chunk_pairs)
+        k = plan.most_pairs
+        self.scratch = [Scratch(np.empty((k, n, n), dtype), np.empty((k, n, n), dtype),
+                                np.empty((n, n, n), dtype), np.empty((n, n * n), dtype),
+                                np.empty((n, n * n), dtype)) for _ in plan.parts]
         self.plan, self._key = plan, key
         self._pairs = (a, b)  # keep the keyed tensors alive so that their ids stay theirs
         return plan, self.scratch
 
 
+def _check(A: Tensor, B: Tensor, C: Tensor, target: Tensor, m: int) -> None:
+    n = int(A.shape[0])
+    for name, x in (("A", A), ("B", B), ("C", C)):
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"{name}: expected float32 or float64 factors on the CPU, "
+                             f"received {x.dtype} on {x.device}")
+        if x.shape != (n, n, n) or x.dtype != A.dtype:
+            raise ValueError(f"{name}: expected a [{n}, {n}, {n}] {A.dtype} tensor like A, "
+                             f"received {tuple(x.shape)} {x.dtype}")
+    if target.shape != (m, n):
+        raise ValueError(f"target: expected [{m}, {n}] (one row per pair), received "
+                         f"{tuple(target.shape)}")
+
+
 def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, target: Tensor,
-                       workspace: BlasWorkspace | None = None, workers: int | None = None,
+                       workspace: BlasWorkspace | None = None,
                        ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]:
     """``L``, the logits ``[m, n]`` and ``(∂L/∂A, ∂L/∂B, ∂L/∂C)`` on the CPU.
 
     Args:
-        A, B, C: ``[n, n, n]`` CPU float32 or float64 factors.
+        A, B, C: ``[n, n, n]`` CPU factors, all float32 or all float64.
         a, b: ``[m]`` the observed pairs, sorted by ``b``.
-        target: ``[m, n]`` the target rows ``Y[a_p, b_p, :]``.
-        workers: parallel parts (default ``torch.get_num_threads()``).
+        target: ``[m, n]`` the target rows ``Y[a_p, b_p, :]`` (cast to the factors' dtype).
+        workspace: the plan and buffers to reuse across steps (also sets ``chunk_pairs`` and
+            ``workers``); a fresh one when omitted.
+
+    The returned tensors are new arrays every call (no scratch buffer is handed out).
     """
-    if A.device.type != "cpu" or A.dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"A: expected float32 or float64 factors on the CPU, received "
-                         f"{A.dtype} on {A.device}")
+    _check(A, B, C, target, int(a.shape[0]))
     n = int(A.shape[0])
-    A_np, B_np, C_np = (x.detach().to(A.dtype).contiguous().numpy() for x in (A, B, C))
+    A_np, B_np, C_np = (x.detach().contiguous().numpy() for x in (A, B, C))
     dtype = A_np.dtype
-    workers = workers if workers is not None else torch.get_num_threads()
     ws = workspace if workspace is not None else BlasWorkspace()
+    workers = ws.workers if ws.workers is not None else torch.get_num_threads()
     plan, scratch = ws.prepare(a, b, n, dtype, workers)
-    Y = target.detach().contiguous().numpy()
+    Y = target.detach().to(A.dtype).contiguous().numpy()
     ct = np.ascontiguousarray(C_np.transpose(0, 2, 1)).reshape(n, n * n)
     logits = np.empty((plan.a.shape[0], n), dtype)
     grad_b = np.zeros((n, n, n), dtype)
@@ -162,11 +225,11 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
             k = hi - lo
             rows = plan.a[lo:hi]
             As, P = stacked[:k], products[:k]
-            np.take(A_np, rows, axis=0, out=As, mode="clip")  # indices valid: no buffering
-            spans = [(sym, int(plan.starts[sym]) - lo, int(plan.starts[sym + 1]) - lo)
-                     for sym in chunk]
-            for sym, s, e in spans:
-                np.matmul(As[s:e].reshape(-1, n), B_np[sym], out=P[s:e].reshape(-1, n))
+            np.take(A_np, rows, axis=0, out=As, mode="clip")  # indices checked: no buffering
+            spans = [(b_sym, int(plan.starts[b_sym]) - lo, int(plan.starts[b_sym + 1]) - lo)
+                     for b_sym in chunk]
+            for b_sym, s, e in spans:
+                np.matmul(As[s:e].reshape(-1, n), B_np[b_sym], out=P[s:e].reshape(-1, n))
             flat = P.reshape(k, n * n)
             out = logits[lo:hi]
             np.matmul(flat, ct.T, out=out)
@@ -176,28 +239,27 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
             g *= 2.0 / n
             grad_ct += np.matmul(g.T, flat, out=term)
             np.matmul(g, ct, out=flat)  # P now holds ∂P
-            for sym, s, e in spans:
-                np.matmul(As[s:e].reshape(-1, n).T, P[s:e].reshape(-1, n), out=grad_b[sym])
-                np.matmul(P[s:e].reshape(-1, n), B_np[sym].T, out=As[s:e].reshape(-1, n))
-            for j, sym in enumerate(rows.tolist()):
-                grad_a[sym] += As[j]
+            for b_sym, s, e in spans:
+                np.matmul(As[s:e].reshape(-1, n).T, P[s:e].reshape(-1, n), out=grad_b[b_sym])
+                np.matmul(P[s:e].reshape(-1, n), B_np[b_sym].T, out=As[s:e].reshape(-1, n))
+            for j, a_sym in enumerate(rows.tolist()):
+                grad_a[a_sym] += As[j]
         losses[part] = total
 
-    with _controller().limit(limits=1, user_api="blas"):
-        if len(plan.parts) == 1:
-            run(0)
-        elif plan.parts:
-            with ThreadPoolExecutor(len(plan.parts) - 1) as pool:
-                others = [pool.submit(run, p) for p in range(1, len(plan.parts))]
+    with _STEP_LOCK, _controller().limit(limits=1, user_api="blas"):
+        others = [_pool(len(plan.parts) - 1).submit(run, p) for p in range(1, len(plan.parts))]
+        try:
+            if plan.parts:
                 run(0)
-                for f in others:
-                    f.result()
+        finally:
+            for f in others:
+                f.result()
     grad_a = np.zeros((n, n, n), dtype)
     grad_ct = np.zeros((n, n * n), dtype)
-    for _, _, ga, gc, _ in scratch[:len(plan.parts)]:
-        grad_a += ga
-        grad_ct += gc
+    for buffers in scratch:
+        grad_a += buffers.grad_a
+        grad_ct += buffers.grad_ct
     grad_c = np.ascontiguousarray(grad_ct.reshape(n, n, n).transpose(0, 2, 1))
     loss = torch.tensor(sum(losses), dtype=A.dtype)
-    return loss, torch.from_numpy(logits), tuple(
-        torch.from_numpy(x) for x in (grad_a, grad_b, grad_c))
+    grads = (torch.from_numpy(grad_a), torch.from_numpy(grad_b), torch.from_numpy(grad_c))
+    return loss, torch.from_numpy(logits), grads

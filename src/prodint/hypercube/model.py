@@ -31,8 +31,8 @@ Fast forms (the naive ones are kept as references for the tests and the benchmar
 
 Two backends run these six products (:func:`loss_and_grad`, ``backend=``): ``"torch"`` makes
 each one call over all pairs as above, on any device; ``"blas"``
-(:mod:`prodint.hypercube.blas_step`, the default on the CPU) runs all six per cache-sized
-chunk of pairs, on one single-threaded BLAS stream per core.
+(:mod:`prodint.hypercube.blas_step`, the default on the CPU) runs all six per chunk of
+pairs, on one single-threaded BLAS stream per core.
 
 At the regular representation of a group (``A_g = B_g = ρ(g)``, ``C_g = ρ(g)ᵀ``, ``ρ`` the
 permutation matrices of left multiplication) ``T = δ`` and ``H = 3n²`` exactly.
@@ -226,9 +226,10 @@ class Pairs:
 
 
 class Workspace:
-    """Reusable buffers for :func:`loss_and_grad` (no large allocation per step).
+    """Reusable buffers for :func:`loss_and_grad` (no per-step allocation of the products).
 
-    ``stacked``/``products`` serve the ``"torch"`` backend, ``blas`` the ``"blas"`` one.
+    ``stacked``/``products`` serve the ``"torch"`` backend, ``blas`` the ``"blas"`` one (set
+    ``blas.workers`` to choose its number of parallel parts).
     """
 
     def __init__(self) -> None:
@@ -261,19 +262,19 @@ def loss_and_grad(factors: Factors, pairs: Pairs, workspace: Workspace | None = 
     Args:
         backend: ``"torch"`` runs every product as one call over all pairs (a batched matrix
             product over blocks or one large matrix product), on any device; ``"blas"`` runs
-            cache-sized chunks on parallel single-threaded BLAS workers, CPU only
+            chunks of pairs on parallel single-threaded BLAS workers, CPU only
             (:mod:`prodint.hypercube.blas_step`); ``"auto"`` picks ``"blas"`` for float32 and
             float64 factors on the CPU and ``"torch"`` otherwise.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, received {backend!r}")
-    on_cpu = factors.A.device.type == "cpu" and factors.A.dtype in (torch.float32,
-                                                                     torch.float64)
-    if backend == "blas" and not on_cpu:
+    blas_ok = factors.A.device.type == "cpu" and factors.A.dtype in (torch.float32,
+                                                                      torch.float64)
+    if backend == "blas" and not blas_ok:
         raise ValueError(f"backend: 'blas' needs float32 or float64 factors on the CPU, "
                          f"received {factors.A.dtype} on {factors.A.device}")
     ws = workspace if workspace is not None else Workspace()
-    if backend == "blas" or (backend == "auto" and on_cpu):
+    if backend == "blas" or (backend == "auto" and blas_ok):
         return loss_and_grad_blas(*factors.tensors(), pairs.a, pairs.b, pairs.target, ws.blas)
     return _loss_and_grad_torch(factors, pairs, ws)
 
