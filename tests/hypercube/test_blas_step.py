@@ -7,26 +7,24 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from prodint.groups import cyclic
 from prodint.hypercube.blas_step import BlasWorkspace, ChunkPlan, loss_and_grad_blas
 from prodint.hypercube.model import (
     Factors,
     Pairs,
     Workspace,
     full_tensor,
-    init_factors,
     loss_and_grad,
     objective_reference,
-    one_hot_target,
 )
 
 
-def _problem(n: int, dtype: torch.dtype, seed: int = 0, fraction: float = 0.5):
-    g = torch.Generator().manual_seed(seed)
-    factors = init_factors(n, g, dtype)
-    target = one_hot_target(cyclic(n).table, dtype)
-    mask = torch.rand(n, n, generator=g) < fraction
-    return factors, target, mask
+def _assert_matches_torch_backend(factors: Factors, pairs: Pairs, result) -> None:
+    loss, logits, grads = result
+    ref, ref_logits, ref_grads = loss_and_grad(factors, pairs, backend="torch")
+    assert abs(loss.item() - ref.item()) <= 1e-12 * ref.item()
+    torch.testing.assert_close(logits, ref_logits, rtol=1e-12, atol=1e-13)
+    for x, y in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
 
 
 def _blas(factors: Factors, pairs: Pairs, **kwargs):
@@ -34,8 +32,8 @@ def _blas(factors: Factors, pairs: Pairs, **kwargs):
 
 
 @pytest.mark.parametrize(("workers", "chunk_pairs"), [(1, 1), (1, 64), (2, 3), (3, 5)])
-def test_matches_naive_reference_float64(workers: int, chunk_pairs: int) -> None:
-    factors, target, mask = _problem(9, torch.float64, seed=workers + chunk_pairs)
+def test_matches_naive_reference_float64(workers: int, chunk_pairs: int, problem) -> None:
+    factors, target, mask = problem(9, torch.float64, seed=workers + chunk_pairs)
     mask[:, 4] = False  # a b without observed pairs
     leaves = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
     ref = objective_reference(leaves, target, mask, 0.0)
@@ -50,8 +48,8 @@ def test_matches_naive_reference_float64(workers: int, chunk_pairs: int) -> None
     assert torch.equal(grads[1][4], torch.zeros(9, 9, dtype=torch.float64))
 
 
-def test_matches_float64_reference_in_float32() -> None:
-    factors, target, mask = _problem(13, torch.float32, seed=3)
+def test_matches_float64_reference_in_float32(problem) -> None:
+    factors, target, mask = problem(13, torch.float32, seed=3)
     leaves = Factors(*(x.double().requires_grad_() for x in factors.tensors()))
     objective_reference(leaves, target.double(), mask, 0.0).backward()
     pairs = Pairs.from_mask(mask, target)
@@ -63,8 +61,8 @@ def test_matches_float64_reference_in_float32() -> None:
         torch.testing.assert_close(g.double(), x.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_backends_agree_and_auto_picks_blas_on_cpu() -> None:
-    factors, target, mask = _problem(11, torch.float64, seed=4, fraction=0.7)
+def test_backends_agree_and_auto_picks_blas_on_cpu(problem) -> None:
+    factors, target, mask = problem(11, torch.float64, seed=4, fraction=0.7)
     pairs = Pairs.from_mask(mask, target)
     results = {be: loss_and_grad(factors, pairs, Workspace(), backend=be)
                for be in ("torch", "blas", "auto")}
@@ -79,8 +77,8 @@ def test_backends_agree_and_auto_picks_blas_on_cpu() -> None:
     assert ws.blas.plan is not None and ws.products.numel() == 0
 
 
-def test_deterministic_and_buffers_reused_without_aliasing_results() -> None:
-    factors, target, mask = _problem(10, torch.float32, seed=5)
+def test_deterministic_and_buffers_reused_without_aliasing_results(problem) -> None:
+    factors, target, mask = problem(10, torch.float32, seed=5)
     pairs = Pairs.from_mask(mask, target)
     ws = BlasWorkspace(chunk_pairs=7, workers=2)
     first = _blas(factors, pairs, workspace=ws)
@@ -99,8 +97,8 @@ def test_deterministic_and_buffers_reused_without_aliasing_results() -> None:
         assert all(lo + out.nbytes <= s or lo >= e for s, e in scratch)
 
 
-def test_workspace_replans_for_new_pairs_of_the_same_size() -> None:
-    factors, target, _ = _problem(8, torch.float64, seed=8)
+def test_workspace_replans_for_new_pairs_of_the_same_size(problem) -> None:
+    factors, target, _ = problem(8, torch.float64, seed=8)
     g = torch.Generator().manual_seed(9)
     masks = [torch.zeros(64, dtype=torch.bool) for _ in range(2)]
     for m in masks:
@@ -108,39 +106,32 @@ def test_workspace_replans_for_new_pairs_of_the_same_size() -> None:
     ws = BlasWorkspace(chunk_pairs=4, workers=2)
     for mask in masks:
         pairs = Pairs.from_mask(mask.view(8, 8), target)
-        loss, _, grads = _blas(factors, pairs, workspace=ws)
-        ref, _, ref_grads = loss_and_grad(factors, pairs, backend="torch")
-        assert abs(loss.item() - ref.item()) <= 1e-12 * ref.item()
-        for x, y in zip(grads, ref_grads, strict=True):
-            torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+        _assert_matches_torch_backend(factors, pairs, _blas(factors, pairs, workspace=ws))
 
 
-def test_more_workers_than_chunks_and_non_contiguous_factors() -> None:
-    factors, target, mask = _problem(6, torch.float64, seed=10)
+def test_more_workers_than_chunks_and_non_contiguous_factors(problem) -> None:
+    factors, target, mask = problem(6, torch.float64, seed=10)
     C_view = factors.C.transpose(1, 2).contiguous().transpose(1, 2)  # same values, strided
     assert not C_view.is_contiguous()
     pairs = Pairs.from_mask(mask, target)
     ws = BlasWorkspace(chunk_pairs=100, workers=4)
-    loss, _, grads = loss_and_grad_blas(factors.A, factors.B, C_view, pairs.a, pairs.b,
-                                        pairs.target, ws)
+    result = loss_and_grad_blas(factors.A, factors.B, C_view, pairs.a, pairs.b, pairs.target,
+                                ws)
     assert ws.plan is not None and len(ws.plan.parts) == 1
-    ref, _, ref_grads = loss_and_grad(factors, pairs, backend="torch")
-    assert abs(loss.item() - ref.item()) <= 1e-12 * ref.item()
-    for x, y in zip(grads, ref_grads, strict=True):
-        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+    _assert_matches_torch_backend(factors, pairs, result)
 
 
-def test_blas_thread_limit_is_restored() -> None:
-    factors, target, mask = _problem(9, torch.float32, seed=11)
+def test_blas_thread_limit_is_restored(problem) -> None:
+    factors, target, mask = problem(9, torch.float32, seed=11)
     before = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
     _blas(factors, Pairs.from_mask(mask, target), workspace=BlasWorkspace(4, workers=2))
     assert [(i["internal_api"], i["num_threads"]) for i in threadpool_info()] == before
 
 
 @pytest.mark.parametrize(("workers", "chunk_pairs"), [(3, 5), (2, 6)])
-def test_plan_covers_every_pair_once_in_balanced_contiguous_parts(workers: int,
-                                                                  chunk_pairs: int) -> None:
-    _, target, mask = _problem(12, torch.float32, seed=6, fraction=0.6)
+def test_plan_covers_every_pair_once_in_balanced_contiguous_parts(
+        workers: int, chunk_pairs: int, problem) -> None:
+    _, target, mask = problem(12, torch.float32, seed=6, fraction=0.6)
     pairs = Pairs.from_mask(mask, target)
     plan = ChunkPlan.build(pairs.a, pairs.b, 12, workers=workers, chunk_pairs=chunk_pairs)
 
@@ -167,16 +158,16 @@ def test_equal_chunks_are_shared_equally() -> None:
         assert ChunkPlan.build(a, b, 4, workers, chunk_pairs=3).parts == expected
 
 
-def test_no_observed_pairs_gives_zero_loss_and_gradients() -> None:
-    factors, target, _ = _problem(5, torch.float64)
+def test_no_observed_pairs_gives_zero_loss_and_gradients(problem) -> None:
+    factors, target, _ = problem(5, torch.float64)
     pairs = Pairs.from_mask(torch.zeros(5, 5, dtype=torch.bool), target)
     loss, logits, grads = _blas(factors, pairs, workspace=BlasWorkspace(workers=2))
     assert loss.item() == 0.0 and logits.shape == (0, 5)
     assert all(torch.equal(g, torch.zeros(5, 5, 5, dtype=torch.float64)) for g in grads)
 
 
-def test_bad_arguments_raise_clear_errors() -> None:
-    factors, target, mask = _problem(6, torch.float32)
+def test_bad_arguments_raise_clear_errors(problem) -> None:
+    factors, target, mask = problem(6, torch.float32)
     pairs = Pairs.from_mask(mask, target)
     with pytest.raises(ValueError, match="backend: expected one of"):
         loss_and_grad(factors, pairs, backend="cuda")
@@ -206,8 +197,8 @@ def test_bad_arguments_raise_clear_errors() -> None:
         BlasWorkspace(workers=0)
 
 
-def test_an_error_in_a_helper_thread_reaches_the_caller(monkeypatch) -> None:
-    factors, target, mask = _problem(8, torch.float64, seed=12)
+def test_an_error_in_a_helper_thread_reaches_the_caller(monkeypatch, problem) -> None:
+    factors, target, mask = problem(8, torch.float64, seed=12)
     pairs = Pairs.from_mask(mask, target)
     ws = BlasWorkspace(chunk_pairs=4, workers=2)
     take = np.take
@@ -221,6 +212,5 @@ def test_an_error_in_a_helper_thread_reaches_the_caller(monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="helper failed"):
         _blas(factors, pairs, workspace=ws)
     monkeypatch.undo()
-    loss, _, _ = _blas(factors, pairs, workspace=ws)  # the workspace is still usable
-    ref, _, _ = loss_and_grad(factors, pairs, backend="torch")
-    assert abs(loss.item() - ref.item()) <= 1e-12 * ref.item()
+    # The workspace is still usable.
+    _assert_matches_torch_backend(factors, pairs, _blas(factors, pairs, workspace=ws))

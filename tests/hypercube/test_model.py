@@ -24,15 +24,6 @@ from prodint.hypercube.model import (
 )
 
 
-def _problem(n: int, dtype: torch.dtype, seed: int = 0, fraction: float = 0.5):
-    g = torch.Generator().manual_seed(seed)
-    factors = init_factors(n, g, dtype)
-    table = cyclic(n).table
-    target = one_hot_target(table, dtype)
-    mask = torch.rand(n, n, generator=g) < fraction
-    return factors, target, mask
-
-
 @pytest.mark.parametrize("group", [cyclic(7), symmetric(3), symmetric(4)])
 def test_regular_representation_is_exact(group) -> None:
     f = regular_representation(group.table)
@@ -43,8 +34,8 @@ def test_regular_representation_is_exact(group) -> None:
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_fast_objective_matches_naive_float64(eps: float) -> None:
-    factors, target, mask = _problem(9, torch.float64)
+def test_fast_objective_matches_naive_float64(eps: float, problem) -> None:
+    factors, target, mask = problem(9, torch.float64)
     naive = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
     fast = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
     ref = objective_reference(naive, target, mask, eps)
@@ -57,8 +48,8 @@ def test_fast_objective_matches_naive_float64(eps: float) -> None:
 
 
 @pytest.mark.parametrize("backend", ["torch", "blas"])
-def test_each_backend_matches_naive_float64(backend: str) -> None:
-    factors, target, mask = _problem(10, torch.float64, seed=7)
+def test_each_backend_matches_naive_float64(backend: str, problem) -> None:
+    factors, target, mask = problem(10, torch.float64, seed=7)
     leaves = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
     ref = objective_reference(leaves, target, mask, 0.0)
     ref.backward()
@@ -69,8 +60,8 @@ def test_each_backend_matches_naive_float64(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["torch", "blas"])
-def test_fast_objective_matches_naive_float32(backend: str) -> None:
-    factors, target, mask = _problem(12, torch.float32, seed=1)
+def test_fast_objective_matches_naive_float32(backend: str, problem) -> None:
+    factors, target, mask = problem(12, torch.float32, seed=1)
     ref64 = Factors(*(x.double().requires_grad_() for x in factors.tensors()))
     objective_reference(ref64, target.double(), mask, 0.1).backward()
     pairs = Pairs.from_mask(mask, target)
@@ -80,16 +71,16 @@ def test_fast_objective_matches_naive_float32(backend: str) -> None:
         torch.testing.assert_close((g + 0.1 * hg).double(), x.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_gradient_matches_finite_differences() -> None:
-    factors, target, mask = _problem(4, torch.float64, seed=2)
+def test_gradient_matches_finite_differences(problem) -> None:
+    factors, target, mask = problem(4, torch.float64, seed=2)
     pairs = Pairs.from_mask(mask, target)
     leaves = tuple(x.clone().requires_grad_() for x in factors.tensors())
     assert torch.autograd.gradcheck(lambda A, B, C: objective(Factors(A, B, C), pairs, 0.1),
                                     leaves)
 
 
-def test_h_gram_form_and_gradient_match_pairwise() -> None:
-    factors, _, _ = _problem(8, torch.float64, seed=3)
+def test_h_gram_form_and_gradient_match_pairwise(problem) -> None:
+    factors, _, _ = problem(8, torch.float64, seed=3)
     leaves = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
     ref = h_pairwise(leaves)
     ref.backward()
@@ -99,8 +90,8 @@ def test_h_gram_form_and_gradient_match_pairwise() -> None:
         torch.testing.assert_close(g, x.grad, rtol=1e-10, atol=1e-10)
 
 
-def test_pairs_are_blocked_by_b_and_predict_matches_full_tensor() -> None:
-    factors, target, mask = _problem(6, torch.float64, seed=4, fraction=0.8)
+def test_pairs_are_blocked_by_b_and_predict_matches_full_tensor(problem) -> None:
+    factors, target, mask = problem(6, torch.float64, seed=4, fraction=0.8)
     pairs = Pairs.from_mask(mask, target, block=2)
     assert pairs.m == int(mask.sum())
     assert sorted(zip(pairs.b.tolist(), pairs.a.tolist(), strict=True)) == list(
@@ -122,8 +113,8 @@ def test_pairs_are_blocked_by_b_and_predict_matches_full_tensor() -> None:
 
 
 @pytest.mark.parametrize("block", [1, 3, 64])
-def test_block_size_does_not_change_the_result(block: int) -> None:
-    factors, target, mask = _problem(7, torch.float64, seed=6)
+def test_block_size_does_not_change_the_result(block: int, problem) -> None:
+    factors, target, mask = problem(7, torch.float64, seed=6)
     loss, _, grads = loss_and_grad(factors, Pairs.from_mask(mask, target, block=block),
                                    backend="torch")
     ref, _, ref_grads = loss_and_grad(factors, Pairs.from_mask(mask, target, block=16),
@@ -133,8 +124,8 @@ def test_block_size_does_not_change_the_result(block: int) -> None:
         torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-12)
 
 
-def test_torch_backend_workspace_is_reused_across_steps() -> None:
-    factors, target, mask = _problem(5, torch.float32, seed=5)
+def test_torch_backend_workspace_is_reused_across_steps(problem) -> None:
+    factors, target, mask = problem(5, torch.float32, seed=5)
     pairs = Pairs.from_mask(mask, target)
     ws = Workspace()
     first = loss_and_grad(factors, pairs, ws, backend="torch")
