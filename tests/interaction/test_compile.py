@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from prodint.algebra import clifford, group_algebra, quaternions
 from prodint.groups import cyclic
-from prodint.interaction import CompiledInteraction, compile, evaluate, library
+from prodint.interaction import InteractionLayer, compile, evaluate, library
 
 CASES = {
     "dense": lambda: library.dense(6, 5),
@@ -71,7 +71,7 @@ def test_softmax_attention_matches_sdpa() -> None:
 
 def test_compiled_module_is_a_module() -> None:
     m = compile(library.bilinear(4, quaternions()))
-    assert isinstance(m, CompiledInteraction)
+    assert isinstance(m, InteractionLayer)
     assert m.self_interaction_order == 2
     assert sorted(n for n, _ in m.named_parameters()) == ["params.W1", "params.W2"]
     m.double()

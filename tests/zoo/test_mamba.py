@@ -69,7 +69,7 @@ def test_equals_mambapy_outputs_and_gradients(length: int, bias: bool, mode: str
     pairs = _pairs(ref.config.d_inner, ref.config.dt_rank, ref.config.d_state, bias)
     ref_names = sorted({source for source, _ in pairs.values()})
     y_ref, g_ref = _grads(ref, x, ref_names)
-    y, g = _grads(ours, x, [f"interaction.params.{name}" for name in pairs])
+    y, g = _grads(ours, x, [f"params.{name}" for name in pairs])
     torch.testing.assert_close(y, y_ref, rtol=tol, atol=tol)
     torch.testing.assert_close(g[0], g_ref[0], rtol=tol, atol=tol, msg="gradient of x")
     by_name = dict(zip(ref_names, g_ref[1:], strict=True))

@@ -71,8 +71,8 @@ class Algebra(nn.Module):
             )
         self.basis_names: list[str] = basis_names
         self.hints = hints if hints is not None else KernelHints()
-        self.register_buffer("triples", triples)
-        self.register_buffer("values", values)
+        self.register_buffer("triples", triples, persistent=False)
+        self.register_buffer("values", values, persistent=False)
         self.kernel = kernels.choose_kernel(self) if kernel == "auto" else kernel
         kernels.check_applicable(self, self.kernel, argument="kernel")
         self._dense_cache: Tensor | None = None

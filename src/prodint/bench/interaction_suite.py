@@ -16,30 +16,30 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.bench.harness import Case, Record
-from prodint.interaction import CompiledInteraction, compile, library
+from prodint.interaction import InteractionLayer, compile, library
 
-Hand = Callable[[CompiledInteraction, Tensor], Tensor]
+Hand = Callable[[InteractionLayer, Tensor], Tensor]
 
 
-def _dense(m: CompiledInteraction, x: Tensor) -> Tensor:
+def _dense(m: InteractionLayer, x: Tensor) -> Tensor:
     return F.linear(x, m.params["W"].T, m.params["b"])
 
 
-def _conv(m: CompiledInteraction, x: Tensor) -> Tensor:
+def _conv(m: InteractionLayer, x: Tensor) -> Tensor:
     weight = m.params["W"].permute(2, 1, 0)  # [k, c, o] -> [o, c, k]
     return F.conv1d(x.transpose(1, 2), weight, padding=1).transpose(1, 2)
 
 
-def _glu(m: CompiledInteraction, x: Tensor) -> Tensor:
+def _glu(m: InteractionLayer, x: Tensor) -> Tensor:
     return (x @ m.params["W1"]) * torch.sigmoid(x @ m.params["W2"])
 
 
-def _linear_attention(m: CompiledInteraction, x: Tensor) -> Tensor:
+def _linear_attention(m: InteractionLayer, x: Tensor) -> Tensor:
     q, k, v = (x @ m.params[n] for n in ("Wq", "Wk", "Wv"))
     return q @ (k.transpose(-1, -2) @ v)
 
 
-def problems(quick: bool) -> Iterator[tuple[str, CompiledInteraction, Hand, tuple[int, ...]]]:
+def problems(quick: bool) -> Iterator[tuple[str, InteractionLayer, Hand, tuple[int, ...]]]:
     """``(name, module, hand-written torch, input shape)`` for every measured problem."""
     sizes = {"small": (1, 8, 16), "large": (4, 256, 128) if quick else (8, 1024, 256)}
     for size, (b, t, c) in sizes.items():

@@ -5,10 +5,12 @@ over algebras: :class:`Signal` and :class:`Parameter` leaves, :class:`Product` (
 and :class:`Contract` (in the tensor algebra, then a trace), linear structural maps
 (:class:`Rename`, :class:`Permute`, :class:`AxisSum`, :class:`SplitAxis`, :class:`MergeAxes`,
 :class:`Pad`, :class:`Window`, :class:`Flip`, :class:`Upsample`, :class:`CausalMask`,
-:class:`Scale`), :class:`Pointwise` functions and :class:`Sum`. Learned
+:class:`Scale`), :class:`Pointwise` functions and :class:`Sum`; fixed tables
+(:class:`Constant`) and tie tables (:class:`Gather`) state how parameters are tied. Learned
 structure constants (:class:`LearnedAlgebra`) multiply like fixed ones. Every expression has a
 ``self_interaction_order``, prints as mathematics, supports ``substitute`` and compiles with
-:func:`compile` into a torch module; :func:`evaluate` is the reference evaluation.
+:func:`compile` into an :class:`InteractionLayer` (the layer contract every prodint layer
+follows); :func:`evaluate` is the reference evaluation.
 
 >>> from prodint.interaction import library
 >>> library.linear_attention(16, 8, 8).self_interaction_order
@@ -17,9 +19,10 @@ structure constants (:class:`LearnedAlgebra`) multiply like fixed ones. Every ex
 
 from prodint.algebra.learned import LearnedAlgebra
 from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
-from prodint.interaction.compile import CompiledInteraction, compile, evaluate
+from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
+from prodint.interaction.layer import Case, Family, InteractionLayer, compile
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.recurrence import Recurrence, Select, Stack
@@ -37,21 +40,27 @@ from prodint.interaction.structural import (
     Upsample,
     Window,
 )
+from prodint.interaction.ties import Constant, Gather
 
 __all__ = [
     "Axis",
     "AxisSum",
+    "Case",
     "CausalMask",
-    "CompiledInteraction",
+    "Constant",
     "Contract",
     "Expr",
+    "Family",
     "Flip",
+    "Gather",
+    "InteractionLayer",
     "LearnedAlgebra",
     "LinearRecurrence",
     "MergeAxes",
     "Pad",
     "Parameter",
     "Permute",
+    "Plan",
     "Pointwise",
     "Product",
     "ProductAlgebra",

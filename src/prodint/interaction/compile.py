@@ -1,11 +1,10 @@
-"""From an expression to a torch module: :func:`compile`, and the reference :func:`evaluate`.
+"""Two executions of an expression: the compiled :class:`Plan` and the reference :func:`evaluate`.
 
-:func:`compile` does the symbolic work once: it orders the nodes (shared sub-expressions are
-computed once), registers the parameters with their documented initialisation and the algebras
-as sub-modules (so ``.to()`` moves them), and asks every node for its fast closure (einsum
-equations, axis permutations and the algebra's multiplication kernel are fixed here). The
-module's forward is then a straight list of tensor operations, which
-``torch.compile(fullgraph=True)`` accepts.
+:class:`Plan` does the symbolic work once: it orders the nodes (shared sub-expressions are
+computed once) and asks every node for its fast closure (einsum equations, axis permutations
+and the algebra's multiplication kernel are fixed here), so running it is a straight list of
+tensor operations, which ``torch.compile(fullgraph=True)`` accepts. The module that holds the
+parameters is :class:`~prodint.interaction.layer.InteractionLayer` (:func:`compile`).
 
 :func:`evaluate` is the reference: it walks the tree with every node's ``reference`` form
 (dense structure constants for products, broadcast-multiply-sum for contractions).
@@ -16,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from prodint.interaction.expr import Expr, Kernel, Parameter, Signal
-from prodint.interaction.products import Product
 
 
 def _check_input(signal: Signal, value: object) -> Tensor:
@@ -58,101 +56,113 @@ def _bind_inputs(signals: list[Signal], args: tuple,
     return {s.name: _check_input(s, bound[s.name]) for s in signals}
 
 
-def evaluate(expr: Expr, inputs: Mapping[str, Tensor], parameters: Mapping[str, Tensor]) -> Tensor:
+def _tables_of(node: Expr) -> dict[str, Tensor]:
+    tables = getattr(node, "tables", None)
+    return tables() if tables is not None else {}
+
+
+def evaluate(expr: Expr, inputs: Mapping[str, Tensor], parameters: Mapping[str, Tensor],
+             constants: Mapping[str, Tensor] | None = None) -> Tensor:
     """Reference value of ``expr`` (clarity first; the compiled module must agree with it).
 
     Args:
         expr: the expression.
         inputs: signal name → tensor ``[*batch, *signal.axes]``.
         parameters: parameter name → tensor of the parameter's shape.
+        constants: buffer name → tensor for the fixed tables of :class:`Constant` and
+            :class:`Gather` nodes (a layer passes its buffers); by default each node's own
+            tensor, with floating tables cast to the dtype and device of the first parameter
+            or input.
     """
     values: dict[int, Tensor] = {}
     bound = _bind_inputs(expr.signals(), (), inputs)
+    missing = [p.name for p in expr.parameters() if p.name not in parameters]
+    if missing:
+        raise ValueError(f"parameters: expected values for {missing}, received "
+                         f"{sorted(parameters)}")
+    like = next(iter([*parameters.values(), *bound.values()]), None)
     for node in expr.walk():
         if isinstance(node, Signal):
             values[id(node)] = bound[node.name]
         elif isinstance(node, Parameter):
-            values[id(node)] = parameters[node.name]
+            value = parameters[node.name]
+            if tuple(value.shape) != node.shape:
+                raise ValueError(f"parameters: expected {node.name!r} of shape {node.shape}, "
+                                 f"received {tuple(value.shape)}")
+            values[id(node)] = value
         else:
-            values[id(node)] = node.reference(*(values[id(c)] for c in node.children))
+            tables = []
+            for name, own in _tables_of(node).items():
+                if constants is not None and name in constants:
+                    tables.append(constants[name])
+                elif like is not None:
+                    dtype = like.dtype if own.is_floating_point() else own.dtype
+                    tables.append(own.to(device=like.device, dtype=dtype))
+                else:
+                    tables.append(own)
+            values[id(node)] = node.reference(*(values[id(c)] for c in node.children), *tables)
     return values[id(expr)]
 
 
-class CompiledInteraction(nn.Module):
-    """A torch module computing an interaction expression.
+class Plan:
+    """The compiled form of an expression: a straight list of tensor operations.
 
-    Call it with the signals positionally (in order of first appearance) or by name; each is
-    ``[*batch, *signal.axes]`` and the output is ``[*batch, *expr.axes]``.
+    Built once: shared sub-expressions get one step, renames none (they alias their child's
+    value), and every node's fast closure (einsum equations, permutations, the algebra's
+    kernel) is fixed here. :meth:`run` executes the steps with the parameters and fixed tables
+    given, so one plan serves every module that holds those tensors.
 
     Attributes:
-        expression: the expression compiled.
-        self_interaction_order: its order.
-        params: the learnable tensors, by parameter name.
+        signals: the signal leaves, in order of first appearance.
+        tables: buffer name → the fixed tensor of each :class:`Constant` / :class:`Gather`.
     """
 
-    def __init__(self, expr: Expr, *, dtype: torch.dtype | None = None,
-                 generator: torch.Generator | None = None):
-        super().__init__()
-        if not isinstance(expr, Expr):
-            raise TypeError(f"expr: expected an Expr, received {type(expr).__name__}")
-        if not expr.signals():
-            raise ValueError("expr: expected an expression of at least one signal, "
-                             "received one of parameters only")
-        self.expression = expr
-        self.self_interaction_order = expr.self_interaction_order
-        self.params = nn.ParameterDict({
-            p.name: nn.Parameter(p.initial_value(dtype=dtype, generator=generator))
-            for p in expr.parameters()
-        })
-        algebras: dict[str, nn.Module] = {}
-        for node in expr.walk():
-            if isinstance(node, Product) and isinstance(node.algebra, nn.Module):
-                algebras.setdefault(f"a{len(algebras)}", node.algebra)
-        self.algebras = nn.ModuleDict(algebras)
-        if dtype is not None:
-            self.algebras.to(dtype)
-        self._signals = expr.signals()
-        # The plan: (kind, payload, child slots); step i leaves its value in slot i.
+    def __init__(self, expr: Expr):
+        self.signals = expr.signals()
+        self.tables: dict[str, Tensor] = {}
         nodes = expr.walk()
         slot: dict[int, int] = {}
-        self._plan: list[tuple[str, object, tuple[int, ...]]] = []
+        # (kind, payload, child slots, table names); step i leaves its value in slot i.
+        self._steps: list[tuple[str, object, tuple[int, ...], tuple[str, ...]]] = []
         for node in nodes:
             if getattr(node, "is_alias", False):
-                # renaming changes no values: point at the child's slot, add no step
                 slot[id(node)] = slot[id(node.children[0])]
                 continue
-            slot[id(node)] = len(self._plan)
+            slot[id(node)] = len(self._steps)
             if isinstance(node, Signal):
-                self._plan.append(("signal", node.name, ()))
+                self._steps.append(("signal", node.name, (), ()))
             elif isinstance(node, Parameter):
-                self._plan.append(("param", node.name, ()))
+                self._steps.append(("param", node.name, (), ()))
             else:
+                names = []
+                for name, value in _tables_of(node).items():
+                    prev = self.tables.setdefault(name, value)
+                    if prev is not value and (prev.shape != value.shape
+                                              or not torch.equal(prev, value)):
+                        raise ValueError(f"expr: two different fixed tables are both called "
+                                         f"{name!r}; expected one table per name")
+                    names.append(name)
                 kernel: Kernel = node.kernel()
-                self._plan.append(("op", kernel, tuple(slot[id(c)] for c in node.children)))
+                self._steps.append(("op", kernel, tuple(slot[id(c)] for c in node.children),
+                                    tuple(names)))
         self._output = slot[id(expr)]
 
-    def forward(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
-        bound = _bind_inputs(self._signals, args, kwargs)
+    def bind(self, args: tuple, kwargs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Signal name → checked input tensor, from positional or named inputs."""
+        return _bind_inputs(self.signals, args, kwargs)
+
+    def run(self, inputs: Mapping[str, Tensor], parameters: Mapping[str, Tensor],
+            tables: Mapping[str, Tensor]) -> Tensor:
+        """The expression's value from bound inputs, parameters and fixed tables."""
         values: list[Tensor] = []
-        for kind, payload, slots in self._plan:
+        for kind, payload, slots, names in self._steps:
             if kind == "signal":
-                values.append(bound[payload])  # type: ignore[index]
+                values.append(inputs[payload])  # type: ignore[index]
             elif kind == "param":
-                values.append(self.params[payload])  # type: ignore[index]
+                values.append(parameters[payload])  # type: ignore[index]
             else:
-                values.append(payload(*(values[i] for i in slots)))  # type: ignore[operator]
+                values.append(payload(*(values[i] for i in slots),  # type: ignore[operator]
+                                      *(tables[n] for n in names)))
         return values[self._output]
 
-    def reference(self, *args: Tensor, **kwargs: Tensor) -> Tensor:
-        """The same computation by :func:`evaluate` with this module's parameters."""
-        bound = _bind_inputs(self._signals, args, kwargs)
-        return evaluate(self.expression, bound, dict(self.params.items()))
 
-    def extra_repr(self) -> str:
-        return f"order={self.self_interaction_order}, expression={self.expression}"
-
-
-def compile(expr: Expr, *, dtype: torch.dtype | None = None,
-            generator: torch.Generator | None = None) -> CompiledInteraction:
-    """Compile ``expr`` into a :class:`CompiledInteraction` module (see module doc)."""
-    return CompiledInteraction(expr, dtype=dtype, generator=generator)

@@ -28,8 +28,8 @@ from prodint.groups import (
     symmetric_permutations,
 )
 from prodint.interaction import library
-from prodint.interaction.compile import compile
 from prodint.interaction.enumerate import enumerate_interactions
+from prodint.interaction.layer import compile
 
 
 @dataclass(frozen=True)

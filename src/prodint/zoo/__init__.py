@@ -4,6 +4,7 @@
 ``expression`` is the product interaction they compute, with its ``self_interaction_order``.
 """
 
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo import (
     attention,
     clifford,
@@ -18,7 +19,6 @@ from prodint.zoo import (
     recurrent,
 )
 from prodint.zoo.attention import MultiheadAttention
-from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.clifford import (
     CliffordConv1d,
     CliffordConv2d,
@@ -57,8 +57,8 @@ __all__ = [
     "ConvTransposeNd",
     "Dense",
     "ElmanRNN",
-    "ExpressionLayer",
     "GroupConv2d",
+    "InteractionLayer",
     "LiftingConv2d",
     "LinearAttention",
     "MambaBlock",

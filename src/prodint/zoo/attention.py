@@ -31,7 +31,7 @@ from prodint.interaction import (
     SplitAxis,
     Sum,
 )
-from prodint.zoo.base import ExpressionLayer
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.registry import register_converter
 
 
@@ -114,7 +114,7 @@ def additive_mask(batch: int, heads: int, length: int, source: int, *,
     return total
 
 
-class MultiheadAttention(ExpressionLayer):
+class MultiheadAttention(InteractionLayer):
     """Drop-in for ``nn.MultiheadAttention`` (no ``add_bias_kv``/``add_zero_attn``).
 
     ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,

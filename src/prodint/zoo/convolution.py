@@ -35,7 +35,7 @@ from prodint.interaction import (
     Upsample,
     Window,
 )
-from prodint.zoo.base import ExpressionLayer
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.registry import register_converter
 
 PADDING_MODES = ("zeros", "circular")
@@ -114,7 +114,7 @@ def conv_transpose_expression(n: int, in_channels: int, out_channels: int,
     return Sum(y, Parameter("b", [("o", out_channels)], init="zeros")) if bias else y
 
 
-class ConvNd(ExpressionLayer):
+class ConvNd(InteractionLayer):
     """N-d convolution (``n`` = 1, 2, 3) in torch's layout; ``forward`` uses ``F.conv{n}d``."""
 
     def __init__(self, n: int, in_channels: int, out_channels: int,
@@ -151,7 +151,7 @@ class ConvNd(ExpressionLayer):
         return conv(x, self.param("W"), bias, self.stride, padding, self.dilation, self.groups)
 
 
-class ConvTransposeNd(ExpressionLayer):
+class ConvTransposeNd(InteractionLayer):
     """N-d transposed convolution (``n`` = 1, 2, 3); ``forward`` uses ``F.conv_transpose{n}d``."""
 
     def __init__(self, n: int, in_channels: int, out_channels: int,
@@ -217,7 +217,7 @@ def _convert_conv_transpose(module: nn.Module) -> ConvTransposeNd:
     return _copy(layer, module)
 
 
-def _copy(layer: ExpressionLayer, module: nn.Module) -> ExpressionLayer:
+def _copy(layer: InteractionLayer, module: nn.Module) -> InteractionLayer:
     layer.to(module.weight.dtype)
     layer.load_tensors(W=module.weight)
     if module.bias is not None:

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.interaction import Contract, Expr, Parameter, Signal, Sum
-from prodint.zoo.base import ExpressionLayer
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.registry import register_converter
 
 
@@ -19,7 +19,7 @@ def dense_expression(in_features: int, out_features: int, bias: bool = True) -> 
     return Sum(y, Parameter("b", [("o", out_features)], init="zeros")) if bias else y
 
 
-class Dense(ExpressionLayer):
+class Dense(InteractionLayer):
     """A dense layer; ``forward`` dispatches to ``F.linear``. Input ``[..., in_features]``."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:

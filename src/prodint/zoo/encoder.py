@@ -14,13 +14,13 @@ from torch import Tensor, nn
 
 from prodint.algebra import hadamard
 from prodint.interaction import Expr, Parameter, Pointwise, Product, Rename, Signal, Sum
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.attention import (
     additive_mask,
     attention_expression,
     native_attention,
     projection,
 )
-from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.registry import register_converter
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -54,7 +54,7 @@ def encoder_expression(width: int, heads: int, hidden: int, activation: str, eps
     return _layer_norm(Sum(z, feed_forward(z)), "norm2", width, eps, bias)
 
 
-class TransformerEncoderLayer(ExpressionLayer):
+class TransformerEncoderLayer(InteractionLayer):
     """Drop-in for ``nn.TransformerEncoderLayer`` with ReLU or GELU activation.
 
     ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``; ``src`` is

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from prodint.algebra import hadamard
 from prodint.interaction import Contract, Expr, Parameter, Pointwise, Product, Signal, Sum
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.attention import projection
-from prodint.zoo.base import ExpressionLayer
 from prodint.zoo.registry import register_converter
 
 
@@ -30,7 +30,7 @@ def _check(x: Tensor, features: int, argument: str = "x") -> None:
         raise ValueError(f"{argument}: expected [..., {features}], received {tuple(x.shape)}")
 
 
-class GLU(ExpressionLayer):
+class GLU(InteractionLayer):
     """Gated linear unit ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``: ``[..., in] → [..., hidden]``."""
 
     def __init__(self, in_features: int, hidden: int, bias: bool = True) -> None:
@@ -47,7 +47,7 @@ class GLU(ExpressionLayer):
         return F.glu(F.linear(x, w, b), dim=-1)
 
 
-class SwiGLU(ExpressionLayer):
+class SwiGLU(InteractionLayer):
     """``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``: ``[..., in] → [..., out]`` (no biases, as in LLaMA)."""
 
     def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
@@ -64,7 +64,7 @@ class SwiGLU(ExpressionLayer):
         return F.linear(h, self.param("W3"))
 
 
-class Bilinear(ExpressionLayer):
+class Bilinear(InteractionLayer):
     """``y[..., o] = Σ_ij x1[..., i] A[o, i, j] x2[..., j] + b[o]`` (``nn.Bilinear``)."""
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int,

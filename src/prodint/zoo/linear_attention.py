@@ -23,8 +23,8 @@ from prodint.interaction import (
     Signal,
     SplitAxis,
 )
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.attention import projection
-from prodint.zoo.base import ExpressionLayer
 
 
 def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
@@ -47,7 +47,7 @@ def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
                   {"o": "m"})
 
 
-class LinearAttention(ExpressionLayer):
+class LinearAttention(InteractionLayer):
     """Multi-head linear attention on ``[B, T, width]`` (no softmax, no feature map).
 
     Args:

@@ -47,10 +47,10 @@ from prodint.interaction import (
     Sum,
     Window,
 )
+from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.scan import LinearRecurrence
 from prodint.ops.selective_scan import MODES, selective_scan, selective_scan_step
 from prodint.zoo.attention import projection
-from prodint.zoo.base import ExpressionLayer
 
 MambaState = tuple[Tensor, Tensor]
 
@@ -91,7 +91,7 @@ def _shape_error(argument: str, expected: str, value: Tensor) -> ValueError:
     return ValueError(f"{argument}: expected {expected}, received shape {tuple(value.shape)}")
 
 
-class MambaBlock(ExpressionLayer):
+class MambaBlock(InteractionLayer):
     """Mamba's mixer block on ``[B, L, d_model]`` (module doc).
 
     Args:

@@ -1,0 +1,244 @@
+"""The layer contract: one expression, several executions, all equal.
+
+Every layer prodint ships is an :class:`InteractionLayer` (or a module built of them). Its
+**expression** states everything it computes: every parameter, every tie between parameters
+(:class:`~prodint.interaction.ties.Gather`, :class:`~prodint.interaction.ties.Constant`),
+masks, decay and normalization. The rest are ways of executing or reading that one object:
+
+============================ ===============================================================
+``expression``               the complete interaction (an :class:`~prodint.interaction.Expr`)
+``self_interaction_order``   derived from ``expression``; never set by hand
+``forward(...)``             the fast path (native torch kernels where the expression is
+                             recognised; by default the compiled expression)
+``general(...)``             always the compiled expression (:class:`~prodint.interaction.
+                             compile.Plan`), bound to this layer's own parameters, no copy
+``reference(...)``           always the node-by-node evaluation
+                             (:func:`~prodint.interaction.compile.evaluate`)
+``oracle(...)``              optional: an independent implementation (a loop, a peer) that
+                             tests compare with; raises ``NotImplementedError`` if absent
+============================ ===============================================================
+
+Torch conventions: ``reset_parameters()`` redraws every parameter with its documented
+initialisation, ``extra_repr`` shows the order and the expression, and the constructor takes
+``device=`` / ``dtype=`` (and a ``generator=`` for reproducible draws).
+
+State-dict naming (one scheme for every family): the learnable tensor of the expression's
+parameter ``W`` is ``params.W`` (prefixed by the sub-module path in a composite model). Fixed
+tables (tie indices and weights, bases, constants) are the non-persistent buffers
+``constants.<name>``, and an algebra's structure constants are non-persistent buffers of the
+algebra: neither is checkpoint state, both follow ``.to()``.
+
+The registry of layer families (:class:`Family`, :class:`Case`) gives every family a small
+random configuration; one test over the registry holds ``forward``, ``general`` and
+``reference`` equal (values and every gradient) and the order derived and documented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from prodint.interaction.compile import Plan, evaluate
+from prodint.interaction.expr import Expr
+from prodint.interaction.products import Product
+
+T = TypeVar("T")
+
+
+class _Tables(nn.Module):
+    """Holder of an expression's fixed tables, as non-persistent buffers."""
+
+    def __init__(self, tables: Mapping[str, Tensor], *, device: torch.device | str | None,
+                 dtype: torch.dtype | None):
+        super().__init__()
+        float_dtype = dtype or torch.get_default_dtype()
+        for name, value in tables.items():
+            value = value.to(device=device, dtype=float_dtype if value.is_floating_point()
+                             else value.dtype)
+            self.register_buffer(name, value.clone(), persistent=False)
+
+
+class InteractionLayer(nn.Module):
+    """A module computing one interaction expression (the layer contract, see module doc).
+
+    Call it with the signals positionally (in order of first appearance) or by name; each is
+    ``[*batch, *signal.axes]`` and the output is ``[*batch, *expression.axes]``.
+
+    Args:
+        expression: the complete interaction this layer computes.
+        device: where the parameters and tables live.
+        dtype: floating dtype of the parameters, tables and algebras (default: torch's).
+        generator: random generator for the initial draw.
+
+    Attributes:
+        params: the learnable tensors, by parameter name (``params.<name>`` in a state dict).
+        constants: the fixed tables, by name (non-persistent buffers).
+    """
+
+    def __init__(self, expression: Expr, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if not isinstance(expression, Expr):
+            raise TypeError(f"expression: expected an Expr, received "
+                            f"{type(expression).__name__}")
+        if not expression.signals():
+            raise ValueError("expression: expected an expression of at least one signal, "
+                             "received one of parameters only")
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"dtype: expected a floating dtype, received {dtype}")
+        self._expression = expression
+        self._plan = Plan(expression)
+        self._generator = generator
+        self.params = nn.ParameterDict({
+            p.name: nn.Parameter(p.initial_value(dtype=dtype, generator=generator)
+                                 .to(device=device))
+            for p in expression.parameters()
+        })
+        self.constants = _Tables(self._plan.tables, device=device, dtype=dtype)
+        algebras: dict[str, nn.Module] = {}
+        for node in expression.walk():
+            if isinstance(node, Product) and isinstance(node.algebra, nn.Module) and \
+                    all(node.algebra is not a for a in algebras.values()):
+                algebras[f"a{len(algebras)}"] = node.algebra
+        self.algebras = nn.ModuleDict(algebras)
+        if dtype is not None or device is not None:
+            self.algebras.to(device=device, dtype=dtype)
+
+    # ------------------------------------------------------------------ the expression
+    @property
+    def expression(self) -> Expr:
+        """The complete interaction this layer computes."""
+        return self._expression
+
+    @property
+    def self_interaction_order(self) -> int:
+        """``expression.self_interaction_order`` (derived, never stored)."""
+        return self._expression.self_interaction_order
+
+    def param(self, name: str) -> Tensor:
+        """The learnable tensor of the expression's parameter ``name``."""
+        if name not in self.params:
+            raise KeyError(f"name: expected one of {list(self.params)}, received {name!r}")
+        return self.params[name]
+
+    def has_param(self, name: str) -> bool:
+        """Whether the expression has a parameter called ``name``."""
+        return name in self.params
+
+    def tables(self) -> dict[str, Tensor]:
+        """The fixed tables (tie indices and weights, constants), by name."""
+        return dict(self.constants.named_buffers())
+
+    # ------------------------------------------------------------------ executions
+    def run_plan(self, *signals: Tensor, **named: Tensor) -> Tensor:
+        """The compiled expression on its signals (positional or by name)."""
+        bound = self._plan.bind(signals, named)
+        return self._plan.run(bound, self.params, self.tables())
+
+    def run_reference(self, *signals: Tensor, **named: Tensor) -> Tensor:
+        """The node-by-node evaluation on the expression's signals (positional or by name)."""
+        bound = self._plan.bind(signals, named)
+        return evaluate(self._expression, bound, dict(self.params.items()), self.tables())
+
+    def general(self, *inputs: Tensor, **named: Tensor) -> Tensor:
+        """The compiled expression, bound to this layer's parameters (no native dispatch).
+
+        Takes the same arguments as ``forward``. A layer whose ``forward`` takes other
+        arguments than the expression's signals (a layout, masks to build) overrides
+        ``forward``, ``general`` and ``reference`` as one wrapper around three executors:
+        its native kernel, :meth:`run_plan` and :meth:`run_reference`.
+        """
+        return self.run_plan(*inputs, **named)
+
+    def reference(self, *inputs: Tensor, **named: Tensor) -> Tensor:
+        """The node-by-node evaluation of the expression (same arguments as ``forward``)."""
+        return self.run_reference(*inputs, **named)
+
+    def oracle(self, *inputs: Tensor, **named: Tensor) -> Tensor:
+        """An independent implementation (a loop, a peer), where the family has one."""
+        raise NotImplementedError(f"{type(self).__name__} has no independent oracle")
+
+    def forward(self, *inputs: Tensor, **named: Tensor) -> Tensor:
+        """The fast path; by default the compiled expression (:meth:`general`)."""
+        return self.general(*inputs, **named)
+
+    # ------------------------------------------------------------------ torch conventions
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Redraw every parameter with the initialisation its expression documents."""
+        for p in self._expression.parameters():
+            target = self.params[p.name]
+            value = p.initial_value(dtype=target.dtype, generator=self._generator)
+            target.copy_(value.to(target.device))
+
+    @torch.no_grad()
+    def load_tensors(self, **tensors: Tensor) -> None:
+        """Copy tensors into the named parameters (shapes must match exactly)."""
+        for name, value in tensors.items():
+            target = self.param(name)
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{name}: expected a torch.Tensor, received "
+                                f"{type(value).__name__}")
+            if target.shape != value.shape:
+                raise ValueError(f"{name}: expected shape {tuple(target.shape)}, received "
+                                 f"{tuple(value.shape)}")
+            target.copy_(value.detach().to(target.dtype))
+
+    def extra_repr(self) -> str:
+        return f"order={self.self_interaction_order}, expression={self._expression}"
+
+
+def compile(expr: Expr, *, device: torch.device | str | None = None,
+            dtype: torch.dtype | None = None,
+            generator: torch.Generator | None = None) -> InteractionLayer:
+    """``expr`` as a module: an :class:`InteractionLayer` whose forward is the compiled plan."""
+    return InteractionLayer(expr, device=device, dtype=dtype, generator=generator)
+
+
+# ---------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class Case:
+    """One random configuration of a family: the layer, its inputs, its documented order.
+
+    Attributes:
+        layer: the module (float64).
+        inputs: positional inputs of ``forward``, ``general`` and ``reference``.
+        order: the self-interaction order the family documents for this configuration.
+        named: keyword inputs, if any.
+    """
+
+    layer: nn.Module
+    inputs: tuple[Tensor, ...]
+    order: int
+    named: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A layer family: how to draw a small random configuration of it.
+
+    Attributes:
+        name: a readable identifier (test ids use it).
+        build: ``build(generator) -> Case`` in float64.
+        compile: whether ``torch.compile(layer.general, fullgraph=True)`` must work (families
+            whose expression has no data-dependent loop; keep these few, compiling is slow).
+    """
+
+    name: str
+    build: Callable[[torch.Generator], Case]
+    compile: bool = False
+
+
+def choice(generator: torch.Generator, options: Sequence[T]) -> T:
+    """One of ``options``, drawn with ``generator`` (for random family configurations)."""
+    return options[int(torch.randint(len(options), (), generator=generator))]
+
+
+def randn(generator: torch.Generator, *shape: int) -> Tensor:
+    """A float64 standard normal tensor of ``shape`` drawn with ``generator``."""
+    return torch.randn(shape, generator=generator, dtype=torch.float64)
