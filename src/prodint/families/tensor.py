@@ -1,4 +1,4 @@
-"""Registry entries of ``prodint.symmetry`` (see :mod:`prodint.families`): one per layer family."""
+"""Registry entries: tensor layer families (see :mod:`prodint.families`)."""
 
 from __future__ import annotations
 

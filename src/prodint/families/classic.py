@@ -1,4 +1,4 @@
-"""Registry entries of the zoo (see :mod:`prodint.families`): one per layer family."""
+"""Registry entries: the classical zoo layers (see :mod:`prodint.families`)."""
 
 from __future__ import annotations
 
