@@ -97,6 +97,40 @@ def test_orders() -> None:
     assert top.self_interaction_order == 4
 
 
+def test_state_orders_follow_the_cell_rule() -> None:
+    # Elman: tanh(W x + U h) has the order of its argument, max(1, ord(h)) = 1 at every step
+    assert elman().state_orders(6) == [1] * 6 and elman().order_at(50) == 1
+    # σ(x W) ⊙ h + x V: the gate does not read h, so ord(h_t) = max(1 + ord(h_{t-1}), 1)
+    # from the zero state (order 0): 1, 2, 3, …
+    rec = gated()
+    assert rec.state_orders(5) == [1, 2, 3, 4, 5]
+    assert rec.order_at(5) == 5 and rec.order_at(1) == 1
+    # an order-0 initial state starts the count the same way
+    assert gated(initial=True).state_orders(3) == [1, 2, 3]
+    # inputs whose order varies along time (a sequence made by another recurrence)
+    assert rec.state_orders(3, step_orders=[3, 1, 1]) == [3, 4, 5]
+    # the last gate has order 7 and multiplies h_1 of order 2
+    assert rec.order_at(3, step_orders=[1, 1, 7]) == 9
+    with pytest.raises(ValueError, match=r"length: expected a positive int, received 0"):
+        rec.state_orders(0)
+    with pytest.raises(ValueError, match=r"step_orders: expected 3 non-negative ints"):
+        rec.state_orders(3, step_orders=[1, 1])
+    with pytest.raises(ValueError, match=r"step_orders: expected 2 non-negative ints"):
+        rec.state_orders(2, step_orders=[1, -1])
+
+
+def test_order_with_replaces_signal_orders() -> None:
+    from prodint.interaction.recurrence import order_with
+
+    x, y = Signal("x", [("h", H)]), Signal("y", [("h", H)])
+    expr = Sum(Product(x, Pointwise("sigmoid", y), hadamard(H), "h"), y)
+    assert expr.self_interaction_order == 2
+    # ord = max(ord(x) + ord(y), ord(y)) under the product and sum rules
+    assert order_with(expr, {"x": 4, "y": 3}) == 7
+    assert order_with(expr, {"x": 0}) == 1
+    assert order_with(expr, {}) == 2
+
+
 def test_select_and_stack() -> None:
     u = Signal("U", [("s", 3), ("h", H)])
     v = Signal("V", [("h", H)])
@@ -105,8 +139,16 @@ def test_select_and_stack() -> None:
     a, b = torch.randn(5, 3, H), torch.randn(5, H)
     out = evaluate(stacked, {"U": a, "V": b}, {})
     torch.testing.assert_close(out, torch.stack([a[:, 2], b], 1))
-    with pytest.raises(ValueError, match=r"index: expected 0 ≤ index < 3"):
+    with pytest.raises(ValueError, match=r"index: expected -3 ≤ index < 3"):
         Select(u, "s", 3)
+    with pytest.raises(ValueError, match=r"index: expected -3 ≤ index < 3"):
+        Select(u, "s", -4)
+    # a negative index counts from the end, also along a free axis
+    torch.testing.assert_close(evaluate(Select(u, "s", -1), {"U": a}, {}), a[:, 2])
+    seq = Signal("X", [("t", None), ("h", H)])
+    x = torch.randn(2, 5, H)
+    torch.testing.assert_close(evaluate(Select(seq, "t", -1), {"X": x}, {}), x[:, 4])
+    assert str(Select(seq, "t", -1)) == "X[t=-1]"
     with pytest.raises(ValueError, match=r"terms\[1\]: expected axes"):
         Stack([v, Signal("W", [("g", H)])], "k")
     with pytest.raises(ValueError, match=r"axis: expected a new axis name"):

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from prodint.interaction import Parameter, Pointwise, Signal, compile, evaluate
+from prodint.algebra import hadamard
+from prodint.interaction import Parameter, Pointwise, Product, Signal, compile, evaluate
 from prodint.interaction.scan import LinearRecurrence, linear_recurrence
 
 
@@ -48,11 +49,20 @@ def test_kernel_and_reference_agree_with_gradients() -> None:
     torch.testing.assert_close(fast.detach(), want, rtol=1e-12, atol=1e-12)
 
 
-def test_order_counts_the_lowest_term_with_the_decay() -> None:
+def test_orders_per_step_and_along_the_sequence() -> None:
     expr, x = _gated()
-    assert expr.self_interaction_order == 2  # ord(a) + ord(b) = 1 + 1
+    assert expr.step_order == expr.self_interaction_order == 2  # ord(a) + ord(b) = 1 + 1
+    # h_t = Σ_{s≤t} (Π_{s<r≤t} a_r) b_s: the term with t factors a has order 1 + t·1
+    assert expr.state_orders(5) == [1, 2, 3, 4, 5] and expr.order_at(5) == 5
+    # a decay of order 2, a drive of order 3: ord(h_t) = 3 + 2t
+    square = Product(Pointwise("sigmoid", x), x, hadamard(3), "d")
+    cubic = LinearRecurrence(square, Product(square, x, hadamard(3), "d"))
+    assert cubic.step_order == 5 and cubic.state_orders(4) == [3, 5, 7, 9]
     constant = LinearRecurrence(Parameter("a", [("d", 3)]), x)
     assert constant.self_interaction_order == 1  # ord(b): a parameter adds nothing
+    assert constant.state_orders(4) == [1, 1, 1, 1] and constant.order_at(100) == 1
+    with pytest.raises(ValueError, match=r"length: expected a positive int, received -1"):
+        constant.order_at(-1)
     # substituting a data-dependent decay for the parameter raises the order
     raised = constant.substitute("a", Pointwise("exp", x))
     assert isinstance(raised, LinearRecurrence)

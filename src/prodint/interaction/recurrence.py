@@ -8,7 +8,9 @@ sequence::
 
 Its value is every state, ``[*batch, t, *state_axes]``. Elman, GRU and LSTM layers are such
 recurrences; their gates are Hadamard products (:func:`prodint.algebra.hadamard`) of a
-squashed projection with the state or a candidate.
+squashed projection with the state or a candidate. A recurrence states two orders: the
+order of one step (its ``self_interaction_order``) and the order of every state along the
+sequence (:meth:`Recurrence.state_orders`), which grows with the length for gated cells.
 
 :class:`Select` (one coordinate of an axis) and :class:`Stack` (several values along a new
 axis) are linear coordinate maps, order-preserving like those of
@@ -18,7 +20,7 @@ state with a component axis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -44,11 +46,57 @@ def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argu
                          f"{_describe(received)}")
 
 
+class _OrderedLeaf(Expr):
+    """Stands for a signal of any order, to apply the node rules to other signal orders."""
+
+    def __init__(self, signal: Signal, order: int):
+        self.name, self.axes, self.order = signal.name, signal.axes, order
+
+    @property
+    def self_interaction_order(self) -> int:
+        return self.order
+
+    @property
+    def has_batch(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def order_with(expr: Expr, orders: Mapping[str, int]) -> int:
+    """``ord(expr)`` when signal ``name`` has order ``orders[name]`` instead of its own.
+
+    The expression is rebuilt with the signals replaced (each node's own order rule then
+    applies), so the result follows the rules of the module doc of
+    :mod:`prodint.interaction.expr` for any non-negative signal orders; signals not named keep
+    theirs. A recurrence's cell read this way gives the order of the next state from the
+    orders of the input and the previous state.
+    """
+    memo: dict[int, Expr] = {}
+
+    def rebuild(node: Expr) -> Expr:
+        if id(node) not in memo:
+            if isinstance(node, Signal) and node.name in orders:
+                new: Expr = _OrderedLeaf(node, orders[node.name])
+            elif node.children:
+                kids = [rebuild(c) for c in node.children]
+                same = all(k is c for k, c in zip(kids, node.children, strict=True))
+                new = node if same else node.rebuild(kids)
+            else:
+                new = node
+            memo[id(node)] = new
+        return memo[id(node)]
+
+    return rebuild(expr).self_interaction_order
+
+
 class Select(Expr):
     """``u[..., i, ...]``: coordinate ``index`` of axis ``axis``, which disappears.
 
-    A coordinate projection: linear, so ``ord(Select(u)) = ord(u)``. Value
-    ``[*batch, *axes of u without axis]``.
+    A negative ``index`` counts from the end (``-1`` is the last coordinate), also along a free
+    axis: ``Select(rec, "t", -1)`` is a recurrence's final state. A coordinate projection:
+    linear, so ``ord(Select(u)) = ord(u)``. Value ``[*batch, *axes of u without axis]``.
     """
 
     def __init__(self, child: Expr, axis: str, index: int):
@@ -56,9 +104,9 @@ class Select(Expr):
             raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
         i = find_axis(child.axes, axis, argument="axis", owner="the operand")
         size = child.axes[i].size
-        if (not isinstance(index, int) or isinstance(index, bool) or index < 0
-                or (size is not None and index >= size)):
-            bound = f"0 ≤ index < {size}" if size is not None else "a non-negative int"
+        if (not isinstance(index, int) or isinstance(index, bool)
+                or (size is not None and not -size <= index < size)):
+            bound = f"{-size} ≤ index < {size}" if size is not None else "an int"
             raise ValueError(f"index: expected {bound} (axis {axis!r}), received {index!r}")
         self.children = (child,)
         self.axis, self.index = axis, index
@@ -140,17 +188,26 @@ class Recurrence(Expr):
 
     Value: ``[*batch, time, *state_axes]`` with ``value[..., t, ...] = h_t``.
 
-    Self-interaction order. Let ``s`` be the order of one step: the cell's order with both
-    ``x`` and ``h`` counted as the signal (order 1). Elman ``tanh(W x + U h + b)`` has
-    ``s = 1``; an LSTM (``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``, each gate linear in
-    ``(x, h)``) and a GRU (``h' = n + z ⊙ (h - n)`` with ``n = tanh(W x + r ⊙ U h)``) have
-    ``s = 3``. The recurrence reports ``s · max(ord(sequence), ord(initial))``: one step with
-    the state counted like its input, so stacked layers multiply. Unrolling over ``T`` steps
-    composes the cell ``T`` times: with ``o_t = ord(h_t)``, ``o_t`` is the cell's order under
-    ``ord(x) = 1, ord(h) = o_{t-1}``. That stays 1 for Elman (pointwise functions keep the
-    order) and grows linearly in ``t`` for gated cells (``z ⊙ h`` adds one per step), so
-    ``h_T`` of a GRU or LSTM has order up to about ``2T``; the reported number is the per-step
-    one.
+    Self-interaction order: two numbers, both derived from the cell by the order rules.
+
+    - *Per step* (:attr:`step_order`, and the number :attr:`self_interaction_order`
+      returns): one update with the previous state counted as much as what the recurrence
+      carries. With ``s`` the cell's order when ``x`` and ``h`` both have order 1 (Elman
+      ``tanh(W x + U h + b)``: ``s = 1``; LSTM ``c' = f ⊙ c + i ⊙ g``, ``h' = o ⊙ tanh(c')``
+      and GRU ``h' = n + z ⊙ (h - n)``, ``n = tanh(W x + r ⊙ U h)``: ``s = 3``), the
+      recurrence reports ``s · c`` with ``c = max(ord(sequence), ord(initial))``: the cell's
+      order with ``x`` and ``h`` both of order ``c`` (the rules are homogeneous). It is finite
+      and composes: a layer reading an order-``s`` sequence reports ``s · s'``.
+    - *Along the sequence* (:meth:`state_orders`, :meth:`order_at`): the exact order of every
+      state, the cell's rule applied step after step, ``o_t = rule(ord(x_t), o_{t-1})`` with
+      ``o_{-1} = ord(initial)``. Elman's stays 1 (a pointwise function keeps the order of its
+      argument). In a gated cell the gates read the state, so a gate times the state adds the
+      state's order to itself: a GRU's states have orders ``2, 6, 18, … = 2·3^t``, an
+      LSTM's ``3, 9, 27, … = 3^(t+1)``; the order of ``h_T`` is unbounded in ``T``.
+
+    The zero initial state (``initial=None``) counts as an order-0 constant; a term it
+    multiplies away is then still counted, so :meth:`state_orders` is an upper bound in
+    general, and exact where such terms are dominated (the Elman, GRU and LSTM cells).
 
     Evaluation: :meth:`reference` loops over time evaluating the cell with
     :func:`~prodint.interaction.compile.evaluate`; :meth:`kernel` loops over time running the
@@ -208,6 +265,7 @@ class Recurrence(Expr):
         self.children = (sequence, *(() if initial is None else (initial,)),
                          *self.cell_parameters)
         self.axes = (Axis(time, sequence.axes[t_index].size), *h_sig.axes)
+        self._rules: dict[tuple[int, int], int] = {}
 
     # ------------------------------------------------------------- structure
     @property
@@ -221,10 +279,54 @@ class Recurrence(Expr):
 
     @property
     def self_interaction_order(self) -> int:
+        """The per-step order ``step_order · max(ord(sequence), ord(initial))`` (class doc);
+        the order of the states along a sequence is :meth:`state_orders`."""
+        return self.step_order * self._carried()
+
+    def _carried(self) -> int:
         carried = self.sequence.self_interaction_order
         if self.initial is not None:
             carried = max(carried, self.initial.self_interaction_order)
-        return self.step_order * carried
+        return carried
+
+    def state_orders(self, length: int, *, step_orders: Sequence[int] | None = None,
+                     ) -> list[int]:
+        """``[ord(h_0), …, ord(h_{length-1})]``: the cell's order rule applied step by step.
+
+        Args:
+            length: ``T``, the number of steps (at least 1).
+            step_orders: ``ord(x_t)`` for every step; by default ``ord(sequence)`` at every
+                step, which is exact when the sequence is the same kind of term at every step
+                (a signal, a map of it). A sequence that is the output of recurrences has
+                orders that vary along time: pass them here
+                (:class:`~prodint.zoo.recurrent.RecurrentLayer` does for its stack).
+        """
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"length: expected a positive int, received {length!r}")
+        if step_orders is None:
+            step_orders = [self.sequence.self_interaction_order] * length
+        step_orders = list(step_orders)
+        if len(step_orders) != length or not all(
+                isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in step_orders):
+            raise ValueError(f"step_orders: expected {length} non-negative ints, received "
+                             f"{step_orders!r}")
+        order = 0 if self.initial is None else self.initial.self_interaction_order
+        out = []
+        for x_order in step_orders:
+            order = self._rule(x_order, order)
+            out.append(order)
+        return out
+
+    def order_at(self, length: int, *, step_orders: Sequence[int] | None = None) -> int:
+        """The order of the value on ``length`` steps, ``max_t ord(h_t)`` (:meth:`state_orders`)."""
+        return max(self.state_orders(length, step_orders=step_orders))
+
+    def _rule(self, x_order: int, h_order: int) -> int:
+        """``ord(cell)`` with ``ord(x) = x_order`` and ``ord(h) = h_order``, memoised."""
+        key = (x_order, h_order)
+        if key not in self._rules:
+            self._rules[key] = order_with(self.cell, {self.step: x_order, self.state: h_order})
+        return self._rules[key]
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
         k = 1 if self.initial is None else 2

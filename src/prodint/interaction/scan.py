@@ -50,12 +50,17 @@ class LinearRecurrence(Expr):
 
     Value: ``[*batch, *axes of b]``, ``value[..., t, ...] = h_t``.
 
-    Self-interaction order. ``h = Σ_k (a z)^k b`` has terms of order
-    ``ord(b) + k·ord(a)`` for ``k = 0, …, T-1``: ``ord(b)`` plus every multiple of
-    ``ord(a)``. With a parameter ``a`` (order 0) all terms have order ``ord(b)``, which is
-    reported. With ``a`` depending on the signal the order grows with the length; the node
-    reports ``ord(a) + ord(b)``, the lowest term in which ``a`` enters (``k = 1``), *and
-    higher* terms follow.
+    Self-interaction order: two numbers, as for
+    :class:`~prodint.interaction.recurrence.Recurrence`. ``h_t = Σ_{s≤t} (Π_{s<r≤t} a_r) b_s``
+    has terms of order ``ord(b) + k·ord(a)``, ``k = t - s = 0, …, t``.
+
+    - *Per step* (:attr:`step_order`, the number :attr:`self_interaction_order` returns):
+      one update ``a ⊙ h + b`` with the previous state counted as much as what it carries,
+      the drive: ``ord(a) + ord(b)`` (``ord(b)`` for a parameter ``a``).
+    - *Along the sequence* (:meth:`state_orders`, :meth:`order_at`): ``ord(h_t) =
+      ord(b) + t·ord(a)``, exactly. With a parameter ``a`` it stays ``ord(b)``; with a decay
+      that depends on the signal (Mamba's ``exp(Δ_t A)``) it grows by ``ord(a)`` a step and
+      is unbounded in ``T``.
 
     Evaluation: :meth:`reference` loops over time with the plain update; :meth:`kernel` aligns
     ``a`` to ``b`` once and runs :func:`linear_recurrence` (one fused multiply-add per step).
@@ -90,9 +95,25 @@ class LinearRecurrence(Expr):
         return self.children[1]
 
     @property
+    def step_order(self) -> int:
+        """``ord(a) + ord(b)``: one update with the state counted as its drive (class doc)."""
+        return sum(c.self_interaction_order for c in self.children)
+
+    @property
     def self_interaction_order(self) -> int:
+        """The per-step order :attr:`step_order`; along a sequence see :meth:`state_orders`."""
+        return self.step_order
+
+    def state_orders(self, length: int) -> list[int]:
+        """``[ord(h_0), …, ord(h_{length-1})]`` with ``ord(h_t) = ord(b) + t·ord(a)``."""
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"length: expected a positive int, received {length!r}")
         a, b = (c.self_interaction_order for c in self.children)
-        return b if a == 0 else a + b
+        return [b + t * a for t in range(length)]
+
+    def order_at(self, length: int) -> int:
+        """The order of the value on ``length`` steps: ``ord(b) + (length - 1)·ord(a)``."""
+        return self.state_orders(length)[-1]
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
         return LinearRecurrence(children[0], children[1], time=self.time)
