@@ -1,11 +1,15 @@
-"""Selective scan: naive vs chunk vs recurrent (forward, every gradient, final states)."""
+"""Selective scan: naive vs chunk vs recurrent vs step (forward, every gradient, final states)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from prodint.ops import selective_scan
-from prodint.ops.selective_scan import selective_scan_step
+from prodint.ops import SelectiveScanState, selective_scan, selective_scan_step
+from prodint.ops.selective_scan import (
+    selective_scan_chunk,
+    selective_scan_naive,
+    selective_scan_recurrent,
+)
 
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 NAMES = ("x", "delta", "A", "B", "C", "D", "initial_state")
@@ -38,15 +42,20 @@ def _brute(x, delta, A, B, C, D, h0):
 @pytest.mark.parametrize("mode", ["naive", "chunk", "recurrent"])
 def test_matches_closed_form(mode: str) -> None:
     x, delta, A, B, C, D, h0 = _inputs(t=7)
-    y, _ = selective_scan(x, delta, A, B, C, D, mode=mode, chunk_size=3, initial_state=h0)
+    y, _ = selective_scan(x, delta, A, B, C, D, mode=mode, chunk_size=3,
+                          initial_state=SelectiveScanState(h0))
     torch.testing.assert_close(y, _brute(x, delta, A, B, C, D, h0), rtol=1e-10, atol=1e-10)
 
 
 def _run(mode, chunk, values, *, skip=True, start=True):
     inputs = [v.clone().requires_grad_() for v in values]
     x, delta, A, B, C, D, h0 = inputs
-    y, h = selective_scan(x, delta, A, B, C, D if skip else None, mode=mode, chunk_size=chunk,
-                          initial_state=h0 if start else None, output_final_state=True)
+    y, final = selective_scan(x, delta, A, B, C, D if skip else None, mode=mode,
+                              chunk_size=chunk,
+                              initial_state=SelectiveScanState(h0) if start else None,
+                              output_final_state=True)
+    assert isinstance(final, SelectiveScanState)
+    h = final.h
     w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view(y.shape)
     loss = (y * w).sum() + (h * h.detach().sign()).sum()
     used = [v for v, name in zip(inputs, NAMES, strict=True)
@@ -83,6 +92,7 @@ def test_without_skip_and_initial_state(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["naive", "chunk", "recurrent"])
 def test_initial_state_continues_a_sequence(mode: str) -> None:
     x, delta, A, B, C, D, h0 = _inputs(t=21)
+    h0 = SelectiveScanState(h0)
     whole, final = selective_scan(x, delta, A, B, C, D, mode=mode, chunk_size=4,
                                   initial_state=h0, output_final_state=True)
     k = 8
@@ -91,17 +101,29 @@ def test_initial_state_continues_a_sequence(mode: str) -> None:
     second, end = selective_scan(x[:, k:], delta[:, k:], A, B[:, k:], C[:, k:], D, mode=mode,
                                  chunk_size=4, initial_state=mid, output_final_state=True)
     torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(end, final, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(end.h, final.h, rtol=1e-12, atol=1e-12)
 
 
-def test_step_matches_scan() -> None:
-    x, delta, A, B, C, D, h = _inputs(t=9)
-    y, final = selective_scan(x, delta, A, B, C, D, mode="naive", initial_state=h,
-                              output_final_state=True)
+@pytest.mark.parametrize("start", [False, True], ids=["zeros", "initial_state"])
+def test_step_streams_the_scan_values_gradients_and_state(start: bool, dtype, tol) -> None:
+    values = _inputs(t=9, dtype=dtype)
+    ref = _run("naive", 64, values, start=start)
+    inputs = [v.clone().requires_grad_() for v in values]
+    x, delta, A, B, C, D, h0 = inputs
+    state = SelectiveScanState(h0) if start else None
+    ys = []
     for t in range(x.shape[1]):
-        y_t, h = selective_scan_step(h, x[:, t], delta[:, t], A, B[:, t], C[:, t], D)
-        torch.testing.assert_close(y_t, y[:, t], rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(h, final, rtol=1e-12, atol=1e-12)
+        y_t, state = selective_scan_step(x[:, t], delta[:, t], A, B[:, t], C[:, t], D, state)
+        ys.append(y_t)
+    y, h = torch.stack(ys, 1), state.h
+    w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view(y.shape)
+    loss = (y * w).sum() + (h * h.detach().sign()).sum()
+    grads = torch.autograd.grad(loss, inputs if start else inputs[:-1])
+    torch.testing.assert_close(y.detach(), ref[0], rtol=tol, atol=tol)
+    torch.testing.assert_close(h.detach(), ref[1], rtol=tol, atol=tol)
+    assert len(grads) == len(ref[2]) == (7 if start else 6)
+    for name, a, b in zip(NAMES, grads, ref[2], strict=False):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=f"gradient of {name}")
 
 
 def test_chunk_survives_strong_decay_in_float32() -> None:
@@ -119,9 +141,10 @@ def test_gradient_of_final_state_only() -> None:
     grads = []
     for mode in ("naive", "recurrent", "chunk"):
         inputs = [v.clone().requires_grad_() for v in values]
-        _, h = selective_scan(*inputs[:6], mode=mode, chunk_size=3, initial_state=inputs[6],
-                              output_final_state=True)
-        grads.append(torch.autograd.grad(h.sum(), inputs, allow_unused=True))
+        _, final = selective_scan(*inputs[:6], mode=mode, chunk_size=3,
+                                  initial_state=SelectiveScanState(inputs[6]),
+                                  output_final_state=True)
+        grads.append(torch.autograd.grad(final.h.sum(), inputs, allow_unused=True))
     for other in grads[1:]:
         for a, b in zip(other, grads[0], strict=True):
             if b is None:
@@ -130,6 +153,20 @@ def test_gradient_of_final_state_only() -> None:
                 torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
+FORMS_BY_NAME = {
+    "dispatcher": selective_scan,
+    "naive": selective_scan_naive,
+    "chunk": selective_scan_chunk,
+    "recurrent": selective_scan_recurrent,
+}
+
+
+def _good() -> list[torch.Tensor]:
+    return [torch.zeros(2, 5, 4), torch.zeros(2, 5, 4), torch.zeros(4, 2), torch.zeros(2, 5, 2),
+            torch.zeros(2, 5, 2), torch.zeros(4)]
+
+
+@pytest.mark.parametrize("form", list(FORMS_BY_NAME))
 @pytest.mark.parametrize("index,name,bad", [
     (0, "x", torch.zeros(2, 5)),
     (1, "delta", torch.zeros(2, 5, 3)),
@@ -138,23 +175,74 @@ def test_gradient_of_final_state_only() -> None:
     (4, "C", torch.zeros(2, 4, 2)),
     (5, "D", torch.zeros(3)),
 ], ids=["x", "delta", "A", "B", "C", "D"])
-def test_bad_shapes_name_the_argument(index: int, name: str, bad: torch.Tensor) -> None:
-    args = [torch.zeros(2, 5, 4), torch.zeros(2, 5, 4), torch.zeros(4, 2), torch.zeros(2, 5, 2),
-            torch.zeros(2, 5, 2), torch.zeros(4)]
+def test_bad_shapes_name_the_argument_in_every_form(form: str, index: int, name: str,
+                                                    bad: torch.Tensor) -> None:
+    args = _good()
     args[index] = bad
-    with pytest.raises(ValueError, match=rf"^{name}: expected .*received \("):
-        selective_scan(*args)
+    with pytest.raises(ValueError, match=rf"^{name}: expected shape .*received \("):
+        FORMS_BY_NAME[form](*args)
 
 
-def test_bad_state_mode_dtype() -> None:
+@pytest.mark.parametrize("form", list(FORMS_BY_NAME))
+def test_bad_state_and_dtype_in_every_form(form: str) -> None:
+    fn = FORMS_BY_NAME[form]
     x, delta, A, B, C, D, _ = _inputs()
-    with pytest.raises(ValueError, match=r"initial_state: expected shape \[B, D, N\] = "
+    with pytest.raises(ValueError, match=r"^initial_state\.h: expected shape \[B, D, N\] = "
                                          r"\[2, 4, 3\], received \(2, 3, 4\)"):
-        selective_scan(x, delta, A, B, C, D, initial_state=torch.zeros(2, 3, 4,
-                                                                       dtype=x.dtype))
-    with pytest.raises(ValueError, match="mode: expected one of"):
-        selective_scan(x, delta, A, B, C, D, mode="parallel")
-    with pytest.raises(ValueError, match="chunk_size: expected a positive int"):
-        selective_scan(x, delta, A, B, C, D, chunk_size=0)
-    with pytest.raises(ValueError, match=r"A: expected dtype torch\.float64"):
-        selective_scan(x, delta, A.float(), B, C, D)
+        fn(x, delta, A, B, C, D,
+           initial_state=SelectiveScanState(torch.zeros(2, 3, 4, dtype=x.dtype)))
+    with pytest.raises(TypeError, match=r"^initial_state: expected a SelectiveScanState, "
+                                        r"received Tensor"):
+        fn(x, delta, A, B, C, D, initial_state=torch.zeros(2, 4, 3, dtype=x.dtype))
+    with pytest.raises(ValueError, match=r"^A: expected dtype torch\.float64 on cpu \(those of "
+                                         r"x\), received torch\.float32"):
+        fn(x, delta, A.float(), B, C, D)
+    with pytest.raises(TypeError, match=r"^x: expected a floating dtype, received torch\.int64"):
+        fn(*(t.long() for t in (x, delta, A, B, C, D)))
+
+
+@pytest.mark.parametrize("form", ["dispatcher", "chunk", "recurrent"])
+@pytest.mark.parametrize("chunk_size", [0, 2.0, True])
+def test_bad_chunk_size_in_every_form_that_takes_it(form: str, chunk_size: object) -> None:
+    with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received"):
+        FORMS_BY_NAME[form](*_good(), chunk_size=chunk_size)
+
+
+def test_bad_mode() -> None:
+    with pytest.raises(ValueError, match=r"^mode: expected one of \('naive', 'chunk', "
+                                         r"'recurrent'\), received 'parallel'"):
+        selective_scan(*_good(), mode="parallel")
+
+
+def _good_step() -> list[torch.Tensor]:
+    return [torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(4, 2), torch.zeros(2, 2),
+            torch.zeros(2, 2), torch.zeros(4)]
+
+
+@pytest.mark.parametrize("index,name,bad", [
+    (0, "x_t", torch.zeros(2, 5, 4)),
+    (1, "delta_t", torch.zeros(2, 3)),
+    (2, "A", torch.zeros(3, 2)),
+    (3, "B_t", torch.zeros(2, 3)),
+    (4, "C_t", torch.zeros(1, 2)),
+    (5, "D", torch.zeros(2)),
+], ids=["x_t", "delta_t", "A", "B_t", "C_t", "D"])
+def test_step_checks_its_arguments(index: int, name: str, bad: torch.Tensor) -> None:
+    args = _good_step()
+    args[index] = bad
+    with pytest.raises(ValueError, match=rf"^{name}: expected shape .*received \("):
+        selective_scan_step(*args)
+
+
+def test_step_checks_its_state() -> None:
+    with pytest.raises(ValueError, match=r"^state\.h: expected shape \[B, D, N\] = "
+                                         r"\[2, 4, 2\], received \(2, 4, 3\)"):
+        selective_scan_step(*_good_step(), state=SelectiveScanState(torch.zeros(2, 4, 3)))
+    with pytest.raises(TypeError, match=r"^state: expected a SelectiveScanState, received "
+                                        r"tuple"):
+        selective_scan_step(*_good_step(), state=(torch.zeros(2, 4, 2),))
+    with pytest.raises(ValueError, match=r"^B_t: expected dtype torch\.float32 on cpu \(those "
+                                         r"of x_t\), received torch\.float64"):
+        args = _good_step()
+        args[3] = args[3].double()
+        selective_scan_step(*args)

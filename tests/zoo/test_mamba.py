@@ -1,4 +1,5 @@
-"""MambaBlock: exact against mamba.py's block, streaming step, expression, order, bad input."""
+"""MambaBlock: exact against mamba.py's block, prefill and step, expression, order, init,
+bad input (forward == general == reference on random configurations is the registry's)."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from mambapy.mamba import MambaBlock as MambapyBlock
 from mambapy.mamba import MambaConfig
 from torch import nn
 
-from prodint.zoo.mamba import MambaBlock, from_mambapy
+from prodint.zoo.mamba import MambaBlock, MambaState, from_mambapy
 from prodint.zoo.registry import ZooModule, from_torch
 
 
@@ -87,15 +88,28 @@ def test_step_token_by_token_equals_forward(dtype: torch.dtype, tol: float) -> N
     for t in range(x.shape[1]):
         y_t, state = block.step(x[:, t], state)
         torch.testing.assert_close(y_t, y[:, t], rtol=tol, atol=tol, msg=f"token {t}")
-    assert state[0].shape == (3, 3, 16) and state[1].shape == (3, 16, 4)
+    assert isinstance(state, MambaState)
+    assert state.conv.shape == (3, 3, 16) and state.ssm.shape == (3, 16, 4)
+    torch.testing.assert_close(block.oracle(x), y, rtol=tol, atol=tol)
 
 
-def test_expression_evaluations_equal_forward() -> None:
-    block = MambaBlock(8, d_state=4, d_conv=3, expand=2).double()
-    x = torch.randn(2, 10, 8, dtype=torch.float64)
-    y = block(x)
-    torch.testing.assert_close(block.general(x), y, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(block.reference(x), y, rtol=1e-10, atol=1e-10)
+@pytest.mark.parametrize("mode", ["naive", "chunk", "recurrent"])
+@pytest.mark.parametrize("prompt", [1, 2, 9], ids=lambda k: f"prompt{k}")
+def test_prefill_then_steps_equal_forward(mode: str, prompt: int, dtype: torch.dtype,
+                                          tol: float) -> None:
+    # prompts shorter and longer than the convolution's reach (d_conv - 1 = 3 inputs)
+    block = from_mambapy(_reference(dtype, bias=True), mode=mode, chunk_size=4)
+    x = torch.randn(2, 14, 8, dtype=dtype)
+    whole = block(x)
+    head, state = block.prefill(x[:, :prompt])
+    torch.testing.assert_close(head, whole[:, :prompt], rtol=tol, atol=tol)
+    for t in range(prompt, x.shape[1]):
+        y_t, state = block.step(x[:, t], state)
+        torch.testing.assert_close(y_t, whole[:, t], rtol=tol, atol=tol, msg=f"token {t}")
+    # the state after prefill + steps is the one after prefill of the whole sequence
+    _, final = block.prefill(x)
+    for a, b in zip(state, final, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
 def test_order_and_contract() -> None:
@@ -114,6 +128,34 @@ def test_initialisation_follows_mamba() -> None:
     dt = torch.nn.functional.softplus(block.param("b_dt"))
     assert ((dt > 0.9e-3) & (dt < 0.11)).all()
     assert torch.equal(block.param("D"), torch.ones(32))
+    assert float(block.param("W_dt").detach().abs().max()) <= 1.0  # dt_rank = 1: U(±1)
+
+
+def test_reset_parameters_redraws_mambas_initialisation() -> None:
+    block = MambaBlock(16, d_state=4, dt_min=0.01, dt_max=0.02)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.fill_(7.0)
+    block.reset_parameters()
+    torch.testing.assert_close(block.param("A_log")[3], torch.log(torch.arange(1, 5.0)))
+    dt = torch.nn.functional.softplus(block.param("b_dt"))
+    assert ((dt > 0.0099) & (dt < 0.0201)).all()
+    assert torch.equal(block.param("D"), torch.ones(32))
+    bound = 16 ** -0.5  # W_x: U(±1/√d_model)
+    assert 0.5 * bound < float(block.param("W_x").detach().abs().max()) <= bound
+
+
+def test_factory_arguments_and_generator() -> None:
+    def make() -> MambaBlock:
+        return MambaBlock(8, d_state=4, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(3))
+
+    a, b = make(), make()
+    for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert p.dtype == torch.float64, name
+        assert torch.equal(p, q), name
+    with pytest.raises(ValueError, match=r"dt_min, dt_max: expected 0 < dt_min ≤ dt_max"):
+        MambaBlock(8, dt_min=0.2, dt_max=0.1)
 
 
 def test_bad_inputs_name_argument_expected_and_received() -> None:
@@ -126,13 +168,16 @@ def test_bad_inputs_name_argument_expected_and_received() -> None:
     with pytest.raises(ValueError, match=r"x_t: expected \[B, 8\].*received shape \(2, 1, 8\)"):
         block.step(torch.zeros(2, 1, 8))
     good = block.initial_state(2)
-    with pytest.raises(ValueError, match=r"state\[1\] \(ssm\): expected \[B, E, N\] = "
+    with pytest.raises(ValueError, match=r"state\.ssm: expected \[B, E, N\] = "
                                          r"\[2, 16, 4\], received shape \(2, 16, 3\)"):
-        block.step(torch.zeros(2, 8), (good[0], torch.zeros(2, 16, 3)))
-    with pytest.raises(ValueError, match=r"state\[0\] \(conv\): expected \[B, d_conv-1, E\]"):
-        block.step(torch.zeros(2, 8), (torch.zeros(2, 4, 16), good[1]))
-    with pytest.raises(TypeError, match=r"state: expected a pair"):
+        block.step(torch.zeros(2, 8), MambaState(good.conv, torch.zeros(2, 16, 3)))
+    with pytest.raises(ValueError, match=r"state\.conv: expected \[B, d_conv-1, E\]"):
+        block.step(torch.zeros(2, 8), MambaState(torch.zeros(2, 4, 16), good.ssm))
+    with pytest.raises(TypeError, match=r"state: expected a MambaState \(conv, ssm\) or None, "
+                                        r"received Tensor"):
         block.step(torch.zeros(2, 8), torch.zeros(2, 16, 4))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"x: expected \[B, L, 8\].*received shape \(2, 8\)"):
+        block.prefill(torch.zeros(2, 8))
     with pytest.raises(ValueError, match=r"mode: expected one of"):
         MambaBlock(8, mode="pscan")
     with pytest.raises(TypeError, match=r"block: expected a mambapy"):

@@ -17,16 +17,20 @@ in which the decay enters has order 4 (:class:`~prodint.interaction.scan.LinearR
 the readout by ``C`` makes 5 and the gate ``SiLU(z)`` 6; longer histories multiply more
 decays in, so the block reports **6, and higher**.
 
-The forward runs :func:`~prodint.ops.selective_scan.selective_scan` (``mode``, default
-``recurrent``: token by token with a recomputing backward, the fastest form measured on CPU);
-:meth:`MambaBlock.general` and :meth:`MambaBlock.reference` run the expression. :meth:`step`
-advances one token from a state ``(conv, ssm)``: the last ``d_conv - 1`` inputs of the
-convolution ``[B, d_conv-1, E]`` and the scan state ``[B, E, N]``.
+The layer contract (:class:`~prodint.interaction.layer.InteractionLayer`): ``forward`` runs
+:func:`~prodint.ops.selective_scan.selective_scan` (``mode``, default ``recurrent``: token by
+token with a recomputing backward, the fastest form measured on CPU); :meth:`general` and
+:meth:`reference` run the expression (compiled, and node by node); :meth:`oracle` feeds the
+sequence token by token through :meth:`step`. For streaming, :meth:`prefill` reads a prompt in
+parallel and returns the state after it, and :meth:`step` advances one token from a
+:class:`MambaState`: the last ``d_conv - 1`` inputs of the convolution ``[B, d_conv-1, E]``
+and the scan state ``[B, E, N]``. Prefill then steps equal ``forward`` on the whole sequence.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -49,10 +53,26 @@ from prodint.interaction import (
 )
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.scan import LinearRecurrence
-from prodint.ops.selective_scan import MODES, selective_scan, selective_scan_step
+from prodint.ops.selective_scan import (
+    MODES,
+    SelectiveScanState,
+    selective_scan,
+    selective_scan_step,
+)
 from prodint.zoo.attention import projection
 
-MambaState = tuple[Tensor, Tensor]
+
+class MambaState(NamedTuple):
+    """The streaming state of a :class:`MambaBlock` after a token.
+
+    Attributes:
+        conv: ``[B, d_conv-1, E]``, the last ``d_conv - 1`` inputs of the convolution
+            (zeros before the sequence starts).
+        ssm: ``[B, E, N]``, the selective scan's state ``h_t``.
+    """
+
+    conv: Tensor
+    ssm: Tensor
 
 
 def mamba_expression(d_model: int, d_inner: int, d_state: int, d_conv: int, dt_rank: int,
@@ -105,15 +125,17 @@ class MambaBlock(InteractionLayer):
         mode: the selective-scan form used by ``forward`` (``naive``, ``chunk``,
             ``recurrent``).
         chunk_size: passed to the scan (chunk length, or tokens between stored states).
-        dt_min, dt_max, dt_init_floor: the initial step sizes are log-uniform in
-            ``[dt_min, dt_max]`` (floored), as in Mamba; ``A = -(1, …, N)`` per channel,
-            ``D = 1``.
+        dt_min, dt_max, dt_init_floor: the range of the initial step sizes (see
+            :meth:`reset_parameters`).
+        device, dtype, generator: where the parameters live, their dtype, the random draws.
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", *, bias: bool = False, conv_bias: bool = True,
                  mode: str = "recurrent", chunk_size: int = 64, dt_min: float = 1e-3,
-                 dt_max: float = 0.1, dt_init_floor: float = 1e-4) -> None:
+                 dt_max: float = 0.1, dt_init_floor: float = 1e-4,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         for name, value in (("d_model", d_model), ("d_state", d_state), ("d_conv", d_conv),
                             ("expand", expand), ("chunk_size", chunk_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -124,21 +146,47 @@ class MambaBlock(InteractionLayer):
             raise ValueError(f"dt_rank: expected a positive int or 'auto', received {dt_rank!r}")
         if mode not in MODES:
             raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(f"dt_min, dt_max: expected 0 < dt_min ≤ dt_max, received "
+                             f"{dt_min!r}, {dt_max!r}")
         d_inner = expand * d_model
         super().__init__(mamba_expression(d_model, d_inner, d_state, d_conv, dt_rank,
-                                          bias=bias, conv_bias=conv_bias))
+                                          bias=bias, conv_bias=conv_bias),
+                         device=device, dtype=dtype, generator=generator)
         self.d_model, self.d_state, self.d_conv, self.d_inner = d_model, d_state, d_conv, d_inner
         self.dt_rank, self.bias, self.conv_bias = dt_rank, bias, conv_bias
         self.mode, self.chunk_size = mode, chunk_size
-        with torch.no_grad():
-            dt_std = dt_rank ** -0.5
-            self.param("W_dt").uniform_(-dt_std, dt_std)
-            dt = torch.exp(torch.rand(d_inner) * (math.log(dt_max) - math.log(dt_min))
-                           + math.log(dt_min)).clamp(min=dt_init_floor)
-            # softplus⁻¹(dt), written so that it stays finite for small dt
-            self.param("b_dt").copy_(dt + torch.log(-torch.expm1(-dt)))
-            self.param("A_log").copy_(torch.log(torch.arange(1, d_state + 1.0)).expand(
-                d_inner, d_state))
+        self.dt_min, self.dt_max, self.dt_init_floor = dt_min, dt_max, dt_init_floor
+        self._init_scan_parameters()
+
+    # ------------------------------------------------------------- initialisation
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Mamba's initialisation.
+
+        The projections and the convolution draw ``U(±1/√fan_in)`` as torch's ``Linear`` and
+        ``Conv1d`` do (the expression's ``uniform``), ``D = 1``, and the scan's parameters as
+        in Mamba: ``A = -(1, …, N)`` in every channel (``A_log = log n``), ``W_dt`` uniform in
+        ``±R^{-1/2}``, and ``b_dt = softplus⁻¹(dt)`` with ``dt`` log-uniform in
+        ``[dt_min, dt_max]`` (floored at ``dt_init_floor``), so the initial step sizes span
+        the time scales ``1/dt``.
+        """
+        super().reset_parameters()
+        self._init_scan_parameters()
+
+    @torch.no_grad()
+    def _init_scan_parameters(self) -> None:
+        w_dt, b_dt, a_log = self.param("W_dt"), self.param("b_dt"), self.param("A_log")
+        bound = self.dt_rank ** -0.5
+        draw = torch.rand(w_dt.shape, dtype=w_dt.dtype, generator=self._generator)
+        w_dt.copy_((draw * 2 - 1) * bound)
+        low, high = math.log(self.dt_min), math.log(self.dt_max)
+        u = torch.rand(self.d_inner, dtype=b_dt.dtype, generator=self._generator)
+        dt = torch.exp(u * (high - low) + low).clamp(min=self.dt_init_floor)
+        # softplus⁻¹(dt), written so that it stays finite for small dt
+        b_dt.copy_(dt + torch.log(-torch.expm1(-dt)))
+        n = torch.arange(1, self.d_state + 1, dtype=a_log.dtype)
+        a_log.copy_(torch.log(n).expand(self.d_inner, self.d_state))
 
     # ------------------------------------------------------------- checks
     def _check_sequence(self, x: object) -> Tensor:
@@ -151,27 +199,27 @@ class MambaBlock(InteractionLayer):
 
     def initial_state(self, batch: int, *, dtype: torch.dtype | None = None,
                       device: torch.device | str | None = None) -> MambaState:
-        """Zero state ``(conv [B, d_conv-1, E], ssm [B, E, N])``."""
+        """The zero state ``(conv [B, d_conv-1, E], ssm [B, E, N])``."""
         ref = self.param("A_log")
         dtype, device = dtype or ref.dtype, device or ref.device
-        return (torch.zeros(batch, self.d_conv - 1, self.d_inner, dtype=dtype, device=device),
-                torch.zeros(batch, self.d_inner, self.d_state, dtype=dtype, device=device))
+        return MambaState(
+            torch.zeros(batch, self.d_conv - 1, self.d_inner, dtype=dtype, device=device),
+            torch.zeros(batch, self.d_inner, self.d_state, dtype=dtype, device=device))
 
     def _check_state(self, state: object, batch: int) -> MambaState:
-        if not isinstance(state, tuple) or len(state) != 2:
-            raise TypeError(f"state: expected a pair (conv, ssm) of tensors, received "
+        if not isinstance(state, MambaState):
+            raise TypeError(f"state: expected a MambaState (conv, ssm) or None, received "
                             f"{type(state).__name__}")
-        conv, ssm = state
         for name, value, shape, label in (
-                ("state[0] (conv)", conv, (batch, self.d_conv - 1, self.d_inner),
+                ("state.conv", state.conv, (batch, self.d_conv - 1, self.d_inner),
                  "[B, d_conv-1, E]"),
-                ("state[1] (ssm)", ssm, (batch, self.d_inner, self.d_state), "[B, E, N]")):
+                ("state.ssm", state.ssm, (batch, self.d_inner, self.d_state), "[B, E, N]")):
             if not isinstance(value, Tensor):
                 raise TypeError(f"{name}: expected a torch.Tensor, received "
                                 f"{type(value).__name__}")
             if tuple(value.shape) != shape:
                 raise _shape_error(name, f"{label} = {list(shape)}", value)
-        return conv, ssm
+        return state
 
     # ------------------------------------------------------------- evaluation
     def _scan_inputs(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -184,8 +232,8 @@ class MambaBlock(InteractionLayer):
     def _optional(self, name: str) -> Tensor | None:
         return self.param(name) if self.has_param(name) else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, L, d_model] → [B, L, d_model]`` (module doc)."""
+    def _sequence(self, x: Tensor, keep_state: bool) -> tuple[Tensor, MambaState | None]:
+        """The fast path over a whole sequence, and the state after it if ``keep_state``."""
         x = self._check_sequence(x)
         length = x.shape[1]
         branch = F.linear(x, self.param("W_x"), self._optional("b_x"))
@@ -195,15 +243,32 @@ class MambaBlock(InteractionLayer):
                         groups=self.d_inner)[..., :length]
         u = F.silu(conv.transpose(1, 2))
         step, a, b_in, c_out = self._scan_inputs(u)
-        y, _ = selective_scan(u, step, a, b_in, c_out, self.param("D"), mode=self.mode,
-                              chunk_size=self.chunk_size)
-        return F.linear(y * F.silu(gate), self.param("W_out"), self._optional("b_out"))
+        y, final = selective_scan(u, step, a, b_in, c_out, self.param("D"), mode=self.mode,
+                                  chunk_size=self.chunk_size, output_final_state=keep_state)
+        out = F.linear(y * F.silu(gate), self.param("W_out"), self._optional("b_out"))
+        if not keep_state:
+            return out, None
+        assert final is not None
+        # the convolution's state: the last d_conv - 1 inputs, zeros before the sequence
+        past = F.pad(branch, (0, 0, self.d_conv - 1, 0))[:, length:]
+        return out, MambaState(past, final.h)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, L, d_model] → [B, L, d_model]`` (module doc)."""
+        return self._sequence(x, False)[0]
+
+    def prefill(self, x: Tensor) -> tuple[Tensor, MambaState]:
+        """:meth:`forward` on a prompt ``[B, L, d_model]`` and the state after its last token,
+        from which :meth:`step` continues."""
+        y, state = self._sequence(x, True)
+        assert state is not None
+        return y, state
 
     def step(self, x_t: Tensor, state: MambaState | None = None) -> tuple[Tensor, MambaState]:
         """One token: ``x_t [B, d_model] → (y_t [B, d_model], new state)``.
 
-        ``state`` is ``(conv [B, d_conv-1, E], ssm [B, E, N])`` (zeros when ``None``);
-        feeding a sequence token by token gives ``forward``'s outputs.
+        ``state`` is the :class:`MambaState` before the token (zeros when ``None``); feeding
+        a sequence token by token gives ``forward``'s outputs.
         """
         if not isinstance(x_t, Tensor):
             raise TypeError(f"x_t: expected a torch.Tensor [B, {self.d_model}], received "
@@ -214,18 +279,29 @@ class MambaBlock(InteractionLayer):
         batch = x_t.shape[0]
         if state is None:
             state = self.initial_state(batch, dtype=x_t.dtype, device=x_t.device)
-        conv_buffer, ssm = self._check_state(state, batch)
+        state = self._check_state(state, batch)
         branch = F.linear(x_t, self.param("W_x"), self._optional("b_x"))
         gate = F.linear(x_t, self.param("W_z"), self._optional("b_z"))
-        window = torch.cat([conv_buffer, branch.unsqueeze(1)], dim=1)  # [B, d_conv, E]
+        window = torch.cat([state.conv, branch.unsqueeze(1)], dim=1)  # [B, d_conv, E]
         conv = torch.einsum("bke,ek->be", window, self.param("W_conv"))
         if self.conv_bias:
             conv = conv + self.param("b_conv")
         u = F.silu(conv)
         step, a, b_in, c_out = self._scan_inputs(u)
-        y, ssm = selective_scan_step(ssm, u, step, a, b_in, c_out, self.param("D"))
+        y, ssm = selective_scan_step(u, step, a, b_in, c_out, self.param("D"),
+                                     SelectiveScanState(state.ssm))
         out = F.linear(y * F.silu(gate), self.param("W_out"), self._optional("b_out"))
-        return out, (window[:, 1:], ssm)
+        return out, MambaState(window[:, 1:], ssm.h)
+
+    def oracle(self, x: Tensor) -> Tensor:
+        """The sequence fed token by token through :meth:`step` (no convolution kernel, no
+        scan kernel: an implementation independent of ``forward`` and of the expression)."""
+        x = self._check_sequence(x)
+        state, outs = None, []
+        for t in range(x.shape[1]):
+            y_t, state = self.step(x[:, t], state)
+            outs.append(y_t)
+        return torch.stack(outs, 1) if outs else x.new_zeros(x.shape)
 
 
 def from_mambapy(block: nn.Module, *, mode: str = "recurrent",
@@ -246,7 +322,7 @@ def from_mambapy(block: nn.Module, *, mode: str = "recurrent",
     ref = block.A_log
     out = MambaBlock(config.d_model, config.d_state, config.d_conv, config.expand_factor,
                      config.dt_rank, bias=config.bias, conv_bias=config.conv_bias, mode=mode,
-                     chunk_size=chunk_size).to(dtype=ref.dtype, device=ref.device)
+                     chunk_size=chunk_size, device=ref.device, dtype=ref.dtype)
     e = config.d_inner
     r, n = config.dt_rank, config.d_state
     x_proj = block.x_proj.weight

@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
+from prodint.ops.selective_scan.common import SelectiveScanState, check_chunk_size, check_inputs
+
 
 def _chunk(h: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
            ) -> tuple[Tensor, Tensor]:
@@ -49,13 +51,18 @@ def _chunk(h: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
 
 def selective_scan_chunk(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
                          D: Tensor | None = None, *, chunk_size: int = 64,
-                         initial_state: Tensor | None = None,
-                         output_final_state: bool = False) -> tuple[Tensor, Tensor | None]:
-    """Chunked selective scan (module doc; shapes as :func:`~prodint.ops.selective_scan`)."""
-    batch, length, width = x.shape
-    h = x.new_zeros(batch, width, A.shape[-1]) if initial_state is None else initial_state
+                         initial_state: SelectiveScanState | None = None,
+                         output_final_state: bool = False
+                         ) -> tuple[Tensor, SelectiveScanState | None]:
+    """Chunked selective scan (module doc; contract as :func:`~prodint.ops.selective_scan`).
+
+    ``chunk_size`` is the chunk length ``c``; it changes memory and speed, never the result.
+    """
+    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state)
+    chunk_size = check_chunk_size(chunk_size)
+    h = x.new_zeros(batch, width, size) if initial_state is None else initial_state.h
     recording = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, delta, A, B, C, initial_state))
+        t is not None and t.requires_grad for t in (x, delta, A, B, C, h))
     ys = []
     for s in range(0, length, chunk_size):
         sl = slice(s, s + chunk_size)
@@ -67,4 +74,4 @@ def selective_scan_chunk(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
     y = torch.cat(ys, dim=1) if ys else x.new_zeros(batch, 0, width)
     if D is not None:
         y = y + D * x
-    return y, (h if output_final_state else None)
+    return y, (SelectiveScanState(h) if output_final_state else None)

@@ -1,10 +1,10 @@
-"""The selective scan token by token with ``O(D·N)`` state, and a backward that recomputes.
+"""The selective scan token by token with ``O(D·N)`` state, a backward that recomputes, a step.
 
 Forward carries one state ``h [B, D, N]`` through the sequence. Autograd over such a loop
 would keep every ``h_t`` (``[B, T, D, N]`` in all), which is exactly the memory the form is
 meant to avoid, so :class:`_RecurrentScan` writes the backward by hand: it keeps the state
-only at the start of every segment of ``segment`` tokens, recomputes one segment's states at
-a time and runs the adjoint recurrence backwards through it:
+only at the start of every segment of ``chunk_size`` tokens, recomputes one segment's states
+at a time and runs the adjoint recurrence backwards through it:
 
     g_t = C_t ⊗ ∂y_t + Ā_{t+1} ⊙ g_{t+1}               (∂L/∂h_t, g_T = ∂L/∂h_final)
     ∂B̄x_t = g_t,   ∂log Ā_t = g_t ⊙ h_{t-1} ⊙ Ā_t,   ∂C_t = Σ_d ∂y_t[d] h_t[d, :]
@@ -14,8 +14,10 @@ a time and runs the adjoint recurrence backwards through it:
 
 Within a segment everything but the two recurrences themselves is one vectorised operation
 over the segment, so the Python loop does one fused multiply-add per token. Memory is
-``O(B·T·D + B·(T/segment)·D·N + B·segment·D·N)``. The backward is not itself differentiable
-(no second derivatives).
+``O(B·T·D + B·(T/c)·D·N + B·c·D·N)`` with ``c = chunk_size``. The backward is not itself
+differentiable (no second derivatives).
+
+:func:`selective_scan_step` advances one token: the streaming form a module's ``step`` uses.
 """
 
 from __future__ import annotations
@@ -26,24 +28,35 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from prodint.ops.selective_scan.common import (
+    SelectiveScanState,
+    check_chunk_size,
+    check_inputs,
+    check_step_inputs,
+)
 
-def selective_scan_step(h: Tensor, x_t: Tensor, delta_t: Tensor, A: Tensor, B_t: Tensor,
-                        C_t: Tensor, D: Tensor | None = None) -> tuple[Tensor, Tensor]:
+
+def selective_scan_step(x_t: Tensor, delta_t: Tensor, A: Tensor, B_t: Tensor, C_t: Tensor,
+                        D: Tensor | None = None, state: SelectiveScanState | None = None
+                        ) -> tuple[Tensor, SelectiveScanState]:
     """One token: ``h ← exp(Δ_t A) ⊙ h + (Δ_t ⊙ x_t) B_tᵀ``, ``y_t = h C_t + D ⊙ x_t``.
 
     Args:
-        h: ``[B, D, N]``.
         x_t, delta_t: ``[B, D]``.
         A: ``[D, N]``.
         B_t, C_t: ``[B, N]``.
         D: ``[D]`` or ``None``.
+        state: the state before the token (zeros when ``None``).
 
     Returns:
-        ``(y_t [B, D], new h [B, D, N])``.
+        ``(y_t [B, D], SelectiveScanState(h [B, D, N]))``: feeding a sequence token by token
+        gives :func:`~prodint.ops.selective_scan`'s outputs and final state.
     """
+    batch, width, size = check_step_inputs(x_t, delta_t, A, B_t, C_t, D, state)
+    h = x_t.new_zeros(batch, width, size) if state is None else state.h
     h = torch.exp(delta_t.unsqueeze(-1) * A) * h + (delta_t * x_t).unsqueeze(-1) * B_t.unsqueeze(1)
     y = (h @ C_t.unsqueeze(-1)).squeeze(-1)
-    return (y if D is None else y + D * x_t), h
+    return (y if D is None else y + D * x_t), SelectiveScanState(h)
 
 
 def _segment_states(h0: Tensor, decay: Tensor, drive: Tensor) -> Tensor:
@@ -122,21 +135,21 @@ class _RecurrentScan(torch.autograd.Function):
 
 
 def selective_scan_recurrent(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                             D: Tensor | None = None, *, segment: int = 64,
-                             initial_state: Tensor | None = None,
+                             D: Tensor | None = None, *, chunk_size: int = 64,
+                             initial_state: SelectiveScanState | None = None,
                              output_final_state: bool = False
-                             ) -> tuple[Tensor, Tensor | None]:
-    """Token-by-token selective scan (shapes as :func:`~prodint.ops.selective_scan`).
+                             ) -> tuple[Tensor, SelectiveScanState | None]:
+    """Token-by-token selective scan (contract as :func:`~prodint.ops.selective_scan`).
 
-    ``segment`` is how many tokens lie between two stored states in the backward (module
+    ``chunk_size`` is how many tokens lie between two stored states in the backward (module
     doc); it changes memory and speed, never the result.
     """
-    batch, length, width = x.shape
-    h0 = (x.new_zeros(batch, width, A.shape[-1]) if initial_state is None else initial_state)
+    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state)
+    chunk_size = check_chunk_size(chunk_size)
+    h0 = x.new_zeros(batch, width, size) if initial_state is None else initial_state.h
     if length == 0:
-        y = x.new_zeros(x.shape)
-        return (y, h0 if output_final_state else None)
-    y, h = _RecurrentScan.apply(x, delta, A, B, C, h0, segment)
+        return x.new_zeros(x.shape), (SelectiveScanState(h0) if output_final_state else None)
+    y, h = _RecurrentScan.apply(x, delta, A, B, C, h0, chunk_size)
     if D is not None:
         y = y + D * x
-    return y, (h if output_final_state else None)
+    return y, (SelectiveScanState(h) if output_final_state else None)
