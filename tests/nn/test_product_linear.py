@@ -1,4 +1,8 @@
-"""ProductLinear: the folded single-matmul path equals the interaction, and known layers."""
+"""ProductLinear: the folded single-matmul path equals the interaction, and known layers.
+
+forward == general == reference over the registry is ``tests/test_families.py``; here the
+algebra product itself (an independent einsum with the dense structure constants), known
+layers and the initialisation."""
 
 import pytest
 import torch
@@ -16,32 +20,44 @@ def test_fast_path_equals_interaction_forward_and_gradients(name: str, dtype, to
     torch.manual_seed(0)
     layer = ProductLinear(ALGEBRAS[name]().to(dtype), 3, 4)
     with torch.no_grad():
-        layer.bias.normal_()
+        layer.params["b"].normal_()
     x0 = torch.randn(2, 5, 3, layer.algebra.dim, dtype=dtype)
     w = torch.randn(2, 5, 4, layer.algebra.dim, dtype=dtype)
+    gamma = layer.algebra.structure_constants  # [b, a, c]: K_b on the left of x_a
+
+    def product(x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bac,iob,...ia->...oc", gamma, layer.params["K"], x) + \
+            layer.params["b"]
 
     def run(fn):
         x = x0.clone().requires_grad_()
         layer.zero_grad()
         (fn(x) * w).sum().backward()
-        return fn(x).detach(), x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()
+        return (fn(x).detach(), x.grad, layer.params["K"].grad.clone(),
+                layer.params["b"].grad.clone())
 
-    for a, b in zip(run(layer), run(layer.reference), strict=True):
-        torch.testing.assert_close(a, b, rtol=tol, atol=tol * max(1.0, b.abs().max().item()))
+    expected = run(product)
+    for fn in (layer, layer.general, layer.reference):
+        for a, b in zip(run(fn), expected, strict=True):
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol * max(1.0, b.abs().max().item()))
 
 
 def test_complex_layer_is_complex_matmul() -> None:
     layer = ProductLinear(complex_numbers().double(), 3, 2, bias=False)
     x = torch.randn(7, 3, 2, dtype=torch.float64)
-    k = torch.view_as_complex(layer.weight.detach().contiguous())  # [i, o]
+    k = torch.view_as_complex(layer.params["K"].detach().contiguous())  # [i, o]
     expected = torch.view_as_real(torch.view_as_complex(x.contiguous()) @ k)
     torch.testing.assert_close(layer(x), expected)
 
 
-def test_order_and_expression() -> None:
-    layer = ProductLinear(quaternions(), 2, 2)
+def test_order_expression_and_parameter_count() -> None:
+    layer = ProductLinear(quaternions(), 2, 3)
     assert layer.self_interaction_order == 1
-    assert str(layer.expression) == "(Σ_i (K ·_H X) + b)"
+    assert str(layer.expression) == "(Σ_i,a (X tie_fold(K)) + b)"
+    # the fold is a tie: n numbers per channel pair, not the n² of the real weight
+    assert sum(p.numel() for p in layer.parameters()) == 2 * 3 * 4 + 3 * 4
+    assert layer.real_weight().shape == (2 * 4, 3 * 4)
+    assert set(layer.state_dict()) == {"params.K", "params.b"}
 
 
 def test_variance_preserving_init() -> None:

@@ -1,11 +1,15 @@
-"""Clifford layers: one folded matmul == cliffordlayers == blade-by-blade == expression."""
+"""Clifford layers: one folded matmul == cliffordlayers == blade-by-blade oracle == expression.
+
+forward == general == reference over random configurations is ``tests/test_families.py``;
+here the layers against the peer and against the independent blade-by-blade oracle."""
 
 import pytest
 import torch
 from torch import nn
 
 from prodint.algebra import clifford
-from prodint.interaction import Expr
+from prodint.interaction import Expr, InteractionLayer
+from prodint.interaction.fold import fold_tables
 from prodint.zoo import from_torch
 from prodint.zoo.clifford import (
     CliffordConv1d,
@@ -13,7 +17,6 @@ from prodint.zoo.clifford import (
     CliffordConv3d,
     CliffordLinear,
     clifford_algebra,
-    clifford_fold_tables,
 )
 from prodint.zoo.clifford_peer import from_cliffordlayers
 from prodint.zoo.registry import ZooModule
@@ -39,7 +42,7 @@ def _compare_with_peer(peer: nn.Module, x0: torch.Tensor, tol: float = TOL) -> n
     stacked = isinstance(peer.weight, nn.ParameterList)
     weights_p = list(peer.weight) if stacked else [peer.weight]
     out_p, grads_p = _outputs_and_grads(peer, [*weights_p, peer.bias], x0)
-    out, grads = _outputs_and_grads(layer, [layer.weight, layer.bias], x0)
+    out, grads = _outputs_and_grads(layer, [layer.param("W"), layer.param("b")], x0)
     torch.testing.assert_close(out, out_p, rtol=tol, atol=tol)
     torch.testing.assert_close(grads[0], grads_p[0], rtol=tol, atol=tol)  # input
     weight_p = torch.stack(grads_p[1:1 + n]) if stacked else grads_p[1]
@@ -101,13 +104,15 @@ LAYERS = [
 
 @pytest.mark.parametrize("g", [(1, 1, 1), (0, -1), (-1,)])
 @pytest.mark.parametrize("name,make,shape", LAYERS, ids=[c[0] for c in LAYERS])
-def test_fast_equals_references(name, make, shape, g, dtype, tol) -> None:
+def test_fast_equals_oracle_and_expression(name, make, shape, g, dtype, tol) -> None:
     torch.manual_seed(4)
     layer = make(g).to(dtype)
+    with torch.no_grad():
+        layer.param("b").normal_()
     x0 = torch.randn(*shape, 2 ** len(g), dtype=dtype)
-    params = [layer.weight, layer.bias]
+    params = [layer.param("W"), layer.param("b")]
     results = [_outputs_and_grads(fn, params, x0)
-               for fn in (layer, layer.reference, layer.expression_value)]
+               for fn in (layer.oracle, layer, layer.general, layer.reference)]
     for out, grads in results[1:]:
         torch.testing.assert_close(out, results[0][0], rtol=tol, atol=tol)
         for a, b in zip(grads, results[0][1], strict=True):
@@ -120,7 +125,7 @@ def test_real_weight_is_right_multiplication() -> None:
     layer = CliffordLinear((1, 1, 1), 1, 1, bias=False).double()
     alg = layer.algebra.to_dtype(torch.float64)
     x = torch.randn(4, 1, 8, dtype=torch.float64)
-    expected = alg.mul(x[:, 0], layer.weight[:, 0, 0].expand(4, 8))
+    expected = alg.mul(x[:, 0], layer.param("W")[:, 0, 0].expand(4, 8))
     torch.testing.assert_close(layer(x)[:, 0], expected, rtol=1e-12, atol=1e-12)
 
 
@@ -133,15 +138,26 @@ def test_signature_relabelling() -> None:
     assert alg.is_associative()
     # e1 e2 = e12 in the relabelled basis, as in cliffordlayers
     torch.testing.assert_close(alg.mul(e[1], e[2]), e[4])
-    index, sign = clifford_fold_tables(clifford(2))
-    assert index.shape == (4, 4) and sign.abs().sum() == 16
+    # one b and a sign per (a, c): the fold of a Clifford algebra is a gather and a sign
+    index, sign = fold_tables(clifford(2), "right")
+    assert index.shape == (4, 4, 1) and sign.abs().sum() == 16
+    assert set(sign.flatten().tolist()) == {-1.0, 1.0}
+    # a degenerate generator (e3² = 0) leaves (a, c) pairs that no b reaches: weight 0
+    _, sign = fold_tables(clifford(1, 0, 1), "right")
+    assert int((sign == 0).sum()) == 16 - 12
 
 
 def test_contract_and_bad_input() -> None:
-    for layer in (CliffordLinear((1, 1), 2, 2), CliffordConv1d((-1,), 2, 2),
-                  CliffordConv2d((1, 1), 2, 2), CliffordConv3d((1, 1, 1), 1, 1, bias=False)):
+    for layer in (CliffordLinear((1, 1), 2, 3), CliffordConv1d((-1,), 2, 3),
+                  CliffordConv2d((1, 1), 2, 3), CliffordConv3d((1, 1, 1), 2, 3, bias=False)):
         assert isinstance(layer, ZooModule) and isinstance(layer.expression, Expr)
-        assert layer.self_interaction_order == 1
+        assert isinstance(layer, InteractionLayer) and layer.self_interaction_order == 1
+        # the fold is a tie: the parameters are the multivector filters, n per channel pair
+        taps = 3 ** len(layer.kernel_size)
+        bias = 3 * layer.n_blades if layer.has_param("b") else 0
+        assert sum(p.numel() for p in layer.parameters()) == \
+            layer.n_blades * 3 * 2 * taps + bias
+        assert all(key.startswith("params.") for key in layer.state_dict())
     with pytest.raises(ValueError, match="signature"):
         CliffordLinear((2, 1), 2, 2)
     with pytest.raises(TypeError, match="signature"):

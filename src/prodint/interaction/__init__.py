@@ -22,6 +22,7 @@ from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
 from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
+from prodint.interaction.fold import fold, fold_tables
 from prodint.interaction.layer import Case, Family, InteractionLayer, compile
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
@@ -77,5 +78,7 @@ __all__ = [
     "compile",
     "enumerate_interactions",
     "evaluate",
+    "fold",
+    "fold_tables",
     "same_algebra",
 ]

@@ -5,10 +5,14 @@ coordinate; the filters ``K[i, o, :]`` are algebra elements too. Over the comple
 is a complex linear layer, over ``H`` a quaternion layer, over ``Cl(p, q, r)`` a Clifford
 linear layer, over ``R[G]`` a group-convolution layer on signals over ``G``.
 
-Fast path: the structure constants are folded into one real weight matrix per call,
-``W[(i, a), (o, c)] = Σ_b K[i, o, b] Γ[b, a, c]``, so the layer is a single matmul (the
-rebuild costs ``O(nnz · i · o)``, independent of the batch). The reference is the same
-computation as a product interaction (:attr:`ProductLinear.expression`) evaluated node by node.
+The expression states the product through the structure-constant fold
+(:func:`~prodint.interaction.fold.fold`): the real weight
+
+    W[(i, a), (o, c)] = Σ_b K[i, o, b] Γ[b, a, c]
+
+is a tie table of ``K`` (index table from the algebra's triples, weights ``Γ``), and the layer
+is ``y[o, c] = Σ_{i,a} x[i, a] W[i, a, o, c] + b[o, c]``. The fast path builds ``W`` with that
+tie once per call (``O(i·o·n²·r)`` work, independent of the batch) and runs ONE matmul.
 """
 
 from __future__ import annotations
@@ -16,22 +20,43 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from prodint.algebra import Algebra
-from prodint.interaction import AxisSum, Expr, Parameter, Product, Signal, Sum, evaluate
+from prodint.interaction import Contract, Expr, Gather, Parameter, Plan, Signal, Sum
+from prodint.interaction.fold import fold
+from prodint.interaction.layer import InteractionLayer
 
 
-class ProductLinear(nn.Module):
+def product_linear_expression(algebra: Algebra, in_channels: int, out_channels: int,
+                              bias: bool = True) -> tuple[Expr, Gather]:
+    """``Σ_{i,a} X[i, a] W[i, a, o, c] (+ b[o, c])`` with ``W = fold(K)``: the product ``K · x``
+    (order 1). Returns the expression and its fold ``W``."""
+    n = algebra.dim
+    x = Signal("X", [("i", in_channels), ("a", n, algebra)])
+    # N(0, 1/in_channels); the layer rescales by the algebra's reach (class doc)
+    k = Parameter("K", [("i", in_channels), ("o", out_channels), ("b", n, algebra)],
+                  fan_in=("i",))
+    weight = fold(k, algebra, "b", side="left", input_axis="a", output_axis="c",
+                  order=("i", "a", "o", "c"))
+    y: Expr = Contract(x, weight, over=("i", "a"))
+    if bias:
+        y = Sum(y, Parameter("b", [("o", out_channels), ("c", n, algebra)], init="zeros"))
+    return y, weight
+
+
+class ProductLinear(InteractionLayer):
     """``y[..., o, c] = Σ_i (K[i, o] · x[..., i])_c + b[o, c]`` in an algebra ``A``.
 
     Args:
-        algebra: the algebra ``A`` (dimension ``n``).
+        algebra: the algebra ``A`` (dimension ``n``, fixed structure constants).
         in_channels: number of input channels ``i``.
         out_channels: number of output channels ``o``.
-        bias: add a learned algebra element per output channel.
+        bias: add a learned algebra element per output channel (initialised to zero).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
 
-    Shapes: input ``[..., in_channels, n]``, output ``[..., out_channels, n]``.
+    Shapes: input ``[..., in_channels, n]``, output ``[..., out_channels, n]``; parameters
+    ``params.K`` ``[in_channels, out_channels, n]`` and ``params.b`` ``[out_channels, n]``.
 
     Initialisation: ``K ~ N(0, σ²)`` with ``σ² = 1 / (in_channels · Σ_{a,b,c} Γ²/n)``, so that
     for unit-variance inputs each output coordinate has unit variance on average (the sum
@@ -39,40 +64,36 @@ class ProductLinear(nn.Module):
     """
 
     def __init__(self, algebra: Algebra, in_channels: int, out_channels: int, *,
-                 bias: bool = True) -> None:
-        super().__init__()
+                 bias: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if not isinstance(algebra, Algebra):
             raise TypeError(f"algebra: expected a prodint Algebra, received "
                             f"{type(algebra).__name__}")
         for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{argument}: expected a positive int, received {value!r}")
-        self.algebra = algebra
         self.in_channels, self.out_channels = in_channels, out_channels
-        n = algebra.dim
-        reach = float((algebra.values**2).sum()) / n
-        std = 1.0 / math.sqrt(in_channels * max(reach, 1e-12))
-        self.weight = nn.Parameter(torch.randn(in_channels, out_channels, n,
-                                               dtype=algebra.dtype) * std)
-        self.bias = nn.Parameter(torch.zeros(out_channels, n, dtype=algebra.dtype)) \
-            if bias else None
-        x = Signal("X", [("i", in_channels), ("a", n, algebra)])
-        k = Parameter("K", [("i", in_channels), ("o", out_channels), ("a", n, algebra)])
-        y: Expr = AxisSum(Product(k, x, algebra, "a"), "i")
-        if bias:
-            y = Sum(y, Parameter("b", [("o", out_channels), ("a", n, algebra)]))
-        self.expression: Expr = y
+        dtype = dtype if dtype is not None else algebra.dtype
+        expression, weight = product_linear_expression(algebra, in_channels, out_channels, bias)
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self.algebra = algebra.to_dtype(dtype).to(device)
+        self._fold = Plan(weight)
+        # Σ_{a,b,c} Γ²/n: how many unit structure constants reach an output coordinate.
+        self._reach = max(float((algebra.values.double() ** 2).sum()) / algebra.dim, 1e-12)
+        self.reset_parameters()
 
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """``K ~ N(0, σ²)`` (class doc), bias zero."""
+        super().reset_parameters()
+        self.params["K"].div_(math.sqrt(self._reach))
 
     def real_weight(self) -> Tensor:
-        """``[in·n, out·n]`` real matrix ``W[(i,a),(o,c)] = Σ_b K[i,o,b] Γ[b,a,c]``."""
+        """``[in·n, out·n]`` real matrix ``W[(i,a),(o,c)] = Σ_b K[i,o,b] Γ[b,a,c]`` (the tie)."""
         n = self.algebra.dim
-        g = self.algebra.dense_structure_constants()  # [b, a, c]
-        w = torch.einsum("iob,bac->iaoc", self.weight, g)
-        return w.reshape(self.in_channels * n, self.out_channels * n)
+        weight = self._fold.run({}, self.params, self.tables())
+        return weight.reshape(self.in_channels * n, self.out_channels * n)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[..., in_channels, n] → [..., out_channels, n]`` by one matmul."""
@@ -81,17 +102,10 @@ class ProductLinear(nn.Module):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x: expected a tensor [..., {self.in_channels}, {n}] "
                              f"(channels, {self.algebra.name} coordinates), received {shape}")
-        y = x.flatten(-2) @ self.real_weight()
-        y = y.unflatten(-1, (self.out_channels, n))
-        return y + self.bias if self.bias is not None else y
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The product interaction evaluated node by node (dense structure constants)."""
-        params = {"K": self.weight}
-        if self.bias is not None:
-            params["b"] = self.bias
-        return evaluate(self.expression, {"X": x}, params)
+        y = (x.flatten(-2) @ self.real_weight()).unflatten(-1, (self.out_channels, n))
+        return y + self.params["b"] if self.has_param("b") else y
 
     def extra_repr(self) -> str:
         return (f"{self.algebra.name}, in_channels={self.in_channels}, "
-                f"out_channels={self.out_channels}, bias={self.bias is not None}")
+                f"out_channels={self.out_channels}, bias={self.has_param('b')}, "
+                f"{super().extra_repr()}")

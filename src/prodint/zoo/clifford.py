@@ -11,72 +11,63 @@ over the grid for :class:`CliffordConv1d` / :class:`CliffordConv2d` / :class:`Cl
 The input is the *left* factor, ``y = x · w``: that is the convention of the peer library
 ``cliffordlayers``, and for a non-commutative algebra the side matters.
 
-Signatures are given as ``cliffordlayers`` gives them: ``g = (g_1, …, g_m)`` with
-``e_j² = g_j ∈ {+1, −1, 0}``, e.g. ``(1, 1)`` is ``Cl(2, 0)``, ``(1, 1, 1)`` is ``Cl(3, 0)``,
-``(-1,)`` is ``Cl(0, 1)`` (the complex numbers). Blades are ordered by grade, then
-lexicographically: ``1, e1, e2, e12`` and ``1, e1, e2, e3, e12, e13, e23, e123``. For a
-signature whose generators are already sorted ``+1 … −1 … 0 …`` the algebra is exactly
-:func:`prodint.algebra.clifford` ``(p, q, r)``; for any other order (say ``(-1, 1)``) the
-generators are relabelled, which maps every blade to ± a blade of ``Cl(p, q, r)``
-(:func:`clifford_algebra`).
+Signatures are given as ``cliffordlayers`` gives them (:mod:`prodint.zoo.clifford_signature`):
+``g = (g_1, …, g_m)`` with ``e_j² = g_j ∈ {+1, −1, 0}``; blades are ordered by grade, then
+lexicographically: ``1, e1, e2, e12`` and ``1, e1, e2, e3, e12, e13, e23, e123``.
 
-Layout and weights, chosen so the layers are drop-in for ``cliffordlayers``:
+Layout and parameters, chosen so the layers are drop-in for ``cliffordlayers``:
 
 - input ``[B, C_in, *spatial, n]`` (blade last), output ``[B, C_out, *spatial', n]``;
   :class:`CliffordLinear` accepts ``[..., C_in, n]``;
-- ``weight`` ``[n, C_out, C_in, *k]`` (``cliffordlayers`` keeps a list of ``n`` tensors
-  ``[C_out, C_in, *k]``: stack them) and ``bias`` ``[n, C_out]``;
+- ``params.W`` ``[n, C_out, C_in, *k]`` (``cliffordlayers`` keeps a list of ``n`` tensors
+  ``[C_out, C_in, *k]``: stack them) and ``params.b`` ``[n, C_out]``;
 - the blade order and signs are those of ``cliffordlayers`` (no permutation, no sign map):
-  its ``get_{1,2,3}d_clifford_kernel`` is exactly the matrix ``(c, a) ↦ Σ_b Γ[a, b, c] w_b``
-  built below (checked in the tests to 1e-10).
+  its ``get_{1,2,3}d_clifford_kernel`` is exactly the matrix ``(c, a) ↦ Σ_b Γ[a, b, c] w_b``.
 
-Fast path: the structure constants are folded into one real weight once per forward,
+The expression states the product through the structure-constant fold
+(:func:`~prodint.interaction.fold.fold`, the filter on the right):
 
-    W_real[(o, c), (i, a), *k] = Σ_b Γ[a, b, c] · w[b, o, i, *k],
+    W_real[o, c, i, a, *k] = Σ_b Γ[a, b, c] · w[b, o, i, *k],
 
-and the layer is one ``F.linear`` / ``F.conv{1,2,3}d`` with ``C_in·n`` input and ``C_out·n``
-output channels. In a Clifford algebra each ``(a, c)`` pair meets exactly one ``b``
-(``e_a e_b = ± e_c`` fixes ``e_b`` up to sign), or none when a degenerate generator squares to
-zero, so the fold is a gather of ``w`` with a fixed ``[n, n]`` index table and a sign table:
-``O(C_out·C_in·n²·|k|)`` work, the size of ``W_real``, independent of the batch. Channels are
-interleaved channel-major (``i·n + a``), so a linear layer needs no permute at all, and a
-convolution one copy of the input to bring the blade axis next to the channels (for 2-D and
-3-D into channels-last order, which keeps the blades innermost; the output then comes back as
-a channels-last view ``[B, C_out, *spatial', n]`` without a copy).
+a tie table of ``w`` (one ``b`` and a sign per ``(a, c)`` in a Clifford algebra, or none when
+a degenerate generator squares to zero), and the layer is a real linear map / convolution
+with ``W_real``. Fast path: the tie builds ``W_real`` once per call, already in the
+``[(o, c), (i, a), *k]`` layout of ``F.linear`` / ``F.conv{1,2,3}d`` (``O(C_out·C_in·n²·|k|)``
+work, the size of ``W_real``, independent of the batch), then ONE linear map or convolution
+with ``C_in·n`` input and ``C_out·n`` output channels. Channels are interleaved channel-major
+(``i·n + a``), so a linear layer needs no permute at all, and a convolution one copy of the
+input to bring the blade axis next to the channels (for 2-D and 3-D into channels-last
+order, which keeps the blades innermost; the output then comes back as a channels-last view
+``[B, C_out, *spatial', n]`` without a copy).
 
-Reference: :meth:`reference` evaluates the product blade by blade, one real linear map per
-nonzero structure constant (``n²`` of them), and :attr:`expression` is the same layer as a
-product interaction (a :class:`~prodint.interaction.Product` in the Clifford algebra), which
-:func:`prodint.interaction.evaluate` runs node by node.
+Oracle: :meth:`oracle` evaluates the product blade by blade, one real linear map per nonzero
+structure constant, without the fold.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.algebra import Algebra
 from prodint.interaction import (
-    AxisSum,
+    Contract,
     Expr,
+    Gather,
     Pad,
     Parameter,
     Permute,
-    Product,
+    Plan,
     Signal,
     Sum,
     Window,
-    evaluate,
 )
-from prodint.zoo.clifford_signature import (
-    Signature,
-    _signature,
-    clifford_algebra,
-    clifford_fold_tables,
-)
+from prodint.interaction.fold import fold
+from prodint.interaction.layer import InteractionLayer
+from prodint.zoo.clifford_signature import Signature, _signature, clifford_algebra
 
 __all__ = [
     "CliffordConv1d",
@@ -84,101 +75,143 @@ __all__ = [
     "CliffordConv3d",
     "CliffordLinear",
     "clifford_algebra",
-    "clifford_fold_tables",
+    "clifford_expression",
 ]
 
 
+def clifford_expression(alg: Algebra, in_channels: int, out_channels: int,
+                        kernel_size: Sequence[int] = (), stride: Sequence[int] = (),
+                        padding: Sequence[int] = (), dilation: Sequence[int] = (),
+                        bias: bool = True) -> tuple[Expr, Gather]:
+    """The layer ``x · w`` in ``alg`` over ``len(kernel_size)`` spatial axes (0: linear), order 1.
 
-class _CliffordLayer(nn.Module):
-    """Shared state of the Clifford layers: the algebra, its fold tables and the parameters.
+    ``Σ_{i,a,k} window_k(pad(X))[i, y, k, a] W_real[o, c, i, a, k] + b[c, o]`` with
+    ``W_real = fold(W)`` (module doc). Returns the expression and the fold ``W_real``.
+    """
+    n, dims = alg.dim, len(kernel_size)
+    spatial = [f"y{d}" for d in range(dims)]
+    taps = [f"k{d}" for d in range(dims)]
+    x: Expr = Signal("X", [("i", in_channels), *[(s, None) for s in spatial], ("a", n, alg)])
+    for d in range(dims):
+        if padding[d]:
+            x = Pad(x, spatial[d], padding[d], padding[d])
+        x = Window(x, spatial[d], kernel_size[d], taps[d], stride=stride[d],
+                   dilation=dilation[d])
+    # U(±1/√fan_in), fan_in = C_in·n·|k|: torch's default for the folded real layer, as
+    # cliffordlayers draws it (each output coordinate sums that many unit-size terms).
+    w = Parameter("W", [("b", n, alg), ("o", out_channels), ("i", in_channels),
+                        *zip(taps, kernel_size, strict=True)],
+                  init="uniform", fan_in=("b", "i", *taps))
+    real = fold(w, alg, "b", side="right", input_axis="a", output_axis="c",
+                order=("o", "c", "i", "a", *taps))
+    y: Expr = Contract(x, real, over=("i", "a", *taps))
+    if dims:
+        y = Permute(y, ("o", *spatial, "c"))
+    if bias:
+        y = Sum(y, Parameter("b", [("c", n, alg), ("o", out_channels)], init="zeros"))
+    return y, real
+
+
+class _CliffordLayer(InteractionLayer):
+    """Shared parts of the Clifford layers: the algebra, the fold, the oracle, the peer copy.
 
     Attributes:
-        weight: ``[n, C_out, C_in, *kernel]`` multivector filters, blade ``b`` first.
-        bias: ``[n, C_out]`` multivector bias, or ``None``.
-        fold_index, fold_sign: ``[n, n]`` buffers of :func:`clifford_fold_tables`.
+        algebra: the Clifford algebra of the signature (:func:`clifford_algebra`).
+        n_blades: ``n = 2^m``.
     """
 
-    fold_index: Tensor
-    fold_sign: Tensor
-
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
-                 kernel_size: tuple[int, ...], bias: bool) -> None:
-        super().__init__()
+                 kernel_size: tuple[int, ...], stride: tuple[int, ...],
+                 padding: tuple[int, ...], dilation: tuple[int, ...], bias: bool, *,
+                 device: torch.device | str | None, dtype: torch.dtype | None,
+                 generator: torch.Generator | None) -> None:
         for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{argument}: expected a positive int, received {value!r}")
         self.signature = _signature(signature)
-        self.algebra = clifford_algebra(self.signature)
-        self.n_blades = self.algebra.dim
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = kernel_size
-        index, sign = clifford_fold_tables(self.algebra)
-        self.register_buffer("fold_index", index.flatten(), persistent=False)
-        self.register_buffer("fold_sign", sign, persistent=False)
-        n = self.n_blades
-        self.weight = nn.Parameter(torch.empty(n, out_channels, in_channels, *kernel_size))
-        self.bias = nn.Parameter(torch.empty(n, out_channels)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """``U(−1/√fan_in, 1/√fan_in)`` with ``fan_in = C_in·n·|k|``, as ``cliffordlayers``.
-
-        Each output coordinate sums ``C_in·n·|k|`` terms of unit-size structure constants, so
-        this is torch's default linear/conv initialisation for the folded real layer.
-        """
-        fan_in = self.in_channels * self.n_blades * math.prod(self.kernel_size)
-        bound = 1.0 / math.sqrt(fan_in)
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
+        self.kernel_size, self.stride = kernel_size, stride
+        self.padding, self.dilation = padding, dilation
+        algebra = clifford_algebra(self.signature)
+        expression, real = clifford_expression(algebra, in_channels, out_channels,
+                                               kernel_size, stride, padding, dilation, bias)
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self.algebra = algebra.to_dtype(dtype or torch.get_default_dtype()).to(device)
+        self.n_blades = algebra.dim
+        self._fold = Plan(real)
 
     def real_weight(self) -> Tensor:
-        """``[C_out·n, C_in·n, *k]``: ``W[(o, c), (i, a)] = Σ_b Γ[a, b, c] w[b, o, i]``."""
+        """``[C_out·n, C_in·n, *k]``: ``W[(o, c), (i, a)] = Σ_b Γ[a, b, c] w[b, o, i]`` (a tie)."""
         n, o, i = self.n_blades, self.out_channels, self.in_channels
-        k = self.kernel_size
-        gathered = self.weight.index_select(0, self.fold_index).view(n, n, o, i, *k)
-        sign = self.fold_sign.to(self.weight.dtype).view(n, n, *([1] * (2 + len(k))))
-        folded = gathered * sign  # [c, a, o, i, *k]
-        spatial = range(4, 4 + len(k))
-        return folded.permute(2, 0, 3, 1, *spatial).reshape(o * n, i * n, *k)
+        folded = self._fold.run({}, self.params, self.tables())
+        return folded.reshape(o * n, i * n, *self.kernel_size)
 
     def real_bias(self) -> Tensor | None:
         """``[C_out·n]`` bias in the folded (channel-major) order ``o·n + c``."""
-        return None if self.bias is None else self.bias.t().reshape(-1)
+        return self.params["b"].t().reshape(-1) if self.has_param("b") else None
 
     def load_cliffordlayers(self, module: nn.Module) -> None:
         """Copy weights from the matching ``cliffordlayers`` layer (same blade order and signs)."""
         weight = module.weight
         if isinstance(weight, nn.ParameterList | list | tuple):
             weight = torch.stack(list(weight)[: self.n_blades])
-        if tuple(weight.shape) != tuple(self.weight.shape):
-            raise ValueError(f"module: expected weights of shape {tuple(self.weight.shape)} "
-                             f"(blades, out, in, *kernel), received {tuple(weight.shape)}")
-        with torch.no_grad():
-            self.weight.copy_(weight.detach())
-            if (module.bias is None) != (self.bias is None):
-                raise ValueError("module: bias present on one layer and absent on the other")
-            if self.bias is not None:
-                self.bias.copy_(module.bias.detach())
+        if (module.bias is None) == self.has_param("b"):
+            raise ValueError("module: bias present on one layer and absent on the other")
+        self.load_tensors(W=weight)
+        if module.bias is not None:
+            self.load_tensors(b=module.bias)
 
     def _check_blades(self, x: Tensor, spatial: int) -> None:
         if not isinstance(x, Tensor):
             raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
-        want = spatial + 3
-        if x.dim() != want or x.shape[1] != self.in_channels or x.shape[-1] != self.n_blades:
-            raise ValueError(f"x: expected [batch, {self.in_channels}, "
-                             f"{', '.join(['*'] * spatial)}, {self.n_blades}] (channels, "
-                             f"{spatial} spatial dims, {self.algebra.name} blades), received "
+        if spatial == 0:
+            ok = x.dim() >= 2 and tuple(x.shape[-2:]) == (self.in_channels, self.n_blades)
+            want = f"[..., {self.in_channels}, {self.n_blades}] (channels"
+        else:
+            ok = x.dim() == spatial + 3 and x.shape[1] == self.in_channels and \
+                x.shape[-1] == self.n_blades
+            want = (f"[batch, {self.in_channels}, {', '.join(['*'] * spatial)}, "
+                    f"{self.n_blades}] (channels, {spatial} spatial dims")
+        if not ok:
+            raise ValueError(f"x: expected {want}, {self.algebra.name} blades), received "
                              f"{tuple(x.shape)}")
+
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression (the fold, then the contraction)."""
+        self._check_blades(x, len(self.kernel_size))
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check_blades(x, len(self.kernel_size))
+        return self.run_reference(x)
+
+    def _per_blade(self, x: Tensor, apply: Callable[[Tensor, Tensor], Tensor],
+                   channel_dim: int) -> Tensor:
+        """``y_c = Σ_{(a,b,c) ∈ supp Γ} Γ[a,b,c] · apply(x_a, w_b) + bias_c``, blade by blade.
+
+        ``x_a = x[..., a]`` and ``w_b = W[b]``; the output blades are stacked last again and
+        the bias ``[n, C_out]`` is added with its channels at ``channel_dim`` of the result.
+        """
+        n, weight = self.n_blades, self.params["W"]
+        outputs: list[Tensor | None] = [None] * n
+        for (a, b, c), value in zip(self.algebra.triples.tolist(),
+                                    self.algebra.values.tolist(), strict=True):
+            term = value * apply(x[..., a], weight[b])
+            previous = outputs[c]
+            outputs[c] = term if previous is None else previous + term
+        # Every blade is reached (1 · e_c = e_c), so every output is set.
+        y = torch.stack([t for t in outputs if t is not None], -1)
+        if self.has_param("b"):
+            shape = [1] * y.dim()
+            shape[channel_dim], shape[-1] = self.out_channels, n
+            y = y + self.params["b"].t().reshape(shape)
+        return y
 
     def extra_repr(self) -> str:
         return (f"{self.algebra.name}, in_channels={self.in_channels}, "
-                f"out_channels={self.out_channels}, bias={self.bias is not None}")
+                f"out_channels={self.out_channels}, bias={self.has_param('b')}, "
+                f"{super().extra_repr()}")
 
 
 class CliffordLinear(_CliffordLayer):
@@ -187,42 +220,32 @@ class CliffordLinear(_CliffordLayer):
     Args:
         signature: generator squares ``g`` (e.g. ``(1, 1)``, ``(1, 1, 1)``, ``(-1,)``).
         in_channels: ``C_in``; out_channels: ``C_out``.
-        bias: add a learned multivector per output channel.
+        bias: add a learned multivector per output channel (initialised to zero).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
 
     Shapes: input ``[..., C_in, n]``, output ``[..., C_out, n]`` (``n = 2^len(g)``); weight
-    ``[n, C_out, C_in]`` and bias ``[n, C_out]``, as ``cliffordlayers.nn.CliffordLinear``.
-    Forward: one ``F.linear`` with the ``[C_out·n, C_in·n]`` folded matrix.
+    ``params.W`` ``[n, C_out, C_in]`` and bias ``params.b`` ``[n, C_out]``, as
+    ``cliffordlayers.nn.CliffordLinear``. Forward: one ``F.linear`` with the
+    ``[C_out·n, C_in·n]`` folded matrix.
     """
 
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
-                 bias: bool = True) -> None:
-        super().__init__(signature, in_channels, out_channels, (), bias)
-        alg, n = self.algebra, self.n_blades
-        x = Signal("X", [("i", in_channels), ("a", n, alg)])
-        w = Parameter("W", [("a", n, alg), ("o", out_channels), ("i", in_channels)])
-        y: Expr = Permute(AxisSum(Product(x, w, alg, "a"), "i"), ("o", "a"))
-        if bias:
-            y = Sum(y, Parameter("b", [("a", n, alg), ("o", out_channels)], init="zeros"))
-        self.expression: Expr = y
+                 bias: bool = True, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__(signature, in_channels, out_channels, (), (), (), (), bias,
+                         device=device, dtype=dtype, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[..., C_in, n] → [..., C_out, n]`` by one matmul."""
-        n = self.n_blades
-        if not isinstance(x, Tensor) or x.dim() < 2 or tuple(x.shape[-2:]) != (
-                self.in_channels, n):
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x: expected [..., {self.in_channels}, {n}] (channels, "
-                             f"{self.algebra.name} blades), received {shape}")
+        self._check_blades(x, 0)
         y = F.linear(x.flatten(-2), self.real_weight(), self.real_bias())
-        return y.unflatten(-1, (self.out_channels, n))
+        return y.unflatten(-1, (self.out_channels, self.n_blades))
 
-    def reference(self, x: Tensor) -> Tensor:
+    def oracle(self, x: Tensor) -> Tensor:
         """Blade by blade: ``y_c += Γ[a,b,c] · x_a w_bᵀ`` for every nonzero structure constant."""
-        return _per_blade(self, x, lambda xa, wb: xa @ wb.t(), -2)
-
-    def expression_value(self, x: Tensor) -> Tensor:
-        """:attr:`expression` evaluated node by node with this layer's parameters."""
-        return evaluate(self.expression, {"X": x}, _params(self))
+        self._check_blades(x, 0)
+        return self._per_blade(x, lambda xa, wb: xa @ wb.t(), -2)
 
 
 class _CliffordConvNd(_CliffordLayer):
@@ -233,40 +256,21 @@ class _CliffordConvNd(_CliffordLayer):
     def __init__(self, dims: int, signature: Signature, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if groups != 1:
             raise ValueError(f"groups: expected 1 (grouped Clifford convolutions are not "
                              f"supported), received {groups!r}")
         if padding_mode != "zeros":
             raise ValueError(f"padding_mode: expected 'zeros', received {padding_mode!r}")
         self.dims = dims
-        kernel = _ints(kernel_size, dims, "kernel_size", minimum=1)
-        self.stride = _ints(stride, dims, "stride", minimum=1)
-        self.padding = _ints(padding, dims, "padding", minimum=0)
-        self.dilation = _ints(dilation, dims, "dilation", minimum=1)
-        super().__init__(signature, in_channels, out_channels, kernel, bias)
-        self.expression: Expr = self._build_expression(bias)
-
-    def _build_expression(self, bias: bool) -> Expr:
-        """``Σ_{i,k} (window_k(pad(X))[i, y, k] ·_Cl W[:, o, i, k]) + b[:, o]`` (order 1)."""
-        alg, n = self.algebra, self.n_blades
-        spatial = [f"y{d}" for d in range(self.dims)]
-        taps = [f"k{d}" for d in range(self.dims)]
-        x: Expr = Signal("X", [("i", self.in_channels), *[(s, None) for s in spatial],
-                               ("a", n, alg)])
-        for d in range(self.dims):
-            if self.padding[d]:
-                x = Pad(x, spatial[d], self.padding[d], self.padding[d])
-            x = Window(x, spatial[d], self.kernel_size[d], taps[d], stride=self.stride[d],
-                       dilation=self.dilation[d])
-        w = Parameter("W", [("a", n, alg), ("o", self.out_channels), ("i", self.in_channels),
-                            *zip(taps, self.kernel_size, strict=True)],
-                      fan_in=("a", "i", *taps))
-        y: Expr = AxisSum(Product(x, w, alg, "a"), ("i", *taps))
-        y = Permute(y, ("o", *spatial, "a"))
-        if bias:
-            y = Sum(y, Parameter("b", [("a", n, alg), ("o", self.out_channels)], init="zeros"))
-        return y
+        super().__init__(signature, in_channels, out_channels,
+                         _ints(kernel_size, dims, "kernel_size", minimum=1),
+                         _ints(stride, dims, "stride", minimum=1),
+                         _ints(padding, dims, "padding", minimum=0),
+                         _ints(dilation, dims, "dilation", minimum=1), bias,
+                         device=device, dtype=dtype, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, C_in, *spatial, n] → [B, C_out, *spatial', n]`` by one convolution."""
@@ -286,7 +290,7 @@ class _CliffordConvNd(_CliffordLayer):
                  self.dilation)
         return y.unflatten(1, (self.out_channels, self.n_blades)).movedim(2, -1)
 
-    def reference(self, x: Tensor) -> Tensor:
+    def oracle(self, x: Tensor) -> Tensor:
         """Blade by blade: ``y_c += Γ[a,b,c] · conv(x_a, w_b)`` per nonzero structure constant."""
         self._check_blades(x, self.dims)
         conv = self._CONV[self.dims - 1]
@@ -294,46 +298,49 @@ class _CliffordConvNd(_CliffordLayer):
         def apply(xa: Tensor, wb: Tensor) -> Tensor:
             return conv(xa, wb, None, self.stride, self.padding, self.dilation)
 
-        return _per_blade(self, x, apply, 1)
-
-    def expression_value(self, x: Tensor) -> Tensor:
-        """:attr:`expression` evaluated node by node with this layer's parameters."""
-        return evaluate(self.expression, {"X": x}, _params(self))
+        return self._per_blade(x, apply, 1)
 
     def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}")
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, {super().extra_repr()}")
 
 
 class CliffordConv1d(_CliffordConvNd):
     """1-D Clifford convolution: ``[B, C_in, L, n] → [B, C_out, L', n]``.
 
     ``y[o, t, c] = Σ_{i,k} Σ_{a,b} Γ[a,b,c] x[i, t·s + k·d − p, a] w[b, o, i, k] + bias[c, o]``.
-    Weight ``[n, C_out, C_in, k]``, bias ``[n, C_out]``. Any signature (``cliffordlayers``
-    itself accepts only one generator here).
+    Weight ``params.W`` ``[n, C_out, C_in, k]``, bias ``params.b`` ``[n, C_out]``. Any
+    signature (``cliffordlayers`` itself accepts only one generator here).
     """
 
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(1, signature, in_channels, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode)
+                         dilation, groups, bias, padding_mode, device=device, dtype=dtype,
+                         generator=generator)
 
 
 class CliffordConv2d(_CliffordConvNd):
     """2-D Clifford convolution: ``[B, C_in, H, W, n] → [B, C_out, H', W', n]``.
 
     The per-pixel product is ``x · w`` in ``Cl(g)`` summed over channels and the ``k_h × k_w``
-    window. Weight ``[n, C_out, C_in, k_h, k_w]``, bias ``[n, C_out]``.
+    window. Weight ``params.W`` ``[n, C_out, C_in, k_h, k_w]``, bias ``params.b``
+    ``[n, C_out]``.
     """
 
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(2, signature, in_channels, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode)
+                         dilation, groups, bias, padding_mode, device=device, dtype=dtype,
+                         generator=generator)
 
 
 class CliffordConv3d(_CliffordConvNd):
@@ -342,9 +349,12 @@ class CliffordConv3d(_CliffordConvNd):
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int] = 3, stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(3, signature, in_channels, out_channels, kernel_size, stride, padding,
-                         dilation, groups, bias, padding_mode)
+                         dilation, groups, bias, padding_mode, device=device, dtype=dtype,
+                         generator=generator)
 
 
 def _ints(value: int | Sequence[int], n: int, argument: str, *, minimum: int) -> tuple[int, ...]:
@@ -354,33 +364,3 @@ def _ints(value: int | Sequence[int], n: int, argument: str, *, minimum: int) ->
         raise ValueError(f"{argument}: expected an int or {n} ints >= {minimum}, received "
                          f"{value!r}")
     return out
-
-
-def _params(layer: _CliffordLayer) -> dict[str, Tensor]:
-    params = {"W": layer.weight}
-    if layer.bias is not None:
-        params["b"] = layer.bias
-    return params
-
-
-def _per_blade(layer: _CliffordLayer, x: Tensor, apply: Callable[[Tensor, Tensor], Tensor],
-               channel_dim: int) -> Tensor:
-    """``y_c = Σ_{(a,b,c) ∈ supp Γ} Γ[a,b,c] · apply(x_a, w_b) + bias_c``, one blade at a time.
-
-    ``x_a = x[..., a]`` and ``w_b = weight[b]``; the output blades are stacked last again and
-    the bias ``[n, C_out]`` is added with its channels at ``channel_dim`` of the result.
-    """
-    n = layer.n_blades
-    outputs: list[Tensor | None] = [None] * n
-    for (a, b, c), value in zip(layer.algebra.triples.tolist(),
-                                layer.algebra.values.tolist(), strict=True):
-        term = value * apply(x[..., a], layer.weight[b])
-        previous = outputs[c]
-        outputs[c] = term if previous is None else previous + term
-    # Every blade is reached (1 · e_c = e_c), so every output is set.
-    y = torch.stack([t for t in outputs if t is not None], -1)
-    if layer.bias is not None:
-        shape = [1] * y.dim()
-        shape[channel_dim], shape[-1] = layer.out_channels, n
-        y = y + layer.bias.t().reshape(shape)
-    return y

@@ -1,11 +1,10 @@
-"""Clifford algebras as ``cliffordlayers`` names them, and the tables that fold them.
+"""Clifford algebras as ``cliffordlayers`` names them.
 
 A signature ``g = (g_1, …, g_m)`` (``e_j² = g_j ∈ {+1, −1, 0}``) gives the algebra of
 :func:`clifford_algebra`: exactly :func:`prodint.algebra.clifford` ``(p, q, r)`` when the
 generators are sorted ``+1 … −1 … 0``, otherwise the generators are relabelled, which maps
-every blade to ± a blade of ``Cl(p, q, r)``. :func:`clifford_fold_tables` gives, for each
-``(a, c)``, the one ``b`` with ``Γ[a, b, c] ≠ 0`` and its sign: folding a filter into a real
-weight is then a gather.
+every blade to ± a blade of ``Cl(p, q, r)``. (Folding a filter into a real weight is the
+algebra-independent :func:`prodint.interaction.fold.fold`.)
 """
 
 from __future__ import annotations
@@ -79,25 +78,3 @@ def clifford_algebra(signature: Signature) -> Algebra:
     values = base.values * s[triples].prod(-1)
     names = ["1"] + ["e" + "".join(str(j + 1) for j in b) for b in blades[1:]]
     return Algebra(triples, values, len(blades), basis_names=names, name=f"Cl{g}")
-
-
-def clifford_fold_tables(algebra: Algebra) -> tuple[Tensor, Tensor]:
-    """``(index, sign)``, both ``[n, n]``: ``Σ_b Γ[a, b, c] w_b = sign[c, a] · w[index[c, a]]``.
-
-    Holds for algebras where each ``(a, c)`` pair meets at most one ``b`` (Clifford algebras,
-    group algebras); ``sign`` is 0 where none does (``index`` is then 0).
-
-    Raises:
-        ValueError: if some ``(a, c)`` pair meets two or more ``b``.
-    """
-    n = algebra.dim
-    a, b, c = algebra.triples.cpu().unbind(-1)
-    key = c * n + a
-    if key.unique().numel() != key.numel():
-        raise ValueError(f"algebra: expected at most one b per (a, c) in {algebra.name} (a "
-                         "Clifford or group algebra), received a denser table")
-    index = torch.zeros(n * n, dtype=torch.long)
-    sign = torch.zeros(n * n, dtype=algebra.values.dtype)
-    index[key] = b
-    sign[key] = algebra.values.cpu()
-    return index.view(n, n), sign.view(n, n)
