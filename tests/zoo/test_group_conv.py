@@ -1,11 +1,14 @@
-"""p4 / p4m group convolutions: exact equivariance, one-conv fast path == per-element reference."""
+"""p4 / p4m group convolutions: exact equivariance, one-conv fast path == per-element oracle.
+
+forward == general == reference over random configurations is ``tests/test_families.py``;
+here equivariance (of the layer and of its compiled expression), the oracle, the tie."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from prodint.groups import cyclic, dihedral, regular
-from prodint.interaction import Expr
+from prodint.interaction import Expr, InteractionLayer, compile
 from prodint.testing import assert_equivariant
 from prodint.zoo.group_conv import GroupConv2d, LiftingConv2d, grid_group, transform_grid
 from prodint.zoo.registry import ZooModule
@@ -79,7 +82,7 @@ def test_network_equivariant_and_invariant_pooling() -> None:
 
 @pytest.mark.parametrize("group_name", ["C4", "D4", "C2", "D2", "D1"])
 @pytest.mark.parametrize("lifting", [True, False])
-def test_fast_equals_reference(group_name: str, lifting: bool, dtype, tol) -> None:
+def test_fast_equals_oracle_and_expression(group_name: str, lifting: bool, dtype, tol) -> None:
     torch.manual_seed(3)
     order = grid_group(group_name).order
     if lifting:
@@ -89,8 +92,10 @@ def test_fast_equals_reference(group_name: str, lifting: bool, dtype, tol) -> No
         layer = GroupConv2d(group_name, 3, 4, 3, padding=2, dilation=2)
         x0 = torch.randn(2, 3, order, 8, 7, dtype=dtype)
     layer.to(dtype)
+    with torch.no_grad():
+        layer.param("b").normal_()
     results = []
-    for path in (layer, layer.reference, layer.expression_value):
+    for path in (layer.oracle, layer, layer.general, layer.reference):
         x = x0.clone().requires_grad_()
         out = path(x)
         w = torch.linspace(-1, 1, out.numel(), dtype=dtype).view(out.shape)
@@ -117,10 +122,12 @@ def test_trivial_group_is_plain_conv() -> None:
     torch.manual_seed(4)
     x = torch.randn(2, 3, 6, 5, dtype=torch.float64)
     lift = LiftingConv2d("C1", 3, 4, 3, padding=1).double()
-    expected = _hand_conv(x, lift.weight, lift.bias, 1)
+    with torch.no_grad():
+        lift.param("b").normal_()
+    expected = _hand_conv(x, lift.param("psi"), lift.param("b"), 1)
     torch.testing.assert_close(lift(x)[:, :, 0], expected, rtol=1e-10, atol=1e-10)
     conv = GroupConv2d(cyclic(1), 3, 4, 3, padding=1).double()
-    expected = _hand_conv(x, conv.weight[:, :, 0], conv.bias, 1)
+    expected = _hand_conv(x, conv.param("psi")[:, :, 0], conv.param("b"), 1)
     torch.testing.assert_close(conv(x[:, :, None])[:, :, 0], expected, rtol=1e-10, atol=1e-10)
 
 
@@ -133,7 +140,7 @@ def test_filter_bank_structure() -> None:
     for g in range(8):
         for h in range(8):
             source = int(group.table[group.inverse[g], h])
-            expected = _turn("D4", g, layer.weight[:, :, source])
+            expected = _turn("D4", g, layer.param("psi")[:, :, source])
             torch.testing.assert_close(bank[:, g, :, h], expected, rtol=0, atol=0)
 
 
@@ -141,12 +148,34 @@ def test_contract() -> None:
     lift = LiftingConv2d("p4m", 1, 2, 3)
     conv = GroupConv2d(dihedral(4), 2, 2, 3, bias=False)
     for layer in (lift, conv):
-        assert isinstance(layer, ZooModule)
+        assert isinstance(layer, ZooModule) and isinstance(layer, InteractionLayer)
         assert isinstance(layer.expression, Expr)
         assert layer.self_interaction_order == 1
-    assert conv.bias is None and lift.group == dihedral(4)
+    assert not conv.has_param("b") and lift.group == dihedral(4)
+    assert set(lift.state_dict()) == {"params.psi", "params.b"}
     assert grid_group("p4").name == "C4"
     assert "C4" in repr(GroupConv2d("C4", 1, 1, 1))
+
+
+@pytest.mark.parametrize("group_name", GROUPS)
+def test_compiled_expression_is_the_layer(group_name: str) -> None:
+    """The expression alone, compiled with fresh parameters: the layer's parameter count
+    (|G|·C·O·k² + O, not the bank's |G|²·C·O·k²) and exact equivariance."""
+    group, _, on_fields = _actions(group_name)
+    layer = GroupConv2d(group_name, 3, 2, 3, padding=1)
+    compiled = compile(layer.expression, dtype=torch.float64,
+                       generator=torch.Generator().manual_seed(6))
+    count = sum(p.numel() for p in compiled.parameters())
+    assert count == sum(p.numel() for p in layer.parameters()) == group.order * 3 * 2 * 9 + 2
+    with torch.no_grad():
+        compiled.param("b").normal_()
+    x = torch.randn(2, 3, group.order, 7, 7, dtype=torch.float64)
+    err = assert_equivariant(compiled, (x,), actions_in=on_fields, action_out=on_fields,
+                             elements=list(range(group.order)), atol=1e-12, rtol=1e-12)
+    assert err < 1e-12
+    # and it computes the layer: same ψ, same output
+    layer.double().load_tensors(psi=compiled.param("psi"), b=compiled.param("b"))
+    torch.testing.assert_close(compiled(x), layer(x), rtol=1e-12, atol=1e-12)
 
 
 def test_grid_action_is_a_homomorphism() -> None:

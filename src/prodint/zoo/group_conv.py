@@ -29,36 +29,40 @@ filter bank ``K[o, g, c, h, ·] = T_g ψ[o, c, g⁻¹h, ·]`` is the element of 
 that multiplies the signal. ``K`` spans exactly the equivariant filters, parametrised by
 ``ψ``.
 
-Fast path: :meth:`filter_bank` builds ``K`` from ``ψ`` with one gather (the spatial
-permutation of the ``k×k`` taps for each ``g`` and the regular-representation permutation of
-the group axis are one precomputed index), and forward is ONE ``F.conv2d`` with ``C·|G|``
-input and ``O·|G|`` output channels, so a group convolution costs what a plain convolution of
-that real size costs. Reference (:meth:`reference`): for each ``g`` separately, move the
-input by ``g⁻¹``, convolve with the untransformed ``ψ`` and move the result back by ``g``:
-``y[o, g] = T_g ((g⁻¹ · f) ⋆ ψ)[o]``.
+The expression states the tie: the filter bank is a :class:`~prodint.interaction.Gather` of
+``ψ`` by one fixed index table (the spatial permutation of the ``k×k`` taps for each ``g``
+and the regular-representation permutation of the group axis), so the layer's parameters are
+``params.psi`` (``[O, C, (|G|,) k, k]``) and ``params.b`` (``[O]``), and compiling the
+expression gives back the layer: the same parameter count and the exact equivariance.
+
+Fast path: :meth:`filter_bank` evaluates that tie once per call, and forward is ONE
+``F.conv2d`` with ``C·|G|`` input and ``O·|G|`` output channels, so a group convolution costs
+what a plain convolution of that real size costs. Oracle (:meth:`oracle`, independent of the
+bank): for each ``g`` separately, move the input by ``g⁻¹``, convolve with the untransformed
+``ψ`` and move the result back by ``g``: ``y[o, g] = T_g ((g⁻¹ · f) ⋆ ψ)[o]``.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from prodint.algebra import Algebra, group_algebra
+from prodint.algebra import group_algebra
 from prodint.groups import Group, cyclic, dihedral
 from prodint.interaction import (
     Contract,
     Expr,
+    Gather,
     Pad,
     Parameter,
     Permute,
+    Plan,
     Signal,
     Sum,
     Window,
-    evaluate,
 )
+from prodint.interaction.layer import InteractionLayer
 
 __all__ = [
     "GRID_GROUPS",
@@ -130,16 +134,61 @@ def _tap_permutations(group: Group, size: int) -> Tensor:
                         for g in range(group.order)])
 
 
-class _GridGroupConv(nn.Module):
-    """Shared parts: group, filter, bias, index tables, stride check and expression."""
+def _bank_index(group: Group, in_channels: int, out_channels: int, kernel_size: int,
+                lifting: bool) -> Tensor:
+    """``[O, |G|, C, (|G|,) k, k]`` flat indices into ``ψ`` ``[O, C, (|G|,) k, k]``.
 
-    bank_index: Tensor
-    group_table: Tensor
+    ``K[o, g, c, h, p] = ψ[o, c, g⁻¹h, perm_g(p)]`` with ``(T_g ψ).flatten()[p] =
+    ψ.flatten()[perm_g(p)]``; the lifting bank has no ``h``.
+    """
+    order, k2 = group.order, kernel_size * kernel_size
+    taps = _tap_permutations(group, kernel_size)  # [g, p]
+    o = torch.arange(out_channels).view(-1, 1, 1, 1, 1)
+    c = torch.arange(in_channels).view(1, 1, -1, 1, 1)
+    if lifting:
+        index = (o * in_channels + c) * k2 + taps[None, :, None, None, :]
+        return index[:, :, :, 0].reshape(out_channels, order, in_channels, kernel_size,
+                                         kernel_size)
+    source = group.table[group.inverse]  # source[g, h] = g⁻¹h
+    index = ((o * in_channels + c) * order + source[None, :, None, :, None]) * k2 \
+        + taps[None, :, None, None, :]
+    return index.reshape(out_channels, order, in_channels, order, kernel_size, kernel_size)
+
+
+def group_conv_expression(group: Group, in_channels: int, out_channels: int,
+                          kernel_size: int, padding: int, stride: int, dilation: int,
+                          bias: bool, lifting: bool) -> tuple[Expr, Gather]:
+    """``Σ_{c,(h),k} window_k(pad(X))[c, (h), y, k] K[o, g, c, (h), k] + b[o]`` (order 1) with
+    the filter bank ``K = tie_bank(ψ)`` (module doc). Returns the expression and ``K``."""
+    order, k = group.order, kernel_size
+    algebra = group_algebra(group)
+    group_in = [] if lifting else [("h", order, algebra)]
+    x: Expr = Signal("X", [("c", in_channels), *group_in, ("y0", None), ("y1", None)])
+    for axis, tap in (("y0", "k0"), ("y1", "k1")):
+        if padding:
+            x = Pad(x, axis, padding, padding)
+        x = Window(x, axis, k, tap, stride=stride, dilation=dilation)
+    summed = ("c", *(() if lifting else ("h",)), "k0", "k1")
+    # U(±1/√fan_in), fan_in = C·(|G|)·k²: torch's conv default for the folded real conv.
+    psi = Parameter("psi", [("o", out_channels), ("c", in_channels),
+                            *(() if lifting else (("h", order),)), ("k0", k), ("k1", k)],
+                    init="uniform", fan_in=summed)
+    bank = Gather(psi, "bank", _bank_index(group, in_channels, out_channels, k, lifting),
+                  [("o", out_channels), ("g", order, algebra), ("c", in_channels), *group_in,
+                   ("k0", k), ("k1", k)])
+    y: Expr = Permute(Contract(x, bank, over=summed), ("o", "g", "y0", "y1"))
+    if bias:
+        y = Sum(y, Parameter("b", [("o", out_channels)], init="zeros"))
+    return y, bank
+
+
+class _GridGroupConv(InteractionLayer):
+    """Shared parts: the group, the filter bank tie, the stride check, the oracle."""
 
     def __init__(self, group: Group | str, in_channels: int, out_channels: int,
                  kernel_size: int, padding: int, stride: int, dilation: int, bias: bool,
-                 lifting: bool) -> None:
-        super().__init__()
+                 lifting: bool, *, device: torch.device | str | None,
+                 dtype: torch.dtype | None, generator: torch.Generator | None) -> None:
         self.group = grid_group(group)
         for value, argument, low in ((in_channels, "in_channels", 1),
                                      (out_channels, "out_channels", 1),
@@ -152,75 +201,21 @@ class _GridGroupConv(nn.Module):
         self.kernel_size, self.padding = kernel_size, padding
         self.stride, self.dilation = stride, dilation
         self.lifting = lifting
-        order, k2 = self.group.order, kernel_size * kernel_size
-        self.algebra: Algebra = group_algebra(self.group)
-        taps = _tap_permutations(self.group, kernel_size)  # [g, p]
-        if lifting:
-            index = taps
-        else:
-            # bank[g, h, p] = ψ[g⁻¹h, taps[g, p]]: flat index into ψ's (h, p) block.
-            source = self.group.table[self.group.inverse]  # source[g, h] = g⁻¹h
-            index = source[:, :, None] * k2 + taps[:, None, :]
-        self.register_buffer("bank_index", index.reshape(-1), persistent=False)
-        self.register_buffer("group_table", self.group.table.clone(), persistent=False)
-        group_axis = () if lifting else (order,)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *group_axis,
-                                               kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        self.reset_parameters()
-        self.expression: Expr = self._build_expression(bias)
-
-    def reset_parameters(self) -> None:
-        """``U(−1/√fan_in, 1/√fan_in)``, ``fan_in = C·(|G|)·k²``: torch's conv default for the
-        folded real convolution."""
-        fan_in = self.weight[0].numel()
-        bound = 1.0 / math.sqrt(fan_in)
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
-
-    def _build_expression(self, bias: bool) -> Expr:
-        """``Σ_{c,(h),k} window_k(pad(X))[c, (h), y, k] · K[o, g, c, (h), k] + b[o]`` (order 1)."""
-        order, k, p = self.group.order, self.kernel_size, self.padding
-        group_in = [] if self.lifting else [("h", order, self.algebra)]
-        x: Expr = Signal("X", [("c", self.in_channels), *group_in, ("y0", None), ("y1", None)])
-        for axis, tap in (("y0", "k0"), ("y1", "k1")):
-            if p:
-                x = Pad(x, axis, p, p)
-            x = Window(x, axis, k, tap, stride=self.stride, dilation=self.dilation)
-        summed = ("c", *(() if self.lifting else ("h",)), "k0", "k1")
-        bank = Parameter("K", [("o", self.out_channels), ("g", order, self.algebra),
-                               ("c", self.in_channels), *group_in, ("k0", k), ("k1", k)],
-                         init="uniform", fan_in=summed)
-        y: Expr = Permute(Contract(x, bank, over=summed), ("o", "g", "y0", "y1"))
-        if bias:
-            y = Sum(y, Parameter("b", [("o", self.out_channels)], init="zeros"))
-        return y
+        expression, bank = group_conv_expression(self.group, in_channels, out_channels,
+                                                 kernel_size, padding, stride, dilation, bias,
+                                                 lifting)
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self._bank = Plan(bank)
 
     def filter_bank(self) -> Tensor:
-        """``K``: ``[O, |G|, C, (|G|,) k, k]`` with ``K[o, g, c, (h)] = T_g ψ[o, c, (g⁻¹h)]``."""
-        o, c, k = self.out_channels, self.in_channels, self.kernel_size
-        order = self.group.order
-        flat = self.weight.reshape(o, c, -1)
-        bank = flat.index_select(2, self.bank_index)
-        group_in = () if self.lifting else (order,)
-        bank = bank.view(o, c, order, *group_in, k, k)
-        return bank.transpose(1, 2)
-
-    def _real_weight(self) -> Tensor:
-        """The filter bank as one conv weight ``[O·|G|, C·(|G|), k, k]``."""
-        o, k, order = self.out_channels, self.kernel_size, self.group.order
-        return self.filter_bank().reshape(o * order, -1, k, k)
+        """``K``: ``[O, |G|, C, (|G|,) k, k]`` with ``K[o, g, c, (h)] = T_g ψ[o, c, (g⁻¹h)]``,
+        the expression's tie evaluated on this layer's ``ψ``."""
+        return self._bank.run({}, self.params, self.tables())
 
     def _real_bias(self) -> Tensor | None:
-        if self.bias is None:
+        if not self.has_param("b"):
             return None
-        return self.bias[:, None].expand(self.out_channels, self.group.order).reshape(-1)
+        return self.params["b"][:, None].expand(self.out_channels, self.group.order).reshape(-1)
 
     def _check(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
@@ -246,42 +241,47 @@ class _GridGroupConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """One ``F.conv2d`` with the filter bank: output ``[B, O, |G|, H', W']``."""
         self._check(x)
-        batch = x.shape[0]
+        batch, k = x.shape[0], self.kernel_size
+        weight = self.filter_bank().reshape(self.out_channels * self.group.order, -1, k, k)
         folded = x if self.lifting else x.reshape(batch, -1, *x.shape[-2:])
-        y = F.conv2d(folded, self._real_weight(), self._real_bias(), self.stride,
-                     self.padding, self.dilation)
+        y = F.conv2d(folded, weight, self._real_bias(), self.stride, self.padding,
+                     self.dilation)
         return y.view(batch, self.out_channels, self.group.order, *y.shape[-2:])
 
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression (the bank tie, then the windowed contraction)."""
+        self._check(x)
+        return self.run_plan(x)
+
     def reference(self, x: Tensor) -> Tensor:
-        """Per group element: ``y[:, :, g] = T_g conv2d(g⁻¹ · x, ψ) + bias``."""
+        """The expression evaluated node by node."""
+        self._check(x)
+        return self.run_reference(x)
+
+    def oracle(self, x: Tensor) -> Tensor:
+        """Per group element, without the bank: ``y[:, :, g] = T_g conv2d(g⁻¹ · x, ψ) + b``."""
         self._check(x)
         group = self.group
+        table = group.table.to(x.device)
         outputs = []
-        psi = self.weight if self.lifting else self.weight.flatten(1, 2)
+        psi = self.params["psi"]
+        psi = psi if self.lifting else psi.flatten(1, 2)
         for g in range(group.order):
-            inverse = int(group.inverse[g])
-            moved = transform_grid(group, inverse, x)
+            moved = transform_grid(group, int(group.inverse[g]), x)
             if not self.lifting:
                 # (g⁻¹ · f)[h] = T_{g⁻¹} f[g h]: the regular representation on the group axis.
-                moved = moved.index_select(2, self.group_table[g]).flatten(1, 2)
+                moved = moved.index_select(2, table[g]).flatten(1, 2)
             y = F.conv2d(moved, psi, None, self.stride, self.padding, self.dilation)
             outputs.append(transform_grid(group, g, y))
         out = torch.stack(outputs, 2)
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1, 1)
+        if self.has_param("b"):
+            out = out + self.params["b"].view(1, -1, 1, 1, 1)
         return out
-
-    def expression_value(self, x: Tensor) -> Tensor:
-        """:attr:`expression` evaluated node by node with ``K = filter_bank()``."""
-        params = {"K": self.filter_bank()}
-        if self.bias is not None:
-            params["b"] = self.bias
-        return evaluate(self.expression, {"X": x}, params)
 
     def extra_repr(self) -> str:
         return (f"{self.group.name}, {self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size}, padding={self.padding}, stride={self.stride}, "
-                f"dilation={self.dilation}, bias={self.bias is not None}")
+                f"dilation={self.dilation}, bias={self.has_param('b')}, {super().extra_repr()}")
 
 
 class LiftingConv2d(_GridGroupConv):
@@ -295,14 +295,19 @@ class LiftingConv2d(_GridGroupConv):
         in_channels: ``C``; out_channels: ``O`` (fields, each with ``|G|`` coordinates).
         kernel_size: ``k`` (square filter ``ψ[o, c, k, k]``).
         padding, stride, dilation: as ``F.conv2d``, the same on both axes.
-        bias: one learned value per output channel, shared over the group.
+        bias: one learned value per output channel, shared over the group (initialised to
+            zero).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
     """
 
     def __init__(self, group: Group | str, in_channels: int, out_channels: int,
                  kernel_size: int, padding: int = 0, stride: int = 1, dilation: int = 1,
-                 bias: bool = True) -> None:
+                 bias: bool = True, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(group, in_channels, out_channels, kernel_size, padding, stride,
-                         dilation, bias, lifting=True)
+                         dilation, bias, lifting=True, device=device, dtype=dtype,
+                         generator=generator)
 
 
 class GroupConv2d(_GridGroupConv):
@@ -316,12 +321,17 @@ class GroupConv2d(_GridGroupConv):
         in_channels: ``C``; out_channels: ``O`` (fields over the group).
         kernel_size: ``k`` (filter ``ψ[o, c, |G|, k, k]``).
         padding, stride, dilation: as ``F.conv2d``, the same on both axes.
-        bias: one learned value per output channel, shared over the group.
+        bias: one learned value per output channel, shared over the group (initialised to
+            zero).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
     """
 
     def __init__(self, group: Group | str, in_channels: int, out_channels: int,
                  kernel_size: int, padding: int = 0, stride: int = 1, dilation: int = 1,
-                 bias: bool = True) -> None:
+                 bias: bool = True, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(group, in_channels, out_channels, kernel_size, padding, stride,
-                         dilation, bias, lifting=False)
+                         dilation, bias, lifting=False, device=device, dtype=dtype,
+                         generator=generator)
 
