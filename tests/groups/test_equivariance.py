@@ -1,5 +1,6 @@
 import itertools
 import math
+import time
 
 import pytest
 import torch
@@ -273,3 +274,51 @@ def test_mismatched_groups_rejected():
     with pytest.raises(TypeError, match="rep_in"):
         equivariant_basis("x", so2_vector())
     assert SO3 != SO2
+
+
+PERMUTATION_PAIRS = {
+    "D4-regular": (regular(dihedral(4)), regular(dihedral(4))),
+    "S3-pairs-to-points": (tensor_product(nat(3), nat(3)), nat(3)),
+    "C6-regular-to-trivial": (regular(cyclic(6)), trivial(cyclic(6), 2)),
+    "S4-natural": (nat(4), nat(4)),
+}
+
+
+@pytest.mark.parametrize("key", list(PERMUTATION_PAIRS))
+def test_orbit_and_svd_solvers_span_the_same_maps(key):
+    rep_in, rep_out = PERMUTATION_PAIRS[key]
+    orbits = equivariant_basis(rep_in, rep_out, solver="orbits")
+    svd = equivariant_basis(rep_in, rep_out, solver="svd")
+    assert orbits.shape == svd.shape
+    assert orbits.shape[0] == character_dimension(rep_in, rep_out)
+    assert_orthonormal(orbits)
+    assert finite_residual(orbits, rep_in, rep_out) < TOL
+    torch.testing.assert_close(equivariant_projector(rep_in, rep_out, solver="orbits"),
+                               equivariant_projector(rep_in, rep_out, solver="svd"),
+                               atol=TOL, rtol=0)
+    # The orbit basis is made of scaled 0/1 indicators with disjoint supports.
+    support = orbits != 0
+    assert bool((support.sum(0) <= 1).all())
+    torch.testing.assert_close(equivariant_basis(rep_in, rep_out), orbits, atol=0, rtol=0)
+
+
+def test_bilinear_basis_of_a_permutation_rep_uses_orbits():
+    rep = regular(cyclic(12))
+    clear_cache()
+    start = time.perf_counter()
+    basis = equivariant_bilinear_basis(rep)
+    assert time.perf_counter() - start < 1.0  # the SVD over 12³ unknowns took 0.8-2.6 s here
+    assert basis.shape == (144, 12, 12, 12)
+    # c[o, i, j] is constant on the orbits (o + g, i + g, j + g): a function of (i - o, j - o).
+    for g in (1, 5):
+        rolled = torch.roll(basis, shifts=(g, g, g), dims=(1, 2, 3))
+        torch.testing.assert_close(rolled, basis, atol=0, rtol=0)
+
+
+def test_solver_choice_errors():
+    with pytest.raises(ValueError, match=r"rep_in: expected a permutation .*sign\(S3\)"):
+        equivariant_basis(sign(symmetric(3)), nat(3), solver="orbits")
+    with pytest.raises(ValueError, match="solver: expected one of"):
+        equivariant_basis(nat(3), nat(3), solver="qr")
+    # auto falls back to the SVD for linear representations
+    assert equivariant_basis(sign(symmetric(3)), sign(symmetric(3))).shape == (1, 1, 1)

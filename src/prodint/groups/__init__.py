@@ -5,19 +5,27 @@
 - :mod:`~prodint.groups.lie`: descriptors of SO(2) and SO(3) via their Lie algebras.
 - :mod:`~prodint.groups.representations` and :mod:`~prodint.groups.combinators`: real matrix
   representations and direct sums / tensor products of them.
-- :mod:`~prodint.groups.equivariance`: orthonormal bases of equivariant maps, projectors, and
-  equivariant algebra structure constants.
+- :mod:`~prodint.groups.permutations`: permutation representations stored as action tables
+  (``g · i``), and the recognition of dense ones; :mod:`~prodint.groups.grids`: translations,
+  rotations and mirrors of a grid.
+- :mod:`~prodint.groups.legs`: a symmetry of a tensor, one representation per leg (an axis or
+  a tuple of axes).
+- :mod:`~prodint.groups.equivariance`: orthonormal bases of equivariant maps and invariant
+  tensors by SVD, projectors, and equivariant algebra structure constants;
+  :mod:`~prodint.groups.orbits`: the same spaces for permutation representations, as orbits.
 """
 
 from prodint.groups.combinators import direct_sum, dual, tensor_power, tensor_product
 from prodint.groups.equivariance import (
     DEFAULT_RTOL,
+    SOLVERS,
     cache_info,
     clear_cache,
     constraint_matrix,
     equivariant_basis,
     equivariant_bilinear_basis,
     equivariant_projector,
+    invariant_basis,
     project_equivariant,
 )
 from prodint.groups.finite import (
@@ -28,7 +36,16 @@ from prodint.groups.finite import (
     symmetric,
     symmetric_permutations,
 )
+from prodint.groups.grids import grid_rotations, grid_translations
+from prodint.groups.legs import Symmetry, bind_symmetries
 from prodint.groups.lie import SO2, SO3, LieGroup, levi_civita, so2, so3
+from prodint.groups.orbits import DEFAULT_MAX_BYTES, orbit_basis, orbit_partition
+from prodint.groups.permutations import (
+    PermutationRepresentation,
+    as_permutation,
+    regular_permutation,
+    trivial_permutation,
+)
 from prodint.groups.representations import (
     Representation,
     lie_trivial,
@@ -41,12 +58,18 @@ from prodint.groups.representations import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "DEFAULT_RTOL",
     "SO2",
     "SO3",
+    "SOLVERS",
     "Group",
     "LieGroup",
+    "PermutationRepresentation",
     "Representation",
+    "Symmetry",
+    "as_permutation",
+    "bind_symmetries",
     "cache_info",
     "clear_cache",
     "constraint_matrix",
@@ -58,11 +81,17 @@ __all__ = [
     "equivariant_basis",
     "equivariant_bilinear_basis",
     "equivariant_projector",
+    "grid_rotations",
+    "grid_translations",
+    "invariant_basis",
     "levi_civita",
     "lie_trivial",
+    "orbit_basis",
+    "orbit_partition",
     "permutation",
     "project_equivariant",
     "regular",
+    "regular_permutation",
     "sign",
     "so2",
     "so2_vector",
@@ -73,4 +102,5 @@ __all__ = [
     "tensor_power",
     "tensor_product",
     "trivial",
+    "trivial_permutation",
 ]

@@ -1,0 +1,205 @@
+"""The orbit solver: invariant tensors of permutation representations, without linear algebra.
+
+When every leg of a symmetry (:mod:`prodint.groups.legs`) carries a permutation
+representation, ``G`` permutes the entries of the tensor: ``g`` sends the index tuple
+``(i_1, …, i_n)`` to ``(g · i_leg)_legs`` (axes in no leg stay). A tensor is invariant exactly
+when it is constant on every orbit of ``G`` on index tuples, so the invariant tensors are the
+functions of the orbit: one free coefficient per orbit, ``T[i] = θ[orbit(i)]``, and the
+indicators of the orbits, each divided by the square root of its size, are an orthonormal
+basis (the one the SVD solver of :mod:`prodint.groups.equivariance` finds up to a rotation:
+the two projectors are equal).
+
+The orbits are the connected components of the graph whose edges join each tuple to its image
+under each generator (of every symmetry imposed): found by vectorised union-find (hooking
+every edge onto the smaller label, then pointer jumping), ``O(k · N)`` work per round for
+``N`` entries and ``k`` generators, in a few rounds. The SVD solver needs a ``[k·N, N]``
+constraint matrix instead: for the structure constants of ``R[C12]`` (``N = 12³``) it took
+0.8-2.6 s here, the orbits a few milliseconds; the translations of a 28×28 torus acting on a
+dense ``784 × 784`` map (``N = 614,656``, 784 orbits) take well under a second.
+
+A *support* (a boolean mask of the entries allowed to be non-zero, e.g. offsets within a
+``k×k`` window for a convolution) removes every orbit that meets an entry outside it: such an
+orbit's coefficient must be zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries, check_sizes
+from prodint.groups.permutations import PermutationRepresentation, as_permutation
+
+__all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition"]
+
+#: The largest working memory a solver may plan for before it refuses (1 GiB): a basis or a
+#: table larger than that is almost always a mistake in the sizes, and on the 2-core CPU it
+#: would take minutes.
+DEFAULT_MAX_BYTES = 1 << 30
+
+
+def _check_max_bytes(max_bytes: object) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValueError(f"max_bytes: expected a positive int, received {max_bytes!r}")
+    return max_bytes
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:,.1f} TiB"
+
+
+def _refuse(what: str, estimate: int, max_bytes: int, hint: str) -> None:
+    if estimate > max_bytes:
+        raise ValueError(f"{what} would need about {_size(estimate)}; expected at most "
+                         f"max_bytes = {_size(max_bytes)}. {hint}")
+
+
+def _permutation_legs(bound: Sequence[BoundSymmetry], names: Sequence[str] | None,
+                      argument: str) -> list[tuple[BoundSymmetry, list[PermutationRepresentation]]]:
+    out = []
+    for sym in bound:
+        perms = []
+        for leg, rep in sym.legs:
+            label = ", ".join(repr(names[a]) if names else str(a) for a in leg)
+            try:
+                perms.append(as_permutation(rep, argument=f"{argument} (leg {label})"))
+            except ValueError as exc:
+                raise ValueError(f"{exc}; the orbit solver needs permutation representations "
+                                 "(use solver='svd' for linear ones)") from None
+        out.append((sym, perms))
+    return out
+
+
+def _image(sizes: tuple[int, ...], sym: BoundSymmetry, perms: list[PermutationRepresentation],
+           element: int) -> Tensor:
+    """``[N]`` long: the flat index of ``g · i`` for every flat index ``i``."""
+    n = len(sizes)
+    strides = [math.prod(sizes[a + 1:]) for a in range(n)]
+    image = torch.zeros(sizes, dtype=torch.long)
+    moved = sym.axes()
+    for a in range(n):
+        if a not in moved:
+            shape = [sizes[a] if b == a else 1 for b in range(n)]
+            image = image + (torch.arange(sizes[a]) * strides[a]).view(shape)
+    for (leg, _), rep in zip(sym.legs, perms, strict=True):
+        leg_sizes = [sizes[a] for a in leg]
+        target = rep._perm[element]  # leg-flat index of g · i for every leg-flat i
+        table = torch.zeros_like(target)
+        for j, a in enumerate(leg):
+            coord = (target // math.prod(leg_sizes[j + 1:])) % leg_sizes[j]
+            table = table + coord * strides[a]
+        order = sorted(range(len(leg)), key=lambda j: leg[j])
+        shape = [sizes[a] if a in leg else 1 for a in range(n)]
+        image = image + table.view(leg_sizes).permute(order).reshape(shape)
+    return image.reshape(-1)
+
+
+def _components(count: int, images: list[Tensor]) -> Tensor:
+    """``[count]`` long: the smallest index in each entry's orbit under the generators."""
+    label = torch.arange(count)
+    while True:
+        before = label
+        for image in images:
+            other = label[image]
+            low = torch.minimum(label, other)
+            # Hook both endpoints' labels onto the smaller one; labels stay in the orbit.
+            label = label.scatter_reduce(0, label, low, "amin")
+            label = label.scatter_reduce(0, other, low, "amin")
+            label = torch.minimum(label, low)
+        while True:  # pointer jumping until every label is a root
+            jumped = label[label]
+            if torch.equal(jumped, label):
+                break
+            label = jumped
+        if torch.equal(label, before):
+            return label
+
+
+def _support_mask(support: Tensor | None, sizes: tuple[int, ...]) -> Tensor | None:
+    if support is None:
+        return None
+    if not isinstance(support, Tensor) or support.dtype != torch.bool:
+        raise TypeError(f"support: expected a bool torch.Tensor or None, received "
+                        f"{getattr(support, 'dtype', type(support).__name__)}")
+    try:
+        return torch.broadcast_to(support.cpu(), sizes)
+    except RuntimeError:
+        raise ValueError(f"support: expected a mask broadcastable to {list(sizes)}, received "
+                         f"shape {tuple(support.shape)}") from None
+
+
+def orbit_partition(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmetry], *,
+                    support: Tensor | None = None, names: Sequence[str] | None = None,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> Tensor:
+    """The orbits of the symmetries' groups on the entries of a tensor.
+
+    Args:
+        sizes: the tensor's axis sizes ``(d_1, …, d_n)``.
+        symmetries: one symmetry ``{leg: permutation representation}`` or a sequence of them
+            (see :mod:`prodint.groups.legs`); dense representations are accepted when their
+            matrices are permutation matrices.
+        support: optional bool mask broadcastable to ``sizes``: entries allowed to be non-zero.
+        names: axis names for error messages.
+        max_bytes: refuse (``ValueError`` with the estimate) above this working memory.
+
+    Returns:
+        ``[*sizes]`` long tensor of orbit labels ``0 … m-1``, numbered in the row-major order
+        of their first entry, and ``-1`` on the orbits removed by ``support``; the invariant
+        tensors supported in ``support`` are exactly ``T = θ[labels]`` (zero where ``-1``).
+
+    Raises:
+        ValueError: a non-permutation representation (the message names the leg), sizes that
+            do not match, a support of the wrong shape, more memory than ``max_bytes``.
+    """
+    sizes = check_sizes(sizes)
+    max_bytes = _check_max_bytes(max_bytes)
+    bound = bind_symmetries(sizes, symmetries, names=names)
+    legs = _permutation_legs(bound, names, "symmetry")
+    mask = _support_mask(support, sizes)
+    count = math.prod(sizes)
+    generators = sum(len(sym.group.generators()) for sym in bound)
+    _refuse(f"the orbits of {count:,} entries under {generators} generators",
+            8 * count * (generators + 6), max_bytes, "Constrain fewer axes or smaller sizes.")
+    images = [_image(sizes, sym, perms, g)
+              for sym, perms in legs for g in sym.group.generators()]  # type: ignore[union-attr]
+    roots = _components(count, images)
+    # The roots are the smallest member of each orbit, so sorted roots = order of appearance.
+    _, labels = torch.unique(roots, return_inverse=True)
+    if mask is not None:
+        m = int(labels.max()) + 1
+        dead = torch.zeros(m, dtype=torch.bool)
+        dead[labels[~mask.reshape(-1)]] = True
+        renumber = torch.cumsum(~dead, 0) - 1
+        labels = torch.where(dead[labels], -1, renumber[labels])
+    return labels.view(sizes)
+
+
+def orbit_basis(labels: Tensor, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Tensor:
+    """The orthonormal basis of the orbit indicators: ``B[k] = 1[labels = k] / √|O_k|``.
+
+    Args:
+        labels: ``[*sizes]`` long orbit labels from :func:`orbit_partition` (``-1`` = none).
+
+    Returns:
+        ``[m, *sizes]`` float64, Frobenius-orthonormal, spanning the invariant tensors.
+    """
+    if not isinstance(labels, Tensor) or labels.dtype != torch.long:
+        raise TypeError(f"labels: expected a long torch.Tensor, received "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    max_bytes = _check_max_bytes(max_bytes)
+    flat = labels.reshape(-1)
+    m = int(flat.max()) + 1 if flat.numel() else 0
+    _refuse(f"a dense basis of {m:,} orbits over {flat.numel():,} entries",
+            8 * m * flat.numel(), max_bytes, "Use the labels as a tie table instead.")
+    keep = flat >= 0
+    basis = torch.zeros(m, flat.numel(), dtype=torch.float64)
+    basis[flat[keep], torch.arange(flat.numel())[keep]] = 1.0
+    sizes = basis.sum(dim=1, keepdim=True)
+    return (basis / sizes.sqrt()).view(m, *labels.shape)
