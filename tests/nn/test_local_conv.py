@@ -36,6 +36,19 @@ def test_forward_step_prefill(kernel: int, dtype, tol) -> None:
         assert state.shape == (2, kernel - 1, 6)
 
 
+def test_initialisation_and_factory_arguments() -> None:
+    torch.manual_seed(0)
+    conv = CausalConv(256, 8, dtype=torch.float64)
+    assert conv.weight.dtype == torch.float64 and conv.weight.shape == (256, 8)
+    assert abs(float(conv.weight.detach().std()) - CausalConv.STD) < 0.05 * CausalConv.STD
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    conv.reset_parameters()
+    assert abs(float(conv.weight.detach().std()) - CausalConv.STD) < 0.05 * CausalConv.STD
+
+
 def test_bad_kernel() -> None:
     with pytest.raises(ValueError, match="kernel: expected a positive int, received 0"):
         CausalConv(4, 0)
+    with pytest.raises(ValueError, match="width: expected a positive int, received 0"):
+        CausalConv(0, 2)

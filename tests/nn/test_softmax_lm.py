@@ -3,6 +3,7 @@ its attention equals a written-out softmax, and it matches the DTN's size exactl
 
 import math
 
+import pytest
 import torch
 
 from prodint.nn.dtn import DTN
@@ -13,11 +14,14 @@ def test_attention_is_causal_softmax() -> None:
     torch.manual_seed(0)
     att = CausalSelfAttention(12, 3).double()
     x = torch.randn(2, 9, 12, dtype=torch.float64)
-    q, k, v = ((x @ w).view(2, 9, 3, 4).transpose(1, 2) for w in (att.Wq, att.Wk, att.Wv))
+    q, k, v = ((x @ att.param(w)).view(2, 9, 3, 4).transpose(1, 2) for w in ("Wq", "Wk", "Wv"))
     scores = q @ k.transpose(-1, -2) / math.sqrt(4)
     scores = scores.masked_fill(torch.ones(9, 9).triu(1).bool(), float("-inf"))
-    expected = (scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 9, 12) @ att.Wo
-    torch.testing.assert_close(att(x), expected, rtol=1e-12, atol=1e-12)
+    expected = (scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 9, 12) @ att.param("Wo")
+    for path in (att, att.general, att.reference):
+        torch.testing.assert_close(path(x), expected, rtol=1e-12, atol=1e-12)
+    assert att.self_interaction_order == 3
+    assert sorted(att.state_dict()) == ["params.Wk", "params.Wo", "params.Wq", "params.Wv"]
 
 
 def test_step_streams_forward_past_the_cache_capacity() -> None:
@@ -44,6 +48,17 @@ def test_prefill_then_step_equals_the_whole_sequence() -> None:
         out, state = model.step(tokens[:, t], state)
         torch.testing.assert_close(out, full[:, t], rtol=1e-10, atol=1e-10)
     assert state[0][0][0].shape[3] == 64
+
+
+def test_attention_bad_input() -> None:
+    att = CausalSelfAttention(12, 3)
+    with pytest.raises(ValueError, match=r"^x: expected \[B, T, 12\] \(width=12\), received "
+                                         r"shape \(2, 9, 8\)"):
+        att(torch.zeros(2, 9, 8))
+    with pytest.raises(ValueError, match=r"^x_t: expected \[B, 12\]"):
+        att.step(torch.zeros(2, 1, 12))
+    with pytest.raises(ValueError, match=r"^heads: expected a divisor of width=12, received 5"):
+        CausalSelfAttention(12, 5)
 
 
 def test_same_size_as_the_dtn() -> None:

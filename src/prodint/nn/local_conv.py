@@ -20,14 +20,31 @@ __all__ = ["CausalConv"]
 
 
 class CausalConv(nn.Module):
-    """``[B, T, width] → [B, T, width]``, ``y_t = u_t + Σ_j w[:, j] ⊙ u_{t−j}`` (module doc)."""
+    """``[B, T, width] → [B, T, width]``, ``y_t = u_t + Σ_j w[:, j] ⊙ u_{t−j}`` (module doc).
 
-    def __init__(self, width: int, kernel: int = 4) -> None:
+    Args:
+        width: channels (one filter each).
+        kernel: taps, the current input and ``kernel − 1`` predecessors.
+        device, dtype: where the weight lives and its dtype.
+    """
+
+    #: standard deviation of the initial taps: small, so that ``y ≈ u`` at the start
+    STD = 0.02
+
+    def __init__(self, width: int, kernel: int = 4, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        if kernel < 1:
-            raise ValueError(f"kernel: expected a positive int, received {kernel}")
+        for name, value in (("width", width), ("kernel", kernel)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value}")
         self.width, self.kernel = width, kernel
-        self.weight = nn.Parameter(torch.randn(width, kernel) * 0.02)
+        self.weight = nn.Parameter(torch.empty(width, kernel, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Taps ``w ~ N(0, STD²)`` (:attr:`STD`)."""
+        nn.init.normal_(self.weight, std=self.STD)
 
     def forward(self, u: Tensor) -> Tensor:
         # conv1d correlates: tap k - 1 - j of the flipped kernel meets u_{t-j}

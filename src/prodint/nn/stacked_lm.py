@@ -2,11 +2,15 @@
 
 A :class:`StackedLM` is an embedding, a stack of blocks, a final LayerNorm and a head tied to
 the embedding: ``logits = LN(h) Eᵀ``. Every block maps ``[B, T, width] → [B, T, width]`` and
-offers ``prefill(x) → (y, state)`` and ``step(x_t, state) → (y_t, state)``; the model
-composes them into :meth:`StackedLM.forward`, :meth:`StackedLM.prefill` (a prompt read in
-parallel), :meth:`StackedLM.step` (one token) and :meth:`StackedLM.generate`. Subclasses build
-the blocks (:class:`~prodint.nn.dtn.DTN`, :class:`~prodint.nn.softmax_lm.SoftmaxLM`); the
-weights are initialized by :func:`~prodint.nn.lm_init.init_language_model_`.
+offers ``prefill(x) → (y, state)`` and ``step(x_t, state) → (y_t, state)`` (``state=None``
+before the first token), so any sequence module stacks: the DTN's and the softmax LM's
+blocks, :class:`~prodint.zoo.mamba.MambaBlock`, :class:`~prodint.zoo.linear_attention.
+LinearAttention`. The model composes them into :meth:`StackedLM.forward`,
+:meth:`StackedLM.prefill` (a prompt read in parallel), :meth:`StackedLM.step` (one token) and
+:meth:`StackedLM.generate`. Subclasses build the blocks (:class:`~prodint.nn.dtn.DTN`,
+:class:`~prodint.nn.softmax_lm.SoftmaxLM`). :meth:`StackedLM.reset_parameters` (run at
+construction) is :func:`~prodint.nn.lm_init.init_language_model_`: every block's own
+initialization, then the embedding's and the depth scaling of the residual outputs.
 """
 
 from __future__ import annotations
@@ -22,13 +26,35 @@ __all__ = ["StackedLM"]
 
 
 class StackedLM(nn.Module):
-    """Embedding, ``blocks``, norm and tied head (module doc)."""
+    """Embedding, ``blocks``, norm and tied head (module doc).
+
+    Args:
+        vocab: number of token ids.
+        width: model width.
+        blocks: sequence modules ``[B, T, width] → [B, T, width]`` with ``prefill`` and
+            ``step`` (module doc); at least one.
+    """
 
     def __init__(self, vocab: int, width: int, blocks: Iterable[nn.Module]) -> None:
         super().__init__()
+        for name, value in (("vocab", vocab), ("width", width)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value!r}")
         self.embed = nn.Embedding(vocab, width)
         self.blocks = nn.ModuleList(blocks)
+        if not len(self.blocks):
+            raise ValueError("blocks: expected at least one block, received none")
+        for i, block in enumerate(self.blocks):
+            missing = [m for m in ("prefill", "step") if not callable(getattr(block, m, None))]
+            if missing:
+                raise TypeError(f"blocks[{i}]: expected a sequence module with prefill(x) "
+                                f"and step(x_t, state), received {type(block).__name__} "
+                                f"without {' and '.join(missing)}")
         self.norm = nn.LayerNorm(width)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """:func:`~prodint.nn.lm_init.init_language_model_` with ``depth = len(blocks)``."""
         init_language_model_(self, len(self.blocks))
 
     def _head(self, h: Tensor) -> Tensor:
