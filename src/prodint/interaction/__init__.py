@@ -19,11 +19,13 @@ follows); :func:`evaluate` is the reference evaluation.
 
 from prodint.algebra.learned import LearnedAlgebra
 from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
+from prodint.interaction.causal import CausalSum, DecayMask
 from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.fold import fold, fold_tables
 from prodint.interaction.layer import Case, Family, InteractionLayer, compile
+from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.recurrence import Recurrence, Select, Stack
@@ -48,12 +50,15 @@ __all__ = [
     "AxisSum",
     "Case",
     "CausalMask",
+    "CausalSum",
     "Constant",
     "Contract",
+    "DecayMask",
     "Expr",
     "Family",
     "Flip",
     "Gather",
+    "GuardedRatio",
     "InteractionLayer",
     "LearnedAlgebra",
     "LinearRecurrence",

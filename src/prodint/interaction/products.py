@@ -137,7 +137,8 @@ class Contract(Expr):
         y = align(v, right.axes, self._union)
         k = len(self._union)
         dims = [i - k for i, n in enumerate(self._union) if n in self.over]
-        return (x * y).sum(dim=dims)
+        # an empty ``over`` is the tensor product itself (sum(dim=[]) would reduce everything)
+        return (x * y).sum(dim=dims) if dims else x * y
 
     def kernel(self) -> Kernel:
         """A batched matmul: ``u → [*B, L, K]``, ``v → [*B, K, R]``, product, reshape.

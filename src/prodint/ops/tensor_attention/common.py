@@ -20,6 +20,9 @@ With ``normalize=True`` the output is divided by the same sum with ``v_j`` repla
 ``h_t = γ² h_{t-1} + γ k_t (k_tᵀ m_{t-1})``, ``n_t = q_tᵀ(S_t m_t − h_t)``. The normaliser can be
 negative or near zero (it is not a sum of positive terms): it is *guarded*, replaced by
 ``sign(n)·max(|n|, eps)`` (``sign(0) = +1``), which keeps its sign and bounds the output.
+:func:`guard` is :func:`~prodint.interaction.normalize.signed_guard`, the guard that the
+expression of the same operator states
+(:func:`~prodint.interaction.library.tensor_attention_of`), so both divide alike.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from prodint.interaction.normalize import signed_guard as guard
 
 MODES = ("naive", "chunk", "recurrent")
 
@@ -48,12 +53,6 @@ class TensorAttentionState(NamedTuple):
     G: Tensor
     m: Tensor | None = None
     h: Tensor | None = None
-
-
-def guard(den: Tensor, eps: float) -> Tensor:
-    """``sign(den)·max(|den|, eps)`` with ``sign(0) = +1``: keeps the sign, bounds the ratio."""
-    sign = torch.where(den < 0, -1.0, 1.0).to(den.dtype)
-    return sign * den.abs().clamp_min(eps)
 
 
 def check_inputs(q: Tensor, k: Tensor, v: Tensor, mode: str, decay: float | Tensor | None,
