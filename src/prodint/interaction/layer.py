@@ -50,16 +50,30 @@ T = TypeVar("T")
 
 
 class _Tables(nn.Module):
-    """Holder of an expression's fixed tables, as non-persistent buffers."""
+    """Holder of an expression's fixed tables, as non-persistent buffers.
+
+    Floating tables keep their exact value (as the expression gives it, e.g. float64
+    Clebsch–Gordan coefficients): every cast or move is applied to it, so ``.double()`` after
+    a float32 construction gives the float64 table, not its float32 rounding widened.
+    """
 
     def __init__(self, tables: Mapping[str, Tensor], *, device: torch.device | str | None,
                  dtype: torch.dtype | None):
         super().__init__()
         float_dtype = dtype or torch.get_default_dtype()
+        self._exact = {name: value.detach().cpu() for name, value in tables.items()
+                       if value.is_floating_point()}
         for name, value in tables.items():
             value = value.to(device=device, dtype=float_dtype if value.is_floating_point()
                              else value.dtype)
             self.register_buffer(name, value.clone(), persistent=False)
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def, override]
+        super()._apply(fn, recurse)
+        for name, exact in self._exact.items():
+            moved = self._buffers[name]
+            self._buffers[name] = fn(exact).to(device=moved.device, dtype=moved.dtype)
+        return self
 
 
 class InteractionLayer(nn.Module):
