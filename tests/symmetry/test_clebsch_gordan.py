@@ -89,7 +89,7 @@ def test_e3nn_bilinear_map_lies_in_the_span_of_the_solver_basis(
         torch.set_default_dtype(default)
     ours = TensorProduct(irreps1, irreps2, irreps_out, normalization=normalization)
     assert len(ours.paths) == len(theirs.instructions)
-    assert ours.weight.numel() == theirs.weight.numel()
+    assert ours.param("W").numel() == theirs.weight.numel()
     gamma = _dense_map(theirs, ours.irreps1.dim, ours.irreps2.dim)
     s1, s2, s3 = ours.irreps1.slices(), ours.irreps2.slices(), ours.irreps_out.slices()
     columns, residual = [], gamma.clone()

@@ -1,9 +1,14 @@
-"""Equivariant layers: linear maps, TFN point convolution, SE(3) attention."""
+"""Equivariant layers: linear maps, TFN point convolution, SE(3) attention.
+
+forward == general == reference of the linear maps over random configurations is
+``tests/test_families.py``; the point layers are built of contract layers and state no
+expression of their own (checked here), so they are held to an independent oracle."""
 
 import pytest
 import torch
 
 from prodint.groups import equivariant_basis, so3_vector
+from prodint.interaction import InteractionLayer, compile
 from prodint.symmetry.graph import radius_graph, scatter_softmax
 from prodint.symmetry.irreps import Irreps
 from prodint.symmetry.linear import Linear, NormActivation
@@ -40,7 +45,7 @@ def test_linear_and_activation_are_o3_equivariant() -> None:
     lin = Linear("3x0e + 2x0o + 2x1o + 1x2e", "2x0e + 1x0o + 3x1o + 1x1e + 2x2e",
                  bias=True).double()
     with torch.no_grad():
-        lin.bias.normal_()
+        lin.param("b").normal_()
     act = NormActivation("2x0e + 1x0o + 3x1o + 1x1e + 2x2e").double()
     x = torch.randn(6, lin.irreps_in.dim, dtype=F64)
 
@@ -55,6 +60,30 @@ def test_linear_and_activation_are_o3_equivariant() -> None:
     # 1e has no input of its type: it stays zero; the bias only reaches 0e.
     assert torch.equal(out[:, 2 + 1 + 9: 2 + 1 + 9 + 3], torch.zeros(6, 3, dtype=F64))
     assert lin.self_interaction_order == 1
+    for fn in (lin.general, lin.reference):
+        torch.testing.assert_close(fn(x), out, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_compiled_expression_has_its_weights_and_symmetry() -> None:
+    lin = Linear("3x0e + 2x1o + 1x2e", "2x0e + 1x1o + 2x2e", bias=True)
+    layer = compile(lin.expression, dtype=F64, generator=torch.Generator().manual_seed(2))
+    assert sum(p.numel() for p in layer.parameters()) == 3 * 2 + 2 * 1 + 1 * 2 + 2
+    with torch.no_grad():
+        layer.param("b").normal_()
+    x = torch.randn(4, lin.irreps_in.dim, dtype=F64)
+    assert_equivariant(layer, x, lin.irreps_in.representation(),
+                       lin.irreps_out.representation(), n_samples=3, atol=1e-12, rtol=1e-12)
+
+
+def test_linear_without_a_common_irrep_is_the_zero_map_plus_bias() -> None:
+    lin = Linear("2x1o", "1x0e + 1x1e", bias=True).double()
+    with torch.no_grad():
+        lin.param("b").fill_(0.5)
+    x = torch.randn(3, 6, dtype=F64)
+    expected = torch.tensor([[0.5, 0.0, 0.0, 0.0]] * 3, dtype=F64)
+    for fn in (lin, lin.general, lin.reference):
+        assert torch.equal(fn(x), expected)
+    assert not lin.has_param("W") and lin.self_interaction_order == 1
 
 
 def _check_point_layer(layer, x: torch.Tensor, pos: torch.Tensor) -> None:
@@ -78,8 +107,7 @@ def test_tfn_convolution_is_e3_equivariant_and_matches_its_expression() -> None:
     assert 0 < edges.shape[1] < 14 * 13  # a genuine neighbourhood, not all pairs
     _check_point_layer(conv, x, pos)
     out = conv(x, pos)
-    assert float((conv.expression_value(x, pos) - out).detach().abs().max()) < 1e-12
-    assert conv.self_interaction_order == 1
+    assert float((conv.oracle(x, pos) - out).detach().abs().max()) < 1e-12
     # Float32 agrees with float64 to float32 rounding.
     conv32 = conv.float()
     assert float((conv32(x.float(), pos.float()).double() - out).detach().abs().max()) < 1e-4
@@ -102,8 +130,21 @@ def test_se3_attention_is_e3_equivariant_and_matches_its_expression() -> None:
     x, pos = _cloud(12, attn.irreps_in.dim, seed=1)
     _check_point_layer(attn, x, pos)
     out = attn(x, pos)
-    assert float((attn.expression_value(x, pos) - out).detach().abs().max()) < 1e-12
-    assert attn.self_interaction_order == 3
+    assert float((attn.oracle(x, pos) - out).detach().abs().max()) < 1e-12
+
+
+def test_point_layers_state_no_expression_but_their_parts_do() -> None:
+    conv = PointConvolution("2x0e + 1x1o", "1x0e + 1x1o", lmax=1)
+    attn = SE3Attention("2x0e + 1x1o", "1x0e", "1x0e", lmax=1)
+    for layer, name in ((conv, "PointConvolution"), (attn, "SE3Attention")):
+        with pytest.raises(NotImplementedError, match=f"{name}: the expression language "
+                                                      "cannot state this layer"):
+            _ = layer.expression
+        with pytest.raises(NotImplementedError, match="neighbour graph"):
+            _ = layer.self_interaction_order
+    assert isinstance(conv.tp, InteractionLayer) and conv.tp.self_interaction_order == 2
+    assert isinstance(conv.linear, InteractionLayer) and conv.linear.self_interaction_order == 1
+    assert isinstance(attn.tp_value, InteractionLayer)
 
 
 def test_scatter_softmax_normalises_per_destination() -> None:

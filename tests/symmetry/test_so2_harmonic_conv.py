@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from prodint.interaction import compile
 from prodint.symmetry.harmonic_conv import HarmonicConv2d, rotate_fields
 from prodint.symmetry.so2 import (
     CircularIrreps,
@@ -57,8 +58,47 @@ def test_harmonic_conv_is_exactly_equivariant_under_quarter_turns() -> None:
                                action_out=lambda q, t: rotate_fields(t, conv.irreps_out, q),
                                elements=[1, 2, 3])
     assert error < 1e-10
-    assert float((conv.expression_value(x) - conv(x)).detach().abs().max()) < 1e-12
+    for fn in (conv.general, conv.reference):
+        assert float((fn(x) - conv(x)).detach().abs().max()) < 1e-12
     assert conv.self_interaction_order == 1
+
+
+def test_compiled_expression_is_the_harmonic_conv() -> None:
+    """The expression alone, with fresh radial values: the layer's parameter count and exact
+    quarter-turn equivariance (the filter constraint is in the expression's tie)."""
+    conv = _layer()
+    layer = compile(conv.expression, dtype=F64, generator=torch.Generator().manual_seed(1))
+    assert sum(p.numel() for p in layer.parameters()) == \
+        sum(p.numel() for p in conv.parameters()) == conv.param("R").numel() + 2
+    with torch.no_grad():
+        layer.param("b").normal_()
+    x = torch.randn(2, conv.irreps_in.dim, 9, 9, dtype=F64)
+    error = assert_equivariant(layer, x,
+                               actions_in=lambda q, t: rotate_fields(t, conv.irreps_in, q),
+                               action_out=lambda q, t: rotate_fields(t, conv.irreps_out, q),
+                               elements=[1, 2, 3], atol=1e-12, rtol=1e-12)
+    assert error < 1e-12
+
+
+def test_filter_bank_is_the_radial_basis_expansion() -> None:
+    """K(q) = Σ R(|q|) Σ_b B[b, a, c] h_k(φ)_b, written out for one block pair: 1x0 → 1x1,
+    where the only harmonic is k = 1 and the solver's basis has two elements."""
+    conv = HarmonicConv2d("1x0", "1x1", kernel_size=3, bias=False).double()
+    bank = conv.filter_bank()  # [2, 1, 3, 3]
+    radial = conv.param("R").view(2, 3)  # [term, ring]: rings |q|² = 0, 1, 2
+    basis = so2_bilinear_basis(1, 0, 1)  # [2, dim_k=2, 1, 2]
+    fan = 2 * 3  # input channels (1) × terms × rings
+    for i in range(3):
+        for j in range(3):
+            px, py = j - 1, 1 - i
+            r2 = px * px + py * py
+            if r2 == 0:  # h_1 has no value at the centre
+                assert torch.equal(bank[:, 0, i, j], torch.zeros(2, dtype=F64))
+                continue
+            h = circular_harmonics(1, torch.tensor(math.atan2(py, px), dtype=F64))
+            expected = sum(radial[t, r2] * torch.einsum("bc,b->c", basis[t, :, 0], h)
+                           for t in range(2)) / math.sqrt(fan)
+            torch.testing.assert_close(bank[:, 0, i, j], expected, rtol=1e-12, atol=1e-12)
 
 
 def test_harmonic_conv_is_nearly_equivariant_for_other_angles_on_smooth_inputs() -> None:
@@ -91,5 +131,7 @@ def test_harmonic_conv_rejects_bad_input() -> None:
         conv(torch.zeros(1, 3, 9, 9, dtype=F64))
     with pytest.raises(ValueError, match="kernel_size: expected an odd positive int"):
         HarmonicConv2d("1x0", "1x1", kernel_size=4)
+    with pytest.raises(ValueError, match="irreps_out: no equivariant filter maps 1x0 to 1x2"):
+        HarmonicConv2d("1x0", "1x2", kernel_size=3, max_order=1)
     with pytest.raises(ValueError, match="spec"):
         CircularIrreps("2xa")

@@ -1,8 +1,10 @@
-"""Tensor products: fast kernel vs the dense reference (forward, gradients), equivariance."""
+"""Tensor products: fast kernel vs the dense oracle and the paths' expression (forward,
+gradients), equivariance of the layer and of its compiled expression."""
 
 import pytest
 import torch
 
+from prodint.interaction import compile
 from prodint.symmetry.irreps import Irreps
 from prodint.symmetry.so3 import random_rotation
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct, TensorProduct
@@ -23,21 +25,22 @@ def _inputs(tp, dtype: torch.dtype, batch: int = 7, seed: int = 0):
 
 
 @pytest.mark.parametrize("irreps", CASES)
-def test_fast_kernel_matches_naive_forward_and_every_gradient(irreps, dtype, tol) -> None:
+def test_fast_kernel_and_expression_match_the_oracle(irreps, dtype, tol) -> None:
     torch.manual_seed(0)
     tp = TensorProduct(*irreps).to(dtype)
     x, y = _inputs(tp, dtype)
-    fast, ref = tp(x, y), tp.naive(x, y)
+    ref = tp.oracle(x, y)
     scale = float(ref.detach().abs().max())
-    assert float((fast - ref).detach().abs().max()) <= tol * scale
-    grad_out = torch.randn_like(fast)
-    g_fast = torch.autograd.grad(fast, (x, y, tp.weight), grad_out)
-    g_ref = torch.autograd.grad(ref, (x, y, tp.weight), grad_out)
-    for a, b in zip(g_fast, g_ref, strict=True):
-        assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
-    value = tp.expression_value(x, y)
-    assert float((value - fast).detach().abs().max()) <= tol * scale
+    grad_out = torch.randn_like(ref)
+    g_ref = torch.autograd.grad(ref, (x, y, tp.param("W")), grad_out)
+    for fn in (tp, tp.general, tp.reference):
+        out = fn(x, y)
+        assert float((out - ref).detach().abs().max()) <= tol * scale
+        for a, b in zip(torch.autograd.grad(out, (x, y, tp.param("W")), grad_out), g_ref,
+                        strict=True):
+            assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
     assert tp.self_interaction_order == 2
+    assert [p.name for p in tp.expression.parameters()] == ["W"]
 
 
 def test_leading_dimensions_and_component_normalization() -> None:
@@ -69,6 +72,27 @@ def test_equivariant_under_rotations_and_reflections() -> None:
                        elements=reflections)
 
 
+def test_compiled_expression_is_the_tensor_product() -> None:
+    """The expression alone, with fresh weights: the layer's weight count, exact equivariance
+    under rotations and reflections."""
+    tp = TensorProduct(*CASES[1])
+    layer = compile(tp.expression, dtype=F64, generator=torch.Generator().manual_seed(3))
+    assert sum(p.numel() for p in layer.parameters()) == tp.param("W").numel() == \
+        sum(p.mul1 * p.mul2 * p.mul_out for p in tp.paths)
+    x, y = (t.detach() for t in _inputs(tp, F64))
+    error = assert_equivariant(layer, (x, y), [tp.irreps1.representation(),
+                                               tp.irreps2.representation()],
+                               tp.irreps_out.representation(), n_samples=3, atol=1e-12,
+                               rtol=1e-12)
+    assert error < 1e-12
+    reflection = -random_rotation(generator=torch.Generator().manual_seed(4))
+    assert_equivariant(layer, (x, y),
+                       actions_in=[lambda q, t: t @ tp.irreps1.D(q).T,
+                                   lambda q, t: t @ tp.irreps2.D(q).T],
+                       action_out=lambda q, t: t @ tp.irreps_out.D(q).T,
+                       elements=[reflection], atol=1e-12, rtol=1e-12)
+
+
 def test_bad_layouts_are_named() -> None:
     tp = TensorProduct("2x0e + 1x1o", "1x1o", "1x0e + 1x1o")
     with pytest.raises(ValueError, match=r"x: expected shape \[\.\.\., 5\] for irreps "
@@ -82,24 +106,29 @@ def test_bad_layouts_are_named() -> None:
         tp([0.0] * 5, torch.zeros(3))
     with pytest.raises(ValueError, match="normalization"):
         TensorProduct("1x0e", "1x0e", "1x0e", normalization="unit")
+    with pytest.raises(ValueError, match=r"irreps_out: no irrep of 1x1e is in"):
+        TensorProduct("1x0e", "1x0e", "1x1e")
 
 
-def test_channelwise_matches_naive_and_its_structure_constants(dtype, tol) -> None:
+def test_channelwise_matches_the_oracle_and_its_structure_constants(dtype, tol) -> None:
     torch.manual_seed(0)
     tp = ChannelwiseTensorProduct("3x0e + 2x1o + 1x2e", "1x0e + 1x1o + 1x2e",
-                                  ["0e", "0o", "1o", "1e", "2e"])
+                                  ["0e", "0o", "1o", "1e", "2e"], dtype=dtype)
     assert str(tp.irreps_out).startswith("3x0e + 3x1o + 3x2e")
     g = torch.Generator().manual_seed(1)
     n = 9
     x = torch.randn(n, tp.irreps1.dim, generator=g, dtype=F64).to(dtype).requires_grad_()
     y = torch.randn(n, tp.irreps2.dim, generator=g, dtype=F64).to(dtype).requires_grad_()
     w = torch.randn(n, tp.weight_numel, generator=g, dtype=F64).to(dtype).requires_grad_()
-    fast, ref = tp(x, y, w), tp.naive(x, y, w)
-    assert float((fast - ref).detach().abs().max()) <= tol * float(ref.detach().abs().max())
-    grad_out = torch.randn_like(fast)
-    for a, b in zip(torch.autograd.grad(fast, (x, y, w), grad_out),
-                    torch.autograd.grad(ref, (x, y, w), grad_out), strict=True):
-        assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
+    ref = tp.oracle(x, y, w)
+    grad_out = torch.randn_like(ref)
+    g_ref = torch.autograd.grad(ref, (x, y, w), grad_out)
+    for fn in (tp, tp.general, tp.reference):
+        out = fn(x, y, w)
+        assert float((out - ref).detach().abs().max()) <= tol * float(ref.detach().abs().max())
+        for a, b in zip(torch.autograd.grad(out, (x, y, w), grad_out), g_ref, strict=True):
+            assert float((a - b).abs().max()) <= tol * max(1.0, float(b.abs().max()))
+    assert tp.self_interaction_order == 2 and not list(tp.parameters())
     gamma = tp.structure_constants(w)
     dense = torch.einsum("nabc,na,nb->nc", gamma, x, y)
     assert float((dense - ref).detach().abs().max()) <= tol * float(ref.detach().abs().max())
@@ -109,7 +138,8 @@ def test_channelwise_matches_naive_and_its_structure_constants(dtype, tol) -> No
 
 def test_channelwise_is_equivariant() -> None:
     torch.manual_seed(0)
-    tp = ChannelwiseTensorProduct("2x0e + 2x1o", "1x0e + 1x1o + 1x2e", ["0e", "1o", "1e", "2e"])
+    tp = ChannelwiseTensorProduct("2x0e + 2x1o", "1x0e + 1x1o + 1x2e", ["0e", "1o", "1e", "2e"],
+                                  dtype=F64)
     g = torch.Generator().manual_seed(2)
     x = torch.randn(5, tp.irreps1.dim, generator=g, dtype=F64)
     y = torch.randn(5, tp.irreps2.dim, generator=g, dtype=F64)

@@ -13,10 +13,14 @@ import math
 import torch
 from torch import Tensor, nn
 
+from prodint.symmetry.irreps import Irreps
+
 __all__ = [
     "RadialBasis",
     "RadialMLP",
+    "check_edges",
     "check_positions",
+    "neighbour_graph",
     "radius_graph",
     "scatter_softmax",
     "scatter_sum",
@@ -33,6 +37,38 @@ def check_positions(pos: object, argument: str = "pos") -> Tensor:
     if pos.dim() != 2 or pos.shape[-1] != 3:
         raise ValueError(f"{argument}: expected shape [N, 3], received {tuple(pos.shape)}")
     return pos
+
+
+def check_edges(edge_index: object, n: int) -> Tensor:
+    """Validate a ``[2, E]`` long tensor of node indices in ``0 … n−1``."""
+    if not isinstance(edge_index, Tensor) or edge_index.dtype != torch.long:
+        what = edge_index.dtype if isinstance(edge_index, Tensor) else type(edge_index).__name__
+        raise TypeError(f"edge_index: expected a long tensor [2, E], received {what}")
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"edge_index: expected shape [2, E], received "
+                         f"{tuple(edge_index.shape)}")
+    if edge_index.numel() and not (int(edge_index.min()) >= 0 and int(edge_index.max()) < n):
+        raise ValueError(f"edge_index: expected node indices in 0..{n - 1}, received range "
+                         f"{int(edge_index.min())}..{int(edge_index.max())}")
+    return edge_index
+
+
+def neighbour_graph(x: Tensor, irreps: Irreps, pos: Tensor, r_max: float,
+                    edge_index: Tensor | None = None, batch: Tensor | None = None) -> Tensor:
+    """The edges a point layer runs on, after checking its inputs.
+
+    ``x [N, irreps.dim]`` are the features and ``pos [N, 3]`` the positions (one row per
+    point); ``edge_index`` is checked and returned when given, otherwise the
+    :func:`radius_graph` of ``pos`` within each cloud of ``batch`` is built.
+    """
+    irreps.check(x, "x")
+    check_positions(pos)
+    if x.dim() != 2 or x.shape[0] != pos.shape[0]:
+        raise ValueError(f"x: expected shape [{pos.shape[0]}, {irreps.dim}] (one row per "
+                         f"point of pos), received {tuple(x.shape)}")
+    if edge_index is None:
+        return radius_graph(pos, r_max, batch)
+    return check_edges(edge_index, pos.shape[0])
 
 
 def _check_batch(batch: Tensor | None, n: int) -> Tensor | None:

@@ -21,11 +21,12 @@ Coordinates: tap ``(i, j)`` of the window (row ``i`` downwards, column ``j``) is
 turns (which map the grid and the window onto themselves); other angles are sampled by the
 grid and hold only approximately, for smooth inputs.
 
-Fast path: :meth:`HarmonicConv2d.filter_bank` builds the ``[dim_out, dim_in, k, k]`` weight
-from ``R`` with one einsum per block pair, then forward is one ``F.conv2d``.
-:attr:`HarmonicConv2d.expression` is the order-1 product interaction
-``Σ_{c,k0,k1} window(pad(X))[c, y, k] K[o, c, k]`` (as for a group convolution, ``K`` is the
-constrained filter bank).
+The expression states the constraint: the bank ``K`` is a tie of the radial values
+(a :class:`~prodint.interaction.Gather` whose weights are the fixed basis ``Σ_b B_{k,t} h_k``),
+and the layer is the order-1 interaction ``Σ_{c,k0,k1} window(pad(X))[c, y, k] K[o, c, k]``
+plus the ``m = 0`` biases, so the compiled expression has the layer's parameters and its
+quarter-turn equivariance. Fast path: :meth:`HarmonicConv2d.filter_bank` evaluates that tie
+once per call (the ``[dim_out, dim_in, k, k]`` weight), then forward is one ``F.conv2d``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,21 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from prodint.interaction import Contract, Expr, Pad, Parameter, Permute, Signal, Window, evaluate
+from prodint.interaction import (
+    Contract,
+    Expr,
+    Gather,
+    Pad,
+    Parameter,
+    Permute,
+    Plan,
+    Signal,
+    Sum,
+    Window,
+)
+from prodint.interaction.layer import InteractionLayer
 from prodint.symmetry.so2 import CircularIrreps, circular_harmonics, so2_bilinear_basis
 
 __all__ = ["HarmonicConv2d", "rotate_fields"]
@@ -53,7 +66,107 @@ def rotate_fields(x: Tensor, irreps: CircularIrreps, quarter_turns: int) -> Tens
     return torch.einsum("ij,bjhw->bihw", d, turned)
 
 
-class HarmonicConv2d(nn.Module):
+def _filter_basis(irreps_in: CircularIrreps, irreps_out: CircularIrreps, kernel_size: int,
+                  max_order: int | None) -> tuple[Tensor, Tensor, int]:
+    """The bank as a tie of the radial values: ``(index, weight, count)``.
+
+    ``K[(w, c), (u, a), p] = Σ_t weight · R[index]`` over the terms ``t = (k, basis element)``
+    of each block pair, ``weight = A_t[c, a, p] / sqrt(fan_in(o))`` with
+    ``A_t[c, a, p] = Σ_b B_t[b, a, c] h_k(φ_p)_b`` and ``index`` the radial value
+    ``R[o, i][w, u, t, ring(p)]``; ``index`` and ``weight`` are ``[dim_out, dim_in, k, k, r]``
+    (``r`` the largest number of terms, missing ones with weight 0) and ``count`` is the
+    number of radial values.
+    """
+    c = kernel_size // 2
+    rows, cols = torch.meshgrid(torch.arange(kernel_size), torch.arange(kernel_size),
+                                indexing="ij")
+    px, py = (cols - c).double().flatten(), (c - rows).double().flatten()
+    r2 = (px * px + py * py).round().long()
+    _, ring = torch.unique(r2, sorted=True, return_inverse=True)
+    n_rings = int(ring.max()) + 1
+    phi = torch.atan2(py, px)
+    centre = r2 == 0
+    pairs = []  # (i, o, first radial value, A [t, c, a, p])
+    start = 0
+    for o, (mul_o, m_o) in enumerate(irreps_out):
+        for i, (mul_i, m_i) in enumerate(irreps_in):
+            orders = {abs(m_o - m_i), m_o + m_i}
+            if max_order is not None:
+                orders = {k for k in orders if k <= max_order}
+            terms = []
+            for k in sorted(orders):
+                h = circular_harmonics(k, phi)  # [P, dim_k]
+                if k > 0:  # h_k has no value at the origin
+                    h = h * (~centre)[:, None]
+                for basis in so2_bilinear_basis(k, m_i, m_o):
+                    terms.append(torch.einsum("bac,pb->cap", basis, h))
+            if terms and mul_o and mul_i:
+                pairs.append((i, o, start, torch.stack(terms)))
+                start += mul_o * mul_i * len(terms) * n_rings
+    fan = [0] * len(irreps_out)
+    for i, o, _, a in pairs:
+        fan[o] += irreps_in.blocks[i][0] * a.shape[0] * n_rings
+    width = max((a.shape[0] for *_, a in pairs), default=1)
+    k2 = kernel_size * kernel_size
+    index = torch.zeros(irreps_out.dim, irreps_in.dim, k2, width, dtype=torch.long)
+    weight = torch.zeros(irreps_out.dim, irreps_in.dim, k2, width, dtype=torch.float64)
+    s_in, s_out = irreps_in.slices(), irreps_out.slices()
+    for i, o, first, a in pairs:
+        mul_i, mul_o = irreps_in.blocks[i][0], irreps_out.blocks[o][0]
+        n_terms, dim_o, dim_i = a.shape[:3]
+        w = torch.arange(mul_o).view(-1, 1, 1, 1, 1, 1)
+        u = torch.arange(mul_i).view(1, 1, -1, 1, 1, 1)
+        t = torch.arange(n_terms).view(1, 1, 1, 1, 1, -1)
+        source = first + ((w * mul_i + u) * n_terms + t) * n_rings + ring.view(1, 1, 1, 1, -1, 1)
+        values = a.permute(1, 2, 3, 0)[None, :, None] / math.sqrt(fan[o])  # [1, c, 1, a, p, t]
+        shape = (mul_o, dim_o, mul_i, dim_i, k2, n_terms)
+        block_out, block_in = s_out[o].stop - s_out[o].start, s_in[i].stop - s_in[i].start
+        index[s_out[o], s_in[i], :, :n_terms] = source.expand(shape).reshape(
+            block_out, block_in, k2, n_terms)
+        weight[s_out[o], s_in[i], :, :n_terms] = values.expand(shape).reshape(
+            block_out, block_in, k2, n_terms)
+    shape = (irreps_out.dim, irreps_in.dim, kernel_size, kernel_size, width)
+    return index.view(shape), weight.view(shape), start
+
+
+def harmonic_conv_expression(irreps_in: CircularIrreps, irreps_out: CircularIrreps,
+                             kernel_size: int, max_order: int | None, padding: int,
+                             bias: bool) -> tuple[Expr, Gather, Gather | None]:
+    """``Σ_{c,k0,k1} window(pad(X))[c, y, k] K[o, c, k] (+ b)`` with ``K = tie_bank(R)`` and
+    ``b`` the bias placed at the ``m = 0`` channels (module doc), order 1. Returns the
+    expression, the bank and the placed bias."""
+    index, weight, count = _filter_basis(irreps_in, irreps_out, kernel_size, max_order)
+    if count == 0:
+        raise ValueError(f"irreps_out: no equivariant filter maps {irreps_in} to {irreps_out}"
+                         f" (max_order={max_order})")
+    d_in, d_out = irreps_in.dim, irreps_out.dim
+    x: Expr = Signal("X", [("c", d_in), ("y0", None), ("y1", None)])
+    for axis, tap in (("y0", "k0"), ("y1", "k1")):
+        if padding:
+            x = Pad(x, axis, padding, padding)
+        x = Window(x, axis, kernel_size, tap)
+    # N(0, 1): the bank's weights carry 1/sqrt(fan_in)
+    radial = Parameter("R", [("r", count)])
+    bank = Gather(radial, "bank", index, [("o", d_out), ("c", d_in), ("k0", kernel_size),
+                                          ("k1", kernel_size)], weight=weight)
+    y: Expr = Permute(Contract(x, bank, over=("c", "k0", "k1")), ("o", "y0", "y1"))
+    n_bias = sum(mul for mul, m in irreps_out if m == 0) if bias else 0
+    if not n_bias:
+        return y, bank, None
+    where = torch.zeros(d_out, dtype=torch.long)
+    mask = torch.zeros(d_out, dtype=torch.float64)
+    start = 0
+    for (mul, m), sl in zip(irreps_out, irreps_out.slices(), strict=True):
+        if m == 0:
+            where[sl] = torch.arange(start, start + mul)
+            mask[sl] = 1.0
+            start += mul
+    placed = Gather(Parameter("b", [("s", n_bias)], init="zeros"), "bias", where,
+                    [("o", d_out)], weight=mask)
+    return Sum(y, placed), bank, placed
+
+
+class HarmonicConv2d(InteractionLayer):
     """Rotation-equivariant convolution between circular-harmonic feature maps.
 
     Args:
@@ -61,19 +174,23 @@ class HarmonicConv2d(nn.Module):
         kernel_size: odd window size ``k``.
         max_order: largest filter harmonic ``k`` used (default: the largest needed).
         padding: zero padding on each side (default ``k // 2``: same size output).
-        bias: a learned bias on the ``m = 0`` output channels.
+        bias: a learned bias on the ``m = 0`` output channels (initialised to zero).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
 
     Attributes:
-        radial: flat parameter of all radial profiles.
-        expression: the order-1 product interaction (module doc).
+        params.R: flat parameter of all radial profiles, ``N(0, 1)`` (the bank's tie weights
+            carry ``1/sqrt(fan_in)``, ``fan_in`` the number of (input channel, term, ring)
+            triples feeding an output channel).
+        params.b: the ``m = 0`` biases.
 
     Shapes: ``[B, irreps_in.dim, H, W] → [B, irreps_out.dim, H', W']``.
     """
 
     def __init__(self, irreps_in: CircularIrreps | str, irreps_out: CircularIrreps | str,
                  kernel_size: int = 5, max_order: int | None = None,
-                 padding: int | None = None, bias: bool = True) -> None:
-        super().__init__()
+                 padding: int | None = None, bias: bool = True, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or \
                 kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size: expected an odd positive int, received "
@@ -81,91 +198,15 @@ class HarmonicConv2d(nn.Module):
         self.irreps_in, self.irreps_out = CircularIrreps(irreps_in), CircularIrreps(irreps_out)
         self.kernel_size = kernel_size
         self.padding = kernel_size // 2 if padding is None else padding
-        c = kernel_size // 2
-        rows, cols = torch.meshgrid(torch.arange(kernel_size), torch.arange(kernel_size),
-                                    indexing="ij")
-        px, py = (cols - c).double().flatten(), (c - rows).double().flatten()
-        r2 = (px * px + py * py).round().long()
-        _, ring = torch.unique(r2, sorted=True, return_inverse=True)
-        self.n_rings = int(ring.max()) + 1
-        phi = torch.atan2(py, px)
-        centre = r2 == 0
-        # Per block pair: the terms (k, t) and A_t[c, a, p] = Σ_b B_t[b, a, c] h_k(φ_p)_b.
-        self._pairs: list[tuple[int, int, slice, int, Tensor]] = []
-        start = 0
-        for o, (mul_o, m_o) in enumerate(self.irreps_out):
-            for i, (mul_i, m_i) in enumerate(self.irreps_in):
-                orders = {abs(m_o - m_i), m_o + m_i}
-                if max_order is not None:
-                    orders = {k for k in orders if k <= max_order}
-                terms = []
-                for k in sorted(orders):
-                    h = circular_harmonics(k, phi)  # [P, dim_k]
-                    if k > 0:
-                        h = h * (~centre)[:, None]
-                    for basis in so2_bilinear_basis(k, m_i, m_o):
-                        terms.append(torch.einsum("bac,pb->cap", basis, h))
-                if not terms or not mul_o or not mul_i:
-                    continue
-                n = mul_o * mul_i * len(terms) * self.n_rings
-                self._pairs.append((i, o, slice(start, start + n), len(terms),
-                                    torch.stack(terms)))
-                start += n
-        self.radial = nn.Parameter(torch.empty(start))
-        self.register_buffer("ring", ring, persistent=False)
-        n_bias = sum(mul for mul, m in self.irreps_out if m == 0)
-        self.bias = nn.Parameter(torch.zeros(n_bias)) if bias and n_bias else None
-        self.reset_parameters()
-        d_in, d_out = self.irreps_in.dim, self.irreps_out.dim
-        x: Expr = Signal("X", [("c", d_in), ("y0", None), ("y1", None)])
-        for axis, tap in (("y0", "k0"), ("y1", "k1")):
-            if self.padding:
-                x = Pad(x, axis, self.padding, self.padding)
-            x = Window(x, axis, kernel_size, tap)
-        bank = Parameter("K", [("o", d_out), ("c", d_in), ("k0", kernel_size),
-                               ("k1", kernel_size)], fan_in=("c", "k0", "k1"))
-        self.expression: Expr = Permute(Contract(x, bank, over=("c", "k0", "k1")),
-                                        ("o", "y0", "y1"))
-
-    def reset_parameters(self) -> None:
-        """Radial values ``N(0, 1/fan_in)`` with ``fan_in`` the number of (input channel,
-        term, ring) triples feeding an output channel."""
-        with torch.no_grad():
-            fan = [0] * len(self.irreps_out)
-            for i, o, _, n_terms, _ in self._pairs:
-                fan[o] += self.irreps_in.blocks[i][0] * n_terms * self.n_rings
-            for _, o, sl, _, _ in self._pairs:
-                self.radial[sl].normal_(0.0, 1.0 / math.sqrt(fan[o]))
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
+        expression, bank, placed = harmonic_conv_expression(
+            self.irreps_in, self.irreps_out, kernel_size, max_order, self.padding, bias)
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self._bank = Plan(bank)
+        self._bias = None if placed is None else Plan(placed)
 
     def filter_bank(self) -> Tensor:
-        """``K``: ``[dim_out, dim_in, k, k]`` (module doc)."""
-        k = self.kernel_size
-        radial = self.radial
-        bank = radial.new_zeros(self.irreps_out.dim, self.irreps_in.dim, k * k)
-        s_in, s_out = self.irreps_in.slices(), self.irreps_out.slices()
-        for i, o, sl, n_terms, terms in self._pairs:
-            mul_i, mul_o = self.irreps_in.blocks[i][0], self.irreps_out.blocks[o][0]
-            r = radial[sl].view(mul_o, mul_i, n_terms, self.n_rings)[..., self.ring]
-            block = torch.einsum("wutp,tcap->wcuap", r,
-                                 terms.to(dtype=radial.dtype, device=radial.device))
-            bank[s_out[o], s_in[i]] = block.reshape(s_out[o].stop - s_out[o].start,
-                                                    s_in[i].stop - s_in[i].start, k * k)
-        return bank.view(self.irreps_out.dim, self.irreps_in.dim, k, k)
-
-    def _bias(self) -> Tensor | None:
-        if self.bias is None:
-            return None
-        full = self.bias.new_zeros(self.irreps_out.dim)
-        b = 0
-        for (mul, m), sl in zip(self.irreps_out, self.irreps_out.slices(), strict=True):
-            if m == 0:
-                full[sl] = self.bias[b:b + mul]
-                b += mul
-        return full
+        """``K``: ``[dim_out, dim_in, k, k]`` (module doc), the expression's tie of ``R``."""
+        return self._bank.run({}, self.params, self.tables())
 
     def _check(self, x: Tensor) -> None:
         if not isinstance(x, Tensor):
@@ -177,17 +218,19 @@ class HarmonicConv2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """One ``F.conv2d`` with :meth:`filter_bank`."""
         self._check(x)
-        bias = self._bias()
-        return F.conv2d(x, self.filter_bank().to(x.dtype),
-                        None if bias is None else bias.to(x.dtype), padding=self.padding)
+        bias = None if self._bias is None else self._bias.run({}, self.params, self.tables())
+        return F.conv2d(x, self.filter_bank(), bias, padding=self.padding)
 
-    def expression_value(self, x: Tensor) -> Tensor:
-        """:attr:`expression` evaluated node by node with ``K = filter_bank()`` (plus bias)."""
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression (the bank tie, then the windowed contraction)."""
         self._check(x)
-        y = evaluate(self.expression, {"X": x}, {"K": self.filter_bank().to(x.dtype)})
-        bias = self._bias()
-        return y if bias is None else y + bias.to(x.dtype)[:, None, None]
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check(x)
+        return self.run_reference(x)
 
     def extra_repr(self) -> str:
         return (f"{self.irreps_in} → {self.irreps_out}, kernel_size={self.kernel_size}, "
-                f"padding={self.padding}")
+                f"padding={self.padding}, {super().extra_repr()}")

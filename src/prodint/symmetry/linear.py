@@ -9,17 +9,25 @@ equivariant linear map between layouts mixes multiplicities only:
 
 with ``fan_in(o) = Σ mul_i`` over those blocks and a bias ``b`` on even scalars (``0e``) only
 (a bias on any other irrep would break equivariance). It is a product interaction of order 1:
-``Contract(X[c, k], W[c, o], over=c)`` per irrep type.
+per block pair, the input block (a tie of the flat input, :func:`~prodint.symmetry.blocks.
+block`) contracted with its slice of the flat weight (a tie of ``params.W`` weighted by
+``1/sqrt(fan_in(o))``), placed into the output block (:func:`~prodint.symmetry.blocks.place`).
+
+:class:`NormActivation` is a pointwise nonlinearity of the features' invariant norms, not a
+product interaction layer: the expression language has no norm, so it states no expression.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from prodint.interaction import Contract, Expr, Parameter, Signal
+from prodint.interaction import Contract, Expr, Gather, Parameter, Signal, Sum
+from prodint.interaction.layer import InteractionLayer
+from prodint.symmetry.blocks import block, place
 from prodint.symmetry.irreps import Irrep, Irreps
 
 __all__ = ["Linear", "NormActivation"]
@@ -27,25 +35,67 @@ __all__ = ["Linear", "NormActivation"]
 _EVEN_SCALAR = Irrep(0, 1)
 
 
-class Linear(nn.Module):
+def linear_expression(irreps_in: Irreps, irreps_out: Irreps,
+                      pairs: Sequence[tuple[int, int, slice]], fan_in: Sequence[int],
+                      bias: int) -> Expr:
+    """``out[o: w, k] = Σ_{i → o} Σ_u X[i: u, k] W_io[u, w] / sqrt(fan_in(o)) (+ b)``, order 1.
+
+    ``W_io`` are ties of the flat ``params.W`` (weighted by ``1/sqrt(fan_in(o))``), ``b`` the
+    ``bias`` even scalars placed at the ``0e`` output coordinates.
+    """
+    x = Signal("X", [("a", irreps_in.dim)])
+    blocks: dict[int, Expr] = {}
+    terms: dict[int, list[Expr]] = {}
+    # N(0, 1); the parameter enters the expression only through the pairs' ties
+    w = Parameter("W", [("q", pairs[-1][2].stop if pairs else 1)])
+    for n, (i, o, span) in enumerate(pairs):
+        blocks.setdefault(i, block(x, irreps_in, i, f"x{i}", ("u", "k")))
+        shape = (irreps_in[i][0], irreps_out[o][0])
+        scale = torch.full(shape, 1.0 / math.sqrt(fan_in[o]), dtype=torch.float64)
+        w_io = Gather(w, f"w{n}", torch.arange(span.start, span.stop).view(shape),
+                      [("u", shape[0]), ("w", shape[1])], weight=scale)
+        terms.setdefault(o, []).append(Contract(blocks[i], w_io, over="u"))  # [k, w]
+    if terms:
+        y: Expr = place({o: t[0] if len(t) == 1 else Sum(*t) for o, t in terms.items()},
+                        irreps_out, "c", "out", ("w", "k"))
+    else:  # no irrep in common: the only equivariant linear map is zero
+        zeros = torch.zeros(irreps_out.dim)
+        y = Gather(x, "zero", zeros.long(), [("c", irreps_out.dim)], weight=zeros.double())
+    if bias:
+        index = torch.zeros(irreps_out.dim, dtype=torch.long)
+        mask = torch.zeros(irreps_out.dim, dtype=torch.float64)
+        start = 0
+        for (mul, ir), sl in zip(irreps_out, irreps_out.slices(), strict=True):
+            if ir == _EVEN_SCALAR:
+                index[sl] = torch.arange(start, start + mul)
+                mask[sl] = 1.0
+                start += mul
+        b = Parameter("b", [("s", bias)], init="zeros")
+        y = Sum(y, Gather(b, "bias", index, [("c", irreps_out.dim)], weight=mask))
+    return y
+
+
+class Linear(InteractionLayer):
     """Equivariant linear map ``irreps_in → irreps_out`` (module doc).
 
     Args:
         irreps_in, irreps_out: layouts.
         bias: learn a bias on the ``0e`` output blocks.
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
 
     Attributes:
-        weight: flat ``[Σ mul_i mul_o]`` over the matching block pairs, ``N(0, 1)``.
-        bias: ``[Σ_{0e blocks} mul_o]`` zeros, or ``None``.
-        expression: ``Σ_c X[c, k] W[c, o]`` (one irrep type shown; every type is the same
-            contraction with its own ``W``), order 1.
+        pairs: ``(input block, output block, slice of params.W)`` for every matching pair.
+        params.W: flat ``[Σ mul_i mul_o]`` over the matching block pairs, ``N(0, 1)``.
+        params.b: ``[Σ_{0e blocks} mul_o]`` zeros (when ``bias`` and there is a ``0e``
+            output).
 
     Shapes: ``[..., irreps_in.dim] → [..., irreps_out.dim]``.
     """
 
     def __init__(self, irreps_in: Irreps | str, irreps_out: Irreps | str,
-                 bias: bool = False) -> None:
-        super().__init__()
+                 bias: bool = False, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         self.irreps_in, self.irreps_out = Irreps(irreps_in), Irreps(irreps_out)
         self.pairs: list[tuple[int, int, slice]] = []
         start = 0
@@ -56,18 +106,10 @@ class Linear(nn.Module):
                     start += mul_i * mul_o
         self.fan_in = [sum(self.irreps_in[i][0] for i, oo, _ in self.pairs if oo == o)
                        for o in range(len(self.irreps_out))]
-        self.weight = nn.Parameter(torch.randn(start))
-        n_bias = sum(mul for mul, ir in self.irreps_out if ir == _EVEN_SCALAR)
-        self.bias = nn.Parameter(torch.zeros(n_bias)) if bias and n_bias else None
-        mul_in = max((mul for mul, _ in self.irreps_in), default=1) or 1
-        mul_out = max((mul for mul, _ in self.irreps_out), default=1) or 1
-        self.expression: Expr = Contract(Signal("X", [("c", mul_in), ("k", None)]),
-                                         Parameter("W", [("c", mul_in), ("o", mul_out)]),
-                                         over="c")
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
+        n_bias = sum(mul for mul, ir in self.irreps_out if ir == _EVEN_SCALAR) if bias else 0
+        super().__init__(linear_expression(self.irreps_in, self.irreps_out, self.pairs,
+                                           self.fan_in, n_bias),
+                         device=device, dtype=dtype, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
         """One ``[B·(2l+1), mul_in] @ [mul_in, mul_out]`` matmul per block pair."""
@@ -75,28 +117,38 @@ class Linear(nn.Module):
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
         batch = x.shape[0]
-        weight = self.weight.to(x.dtype)
         ins = [x[:, sl].reshape(batch, mul, ir.dim).transpose(1, 2)
                for (mul, ir), sl in zip(self.irreps_in, self.irreps_in.slices(), strict=True)]
         outs: list[Tensor | None] = [None] * len(self.irreps_out)
         for i, o, sl in self.pairs:
-            w = weight[sl].view(self.irreps_in[i][0], self.irreps_out[o][0]) \
+            w = self.params["W"][sl].view(self.irreps_in[i][0], self.irreps_out[o][0]) \
                 / math.sqrt(self.fan_in[o])
             term = ins[i] @ w  # [B, 2l+1, mul_out]
             prev = outs[o]
             outs[o] = term if prev is None else prev + term
         blocks, b = [], 0
         for (mul, ir), out in zip(self.irreps_out, outs, strict=True):
-            block = x.new_zeros(batch, ir.dim, mul) if out is None else out
-            if self.bias is not None and ir == _EVEN_SCALAR:
-                block = block + self.bias[b:b + mul].to(x.dtype)
+            block_ = x.new_zeros(batch, ir.dim, mul) if out is None else out
+            if self.has_param("b") and ir == _EVEN_SCALAR:
+                block_ = block_ + self.params["b"][b:b + mul]
                 b += mul
-            blocks.append(block.transpose(1, 2).reshape(batch, mul * ir.dim))
+            blocks.append(block_.transpose(1, 2).reshape(batch, mul * ir.dim))
         out = torch.cat(blocks, -1) if blocks else x.new_zeros(batch, 0)
         return out.reshape(*lead, self.irreps_out.dim)
 
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression."""
+        self.irreps_in.check(x, "x")
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self.irreps_in.check(x, "x")
+        return self.run_reference(x)
+
     def extra_repr(self) -> str:
-        return f"{self.irreps_in} → {self.irreps_out}, bias={self.bias is not None}"
+        return (f"{self.irreps_in} → {self.irreps_out}, bias={self.has_param('b')}, "
+                f"{super().extra_repr()}")
 
 
 class NormActivation(nn.Module):

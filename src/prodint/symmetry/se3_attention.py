@@ -16,10 +16,14 @@ rotations, reflections and translations.
 
 As a product interaction: the logits are a contraction of two order-1 terms (order 2), the
 exponential keeps the order, and the product with the value makes it order 3 — the order of
-softmax attention. :attr:`SE3Attention.expression` is the per-edge numerator
-``exp(Σ_k q_e[k] k_e[k] / sqrt(dim)) v_e[o]`` over an edge axis; the per-destination softmax
-denominator and the scatter to ``dst(e)`` (not expressible in the expression language) follow
-it in :meth:`SE3Attention.expression_value`.
+softmax attention. The expression language cannot state the whole layer: the softmax runs
+over the edges entering each destination of a data-dependent neighbour graph, the messages
+are scattered along it, and the keys' and values' filters are radial MLPs and spherical
+harmonics of the edge vectors. So :class:`SE3Attention` is a module *built of* layers under
+the contract (two channelwise tensor products, four equivariant linear maps), and its own
+:attr:`~SE3Attention.expression` raises instead of advertising a part as the whole.
+:meth:`SE3Attention.oracle` is an independent implementation for tests: dense per-edge key
+and value maps, the numerators ``exp(a_e)`` and the per-destination sums written out.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-from prodint.interaction import Contract, Expr, Parameter, Pointwise, Scale, Signal, evaluate
-from prodint.symmetry.graph import check_positions, radius_graph, scatter_softmax, scatter_sum
+from prodint.interaction import Expr
+from prodint.symmetry.graph import neighbour_graph, scatter_softmax, scatter_sum
 from prodint.symmetry.irreps import Irreps
 from prodint.symmetry.linear import Linear
 from prodint.symmetry.spherical_harmonics import sh_irreps
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
-from prodint.symmetry.tfn import EdgeFilter, check_edges
+from prodint.symmetry.tfn import EdgeFilter
 
 __all__ = ["SE3Attention"]
 
@@ -73,33 +77,25 @@ class SE3Attention(nn.Module):
         self.key = Linear(self.tp_key.irreps_out, self.irreps_key)
         self.value = Linear(self.tp_value.irreps_out, self.irreps_out)
         self.self_connection = Linear(self.irreps_in, self.irreps_out, bias=True)
-        dk, dv = self.irreps_key.dim, self.irreps_out.dim
-        d_in = self.irreps_in.dim
-        x_dst = Signal("X_dst", [("e", None), ("a", d_in)])
-        x_src = Signal("X_src", [("e", None), ("a", d_in)])
-        # One head: a size-1 head axis ``h`` carries the attention weight to the value.
-        query = Contract(x_dst, Parameter("W_q", [("a", d_in), ("h", 1), ("k", dk)]), over="a")
-        key = Contract(x_src, Signal("KeyMap_e", [("e", None), ("a", d_in), ("k", dk)],
-                                     order=0), over="a")
-        value = Contract(x_src, Signal("ValueMap_e", [("e", None), ("a", d_in), ("h", 1),
-                                                      ("o", dv)], order=0), over="a")
-        logits = Scale(Contract(query, key, over="k"), 1 / math.sqrt(dk))
-        self.expression: Expr = Contract(Pointwise("exp", logits), value, over="h")
+
+    @property
+    def expression(self) -> Expr:
+        """Not stated: raises ``NotImplementedError`` (see the module doc for why)."""
+        raise NotImplementedError(
+            "SE3Attention: the expression language cannot state this layer (a softmax over the "
+            "edges entering each point of a data-dependent neighbour graph, messages scattered "
+            "along it, filters that are radial MLPs and spherical harmonics of the edge "
+            "vectors); its parts have expressions: .tp_key, .tp_value, .query, .key, .value "
+            "and .self_connection")
 
     @property
     def self_interaction_order(self) -> int:
+        """Not stated: it would be derived from :attr:`expression`, which raises."""
         return self.expression.self_interaction_order
 
     def _graph(self, x: Tensor, pos: Tensor, edge_index: Tensor | None,
                batch: Tensor | None) -> Tensor:
-        self.irreps_in.check(x, "x")
-        check_positions(pos)
-        if x.dim() != 2 or x.shape[0] != pos.shape[0]:
-            raise ValueError(f"x: expected shape [{pos.shape[0]}, {self.irreps_in.dim}] (one "
-                             f"row per point of pos), received {tuple(x.shape)}")
-        if edge_index is None:
-            return radius_graph(pos, self.filter.r_max, batch)
-        return check_edges(edge_index, pos.shape[0])
+        return neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index, batch)
 
     def _edge_terms(self, x: Tensor, pos: Tensor, edge_index: Tensor
                     ) -> tuple[Tensor, Tensor, Tensor]:
@@ -121,10 +117,10 @@ class SE3Attention(nn.Module):
         alpha = scatter_softmax(logits, dst, n)
         return scatter_sum(alpha[:, None] * v, dst, n) + self.self_connection(x)
 
-    def expression_value(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
-                         batch: Tensor | None = None) -> Tensor:
-        """:attr:`expression` evaluated node by node, divided by the per-destination sum of
-        ``exp(a_e)``, scattered and added to the self-connection; equals :meth:`forward`."""
+    def oracle(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
+               batch: Tensor | None = None) -> Tensor:
+        """``Σ_{e → d} exp(a_e) v_e / Σ_{e → d} exp(a_e) + L_self x[d]`` with dense per-edge
+        key and value maps (``x[src] ↦ k_e``, ``x[src] ↦ v_e``) and the query's dense matrix."""
         edge_index = self._graph(x, pos, edge_index, batch)
         src, dst = edge_index
         n = x.shape[0]
@@ -136,14 +132,12 @@ class SE3Attention(nn.Module):
         value_map = torch.einsum("nabc,nb,co->nao",
                                  self.tp_value.structure_constants(w[:, n_key:]), y,
                                  self._dense(self.value, x))
-        numerator = evaluate(
-            self.expression,
-            {"X_dst": x[dst], "X_src": x[src], "KeyMap_e": key_map,
-             "ValueMap_e": value_map[:, :, None]},
-            {"W_q": self._dense(self.query, x)[:, None]})
-        logits = (self.query(x)[dst] * torch.einsum("na,nak->nk", x[src], key_map)).sum(-1)
-        denominator = scatter_sum(torch.exp(logits / math.sqrt(self.irreps_key.dim)), dst, n)
-        return scatter_sum(numerator, dst, n) / denominator[:, None].clamp_min(
+        query = torch.einsum("na,ak->nk", x[dst], self._dense(self.query, x))
+        logits = (query * torch.einsum("na,nak->nk", x[src], key_map)).sum(-1)
+        numerator = torch.exp(logits / math.sqrt(self.irreps_key.dim))
+        values = torch.einsum("na,nao->no", x[src], value_map)
+        denominator = scatter_sum(numerator, dst, n)
+        return scatter_sum(numerator[:, None] * values, dst, n) / denominator[:, None].clamp_min(
             torch.finfo(x.dtype).tiny) + self.self_connection(x)
 
     @staticmethod

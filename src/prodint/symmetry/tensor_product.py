@@ -30,6 +30,13 @@ by path (``[mul1, mul2, mul_out]`` row-major) in e3nn's instruction order, so a 
 e3nn's ``FullyConnectedTensorProduct`` loads as is. The CG signs may differ from e3nn's
 ``wigner_3j`` path by path (each is fixed by its solver's sign rule).
 
+The expression states the paths: each is the contraction of the input blocks (ties of the flat
+inputs, :func:`~prodint.symmetry.blocks.block`) with its fixed Clebsch–Gordan tensor
+``α_p C_p`` (a :class:`~prodint.interaction.Constant`) and with its slice of the flat weight
+vector (a tie of ``params.W``), placed into its output block
+(:func:`~prodint.symmetry.blocks.place`). So the compiled expression has the layer's weights
+only and is equivariant for any of them.
+
 Fast path (:meth:`TensorProduct.forward`): for each path, ``C`` is folded into the input with
 the fewer components (``Y[b, i, k, v] = Σ_j C[i, j, k] y[b, v, j]``, one small matmul), then
 ``min(d1, d2)`` broadcast multiply-adds build ``z[b, k, u, v] = Σ_i x[b, u, i] Y[b, i, k, v]``
@@ -37,22 +44,39 @@ the fewer components (``Y[b, i, k, v] = Σ_j C[i, j, k] y[b, v, j]``, one small 
 matmul) is accumulated into the output block with ``addmm``. That is about
 ``2 B d3 UV (min(d1, d2) + W)`` FLOPs per path, against ``2 B d1 d2 d3 UV W`` for contracting
 the dense structure constants; the gradients come from autograd through the same few
-operations (so higher derivatives work). :meth:`TensorProduct.naive` is that dense
-contraction, the reference.
+operations (so higher derivatives work). :meth:`TensorProduct.oracle` is that dense
+contraction (an implementation independent of the paths' expression).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from prodint.interaction import Contract, Expr, Parameter, Signal, evaluate
-from prodint.symmetry.clebsch_gordan import clebsch_gordan, selection_rule
+from prodint.algebra import hadamard
+from prodint.interaction import (
+    AxisSum,
+    Constant,
+    Contract,
+    Expr,
+    Gather,
+    Parameter,
+    Product,
+    Signal,
+    Sum,
+)
+from prodint.interaction.layer import InteractionLayer
+from prodint.symmetry.blocks import block, place
+from prodint.symmetry.clebsch_gordan import clebsch_gordan
 from prodint.symmetry.irreps import Irrep, Irreps
+from prodint.symmetry.paths import (
+    IRREP_NORMALIZATIONS,
+    Path,
+    channelwise_paths,
+    fully_connected_paths,
+)
 
 __all__ = [
     "IRREP_NORMALIZATIONS",
@@ -62,87 +86,6 @@ __all__ = [
     "channelwise_paths",
     "fully_connected_paths",
 ]
-
-IRREP_NORMALIZATIONS = ("component", "norm")
-
-
-@dataclass(frozen=True)
-class Path:
-    """One path of a tensor product.
-
-    Attributes:
-        i1, i2, i_out: block indices in the first input, second input and output.
-        ir1, ir2, ir_out: their irreps.
-        mul1, mul2, mul_out: their multiplicities.
-        weights: the slice of this path's weights in the flattened weight vector.
-        alpha: the path constant ``α`` (module doc).
-    """
-
-    i1: int
-    i2: int
-    i_out: int
-    ir1: Irrep
-    ir2: Irrep
-    ir_out: Irrep
-    mul1: int
-    mul2: int
-    mul_out: int
-    weights: slice
-    alpha: float
-
-
-def _check_normalization(normalization: str) -> None:
-    if normalization not in IRREP_NORMALIZATIONS:
-        raise ValueError(f"normalization: expected one of {IRREP_NORMALIZATIONS}, received "
-                         f"{normalization!r}")
-
-
-def _alpha(ir1: Irrep, ir2: Irrep, ir_out: Irrep, fan_in: int, normalization: str) -> float:
-    num = ir_out.dim if normalization == "component" else ir1.dim * ir2.dim
-    return math.sqrt(num / fan_in) if fan_in else 0.0
-
-
-def fully_connected_paths(irreps1: Irreps, irreps2: Irreps, irreps_out: Irreps,
-                          normalization: str = "component") -> list[Path]:
-    """Every allowed ``(i1, i2, o)``, in e3nn's order (``i1``, then ``i2``, then ``o``)."""
-    _check_normalization(normalization)
-    triples = [(i1, i2, o)
-               for i1, (_, a) in enumerate(irreps1) for i2, (_, b) in enumerate(irreps2)
-               for o, (_, c) in enumerate(irreps_out) if selection_rule(a, b, c)]
-    fan = [0] * len(irreps_out)
-    for i1, i2, o in triples:
-        fan[o] += irreps1[i1][0] * irreps2[i2][0]
-    paths, start = [], 0
-    for i1, i2, o in triples:
-        (m1, a), (m2, b), (m3, c) = irreps1[i1], irreps2[i2], irreps_out[o]
-        n = m1 * m2 * m3
-        paths.append(Path(i1, i2, o, a, b, c, m1, m2, m3, slice(start, start + n),
-                          _alpha(a, b, c, fan[o], normalization)))
-        start += n
-    return paths
-
-
-def channelwise_paths(irreps1: Irreps, irreps2: Irreps, targets: Sequence[Irrep | str],
-                      normalization: str = "component") -> tuple[list[Path], Irreps]:
-    """Paths ``(i1, i2) → ir_out`` for every allowed ``ir_out`` in ``targets``.
-
-    Returns:
-        The paths (``i_out`` is the path's own output block; its weights are ``mul1`` values)
-        and the output layout ``Σ_p mul1 x ir_out``.
-    """
-    _check_normalization(normalization)
-    allowed = [Irrep(t) for t in targets]
-    paths, blocks, start = [], [], 0
-    for i1, (m1, a) in enumerate(irreps1):
-        for i2, (m2, b) in enumerate(irreps2):
-            for c in allowed:
-                if not selection_rule(a, b, c):
-                    continue
-                paths.append(Path(i1, i2, len(blocks), a, b, c, m1, m2, m1,
-                                  slice(start, start + m1), _alpha(a, b, c, m2, normalization)))
-                blocks.append((m1, c))
-                start += m1
-    return paths, Irreps(blocks)
 
 
 def _blocks(x: Tensor, irreps: Irreps) -> list[Tensor]:
@@ -223,103 +166,145 @@ def _contract_paths(a: Tensor, b: Tensor, irreps_a: Irreps, irreps_b: Irreps,
     return blocks[0] if len(blocks) == 1 else torch.cat(blocks, -1)
 
 
-class _CoefficientCache:
-    """The scaled CG tensors ``α_p C_p`` per (dtype, device), cast from float64 once each."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self._exact = [p.alpha * clebsch_gordan(p.ir1, p.ir2, p.ir_out) for p in paths]
-        self._cast: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
-
-    def get(self, dtype: torch.dtype, device: torch.device) -> list[Tensor]:
-        key = (dtype, device)
-        if key not in self._cast:
-            self._cast[key] = [c.to(dtype=dtype, device=device) for c in self._exact]
-        return self._cast[key]
+def _cg(path: Path, n: int) -> Constant:
+    """``α_p C_p`` of path ``n`` as a fixed table ``constants.cg<n>`` ``[i, j, k]``."""
+    value = path.alpha * clebsch_gordan(path.ir1, path.ir2, path.ir_out)
+    return Constant(f"cg{n}", value, [("i", path.ir1.dim), ("j", path.ir2.dim),
+                                      ("k", path.ir_out.dim)])
 
 
-class TensorProduct(nn.Module):
+def _weights(w: Expr, name: str, span: slice, axes: Sequence[tuple[str, int]]) -> Gather:
+    """The slice ``span`` of the flat ``w`` seen as a tensor with ``axes`` (a tie)."""
+    shape = [size for _, size in axes]
+    return Gather(w, name, torch.arange(span.start, span.stop).view(shape), axes)
+
+
+def tensor_product_expression(irreps1: Irreps, irreps2: Irreps, irreps_out: Irreps,
+                              paths: Sequence[Path]) -> Expr:
+    """``out[o: w, k] = Σ_{p → o} Σ_{u,v,i,j} W_p[u,v,w] (α_p C_p)[i,j,k] X[i1: u, i]
+    Y[i2: v, j]`` (module doc), order 2, with ``W_p`` ties of the flat ``params.W``."""
+    x, y = Signal("X", [("a", irreps1.dim)]), Signal("Y", [("b", irreps2.dim)])
+    w = Parameter("W", [("q", paths[-1].weights.stop)])  # N(0, 1): α_p normalises
+    xs: dict[int, Expr] = {}
+    ys: dict[int, Expr] = {}
+    terms: dict[int, list[Expr]] = {}
+    for n, p in enumerate(paths):
+        xs.setdefault(p.i1, block(x, irreps1, p.i1, f"x{p.i1}", ("u", "i")))
+        ys.setdefault(p.i2, block(y, irreps2, p.i2, f"y{p.i2}", ("v", "j")))
+        z = Contract(Contract(xs[p.i1], _cg(p, n), over="i"), ys[p.i2], over="j")  # [u,k,v]
+        wp = _weights(w, f"w{n}", p.weights, [("u", p.mul1), ("v", p.mul2), ("w", p.mul_out)])
+        terms.setdefault(p.i_out, []).append(Contract(z, wp, over=("u", "v")))  # [k, w]
+    parts = {o: t[0] if len(t) == 1 else Sum(*t) for o, t in terms.items()}
+    return place(parts, irreps_out, "c", "out", ("w", "k"))
+
+
+class TensorProduct(InteractionLayer):
     """Fully connected equivariant tensor product ``irreps1 ⊗ irreps2 → irreps_out``.
 
     Args:
         irreps1, irreps2, irreps_out: layouts (strings or :class:`Irreps`).
         normalization: ``"component"`` or ``"norm"`` (module doc).
+        device, dtype, generator: as :class:`~prodint.interaction.layer.InteractionLayer`.
 
     Attributes:
         paths: the allowed paths, in weight order.
-        weight: ``[Σ_p mul1 mul2 mul_out]``, initialised ``N(0, 1)``.
-        expression: ``Σ_b (Σ_a X[a] Γ[a, b, c]) Y[b]``, order 2, with ``Γ`` the weighted
-            structure constants of :meth:`structure_constants` (constrained to the span of the
-            solver's equivariant basis, as a group convolution's filter bank is).
+        params.W: ``[Σ_p mul1 mul2 mul_out]``, initialised ``N(0, 1)`` (e3nn's flat weight).
 
     Shapes: ``x [..., irreps1.dim]``, ``y [..., irreps2.dim]`` (same leading shape) →
     ``[..., irreps_out.dim]``.
+
+    Raises:
+        ValueError: when no path joins the layouts (the product would be zero).
     """
 
     def __init__(self, irreps1: Irreps | str, irreps2: Irreps | str, irreps_out: Irreps | str,
-                 normalization: str = "component") -> None:
-        super().__init__()
+                 normalization: str = "component", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         self.irreps1, self.irreps2 = Irreps(irreps1), Irreps(irreps2)
         self.irreps_out = Irreps(irreps_out)
         self.normalization = normalization
         self.paths = fully_connected_paths(self.irreps1, self.irreps2, self.irreps_out,
                                            normalization)
-        self._cg = _CoefficientCache(self.paths)
-        numel = self.paths[-1].weights.stop if self.paths else 0
-        self.weight = nn.Parameter(torch.randn(numel))
-        d1, d2, d3 = self.irreps1.dim, self.irreps2.dim, self.irreps_out.dim
-        self.expression: Expr = Contract(
-            Contract(Signal("X", [("a", d1)]), Parameter("Gamma", [("a", d1), ("b", d2),
-                                                                    ("c", d3)]), over="a"),
-            Signal("Y", [("b", d2)]), over="b")
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.expression.self_interaction_order
+        if not self.paths:
+            raise ValueError(f"irreps_out: no irrep of {self.irreps_out} is in "
+                             f"{self.irreps1} ⊗ {self.irreps2}")
+        super().__init__(tensor_product_expression(self.irreps1, self.irreps2,
+                                                   self.irreps_out, self.paths),
+                         device=device, dtype=dtype, generator=generator)
 
     def _check(self, x: Tensor, y: Tensor) -> None:
         _check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
+
+    def _cgs(self) -> list[Tensor]:
+        return [getattr(self.constants, f"cg{n}") for n in range(len(self.paths))]
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         """The fast kernel (module doc)."""
         self._check(x, y)
         lead = x.shape[:-1]
         x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
-        weight = self.weight.to(x.dtype)
+        weight = self.params["W"]
         terms = [(p.i1, p.i2, p.i_out, cg, weight[p.weights].view(p.mul1 * p.mul2, p.mul_out))
-                 for p, cg in zip(self.paths, self._cg.get(x.dtype, x.device), strict=True)]
+                 for p, cg in zip(self.paths, self._cgs(), strict=True)]
         out = _contract_paths(x, y, self.irreps1, self.irreps2, self.irreps_out, terms)
         return out.reshape(*lead, self.irreps_out.dim)
+
+    def general(self, x: Tensor, y: Tensor) -> Tensor:
+        """The compiled expression (the paths' contractions)."""
+        self._check(x, y)
+        return self.run_plan(X=x, Y=y)
+
+    def reference(self, x: Tensor, y: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check(x, y)
+        return self.run_reference(X=x, Y=y)
 
     def structure_constants(self) -> Tensor:
         """Dense ``Γ[a, b, c]`` (``[dim1, dim2, dim_out]``), differentiable in the weights:
         ``Γ[(u,i), (v,j), (w,k)] = Σ_p α_p W_p[u,v,w] C_p[i,j,k]`` on the blocks of each path."""
-        weight = self.weight
+        weight = self.params["W"]
         gamma = weight.new_zeros(self.irreps1.dim, self.irreps2.dim, self.irreps_out.dim)
         s1, s2, s3 = self.irreps1.slices(), self.irreps2.slices(), self.irreps_out.slices()
-        for p, cg in zip(self.paths, self._cg.get(weight.dtype, weight.device), strict=True):
+        for p, cg in zip(self.paths, self._cgs(), strict=True):
             w = weight[p.weights].view(p.mul1, p.mul2, p.mul_out)
-            block = torch.einsum("uvw,ijk->uivjwk", w, cg)
-            gamma[s1[p.i1], s2[p.i2], s3[p.i_out]] += block.reshape(
+            block_ = torch.einsum("uvw,ijk->uivjwk", w, cg)
+            gamma[s1[p.i1], s2[p.i2], s3[p.i_out]] += block_.reshape(
                 p.mul1 * p.ir1.dim, p.mul2 * p.ir2.dim, p.mul_out * p.ir_out.dim)
         return gamma
 
-    def naive(self, x: Tensor, y: Tensor) -> Tensor:
-        """Reference: ``out[..., c] = Σ_{a,b} Γ[a, b, c] x[..., a] y[..., b]`` with dense ``Γ``."""
+    def oracle(self, x: Tensor, y: Tensor) -> Tensor:
+        """``out[..., c] = Σ_{a,b} Γ[a, b, c] x[..., a] y[..., b]`` with the dense ``Γ``."""
         self._check(x, y)
-        return torch.einsum("...a,...b,abc->...c", x, y, self.structure_constants().to(x.dtype))
-
-    def expression_value(self, x: Tensor, y: Tensor) -> Tensor:
-        """:attr:`expression` evaluated node by node with ``Γ = structure_constants()``."""
-        self._check(x, y)
-        return evaluate(self.expression, {"X": x, "Y": y},
-                        {"Gamma": self.structure_constants().to(x.dtype)})
+        return torch.einsum("...a,...b,abc->...c", x, y, self.structure_constants())
 
     def extra_repr(self) -> str:
         return (f"{self.irreps1} ⊗ {self.irreps2} → {self.irreps_out}, "
-                f"paths={len(self.paths)}, normalization={self.normalization!r}")
+                f"paths={len(self.paths)}, normalization={self.normalization!r}, "
+                f"{super().extra_repr()}")
 
 
-class ChannelwiseTensorProduct(nn.Module):
+def channelwise_expression(irreps1: Irreps, irreps2: Irreps, irreps_out: Irreps,
+                           paths: Sequence[Path]) -> Expr:
+    """``out[p: u, k] = w[p: u] Σ_{v,i,j} (α_p C_p)[i,j,k] X[i1: u, i] Y[i2: v, j]``, order 2
+    (``X``, ``Y`` signals, the weights ``w`` a side input of order 0)."""
+    x, y = Signal("X", [("a", irreps1.dim)]), Signal("Y", [("b", irreps2.dim)])
+    weight = Signal("weight", [("q", paths[-1].weights.stop)], order=0)
+    xs: dict[int, Expr] = {}
+    ys: dict[int, Expr] = {}
+    parts: dict[int, Expr] = {}
+    for n, p in enumerate(paths):
+        xs.setdefault(p.i1, block(x, irreps1, p.i1, f"x{p.i1}", ("u", "i")))
+        # the mul2 copies of y are summed (uvu with a shared second input)
+        ys.setdefault(p.i2, AxisSum(block(y, irreps2, p.i2, f"y{p.i2}", ("v", "j")), "v"))
+        z = Contract(Contract(xs[p.i1], _cg(p, n), over="i"), ys[p.i2], over="j")  # [u, k]
+        wp = _weights(weight, f"w{n}", p.weights, [("u", p.mul1)])
+        # one weight per channel u: the product in the Hadamard algebra over u (gating)
+        parts[p.i_out] = Product(z, wp, hadamard(p.mul1), "u")
+    return place(parts, irreps_out, "c", "out", ("u", "k"))
+
+
+class ChannelwiseTensorProduct(InteractionLayer):
     """Channelwise (``"uvu"``) tensor product with externally given (per-sample) weights.
 
     Args:
@@ -327,6 +312,8 @@ class ChannelwiseTensorProduct(nn.Module):
         irreps2: layout of ``y`` (typically spherical harmonics ``1x0e + 1x1o + 1x2e``).
         targets: the irreps allowed in the output (e.g. those of the next layer).
         normalization: ``"component"`` or ``"norm"``.
+        device, dtype: as :class:`~prodint.interaction.layer.InteractionLayer` (the layer has
+            no parameters: its fixed tables follow them).
 
     Attributes:
         paths: the paths; ``weight_numel = Σ_p mul1``.
@@ -337,8 +324,9 @@ class ChannelwiseTensorProduct(nn.Module):
     """
 
     def __init__(self, irreps1: Irreps | str, irreps2: Irreps | str,
-                 targets: Sequence[Irrep | str], normalization: str = "component") -> None:
-        super().__init__()
+                 targets: Sequence[Irrep | str], normalization: str = "component", *,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         self.irreps1, self.irreps2 = Irreps(irreps1), Irreps(irreps2)
         self.paths, self.irreps_out = channelwise_paths(self.irreps1, self.irreps2, targets,
                                                         normalization)
@@ -346,7 +334,8 @@ class ChannelwiseTensorProduct(nn.Module):
             raise ValueError(f"targets: no irrep of {list(map(str, targets))} is in "
                              f"{self.irreps1} ⊗ {self.irreps2}")
         self.weight_numel = self.paths[-1].weights.stop
-        self._cg = _CoefficientCache(self.paths)
+        super().__init__(channelwise_expression(self.irreps1, self.irreps2, self.irreps_out,
+                                                self.paths), device=device, dtype=dtype)
 
     def _check(self, x: Tensor, y: Tensor, weight: Tensor) -> None:
         _check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
@@ -359,13 +348,16 @@ class ChannelwiseTensorProduct(nn.Module):
             raise ValueError(f"weight: expected shape [{x.shape[0]}, {self.weight_numel}], "
                              f"received {shape}")
 
+    def _cgs(self) -> list[Tensor]:
+        return [getattr(self.constants, f"cg{n}") for n in range(len(self.paths))]
+
     def forward(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
-        """Per path: ``M = y @ C`` (``[N, d1, d3]``), ``out = (x_u @ M) · α w``."""
+        """Per path: ``M = y @ C`` (``[N, d1, d3]``), ``out = (x_u @ M) · w``."""
         self._check(x, y, weight)
         n = x.shape[0]
         xs, ys = _blocks(x, self.irreps1), _blocks(y, self.irreps2)
         outs = []
-        for p, cg in zip(self.paths, self._cg.get(x.dtype, x.device), strict=True):
+        for p, cg in zip(self.paths, self._cgs(), strict=True):
             d1, d2, d3 = p.ir1.dim, p.ir2.dim, p.ir_out.dim
             # mul2 copies of y are summed: Σ_v y[v, j] (uvu with a shared second input).
             yv = ys[p.i2].sum(1) if p.mul2 > 1 else ys[p.i2][:, 0]
@@ -374,6 +366,16 @@ class ChannelwiseTensorProduct(nn.Module):
             outs.append(out.reshape(n, p.mul1 * d3))
         return outs[0] if len(outs) == 1 else torch.cat(outs, -1)
 
+    def general(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
+        """The compiled expression (the paths' contractions)."""
+        self._check(x, y, weight)
+        return self.run_plan(X=x, Y=y, weight=weight)
+
+    def reference(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check(x, y, weight)
+        return self.run_reference(X=x, Y=y, weight=weight)
+
     def structure_constants(self, weight: Tensor) -> Tensor:
         """Per-sample dense ``Γ[n, a, b, c]`` (``[N, dim1, dim2, dim_out]``) with
         ``out[n] = Σ_{a,b} Γ[n, a, b, c] x[n, a] y[n, b]``."""
@@ -381,21 +383,21 @@ class ChannelwiseTensorProduct(nn.Module):
         gamma = weight.new_zeros(n, self.irreps1.dim, self.irreps2.dim, self.irreps_out.dim)
         s1, s2 = self.irreps1.slices(), self.irreps2.slices()
         s3 = self.irreps_out.slices()
-        for p, cg in zip(self.paths, self._cg.get(weight.dtype, weight.device), strict=True):
-            eye = torch.ones(p.mul2, dtype=weight.dtype, device=weight.device)
-            block = torch.einsum("nu,uw,v,ijk->nuivjwk", weight[:, p.weights],
-                                 torch.eye(p.mul1, dtype=weight.dtype, device=weight.device),
-                                 eye, cg)
-            gamma[:, s1[p.i1], s2[p.i2], s3[p.i_out]] += block.reshape(
+        for p, cg in zip(self.paths, self._cgs(), strict=True):
+            ones = torch.ones(p.mul2, dtype=weight.dtype, device=weight.device)
+            eye = torch.eye(p.mul1, dtype=weight.dtype, device=weight.device)
+            block_ = torch.einsum("nu,uw,v,ijk->nuivjwk", weight[:, p.weights], eye, ones,
+                                  cg.to(weight.dtype))
+            gamma[:, s1[p.i1], s2[p.i2], s3[p.i_out]] += block_.reshape(
                 n, p.mul1 * p.ir1.dim, p.mul2 * p.ir2.dim, p.mul1 * p.ir_out.dim)
         return gamma
 
-    def naive(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
-        """Reference: the defining sum, one dense einsum per path."""
+    def oracle(self, x: Tensor, y: Tensor, weight: Tensor) -> Tensor:
+        """The defining sum, one dense einsum per path."""
         self._check(x, y, weight)
         outs = []
         s1, s2 = self.irreps1.slices(), self.irreps2.slices()
-        for p, cg in zip(self.paths, self._cg.get(x.dtype, x.device), strict=True):
+        for p, cg in zip(self.paths, self._cgs(), strict=True):
             xu = x[:, s1[p.i1]].reshape(-1, p.mul1, p.ir1.dim)
             yv = y[:, s2[p.i2]].reshape(-1, p.mul2, p.ir2.dim)
             out = torch.einsum("nu,nui,nvj,ijk->nuk", weight[:, p.weights], xu, yv, cg)
@@ -403,4 +405,5 @@ class ChannelwiseTensorProduct(nn.Module):
         return torch.cat(outs, -1)
 
     def extra_repr(self) -> str:
-        return f"{self.irreps1} ⊗ {self.irreps2} → {self.irreps_out} (channelwise)"
+        return (f"{self.irreps1} ⊗ {self.irreps2} → {self.irreps_out} (channelwise), "
+                f"{super().extra_repr()}")

@@ -12,10 +12,17 @@ with ``L``, ``L_self`` equivariant linear maps (:class:`~prodint.symmetry.linear
 ``n̄`` the expected number of neighbours. As a product interaction: the gather ``x[src(e)]``
 (the source leg of the span), an order-1 product with the data-dependent filter (structure
 constants ``Γ_e[a, b, c]`` from the radial MLP, contracted with ``Y_e[b]``), a linear map, and
-the scatter-add to ``dst(e)`` (the target leg). :attr:`PointConvolution.expression` is the
-per-edge part, ``Σ_c (Σ_b (Σ_a X_e[a] Γ_e[a,b,c]) F_e[b]) L[c, o]`` over an edge axis ``e``;
-the scatter and the self-connection follow it (the expression language has no scatter), as
-:meth:`PointConvolution.expression_value` spells out. Order 1 in the features.
+the scatter-add to ``dst(e)`` (the target leg). Order 1 in the features.
+
+The expression language states the parts but not the whole: the gather and the scatter run
+along a data-dependent neighbour graph and the filter is a radial MLP of the edge lengths
+and spherical harmonics of the edge directions, none of which it can say. So
+:class:`PointConvolution` is a module *built of* layers under the contract (its tensor
+product and its two equivariant linear maps each have an expression), and its own
+:attr:`~PointConvolution.expression` raises instead of advertising a part as the whole.
+:meth:`PointConvolution.oracle` is an independent implementation for tests: the per-edge
+bilinear map with dense structure constants ``Γ_e[a, b, c]`` and the dense matrix of ``L``,
+then the scatter.
 
 Equivariance: for ``g = (Q, t)`` in E(3), ``pos ↦ pos Qᵀ + t`` and ``x ↦ D(Q) x`` give
 ``out ↦ D(Q) out`` (the harmonics carry parity ``(−1)^l``, so reflections are included).
@@ -28,28 +35,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from prodint.interaction import Contract, Expr, Parameter, Signal, evaluate
-from prodint.symmetry.graph import RadialMLP, check_positions, radius_graph, scatter_sum
+from prodint.interaction import Expr
+from prodint.symmetry.graph import RadialMLP, neighbour_graph, scatter_sum
 from prodint.symmetry.irreps import Irreps
 from prodint.symmetry.linear import Linear
 from prodint.symmetry.spherical_harmonics import sh_irreps, spherical_harmonics
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
 
-__all__ = ["PointConvolution", "check_edges"]
-
-
-def check_edges(edge_index: object, n: int) -> Tensor:
-    """Validate a ``[2, E]`` long tensor of node indices in ``0 … n−1``."""
-    if not isinstance(edge_index, Tensor) or edge_index.dtype != torch.long:
-        what = edge_index.dtype if isinstance(edge_index, Tensor) else type(edge_index).__name__
-        raise TypeError(f"edge_index: expected a long tensor [2, E], received {what}")
-    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"edge_index: expected shape [2, E], received "
-                         f"{tuple(edge_index.shape)}")
-    if edge_index.numel() and not (int(edge_index.min()) >= 0 and int(edge_index.max()) < n):
-        raise ValueError(f"edge_index: expected node indices in 0..{n - 1}, received range "
-                         f"{int(edge_index.min())}..{int(edge_index.max())}")
-    return edge_index
+__all__ = ["EdgeFilter", "PointConvolution"]
 
 
 class EdgeFilter(nn.Module):
@@ -102,49 +95,40 @@ class PointConvolution(nn.Module):
         self.filter = EdgeFilter(lmax, r_max, self.tp.weight_numel, n_basis, hidden)
         self.linear = Linear(self.tp.irreps_out, self.irreps_out)
         self.self_connection = Linear(self.irreps_in, self.irreps_out, bias=True)
-        d1, d2, d3 = self.irreps_in.dim, irreps_sh.dim, self.tp.irreps_out.dim
-        message = Contract(Contract(Signal("X_e", [("e", None), ("a", d1)]),
-                                    Signal("Gamma_e", [("e", None), ("a", d1), ("b", d2),
-                                                       ("c", d3)], order=0), over="a"),
-                           Signal("Y_e", [("e", None), ("b", d2)], order=0), over="b")
-        self.expression: Expr = Contract(message, Parameter("L", [("c", d3),
-                                                                  ("o", self.irreps_out.dim)]),
-                                         over="c")
+
+    @property
+    def expression(self) -> Expr:
+        """Not stated: raises ``NotImplementedError`` (see the module doc for why)."""
+        raise NotImplementedError(
+            "PointConvolution: the expression language cannot state this layer (messages are "
+            "gathered and scattered along a data-dependent neighbour graph, and the filter is a "
+            "radial MLP and spherical harmonics of the edge vectors); its parts have "
+            "expressions: .tp, .linear and .self_connection")
 
     @property
     def self_interaction_order(self) -> int:
+        """Not stated: it would be derived from :attr:`expression`, which raises."""
         return self.expression.self_interaction_order
-
-    def _graph(self, x: Tensor, pos: Tensor, edge_index: Tensor | None,
-               batch: Tensor | None) -> Tensor:
-        self.irreps_in.check(x, "x")
-        check_positions(pos)
-        if x.dim() != 2 or x.shape[0] != pos.shape[0]:
-            raise ValueError(f"x: expected shape [{pos.shape[0]}, {self.irreps_in.dim}] (one "
-                             f"row per point of pos), received {tuple(x.shape)}")
-        if edge_index is None:
-            return radius_graph(pos, self.filter.r_max, batch)
-        return check_edges(edge_index, pos.shape[0])
 
     def forward(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
                 batch: Tensor | None = None) -> Tensor:
-        edge_index = self._graph(x, pos, edge_index, batch)
+        edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
+                                     batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)
         messages = self.tp(x[edge_index[0]], y, w)
         summed = scatter_sum(messages, edge_index[1], x.shape[0])
         return self.linear(summed / math.sqrt(self.avg_neighbors)) + self.self_connection(x)
 
-    def expression_value(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
-                         batch: Tensor | None = None) -> Tensor:
-        """:attr:`expression` evaluated node by node on the edges, then scattered to the
-        destinations and added to the self-connection; equals :meth:`forward`."""
-        edge_index = self._graph(x, pos, edge_index, batch)
+    def oracle(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
+               batch: Tensor | None = None) -> Tensor:
+        """``Σ_{e → d} Σ_{a,b} Γ_e[a,b,c] x[src(e)]_a Y_e[b] L[c, o] / sqrt(n̄) + L_self x[d]``
+        with the dense per-edge structure constants and the dense matrix of ``L``."""
+        edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
+                                     batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)
         eye = torch.eye(self.tp.irreps_out.dim, dtype=x.dtype, device=x.device)
-        per_edge = evaluate(self.expression,
-                            {"X_e": x[edge_index[0]], "Gamma_e": self.tp.structure_constants(w),
-                             "Y_e": y},
-                            {"L": self.linear(eye)})
+        per_edge = torch.einsum("nabc,na,nb,co->no", self.tp.structure_constants(w),
+                                x[edge_index[0]], y, self.linear(eye))
         summed = scatter_sum(per_edge, edge_index[1], x.shape[0])
         return summed / math.sqrt(self.avg_neighbors) + self.self_connection(x)
 
