@@ -77,6 +77,7 @@ from prodint.symmetry.paths import (
     channelwise_paths,
     fully_connected_paths,
 )
+from prodint.symmetry.tensor_product_kernel import blocks_of, check_pair, contract_paths
 
 __all__ = [
     "IRREP_NORMALIZATIONS",
@@ -86,84 +87,6 @@ __all__ = [
     "channelwise_paths",
     "fully_connected_paths",
 ]
-
-
-def _blocks(x: Tensor, irreps: Irreps) -> list[Tensor]:
-    """``[B, dim] → [[B, mul, 2l+1] per block]`` (views)."""
-    return [x[:, sl].reshape(x.shape[0], mul, ir.dim)
-            for (mul, ir), sl in zip(irreps, irreps.slices(), strict=True)]
-
-
-def _check_pair(x: Tensor, y: Tensor, irreps1: Irreps, irreps2: Irreps,
-                names: tuple[str, str]) -> None:
-    irreps1.check(x, names[0])
-    irreps2.check(y, names[1])
-    if x.shape[:-1] != y.shape[:-1]:
-        raise ValueError(f"{names[1]}: expected leading shape {tuple(x.shape[:-1])} (that of "
-                         f"{names[0]}), received {tuple(y.shape[:-1])}")
-    if x.dtype != y.dtype:
-        raise TypeError(f"{names[1]}: expected dtype {x.dtype} (that of {names[0]}), received "
-                        f"{y.dtype}")
-
-
-def _outer_contract(x: Tensor, y: Tensor, cg: Tensor) -> Tensor:
-    """``z[b, k, u, v] = Σ_{i,j} C[i, j, k] x[b, u, i] y[b, v, j]``: ``[B, d3, U, V]``.
-
-    The smaller of the two component axes is looped over: with ``d1 <= d2``,
-    ``Y[b, i, k, v] = Σ_j C[i, j, k] y[b, v, j]`` is one ``[B·V, d2] @ [d2, d1·d3]`` matmul and
-    ``z = Σ_i x[b, i, None, u, None] · Y[b, i, k, None, v]`` takes ``d1`` broadcast
-    multiply-adds (each a pass over ``z``); with ``d2 < d1`` the roles swap. Batched matmuls
-    of ``B`` tiny matrices would be far slower than these passes on a CPU.
-    """
-    batch, mul1, d1 = x.shape
-    _, mul2, d2 = y.shape
-    d3 = cg.shape[2]
-    # Operands laid out so that every broadcast product comes out contiguous [B, d3, U, V].
-    if d1 <= d2:
-        xt = x.transpose(1, 2).contiguous()  # [B, d1, U]
-        other = y.reshape(batch * mul2, d2) @ cg.permute(1, 0, 2).reshape(d2, d1 * d3)
-        other = other.view(batch, mul2, d1, d3).permute(0, 2, 3, 1).contiguous()  # [B,d1,d3,V]
-        z = xt[:, 0, None, :, None] * other[:, 0, :, None, :]
-        for i in range(1, d1):
-            z = z + xt[:, i, None, :, None] * other[:, i, :, None, :]
-        return z
-    yt = y.transpose(1, 2).contiguous()  # [B, d2, V]
-    other = x.reshape(batch * mul1, d1) @ cg.reshape(d1, d2 * d3)
-    other = other.view(batch, mul1, d2, d3).permute(0, 2, 3, 1).contiguous()  # [B, d2, d3, U]
-    z = other[:, 0, :, :, None] * yt[:, 0, None, None, :]
-    for j in range(1, d2):
-        z = z + other[:, j, :, :, None] * yt[:, j, None, None, :]
-    return z
-
-
-#: ``(block of a, block of b, output block, C [da, db, dout], M [mul_a·mul_b, mul_out])``.
-Term = tuple[int, int, int, Tensor, Tensor]
-
-
-def _contract_paths(a: Tensor, b: Tensor, irreps_a: Irreps, irreps_b: Irreps,
-                    irreps_out: Irreps, terms: Sequence[Term]) -> Tensor:
-    """``out[b, o: w, k] = Σ_terms Σ_{u,v} z[b, k, u, v] M[(u, v), w]`` with ``z`` from
-    :func:`_outer_contract`; ``terms`` are ``(block_a, block_b, block_out, C, M)``.
-
-    ``[B, dim_a] × [B, dim_b] → [B, dim_out]``: per term one ``z`` and one
-    ``[B·d3, UV] @ [UV, W]`` matmul accumulated into its output block (``addmm``).
-    """
-    batch = a.shape[0]
-    blocks_a, blocks_b = _blocks(a, irreps_a), _blocks(b, irreps_b)
-    outs: list[Tensor | None] = [None] * len(irreps_out)
-    for ia, ib, io, cg, m in terms:
-        z = _outer_contract(blocks_a[ia], blocks_b[ib], cg)
-        z = z.reshape(batch * cg.shape[2], m.shape[0])
-        prev = outs[io]
-        outs[io] = z @ m if prev is None else torch.addmm(prev, z, m)
-    blocks = []
-    for (mul, ir), out in zip(irreps_out, outs, strict=True):
-        if out is None:
-            blocks.append(a.new_zeros(batch, mul * ir.dim))
-        else:  # [(b, k), w] → [b, (w, k)]
-            blocks.append(out.view(batch, ir.dim, mul).transpose(1, 2).reshape(batch,
-                                                                                mul * ir.dim))
-    return blocks[0] if len(blocks) == 1 else torch.cat(blocks, -1)
 
 
 def _cg(path: Path, n: int) -> Constant:
@@ -234,7 +157,7 @@ class TensorProduct(InteractionLayer):
                          device=device, dtype=dtype, generator=generator)
 
     def _check(self, x: Tensor, y: Tensor) -> None:
-        _check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
+        check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
 
     def _cgs(self) -> list[Tensor]:
         return [getattr(self.constants, f"cg{n}") for n in range(len(self.paths))]
@@ -247,7 +170,7 @@ class TensorProduct(InteractionLayer):
         weight = self.params["W"]
         terms = [(p.i1, p.i2, p.i_out, cg, weight[p.weights].view(p.mul1 * p.mul2, p.mul_out))
                  for p, cg in zip(self.paths, self._cgs(), strict=True)]
-        out = _contract_paths(x, y, self.irreps1, self.irreps2, self.irreps_out, terms)
+        out = contract_paths(x, y, self.irreps1, self.irreps2, self.irreps_out, terms)
         return out.reshape(*lead, self.irreps_out.dim)
 
     def general(self, x: Tensor, y: Tensor) -> Tensor:
@@ -338,7 +261,7 @@ class ChannelwiseTensorProduct(InteractionLayer):
                                                 self.paths), device=device, dtype=dtype)
 
     def _check(self, x: Tensor, y: Tensor, weight: Tensor) -> None:
-        _check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
+        check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
         if x.dim() != 2:
             raise ValueError(f"x: expected shape [N, {self.irreps1.dim}], received "
                              f"{tuple(x.shape)}")
@@ -355,7 +278,7 @@ class ChannelwiseTensorProduct(InteractionLayer):
         """Per path: ``M = y @ C`` (``[N, d1, d3]``), ``out = (x_u @ M) · w``."""
         self._check(x, y, weight)
         n = x.shape[0]
-        xs, ys = _blocks(x, self.irreps1), _blocks(y, self.irreps2)
+        xs, ys = blocks_of(x, self.irreps1), blocks_of(y, self.irreps2)
         outs = []
         for p, cg in zip(self.paths, self._cgs(), strict=True):
             d1, d2, d3 = p.ir1.dim, p.ir2.dim, p.ir_out.dim
