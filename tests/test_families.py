@@ -41,16 +41,21 @@ def _tensors(value: object) -> list[Tensor]:
     raise TypeError(f"output: expected tensors, received {type(value).__name__}")
 
 
+def _map(fn, value):
+    """``fn`` on every tensor of an input (a tensor or nested tuples of them, e.g. ``(h, c)``)."""
+    return tuple(_map(fn, v) for v in value) if isinstance(value, tuple) else fn(value)
+
+
 def _run(method, layer: nn.Module, inputs: tuple[Tensor, ...], named: dict[str, Tensor],
          weights: list[Tensor] | None):
     """Outputs and the gradients of ``Σ w · output`` w.r.t. every parameter and float input."""
-    inputs = tuple(x.detach().requires_grad_(x.is_floating_point()) for x in inputs)
+    inputs = _map(lambda x: x.detach().requires_grad_(x.is_floating_point()), inputs)
     outs = _tensors(method(*inputs, **named))
     if weights is None:
         generator = torch.Generator().manual_seed(0)
         weights = [torch.randn(o.shape, generator=generator, dtype=torch.float64) for o in outs]
     loss = sum((o * w.to(o.dtype)).sum() for o, w in zip(outs, weights, strict=True))
-    wrt = [*layer.parameters(), *(x for x in inputs if x.requires_grad)]
+    wrt = [*layer.parameters(), *(x for x in _tensors(inputs) if x.requires_grad)]
     grads = torch.autograd.grad(loss, wrt, allow_unused=True)
     grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, wrt, strict=True)]
     return [o.detach() for o in outs], grads, weights
@@ -74,7 +79,7 @@ def test_forward_general_reference_agree(name: str, dtype: torch.dtype) -> None:
     assert all(torch.isfinite(t).all() for t in ref_out), "reference output not finite"
     if dtype != torch.float64:
         layer = layer.to(dtype)
-        inputs = tuple(x.to(dtype) if x.is_floating_point() else x for x in inputs)
+        inputs = _map(lambda x: x.to(dtype) if x.is_floating_point() else x, inputs)
     tol = TOLERANCE[dtype]
     for method in ("forward", "general", "reference"):
         fn = layer if method == "forward" else getattr(layer, method)

@@ -1,4 +1,5 @@
-"""Multi-head attention: from_torch equals nn.MultiheadAttention, native == general path."""
+"""Multi-head attention: from_torch equals nn.MultiheadAttention on every path (forward,
+general, reference), values, weights and gradients."""
 
 import pytest
 import torch
@@ -22,10 +23,10 @@ def _compare(module: nn.MultiheadAttention, q, k, v, **kwargs) -> None:
     assert layer.self_interaction_order == 3
     params_t = list(module.parameters())
     params_p = list(layer.parameters())
-    for general in (False, True):
+    for path in ("forward", "general", "reference"):
         results = []
-        for fn, params in ((lambda *a, **kw: module(*a, **kw), params_t),
-                           (lambda *a, g=general, **kw: layer(*a, general=g, **kw), params_p)):
+        for fn, params in ((module, params_t),
+                           (layer if path == "forward" else getattr(layer, path), params_p)):
             inputs = [t.clone().requires_grad_() for t in (q, k, v)]
             out, weights = fn(*inputs, **kwargs)
             w = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view(out.shape)
@@ -82,7 +83,28 @@ def test_unbatched_input() -> None:
     module = nn.MultiheadAttention(8, 2).double().eval()
     layer = from_torch(module)
     x = torch.randn(5, 8, dtype=torch.float64)
-    torch.testing.assert_close(layer(x, x, x)[0], module(x, x, x)[0])
+    out, weights = module(x, x, x)
+    for path in (layer, layer.general, layer.reference):
+        ours, our_weights = path(x, x, x)
+        torch.testing.assert_close(ours, out)
+        torch.testing.assert_close(our_weights, weights)
+
+
+def test_torch_argument_order() -> None:
+    # the masks and flags are positional as in torch: (q, k, v, key_padding_mask,
+    # need_weights, attn_mask, average_attn_weights, is_causal)
+    torch.manual_seed(4)
+    module = nn.MultiheadAttention(8, 2, batch_first=True).double().eval()
+    layer = from_torch(module)
+    q, k, v = _inputs(True, length=4, source=4)
+    padding = torch.tensor([[False] * 3 + [True], [False] * 4])
+    expected = module(q, k, v, padding, True, None, False)
+    for path in (layer, layer.general, layer.reference):
+        out, weights = path(q, k, v, padding, True, None, False)
+        assert weights.shape == (2, 2, 4, 4)
+        torch.testing.assert_close(out, expected[0], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(weights, expected[1], rtol=1e-10, atol=1e-10)
+    assert layer.weights_expression.axis_names == ("t", "h", "s")
 
 
 def test_bad_inputs_and_options() -> None:

@@ -1,4 +1,5 @@
-"""TransformerEncoderLayer: from_torch equals torch (eval), native == general path."""
+"""TransformerEncoderLayer: from_torch equals torch (eval) on every path (forward, general,
+reference)."""
 
 import pytest
 import torch
@@ -23,9 +24,8 @@ def test_encoder_layer_matches_torch(norm_first: bool, activation: str,
     causal = torch.ones(6, 6, dtype=torch.bool).triu(1)
     for kwargs in ({}, {"src_key_padding_mask": padding}, {"src_mask": causal}):
         expected = module(x0, **kwargs)
-        for general in (False, True):
-            torch.testing.assert_close(layer(x0, general=general, **kwargs), expected,
-                                       rtol=1e-10, atol=1e-10)
+        for path in (layer, layer.general, layer.reference):
+            torch.testing.assert_close(path(x0, **kwargs), expected, rtol=1e-10, atol=1e-10)
     # gradients with respect to the input and every parameter
     x1, x2 = x0.clone().requires_grad_(), x0.clone().requires_grad_()
     module(x1).pow(2).sum().backward()

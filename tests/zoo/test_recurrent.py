@@ -78,15 +78,16 @@ def leaves(x: Tensor, hx: object) -> list[Tensor]:
     return [x, *(hx if isinstance(hx, tuple) else (() if hx is None else (hx,)))]
 
 
-@pytest.mark.parametrize("path", ["forward", "general"])
+@pytest.mark.parametrize("path", ["forward", "general", "oracle"])
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_from_torch_values_states_gradients(family: str, cfg: Config, path: str, dtype,
                                             tol) -> None:
-    """Both the native dispatch (``forward``) and prodint's own loop (``general``)."""
+    """The native dispatch (``forward``), the compiled expression (``general``) and prodint's
+    own loop (``oracle``) against torch."""
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     module, layer, x, hx = make(family, cfg, dtype)
-    run = layer if path == "forward" else layer.general
+    run = layer if path == "forward" else getattr(layer, path)
     ours, theirs = flat(run(x, hx)), flat(module(x, hx))
     assert [t.shape for t in ours] == [t.shape for t in theirs]
     for a, b in zip(ours, theirs, strict=True):
@@ -94,14 +95,16 @@ def test_from_torch_values_states_gradients(family: str, cfg: Config, path: str,
     # one random cotangent on the output and on every final state
     cotangents = [torch.randn_like(t) for t in theirs]
     names = [n for n, _ in module.named_parameters()]
-    assert names == [n for n, _ in layer.named_parameters()]
+    # torch's names, under the layer contract's params.<name>
+    assert sorted(f"params.{n}" for n in names) == sorted(n for n, _ in layer.named_parameters())
 
-    def grads(net: nn.Module, outputs: list[Tensor]) -> tuple[Tensor, ...]:
+    def grads(params: list[Tensor], outputs: list[Tensor]) -> tuple[Tensor, ...]:
         loss = sum((o * g).sum() for o, g in zip(outputs, cotangents, strict=True))
-        return torch.autograd.grad(loss, [*leaves(x, hx), *net.parameters()])
+        return torch.autograd.grad(loss, [*leaves(x, hx), *params])
 
-    for name, a, b in zip(["input", "h0", "c0"][:len(leaves(x, hx))] + names,
-                          grads(layer, ours), grads(module, theirs), strict=True):
+    ours_grads = grads([layer.param(n) for n in names], ours)
+    for name, a, b in zip(["input", "h0", "c0"][:len(leaves(x, hx))] + names, ours_grads,
+                          grads(list(module.parameters()), theirs), strict=True):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n}: {m}")
 
 
@@ -146,6 +149,33 @@ def test_orders() -> None:
     assert [r.step_order for r in GRU(3, 4, num_layers=2).recurrences] == [3, 3]
 
 
+def test_orders_along_the_sequence() -> None:
+    # Elman: tanh(W x + U h + b) keeps the order of its argument, max(1, ord h) = 1
+    assert ElmanRNN(3, 4).output_orders(5) == [1] * 5
+    assert ElmanRNN(3, 4, num_layers=2, bidirectional=True).order_at(40) == 1
+    # GRU, with o = ord(h_{t-1}) and ord(x) = 1: the gates r, z = σ(W x + U h) have order
+    # max(1, o); n = tanh(W x + r ⊙ (U h + b)) has max(1, max(1, o) + o); h' = n + z ⊙ (h - n)
+    # has max(ord n, max(1, o) + max(o, ord n)). From the zero state (o = 0): n = 1, h = 2;
+    # then o ≥ 1 gives n = 2o, h' = 3o: 2, 6, 18, 54, 162
+    assert GRU(3, 4).output_orders(5) == [2, 6, 18, 54, 162]
+    # LSTM, S = (h, c) of order o: gates max(1, o); c' = f ⊙ c + i ⊙ g has max(1, o) + max(o,
+    # max(1, o)); h' = o_gate ⊙ tanh(c') adds max(1, o) again. o = 0: c' = 2, h' = 3; then
+    # c' = 2o, h' = 3o: 3, 9, 27, 81, 243
+    assert LSTM(3, 4).output_orders(5) == [3, 9, 27, 81, 243]
+    assert LSTM(3, 4, bias=False).order_at(3) == 27
+    # a second GRU layer reads the first one's orders (2, 6): from o = 0 with ord(x) = 2,
+    # gates 2, n = max(2, 2 + 0) = 2, h = max(2, 2 + 2) = 4; then ord(x) = 6, o = 4: gates 6,
+    # n = max(6, 6 + 4) = 10, h = max(10, 6 + 10) = 16
+    assert GRU(3, 4, num_layers=2).output_orders(2) == [4, 16]
+    # bidirectional: the backward direction's states (2, 6) run from the end, so both
+    # positions see one direction at 6
+    assert GRU(3, 4, bidirectional=True).output_orders(2) == [6, 6]
+    # the per-step order stays what self_interaction_order reports
+    assert GRU(3, 4).self_interaction_order == 3
+    with pytest.raises(ValueError, match=r"length: expected a positive int, received 0"):
+        GRU(3, 4).order_at(0)
+
+
 def test_dropout_is_identity_in_eval() -> None:
     torch.manual_seed(0)
     module = nn.GRU(C, H, num_layers=2, dropout=0.5).double().eval()
@@ -161,8 +191,13 @@ def test_dropout_is_identity_in_eval() -> None:
     ours = layer(x)[0]
     torch.manual_seed(7)
     torch.testing.assert_close(ours, module(x)[0], rtol=1e-12, atol=1e-12)
-    # the general path drops out too (different masks, same expectation)
-    assert not torch.allclose(layer.general(x)[0], layer.eval()(x)[0])
+    # the oracle drops out too (different masks, same expectation); the expressions are the
+    # evaluation-mode function in either mode
+    dropped, general, reference = layer.oracle(x)[0], layer.general(x)[0], layer.reference(x)[0]
+    evaluated = layer.eval()(x)[0]
+    assert not torch.allclose(dropped, evaluated)
+    torch.testing.assert_close(general, evaluated, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(reference, evaluated, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_inputs() -> None:

@@ -1,12 +1,7 @@
-"""Benchmarks (application layer): the harness, the suites, the zoo's counterpart pairs.
+"""Benchmark harness: ``python -m prodint.bench SUITE --json FILE`` writes JSON lines.
 
-``prodint bench SUITE --json FILE`` runs a suite (:mod:`prodint.bench.suites`) and appends
-its records as JSON lines. :mod:`prodint.bench.harness` times and profiles (the one home of
-the timing closures, :func:`~prodint.bench.harness.timed_case`); it builds on no other part
-of prodint but the atomic writer of :mod:`prodint.report`, so the surveys and experiments
-time with it too. The suites build on the whole library; :mod:`prodint.bench.zoo_pairs`
-pairs each zoo family with its counterpart outside prodint for the zoo suite and the zoo
-survey.
+The suites live in :mod:`prodint.bench.suites` (imported on demand: they build on every
+other part of the library, while the harness here builds on none).
 """
 
 from prodint.bench.harness import (
@@ -16,7 +11,6 @@ from prodint.bench.harness import (
     measure,
     median_ms,
     peak_memory_mb,
-    timed_case,
     write_jsonl,
 )
 
@@ -27,6 +21,5 @@ __all__ = [
     "measure",
     "median_ms",
     "peak_memory_mb",
-    "timed_case",
     "write_jsonl",
 ]

@@ -43,11 +43,34 @@ def signal(channels: int, length: int | None = None, *, name: str = "X") -> Sign
     return Signal(name, [("t", length), ("c", channels)])
 
 
-def projection(x: Expr, name: str, out: int, *, axis: str = "c", out_axis: str = "o") -> Expr:
-    """``Σ_c x[..., c] W[c, o]``: a learned linear map (order ``ord(x)``, as W has order 0)."""
+def projection(x: Expr, name: str, out: int, *, axis: str = "c", out_axis: str = "o",
+               bias: str | None = None, torch_layout: bool = False) -> Expr:
+    """``Σ_c x[..., c] W[c, o] (+ b[o])``: a learned linear map (order ``ord(x)``, as W has
+    order 0), from axis ``axis`` of ``x`` to a new axis ``out_axis`` of size ``out``.
+
+    ``W[c, o]`` is drawn ``N(0, 1/|c|)``. With ``torch_layout`` the weight is ``W[o, c]``,
+    the layout of ``nn.Linear`` (and of the fused weights of torch's attention and recurrent
+    modules), drawn ``U(-1/√|c|, 1/√|c|)`` as torch does, so torch's weights load as they
+    are. ``bias`` names the bias ``b[o]`` (zeros at first); ``None`` for none.
+    """
     size = x.axes[x.axis_names.index(axis)].size
-    w = Parameter(name, [(axis, size), (out_axis, out)])
-    return Contract(x, w, over=axis)
+    w = Parameter(name, [(out_axis, out), (axis, size)], init="uniform", fan_in=(axis,)) \
+        if torch_layout else Parameter(name, [(axis, size), (out_axis, out)])
+    y: Expr = Contract(x, w, over=axis)
+    if bias is not None:
+        y = Sum(y, Parameter(bias, [(out_axis, out)], init="zeros"))
+    return y
+
+
+def head_projection(x: Expr, name: str, heads: int, head_dim: int, *, axis: str = "c",
+                    head_axis: str = "d", bias: str | None = None,
+                    torch_layout: bool = False) -> Expr:
+    """The :func:`projection` of ``x`` to ``heads·head_dim`` features (axis ``p`` of the
+    weight), split into heads: value ``[..., h, head_axis]``, feature ``p = h·head_dim + d``
+    as torch's attention splits its projections. Order ``ord(x)``."""
+    y = projection(x, name, heads * head_dim, axis=axis, out_axis="p", bias=bias,
+                   torch_layout=torch_layout)
+    return SplitAxis(y, "p", [("h", heads), (head_axis, head_dim)])
 
 
 def dense(channels: int, out: int, *, bias: bool = True) -> Expr:
@@ -127,14 +150,9 @@ def multihead_attention(channels: int, heads: int, *, causal: bool = False) -> E
         raise ValueError(f"heads: expected a divisor of channels={channels}, received {heads}")
     d = channels // heads
     x = signal(channels)
-
-    def heads_of(name: str, axis: str) -> Expr:
-        return SplitAxis(projection(x, name, channels, out_axis="m"), "m", [("h", heads),
-                                                                           (axis, d)])
-
-    q = heads_of("Wq", "d")
-    k = Rename(heads_of("Wk", "d"), {"t": "s"})
-    v = Rename(heads_of("Wv", "e"), {"t": "s"})
+    q = head_projection(x, "Wq", heads, d)
+    k = Rename(head_projection(x, "Wk", heads, d), {"t": "s"})
+    v = Rename(head_projection(x, "Wv", heads, d, head_axis="e"), {"t": "s"})
     scores = Scale(Contract(q, k, over="d"), 1.0 / math.sqrt(d))  # [t, h, s]
     weights = Pointwise("softmax", scores, "s", causal=("t", "s") if causal else None)
     merged = MergeAxes(Permute(Contract(weights, v, over="s"), ("t", "h", "e")), ["h", "e"], "m")

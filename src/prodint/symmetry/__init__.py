@@ -16,6 +16,7 @@ between circular harmonics. The layers built on them are product interactions li
   :mod:`~prodint.symmetry.graph`: point convolution, SE(3) attention, neighbour graphs.
 - :mod:`~prodint.symmetry.so2`, :mod:`~prodint.symmetry.harmonic_conv`: circular harmonics
   and harmonic convolution on images.
+- :mod:`~prodint.symmetry.experiment` (import by full path): the rotated-polycube experiment.
 """
 
 from prodint.symmetry.clebsch_gordan import bilinear_basis, clebsch_gordan, selection_rule

@@ -2,8 +2,13 @@
 
 ``o = Σ_{h,e} softmax_s(Q_h K_hᵀ / √d + M) V_h Wo + bo`` with ``Q = X_q Wqᵀ + bq`` (likewise
 ``K``, ``V``) split into heads, and ``M`` the additive mask (key padding, attention mask,
-causal), an order-0 side input. ``forward`` dispatches to
-``F.scaled_dot_product_attention``; :meth:`general` runs the expression.
+causal), an order-0 side input.
+
+One wrapper (layout, masks, head averaging) runs around three executors: ``forward`` uses
+torch's kernels (``F.linear`` and ``F.scaled_dot_product_attention``), :meth:`general` the
+compiled expression and :meth:`reference` its node-by-node evaluation. The attention weights
+that torch returns are the expression's softmax node, :attr:`MultiheadAttention.
+weights_expression`, executed the same way.
 
 Parameters use torch's layout: ``Wq, Wk, Wv: [embed, in]`` (the three blocks of
 ``in_proj_weight`` or the separate ``*_proj_weight``), ``Wo: [embed, embed]``.
@@ -22,56 +27,60 @@ from prodint.interaction import (
     Contract,
     Expr,
     MergeAxes,
-    Parameter,
     Permute,
     Pointwise,
     Rename,
     Scale,
     Signal,
-    SplitAxis,
     Sum,
+    evaluate,
 )
+from prodint.interaction.compile import Plan
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.registry import register_converter
+from prodint.interaction.library import head_projection, projection
+from prodint.zoo.registry import copy_from, register_converter
 
 
-def projection(x: Expr, weight: str, bias: str | None, out: int, in_axis: str,
-               out_axis: str) -> Expr:
-    """``Σ_c x[..., c] W[o, c] (+ b[o])`` with torch's ``[out, in]`` weight layout."""
-    size = x.axes[x.axis_names.index(in_axis)].size
-    w = Parameter(weight, [(out_axis, out), (in_axis, size)], init="uniform", fan_in=(in_axis,))
-    y: Expr = Contract(x, w, over=in_axis)
-    if bias is not None:
-        y = Sum(y, Parameter(bias, [(out_axis, out)], init="zeros"))
-    return y
+def attention_weights(query: Expr, key: Expr, mask: Expr | None, embed: int, heads: int,
+                      bias: bool, prefix: str = "") -> Expr:
+    """``softmax_s(Q_h K_hᵀ / √d + M)`` over ``query[t, cq]``, ``key[t, ck]``: ``[t, h, s]``.
+
+    ``key`` runs along its own positions, renamed ``s`` here; ``mask`` is an additive
+    ``[h, t, s]`` term (``-inf`` where attention is not allowed). Parameters
+    ``{prefix}Wq, {prefix}bq, {prefix}Wk, {prefix}bk`` in torch's ``[out, in]`` layout.
+    """
+    d = embed // heads
+    q = head_projection(query, f"{prefix}Wq", heads, d, axis=query.axis_names[-1],
+                        bias=f"{prefix}bq" if bias else None, torch_layout=True)
+    k = head_projection(key, f"{prefix}Wk", heads, d, axis=key.axis_names[-1],
+                        bias=f"{prefix}bk" if bias else None, torch_layout=True)
+    scores: Expr = Scale(Contract(q, Rename(k, {"t": "s"}), over="d"), 1.0 / math.sqrt(d))
+    if mask is not None:
+        scores = Sum(scores, mask)
+    return Pointwise("softmax", scores, "s")
+
+
+def attention_output(weights: Expr, value: Expr, embed: int, heads: int, bias: bool,
+                     prefix: str = "") -> Expr:
+    """``Σ_{h,e,s} weights[t, h, s] V_h[s, e] Wo + bo`` over ``value[t, cv]``: ``[t, m]``."""
+    v = head_projection(value, f"{prefix}Wv", heads, embed // heads, axis=value.axis_names[-1],
+                        head_axis="e", bias=f"{prefix}bv" if bias else None, torch_layout=True)
+    mixed = Contract(weights, Rename(v, {"t": "s"}), over="s")
+    merged = MergeAxes(Permute(mixed, ("t", "h", "e")), ["h", "e"], "p")
+    out = projection(merged, f"{prefix}Wo", embed, axis="p", out_axis="o",
+                     bias=f"{prefix}bo" if bias else None, torch_layout=True)
+    return Rename(out, {"o": "m"})
 
 
 def attention_expression(query: Expr, key: Expr, value: Expr, mask: Expr | None,
                          embed: int, heads: int, bias: bool, prefix: str = "") -> Expr:
-    """Multi-head attention over ``query[t, cq]``, ``key[s, ck]``, ``value[s, cv]``.
+    """Multi-head attention over ``query[t, cq]``, ``key[t, ck]``, ``value[t, cv]`` (key and
+    value along their own positions): :func:`attention_output` of :func:`attention_weights`.
 
-    ``mask`` is an additive ``[h, t, s]`` term (``-inf`` where attention is not allowed).
     Parameters are named ``{prefix}Wq, {prefix}bq, …, {prefix}Wo, {prefix}bo``.
     """
-    d = embed // heads
-
-    def heads_of(x: Expr, name: str, axis: str, position: str) -> Expr:
-        in_axis = x.axis_names[-1]
-        y = projection(x, f"{prefix}W{name}", f"{prefix}b{name}" if bias else None, embed,
-                       in_axis, "p")
-        y = SplitAxis(y, "p", [("h", heads), (axis, d)])
-        return y if position == "t" else Rename(y, {"t": "s"})
-
-    q = heads_of(query, "q", "d", "t")
-    k = heads_of(key, "k", "d", "s")
-    v = heads_of(value, "v", "e", "s")
-    scores: Expr = Scale(Contract(q, k, over="d"), 1.0 / math.sqrt(d))  # [t, h, s]
-    if mask is not None:
-        scores = Sum(scores, mask)
-    weights = Pointwise("softmax", scores, "s")
-    merged = MergeAxes(Permute(Contract(weights, v, over="s"), ("t", "h", "e")), ["h", "e"], "p")
-    out = projection(merged, f"{prefix}Wo", f"{prefix}bo" if bias else None, embed, "p", "o")
-    return Rename(out, {"o": "m"})
+    weights = attention_weights(query, key, mask, embed, heads, bias, prefix)
+    return attention_output(weights, value, embed, heads, bias, prefix)
 
 
 def additive_mask(batch: int, heads: int, length: int, source: int, *,
@@ -117,31 +126,44 @@ def additive_mask(batch: int, heads: int, length: int, source: int, *,
 class MultiheadAttention(InteractionLayer):
     """Drop-in for ``nn.MultiheadAttention`` (no ``add_bias_kv``/``add_zero_attn``).
 
-    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-    average_attn_weights=True, is_causal=False)`` returns ``(output, weights | None)`` as torch
-    does; inputs are ``[L, B, E]`` or, with ``batch_first``, ``[B, L, E]``. Dropout on the
-    attention weights applies in training mode only (the expression is the eval-mode map).
+    ``forward``, :meth:`general` and :meth:`reference` take torch's arguments
+    ``(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False)`` and return ``(output, weights | None)`` as
+    torch does: inputs ``[L, B, E]`` or, with ``batch_first``, ``[B, L, E]`` (or unbatched
+    ``[L, E]``); weights ``[B, L, S]`` (``[B, H, L, S]`` unaveraged). Dropout on the attention
+    weights applies in ``forward`` in training mode only: the expression is the eval-mode map.
+
+    Attributes:
+        expression: the output over the signals ``query[t, cq]``, ``key[t, ck]``,
+            ``value[t, cv]`` and the order-0 additive ``mask[h, t, s]``.
+        weights_expression: its softmax node, the attention weights ``[t, h, s]``.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, *, bias: bool = True,
                  kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if embed_dim % num_heads:
             raise ValueError(f"num_heads: expected a divisor of embed_dim={embed_dim}, "
                              f"received {num_heads}")
         kdim, vdim = kdim or embed_dim, vdim or embed_dim
         query = Signal("query", [("t", None), ("cq", embed_dim)])
-        # key and value run along their own positions; the expression renames them to s
         key = Signal("key", [("t", None), ("ck", kdim)])
         value = Signal("value", [("t", None), ("cv", vdim)])
         mask = Signal("mask", [("h", num_heads), ("t", None), ("s", None)], order=0)
-        super().__init__(attention_expression(query, key, value, mask, embed_dim, num_heads,
-                                              bias))
+        weights = attention_weights(query, key, mask, embed_dim, num_heads, bias)
+        super().__init__(attention_output(weights, value, embed_dim, num_heads, bias),
+                         device=device, dtype=dtype, generator=generator)
+        self.weights_expression = weights
+        self._weights_plan = Plan(weights)
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.kdim, self.vdim = kdim, vdim
         self.batch_first, self.dropout, self.bias = batch_first, dropout, bias
 
     def _check(self, x: Tensor, argument: str, features: int) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
         if x.dim() not in (2, 3) or x.shape[-1] != features:
             layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
             raise ValueError(f"{argument}: expected {layout} (or unbatched [L, E]) with E = "
@@ -150,10 +172,34 @@ class MultiheadAttention(InteractionLayer):
             return x.unsqueeze(0)
         return x if self.batch_first else x.transpose(0, 1)
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, *,
+    def forward(self, query: Tensor, key: Tensor, value: Tensor,
                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
                 attn_mask: Tensor | None = None, average_attn_weights: bool = True,
-                is_causal: bool = False, general: bool = False) -> tuple[Tensor, Tensor | None]:
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """torch's kernels (module doc)."""
+        return self._attend("native", query, key, value, key_padding_mask, need_weights,
+                            attn_mask, average_attn_weights, is_causal)
+
+    def general(self, query: Tensor, key: Tensor, value: Tensor,  # type: ignore[override]
+                key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``forward``'s results by the compiled expression (and weights expression)."""
+        return self._attend("plan", query, key, value, key_padding_mask, need_weights,
+                            attn_mask, average_attn_weights, is_causal)
+
+    def reference(self, query: Tensor, key: Tensor, value: Tensor,  # type: ignore[override]
+                  key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                  attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                  is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``forward``'s results by the node-by-node evaluation of the expression."""
+        return self._attend("reference", query, key, value, key_padding_mask, need_weights,
+                            attn_mask, average_attn_weights, is_causal)
+
+    def _attend(self, path: str, query: Tensor, key: Tensor, value: Tensor,
+                key_padding_mask: Tensor | None, need_weights: bool, attn_mask: Tensor | None,
+                average_attn_weights: bool, is_causal: bool) -> tuple[Tensor, Tensor | None]:
+        """The wrapper shared by the three paths: layout and masks around one executor."""
         unbatched = query.dim() == 2
         q = self._check(query, "query", self.embed_dim)
         k = self._check(key, "key", self.kdim)
@@ -165,17 +211,19 @@ class MultiheadAttention(InteractionLayer):
                              key_padding_mask=key_padding_mask, attn_mask=attn_mask,
                              is_causal=is_causal, dtype=q.dtype, device=q.device)
         weights = None
-        if general or need_weights:
+        if path == "native":
+            out = self._native(q, k, v, mask)
+            if need_weights:
+                weights = self._native_weights(q, k, mask)
+        else:
             full = mask if mask is not None else q.new_zeros(1, 1, length, source)
             full = full.expand(b, self.num_heads, length, source)
-            out = self.general(query=q, key=k, value=v, mask=full) if general \
-                else self._native(q, k, v, mask)
+            run = self.run_plan if path == "plan" else self.run_reference
+            out = run(query=q, key=k, value=v, mask=full)
             if need_weights:
-                weights = self._weights(q, k, full)
-                if average_attn_weights:
-                    weights = weights.mean(1)
-        else:
-            out = self._native(q, k, v, mask)
+                weights = self._expression_weights(path, q, k, full)
+        if weights is not None and average_attn_weights:
+            weights = weights.mean(1)
         if unbatched:
             return out.squeeze(0), None if weights is None else weights.squeeze(0)
         return (out if self.batch_first else out.transpose(0, 1)), weights
@@ -184,11 +232,30 @@ class MultiheadAttention(InteractionLayer):
         p = self.dropout if self.training else 0.0
         return native_attention(q, k, v, mask, self.param, self.num_heads, self.bias, p)
 
-    def _weights(self, q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
+    def _expression_weights(self, path: str, q: Tensor, k: Tensor, mask: Tensor) -> Tensor:
+        """:attr:`weights_expression` compiled (``path="plan"``) or node by node: torch's
+        ``[B, H, L, S]``."""
+        signals = {"query": q, "key": k, "mask": mask}
+        if path == "plan":
+            bound = self._weights_plan.bind((), signals)
+            weights = self._weights_plan.run(bound, self.params, self.tables())
+        else:
+            weights = evaluate(self.weights_expression, signals, dict(self.params),
+                               self.tables())
+        return weights.transpose(1, 2)  # the expression's [B, t, h, s]
+
+    def _native_weights(self, q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
+        """``softmax(Q_h K_hᵀ/√d + M)`` with torch's functions: ``[B, H, L, S]``."""
         h, d = self.num_heads, self.embed_dim // self.num_heads
         qh = _linear(q, self.param, "q", self.bias).unflatten(-1, (h, d)).transpose(1, 2)
         kh = _linear(k, self.param, "k", self.bias).unflatten(-1, (h, d)).transpose(1, 2)
-        return torch.softmax(qh @ kh.transpose(-1, -2) / math.sqrt(d) + mask, dim=-1)
+        scores = qh @ kh.transpose(-1, -2) / math.sqrt(d)
+        return torch.softmax(scores if mask is None else scores + mask, dim=-1)
+
+    def extra_repr(self) -> str:
+        return (f"{self.embed_dim}, num_heads={self.num_heads}, kdim={self.kdim}, "
+                f"vdim={self.vdim}, batch_first={self.batch_first}, dropout={self.dropout}, "
+                f"{super().extra_repr()}")
 
 
 def _linear(x: Tensor, param: Callable[[str], Tensor], which: str, bias: bool) -> Tensor:
@@ -224,15 +291,10 @@ def _from_mha(module: nn.MultiheadAttention) -> MultiheadAttention:
     layer = MultiheadAttention(e, module.num_heads, bias=bias, kdim=module.kdim,
                                vdim=module.vdim, batch_first=module.batch_first,
                                dropout=module.dropout)
-    layer.train(module.training)
-    weight = module.out_proj.weight
-    layer.to(weight.dtype)
     if module.in_proj_weight is not None:
         wq, wk, wv = module.in_proj_weight.chunk(3)
     else:
         wq, wk, wv = module.q_proj_weight, module.k_proj_weight, module.v_proj_weight
-    layer.load_tensors(Wq=wq, Wk=wk, Wv=wv, Wo=weight)
-    if bias:
-        bq, bk, bv = module.in_proj_bias.chunk(3)
-        layer.load_tensors(bq=bq, bk=bk, bv=bv, bo=module.out_proj.bias)
-    return layer
+    bq, bk, bv = module.in_proj_bias.chunk(3) if bias else (None, None, None)
+    return copy_from(layer, module, Wq=wq, Wk=wk, Wv=wv, Wo=module.out_proj.weight, bq=bq,
+                     bk=bk, bv=bv, bo=module.out_proj.bias)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -36,17 +37,32 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.registry import register_converter
+from prodint.zoo.registry import copy_from, register_converter
 
 PADDING_MODES = ("zeros", "circular")
 
 
-def _tuple(value: int | Sequence[int], n: int, argument: str) -> tuple[int, ...]:
+def ints_per_axis(value: int | Sequence[int], n: int, argument: str, *,
+                  minimum: int = 0) -> tuple[int, ...]:
+    """``value`` as ``n`` ints ``≥ minimum`` (one int is repeated), or a ``ValueError`` naming
+    ``argument``: the per-axis options of an ``n``-d convolution (kernel size, stride, …)."""
     out = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(out) != n or not all(isinstance(v, int) and v >= 0 for v in out):
-        raise ValueError(f"{argument}: expected an int or {n} non-negative ints, received "
+    if len(out) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+                                for v in out):
+        raise ValueError(f"{argument}: expected an int or {n} ints ≥ {minimum}, received "
                          f"{value!r}")
     return out
+
+
+def check_channels(in_channels: int, out_channels: int, groups: int) -> None:
+    """Positive channel counts that ``groups`` divides, or a ``ValueError`` naming the culprit."""
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("groups", groups)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, received {value!r}")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups: expected a divisor of in_channels={in_channels} and "
+                         f"out_channels={out_channels}, received {groups}")
 
 
 def _contract_filters(win: Expr, w: Expr, groups: int, channels: int, out: int,
@@ -114,73 +130,94 @@ def conv_transpose_expression(n: int, in_channels: int, out_channels: int,
     return Sum(y, Parameter("b", [("o", out_channels)], init="zeros")) if bias else y
 
 
-class ConvNd(InteractionLayer):
+class _Convolution(InteractionLayer):
+    """What convolutions and transposed convolutions share: options and the input check."""
+
+    def __init__(self, expression: Expr, n: int, in_channels: int, out_channels: int,
+                 groups: int, *, device: torch.device | str | None,
+                 dtype: torch.dtype | None, generator: torch.Generator | None) -> None:
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self.n, self.groups = n, groups
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def _check(self, x: object) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
+        if x.dim() != self.n + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x: expected [batch, {self.in_channels}, {self.n} spatial dims], "
+                             f"received {tuple(x.shape)}")
+        return x
+
+    def _bias(self) -> Tensor | None:
+        return self.param("b") if self.has_param("b") else None
+
+
+class ConvNd(_Convolution):
     """N-d convolution (``n`` = 1, 2, 3) in torch's layout; ``forward`` uses ``F.conv{n}d``."""
 
     def __init__(self, n: int, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros") -> None:
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode: expected one of {PADDING_MODES}, received "
                              f"{padding_mode!r}")
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups: expected a divisor of in_channels={in_channels} and "
-                             f"out_channels={out_channels}, received {groups}")
-        self.n = n
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size")
-        self.stride = _tuple(stride, n, "stride")
-        self.padding = _tuple(padding, n, "padding")
-        self.dilation = _tuple(dilation, n, "dilation")
-        self.groups, self.padding_mode = groups, padding_mode
-        self.in_channels, self.out_channels = in_channels, out_channels
+        check_channels(in_channels, out_channels, groups)
+        self.kernel_size = ints_per_axis(kernel_size, n, "kernel_size", minimum=1)
+        self.stride = ints_per_axis(stride, n, "stride", minimum=1)
+        self.padding = ints_per_axis(padding, n, "padding")
+        self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
+        self.padding_mode = padding_mode
         super().__init__(conv_expression(n, in_channels, out_channels, self.kernel_size,
                                          self.stride, self.padding, self.dilation, groups,
-                                         bias, padding_mode))
+                                         bias, padding_mode),
+                         n, in_channels, out_channels, groups, device=device, dtype=dtype,
+                         generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != self.n + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x: expected [batch, {self.in_channels}, {self.n} spatial dims], "
-                             f"received {tuple(x.shape)}")
-        bias = self.param("b") if self.has_param("b") else None
+        self._check(x)
         conv = (F.conv1d, F.conv2d, F.conv3d)[self.n - 1]
         padding: tuple[int, ...] | int = self.padding
         if self.padding_mode == "circular" and any(self.padding):
             pads = [p for p in reversed(self.padding) for _ in range(2)]
             x, padding = F.pad(x, pads, mode="circular"), 0
-        return conv(x, self.param("W"), bias, self.stride, padding, self.dilation, self.groups)
+        return conv(x, self.param("W"), self._bias(), self.stride, padding, self.dilation,
+                    self.groups)
 
 
-class ConvTransposeNd(InteractionLayer):
+class ConvTransposeNd(_Convolution):
     """N-d transposed convolution (``n`` = 1, 2, 3); ``forward`` uses ``F.conv_transpose{n}d``."""
 
     def __init__(self, n: int, in_channels: int, out_channels: int,
                  kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
                  padding: int | Sequence[int] = 0, output_padding: int | Sequence[int] = 0,
-                 groups: int = 1, bias: bool = True, dilation: int | Sequence[int] = 1) -> None:
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups: expected a divisor of in_channels={in_channels} and "
-                             f"out_channels={out_channels}, received {groups}")
-        self.n = n
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size")
-        self.stride = _tuple(stride, n, "stride")
-        self.padding = _tuple(padding, n, "padding")
-        self.output_padding = _tuple(output_padding, n, "output_padding")
-        self.dilation = _tuple(dilation, n, "dilation")
-        self.groups = groups
-        self.in_channels, self.out_channels = in_channels, out_channels
+                 groups: int = 1, bias: bool = True, dilation: int | Sequence[int] = 1, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        check_channels(in_channels, out_channels, groups)
+        self.kernel_size = ints_per_axis(kernel_size, n, "kernel_size", minimum=1)
+        self.stride = ints_per_axis(stride, n, "stride", minimum=1)
+        self.padding = ints_per_axis(padding, n, "padding")
+        self.output_padding = ints_per_axis(output_padding, n, "output_padding")
+        self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
+        for op, st, di in zip(self.output_padding, self.stride, self.dilation, strict=True):
+            if op >= max(st, di):
+                raise ValueError(f"output_padding: expected less than stride or dilation per "
+                                 f"axis (stride={self.stride}, dilation={self.dilation}), "
+                                 f"received {self.output_padding}")
         super().__init__(conv_transpose_expression(
             n, in_channels, out_channels, self.kernel_size, self.stride, self.padding,
-            self.output_padding, self.dilation, groups, bias))
+            self.output_padding, self.dilation, groups, bias),
+            n, in_channels, out_channels, groups, device=device, dtype=dtype,
+            generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != self.n + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x: expected [batch, {self.in_channels}, {self.n} spatial dims], "
-                             f"received {tuple(x.shape)}")
-        bias = self.param("b") if self.has_param("b") else None
+        self._check(x)
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self.n - 1]
-        return conv(x, self.param("W"), bias, self.stride, self.padding, self.output_padding,
-                    self.groups, self.dilation)
+        return conv(x, self.param("W"), self._bias(), self.stride, self.padding,
+                    self.output_padding, self.groups, self.dilation)
 
 
 def _convert_conv(module: nn.Module) -> ConvNd:
@@ -204,7 +241,7 @@ def _convert_conv(module: nn.Module) -> ConvNd:
     layer = ConvNd(n, module.in_channels, module.out_channels, module.kernel_size,
                    module.stride, padding, module.dilation, module.groups,
                    module.bias is not None, module.padding_mode)
-    return _copy(layer, module)
+    return copy_from(layer, module, W=module.weight, b=module.bias)
 
 
 def _convert_conv_transpose(module: nn.Module) -> ConvTransposeNd:
@@ -214,15 +251,7 @@ def _convert_conv_transpose(module: nn.Module) -> ConvTransposeNd:
     layer = ConvTransposeNd(n, module.in_channels, module.out_channels, module.kernel_size,
                             module.stride, module.padding, module.output_padding,
                             module.groups, module.bias is not None, module.dilation)
-    return _copy(layer, module)
-
-
-def _copy(layer: InteractionLayer, module: nn.Module) -> InteractionLayer:
-    layer.to(module.weight.dtype)
-    layer.load_tensors(W=module.weight)
-    if module.bias is not None:
-        layer.load_tensors(b=module.bias)
-    return layer
+    return copy_from(layer, module, W=module.weight, b=module.bias)
 
 
 register_converter(nn.Conv1d, nn.Conv2d, nn.Conv3d)(_convert_conv)

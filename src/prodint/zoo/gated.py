@@ -21,27 +21,28 @@ from torch import Tensor, nn
 from prodint.algebra import hadamard
 from prodint.interaction import Contract, Expr, Parameter, Pointwise, Product, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.attention import projection
-from prodint.zoo.registry import register_converter
-
-
-def _check(x: Tensor, features: int, argument: str = "x") -> None:
-    if x.dim() == 0 or x.shape[-1] != features:
-        raise ValueError(f"{argument}: expected [..., {features}], received {tuple(x.shape)}")
+from prodint.interaction.library import projection
+from prodint.zoo.dense import check_features
+from prodint.zoo.registry import copy_from, register_converter
 
 
 class GLU(InteractionLayer):
     """Gated linear unit ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``: ``[..., in] → [..., hidden]``."""
 
-    def __init__(self, in_features: int, hidden: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, hidden: int, bias: bool = True, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         x = Signal("X", [("c", in_features)])
-        a = projection(x, "W1", "b1" if bias else None, hidden, "c", "h")
-        g = Pointwise("sigmoid", projection(x, "W2", "b2" if bias else None, hidden, "c", "h"))
-        super().__init__(Product(a, g, hadamard(hidden), "h"))
+        a = projection(x, "W1", hidden, out_axis="h", bias="b1" if bias else None,
+                       torch_layout=True)
+        g = Pointwise("sigmoid", projection(x, "W2", hidden, out_axis="h",
+                                            bias="b2" if bias else None, torch_layout=True))
+        super().__init__(Product(a, g, hadamard(hidden), "h"), device=device, dtype=dtype,
+                         generator=generator)
         self.in_features, self.hidden, self.bias = in_features, hidden, bias
 
     def forward(self, x: Tensor) -> Tensor:
-        _check(x, self.in_features)
+        check_features(x, self.in_features)
         w = torch.cat([self.param("W1"), self.param("W2")])
         b = torch.cat([self.param("b1"), self.param("b2")]) if self.bias else None
         return F.glu(F.linear(x, w, b), dim=-1)
@@ -50,16 +51,19 @@ class GLU(InteractionLayer):
 class SwiGLU(InteractionLayer):
     """``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``: ``[..., in] → [..., out]`` (no biases, as in LLaMA)."""
 
-    def __init__(self, in_features: int, hidden: int, out_features: int) -> None:
+    def __init__(self, in_features: int, hidden: int, out_features: int, *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         x = Signal("X", [("c", in_features)])
-        gate = Pointwise("silu", projection(x, "W1", None, hidden, "c", "h"))
-        value = projection(x, "W2", None, hidden, "c", "h")
+        gate = Pointwise("silu", projection(x, "W1", hidden, out_axis="h", torch_layout=True))
+        value = projection(x, "W2", hidden, out_axis="h", torch_layout=True)
         mixed = Product(gate, value, hadamard(hidden), "h")
-        super().__init__(projection(mixed, "W3", None, out_features, "h", "o"))
+        super().__init__(projection(mixed, "W3", out_features, axis="h", torch_layout=True),
+                         device=device, dtype=dtype, generator=generator)
         self.in_features = in_features
 
     def forward(self, x: Tensor) -> Tensor:
-        _check(x, self.in_features)
+        check_features(x, self.in_features)
         h = F.silu(F.linear(x, self.param("W1"))) * F.linear(x, self.param("W2"))
         return F.linear(h, self.param("W3"))
 
@@ -68,7 +72,9 @@ class Bilinear(InteractionLayer):
     """``y[..., o] = Σ_ij x1[..., i] A[o, i, j] x2[..., j] + b[o]`` (``nn.Bilinear``)."""
 
     def __init__(self, in1_features: int, in2_features: int, out_features: int,
-                 bias: bool = True) -> None:
+                 bias: bool = True, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         x1 = Signal("X1", [("i", in1_features)])
         x2 = Signal("X2", [("j", in2_features)])
         a = Parameter("A", [("o", out_features), ("i", in1_features), ("j", in2_features)],
@@ -76,12 +82,12 @@ class Bilinear(InteractionLayer):
         y: Expr = Contract(Contract(x1, a, over="i"), x2, over="j")
         if bias:
             y = Sum(y, Parameter("b", [("o", out_features)], init="zeros"))
-        super().__init__(y)
+        super().__init__(y, device=device, dtype=dtype, generator=generator)
         self.in1_features, self.in2_features, self.bias = in1_features, in2_features, bias
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
-        _check(x1, self.in1_features, "x1")
-        _check(x2, self.in2_features, "x2")
+        check_features(x1, self.in1_features, "x1")
+        check_features(x2, self.in2_features, "x2")
         return F.bilinear(x1, x2, self.param("A"), self.param("b") if self.bias else None)
 
 
@@ -89,8 +95,4 @@ class Bilinear(InteractionLayer):
 def _from_bilinear(module: nn.Bilinear) -> Bilinear:
     layer = Bilinear(module.in1_features, module.in2_features, module.out_features,
                      module.bias is not None)
-    layer.to(module.weight.dtype)
-    layer.load_tensors(A=module.weight)
-    if module.bias is not None:
-        layer.load_tensors(b=module.bias)
-    return layer
+    return copy_from(layer, module, A=module.weight, b=module.bias)

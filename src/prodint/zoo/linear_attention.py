@@ -21,10 +21,9 @@ from prodint.interaction import (
     Permute,
     Rename,
     Signal,
-    SplitAxis,
 )
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.attention import projection
+from prodint.interaction.library import head_projection, projection
 
 
 def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
@@ -33,8 +32,7 @@ def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
     x = Signal("X", [("t", None), ("m", width)])
 
     def heads_of(name: str, axis: str) -> Expr:
-        return SplitAxis(projection(x, name, None, width, "m", "p"), "p", [("h", heads),
-                                                                            (axis, d)])
+        return head_projection(x, name, heads, d, axis="m", head_axis=axis, torch_layout=True)
 
     q = heads_of("Wq", "d")
     k = Rename(heads_of("Wk", "d"), {"t": "s"})
@@ -43,7 +41,8 @@ def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
     if causal:
         scores = CausalMask(scores, "t", "s")
     mixed = Permute(Contract(scores, v, over="s"), ("t", "h", "e"))
-    return Rename(projection(MergeAxes(mixed, ["h", "e"], "p"), "Wo", None, width, "p", "o"),
+    return Rename(projection(MergeAxes(mixed, ["h", "e"], "p"), "Wo", width, axis="p",
+                             out_axis="o", torch_layout=True),
                   {"o": "m"})
 
 

@@ -52,6 +52,7 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
+from prodint.interaction.library import projection
 from prodint.interaction.scan import LinearRecurrence
 from prodint.ops.selective_scan import (
     MODES,
@@ -59,7 +60,6 @@ from prodint.ops.selective_scan import (
     selective_scan,
     selective_scan_step,
 )
-from prodint.zoo.attention import projection
 
 
 class MambaState(NamedTuple):
@@ -80,18 +80,21 @@ def mamba_expression(d_model: int, d_inner: int, d_state: int, d_conv: int, dt_r
     """The block over ``X[t, m]`` (module doc); parameters in torch's ``[out, in]`` layout."""
     x = Signal("X", [("t", None), ("m", d_model)])
     had = hadamard(d_inner)
-    branch = projection(x, "W_x", "b_x" if bias else None, d_inner, "m", "d")
-    gate = projection(x, "W_z", "b_z" if bias else None, d_inner, "m", "d")
+    branch = projection(x, "W_x", d_inner, axis="m", out_axis="d",
+                        bias="b_x" if bias else None, torch_layout=True)
+    gate = projection(x, "W_z", d_inner, axis="m", out_axis="d",
+                      bias="b_z" if bias else None, torch_layout=True)
     taps = Window(Pad(branch, "t", d_conv - 1, 0), "t", d_conv, "k")  # [t, k, d]
     conv: Expr = Contract(taps, Parameter("W_conv", [("d", d_inner), ("k", d_conv)],
                                           init="uniform", fan_in=("k",)), over="k")
     if conv_bias:
         conv = Sum(conv, Parameter("b_conv", [("d", d_inner)], init="zeros"))
     u = Pointwise("silu", conv)
-    low = projection(u, "W_dt_in", None, dt_rank, "d", "r")
-    step = Pointwise("softplus", projection(low, "W_dt", "b_dt", d_inner, "r", "d"))
-    b_in = projection(u, "W_B", None, d_state, "d", "n")
-    c_out = projection(u, "W_C", None, d_state, "d", "n")
+    low = projection(u, "W_dt_in", dt_rank, axis="d", out_axis="r", torch_layout=True)
+    step = Pointwise("softplus", projection(low, "W_dt", d_inner, axis="r", out_axis="d",
+                                            bias="b_dt", torch_layout=True))
+    b_in = projection(u, "W_B", d_state, axis="d", out_axis="n", torch_layout=True)
+    c_out = projection(u, "W_C", d_state, axis="d", out_axis="n", torch_layout=True)
     neg_a = Scale(Pointwise("exp", Parameter("A_log", [("d", d_inner), ("n", d_state)],
                                              init="zeros")), -1.0)
     decay = Pointwise("exp", Product(step, neg_a, had, "d"))  # [t, d, n]
@@ -103,7 +106,8 @@ def mamba_expression(d_model: int, d_inner: int, d_state: int, d_conv: int, dt_r
     skip = Product(u, Parameter("D", [("d", d_inner)], init="ones"), had, "d")
     y = Sum(Contract(states, c_out, over="n"), skip)
     gated = Product(y, Pointwise("silu", gate), had, "d")
-    return Rename(projection(gated, "W_out", "b_out" if bias else None, d_model, "d", "o"),
+    return Rename(projection(gated, "W_out", d_model, axis="d", out_axis="o",
+                             bias="b_out" if bias else None, torch_layout=True),
                   {"o": "m"})
 
 

@@ -4,20 +4,35 @@ Each layer is a stack of :class:`~prodint.interaction.recurrence.Recurrence` nod
 (:mod:`prodint.zoo.recurrent_cells`) gate with Hadamard products; torch's conventions hold
 throughout: ``input: [T, B, C]`` (``[B, T, C]`` with ``batch_first``, or unbatched
 ``[T, C]``), initial state ``[L·D, B, H]`` (``L`` layers, ``D = 2`` if bidirectional), and
-``forward`` returns ``(output [T, B, D·H], h_n [L·D, B, H])`` — for the LSTM
-``(output, (h_n, c_n))``. Parameters carry torch's names and layouts, so
-:func:`~prodint.zoo.from_torch` copies the state dict as it is.
+every path returns ``(output [T, B, D·H], h_n [L·D, B, H])`` — for the LSTM
+``(output, (h_n, c_n))``. Parameters carry torch's names and layouts (``params.weight_ih_l0``
+in a state dict, the layer contract's scheme), so :func:`~prodint.zoo.from_torch` copies
+torch's tensors as they are.
 
-Four paths, equal to rounding. The expression is recognised as torch's recurrent layer, so
-``forward`` dispatches to torch's fused kernels (``torch.lstm``, ``torch.gru``,
-``torch.rnn_tanh``/``torch.rnn_relu``, fed this module's own parameters in torch's flat
-order); :meth:`general` is prodint's own loop, which projects every input step of a layer with
-one matmul and then runs over time with only the state's matmul and the gate arithmetic;
-:meth:`step` advances one token for streaming (unidirectional layers only: a backward
-direction needs the future); :meth:`reference` evaluates ``expression`` node by node. Dropout
-between layers (``dropout > 0``) acts in training mode as torch's does (``forward`` draws the
-same masks as torch from the same seed); the expression and the reference are the
+The layer contract (:class:`~prodint.interaction.layer.InteractionLayer`), all paths equal to
+rounding:
+
+- ``forward``: torch's fused kernels (``torch.lstm``, ``torch.gru``,
+  ``torch.rnn_tanh``/``torch.rnn_relu``, fed this module's own parameters in torch's flat
+  order);
+- :meth:`~RecurrentLayer.general`: the compiled expression (each recurrence's unrolled
+  kernel), with the final states read from :attr:`~RecurrentLayer.final_state_expression`;
+- :meth:`~RecurrentLayer.reference`: both expressions evaluated node by node;
+- :meth:`~RecurrentLayer.oracle`: prodint's own loop, which projects every input step of a
+  layer with one matmul and then runs over time with only the state's matmul and the gate
+  arithmetic;
+- :meth:`~RecurrentLayer.step`: one token for streaming (unidirectional layers only: a
+  backward direction needs the future).
+
+Dropout between layers (``dropout > 0``) acts in training mode in ``forward`` (the same masks
+as torch from the same seed), the oracle and ``step``; the expressions are the
 evaluation-mode function.
+
+Orders: ``self_interaction_order`` is the per-step order of the stack (its expression's:
+one step with the state counted as its input, so layers multiply: GRU and LSTM 3 per layer,
+Elman 1); :meth:`~RecurrentLayer.output_orders` gives the exact order of the output at every
+time step of a sequence, which grows with the length for the gated cells (see
+:class:`~prodint.interaction.recurrence.Recurrence`).
 """
 
 from __future__ import annotations
@@ -30,14 +45,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
-from prodint.interaction import Expr, ProductAlgebra, evaluate
+from prodint.interaction import Expr, ProductAlgebra, Select, Stack, evaluate
+from prodint.interaction.compile import Plan
+from prodint.interaction.layer import InteractionLayer
 from prodint.zoo import recurrent_cells as cells
-from prodint.zoo.registry import register_converter
+from prodint.zoo.registry import copy_from, register_converter
 
 HiddenState = Tensor | tuple[Tensor, Tensor]
 
 
-class RecurrentLayer(nn.Module):
+class RecurrentLayer(InteractionLayer):
     """The shared machinery of :class:`ElmanRNN`, :class:`GRU` and :class:`LSTM`.
 
     Args:
@@ -48,11 +65,15 @@ class RecurrentLayer(nn.Module):
         batch_first: input and output as ``[B, T, ·]`` instead of ``[T, B, ·]``.
         dropout: dropout probability on the outputs of every layer but the last (training).
         bidirectional: also run each layer backwards in time (``D = 2``).
+        device, dtype, generator: where the parameters live, their dtype, the random draws.
 
     Attributes:
         expression: the stack's product interaction over ``X[t, c]`` and the order-0 initial
             states ``h0_l{l}[_reverse]``; its value is the output ``[t, D·H]``.
-        recurrences: the :class:`Recurrence` of every layer and direction, in ``h_n`` order.
+        final_state_expression: the last state of every recurrence, ``[n, *state]`` with
+            ``n = L·D`` in ``h_n`` order (state ``[h]``, or ``[s=2, h]`` for the LSTM).
+        recurrences: the :class:`~prodint.interaction.recurrence.Recurrence` of every layer
+            and direction, in ``h_n`` order.
     """
 
     gates: ClassVar[int]
@@ -61,8 +82,8 @@ class RecurrentLayer(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        super().__init__()
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         for value, name in ((input_size, "input_size"), (hidden_size, "hidden_size"),
                             (num_layers, "num_layers")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -73,28 +94,30 @@ class RecurrentLayer(nn.Module):
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
-        bound = 1.0 / math.sqrt(hidden_size)
-        gh = self.gates * hidden_size
-        self._weight_names: list[tuple[str, str, str | None, str | None]] = []
-        for layer in range(num_layers):
-            in_size = input_size if layer == 0 else hidden_size * self.num_directions
-            for reverse in (False, True)[:self.num_directions]:
-                sfx = cells.suffix(layer, reverse)
-                shapes = {f"weight_ih{sfx}": (gh, in_size), f"weight_hh{sfx}": (gh, hidden_size)}
-                if bias:
-                    shapes |= {f"bias_ih{sfx}": (gh,), f"bias_hh{sfx}": (gh,)}
-                for name, shape in shapes.items():
-                    w = torch.empty(shape, device=device, dtype=dtype).uniform_(-bound, bound)
-                    self.register_parameter(name, nn.Parameter(w))
-                self._weight_names.append((f"weight_ih{sfx}", f"weight_hh{sfx}",
-                                           f"bias_ih{sfx}" if bias else None,
-                                           f"bias_hh{sfx}" if bias else None))
         # one Hadamard algebra for every gate of the stack: products then compare algebras by
-        # identity; it lives in the expression only, so the state dict stays torch's
+        # identity
         algebra = hadamard(hidden_size)
-        self.expression, self.recurrences = cells.stacked_expression(
+        expression, recurrences = cells.stacked_expression(
             lambda in_size, sfx: self._cell(in_size, sfx, algebra), input_size, hidden_size,
             num_layers, self.bidirectional, self._state_axes())
+        super().__init__(expression, device=device, dtype=dtype, generator=generator)
+        self.recurrences = tuple(recurrences)
+        self.final_state_expression = Stack([Select(r, r.time, -1) for r in recurrences], "n")
+        self._final_plan = Plan(self.final_state_expression)
+        self._weight_names = [
+            (f"weight_ih{sfx}", f"weight_hh{sfx}", f"bias_ih{sfx}" if bias else None,
+             f"bias_hh{sfx}" if bias else None)
+            for sfx in (cells.suffix(layer, reverse) for layer in range(num_layers)
+                        for reverse in (False, True)[:self.num_directions])]
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """torch's initialisation: every weight and bias ``U(-1/√H, 1/√H)``."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.params.values():
+            draw = torch.rand(p.shape, dtype=p.dtype, generator=self._generator)
+            p.copy_(((draw * 2 - 1) * bound).to(p.device))
 
     # ------------------------------------------------------------- family hooks
     def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
@@ -115,14 +138,35 @@ class RecurrentLayer(nn.Module):
         return cells.input_projection(x, w_ih, None if b_ih is None else b_ih + b_hh)
 
     # ------------------------------------------------------------- structure
-    @property
-    def self_interaction_order(self) -> int:
-        """Order of one step of the stack (see :class:`Recurrence`): layers multiply."""
-        return self.expression.self_interaction_order
+    def output_orders(self, length: int) -> list[int]:
+        """The exact order of the output at every step ``t < length`` of a sequence.
+
+        Each recurrence applies its cell's order rule step by step
+        (:meth:`~prodint.interaction.recurrence.Recurrence.state_orders`) to the orders of the
+        layer below at every step (a backward direction reads them from the end); the two
+        directions' outputs are concatenated, so the order at ``t`` is their ``max``. Elman
+        layers stay at 1; a GRU's orders are ``2·3^t``, an LSTM's ``3^(t+1)`` (one layer).
+        """
+        if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"length: expected a positive int, received {length!r}")
+        profile = [1] * length  # the input X has order 1 at every step
+        for layer in range(self.num_layers):
+            directions = []
+            for d in range(self.num_directions):
+                rec = self.recurrences[layer * self.num_directions + d]
+                steps = profile[::-1] if d else profile
+                orders = rec.state_orders(length, step_orders=steps)
+                directions.append(orders[::-1] if d else orders)
+            profile = [max(column) for column in zip(*directions, strict=True)]
+        return profile
+
+    def order_at(self, length: int) -> int:
+        """The order of the output on a sequence of ``length`` steps (:meth:`output_orders`)."""
+        return max(self.output_orders(length))
 
     def _weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         names = self._weight_names[k]
-        return tuple(None if n is None else getattr(self, n) for n in names)  # type: ignore
+        return tuple(None if n is None else self.param(n) for n in names)  # type: ignore
 
     def extra_repr(self) -> str:
         extra = [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}"]
@@ -132,7 +176,7 @@ class RecurrentLayer(nn.Module):
 
     # ------------------------------------------------------------- checks
     def _dtype(self) -> torch.dtype:
-        return self.weight_ih_l0.dtype
+        return self.param("weight_ih_l0").dtype
 
     def _check_input(self, input: object) -> tuple[Tensor, bool]:
         """``input`` as ``[T, B, C]`` and whether it came batched."""
@@ -199,7 +243,7 @@ class RecurrentLayer(nn.Module):
 
     def _flat_weights(self) -> list[Tensor]:
         """Parameters in torch's flat order: per layer and direction ``w_ih, w_hh, b_ih, b_hh``."""
-        return [getattr(self, n) for names in self._weight_names for n in names if n]
+        return [self.param(n) for names in self._weight_names for n in names if n]
 
     def _native_args(self) -> tuple[list[Tensor], bool, int, float, bool, bool, bool]:
         """The arguments torch's fused kernels take after the input and the state."""
@@ -216,12 +260,45 @@ class RecurrentLayer(nn.Module):
         output, *finals = self._native(x, states)
         return self._finish(output, tuple(finals), batched)
 
-    def general(self, input: Tensor, hx: HiddenState | None = None,
+    def general(self, input: Tensor, hx: HiddenState | None = None,  # type: ignore[override]
                 ) -> tuple[Tensor, HiddenState]:
+        """``forward``'s results by the compiled expressions (output and final states)."""
+        return self._expressions("plan", input, hx)
+
+    def reference(self, input: Tensor, hx: HiddenState | None = None,  # type: ignore[override]
+                  ) -> tuple[Tensor, HiddenState]:
+        """``forward``'s results by evaluating the expressions node by node."""
+        return self._expressions("reference", input, hx)
+
+    def _expressions(self, path: str, input: Tensor, hx: HiddenState | None,
+                     ) -> tuple[Tensor, HiddenState]:
+        """:attr:`expression` and :attr:`final_state_expression` by the plan or the reference.
+
+        Each runs the stack's recurrences (a check path: ``forward`` is the fast one)."""
+        x, batched = self._check_input(input)
+        states = self._initial(hx, x.shape[1], batched, len(self.recurrences), x)
+        signals = {"X": x.transpose(0, 1)}
+        for k, rec in enumerate(self.recurrences):
+            h0 = states[0][k] if self.states == 1 else torch.stack([s[k] for s in states], 1)
+            signals[rec.initial.name] = h0  # type: ignore[union-attr]
+        if path == "plan":
+            output = self.run_plan(**signals)
+            bound = self._final_plan.bind((), signals)
+            last = self._final_plan.run(bound, self.params, self.tables())
+        else:
+            output = self.run_reference(**signals)
+            last = evaluate(self.final_state_expression, signals, dict(self.params),
+                            self.tables())
+        # last: [B, n, H] or [B, n, s=2, H]
+        finals = tuple((last if self.states == 1 else last[:, :, i]).transpose(0, 1)
+                       for i in range(self.states))
+        return self._finish(output.transpose(0, 1), finals, batched)
+
+    def oracle(self, input: Tensor, hx: HiddenState | None = None,  # type: ignore[override]
+               ) -> tuple[Tensor, HiddenState]:
         """``forward``'s results by prodint's own loop over time (no native kernel)."""
         x, batched = self._check_input(input)
-        states = self._initial(hx, x.shape[1], batched, self.num_layers * self.num_directions,
-                               x)
+        states = self._initial(hx, x.shape[1], batched, len(self.recurrences), x)
         finals: list[tuple[Tensor, ...]] = []
         for layer in range(self.num_layers):
             outputs = []
@@ -267,27 +344,6 @@ class RecurrentLayer(nn.Module):
         y, out_state = self._finish(inp.unsqueeze(0), stacked, batched)
         return y.squeeze(time_dim), out_state
 
-    def reference(self, input: Tensor, hx: HiddenState | None = None,
-                  ) -> tuple[Tensor, HiddenState]:
-        """``forward``'s results by evaluating :attr:`expression` node by node (eval mode)."""
-        x, batched = self._check_input(input)
-        layers = self.num_layers * self.num_directions
-        states = self._initial(hx, x.shape[1], batched, layers, x)
-        inputs = {"X": x.transpose(0, 1)}
-        for k, rec in enumerate(self.recurrences):
-            h0 = states[0][k] if self.states == 1 else torch.stack([s[k] for s in states], 1)
-            inputs[rec.initial.name] = h0  # type: ignore[union-attr]
-        params = dict(self.named_parameters())
-
-        def value(expr: Expr) -> Tensor:
-            return evaluate(expr, {s.name: inputs[s.name] for s in expr.signals()}, params)
-
-        output = value(self.expression).transpose(0, 1)
-        last = [value(rec)[:, -1] for rec in self.recurrences]  # [B, H] or [B, s=2, H]
-        finals = tuple(torch.stack([f if self.states == 1 else f[:, i] for f in last])
-                       for i in range(self.states))
-        return self._finish(output, finals, batched)
-
 
 class ElmanRNN(RecurrentLayer):
     """Elman RNN, ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` = ``tanh`` or
@@ -298,14 +354,14 @@ class ElmanRNN(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, *,
-                 device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', received "
                              f"{nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device=device, dtype=dtype)
+                         bidirectional, device=device, dtype=dtype, generator=generator)
 
     def _cell(self, in_size: int, sfx: str, algebra: ProductAlgebra) -> Expr:
         del algebra  # no gates
@@ -326,7 +382,8 @@ class ElmanRNN(RecurrentLayer):
 
 class GRU(RecurrentLayer):
     """Gated recurrent unit (torch's ``nn.GRU``; gate blocks ``r, z, n``). Step order 3:
-    ``h' = n + z ⊙ (h - n)`` with ``n`` holding ``r ⊙ (W_hn h + b_hn)``."""
+    ``h' = n + z ⊙ (h - n)`` with ``n`` holding ``r ⊙ (W_hn h + b_hn)``; the gates read
+    ``h``, so the states' orders triple every step (``2·3^t``, :meth:`output_orders`)."""
 
     gates = 3
 
@@ -354,7 +411,8 @@ class GRU(RecurrentLayer):
 class LSTM(RecurrentLayer):
     """Long short-term memory (torch's ``nn.LSTM`` without projections; gate blocks
     ``i, f, g, o``). The state is the pair ``(h, c)``, stacked on an axis ``s`` in the
-    expression. Step order 3: ``h' = o ⊙ tanh(f ⊙ c + i ⊙ g)``."""
+    expression. Step order 3: ``h' = o ⊙ tanh(f ⊙ c + i ⊙ g)``; the gates read ``h``, so the
+    states' orders triple every step (``3^(t+1)``, :meth:`output_orders`)."""
 
     gates = 4
     states = 2
@@ -382,8 +440,7 @@ def _common(module: nn.RNNBase) -> dict[str, object]:
 
 
 def _finish_conversion(layer: RecurrentLayer, module: nn.RNNBase) -> RecurrentLayer:
-    layer.load_state_dict(module.state_dict())
-    return layer.train(module.training)
+    return copy_from(layer, module, **dict(module.named_parameters()))
 
 
 @register_converter(nn.RNN)

@@ -44,8 +44,8 @@ from prodint.interaction import (
     Sum,
 )
 from prodint.interaction.axes import ProductAlgebra
+from prodint.interaction.library import projection
 from prodint.interaction.recurrence import Recurrence, Select, Stack
-from prodint.zoo.attention import projection
 
 State = tuple[Tensor, ...]
 Update = Callable[[Tensor, State], State]
@@ -55,7 +55,8 @@ CellBuilder = Callable[[int, str], Expr]
 # --------------------------------------------------------------------------- expressions
 def _gates(x: Expr, weight: str, bias: str | None, gates: int, hidden: int, axis: str) -> Expr:
     """``W x (+ b)`` with the ``G·H`` outputs split into ``k`` (gate) × ``h`` (unit)."""
-    y = projection(x, weight, bias, gates * hidden, axis, "g")
+    y = projection(x, weight, gates * hidden, axis=axis, out_axis="g", bias=bias,
+                   torch_layout=True)
     return SplitAxis(y, "g", [("k", gates), ("h", hidden)])
 
 
@@ -64,10 +65,10 @@ def elman_cell(input_size: int, hidden: int, suffix: str, *, bias: bool,
     """``h' = act(W_ih x + b_ih + W_hh h + b_hh)`` over signals ``x[c]``, ``h[h]``."""
     x = Signal("x", [("c", input_size)])
     h = Signal("h", [("h", hidden)])
-    pre = Sum(projection(x, f"weight_ih{suffix}", f"bias_ih{suffix}" if bias else None,
-                         hidden, "c", "g"),
-              projection(h, f"weight_hh{suffix}", f"bias_hh{suffix}" if bias else None,
-                         hidden, "h", "g"))
+    pre = Sum(projection(x, f"weight_ih{suffix}", hidden, out_axis="g",
+                         bias=f"bias_ih{suffix}" if bias else None, torch_layout=True),
+              projection(h, f"weight_hh{suffix}", hidden, axis="h", out_axis="g",
+                         bias=f"bias_hh{suffix}" if bias else None, torch_layout=True))
     return Pointwise(nonlinearity, Rename(pre, {"g": "h"}))
 
 
@@ -91,11 +92,10 @@ def lstm_cell(input_size: int, hidden: int, suffix: str, *, bias: bool,
     x = Signal("x", [("c", input_size)])
     s = Signal("S", [("s", 2), ("h", hidden)])
     h, c = Select(s, "s", 0), Select(s, "s", 1)
-    pre = Sum(projection(x, f"weight_ih{suffix}", f"bias_ih{suffix}" if bias else None,
-                         4 * hidden, "c", "g"),
-              projection(h, f"weight_hh{suffix}", f"bias_hh{suffix}" if bias else None,
-                         4 * hidden, "h", "g"))
-    gates = SplitAxis(pre, "g", [("k", 4), ("h", hidden)])
+    gates = Sum(_gates(x, f"weight_ih{suffix}", f"bias_ih{suffix}" if bias else None, 4,
+                       hidden, "c"),
+                _gates(h, f"weight_hh{suffix}", f"bias_hh{suffix}" if bias else None, 4,
+                       hidden, "h"))
     i, f, o = (Pointwise("sigmoid", Select(gates, "k", j)) for j in (0, 1, 3))
     g = Pointwise("tanh", Select(gates, "k", 2))
     c_next = Sum(Product(f, c, algebra, "h"), Product(i, g, algebra, "h"))

@@ -1,9 +1,14 @@
-"""Converters from torch (and peer) modules to prodint modules, and the zoo's common contract.
+"""Converters from torch (and peer) modules to prodint modules, and the contract they follow.
 
-Every zoo module is an ``nn.Module`` with an ``expression`` attribute (its product
-interaction, an :class:`~prodint.interaction.Expr`) and the matching
-``self_interaction_order``. :func:`from_torch` looks up the converter registered for the
-module's type; each family registers its own with :func:`register_converter`.
+Every zoo module is an :class:`~prodint.interaction.layer.InteractionLayer`: the layer
+contract, documented there and stated here as the protocol :class:`ZooModule`. Its
+``expression`` is the product interaction it computes, ``self_interaction_order`` is derived
+from it, ``forward`` is the fast path, ``general`` the compiled expression, ``reference`` the
+node-by-node evaluation and ``oracle`` (optional) an independent implementation, all taking
+the same arguments and returning the same structure; learnable tensors are ``params.<name>``
+in a state dict. :func:`from_torch` looks up the converter registered for the module's type;
+each family registers its own with :func:`register_converter` and copies the weights with
+:func:`copy_from`.
 """
 
 from __future__ import annotations
@@ -11,24 +16,47 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar, runtime_checkable
 
-from torch import nn
+from torch import Tensor, nn
 
 from prodint.interaction import Expr
+from prodint.interaction.layer import InteractionLayer
 
 
 @runtime_checkable
 class ZooModule(Protocol):
-    """What every zoo module offers besides ``forward``."""
-
-    expression: Expr
+    """The layer contract (see :class:`~prodint.interaction.layer.InteractionLayer`)."""
 
     @property
-    def self_interaction_order(self) -> int: ...
+    def expression(self) -> Expr:
+        """The complete interaction the module computes."""
+        ...
+
+    @property
+    def self_interaction_order(self) -> int:
+        """Derived from :attr:`expression`."""
+        ...
+
+    def general(self, *inputs: object, **named: object) -> object:
+        """The compiled expression (``forward``'s arguments and result structure)."""
+        ...
+
+    def reference(self, *inputs: object, **named: object) -> object:
+        """The node-by-node evaluation of the expression (likewise)."""
+        ...
+
+    def oracle(self, *inputs: object, **named: object) -> object:
+        """An independent implementation, or ``NotImplementedError``."""
+        ...
+
+    def reset_parameters(self) -> None:
+        """Redraw every parameter with its documented initialisation."""
+        ...
 
 
 Converter = Callable[[nn.Module], nn.Module]
 _CONVERTERS: dict[type, Converter] = {}
 C = TypeVar("C", bound=Converter)
+L = TypeVar("L", bound=InteractionLayer)
 
 
 def register_converter(*torch_types: type) -> Callable[[C], C]:
@@ -40,6 +68,16 @@ def register_converter(*torch_types: type) -> Callable[[C], C]:
         return fn
 
     return decorate
+
+
+def copy_from(layer: L, module: nn.Module, **tensors: Tensor | None) -> L:
+    """``layer`` moved to ``module``'s device and dtype, in its training mode, with every
+    tensor given (``None`` skipped: an absent bias) copied into the parameter of that name."""
+    first = next(module.parameters(), None)
+    if first is not None:
+        layer.to(device=first.device, dtype=first.dtype)
+    layer.load_tensors(**{name: t for name, t in tensors.items() if t is not None})
+    return layer.train(module.training)
 
 
 def from_torch(module: nn.Module) -> nn.Module:

@@ -7,9 +7,6 @@
   representations) and ``S3`` (permuting 3 points): dimension of the equivariant space, the
   worst equivariance error over all group elements, and the symmetry penalty of a free ``Γ``.
 - :func:`design_space_rows`: how many distinct interactions each order has.
-
-:func:`library_section`, :func:`symmetry_section` and :func:`design_space_section` are their
-report tables.
 """
 
 from __future__ import annotations
@@ -33,24 +30,10 @@ from prodint.groups import (
 from prodint.interaction import library
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.layer import compile
-from prodint.report import Section
-
-__all__ = [
-    "LibraryRow",
-    "SymmetryRow",
-    "design_space_rows",
-    "design_space_section",
-    "library_rows",
-    "library_section",
-    "symmetry_rows",
-    "symmetry_section",
-]
 
 
 @dataclass(frozen=True)
 class LibraryRow:
-    """One library expression: its order, parameter count, compiled-vs-reference error."""
-
     name: str
     order: int
     parameters: int
@@ -82,24 +65,8 @@ def library_rows() -> list[LibraryRow]:
     return rows
 
 
-def library_section() -> Section:
-    """:func:`library_rows` as a report table; it passes when every error is below 1e-10."""
-    rows = library_rows()
-    return Section(
-        "Classical layers as product interactions",
-        "Each layer written in the expression language, with its self-interaction order; "
-        "error is the largest difference between the compiled module and the reference "
-        "evaluation (float64).",
-        ["layer", "order", "parameters", "error", "expression"],
-        [[r.name, r.order, r.parameters, r.max_error, r.expression] for r in rows],
-        passed=all(r.max_error <= 1e-10 for r in rows),
-    )
-
-
 @dataclass(frozen=True)
 class SymmetryRow:
-    """One constrained learned algebra: basis size, equivariance error, free-mode penalty."""
-
     group: str
     representation: str
     basis_size: int
@@ -139,37 +106,9 @@ def symmetry_rows() -> list[SymmetryRow]:
     return rows
 
 
-def symmetry_section() -> Section:
-    """:func:`symmetry_rows` as a report table; it passes when every constrained algebra is
-    equivariant to 1e-10."""
-    rows = symmetry_rows()
-    return Section(
-        "Learned structure constants under a symmetry",
-        "Constrained mode parametrizes Γ in the equivariant basis: the error is the worst "
-        "|Γ(ρx, ρy) − ρΓ(x, y)| over every group element (float64). A free Γ is far from the "
-        "equivariant subspace (its penalty ‖Γ − P_G Γ‖²).",
-        ["group", "representation", "equivariant basis size", "equivariance error",
-         "free-mode penalty"],
-        [[r.group, r.representation, r.basis_size, r.equivariance_error, r.free_penalty]
-         for r in rows],
-        passed=all(r.equivariance_error <= 1e-10 for r in rows),
-    )
-
-
 def design_space_rows(max_order: int = 4) -> list[tuple[int, int]]:
     """``(order, count)`` of distinct interactions over Hadamard, C and H (``X[t, 4]``)."""
     algebras = [hadamard(4), complex_numbers(), quaternions()]
     exprs = enumerate_interactions(max_order, algebras, channels=4)
     counts = Counter(e.self_interaction_order for e in exprs)
     return sorted(counts.items())
-
-
-def design_space_section() -> Section:
-    """:func:`design_space_rows` as a report table (descriptive: it makes no check)."""
-    return Section(
-        "The design space",
-        "Distinct product interactions (up to renaming of parameters) over the Hadamard, "
-        "complex and quaternion algebras, by self-interaction order.",
-        ["order", "interactions"],
-        [[order, count] for order, count in design_space_rows()],
-    )
