@@ -60,6 +60,18 @@ def test_order_expression_and_parameter_count() -> None:
     assert set(layer.state_dict()) == {"params.K", "params.b"}
 
 
+def test_dtype_and_generator_factory_arguments() -> None:
+    algebra = quaternions()  # float32
+    layer = ProductLinear(algebra, 2, 3, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(1))
+    assert layer.params["K"].dtype == torch.float64 and algebra.dtype == torch.float32
+    assert layer.algebra.dtype == torch.float64
+    assert {t.dtype for t in layer.tables().values() if t.is_floating_point()} == {torch.float64}
+    again = ProductLinear(algebra, 2, 3, dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(1))
+    assert torch.equal(layer.params["K"], again.params["K"])
+
+
 def test_variance_preserving_init() -> None:
     torch.manual_seed(0)
     layer = ProductLinear(clifford(3).double(), 64, 64, bias=False)

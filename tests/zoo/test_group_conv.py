@@ -153,6 +153,9 @@ def test_contract() -> None:
         assert layer.self_interaction_order == 1
     assert not conv.has_param("b") and lift.group == dihedral(4)
     assert set(lift.state_dict()) == {"params.psi", "params.b"}
+    wide = GroupConv2d("C4", 2, 3, 3, dtype=torch.float64)
+    assert wide.param("psi").dtype == torch.float64 and wide.param("psi").shape == (3, 2, 4, 3, 3)
+    assert wide.filter_bank().shape == (3, 4, 2, 4, 3, 3)
     assert grid_group("p4").name == "C4"
     assert "C4" in repr(GroupConv2d("C4", 1, 1, 1))
 
