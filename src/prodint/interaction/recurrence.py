@@ -46,22 +46,13 @@ def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argu
                          f"{_describe(received)}")
 
 
-class _OrderedLeaf(Expr):
-    """Stands for a signal of any order, to apply the node rules to other signal orders."""
+class _OrderedLeaf(Signal):
+    """A signal of any order (:class:`Signal` takes 0 or 1), to apply the node rules to
+    other signal orders."""
 
     def __init__(self, signal: Signal, order: int):
-        self.name, self.axes, self.order = signal.name, signal.axes, order
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.order
-
-    @property
-    def has_batch(self) -> bool:
-        return True
-
-    def __str__(self) -> str:
-        return self.name
+        super().__init__(signal.name, signal.axes)
+        self.order = order
 
 
 def order_with(expr: Expr, orders: Mapping[str, int]) -> int:
