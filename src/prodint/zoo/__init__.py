@@ -1,7 +1,11 @@
 """The zoo: classical layers as product interactions, exact against torch.
 
-:func:`from_torch` converts torch modules (weights copied) to prodint modules whose
-``expression`` is the product interaction they compute, with its ``self_interaction_order``.
+Every zoo layer follows the layer contract (:class:`InteractionLayer`, stated as the protocol
+:class:`ZooModule`): ``expression`` is the product interaction it computes, with its derived
+``self_interaction_order``; ``forward`` is the fast path (torch's kernels where they exist),
+``general`` the compiled expression, ``reference`` the node-by-node evaluation and ``oracle``
+an independent implementation where there is one, all with ``forward``'s arguments and
+results. :func:`from_torch` converts torch modules (weights copied) to such layers.
 """
 
 from prodint.interaction.layer import InteractionLayer
