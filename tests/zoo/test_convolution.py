@@ -94,3 +94,30 @@ def test_unsupported_options_are_named() -> None:
     layer = ConvNd(2, 3, 4, 3)
     with pytest.raises(ValueError, match=r"x: expected \[batch, 3, 2 spatial dims\]"):
         layer(torch.randn(1, 4, 5, 5))
+
+
+def test_bad_arguments_are_named() -> None:
+    from prodint.zoo.convolution import ConvTransposeNd, ints_per_axis
+
+    assert ints_per_axis(2, 3, "stride", minimum=1) == (2, 2, 2)
+    assert ints_per_axis([0, 1], 2, "padding") == (0, 1)
+    with pytest.raises(ValueError, match=r"stride: expected an int or 2 ints ≥ 1, received 0"):
+        ConvNd(2, 3, 4, 3, stride=0)
+    with pytest.raises(ValueError, match=r"kernel_size: expected an int or 3 ints ≥ 1, "
+                                         r"received \(3, 3\)"):
+        ConvNd(3, 3, 4, (3, 3))
+    with pytest.raises(ValueError, match=r"padding: expected an int or 1 ints ≥ 0, received -1"):
+        ConvTransposeNd(1, 2, 2, 3, padding=-1)
+    with pytest.raises(ValueError, match=r"dilation: expected an int or 1 ints ≥ 1, "
+                                         r"received True"):
+        ConvNd(1, 2, 2, 3, dilation=True)
+    with pytest.raises(ValueError, match=r"groups: expected a divisor of in_channels=3 and "
+                                         r"out_channels=4, received 2"):
+        ConvNd(1, 3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"in_channels: expected a positive int, received 0"):
+        ConvTransposeNd(1, 0, 4, 3)
+    with pytest.raises(ValueError, match=r"output_padding: expected less than stride or "
+                                         r"dilation"):
+        ConvTransposeNd(1, 2, 2, 3, stride=2, output_padding=2)
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor, received list"):
+        ConvNd(1, 2, 2, 3)([[1.0]])

@@ -225,3 +225,24 @@ def test_bad_inputs() -> None:
         ElmanRNN(C, H, nonlinearity="gelu")
     with pytest.raises(ValueError, match=r"proj_size=2 is not supported"):
         from_torch(nn.LSTM(C, H, proj_size=2))
+
+
+def test_contract_conventions() -> None:
+    # reproducible draws from a generator, in the dtype asked for, torch's U(±1/√H) for all
+    a = GRU(C, H, num_layers=2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    b = GRU(C, H, num_layers=2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    bound = 1 / H ** 0.5
+    for name, p in a.params.items():
+        assert p.dtype == torch.float64 and torch.equal(p, b.params[name])
+        assert float(p.detach().abs().max()) <= bound
+    weights = torch.cat([p.detach().flatten() for p in a.params.values()])
+    assert float(weights.abs().max()) > 0.95 * bound  # the range is ±1/√H, not ±1/√C
+    before = a.param("weight_hh_l1").clone()
+    a.reset_parameters()
+    assert not torch.equal(before, a.param("weight_hh_l1"))
+    # the state dict is torch's names under params.<name>, nothing else
+    names = {n for n, _ in nn.GRU(C, H, num_layers=2).named_parameters()}
+    assert set(a.state_dict()) == {f"params.{n}" for n in names}
+    # the final-state expression reads the last step of every recurrence, in h_n order
+    assert a.final_state_expression.axis_names == ("n", "h")
+    assert a.final_state_expression.axes[0].size == 2
