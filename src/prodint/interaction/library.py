@@ -13,20 +13,28 @@ expression                math                                                  
 :func:`linear_attention`  ``Q (Kᵀ V)``                                           3
 :func:`softmax_attention` ``softmax(Q Kᵀ/√d) V``                                 3
 :func:`multihead_attention` ``Σ_{h,e} softmax(Q_h K_hᵀ/√d) V_h Wo``                3
-:func:`tensor_attention`  ``Q (KᵀK) (QᵀV)``                                      5
+:func:`tensor_attention`  ``Q (KᵀK) (QᵀV)``; causal, decayed, normalised         5
+:func:`tensor_interaction` ``V M Mᵀ / ‖M‖_F²``, ``M = QᵀK``; causal ``M_t``         5
 ========================= ====================================================== =====
+
+:func:`tensor_attention_of` and :func:`tensor_interaction_of` build the two Deep Tensor
+Network operators on any queries, keys and values (e.g. split into heads).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from prodint.algebra import hadamard
-from prodint.interaction.axes import ProductAlgebra
+from prodint.interaction.axes import ProductAlgebra, find_axis
+from prodint.interaction.causal import CausalSum, DecayMask
 from prodint.interaction.expr import Expr, Parameter, Signal
+from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.structural import (
+    AxisSum,
     CausalMask,
     MergeAxes,
     Pad,
@@ -159,10 +167,133 @@ def multihead_attention(channels: int, heads: int, *, causal: bool = False) -> E
     return projection(merged, "Wo", channels, axis="m", out_axis="o")
 
 
-def tensor_attention(channels: int, head_dim: int, value_dim: int) -> Expr:
-    """Second-order tensor attention ``Q (KᵀK)(QᵀV)`` (non-causal): order 5."""
+def _fresh(names: Sequence[str], *operands: Expr) -> None:
+    """Raise unless the working axis names ``names`` are free in every operand."""
+    for operand in operands:
+        clash = sorted(set(names) & set(operand.axis_names))
+        if clash:
+            raise ValueError(f"q, k, v: expected no axes named {clash} (used inside the "
+                             f"operator), received axes {list(operand.axis_names)}")
+
+
+def _check_operands(q: Expr, k: Expr, v: Expr, time: str, feature: str) -> None:
+    for name, operand in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(operand, Expr):
+            raise TypeError(f"{name}: expected an Expr, received {type(operand).__name__}")
+        find_axis(operand.axes, time, argument="time", owner=name)
+    for name, operand in (("q", q), ("k", k)):
+        find_axis(operand.axes, feature, argument="feature", owner=name)
+
+
+def tensor_attention_of(q: Expr, k: Expr, v: Expr, *, causal: bool = False,
+                        decay: float | None = None, normalize: bool = False,
+                        eps: float = 1e-6, time: str = "t", feature: str = "d") -> Expr:
+    """Second-order tensor attention of queries ``q``, keys ``k`` and values ``v``.
+
+    ``q, k``: ``[time, …, feature]``; ``v``: ``[time, …, e]``; their other axes (heads) are
+    batched. The value is ``[time, …, e]``.
+
+    Causal, with the mask applied exactly and decay ``γ`` (``None``: 1)::
+
+        o_t = Σ_{i ≤ j ≤ t} γ^{(t-i)+(t-j)} (q_t·k_i)(q_j·k_i) v_j
+
+    written as ``A_{ti} = γ^{t-i}[i ≤ t] q_t·k_i`` (:class:`DecayMask`),
+    ``B_{ji} = [i ≤ j] q_j·k_i``, ``W_{tj} = γ^{t-j}[j ≤ t] Σ_i A_{ti} B_{ji}``,
+    ``o = W v``. These are the weights of the streaming recurrence, whose states decay by
+    ``γ`` before each update: ``S_t = Σ_{i≤t} γ^{t-i} k_i k_iᵀ``,
+    ``C_t = Σ_{j≤t} γ^{t-j} q_j v_jᵀ``, and ``G_t`` removes the pairs ``j < i`` with the same
+    weight ``γ^{(t-i)+(t-j)}`` (:mod:`prodint.ops.tensor_attention.common`). Non-causal:
+    ``O = Q (KᵀK)(QᵀV)``, factored so that no ``T × T`` matrix is formed.
+
+    ``normalize`` divides by the same sum with ``v = 1``,
+    ``n_t = Σ_i Σ_j W_{tj}`` (non-causal: ``q_tᵀ (KᵀK) Σ_s q_s``), through the signed guard
+    ``sign(n)·max(|n|, eps)`` (:class:`GuardedRatio`): ``n_t`` can be negative.
+
+    Order ``2·ord(q) + 2·ord(k) + ord(v)`` (5 for projections of one signal): the decay
+    mask is a fixed linear map and the normalisation keeps the order of its numerator.
+    """
+    _check_operands(q, k, v, time, feature)
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
+    if decay is not None and not causal:
+        raise ValueError("decay: expected None for non-causal attention (it has no order "
+                         f"in time), received {decay!r}")
+    if not causal:
+        _fresh(("s", "f"), q, k, v)
+        qs, ks, vs = (Rename(x, {time: "s"}) for x in (q, k, v))
+        gram = Contract(ks, Rename(ks, {feature: "f"}), over="s")  # [d, f]
+        qv = Contract(Rename(qs, {feature: "f"}), vs, over="s")  # [f, e]
+        out = Contract(q, Contract(gram, qv, over="f"), over=feature)
+        if not normalize:
+            return out
+        q_total = AxisSum(Rename(qs, {feature: "f"}), "s")  # Σ_s q_s
+        den = Contract(q, Contract(gram, q_total, over="f"), over=feature)
+        return GuardedRatio(out, den, eps=eps, guard="signed")
+    _fresh(("i", "j"), q, k, v)
+    ki, qj, vj = Rename(k, {time: "i"}), Rename(q, {time: "j"}), Rename(v, {time: "j"})
+    a: Expr = Contract(q, ki, over=feature)  # [t, …, i]
+    if decay is not None:  # without decay the masks below already keep i ≤ j ≤ t
+        a = DecayMask(a, time, "i", decay)
+    b = CausalMask(Contract(qj, ki, over=feature), "j", "i")  # [j, …, i], i ≤ j
+    pairs = Contract(a, b, over="i")  # [t, …, j]
+    weights = CausalMask(pairs, time, "j") if decay is None else \
+        DecayMask(pairs, time, "j", decay)
+    out = Contract(weights, vj, over="j")
+    if not normalize:
+        return out
+    return GuardedRatio(out, AxisSum(weights, "j"), eps=eps, guard="signed")
+
+
+def tensor_attention(channels: int, head_dim: int, value_dim: int, *, causal: bool = False,
+                     decay: float | None = None, normalize: bool = False,
+                     eps: float = 1e-6) -> Expr:
+    """Second-order tensor attention ``Q (KᵀK)(QᵀV)`` of projections of ``X[t, c]``: order 5.
+
+    ``Q = X Wq``, ``K = X Wk`` (``head_dim`` features), ``V = X Wv`` (``value_dim``); causal,
+    decay and normalisation as in :func:`tensor_attention_of`.
+    """
     q, k, v = _qkv(channels, head_dim, value_dim)
-    ks, qs, vs = Rename(k, {"t": "s"}), Rename(q, {"t": "s"}), Rename(v, {"t": "s"})
-    gram = Contract(ks, Rename(ks, {"d": "f"}), over="s")  # [d, f]
-    qv = Contract(Rename(qs, {"d": "f"}), vs, over="s")  # [f, e]
-    return Contract(q, Contract(gram, qv, over="f"), over="d")
+    return tensor_attention_of(q, k, v, causal=causal, decay=decay, normalize=normalize,
+                               eps=eps)
+
+
+def tensor_interaction_of(q: Expr, k: Expr, v: Expr, *, causal: bool = False,
+                          eps: float = 1e-6, time: str = "t", feature: str = "d") -> Expr:
+    """Tensor interaction: values mixed by the data-dependent ``d × d`` matrix ``M = QᵀK``.
+
+    ``q, k, v``: ``[time, …, feature]`` (values have the width of queries and keys); other
+    axes (heads) are batched; the value is ``[time, …, feature]``::
+
+        non-causal:  o_t = v_t M Mᵀ / ‖M‖_F²,        M = Σ_s q_s k_sᵀ
+        causal:      o_t = v_t M_t M_tᵀ / ‖M_t‖_F²,  M_t = Σ_{i ≤ t} q_i k_iᵀ
+
+    The causal ``M_t`` is the prefix sum (:class:`CausalSum`) of the outer products
+    ``q_i ⊗ k_i`` (a contraction over no axis), exactly the state that the streaming form
+    carries (:mod:`prodint.ops.tensor_interaction`). ``‖M‖_F² ≥ 0`` is guarded by
+    ``max(·, eps)`` (:class:`GuardedRatio`, ``"floor"``).
+
+    Order ``ord(v) + 2·ord(q) + 2·ord(k)`` (5 for projections of one signal): the norm
+    divides, keeping the numerator's order.
+    """
+    _check_operands(q, k, v, time, feature)
+    find_axis(v.axes, feature, argument="feature", owner="v")
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
+    _fresh(("s", "f", "g"), q, k, v)
+    kf = Rename(k, {feature: "f"})
+    if causal:
+        m: Expr = CausalSum(Contract(q, kf, over=()), time)  # [t, …, d, f]
+    else:
+        m = Contract(Rename(q, {time: "s"}), Rename(kf, {time: "s"}), over="s")  # […, d, f]
+    vm = Contract(v, m, over=feature)  # v_t M: [t, …, f]
+    out = Rename(Contract(vm, Rename(m, {feature: "g"}), over="f"), {"g": feature})
+    norm = Contract(m, m, over=(feature, "f"))  # ‖M‖_F²
+    return GuardedRatio(out, norm, eps=eps, guard="floor")
+
+
+def tensor_interaction(channels: int, head_dim: int, *, causal: bool = False,
+                       eps: float = 1e-6) -> Expr:
+    """Tensor interaction of projections ``Q, K, V = X Wq, X Wk, X Wv`` (``head_dim`` features
+    each) of ``X[t, c]``; see :func:`tensor_interaction_of`. Order 5."""
+    q, k, v = _qkv(channels, head_dim, head_dim)
+    return tensor_interaction_of(q, k, Rename(v, {"e": "d"}), causal=causal, eps=eps)

@@ -1,0 +1,108 @@
+"""Layers made of layers: one expression over the parts, the parameters kept by the parts.
+
+A residual block or a whole model is an :class:`~prodint.interaction.layer.InteractionLayer`
+too: its expression is its parts' expressions composed (a part states its sub-expression on
+any input, :meth:`CompositeLayer.expression_on`), so its order is derived from the whole, and
+``general`` / ``reference`` run that one expression. The parameters stay where torch users
+look for them, in the parts: the part registered as ``attention`` keeps ``Wq`` as
+``attention.params.Wq`` in the state dict (the contract's naming, prefixed by the sub-module
+path). In the composite's expression the same tensor is the parameter ``attention_Wq``, and
+the composite's :attr:`~CompositeLayer.params` is a read-only view under those names: nothing
+is copied or registered twice, and every execution reads the tensors the optimiser updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+import torch
+from torch import Tensor
+
+from prodint.interaction.expr import Expr, Signal
+from prodint.interaction.layer import InteractionLayer
+
+
+class PartParameters(Mapping[str, Tensor]):
+    """``{"<part>_<name>": part.params[name]}``, read through to the parts on every access."""
+
+    def __init__(self, parts: Mapping[str, InteractionLayer]):
+        self._entries: dict[str, tuple[InteractionLayer, str]] = {}
+        for key, part in parts.items():
+            for name in part.params:
+                full = f"{key}_{name}"
+                if full in self._entries:
+                    raise ValueError(f"parts: the parameter name {full!r} arises twice; "
+                                     "expected part names that keep parameter names apart")
+                self._entries[full] = (part, name)
+
+    def __getitem__(self, name: str) -> Tensor:
+        part, inner = self._entries[name]
+        return part.params[inner]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+Compose = Callable[[Expr, Mapping[str, "InteractionLayer"], str], Expr]
+
+
+class CompositeLayer(InteractionLayer):
+    """An :class:`~prodint.interaction.layer.InteractionLayer` whose parts own the parameters.
+
+    A subclass builds its parts (layers with ``expression_on(x, prefix)``: their expression
+    on the input expression ``x``, every parameter name prefixed by ``prefix``), passes them by
+    key with a ``compose`` function that states the whole on an input, and registers the parts
+    as its sub-modules (under any attribute path it likes). ``compose(x, parts, prefix)`` must
+    name the parameters of part ``key`` ``prefix + key + "_" + name``, which is what
+    ``parts[key].expression_on(u, prefix + key + "_")`` does.
+
+    Args:
+        signal: the input of the whole.
+        compose: ``compose(x, parts, prefix) -> Expr`` (above).
+        parts: the parts by key (identifiers).
+        device, dtype: where the composite's own fixed tables (if any) live.
+        generator: random generator of draws the composite adds to its parts' (a subclass's
+            :meth:`reset_parameters`).
+
+    Attributes:
+        params: the read-only :class:`PartParameters` view.
+    """
+
+    def __init__(self, signal: Signal, compose: Compose, parts: Mapping[str, InteractionLayer],
+                 *, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        for key, part in parts.items():
+            if not isinstance(part, InteractionLayer):
+                raise TypeError(f"parts[{key!r}]: expected an InteractionLayer, received "
+                                f"{type(part).__name__}")
+        view = PartParameters(parts)
+        expression = compose(signal, parts, "")
+        # the base class draws the expression's parameters: a private generator keeps that
+        # discarded draw from consuming the caller's random stream
+        super().__init__(expression, device=device, dtype=dtype, generator=torch.Generator())
+        expected = {p.name: p.shape for p in expression.parameters()}
+        held = {name: tuple(t.shape) for name, t in view.items()}
+        if expected != held:
+            raise ValueError(f"compose: expected an expression of the parts' parameters "
+                             f"{held}, received {expected}")
+        del self.params
+        self.params = view  # type: ignore[assignment]
+        self._generator = generator
+        self._compose, self._parts = compose, dict(parts)
+
+    def expression_on(self, x: Expr, prefix: str) -> Expr:
+        """This layer's expression on the input expression ``x``, every parameter name
+        prefixed by ``prefix`` (how an enclosing composite states this one)."""
+        return self._compose(x, self._parts, prefix)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Every part's own initialisation (its :meth:`reset_parameters`)."""
+        for part in self._parts.values():
+            part.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"order={self.self_interaction_order}"
