@@ -1,9 +1,62 @@
-"""DTN modules: streaming steps equal the parallel forward; expression and reference."""
+"""DTN modules: what the expressions state, streaming equals the parallel forward, orders,
+initialisation, parameters kept by the parts, bad input.
+
+forward == general == reference for every option (values and gradients, float64 and float32)
+is the registry's test (``tests/test_families.py``, families in ``prodint.families.tensor``).
+"""
+
+import math
 
 import pytest
 import torch
 
-from prodint.nn.dtn import DTN, DTNBlock, TensorAttention
+from prodint.nn.dtn import DTN, DTNBlock, DTNBlockState, TensorAttention, TensorInteraction
+
+
+def _grads(y: torch.Tensor, x: torch.Tensor, layer: torch.nn.Module) -> list[torch.Tensor]:
+    w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)
+    return list(torch.autograd.grad((y * w).sum(), [x, *layer.parameters()]))
+
+
+@pytest.mark.parametrize("options", [{}, {"normalize": True}],
+                         ids=["decay", "normalize_decay"])
+def test_decay_and_normalisation_are_in_the_expression(options: dict) -> None:
+    # the configuration whose reference once left out decay (0.54 apart) and normalisation
+    torch.manual_seed(0)
+    layer = TensorAttention(16, 2, decay=0.9, **options).double()
+    text = str(layer.expression)
+    assert "decay_i≤t^0.9" in text and "decay_j≤t^0.9" in text
+    assert ("signed_guard" in text) == bool(options)
+    assert layer.self_interaction_order == 5
+    x = torch.randn(2, 9, 16, dtype=torch.float64, requires_grad=True)
+    fast, ref = layer(x), layer.reference(x)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    for a, b in zip(_grads(fast, x, layer), _grads(ref, x, layer), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_one_head_equals_the_definition_written_out() -> None:
+    """o_t = Σ_{i≤j≤t} γ^{(t-i)+(t-j)} (q_t·k_i)(q_j·k_i) v_j / n_t, looped (independent of
+    the expression and of the kernels)."""
+    torch.manual_seed(3)
+    gamma = 0.6
+    layer = TensorAttention(3, 1, decay=gamma, normalize=True, output_norm=False).double()
+    x = torch.randn(1, 5, 3, dtype=torch.float64).abs() + 0.1
+    with torch.no_grad():
+        for name in ("Wq", "Wk"):
+            layer.param(name).abs_()  # positive q·k: a normaliser far from the guard
+        q, k, v = (x[0] @ layer.param(n) for n in ("Wq", "Wk", "Wv"))
+        rows = []
+        for t in range(5):
+            num, den = torch.zeros(3, dtype=torch.float64), 0.0
+            for j in range(t + 1):
+                for i in range(j + 1):
+                    w = gamma ** ((t - i) + (t - j)) * (q[t] @ k[i]) * (q[j] @ k[i])
+                    num, den = num + w * v[j], den + w
+            rows.append(num / den)
+        expected = torch.stack(rows) @ layer.param("Wo")
+        for method in (layer, layer.general, layer.reference):
+            torch.testing.assert_close(method(x)[0], expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("options", [{"normalize": False}, {"normalize": True},
@@ -19,59 +72,67 @@ def test_tensor_attention_step_matches_forward(options: dict) -> None:
         y, state = layer.step(x[:, t], state)
         rows.append(y)
     torch.testing.assert_close(torch.stack(rows, 1), full, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(layer(x, mode="naive"), full, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(layer.oracle(x), full, rtol=1e-10, atol=1e-10)
+    head, state = layer.prefill(x[:, :6])
+    torch.testing.assert_close(head, full[:, :6], rtol=1e-10, atol=1e-10)
+    for t in range(6, 11):
+        y, state = layer.step(x[:, t], state)
+        torch.testing.assert_close(y, full[:, t], rtol=1e-10, atol=1e-10)
 
 
-def test_tensor_attention_expression_is_the_reference() -> None:
+def test_tensor_interaction_streams_and_has_order_five() -> None:
     torch.manual_seed(0)
-    layer = TensorAttention(8, 2, normalize=False, output_norm=False).double()
+    layer = TensorInteraction(12, 3, chunk_size=4).double()
     assert layer.self_interaction_order == 5
-    x = torch.randn(2, 9, 8, dtype=torch.float64, requires_grad=True)
-    fast, ref = layer(x), layer.reference(x)
-    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
-    g1 = torch.autograd.grad(fast.sum(), x)[0]
-    g2 = torch.autograd.grad(ref.sum(), x)[0]
-    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-10)
+    assert TensorInteraction(12, 3, causal=False).self_interaction_order == 5
+    x = torch.randn(2, 9, 12, dtype=torch.float64)
+    full = layer(x)
+    y, state = layer.prefill(x[:, :4])
+    rows = [y]
+    for t in range(4, 9):
+        y, state = layer.step(x[:, t], state)
+        rows.append(y.unsqueeze(1))
+    torch.testing.assert_close(torch.cat(rows, 1), full, rtol=1e-10, atol=1e-10)
 
 
 def test_output_norm_is_in_the_expression() -> None:
-    """The default layer RMS-normalises each head: the expression carries it, and the
-    reference evaluation equals the fast forward, values and gradients."""
+    """The default layer RMS-normalises each head: the expression carries it."""
     torch.manual_seed(1)
     layer = TensorAttention(8, 2).double()
     assert layer.output_norm and not layer.normalize
     assert "rmsnorm" in str(layer.expression) and layer.self_interaction_order == 5
-    x = torch.randn(2, 9, 8, dtype=torch.float64, requires_grad=True)
-    fast, ref = layer(x), layer.reference(x)
-    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
-    g1, g2 = (torch.autograd.grad(y.pow(2).sum(), x)[0] for y in (fast, ref))
-    torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-10)
+    x = torch.randn(2, 9, 8, dtype=torch.float64)
+    fast = layer(x)
+    torch.testing.assert_close(fast, layer.reference(x), rtol=1e-10, atol=1e-10)
     # each head's output has unit RMS before Wo (up to eps = 1e-6 against mean(o²), which is
     # about 1e-3 at the first positions)
-    o = torch.linalg.lstsq(layer.interaction.params["Wo"].T, fast.detach().reshape(-1, 8).T
+    o = torch.linalg.lstsq(layer.param("Wo").detach().T, fast.detach().reshape(-1, 8).T
                            ).solution.T.reshape(2, 9, 2, 4)
     torch.testing.assert_close(o.pow(2).mean(-1), torch.ones(2, 9, 2, dtype=torch.float64),
                                rtol=0, atol=2e-3)
 
 
-@pytest.mark.parametrize("mixer", ["mlp", "tensor_interaction"])
-def test_block_step_matches_forward(mixer: str) -> None:
+@pytest.mark.parametrize("mixer,order", [("mlp", 5), ("tensor_interaction", 25)])
+def test_block_order_is_derived_and_step_matches_forward(mixer: str, order: int) -> None:
     torch.manual_seed(0)
     block = DTNBlock(16, 4, channel_mixer=mixer).double()
-    assert block.self_interaction_order == (5 if mixer == "mlp" else 15)
+    # z = x + TA(·) has order 5; the MLP keeps it, tensor interaction multiplies it by 5
+    assert block.self_interaction_order == block.expression.self_interaction_order == order
     x = torch.randn(2, 9, 16, dtype=torch.float64)
     full = block(x)
     state, rows = None, []
     for t in range(x.shape[1]):
         y, state = block.step(x[:, t], state)
         rows.append(y)
+    assert isinstance(state, DTNBlockState) and (state.mixer is None) == (mixer == "mlp")
     torch.testing.assert_close(torch.stack(rows, 1), full, rtol=1e-9, atol=1e-9)
 
 
 def test_language_model_streams_what_it_computes_in_parallel() -> None:
     torch.manual_seed(0)
     model = DTN(vocab=11, width=16, depth=2, heads=2).double()
-    assert model.self_interaction_order == 25
+    assert model.self_interaction_order == 25  # 5 per block, composed
+    assert DTN(11, 8, 2, 2, channel_mixer="tensor_interaction").self_interaction_order == 625
     tokens = torch.randint(0, 11, (2, 7))
     logits = model(tokens)
     state = None
@@ -87,9 +148,8 @@ def test_prefill_then_step_equals_the_whole_sequence(mixer: str) -> None:
     """A prompt read in parallel (chunked, T not a multiple of the chunk) hands over a state
     from which streaming continues exactly as if every token had been streamed."""
     torch.manual_seed(0)
-    model = DTN(vocab=13, width=16, depth=2, heads=2, channel_mixer=mixer).double()
-    for block in model.blocks:
-        block.attention.chunk_size = 4
+    model = DTN(vocab=13, width=16, depth=2, heads=2, channel_mixer=mixer,
+                chunk_size=4).double()
     tokens = torch.randint(0, 13, (2, 15))
     full = model(tokens)
     logits, state = model.prefill(tokens[:, :10])
@@ -103,13 +163,69 @@ def test_prefill_then_step_equals_the_whole_sequence(mixer: str) -> None:
     assert torch.equal(out[:, 10], full[:, 9].argmax(-1))
 
 
+def test_query_and_key_scaling_survives_every_initialisation() -> None:
+    """Documented: Wq, Wk ~ N(0, 1/(width·d)), applied by TensorAttention.reset_parameters,
+    in a layer of its own and inside a DTN (whose model-level init adds only the embedding
+    scale and the depth scaling of Wo)."""
+    torch.manual_seed(0)
+    width, heads, depth = 128, 4, 2
+    expected = 1.0 / math.sqrt(width * (width // heads))  # 0.0156, not GPT-2's 0.02
+    layer = TensorAttention(width, heads)
+    model = DTN(65, width, depth, heads)
+    for attention in (layer, *(b.attention for b in model.blocks)):
+        for name in ("Wq", "Wk"):
+            assert abs(float(attention.param(name).detach().std()) - expected) < 0.05 * expected
+        assert abs(float(attention.param("Wv").detach().std()) - width ** -0.5) < 0.05 * \
+            width ** -0.5
+    wo = model.blocks[0].attention.param("Wo").detach().std()
+    assert abs(float(wo) - (width * 2 * depth) ** -0.5) < 0.05 * (width * 2 * depth) ** -0.5
+    with torch.no_grad():
+        layer.param("Wq").fill_(1.0)
+    layer.reset_parameters()
+    assert abs(float(layer.param("Wq").detach().std()) - expected) < 0.05 * expected
+
+
+def test_parameters_live_in_the_parts_and_the_expression_reads_them() -> None:
+    torch.manual_seed(0)
+    model = DTN(11, 8, 1, 2).double()
+    keys = list(model.state_dict())
+    assert "blocks.0.attention.params.Wq" in keys and "embed.params.E" in keys
+    assert len(keys) == len(set(keys)) == len(model.params) == len(list(model.parameters()))
+    assert model.params["block0_attention_Wq"] is model.blocks[0].attention.param("Wq")
+    tokens = torch.randint(0, 11, (1, 5))
+    before = model.general(tokens)
+    with torch.no_grad():
+        model.blocks[0].attention.param("Wv").mul_(2.0)
+    after = model.general(tokens)
+    assert not torch.allclose(before, after)  # no copy: the expression runs on the part
+    torch.testing.assert_close(after, model(tokens), rtol=1e-10, atol=1e-10)
+    clone = DTN(11, 8, 1, 2).double()
+    clone.load_state_dict(model.state_dict())
+    torch.testing.assert_close(clone.general(tokens), after, rtol=0, atol=0)
+
+
 def test_bad_input() -> None:
     layer = TensorAttention(8, 2)
-    with pytest.raises(ValueError, match=r"x: expected \[B, T, width\] with width 8"):
+    with pytest.raises(ValueError, match=r"x: expected \[B, T, width=8\]"):
         layer(torch.randn(2, 5, 6))
-    with pytest.raises(ValueError, match=r"x: expected \[B, width\]"):
+    with pytest.raises(ValueError, match=r"x_t: expected \[B, width=8\]"):
         layer.step(torch.randn(2, 1, 8))
     with pytest.raises(ValueError, match="heads: expected a divisor"):
         TensorAttention(8, 3)
-    with pytest.raises(ValueError, match="channel_mixer: expected"):
+    with pytest.raises(ValueError, match=r"decay: expected a number in \(0, 1\]"):
+        TensorAttention(8, 2, decay=1.5)
+    with pytest.raises(ValueError, match="decay: expected None for a non-causal layer"):
+        TensorAttention(8, 2, causal=False, decay=0.9)
+    with pytest.raises(ValueError, match="prefill: expected a causal layer"):
+        TensorAttention(8, 2, causal=False).prefill(torch.randn(1, 3, 8))
+    with pytest.raises(ValueError, match="channel_mixer: expected one of"):
         DTNBlock(8, 2, channel_mixer="conv")
+    with pytest.raises(TypeError, match="state: expected a DTNBlockState"):
+        DTNBlock(8, 2).step(torch.randn(1, 8), (None, None, None))
+    model = DTN(11, 8, 1, 2)
+    with pytest.raises(ValueError, match=r"tokens: expected ids in \[0, 11\)"):
+        model(torch.tensor([[3, 11]]))
+    with pytest.raises(ValueError, match=r"tokens: expected integer ids \[B, T\]"):
+        model.general(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="state: expected 1 block states, received 2"):
+        model.step(torch.tensor([1]), [None, None])  # type: ignore[list-item]

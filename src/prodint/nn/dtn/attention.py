@@ -1,0 +1,172 @@
+"""Multi-head second-order tensor attention as a layer: decay and normalisation in the expression.
+
+``Q = X Wq``, ``K = X Wk``, ``V = X Wv`` are split into ``heads`` heads of ``d = width/heads``;
+each head computes (:func:`~prodint.interaction.library.tensor_attention_of`)::
+
+    o_t = Σ_{i ≤ j ≤ t} γ^{(t-i)+(t-j)} (q_t·k_i)(q_j·k_i) v_j     (causal, decay γ)
+    O   = Q (KᵀK)(QᵀV)                                            (non-causal)
+
+optionally divided by the same sum with ``v = 1`` through the signed guard
+(``normalize``), optionally RMS-normalised over the head's channels (``output_norm``); the
+heads are merged and projected by ``Wo``. Every option is part of the expression, so
+``forward`` (the chunked and recurrent kernels of :mod:`prodint.ops.tensor_attention`),
+``general`` (the compiled expression) and ``reference`` (node by node) agree for all of
+them. Order 5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from prodint.interaction import Expr, MergeAxes, Permute, Pointwise, Signal
+from prodint.interaction.layer import InteractionLayer
+from prodint.interaction.library import head_projection, projection, tensor_attention_of
+from prodint.nn.dtn.checks import check_decay, check_positive, check_tokens
+from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
+
+__all__ = ["TensorAttention", "tensor_attention_expression"]
+
+#: ``eps`` of the per-head RMS norm, ``o / sqrt(mean(o²) + eps)``.
+RMS_EPS = 1e-6
+
+
+def tensor_attention_expression(x: Expr, width: int, heads: int, *, causal: bool = True,
+                                decay: float | None = None, normalize: bool = False,
+                                output_norm: bool = True, eps: float = 1e-6,
+                                prefix: str = "") -> Expr:
+    """The layer's expression on ``x[t, m]`` (``m`` of size ``width``), parameters
+    ``<prefix>Wq``, ``Wk``, ``Wv`` (``[m, p]``) and ``Wo`` (``[p, m]``); value ``[t, m]``."""
+    d = width // heads
+    q, k = (head_projection(x, prefix + name, heads, d, axis="m") for name in ("Wq", "Wk"))
+    v = head_projection(x, prefix + "Wv", heads, d, axis="m", head_axis="e")
+    o = tensor_attention_of(q, k, v, causal=causal, decay=decay, normalize=normalize,
+                            eps=eps)  # [t, h, e]
+    if output_norm:
+        o = Pointwise("rmsnorm", o, "e", eps=RMS_EPS)
+    merged = MergeAxes(Permute(o, ("t", "h", "e")), ["h", "e"], "p")
+    return projection(merged, prefix + "Wo", width, axis="p", out_axis="m")
+
+
+class TensorAttention(InteractionLayer):
+    """Multi-head tensor attention on ``[B, T, width]`` (order 5; module doc).
+
+    Args:
+        width: model width, split into ``heads`` heads of ``width / heads``.
+        heads: number of heads.
+        causal: mask to ``i ≤ j ≤ t`` (``prefill`` and ``step`` need it).
+        normalize: divide by the guarded normaliser ``q_tᵀ(S_t m_t − h_t)``
+            (:mod:`prodint.ops.tensor_attention.common`), which can cross zero.
+        decay: ``γ ∈ (0, 1]`` (causal only; ``None`` for none).
+        chunk_size: chunk length of the chunked form.
+        output_norm: RMS-normalise each head's output over its channels,
+            ``o ↦ o / sqrt(mean(o²) + 1e-6)``, before ``Wo`` (no parameters). The raw output
+            grows like the square of the context (a double sum over ``i ≤ j ≤ t``) and the
+            operator's own normaliser can cross zero, so the normalised output is the stable
+            choice for training; it keeps the layer scale-free in the position, as group norms
+            do for linear attention.
+        eps: the normaliser's guard.
+        device, dtype, generator: where the parameters live, their dtype, the random draws.
+
+    Initialisation (:meth:`reset_parameters`): ``Wv, Wo ~ N(0, 1/width)`` (the expression's
+    variance-preserving draw) and ``Wq, Wk ~ N(0, 1/(width·d))``: each ``q·k`` enters twice
+    (``(q_t·k_i)(q_j·k_i)``), and the ``1/√d`` on both keeps a head's products of order one,
+    as ``1/√d`` does for softmax attention's scores.
+    """
+
+    def __init__(self, width: int, heads: int, *, causal: bool = True, normalize: bool = False,
+                 decay: float | None = None, chunk_size: int = 64, output_norm: bool = True,
+                 eps: float = 1e-6, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        check_positive(width=width, heads=heads, chunk_size=chunk_size)
+        if width % heads:
+            raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
+        decay = check_decay(decay, causal)
+        self.width, self.heads, self.head_dim = width, heads, width // heads
+        self.causal, self.normalize, self.decay = causal, normalize, decay
+        self.chunk_size, self.output_norm, self.eps = chunk_size, output_norm, eps
+        x = Signal("X", [("t", None), ("m", width)])
+        super().__init__(self.expression_on(x, ""), device=device, dtype=dtype,
+                         generator=generator)
+        self.reset_parameters()
+
+    def expression_on(self, x: Expr, prefix: str) -> Expr:
+        """The expression on the input ``x[t, m]``, parameter names prefixed by ``prefix``."""
+        return tensor_attention_expression(
+            x, self.width, self.heads, causal=self.causal, decay=self.decay,
+            normalize=self.normalize, output_norm=self.output_norm, eps=self.eps,
+            prefix=prefix)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """The expression's draws, then ``Wq, Wk`` scaled by ``1/√d`` (class doc)."""
+        super().reset_parameters()
+        for name in ("Wq", "Wk"):
+            self.params[name].mul_(1.0 / math.sqrt(self.head_dim))
+
+    # ------------------------------------------------------------------ fast path
+    def _heads(self, x: Tensor, name: str) -> Tensor:
+        return (x @ self.params[name]).unflatten(-1, (self.heads, self.head_dim))
+
+    def _output(self, o: Tensor) -> Tensor:
+        """Heads ``[B, T, H, Dv]`` → ``[B, T, width]``: optional RMS norm, merge, ``Wo``."""
+        if self.output_norm:
+            o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + RMS_EPS)
+        return o.flatten(-2) @ self.params["Wo"]
+
+    def _attend(self, x: Tensor, mode: str, state: TensorAttentionState | None,
+                keep_state: bool) -> tuple[Tensor, TensorAttentionState | None]:
+        q, k, v = (self._heads(x, n) for n in ("Wq", "Wk", "Wv"))
+        o, new = tensor_attention(q, k, v, causal=self.causal, mode=mode,
+                                  chunk_size=self.chunk_size, normalize=self.normalize,
+                                  decay=self.decay, eps=self.eps, initial_state=state,
+                                  output_final_state=keep_state)
+        return self._output(o), new
+
+    def forward(self, x: Tensor, *, mode: str = "chunk") -> Tensor:
+        """``[B, T, width] → [B, T, width]``; ``mode`` as in
+        :func:`~prodint.ops.tensor_attention.tensor_attention`."""
+        check_tokens(x, 3, self.width)
+        return self._attend(x, mode, None, False)[0]
+
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression on ``x [B, T, width]``."""
+        check_tokens(x, 3, self.width)
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node on ``x [B, T, width]``."""
+        check_tokens(x, 3, self.width)
+        return self.run_reference(x)
+
+    def oracle(self, x: Tensor) -> Tensor:
+        """The operator's naive ``T × T`` form (:mod:`prodint.ops.tensor_attention.naive`)."""
+        return self(x, mode="naive")
+
+    # ------------------------------------------------------------------ streaming
+    def _check_causal(self, method: str) -> None:
+        if not self.causal:
+            raise ValueError(f"{method}: expected a causal layer (causal=True) to stream, "
+                             "received causal=False")
+
+    def prefill(self, x: Tensor) -> tuple[Tensor, TensorAttentionState]:
+        """:meth:`forward` (chunked) that also returns the state after the last token, from
+        which :meth:`step` continues."""
+        self._check_causal("prefill")
+        check_tokens(x, 3, self.width)
+        y, state = self._attend(x, "chunk", None, True)
+        assert state is not None
+        return y, state
+
+    def step(self, x: Tensor, state: TensorAttentionState | None = None
+             ) -> tuple[Tensor, TensorAttentionState]:
+        """One token ``[B, width]`` with the carried state (``None`` before the first);
+        equals :meth:`forward` row by row."""
+        self._check_causal("step")
+        check_tokens(x, 2, self.width)
+        y, new = self._attend(x.unsqueeze(1), "recurrent", state, True)
+        assert new is not None
+        return y[:, 0], new

@@ -1,0 +1,43 @@
+"""Argument checks shared by the Deep Tensor Network layers (clear errors before any work)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+
+def check_positive(**values: object) -> None:
+    """Raise unless every value is a positive int (not a bool)."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, received {value!r}")
+
+
+def check_decay(decay: object, causal: bool) -> float | None:
+    """``decay`` as a float in ``(0, 1]`` (or ``None``); a decay needs a causal layer."""
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
+    if decay is None:
+        return None
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or \
+            not math.isfinite(decay) or not 0 < decay <= 1:
+        raise ValueError(f"decay: expected a number in (0, 1] or None, received {decay!r}")
+    if not causal:
+        raise ValueError(f"decay: expected None for a non-causal layer (it has no order in "
+                         f"time), received {decay!r}")
+    return float(decay)
+
+
+def check_tokens(x: object, rank: int, width: int) -> Tensor:
+    """``x`` as ``[B, T, width]`` (``rank`` 3) or one token ``[B, width]`` (``rank`` 2)."""
+    name, shape = ("x", f"[B, T, width={width}]") if rank == 3 else \
+        ("x_t", f"[B, width={width}]")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
+                        f"{type(x).__name__}")
+    if x.dim() != rank or x.shape[-1] != width:
+        raise ValueError(f"{name}: expected {shape}, received shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating tensor, received {x.dtype}")
+    return x
