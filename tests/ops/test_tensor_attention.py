@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
+from prodint.interaction.normalize import signed_guard
+from prodint.ops.tensor_attention import (
+    TensorAttentionState,
+    tensor_attention,
+    tensor_attention_chunk,
+    tensor_attention_naive,
+    tensor_attention_recurrent,
+)
 
 MODES = ["naive", "chunk", "recurrent"]
 
@@ -113,6 +120,7 @@ def test_batch_and_head_independence() -> None:
 def test_normaliser_guard_keeps_sign_and_bounds() -> None:
     from prodint.ops.tensor_attention import guard
 
+    assert guard is signed_guard  # the guard the expression states divides alike
     den = torch.tensor([-2.0, -1e-9, 0.0, 1e-9, 3.0], dtype=torch.float64)
     torch.testing.assert_close(guard(den, 1e-6),
                                torch.tensor([-2.0, -1e-6, 1e-6, 1e-6, 3.0], dtype=torch.float64))
@@ -150,3 +158,25 @@ def test_long_sequences_run_in_segments_exactly(monkeypatch, options: dict) -> N
     got = _run("chunk", q, k, v, chunk_size=4, **options)
     for a, b in zip([got[0], *got[1], *got[2]], [ref[0], *ref[1], *ref[2]], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("form", [tensor_attention_naive, tensor_attention_chunk,
+                                  tensor_attention_recurrent],
+                         ids=["naive", "chunk", "recurrent"])
+def test_every_form_checks_its_arguments(form) -> None:
+    q, k, v = _qkv()
+    with pytest.raises(ValueError, match=r"q: expected \[B, T, H, D\]"):
+        form(q[0], k, v)
+    with pytest.raises(ValueError, match="k: expected the shape of q"):
+        form(q, k[..., :3], v)
+    with pytest.raises(ValueError, match=r"v: expected \[B, T, H\]"):
+        form(q, k, v[:, :4])
+    with pytest.raises(ValueError, match=r"decay: expected values in \(0, 1\]"):
+        form(q, k, v, decay=0.0)
+    with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
+        form(q, k, v.float())
+    with pytest.raises(TypeError, match="initial_state: expected a TensorAttentionState"):
+        form(q, k, v, initial_state=(q, k, v))
+    with pytest.raises(ValueError, match=r"initial_state.m: expected shape \(2, 3, 4\)"):
+        form(q, k, v, normalize=True, initial_state=TensorAttentionState(
+            torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 5), torch.zeros(2, 3, 4, 5)))

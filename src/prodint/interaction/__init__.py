@@ -21,6 +21,7 @@ from prodint.algebra.learned import LearnedAlgebra
 from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
 from prodint.interaction.causal import CausalSum, DecayMask
 from prodint.interaction.compile import Plan, evaluate
+from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.fold import fold, fold_tables
@@ -51,6 +52,7 @@ __all__ = [
     "Case",
     "CausalMask",
     "CausalSum",
+    "CompositeLayer",
     "Constant",
     "Contract",
     "DecayMask",
