@@ -1,9 +1,12 @@
 """LearnedAlgebra: exact equivariance when constrained, the penalty, initialisation, errors."""
 
+import math
+
 import pytest
 import torch
 
 from prodint.algebra import Algebra, LearnedAlgebra, quaternions
+from prodint.algebra.learned import LEGS
 from prodint.groups import (
     Representation,
     cyclic,
@@ -76,15 +79,112 @@ def test_constrained_is_equivariant_for_every_element(key: str) -> None:
     assert float(alg.symmetry_penalty().detach()) == 0.0
 
 
-def test_constrained_parameters_are_the_basis_coefficients() -> None:
+def test_constrained_parameters_are_one_coefficient_per_orbit() -> None:
+    # Γ[a, b, c] = θ[orbit of (a, b, c)], C4 moving all three legs: (a, b, c) ~ (a+g, b+g, c+g).
+    # Each orbit meets a = 0 once, so the orbits in order of first appearance are the (0, b, c).
     rep = regular(cyclic(4))
     alg = make(rep, "constrained")
-    basis = equivariant_bilinear_basis(rep)  # [m, o, i, j]
-    assert alg.theta.shape == (basis.shape[0],)
+    assert alg.theta.shape == (16,)
     assert [name for name, _ in alg.named_parameters()] == ["theta"]
-    gamma = torch.einsum("k,koij->ijo", alg.theta.detach(), basis)
-    torch.testing.assert_close(alg.structure_constants.detach(), gamma, rtol=0, atol=1e-14)
-    assert "basis" not in alg.state_dict()
+    gamma = alg.structure_constants.detach()
+    assert torch.equal(gamma[0].reshape(-1), alg.theta.detach())
+    for g in range(4):
+        assert torch.equal(torch.roll(gamma, (g, g, g), (0, 1, 2)), gamma)
+    assert "ties" not in alg.state_dict() and "basis" not in alg.state_dict()
+    # The orthonormal basis spans the same space as the SVD solver's.
+    svd = equivariant_bilinear_basis(rep, solver="svd").permute(0, 2, 3, 1).reshape(16, -1)
+    ours = alg.basis.reshape(16, -1)
+    torch.testing.assert_close(ours.T @ ours, svd.T @ svd, rtol=0, atol=1e-12)
+
+
+def test_lie_symmetry_is_a_basis_expansion() -> None:
+    rep = so3_vector()
+    alg = make(rep, "constrained")
+    assert alg.ties is None and alg.leg_basis.shape == (1, 3, 3, 3)
+    expected = torch.einsum("k,kabc->abc", alg.theta.detach(), alg.leg_basis)
+    torch.testing.assert_close(alg.structure_constants.detach(), expected, rtol=0, atol=1e-15)
+    c = equivariant_bilinear_basis(rep)[0].permute(1, 2, 0)  # c[o, i, j] -> Γ[i, j, o]
+    torch.testing.assert_close(alg.leg_basis[0].abs(), c.abs(), rtol=0, atol=1e-12)
+
+
+def reynolds(gamma: torch.Tensor, rep: Representation, legs: str) -> torch.Tensor:
+    """The average of g · Γ over the group, g moving only ``legs`` (the projection P_G)."""
+    mats = rep.matrices
+    total = torch.zeros_like(gamma)
+    for m in mats:
+        moved = gamma
+        if "a" in legs:
+            moved = torch.einsum("abc,ia->ibc", moved, m)
+        if "b" in legs:
+            moved = torch.einsum("abc,jb->ajc", moved, m)
+        if "c" in legs:
+            moved = torch.einsum("abc,kc->abk", moved, m)
+        total += moved
+    return total / len(mats)
+
+
+def group_algebra_gamma(n: int) -> torch.Tensor:
+    g = torch.zeros(n, n, n, dtype=F64)
+    for a in range(n):
+        for b in range(n):
+            g[a, b, (a + b) % n] = 1.0
+    return g
+
+
+def fit_residual(alg: LearnedAlgebra, target: torch.Tensor) -> float:
+    """Least-squares fit of Γ(θ) to ``target``: ||Γ(θ*) - target|| / ||target||."""
+    theta = alg.theta.detach()
+    columns = []
+    for unit in torch.eye(theta.numel(), dtype=F64):
+        with torch.no_grad():
+            alg.theta.copy_(unit.view_as(theta))
+        columns.append(alg.structure_constants.detach().reshape(-1))
+    jacobian = torch.stack(columns, 1)
+    best = torch.linalg.lstsq(jacobian, target.reshape(-1, 1)).solution
+    return float((jacobian @ best - target.reshape(-1, 1)).norm() / target.norm())
+
+
+def test_right_legs_contain_the_group_algebra_all_legs_do_not() -> None:
+    n = 12
+    rep = regular(cyclic(n))
+    target = group_algebra_gamma(n)
+    right = make(rep, "constrained").__class__(n, symmetry=rep, mode="constrained",
+                                               legs=("b", "c")).double()
+    every = make(rep, "constrained")
+    assert right.theta.shape == (12, 12) and every.theta.shape == (144,)
+    assert fit_residual(right, target) < 1e-12
+    # All legs: each orbit (a+g, b+g, a+b+g) holds one 1 of the table in 12 entries, so the
+    # projection keeps 1/12 of the norm²: residual sqrt(11/12) = 0.957.
+    assert abs(fit_residual(every, target) - math.sqrt(11 / 12)) < 1e-12
+    for legs, equivariant in ((("b", "c"), True), (("a", "c"), True), (LEGS, False)):
+        alg = LearnedAlgebra(n, symmetry=rep, mode="regularized", legs=legs).double()
+        with torch.no_grad():
+            alg.gamma.copy_(target)
+        assert alg.is_equivariant() is equivariant, legs
+        assert (float(alg.symmetry_penalty().detach()) < 1e-20) is equivariant
+
+
+@pytest.mark.parametrize("legs", ["bc", "ac", "ab", "c"])
+@pytest.mark.parametrize("key", ["D4-regular", "S3-points"])
+def test_partial_legs_penalty_is_the_group_average(legs: str, key: str) -> None:
+    rep = SYMMETRIES[key]()
+    alg = LearnedAlgebra(rep.dim, symmetry=rep, mode="regularized", legs=tuple(legs),
+                         generator=torch.Generator().manual_seed(4)).double()
+    gamma = alg.gamma.detach().clone()
+    residual = gamma - reynolds(gamma, rep, legs)
+    torch.testing.assert_close(float(alg.symmetry_penalty().detach()),
+                               float((residual**2).sum()), rtol=1e-10, atol=0)
+    constrained = LearnedAlgebra(rep.dim, symmetry=rep, mode="constrained",
+                                 legs=tuple(legs)).double()
+    g = constrained.structure_constants.detach()
+    torch.testing.assert_close(reynolds(g, rep, legs), g, rtol=0, atol=1e-12)
+    assert constrained.is_equivariant()
+    # The coefficient count is the dimension of the invariant space, by characters: the mean
+    # over g of Π over moved legs of tr ρ(g) (real permutation characters, χ(g⁻¹) = χ(g)),
+    # times n for each leg left alone.
+    chi = rep.matrices.diagonal(dim1=1, dim2=2).sum(-1)
+    dimension = float((chi ** len(legs)).mean()) * rep.dim ** (3 - len(legs))
+    assert constrained.theta.numel() == round(dimension)
 
 
 def independent_penalty(gamma: torch.Tensor, rep: Representation) -> float:
@@ -330,4 +430,7 @@ def test_constructor_errors() -> None:
         LearnedAlgebra(4, generator=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="basis_names"):
         LearnedAlgebra(4, basis_names=["a"])
+    for legs in [(), ("a", "d"), ("c", "c"), "bc"]:
+        with pytest.raises(ValueError, match="legs: expected a non-empty subset"):
+            LearnedAlgebra(4, symmetry=rep, mode="constrained", legs=legs)
     assert LearnedAlgebra(2, symmetry=trivial(cyclic(3), 2), mode="constrained").is_equivariant()

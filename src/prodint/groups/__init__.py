@@ -20,6 +20,7 @@ from prodint.groups.equivariance import (
     DEFAULT_RTOL,
     SOLVERS,
     cache_info,
+    choose_solver,
     clear_cache,
     constraint_matrix,
     equivariant_basis,
@@ -39,7 +40,7 @@ from prodint.groups.finite import (
 from prodint.groups.grids import grid_rotations, grid_translations
 from prodint.groups.legs import Symmetry, bind_symmetries
 from prodint.groups.lie import SO2, SO3, LieGroup, levi_civita, so2, so3
-from prodint.groups.orbits import DEFAULT_MAX_BYTES, orbit_basis, orbit_partition
+from prodint.groups.orbits import DEFAULT_MAX_BYTES, orbit_basis, orbit_partition, tie_index
 from prodint.groups.permutations import (
     PermutationRepresentation,
     as_permutation,
@@ -71,6 +72,7 @@ __all__ = [
     "as_permutation",
     "bind_symmetries",
     "cache_info",
+    "choose_solver",
     "clear_cache",
     "constraint_matrix",
     "cyclic",
@@ -101,6 +103,7 @@ __all__ = [
     "symmetric_permutations",
     "tensor_power",
     "tensor_product",
+    "tie_index",
     "trivial",
     "trivial_permutation",
 ]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -55,6 +55,7 @@ from prodint.groups.representations import Representation
 __all__ = [
     "DEFAULT_RTOL",
     "cache_info",
+    "choose_solver",
     "clear_cache",
     "constraint_matrix",
     "equivariant_basis",
@@ -73,7 +74,9 @@ SOLVERS = ("auto", "svd", "orbits")
 DEFAULT_RTOL = 1e-9
 
 _lock = threading.Lock()
-_basis_cache: dict[tuple[bytes, bytes, float, str], torch.Tensor] = {}
+# Keyed by (rep_in.key, rep_out.key, rtol, solver) for maps and by ("invariant", sizes, legs
+# and representation keys, support digest, rtol) for invariant tensors.
+_basis_cache: dict[tuple, torch.Tensor] = {}
 _stats = {"hits": 0, "misses": 0}
 
 
@@ -163,6 +166,19 @@ def _resolve_solver(solver: object, reps: Sequence[Representation | PermutationR
         usable = all(r.dim > 0 and _is_permutation(r) for r in reps)
         return "orbits" if usable else "svd"
     return str(solver)
+
+
+def choose_solver(symmetries: Symmetry | Sequence[Symmetry], solver: str = "auto") -> str:
+    """The solver ``solver`` stands for: ``"auto"`` is ``"orbits"`` when every leg of every
+    symmetry carries a permutation representation, else ``"svd"``; the others are returned.
+
+    Raises:
+        ValueError: an unknown solver name.
+    """
+    items = [symmetries] if isinstance(symmetries, Mapping) else list(symmetries)
+    reps = [rep for sym in items if isinstance(sym, Mapping) for rep in sym.values()
+            if isinstance(rep, Representation | PermutationRepresentation)]
+    return _resolve_solver(solver, reps)
 
 
 def equivariant_basis(
@@ -282,12 +298,21 @@ def invariant_basis(
             generators.
 
     Returns:
-        ``[m, *sizes]`` float64, Frobenius-orthonormal, zero outside ``support``.
+        ``[m, *sizes]`` float64, Frobenius-orthonormal, zero outside ``support``; cached like
+        :func:`equivariant_basis` (a fresh copy each time).
     """
     sizes = check_sizes(sizes)
     max_bytes = _check_max_bytes(max_bytes)
     bound = bind_symmetries(sizes, symmetries, names=names)
     mask = _support_mask(support, sizes)
+    key = ("invariant", sizes, tuple(tuple((leg, rep.key) for leg, rep in sym.legs)
+                                     for sym in bound),
+           None if mask is None else mask.contiguous().numpy().tobytes(), float(rtol))
+    with _lock:
+        cached = _basis_cache.get(key)
+        if cached is not None:
+            _stats["hits"] += 1
+            return cached.clone()
     count = math.prod(sizes)
     generators = sum(len(s.group.generators()) if isinstance(s.group, Group) else s.group.dim
                      for s in bound)
@@ -300,7 +325,11 @@ def invariant_basis(
     null = _null_space(constraints[:, keep], float(rtol))
     basis = torch.zeros(null.shape[0], count, dtype=torch.float64)
     basis[:, keep] = null
-    return basis.view(-1, *sizes)
+    basis = basis.view(-1, *sizes)
+    with _lock:
+        _stats["misses"] += 1
+        _basis_cache[key] = basis
+    return basis.clone()
 
 
 def equivariant_projector(
@@ -347,7 +376,9 @@ def project_equivariant(
     return torch.einsum("...k,kij->...ij", coeff, b)
 
 
-def equivariant_bilinear_basis(rep: Representation, rtol: float = DEFAULT_RTOL) -> torch.Tensor:
+def equivariant_bilinear_basis(rep: Representation | PermutationRepresentation,
+                               rtol: float = DEFAULT_RTOL, *, solver: str = "auto"
+                               ) -> torch.Tensor:
     """Basis of equivariant bilinear products ``V x V -> V`` (algebra structure constants).
 
     A bilinear product on ``V = R^n`` with structure constants ``c[o, i, j]``,
@@ -361,7 +392,9 @@ def equivariant_bilinear_basis(rep: Representation, rtol: float = DEFAULT_RTOL) 
         ``m = 1`` and the single element is ``+-epsilon / sqrt(6)`` (the cross product).
     """
     n = rep.dim
-    return equivariant_basis(tensor_product(rep, rep), rep, rtol).reshape(-1, n, n, n)
+    dense = _dense(rep)
+    return equivariant_basis(tensor_product(dense, dense), dense, rtol,
+                             solver=solver).reshape(-1, n, n, n)
 
 
 def cache_info() -> dict[str, int]:

@@ -33,7 +33,7 @@ from torch import Tensor
 from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries, check_sizes
 from prodint.groups.permutations import PermutationRepresentation, as_permutation
 
-__all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition"]
+__all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition", "tie_index"]
 
 #: The largest working memory a solver may plan for before it refuses (1 GiB): a basis or a
 #: table larger than that is almost always a mistake in the sizes, and on the 2-core CPU it
@@ -203,3 +203,43 @@ def orbit_basis(labels: Tensor, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Tensor
     basis[flat[keep], torch.arange(flat.numel())[keep]] = 1.0
     sizes = basis.sum(dim=1, keepdim=True)
     return (basis / sizes.sqrt()).view(m, *labels.shape)
+
+
+def tie_index(labels: Tensor, sizes: Sequence[int], axes: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """The tie table ``T[i] = θ[labels[i_axes], i_free]`` as flat indices into ``θ``.
+
+    ``θ`` has shape ``[m, *free sizes]`` (``m`` the number of labels, the free axes those not
+    in ``axes``, in order), flattened row-major.
+
+    Args:
+        labels: long tensor with one dimension per entry of ``axes`` (in that order); ``-1``
+            marks entries fixed at zero.
+        sizes: the sizes of all the tensor's axes.
+        axes: the positions the labels run over.
+
+    Returns:
+        ``(index, kept)``: ``[*sizes]`` long flat indices into ``θ`` (0 where the label is
+        ``-1``) and the ``[*sizes]`` bool mask of entries not fixed at zero.
+    """
+    sizes = check_sizes(sizes)
+    axes = list(axes)
+    if sorted(set(axes)) != sorted(axes) or not all(0 <= a < len(sizes) for a in axes):
+        raise ValueError(f"axes: expected distinct positions in 0..{len(sizes) - 1}, received "
+                         f"{axes}")
+    if list(labels.shape) != [sizes[a] for a in axes]:
+        raise ValueError(f"labels: expected shape {[sizes[a] for a in axes]}, received "
+                         f"{list(labels.shape)}")
+    rank = len(sizes)
+    order = sorted(range(len(axes)), key=lambda j: axes[j])
+    shape = [1] * rank
+    for a in axes:
+        shape[a] = sizes[a]
+    placed = labels.permute(order).reshape(shape)
+    free = [a for a in range(rank) if a not in axes]
+    index = placed.clamp(min=0) * math.prod(sizes[a] for a in free)
+    stride = 1
+    for a in reversed(free):  # row-major offsets of the free axes inside one label's block
+        view = [sizes[a] if d == a else 1 for d in range(rank)]
+        index = index + (torch.arange(sizes[a]) * stride).view(view)
+        stride *= sizes[a]
+    return index.expand(sizes).contiguous(), (placed >= 0).expand(sizes).contiguous()
