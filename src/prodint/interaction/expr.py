@@ -152,23 +152,8 @@ class Expr:
         if any(a not in replacement.axes for a in target.axes):
             raise ValueError(f"replacement: expected axes {list(target.axes)} (those of "
                              f"{name}), received {list(replacement.axes)}")
-        memo: dict[int, Expr] = {}
-
-        def rebuild(node: Expr) -> Expr:
-            if id(node) in memo:
-                return memo[id(node)]
-            if isinstance(node, Parameter) and node.name == name:
-                new = replacement
-            elif node.children:
-                kids = [rebuild(c) for c in node.children]
-                same = all(k is c for k, c in zip(kids, node.children, strict=True))
-                new = node if same else node.rebuild(kids)
-            else:
-                new = node
-            memo[id(node)] = new
-            return new
-
-        return rebuild(self)
+        return replace_nodes(self, lambda node: replacement if isinstance(node, Parameter)
+                             and node.name == name else None)
 
     # ------------------------------------------------------------- evaluation
     def reference(self, *values: Tensor) -> Tensor:
@@ -188,6 +173,26 @@ class Expr:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self} : [{', '.join(map(repr, self.axes))}] " \
                f"order {self.self_interaction_order}>"
+
+
+def replace_nodes(expr: Expr, replace: Callable[[Expr], Expr | None]) -> Expr:
+    """``expr`` rebuilt with every node ``n`` for which ``replace(n)`` is an expression put in
+    its place. Shared sub-expressions stay shared, untouched subtrees are kept as they are and
+    the parents of a replacement are rebuilt (:meth:`Expr.rebuild`), so their checks run
+    again."""
+    memo: dict[int, Expr] = {}
+
+    def rebuild(node: Expr) -> Expr:
+        if id(node) not in memo:
+            new = replace(node)
+            if new is None and node.children:
+                kids = [rebuild(c) for c in node.children]
+                same = all(k is c for k, c in zip(kids, node.children, strict=True))
+                new = node if same else node.rebuild(kids)
+            memo[id(node)] = node if new is None else new
+        return memo[id(node)]
+
+    return rebuild(expr)
 
 
 class Signal(Expr):

@@ -27,7 +27,15 @@ from torch import Tensor
 
 from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
 from prodint.interaction.compile import evaluate
-from prodint.interaction.expr import Expr, Kernel, Parameter, Signal, align, make_aligner
+from prodint.interaction.expr import (
+    Expr,
+    Kernel,
+    Parameter,
+    Signal,
+    align,
+    make_aligner,
+    replace_nodes,
+)
 
 
 def _describe(axes: Sequence[Axis]) -> str:
@@ -64,22 +72,12 @@ def order_with(expr: Expr, orders: Mapping[str, int]) -> int:
     theirs. A recurrence's cell read this way gives the order of the next state from the
     orders of the input and the previous state.
     """
-    memo: dict[int, Expr] = {}
+    def stand_in(node: Expr) -> Expr | None:
+        if isinstance(node, Signal) and node.name in orders:
+            return _OrderedLeaf(node, orders[node.name])
+        return None
 
-    def rebuild(node: Expr) -> Expr:
-        if id(node) not in memo:
-            if isinstance(node, Signal) and node.name in orders:
-                new: Expr = _OrderedLeaf(node, orders[node.name])
-            elif node.children:
-                kids = [rebuild(c) for c in node.children]
-                same = all(k is c for k, c in zip(kids, node.children, strict=True))
-                new = node if same else node.rebuild(kids)
-            else:
-                new = node
-            memo[id(node)] = new
-        return memo[id(node)]
-
-    return rebuild(expr).self_interaction_order
+    return replace_nodes(expr, stand_in).self_interaction_order
 
 
 class Select(Expr):
