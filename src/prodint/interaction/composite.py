@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from prodint.interaction.expr import Expr, Signal
 from prodint.interaction.layer import InteractionLayer
@@ -90,6 +90,10 @@ class CompositeLayer(InteractionLayer):
                              f"{held}, received {expected}")
         del self.params
         self.params = view  # type: ignore[assignment]
+        # an algebra that a part holds moves with the part: keep only the composite's own
+        held = {id(m) for part in parts.values() for m in part.modules()}
+        self.algebras = nn.ModuleDict({key: a for key, a in self.algebras.items()
+                                       if id(a) not in held})
         self._generator = generator
         self._compose, self._parts = compose, dict(parts)
 

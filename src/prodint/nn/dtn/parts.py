@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.algebra import hadamard
+from prodint.algebra import Algebra, hadamard
 from prodint.interaction import (
     Contract,
     Expr,
@@ -52,15 +52,21 @@ class LayerNorm(InteractionLayer):
     def __init__(self, width: int, **factory: object) -> None:
         check_positive(width=width)
         self.width = width
-        super().__init__(self.expression_on(_residual_stream(width), ""),
+        x = _residual_stream(width)
+        super().__init__(self._build(x, "", hadamard(width)),
                          **factory)  # type: ignore[arg-type]
 
-    def expression_on(self, x: Expr, prefix: str) -> Expr:
-        """``layernorm_m(x) ⊙ weight + bias`` on ``x[…, m]``."""
+    def _build(self, x: Expr, prefix: str, algebra: Algebra) -> Expr:
         normed = Pointwise("layernorm", x, "m", eps=self.EPS)
         gain = Parameter(prefix + "weight", [("m", self.width)], init="ones")
-        scaled = Product(normed, gain, hadamard(self.width), "m")
+        scaled = Product(normed, gain, algebra, "m")
         return Sum(scaled, Parameter(prefix + "bias", [("m", self.width)], init="zeros"))
+
+    def expression_on(self, x: Expr, prefix: str) -> Expr:
+        """``layernorm_m(x) ⊙ weight + bias`` on ``x[…, m]``, in this layer's Hadamard
+        algebra (which moves with the layer)."""
+        own = next(n.algebra for n in self.expression.walk() if isinstance(n, Product))
+        return self._build(x, prefix, own)  # type: ignore[arg-type]
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, (self.width,), self.params["weight"], self.params["bias"],
