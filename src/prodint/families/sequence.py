@@ -1,7 +1,59 @@
-"""Registry entries: sequence layer families (see :mod:`prodint.families`)."""
+"""Registry entries: sequence layer families (see :mod:`prodint.families`).
+
+Mamba's block (one family per scan form, biases drawn), linear attention (causal in a drawn
+fast form, and non-causal) and the softmax language model's causal attention. Each case is
+small (a few channels, 5 to 12 tokens, longer than the chunks) so that the registry test runs
+each in well under a second.
+"""
 
 from __future__ import annotations
 
-from prodint.interaction.layer import Family
+import torch
 
-FAMILIES: tuple[Family, ...] = ()
+from prodint.interaction.layer import Case, Family, choice, randn
+from prodint.nn.softmax_lm import CausalSelfAttention
+from prodint.zoo.linear_attention import LinearAttention
+from prodint.zoo.mamba import MambaBlock
+
+F64 = torch.float64
+
+
+def _mamba(mode: str):
+    def build(g: torch.Generator) -> Case:
+        d_model = choice(g, [4, 6])
+        layer = MambaBlock(d_model, d_state=choice(g, [2, 3]), d_conv=choice(g, [2, 3, 4]),
+                           expand=choice(g, [1, 2]), dt_rank=choice(g, [1, 2]),
+                           bias=bool(choice(g, [0, 1])), conv_bias=bool(choice(g, [0, 1])),
+                           mode=mode, chunk_size=choice(g, [2, 3, 8]), dtype=F64,
+                           generator=g)
+        # drive (Δ ⊙ u) ⊗ B: 3, the decay enters: 4, the readout by C: 5, the gate: 6
+        return Case(layer, (randn(g, 2, choice(g, [5, 9]), d_model),), 6)
+
+    return build
+
+
+def _linear_attention(causal: bool):
+    def build(g: torch.Generator) -> Case:
+        heads = choice(g, [1, 2])
+        width = heads * choice(g, [2, 3])
+        modes = ["chunk", "recurrent"] if causal else ["chunk"]
+        layer = LinearAttention(width, heads, causal=causal, mode=choice(g, modes),
+                                chunk_size=choice(g, [2, 4]), dtype=F64, generator=g)
+        return Case(layer, (randn(g, 2, choice(g, [7, 12]), width),), 3)
+
+    return build
+
+
+def _softmax_attention(g: torch.Generator) -> Case:
+    heads = choice(g, [1, 2])
+    width = heads * choice(g, [2, 3])
+    layer = CausalSelfAttention(width, heads, dtype=F64, generator=g)
+    return Case(layer, (randn(g, 2, choice(g, [6, 9]), width),), 3)
+
+
+FAMILIES: tuple[Family, ...] = (
+    *(Family(f"zoo.MambaBlock.{mode}", _mamba(mode)) for mode in ("naive", "chunk", "recurrent")),
+    Family("zoo.LinearAttention.causal", _linear_attention(True), compile=True),
+    Family("zoo.LinearAttention", _linear_attention(False)),
+    Family("nn.CausalSelfAttention", _softmax_attention),
+)

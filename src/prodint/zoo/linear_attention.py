@@ -1,10 +1,18 @@
 """Multi-head linear attention ``o_t = Σ_{s(≤t)} (q_t · k_s) v_s``, order 3.
 
-Without a softmax the attention matrix factorises: non-causal ``O = Q (Kᵀ V)`` costs
-``O(T d²)`` instead of ``O(T² d)``; causal attention is computed chunk by chunk, with the
-``d × d`` state ``S = Σ_s k_s v_sᵀ`` of earlier chunks carried across:
-``O_c = Q_c S + [(Q_c K_cᵀ) ⊙ L] V_c``, ``S ← S + K_cᵀ V_c`` (``L`` inclusive lower triangle).
-:meth:`general` runs the expression (the masked ``T × T`` product).
+``LinearAttention(x)`` for ``x [B, T, width]``: ``Q = X Wqᵀ``, ``K = X Wkᵀ``, ``V = X Wvᵀ``
+split into ``H`` heads of ``d = width / H``, per head ``o_t = Σ_{s ≤ t} (q_t·k_s) v_s`` (every
+``s`` when non-causal), heads merged and projected by ``Wo``. Without a softmax the attention
+matrix factorises: the operator :func:`~prodint.ops.linear_attention` computes it chunk by
+chunk with a carried ``d × d`` state (non-causal ``Q (Kᵀ V)``), in ``O(T d²)`` instead of
+``O(T² d)``.
+
+The layer contract (:class:`~prodint.interaction.layer.InteractionLayer`): ``forward`` runs
+the operator in ``mode``; :meth:`general` and :meth:`reference` run the expression (the masked
+``T × T`` product, compiled and node by node); :meth:`oracle` runs the operator's naive form.
+Causal layers stream: :meth:`prefill` reads a prompt in parallel and returns the
+:class:`~prodint.ops.LinearAttentionState` after it, :meth:`step` advances one token; prefill
+then steps equal ``forward`` on the whole sequence.
 """
 
 from __future__ import annotations
@@ -24,6 +32,12 @@ from prodint.interaction import (
 )
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import head_projection, projection
+from prodint.ops.linear_attention import (
+    MODES,
+    LinearAttentionState,
+    linear_attention,
+    linear_attention_step,
+)
 
 
 def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
@@ -49,47 +63,99 @@ def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
 class LinearAttention(InteractionLayer):
     """Multi-head linear attention on ``[B, T, width]`` (no softmax, no feature map).
 
+    Parameters ``Wq, Wk, Wv, Wo: [width, width]`` in torch's ``[out, in]`` layout, drawn
+    ``U(±1/√width)`` as torch's ``Linear`` does (:meth:`reset_parameters`).
+
     Args:
         width: model width (split into ``heads`` heads).
         heads: number of heads.
-        causal: restrict each position to itself and earlier ones.
-        chunk_size: chunk length of the causal fast path.
+        causal: restrict each position to itself and earlier ones (needed to stream).
+        mode: the operator's form used by ``forward`` (``naive``, ``chunk``, ``recurrent``;
+            recurrent is causal only).
+        chunk_size: chunk length of the chunked form.
+        device, dtype, generator: where the parameters live, their dtype, the random draws.
     """
 
-    def __init__(self, width: int, heads: int, *, causal: bool = True,
-                 chunk_size: int = 64) -> None:
+    def __init__(self, width: int, heads: int, *, causal: bool = True, mode: str = "chunk",
+                 chunk_size: int = 64, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        for name, value in (("width", width), ("heads", heads), ("chunk_size", chunk_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, received {value!r}")
         if width % heads:
             raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
-        super().__init__(linear_attention_expression(width, heads, causal))
-        self.width, self.heads, self.causal, self.chunk_size = width, heads, causal, chunk_size
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+        if mode == "recurrent" and not causal:
+            raise ValueError("mode: expected 'naive' or 'chunk' for causal=False (the "
+                             "recurrent form is causal), received 'recurrent'")
+        super().__init__(linear_attention_expression(width, heads, causal), device=device,
+                         dtype=dtype, generator=generator)
+        self.width, self.heads, self.head_dim = width, heads, width // heads
+        self.causal, self.mode, self.chunk_size = causal, mode, chunk_size
 
+    # ------------------------------------------------------------- helpers
+    def _check(self, x: object, rank: int) -> Tensor:
+        name, shape = ("x", f"[B, T, {self.width}]") if rank == 3 else \
+            ("x_t", f"[B, {self.width}]")
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
+                            f"{type(x).__name__}")
+        if x.dim() != rank or x.shape[-1] != self.width:
+            raise ValueError(f"{name}: expected {shape} (width={self.width}), received "
+                             f"shape {tuple(x.shape)}")
+        return x
+
+    def _streaming(self, method: str) -> None:
+        if not self.causal:
+            raise ValueError(f"{method}: expected a causal layer (causal=True) to stream, "
+                             "received causal=False")
+
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``q, k, v`` as ``[..., H, d]`` from ``x [..., width]``."""
+        return tuple(F.linear(x, self.param(n)).unflatten(-1, (self.heads, self.head_dim))
+                     for n in ("Wq", "Wk", "Wv"))  # type: ignore[return-value]
+
+    def _output(self, o: Tensor) -> Tensor:
+        return F.linear(o.flatten(-2), self.param("Wo"))
+
+    def _run(self, x: Tensor, mode: str, keep_state: bool
+             ) -> tuple[Tensor, LinearAttentionState | None]:
+        q, k, v = self._heads(self._check(x, 3))
+        o, state = linear_attention(q, k, v, causal=self.causal, mode=mode,
+                                    chunk_size=self.chunk_size, output_final_state=keep_state)
+        return self._output(o), state
+
+    # ------------------------------------------------------------- the contract
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.shape[-1] != self.width:
-            raise ValueError(f"x: expected [B, T, {self.width}], received {tuple(x.shape)}")
-        b, t, _ = x.shape
-        d = self.width // self.heads
+        """``[B, T, width] → [B, T, width]`` by the operator in ``mode``."""
+        return self._run(x, self.mode, False)[0]
 
-        def split(name: str) -> Tensor:
-            return F.linear(x, self.param(name)).view(b, t, self.heads, d).transpose(1, 2)
+    def oracle(self, x: Tensor) -> Tensor:
+        """The operator's naive form (the masked ``T × T`` product written as matrices)."""
+        return self._run(x, "naive", False)[0]
 
-        q, k, v = split("Wq"), split("Wk"), split("Wv")  # [B, H, T, d]
-        if self.causal:
-            o = _causal_chunks(q, k, v, self.chunk_size)
-        else:
-            o = q @ (k.transpose(-1, -2) @ v)
-        return F.linear(o.transpose(1, 2).reshape(b, t, self.width), self.param("Wo"))
+    def prefill(self, x: Tensor) -> tuple[Tensor, LinearAttentionState]:
+        """:meth:`forward` on a prompt ``[B, T, width]`` (chunked) and the state after its
+        last token, from which :meth:`step` continues (causal layers only)."""
+        self._streaming("prefill")
+        y, state = self._run(x, "chunk", True)
+        assert state is not None
+        return y, state
 
+    def step(self, x_t: Tensor, state: LinearAttentionState | None = None
+             ) -> tuple[Tensor, LinearAttentionState]:
+        """One token ``x_t [B, width] → (y_t [B, width], new state)`` (causal layers only).
 
-def _causal_chunks(q: Tensor, k: Tensor, v: Tensor, chunk: int) -> Tensor:
-    """Causal ``Σ_{s≤t} (q_t·k_s) v_s`` chunk by chunk with a carried ``d × d`` state."""
-    t = q.shape[-2]
-    state = q.new_zeros(*q.shape[:-2], q.shape[-1], v.shape[-1])
-    outs = []
-    for start in range(0, t, chunk):
-        qc, kc, vc = (z[..., start:start + chunk, :] for z in (q, k, v))
-        n = qc.shape[-2]
-        mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
-        local = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0.0) @ vc
-        outs.append(qc @ state + local)
-        state = state + kc.transpose(-1, -2) @ vc
-    return torch.cat(outs, -2)
+        ``state`` is the :class:`~prodint.ops.LinearAttentionState` before the token (zeros
+        when ``None``); feeding a sequence token by token gives ``forward``'s outputs.
+        """
+        self._streaming("step")
+        q, k, v = self._heads(self._check(x_t, 2))
+        o, state = linear_attention_step(q, k, v, state)
+        return self._output(o), state
+
+    def extra_repr(self) -> str:
+        return (f"width={self.width}, heads={self.heads}, causal={self.causal}, "
+                f"mode={self.mode!r}, {super().extra_repr()}")
