@@ -22,6 +22,7 @@ from prodint.interaction.axes import Axis, ProductAlgebra, same_algebra
 from prodint.interaction.causal import CausalSum, DecayMask
 from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.composite import CompositeLayer
+from prodint.interaction.constrain import constrain
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.fold import fold, fold_tables
@@ -83,6 +84,7 @@ __all__ = [
     "Upsample",
     "Window",
     "compile",
+    "constrain",
     "enumerate_interactions",
     "evaluate",
     "fold",
