@@ -46,7 +46,7 @@ class PartParameters(Mapping[str, Tensor]):
         return len(self._entries)
 
 
-Compose = Callable[[Expr, Mapping[str, "InteractionLayer"], str], Expr]
+Compose = Callable[[Expr, Mapping[str, InteractionLayer], str], Expr]
 
 
 class CompositeLayer(InteractionLayer):

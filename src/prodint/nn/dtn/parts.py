@@ -5,12 +5,14 @@
 - :class:`MLP`: ``gelu(x Wiᵀ + bi) Woᵀ + bo``; order kept.
 - :class:`ShortConv`: ``y_t = u_t + Σ_{j<kernel} w[:, j] ⊙ u_{t−j}``, the short causal
   depthwise convolution that gives the language models order information (it computes what
-  :class:`~prodint.nn.local_conv.CausalConv` computes); order 1 in ``u``.
+  :class:`~prodint.nn.local_conv.CausalConv` computes); linear in ``u`` (the taps are parameters),
+  order kept.
 - :class:`TokenEmbedding`: ``E[token]``, i.e. ``Σ_v X[t, v] E[v, m]`` on one-hot tokens.
 
-Their fast paths are torch's kernels (``F.layer_norm``, ``F.linear``, ``F.conv1d``,
-``F.embedding``); their expressions are what :class:`~prodint.interaction.composite.
-CompositeLayer` composes into a block's or a model's expression.
+Each takes ``device=``, ``dtype=`` and ``generator=`` as every layer does. Their fast paths
+are torch's kernels (``F.layer_norm``, ``F.linear``, ``F.conv1d``, ``F.embedding``); their
+expressions are what :class:`~prodint.interaction.composite.CompositeLayer` composes into a
+block's or a model's expression.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from prodint.nn.dtn.checks import check_positive
 
 __all__ = ["MLP", "LayerNorm", "ShortConv", "TokenEmbedding"]
 
+
 def _residual_stream(width: int) -> Signal:
     return Signal("X", [("t", None), ("m", width)])
 
@@ -49,12 +52,14 @@ class LayerNorm(InteractionLayer):
 
     EPS = 1e-5
 
-    def __init__(self, width: int, **factory: object) -> None:
+    def __init__(self, width: int, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         check_positive(width=width)
         self.width = width
         x = _residual_stream(width)
-        super().__init__(self._build(x, "", hadamard(width)),
-                         **factory)  # type: ignore[arg-type]
+        super().__init__(self._build(x, "", hadamard(width)), device=device, dtype=dtype,
+                         generator=generator)
 
     def _build(self, x: Expr, prefix: str, algebra: Algebra) -> Expr:
         normed = Pointwise("layernorm", x, "m", eps=self.EPS)
@@ -81,11 +86,13 @@ class MLP(InteractionLayer):
     MLP here starts like the ``nn.Linear`` MLP of :class:`~prodint.nn.softmax_lm.SoftmaxLM`.
     """
 
-    def __init__(self, width: int, hidden: int, **factory: object) -> None:
+    def __init__(self, width: int, hidden: int, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         check_positive(width=width, hidden=hidden)
         self.width, self.hidden = width, hidden
-        super().__init__(self.expression_on(_residual_stream(width), ""),
-                         **factory)  # type: ignore[arg-type]
+        super().__init__(self.expression_on(_residual_stream(width), ""), device=device,
+                         dtype=dtype, generator=generator)
         self.reset_parameters()
 
     def expression_on(self, x: Expr, prefix: str) -> Expr:
@@ -124,11 +131,13 @@ class ShortConv(InteractionLayer):
 
     STD = 0.02
 
-    def __init__(self, width: int, kernel: int = 4, **factory: object) -> None:
+    def __init__(self, width: int, kernel: int = 4, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         check_positive(width=width, kernel=kernel)
         self.width, self.kernel = width, kernel
-        super().__init__(self.expression_on(_residual_stream(width), ""),
-                         **factory)  # type: ignore[arg-type]
+        super().__init__(self.expression_on(_residual_stream(width), ""), device=device,
+                         dtype=dtype, generator=generator)
         self.reset_parameters()
 
     def expression_on(self, x: Expr, prefix: str) -> Expr:
@@ -170,11 +179,14 @@ class TokenEmbedding(InteractionLayer):
     its head to ``E`` draws it smaller (:class:`~prodint.nn.dtn.model.DTN`).
     """
 
-    def __init__(self, vocab: int, width: int, **factory: object) -> None:
+    def __init__(self, vocab: int, width: int, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         check_positive(vocab=vocab, width=width)
         self.vocab, self.width = vocab, width
         x = Signal("X", [("t", None), ("v", vocab)])
-        super().__init__(self.expression_on(x, ""), **factory)  # type: ignore[arg-type]
+        super().__init__(self.expression_on(x, ""), device=device, dtype=dtype,
+                         generator=generator)
 
     def expression_on(self, x: Expr, prefix: str) -> Expr:
         """``Σ_v x[t, v] E[v, m]`` on one-hot ``x[t, v]``."""
