@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from prodint.nn.dtn import DTN
+from prodint.nn.dtn import DTN, DTNBlock
 from prodint.nn.lm_init import EMBEDDING_STD, init_language_model_
 from prodint.nn.softmax_lm import SoftmaxLM
 from prodint.nn.stacked_lm import StackedLM
@@ -31,12 +31,14 @@ def _find(module: nn.Module, suffix: str) -> torch.Tensor:
     return found[0]
 
 
-def test_dtn_query_and_key_keep_tensor_attentions_scaling() -> None:
+@pytest.mark.parametrize("build", ["DTN", "StackedLM"])
+def test_dtn_query_and_key_keep_tensor_attentions_scaling(build: str) -> None:
     # TensorAttention draws Wq, Wk with N(0, 1/width) and scales them by 1/√head_dim (q·k
     # enters squared): at width 64 and 4 heads 0.125/4 = 0.031, not GPT-2's 0.02
     torch.manual_seed(0)
     width, depth, heads = 64, 2, 4
-    model = DTN(65, width, depth, heads)
+    model = DTN(65, width, depth, heads) if build == "DTN" else \
+        StackedLM(65, width, [DTNBlock(width, heads) for _ in range(depth)])
     expected = 1.0 / math.sqrt(width) / math.sqrt(width // heads)
     for i, block in enumerate(model.blocks):
         for name in ("Wq", "Wk"):

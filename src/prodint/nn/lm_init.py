@@ -14,8 +14,9 @@ and adds only what belongs to the model as a whole:
   scaled by ``1/√(2·depth)``: ``2·depth`` branches add into the stream, so its variance
   does not grow with depth (GPT-2's rule, applied to each block's own draw).
 
-Both :class:`~prodint.nn.dtn.DTN` and :class:`~prodint.nn.softmax_lm.SoftmaxLM` are
-initialized this way by :class:`~prodint.nn.stacked_lm.StackedLM`.
+:class:`~prodint.nn.stacked_lm.StackedLM` (and so :class:`~prodint.nn.softmax_lm.SoftmaxLM`)
+initializes this way; :class:`~prodint.nn.dtn.DTN` applies the same two model-level rules
+after its parts' own draws, so a comparison between them starts from the same scheme.
 """
 
 from __future__ import annotations

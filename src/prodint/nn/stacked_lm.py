@@ -7,10 +7,12 @@ before the first token), so any sequence module stacks: the DTN's and the softma
 blocks, :class:`~prodint.zoo.mamba.MambaBlock`, :class:`~prodint.zoo.linear_attention.
 LinearAttention`. The model composes them into :meth:`StackedLM.forward`,
 :meth:`StackedLM.prefill` (a prompt read in parallel), :meth:`StackedLM.step` (one token) and
-:meth:`StackedLM.generate`. Subclasses build the blocks (:class:`~prodint.nn.dtn.DTN`,
-:class:`~prodint.nn.softmax_lm.SoftmaxLM`). :meth:`StackedLM.reset_parameters` (run at
-construction) is :func:`~prodint.nn.lm_init.init_language_model_`: every block's own
-initialization, then the embedding's and the depth scaling of the residual outputs.
+:meth:`StackedLM.generate`. Subclasses build the blocks
+(:class:`~prodint.nn.softmax_lm.SoftmaxLM`); :class:`~prodint.nn.dtn.DTN` has the same layout
+written as one composite layer, so that the whole model has an expression.
+:meth:`StackedLM.reset_parameters` (run at construction) is
+:func:`~prodint.nn.lm_init.init_language_model_`: every block's own initialization, then the
+embedding's and the depth scaling of the residual outputs.
 """
 
 from __future__ import annotations
