@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from prodint.algebra import LearnedAlgebra
 from prodint.groups import (
     cyclic,
     dihedral,
@@ -28,15 +27,9 @@ from prodint.interaction import (
     Signal,
     compile,
     constrain,
-    evaluate,
     library,
 )
-from prodint.interaction.constrain import (
-    Coefficients,
-    inline_learned,
-    learned_structure_constants,
-    tie,
-)
+from prodint.interaction.constrain import Coefficients, tie
 from prodint.testing import assert_equivariant
 
 F64 = torch.float64
@@ -275,34 +268,3 @@ def test_bad_constraints_name_the_argument_expected_and_received() -> None:
     with pytest.raises(ValueError, match=r"SVD solver for 810,000 unknowns .* TiB"):
         constrain(image_dense(30, 30), "W", {("y", "x"): big, ("yo", "xo"): big},
                   solver="svd", max_bytes=1 << 40)
-
-
-def test_learned_structure_constants_match_the_algebra() -> None:
-    for rep, legs in ((regular(cyclic(4)), ("a", "b", "c")), (regular(dihedral(3)), ("b", "c")),
-                      (so3_vector(), ("a", "b", "c")), (so3_vector(), ("a", "c"))):
-        alg = LearnedAlgebra(rep.dim, symmetry=rep, mode="constrained", legs=legs).double()
-        gamma = learned_structure_constants(alg)
-        (theta,) = gamma.parameters()
-        assert theta.name == "theta" and theta.shape == tuple(alg.theta.shape)
-        value = evaluate(gamma, {}, {"theta": alg.theta.detach()})
-        torch.testing.assert_close(value, alg.structure_constants.detach(), rtol=0, atol=1e-14)
-    free = learned_structure_constants(LearnedAlgebra(3))
-    assert isinstance(free, Parameter) and free.shape == (3, 3, 3)
-
-
-@pytest.mark.parametrize("mode", ["free", "constrained"])
-def test_inline_learned_bilinear_equals_the_algebra_module(mode: str) -> None:
-    rep = regular(cyclic(4))
-    alg = LearnedAlgebra(4, symmetry=rep, mode=mode, legs=("b", "c")).double()
-    expr = library.bilinear(3, alg)
-    module = compile(expr, dtype=F64, generator=torch.Generator().manual_seed(1))
-    inlined = compile(inline_learned(expr), dtype=F64)
-    name = "theta" if mode == "constrained" else "gamma"
-    assert sorted(inlined.params) == sorted(["W1", "W2", name])
-    assert inlined.self_interaction_order == 2 and len(inlined.algebras) == 0
-    own = alg.theta if mode == "constrained" else alg.gamma
-    inlined.load_tensors(W1=module.params["W1"], W2=module.params["W2"], **{name: own})
-    x = torch.randn(2, 5, 3, dtype=F64)
-    torch.testing.assert_close(inlined(x), module(x), rtol=0, atol=1e-12)
-    torch.testing.assert_close(inlined.reference(x), module(x), rtol=0, atol=1e-12)
-    assert inlined.expression.axes == expr.axes

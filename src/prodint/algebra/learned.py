@@ -20,7 +20,7 @@ the output leg. The space is found once, by the solvers of :mod:`prodint.groups`
   on the chosen legs, ``Γ = Σ_k θ[k] B_k`` at every value of the legs left alone.
 
 This is the mechanism of :func:`prodint.interaction.constrain.constrain`, and
-:func:`prodint.interaction.constrain.learned_structure_constants` writes the same ``Γ`` as an
+:func:`prodint.interaction.learned.learned_structure_constants` writes the same ``Γ`` as an
 expression (a ``Gather`` of ``theta`` or a ``Contract(Constant(B), theta)``) with the same
 layout of ``theta``. Three modes:
 

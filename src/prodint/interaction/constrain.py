@@ -23,10 +23,8 @@ translations is a circular convolution with a full-size kernel, and with the off
 to a ``k×k`` window it is a ``k×k`` convolution (``prodint.interaction.symmetry_facts`` runs
 these facts).
 
-:func:`learned_structure_constants` writes the structure constants of a
-:class:`~prodint.algebra.LearnedAlgebra` with this mechanism, and :func:`inline_learned`
-writes the products of learned algebras in an expression as contractions with them, so that
-their parameters are the expression's own.
+:mod:`prodint.interaction.learned` writes the structure constants of a
+:class:`~prodint.algebra.LearnedAlgebra` with this mechanism.
 """
 
 from __future__ import annotations
@@ -37,7 +35,6 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from prodint.algebra.learned import LearnedAlgebra
 from prodint.groups import (
     DEFAULT_MAX_BYTES,
     DEFAULT_RTOL,
@@ -50,16 +47,14 @@ from prodint.groups import (
 )
 from prodint.interaction.axes import Axis
 from prodint.interaction.expr import Expr, Parameter
-from prodint.interaction.products import Contract, Product
-from prodint.interaction.structural import Permute, Rename
+from prodint.interaction.products import Contract
+from prodint.interaction.structural import Permute
 from prodint.interaction.ties import Constant, Gather
 
 __all__ = [
     "AxisSymmetry",
     "Coefficients",
     "constrain",
-    "inline_learned",
-    "learned_structure_constants",
     "tie",
 ]
 
@@ -124,7 +119,8 @@ def _target(expr: Expr, parameter: str | Parameter) -> Parameter:
     return found[0]
 
 
-def _fresh(name: str, taken: set[str]) -> str:
+def fresh_name(name: str, taken: set[str]) -> str:
+    """``name``, with underscores appended until it is not in ``taken`` (a new axis name)."""
     while name in taken:
         name += "_"
     return name
@@ -211,7 +207,7 @@ def tie(expr: Expr, parameter: str | Parameter, labels: Tensor, *,
         raise ValueError(f"labels: expected every label in 0..{m - 1} to occur (an unused label "
                          f"would be a coefficient that does nothing), missing {missing}")
     free = [a for a in target.axes if a.name not in tied]
-    orbit = _fresh("orbit", set(names))
+    orbit = fresh_name("orbit", set(names))
     variance, mean, noise = _start(target)
     sizes_free = [a.size for a in free]
     theta = Coefficients(name, [(orbit, m), *free], std=math.sqrt(variance), noise=noise,
@@ -340,7 +336,7 @@ def constrain(expr: Expr, parameter: str | Parameter,
     m = basis.shape[0]
     if m == 0:
         return expr.substitute(target.name, _zero(target))
-    k = _fresh("basis", set(target.axis_names))
+    k = fresh_name("basis", set(target.axis_names))
     by_name = {a.name: a for a in target.axes}
     constant = Constant(f"{target.name}_basis", basis,
                         [(k, m), *(by_name[a] for a in constrained)])
@@ -356,78 +352,3 @@ def constrain(expr: Expr, parameter: str | Parameter,
     if spanned.axis_names != target.axis_names:
         spanned = Permute(spanned, target.axis_names)
     return expr.substitute(target.name, spanned)
-
-
-# ----------------------------------------------------------------------------- learned Γ
-def learned_structure_constants(algebra: LearnedAlgebra, *, name: str | None = None) -> Expr:
-    """The structure constants ``Γ[a, b, c]`` of a learned algebra, as an expression.
-
-    ``free`` / ``regularized``: a parameter ``gamma`` (the penalty of ``regularized`` is a loss
-    term, not part of the product). ``constrained``: ``gamma`` constrained by the algebra's
-    symmetry on its legs (:attr:`~prodint.algebra.LearnedAlgebra.leg_symmetry`) with
-    :func:`constrain`, the same solver and tables the algebra itself uses, so that with equal
-    coefficients (``theta``) both give the same ``Γ``. The output axis ``c`` holds elements of
-    the algebra.
-
-    Args:
-        algebra: the :class:`~prodint.algebra.LearnedAlgebra`.
-        name: the parameter's name (default ``gamma``, or ``theta`` for the coefficients).
-    """
-    if not isinstance(algebra, LearnedAlgebra):
-        raise TypeError(f"algebra: expected a LearnedAlgebra, received "
-                        f"{type(algebra).__name__}")
-    n = algebra.dim
-    axes = [("a", n), ("b", n), ("c", n, algebra)]
-    if algebra.mode != "constrained":
-        return Parameter(name or "gamma", axes, fan_in=("a", "b"))
-    gamma = Parameter("gamma", axes, fan_in=("a", "b"))
-    return constrain(gamma, "gamma", algebra.leg_symmetry, name=name or "theta")
-
-
-def inline_learned(expr: Expr) -> Expr:
-    """``expr`` with every product over a learned algebra written out as contractions.
-
-    ``(u ·_A v)_c = Σ_{a,b} Γ[a, b, c] u_a v_b`` with ``Γ`` from
-    :func:`learned_structure_constants`, so that the algebra's parameters (``gamma``, or the
-    coefficients ``theta`` and their tie table or basis) become parameters of the expression:
-    compiled, the layer holds them in ``params`` like every other weight. Each algebra is
-    written once (its products share one ``Γ``); several algebras get the names ``theta``,
-    ``theta_1``, … (or ``gamma``, ``gamma_1``, …). The value and the order are unchanged.
-    """
-    if not isinstance(expr, Expr):
-        raise TypeError(f"expr: expected an Expr, received {type(expr).__name__}")
-    gammas: dict[int, Expr] = {}
-    memo: dict[int, Expr] = {}
-
-    def structure(algebra: LearnedAlgebra) -> Expr:
-        if id(algebra) not in gammas:
-            base = "theta" if algebra.mode == "constrained" else "gamma"
-            name = base if not gammas else f"{base}_{len(gammas)}"
-            gammas[id(algebra)] = learned_structure_constants(algebra, name=name)
-        return gammas[id(algebra)]
-
-    def rebuild(node: Expr) -> Expr:
-        if id(node) in memo:
-            return memo[id(node)]
-        kids = [rebuild(c) for c in node.children]
-        if isinstance(node, Product) and isinstance(node.algebra, LearnedAlgebra):
-            new = _written_product(kids[0], kids[1], node.axis, structure(node.algebra),
-                                   node.axis_names)
-        elif any(k is not c for k, c in zip(kids, node.children, strict=True)):
-            new = node.rebuild(kids)
-        else:
-            new = node
-        memo[id(node)] = new
-        return new
-
-    return rebuild(expr)
-
-
-def _written_product(u: Expr, v: Expr, axis: str, gamma: Expr,
-                     order: tuple[str, ...]) -> Expr:
-    taken = {*u.axis_names, *v.axis_names}
-    left, right = _fresh(f"{axis}_left", taken), _fresh(f"{axis}_right", taken)
-    g = Rename(gamma, {"a": left, "b": right, "c": axis})
-    partial = Contract(Rename(u, {axis: left}), g, over=left)  # [u's other axes, right, axis]
-    out: Expr = Contract(partial, Rename(v, {axis: right}), over=right)
-    return out if out.axis_names == order else Permute(out, order)
