@@ -453,4 +453,6 @@ class LearnedAlgebra(nn.Module):
     def extra_repr(self) -> str:
         sym = self.symmetry.name if self.symmetry is not None else None
         size = self._parameter.numel()
-        return f"name={self.name}, dim={self.dim}, mode={self.mode}, symmetry={sym}, params={size}"
+        legs = "".join(self.legs)
+        return (f"name={self.name}, dim={self.dim}, mode={self.mode}, symmetry={sym}, "
+                f"legs={legs}, params={size}")
