@@ -1,0 +1,29 @@
+"""``prodint demo``: the report is written, every table is there and every check passes."""
+
+import json
+
+from prodint.cli import main
+from prodint.cli.demo import STEPS
+
+
+def test_demo_writes_report(tmp_path, capsys) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "report:" in out and str(tmp_path) in out
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert len(data) == len(STEPS)
+    assert [s["title"] for s in data][:2] == ["Algebra catalogue",
+                                              "Classical layers as product interactions"]
+    assert all(s["passed"] and s["notes"] == [] for s in data)
+    assert "Symmetry as an operation on expressions" in [s["title"] for s in data]
+    zoo = next(s for s in data if s["title"].startswith("The zoo"))
+    assert zoo["columns"][3:6] == ["forward error", "general error", "reference error"]
+    assert all(max(r[3:6]) <= 1e-10 for r in zoo["rows"])
+    dtn = next(s for s in data if s["title"] == "Deep Tensor Network operators")
+    assert len(dtn["rows"]) == 5 and dtn["rows"][-1][0] == "chunk time / SDPA time"
+    cube = next(s for s in data if s["title"] == "HyperCube: is the table a group?")
+    assert [(r[0], r[3]) for r in cube["rows"]] == [("s3", True), ("z6", True),
+                                                    ("latin5", False)]
+    text = (tmp_path / "report.md").read_text()
+    assert "| O | 8 |" in text and "| tensor attention | 5 |" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]
