@@ -20,16 +20,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/prodint demo --out reports/demo
 
+# lint-imports checks the package graph declared in pyproject.toml ([tool.importlinter]).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
-	$(BIN)/python -m prodint.bench algebra --json benchmarks/algebra.jsonl
-	$(BIN)/python -m prodint.bench interaction --json benchmarks/interaction.jsonl
+	$(BIN)/prodint bench algebra --json benchmarks/algebra.jsonl
+	$(BIN)/prodint bench interaction --json benchmarks/interaction.jsonl
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

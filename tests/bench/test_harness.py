@@ -12,8 +12,10 @@ from prodint.bench import (
     measure,
     median_ms,
     peak_memory_mb,
+    timed_case,
     write_jsonl,
 )
+from prodint.bench.harness import append_jsonl, main_output
 from prodint.bench.suites import run_suite
 
 REQUIRED = {"suite", "name", "impl", "params", "fwd_ms", "fwd_bwd_ms", "peak_mem_mb",
@@ -84,3 +86,43 @@ def test_suite_kernel_outputs_agree_with_native() -> None:
 def test_unknown_suite_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="suite: expected one of"):
         run_suite("nope")
+
+
+def test_timed_case_runs_forward_without_grad_and_clears_gradients() -> None:
+    w = torch.randn(4, 4, requires_grad=True)
+    x = torch.randn(3, 4, requires_grad=True)
+    calls = []
+
+    def fn() -> tuple[torch.Tensor, tuple[torch.Tensor, None]]:
+        calls.append(torch.is_grad_enabled())
+        y = x @ w
+        return y, (2 * y, None)  # an (output, state) result: the output is timed
+
+    case = timed_case("p", "impl", {"k": 1}, fn, [x, w], baseline="impl")
+    assert (case.name, case.impl, case.params, case.baseline) == ("p", "impl", {"k": 1}, "impl")
+    out = case.forward()
+    assert calls == [False] and not out.requires_grad
+    torch.testing.assert_close(out, x.detach() @ w.detach())
+    for _ in range(2):  # gradients are cleared first, so they do not accumulate
+        case.forward_backward()
+    torch.testing.assert_close(w.grad, x.detach().sum(0)[:, None].expand(4, 4))
+    torch.testing.assert_close(x.grad, w.detach().sum(1).expand(3, 4))
+    assert timed_case("p", "impl", {}, fn, None, "impl").forward_backward is None
+
+
+def test_main_output_is_the_first_tensor() -> None:
+    t = torch.ones(2)
+    assert main_output((t, (t + 1, t + 2))) is t
+    assert main_output([(t, None)]) is t
+    assert main_output(t) is t
+
+
+def test_append_jsonl_keeps_earlier_lines(tmp_path) -> None:
+    path = tmp_path / "deep" / "log.jsonl"
+    records = measure("t", [_case("small", 8)], memory=False)
+    append_jsonl(records, path)
+    path.write_text(path.read_text().rstrip("\n"))  # a file whose last line lacks its newline
+    append_jsonl(records, path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["impl"] == "small" for line in lines)
+    assert [p.name for p in path.parent.iterdir()] == ["log.jsonl"]

@@ -8,7 +8,7 @@ from prodint.bench.harness import measure
 
 def test_tensor_product_cases_agree_with_e3nn_and_share_the_baseline() -> None:
     cases = list(symmetry_suite.tensor_product_cases(8, "cpu"))
-    assert [c.impl for c in cases] == ["e3nn", "prodint", "naive"]
+    assert [c.impl for c in cases] == ["e3nn", "prodint", "oracle"]
     assert {c.baseline for c in cases} == {"e3nn"}
     outputs = [c.forward() for c in cases]
     # Same weights and CG signs: the outputs agree to float32 rounding.
@@ -26,7 +26,7 @@ def test_quick_suite_measures_every_case() -> None:
     finally:
         torch.set_num_threads(threads)
     impls = [(r.name.split()[0], r.impl) for r in records]
-    assert impls == [("tp", "e3nn"), ("tp", "prodint"), ("tp", "naive"), ("tfn", "prodint")]
+    assert impls == [("tp", "e3nn"), ("tp", "prodint"), ("tp", "oracle"), ("tfn", "prodint")]
     for r in records:
         assert r.fwd_ms > 0 and r.fwd_bwd_ms is not None and r.fwd_bwd_ms > 0
         assert r.ratio_fwd is not None and r.ratio_fwd_bwd is not None

@@ -25,7 +25,7 @@ estimated time per batch element, in nanoseconds on a 2-core CPU (float32, large
 and the cheapest applicable kernel wins. The dense term grows faster than ``n³`` once the
 ``n³`` tensor leaves the cache (``n > 128``); the sparse term is a gather, a multiply and a
 scatter-add per triple. The constants were fitted to per-kernel timings of the catalogue
-(``python -m prodint.bench algebra``) on such a machine; a user can always force a kernel.
+(``prodint bench algebra``) on such a machine; a user can always force a kernel.
 """
 
 from __future__ import annotations

@@ -1,7 +1,12 @@
-"""Benchmark harness: ``python -m prodint.bench SUITE --json FILE`` writes JSON lines.
+"""Benchmarks (application layer): the harness, the suites, the zoo's counterpart pairs.
 
-The suites live in :mod:`prodint.bench.suites` (imported on demand: they build on every
-other part of the library, while the harness here builds on none).
+``prodint bench SUITE --json FILE`` runs a suite (:mod:`prodint.bench.suites`) and appends
+its records as JSON lines. :mod:`prodint.bench.harness` times and profiles (the one home of
+the timing closures, :func:`~prodint.bench.harness.timed_case`); it builds on no other part
+of prodint but the atomic writer of :mod:`prodint.report`, so the surveys and experiments
+time with it too. The suites build on the whole library; :mod:`prodint.bench.zoo_pairs`
+pairs each zoo family with its counterpart outside prodint for the zoo suite and the zoo
+survey.
 """
 
 from prodint.bench.harness import (
@@ -11,6 +16,7 @@ from prodint.bench.harness import (
     measure,
     median_ms,
     peak_memory_mb,
+    timed_case,
     write_jsonl,
 )
 
@@ -21,5 +27,6 @@ __all__ = [
     "measure",
     "median_ms",
     "peak_memory_mb",
+    "timed_case",
     "write_jsonl",
 ]

@@ -24,7 +24,7 @@ from prodint.algebra import (
     octonions,
     truncated_polynomial,
 )
-from prodint.bench.harness import Case, Record
+from prodint.bench.harness import Case, Record, timed_case
 from prodint.groups import cyclic
 
 Native = Callable[[Tensor, Tensor], Tensor]
@@ -82,24 +82,8 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
         if native is not None:
             impls["native"] = native
         for impl, fn in impls.items():
-            yield Case(
-                name=name,
-                impl=impl,
-                params=params,
-                forward=lambda fn=fn, x=x, y=y: _no_grad(fn, x, y),
-                forward_backward=lambda fn=fn, x=x, y=y: _fwd_bwd(fn, x, y),
-                baseline="dense",
-            )
-
-
-def _no_grad(fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor) -> Tensor:
-    with torch.no_grad():
-        return fn(x, y)
-
-
-def _fwd_bwd(fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor) -> None:
-    x.grad = y.grad = None
-    fn(x, y).sum().backward()
+            yield timed_case(name, impl, params, lambda fn=fn, x=x, y=y: fn(x, y), [x, y],
+                             baseline="dense")
 
 
 def annotate(records: list[Record]) -> None:

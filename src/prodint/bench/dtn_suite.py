@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from prodint.bench.harness import Case
+from prodint.bench.harness import Case, timed_case
 from prodint.ops.tensor_attention import tensor_attention
 
 HEADS, DIM = 8, 64
@@ -45,16 +45,7 @@ def attention_cases(t: int, device: str) -> Iterator[Case]:
     if t <= SDPA_MAX_T:
         impls.insert(0, ("sdpa", sdpa, (qs, ks, vs)))
     for impl, fn, leaves in impls:
-        def forward(fn=fn) -> torch.Tensor:
-            with torch.no_grad():
-                return fn()
-
-        def forward_backward(fn=fn, leaves=leaves) -> None:
-            for x in leaves:
-                x.grad = None
-            fn().sum().backward()
-
-        yield Case(f"T={t}", impl, params, forward, forward_backward, baseline="sdpa")
+        yield timed_case(f"T={t}", impl, params, fn, leaves, baseline="sdpa")
 
 
 def step_cases(positions: tuple[int, ...], device: str, window: int = 32) -> Iterator[Case]:
@@ -66,12 +57,11 @@ def step_cases(positions: tuple[int, ...], device: str, window: int = 32) -> Ite
         tail = tuple(x[:, p:].contiguous() for x in (q, k, v))
 
         def step(tail=tail, state=state) -> torch.Tensor:
-            with torch.no_grad():
-                return tensor_attention(*tail, mode="recurrent", initial_state=state)[0]
+            return tensor_attention(*tail, mode="recurrent", initial_state=state)[0]
 
-        yield Case("recurrent step", f"pos={p}", {"position": p, "window": window,
-                                                  "device": device},
-                   step, None, baseline=f"pos={positions[0]}")
+        yield timed_case("recurrent step", f"pos={p}", {"position": p, "window": window,
+                                                        "device": device},
+                         step, None, baseline=f"pos={positions[0]}")
 
 
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:

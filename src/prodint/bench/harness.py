@@ -1,9 +1,11 @@
 """Timing and memory measurement for the benchmark suites.
 
 A case is a pair of callables built by a suite: ``forward()`` returns a tensor and
-``forward_backward()`` runs forward and backward. Times are medians over repeats after
-warm-up; ratios are always against a baseline case measured in the same run, so they carry
-over between machines better than absolute times.
+``forward_backward()`` runs forward and backward. :func:`timed_case` builds both from one
+call (the forward under ``no_grad``; forward+backward clearing the gradients of the given
+leaves first), the one way every suite times a computation. Times are medians over repeats
+after warm-up; ratios are always against a baseline case measured in the same run, so they
+carry over between machines better than absolute times.
 
 Peak memory is the largest amount of tensor memory alive at once during one forward+backward
 call beyond what existed before it: ``torch.cuda.max_memory_allocated`` on a GPU, and on the
@@ -18,13 +20,16 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import torch
+from torch import Tensor
 from torch.profiler import ProfilerActivity, profile
+
+from prodint.report import write_atomic
 
 
 @dataclass
@@ -64,6 +69,37 @@ class Record:
     ratio_fwd: float | None = None
     ratio_fwd_bwd: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def main_output(out: Any) -> Any:
+    """The main tensor of a call's result: the first element of ``(output, state)``,
+    ``(output, weights)`` and nested tuples; anything else as it is."""
+    while isinstance(out, (tuple, list)):
+        out = out[0]
+    return out
+
+
+def timed_case(name: str, impl: str, params: dict[str, Any], fn: Callable[[], Any],
+               leaves: Sequence[Tensor] | None, baseline: str) -> Case:
+    """A :class:`Case` timing ``fn()``.
+
+    ``forward`` calls ``fn`` under ``torch.no_grad`` and returns its main output
+    (:func:`main_output`); ``forward_backward`` sets the ``.grad`` of every tensor of
+    ``leaves`` (the inputs and parameters that receive gradients) to ``None``, then
+    back-propagates the sum of the main output. ``leaves=None``: forward only.
+    """
+
+    def forward() -> Any:
+        with torch.no_grad():
+            return main_output(fn())
+
+    def forward_backward() -> None:
+        for t in leaves or ():
+            t.grad = None
+        main_output(fn()).sum().backward()
+
+    return Case(name, impl, params, forward, None if leaves is None else forward_backward,
+                baseline)
 
 
 def _sync() -> None:
@@ -215,7 +251,12 @@ def write_jsonl(records: Iterable[Record], stream: IO[str]) -> None:
 
 
 def append_jsonl(records: Iterable[Record], path: Path) -> None:
-    """Append records to a JSON-lines file, creating parent folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        write_jsonl(records, f)
+    """Append records to a JSON-lines file (created with its folders if missing).
+
+    The file is rewritten whole through :func:`~prodint.report.write_atomic`, so an
+    interrupted run leaves the earlier lines intact and never half a line.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    write_atomic(path, old + "".join(json.dumps(asdict(r)) + "\n" for r in records))

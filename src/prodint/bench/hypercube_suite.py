@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.bench.harness import Case, Record, median_ms
+from prodint.bench.harness import Case, Record, median_ms, timed_case
 from prodint.hypercube.analyze import analyze_table
 from prodint.hypercube.diagnostics import accuracy, diagnose
 from prodint.hypercube.model import (
@@ -119,15 +119,6 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
               "dtype": "float32", "device": device, "flops_step": step_flops(pairs.m, n),
               "flops_published": published_flops(n)}
 
-    def published_forward() -> Tensor:
-        with torch.no_grad():
-            return published_objective(*leaves, flat, labels, EPS)
-
-    def published_step() -> None:
-        for x in leaves:
-            x.grad = None
-        published_objective(*leaves, flat, labels, EPS).backward()
-
     def prodint_forward() -> Tensor:
         loss = (predict(factors, pairs.a, pairs.b) - pairs.target).square().sum()
         return loss + EPS * h_value(factors)
@@ -140,8 +131,9 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
                     *(g.add_(hg, alpha=EPS) for g, hg in zip(grads, h_grads, strict=True)))
         return step
 
-    yield Case(name, "published", params, published_forward, published_step,
-               baseline="published")
+    yield timed_case(name, "published", params,
+                     lambda: published_objective(*leaves, flat, labels, EPS), leaves,
+                     baseline="published")
     yield Case(name, "prodint", params, prodint_forward, prodint_step("auto"),
                baseline="published")
     yield Case(name, "prodint-torch", params, prodint_forward, prodint_step("torch"),

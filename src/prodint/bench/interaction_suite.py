@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.bench.harness import Case, Record
+from prodint.bench.harness import Case, Record, timed_case
 from prodint.interaction import InteractionLayer, compile, library
 
 Hand = Callable[[InteractionLayer, Tensor], Tensor]
@@ -65,22 +65,10 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
             "torch": lambda x, m=module, h=hand: h(m, x),
             "compiled": module,
         }
+        leaves = [x, *module.parameters()]
         for impl, fn in impls.items():
-            yield Case(name, impl, params,
-                       forward=lambda fn=fn, x=x: _no_grad(fn, x),
-                       forward_backward=lambda fn=fn, x=x, m=module: _fwd_bwd(fn, x, m),
-                       baseline="torch")
-
-
-def _no_grad(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    with torch.no_grad():
-        return fn(x)
-
-
-def _fwd_bwd(fn: Callable[[Tensor], Tensor], x: Tensor, module: torch.nn.Module) -> None:
-    x.grad = None
-    module.zero_grad(set_to_none=True)
-    fn(x).sum().backward()
+            yield timed_case(name, impl, params, lambda fn=fn, x=x: fn(x), leaves,
+                             baseline="torch")
 
 
 def annotate(records: list[Record]) -> None:

@@ -9,7 +9,7 @@ real size (the baseline):
 - Clifford 2-D convolution in ``Cl(2,0)`` against ``F.conv2d`` with ``C_in·n → C_out·n``
   channels (``real_conv``) and ``cliffordlayers``' ``CliffordConv2d``. Target ≤ 1.25.
 - p4 / p4m group convolution (``C4``, ``D4``) against ``F.conv2d`` with ``C·|G| → O·|G|``
-  channels (``real_conv``), and the per-element reference (``reference``, |G| convolutions).
+  channels (``real_conv``), and the layer's per-element loop (``oracle``, |G| convolutions).
   Target: about plain-convolution speed.
 
 Forward runs under ``no_grad``; forward+backward differentiates the input and every
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from prodint.bench.harness import Case
+from prodint.bench.harness import Case, timed_case
 from prodint.zoo.clifford import CliffordConv2d, CliffordLinear
 from prodint.zoo.group_conv import GroupConv2d, LiftingConv2d
 
@@ -41,25 +41,12 @@ def _peer(name: str) -> Callable[..., nn.Module] | None:
     return Peer
 
 
-def _no_grad(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    with torch.no_grad():
-        return fn(x)
-
-
-def _fwd_bwd(fn: Callable[[Tensor], Tensor], x: Tensor, module: nn.Module) -> None:
-    x.grad = None
-    module.zero_grad(set_to_none=True)
-    fn(x).sum().backward()
-
-
 def _cases(name: str, params: dict, impls: dict[str, tuple[Callable[[Tensor], Tensor],
                                                             Tensor, nn.Module]],
            baseline: str) -> Iterator[Case]:
     for impl, (fn, x, module) in impls.items():
-        yield Case(name, impl, params,
-                   forward=lambda fn=fn, x=x: _no_grad(fn, x),
-                   forward_backward=lambda fn=fn, x=x, m=module: _fwd_bwd(fn, x, m),
-                   baseline=baseline)
+        yield timed_case(name, impl, params, lambda fn=fn, x=x: fn(x),
+                         [x, *module.parameters()], baseline)
 
 
 def _input(shape: tuple[int, ...], device: str, seed: int) -> Tensor:
@@ -130,7 +117,7 @@ def group_conv_cases(quick: bool, device: str) -> Iterator[Case]:
             real = nn.Conv2d(real_in, fields * order, k, padding=1).to(device)
             x_real = _input((batch, real_in, size, size), device, 3)
             impls = {"real_conv": (real, x_real, real), "prodint": (layer, x, layer),
-                     "reference": (layer.reference, x, layer)}
+                     "oracle": (layer.oracle, x, layer)}
             params = {"group": group_name, "kind": kind, "batch": batch, "size": size,
                       "in_channels": c_in, "out_fields": fields,
                       "real_in": real_in, "real_out": fields * order, "kernel": k,

@@ -10,28 +10,12 @@ slower and no larger in peak memory than the baseline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
-from torch import Tensor, nn
 
-from prodint.bench.harness import Case
+from prodint.bench.harness import Case, timed_case
 from prodint.zoo.mamba import from_mambapy
-
-
-def _timed(module: nn.Module, x: Tensor) -> tuple[Callable[[], Tensor], Callable[[], None]]:
-    params = list(module.parameters())
-
-    def forward() -> Tensor:
-        with torch.no_grad():
-            return module(x)
-
-    def forward_backward() -> None:
-        for t in (x, *params):
-            t.grad = None
-        module(x).sum().backward()
-
-    return forward, forward_backward
 
 
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
@@ -51,5 +35,5 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
                   "d_state": reference.config.d_state, "order": block.self_interaction_order,
                   "scan": block.mode, "device": device}
         for impl, module in (("mambapy", reference), ("prodint", block)):
-            forward, forward_backward = _timed(module, x)
-            yield Case(name, impl, params, forward, forward_backward, baseline="mambapy")
+            yield timed_case(name, impl, params, lambda m=module, x=x: m(x),
+                             [x, *module.parameters()], baseline="mambapy")

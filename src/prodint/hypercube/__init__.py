@@ -5,7 +5,7 @@ regularizer ``H`` (:mod:`prodint.hypercube.model`), trained by the recipe with r
 :mod:`prodint.hypercube.train`, and diagnosed by :mod:`prodint.hypercube.diagnostics`
 (held-out accuracy, ``H/3n²``, unitarity, the recovered representation and the verdict
 ``is_group_isotope`` with its evidence). :func:`analyze_table` and :func:`analyze_algebra` run
-the whole pipeline; ``prodint hypercube`` is its command line (:mod:`prodint.hypercube.cli`).
+the whole pipeline; ``prodint hypercube`` is its command line (:mod:`prodint.cli.hypercube`).
 """
 
 from prodint.hypercube.analyze import Analysis, analyze_algebra, analyze_table

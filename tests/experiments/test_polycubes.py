@@ -3,7 +3,7 @@
 import torch
 
 from prodint.data.polycubes import make_polycubes, shape_points
-from prodint.symmetry.experiment import PolycubeTFN, run_polycube_experiment
+from prodint.experiments.polycubes import PolycubeTFN, run_polycube_experiment
 from prodint.symmetry.so3 import random_rotation
 
 F64 = torch.float64

@@ -2,9 +2,8 @@
 
 import json
 
-from prodint.cli import main
 from prodint.data.shakespeare import CharCorpus
-from prodint.train.dtn_experiment import ExperimentConfig, build_models, run_experiment
+from prodint.experiments.shakespeare import ExperimentConfig, build_models, run_experiment
 from prodint.train.lm import LMConfig
 
 TINY = ExperimentConfig(width=16, depth=1, heads=2,
@@ -36,14 +35,6 @@ def test_run_writes_results_plot_and_report(tmp_path) -> None:
         assert m["sample"].startswith("ROMEO.\n") and len(m["sample"]) == 7 + 20
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| dtn |" in (tmp_path / "report.md").read_text()
-    assert not list(tmp_path.glob("*.tmp*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "report.md",
+                                                          "results.json"]
 
-
-def test_cli_runs_the_experiment(tmp_path, capsys) -> None:
-    code = main(["shakespeare", "--steps", "2", "--batch", "2", "--length", "32", "--width",
-                 "16", "--depth", "1", "--heads", "2", "--contexts", "8", "--out",
-                 str(tmp_path)])
-    assert code == 0
-    assert "report:" in capsys.readouterr().out
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["config"]["train"]["steps"] == 2 and saved["vocab"] > 60

@@ -1,13 +1,13 @@
-"""The ``prodint hypercube`` subcommand: train on a table, print a summary, write JSON and plots.
+"""``prodint hypercube``: is an operation table a group? Train, print the verdict, write results.
 
-``add_parser(subparsers)`` registers it; ``run(args, console)`` executes it and returns the
-exit status (0; 2 for a bad table or arguments).
+Trains HyperCube (:func:`prodint.hypercube.analyze_table`) on a built-in or given table,
+prints the summary and the verdict's evidence and, with ``--out DIR``, writes
+``summary.json``, ``training.png`` and ``spectra.png`` there.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +15,50 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from prodint.cli.arguments import add_out, fail, fraction, non_negative_int, positive_int
 from prodint.hypercube.analyze import Analysis, analyze_table
 from prodint.hypercube.plots import plot_spectra, plot_training
 from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
 from prodint.hypercube.train import Recipe
-from prodint.report import write_atomic
+from prodint.report import write_json
+
+__all__ = ["add_parser", "run", "summary"]
+
+DESCRIPTION = """\
+Factorize an operation table as T[a,b,c] = tr(A_a B_b C_c)/n from part of its cells, under
+the regularizer H whose minimum 3n^2 on exact factorizations is reached exactly by group
+isotopes with unitary factors. Prints the held-out accuracy, H/3n^2, the unitarity and
+homomorphism errors and the verdict (is the table isotopic to a group?) with its evidence.
+
+Tables: a built-in task (zp-* use --p, zn, sn and sn-conj use --n) or a file of rows of
+symbols 0..n-1 (JSON list of rows, or CSV)."""
 
 
-def add_parser(subparsers: Any) -> None:
-    """Add the ``hypercube`` subcommand to an ``argparse`` subparsers object."""
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``prodint hypercube``."""
     p = subparsers.add_parser(
         "hypercube", help="is an operation table a group? learn its representation",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--task", choices=sorted(TASKS), default="s4",
                         help="built-in table (default s4)")
     source.add_argument("--table", type=Path, metavar="FILE",
                         help="a table file: JSON list of rows, or CSV, of symbols 0..n-1")
-    p.add_argument("--p", type=int, default=97, help="modulus for the zp-* tasks (default 97)")
-    p.add_argument("--n", type=int, default=4, help="k for zn, sn, sn-conj (default 4)")
-    p.add_argument("--train-fraction", type=float, default=0.5,
-                   help="share of cells observed in training (default 0.5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=3000, help="most steps per attempt")
-    p.add_argument("--restarts", type=int, default=3, help="most restarts (default 3)")
-    p.add_argument("--json", type=Path, metavar="OUT", help="write the summary as JSON")
-    p.add_argument("--plots", type=Path, metavar="DIR", help="write training and spectra plots")
+    p.add_argument("--p", type=positive_int, default=97,
+                   help="modulus for the zp-* tasks, a prime for zp-mul and zp-div "
+                        "(default 97)")
+    p.add_argument("--n", type=positive_int, default=4,
+                   help="k for zn, sn, sn-conj (default 4)")
+    p.add_argument("--train-fraction", type=fraction, default=0.5,
+                   help="share of cells observed in training, in (0, 1] (default 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the factors "
+                                                        "(default 0)")
+    p.add_argument("--steps", type=positive_int, default=3000,
+                   help="most steps per attempt (default 3000)")
+    p.add_argument("--restarts", type=non_negative_int, default=3,
+                   help="most restarts (default 3)")
+    add_out(p, "summary.json, training.png and spectra.png")
+    return p
 
 
 def _task_name(args: argparse.Namespace) -> str:
@@ -69,14 +87,14 @@ def summary(args: argparse.Namespace, analysis: Analysis) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run the subcommand; return the exit status."""
+    """Train on the table, print the summary and evidence, write them with ``--out``; 0, or 2
+    for a table (or recipe) the library refuses."""
     try:
         table = (load_table(args.table) if args.table is not None
                  else make_table(args.task, p=args.p, n=args.n))
         recipe = Recipe(max_steps=args.steps, restarts=args.restarts)
     except (ValueError, TypeError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
+        return fail(args, exc)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         job = bar.add_task(f"hypercube {_task_name(args)}", total=args.steps, info="")
@@ -105,10 +123,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         value = f"{e['value']:.4g}" if isinstance(e["value"], float) else str(e["value"])
         evidence.add_row(name, value, e["threshold"], str(e["passed"]))
     console.print(evidence)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(args.json, json.dumps(record, indent=2) + "\n")
-    if args.plots is not None:
-        plot_training(analysis.result, args.plots / "training.png")
-        plot_spectra(analysis.diagnostics, args.plots / "spectra.png")
+    if args.out is not None:
+        write_json(args.out / "summary.json", record)
+        plot_training(analysis.result, args.out / "training.png")
+        plot_spectra(analysis.diagnostics, args.out / "spectra.png")
+        console.print(f"results: {args.out.resolve()}")
     return 0

@@ -8,14 +8,14 @@ steps (:func:`~prodint.train.lm.train_lm`); the experiment records validation bi
 character over training, training tokens per second, and generation tokens per second after
 prompts of growing length (timed interleaved, :func:`measure_speed`) — the DTN streams with a
 constant-size state, the Transformer with a key/value cache that grows with the context — plus
-a generated sample from each. It writes
-``results.json``, ``curves.png`` and ``report.md`` to the output folder.
+a generated sample from each. It writes ``results.json``, ``curves.png`` and ``report.md`` to
+the output folder (each atomically, :func:`~prodint.report.write_atomic`); ``prodint
+shakespeare`` runs it.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import io
 import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,7 +29,7 @@ from prodint.bench.harness import interleaved_ms
 from prodint.data.shakespeare import CharCorpus
 from prodint.nn.dtn import DTN
 from prodint.nn.softmax_lm import SoftmaxLM
-from prodint.report import write_atomic
+from prodint.report import write_atomic, write_json
 from prodint.train.lm import LMConfig, LMHistory, bits_per_character, prefill, train_lm
 
 __all__ = ["ExperimentConfig", "build_models", "run_experiment"]
@@ -148,10 +148,10 @@ def _plot(results: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
+    write_atomic(path, image.getvalue())
 
 
 def _report(results: dict) -> str:
@@ -215,7 +215,7 @@ def run_experiment(config: ExperimentConfig, out: Path, *, corpus: CharCorpus | 
             str(c): measured[f"generation_tokens_per_second@{c}"]
             for c in config.generation_contexts}
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "results.json", json.dumps(results, indent=2))
+    write_json(out / "results.json", results)
     _plot(results, out / "curves.png")
     write_atomic(out / "report.md", _report(results))
     return results

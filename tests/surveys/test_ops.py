@@ -1,6 +1,6 @@
 """The demo's DTN section: every fast form agrees with the definition; timings are recorded."""
 
-from prodint.ops.survey import forms_rows, speed_row
+from prodint.surveys.ops import forms_rows, speed_row
 
 
 def test_forms_agree_with_the_definition() -> None:

@@ -5,7 +5,7 @@ For each operator and variant, the three forms (``naive``, the ``T × T`` defini
 divides, and the row records the largest difference of each fast form to ``naive``, outputs
 and final states together, relative to the largest magnitude of the ``naive`` results.
 :func:`speed_row` times the chunked form against causal ``scaled_dot_product_attention`` at
-one length (float32, forward).
+one length (float32, forward); :func:`section` is the report table of both.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from torch import Tensor
 from prodint.bench.harness import interleaved_ms
 from prodint.ops.tensor_attention import tensor_attention
 from prodint.ops.tensor_interaction import tensor_interaction
+from prodint.report import Section
 
-__all__ = ["FormsRow", "SpeedRow", "forms_rows", "speed_row"]
+__all__ = ["FormsRow", "SpeedRow", "forms_rows", "section", "speed_row"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,24 @@ def speed_row(length: int = 4096, heads: int = 8, dim: int = 64) -> SpeedRow:
              lambda: F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)],
             rounds=2, min_seconds=0.3)
     return SpeedRow(length, chunk_ms, sdpa_ms, chunk_ms / sdpa_ms)
+
+
+def section() -> Section:
+    """The forms and the speed row as a report table; it passes when every fast form agrees
+    with the definition to 1e-10 (the speed row is a measurement, not a check)."""
+    forms = forms_rows()
+    speed = speed_row()
+    rows: list[list[object]] = [[r.operator, r.variant, r.length, r.chunk_error,
+                                 r.recurrent_error] for r in forms]
+    rows.append(["chunk time / SDPA time", f"{speed.chunk_ms:.0f} ms / {speed.sdpa_ms:.0f} ms",
+                 speed.length, round(speed.ratio, 3), ""])
+    return Section(
+        "Deep Tensor Network operators",
+        "Each operator's chunked and streaming forms against the T × T definition (float64, "
+        "T = 75, chunk 16: outputs and final states, error relative to the largest value); "
+        "the last row times the chunked form against causal softmax attention "
+        "(scaled_dot_product_attention, float32, B=1, H=8, D=64, forward).",
+        ["operator", "variant", "T", "chunk error", "recurrent error"],
+        rows,
+        passed=all(r.chunk_error <= 1e-10 and r.recurrent_error <= 1e-10 for r in forms),
+    )

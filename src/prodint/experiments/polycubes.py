@@ -11,6 +11,8 @@ rotations, ``train_rotations``) and evaluated on Haar-random rotations
   classifier. Invariant by construction, so its accuracy does not depend on the orientation;
   the pseudoscalars separate the two mirror-image shapes.
 - :class:`CoordinateMLP`: an MLP on the flattened ``[4·3]`` centred coordinates.
+
+``prodint symmetry`` runs it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,68 @@
+"""The ``prodint`` command line (application layer), one module per subcommand.
+
+Registration protocol: a subcommand is a module of this package (a :class:`Command`) with
+
+- ``add_parser(subparsers) -> argparse.ArgumentParser``: adds its parser to the
+  subparsers of the ``prodint`` parser (its name, a one-line ``help``, a plain-text
+  ``description`` written for the terminal, its options) and returns it;
+- ``run(args, console) -> int``: runs it on the parsed arguments, printing through the rich
+  ``console``, and returns the exit status: 0 when done and every check it makes passed,
+  1 when a check failed, 2 for bad input.
+
+:data:`COMMANDS` lists the subcommands in the order ``prodint --help`` shows them and
+:func:`main` registers every one the same way. The conventions they share live in
+:mod:`prodint.cli.arguments`: a command that writes files takes ``--out DIR`` and writes JSON
+atomically (:func:`prodint.report.write_json`); help text is plain (no markup); bad input
+is refused in one line on stderr with exit status 2, never with a traceback (option values
+while parsing, files and configurations the library refuses before any long work).
+``python -m prodint`` is the same command as ``prodint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Protocol
+
+from rich.console import Console
+
+from prodint.cli import bench, catalogue, demo, hypercube, shakespeare, symmetry, zoo
+from prodint.cli.arguments import Parser
+
+__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+
+DESCRIPTION = """\
+prodint builds neural-network layers from algebra: every layer is a product interaction
+(a bilinear product given by structure constants, composed with linear maps and pointwise
+functions), ordered by how many times the input enters multiplicatively.
+
+Run "prodint COMMAND --help" for the options of a command."""
+
+
+class Command(Protocol):
+    """A subcommand module (see the module doc)."""
+
+    def add_parser(self, subparsers: argparse._SubParsersAction
+                   ) -> argparse.ArgumentParser: ...
+
+    def run(self, args: argparse.Namespace, console: Console) -> int: ...
+
+
+COMMANDS: tuple[Command, ...] = (demo, catalogue, zoo, shakespeare, symmetry, hypercube, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``prodint`` parser with every subcommand of :data:`COMMANDS` registered."""
+    parser = Parser(prog="prodint", description=DESCRIPTION)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers).set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process arguments), run the subcommand, return its status."""
+    args = build_parser().parse_args(argv)
+    # Reports are often piped to a file: keep rows on one line there.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    return args.run(args, console)

@@ -1,0 +1,90 @@
+"""The ``prodint`` command: one registration protocol, plain help, one-line bad input."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from prodint.cli import COMMANDS, build_parser, main
+
+NAMES = ["demo", "catalogue", "zoo", "shakespeare", "symmetry", "hypercube", "bench"]
+# reST / Sphinx markup that must not reach the terminal.
+MARKUP = re.compile(r"``|:(class|func|mod|meth|attr|data|obj):|\*\*")
+
+
+def _subcommands() -> dict[str, object]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return dict(action.choices)
+
+
+def test_every_command_is_registered_by_the_protocol() -> None:
+    assert list(_subcommands()) == NAMES
+    assert len(COMMANDS) == len(NAMES)
+    for command in COMMANDS:
+        assert callable(command.add_parser) and callable(command.run)
+    parser = build_parser()
+    for name, command in zip(NAMES, COMMANDS, strict=True):
+        args = parser.parse_args([name, "algebra"] if name == "bench" else [name])
+        assert args.command == name and args.run is command.run
+
+
+@pytest.mark.parametrize("argv", [[], *([n] for n in NAMES)], ids=["prodint", *NAMES])
+def test_help_is_plain_text(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: prodint")
+    assert not MARKUP.search(text), MARKUP.search(text)
+    if not argv:
+        assert all(name in text for name in NAMES)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], "the following arguments are required: COMMAND"),
+    (["nope"], "invalid choice: 'nope'"),
+    (["symmetry", "--steps", "0"], "--steps: expected an integer >= 1, received 0"),
+    (["symmetry", "--steps", "ten"], "--steps: expected an integer, received 'ten'"),
+    (["symmetry", "--train-rotations", "-1"], "expected an integer >= 0, received -1"),
+    (["hypercube", "--train-fraction", "1.5"], "expected a number in (0, 1], received 1.5"),
+    (["hypercube", "--task", "s3", "--table", "t.csv"], "not allowed with argument"),
+    (["shakespeare", "--contexts"], "expected at least one argument"),
+    (["bench", "nope"], "invalid choice: 'nope'"),
+], ids=["no command", "unknown command", "zero steps", "not an int", "negative",
+        "fraction", "two sources", "empty list", "unknown suite"])
+def test_bad_options_are_one_line_and_status_2(argv: list[str], expected: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("prodint") and ": error: " in lines[0]
+    assert expected in lines[0]
+    assert captured.out == ""
+
+
+def test_out_must_be_a_folder(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(file)])
+    assert exit_info.value.code == 2
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"prodint demo: error: argument --out: expected a folder, received the "
+                    f"file {str(file)!r}")
+
+
+def test_python_m_prodint_is_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "prodint", "--help"], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: prodint")
+    assert all(name in done.stdout for name in NAMES)
+    bad = subprocess.run([sys.executable, "-m", "prodint", "hypercube", "--n", "0"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == ("prodint hypercube: error: argument --n: expected an "
+                                  "integer >= 1, received 0")

@@ -1,0 +1,72 @@
+"""Reports: sections as Markdown and JSON; every file written atomically by one writer."""
+
+import json
+import os
+
+import pytest
+from rich.console import Console
+
+from prodint import report
+from prodint.report import Section, print_section, write_atomic, write_json, write_report
+
+
+def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path) -> None:
+    path = tmp_path / "new" / "data.json"
+    write_atomic(path, "first")
+    write_atomic(path, b"\x89PNG")
+    assert path.read_bytes() == b"\x89PNG"
+    write_json(path, {"a": [1, 2.5], "p": tmp_path})
+    assert json.loads(path.read_text()) == {"a": [1, 2.5], "p": str(tmp_path)}
+    assert [p.name for p in path.parent.iterdir()] == ["data.json"]
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "data.json"
+    path.write_text("old")
+    fsynced = []
+    monkeypatch.setattr(report.os, "fsync", lambda fd: fsynced.append(fd))
+
+    def no_rename(src: str, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", no_rename)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, "new")
+    assert len(fsynced) == 1  # the content was flushed to disk before the rename
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.json"]
+
+
+def test_temporary_names_are_unique(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        seen.append(os.path.basename(src))
+        real(src, dst)
+
+    monkeypatch.setattr(report.os, "replace", spy)
+    for _ in range(3):
+        write_atomic(tmp_path / "x.json", "{}")
+    assert len(set(seen)) == 3 and all(name.startswith(".x.json.") for name in seen)
+
+
+def test_report_files_hold_rows_verdicts_and_notes(tmp_path) -> None:
+    sections = [Section("A table", "What it shows.", ["name", "error"],
+                        [["x|y", 1e-12], ["z", 0.5]], passed=False, notes=["z: too large"]),
+                Section("B", "Described.", ["n"], [[True]])]
+    md_path = write_report(sections, tmp_path)
+    assert md_path == tmp_path / "report.md"
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data == [{"title": "A table", "columns": ["name", "error"],
+                     "rows": [["x|y", 1e-12], ["z", 0.5]], "passed": False,
+                     "notes": ["z: too large"]},
+                    {"title": "B", "columns": ["n"], "rows": [[True]], "passed": True,
+                     "notes": []}]
+    text = md_path.read_text()
+    assert "| x\\|y | 1.0e-12 |" in text and "| z | 0.5 |" in text and "| yes |" in text
+    assert "- z: too large" in text
+    console = Console(record=True, width=100)
+    print_section(console, sections[0])
+    shown = console.export_text()
+    assert "A table" in shown and "z: too large" in shown
