@@ -25,6 +25,9 @@ from prodint.algebra import (
 from prodint.groups import cyclic
 from prodint.interaction.layer import Case, Family, choice, randn
 from prodint.nn.product_linear import ProductLinear
+from prodint.symmetry.harmonic_conv import HarmonicConv2d
+from prodint.symmetry.linear import Linear
+from prodint.symmetry.tensor_product import ChannelwiseTensorProduct, TensorProduct
 from prodint.zoo.clifford import CliffordConv1d, CliffordConv2d, CliffordConv3d, CliffordLinear
 from prodint.zoo.group_conv import GroupConv2d, LiftingConv2d, grid_group
 
@@ -88,6 +91,43 @@ def _dense_algebra(g: torch.Generator) -> Algebra:
     return from_structure_constants(randn(g, 3, 3, 3))
 
 
+def _tensor_product(g: torch.Generator) -> Case:
+    irreps1 = choice(g, ["2x0e + 1x1o", "1x0e + 2x1o + 1x2e"])
+    irreps2 = choice(g, ["1x0e + 1x1o", "2x1o + 1x1e"])
+    irreps_out = choice(g, ["2x0e + 1x1o + 1x1e", "1x0e + 1x0o + 2x1o + 1x2e"])
+    layer = TensorProduct(irreps1, irreps2, irreps_out,
+                          normalization=choice(g, ["component", "norm"]), dtype=F64,
+                          generator=g)
+    return Case(layer, (randn(g, 3, layer.irreps1.dim), randn(g, 3, layer.irreps2.dim)), 2)
+
+
+def _channelwise_tensor_product(g: torch.Generator) -> Case:
+    irreps1 = choice(g, ["2x0e + 1x1o", "1x0e + 2x1o + 1x2e"])
+    targets = choice(g, [["0e", "1o"], ["0e", "1o", "1e", "2e"]])
+    layer = ChannelwiseTensorProduct(irreps1, "1x0e + 1x1o + 1x2e", targets, dtype=F64)
+    n = 4
+    inputs = (randn(g, n, layer.irreps1.dim), randn(g, n, layer.irreps2.dim),
+              randn(g, n, layer.weight_numel))
+    return Case(layer, inputs, 2)
+
+
+def _linear(g: torch.Generator) -> Case:
+    irreps_in = choice(g, ["3x0e + 2x1o", "1x0e + 1x0o + 2x1o + 1x2e"])
+    irreps_out = choice(g, ["2x0e + 1x1o + 1x1e", "1x0e + 3x1o + 1x2e"])
+    layer = Linear(irreps_in, irreps_out, bias=bool(choice(g, [0, 1])), dtype=F64,
+                   generator=g)
+    return Case(layer, (randn(g, 2, 3, layer.irreps_in.dim),), 1)
+
+
+def _harmonic_conv(g: torch.Generator) -> Case:
+    irreps_in = choice(g, ["1x0", "1x0 + 1x1"])
+    irreps_out = choice(g, ["1x0 + 1x1", "1x1 + 1x2"])
+    layer = HarmonicConv2d(irreps_in, irreps_out, kernel_size=choice(g, [3, 5]),
+                           padding=choice(g, [0, 1]), bias=bool(choice(g, [0, 1])), dtype=F64,
+                           generator=g)
+    return Case(layer, (randn(g, 2, layer.irreps_in.dim, 7, 7),), 1)
+
+
 FAMILIES: tuple[Family, ...] = (
     Family("zoo.LiftingConv2d.C4", _group_conv("C4", True)),
     Family("zoo.LiftingConv2d.D4", _group_conv("D4", True)),
@@ -103,4 +143,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("nn.ProductLinear.R[C3]", _product_linear(lambda g: group_algebra(cyclic(3)))),
     Family("nn.ProductLinear.Hadamard3", _product_linear(lambda g: hadamard(3))),
     Family("nn.ProductLinear.dense", _product_linear(_dense_algebra)),
+    Family("symmetry.TensorProduct", _tensor_product),
+    Family("symmetry.ChannelwiseTensorProduct", _channelwise_tensor_product),
+    Family("symmetry.Linear", _linear),
+    Family("symmetry.HarmonicConv2d", _harmonic_conv),
 )
