@@ -18,6 +18,9 @@ def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path) -> Non
     write_json(path, {"a": [1, 2.5], "p": tmp_path})
     assert json.loads(path.read_text()) == {"a": [1, 2.5], "p": str(tmp_path)}
     assert [p.name for p in path.parent.iterdir()] == ["data.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
