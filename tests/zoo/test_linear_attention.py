@@ -34,7 +34,7 @@ def test_every_path_equals_the_hand_written_product(causal: bool, mode: str, len
     layer = LinearAttention(8, 2, causal=causal, mode=mode, chunk_size=5, dtype=dtype,
                             generator=torch.Generator().manual_seed(0))
     assert layer.self_interaction_order == 3
-    x0 = torch.randn(2, length, 8, dtype=dtype)
+    x0 = torch.randn(2, length, 8, dtype=dtype, generator=torch.Generator().manual_seed(length))
     results = []
     for fn in (lambda x: _hand(layer, x, causal), layer, layer.general, layer.reference,
                layer.oracle):
@@ -45,7 +45,9 @@ def test_every_path_equals_the_hand_written_product(causal: bool, mode: str, len
     for out, grads in results[1:]:
         torch.testing.assert_close(out, results[0][0], rtol=tol, atol=tol)
         for g, g0 in zip(grads, results[0][1], strict=True):
-            torch.testing.assert_close(g, g0, rtol=tol, atol=tol)
+            # gradients of Σ out² sum O(T) products: the rounding bound grows with their size
+            scale = max(1.0, float(g0.abs().max()))
+            torch.testing.assert_close(g, g0, rtol=tol, atol=tol * scale)
 
 
 @pytest.mark.parametrize("prompt", [1, 6, 20], ids=lambda k: f"prompt{k}")
