@@ -16,6 +16,10 @@ masks, decay and normalization. The rest are ways of executing or reading that o
                              (:func:`~prodint.interaction.compile.evaluate`)
 ``oracle(...)``              optional: an independent implementation (a loop, a peer) that
                              tests compare with; raises ``NotImplementedError`` if absent
+``expression_on(x, prefix)`` the expression on another input expression ``x``, parameters
+                             and tables renamed ``prefix + name``: how a composite
+                             (:mod:`prodint.interaction.composite`) states this layer as a
+                             part
 ============================ ===============================================================
 
 Torch conventions: ``reset_parameters()`` redraws every parameter with its documented
@@ -42,9 +46,12 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from prodint.interaction.axes import same_algebra
 from prodint.interaction.compile import Plan, evaluate
-from prodint.interaction.expr import Expr
+from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.products import Product
+from prodint.interaction.structural import Permute
+from prodint.interaction.ties import Constant, Gather
 
 T = TypeVar("T")
 
@@ -148,6 +155,36 @@ class InteractionLayer(nn.Module):
         """The fixed tables (tie indices and weights, constants), by name."""
         return dict(self.constants.named_buffers())
 
+    def expression_on(self, x: Expr, prefix: str) -> Expr:
+        """This layer's expression with its signal replaced by the expression ``x`` and every
+        parameter and fixed table renamed ``prefix + name`` (how a composite states a part,
+        :class:`~prodint.interaction.composite.CompositeLayer`).
+
+        ``x`` carries the signal's axes (same names and sizes, a free size matching any; the
+        same algebra where both tag one, as operands of a sum must; the order may differ:
+        ``x`` is permuted to the signal's). A renamed parameter
+        keeps its axes, initialisation and fan-in, so the value is the layer's own:
+        ``expression_on(x, p)`` evaluated with ``p + name → params[name]`` is ``self(x)``.
+        Its order is ``ord(expression)`` with the signal counted as ``ord(x)``.
+
+        Raises:
+            ValueError: the expression has several signals (which one ``x`` replaces is then
+                the layer's to say, in an override), or ``x`` lacks the signal's axes.
+            TypeError: ``x`` is not an expression or ``prefix`` not a string.
+        """
+        if not isinstance(x, Expr):
+            raise TypeError(f"x: expected an Expr, received {type(x).__name__}")
+        if not isinstance(prefix, str) or not (prefix + "a").isidentifier():
+            raise TypeError(f"prefix: expected a string that starts an identifier, received "
+                            f"{prefix!r}")
+        signals = self._expression.signals()
+        if len(signals) != 1:
+            raise ValueError(f"expression: expected a layer of one signal to restate on x, "
+                             f"received {type(self).__name__} with signals "
+                             f"{[s.name for s in signals]}")
+        signal = signals[0]
+        return _restated(self._expression, signal, _as_signal(x, signal), prefix)
+
     # ------------------------------------------------------------------ executions
     def run_plan(self, *signals: Tensor, **named: Tensor) -> Tensor:
         """The compiled expression on its signals (positional or by name)."""
@@ -205,6 +242,56 @@ class InteractionLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"order={self.self_interaction_order}, expression={self._expression}"
+
+
+def _as_signal(x: Expr, signal: Signal) -> Expr:
+    """``x`` with the axes of ``signal`` in the signal's order (a clear error otherwise)."""
+    received = {a.name: a for a in x.axes}
+    fits = sorted(received) == sorted(signal.axis_names) and all(
+        (a.size is None or received[a.name].size is None or a.size == received[a.name].size)
+        and (a.algebra is None or received[a.name].algebra is None
+             or same_algebra(a.algebra, received[a.name].algebra)) for a in signal.axes)
+    if not fits:
+        raise ValueError(f"x: expected an expression with the axes of the signal "
+                         f"{signal.name} {list(signal.axes)}, received {list(x.axes)}")
+    return x if x.axis_names == signal.axis_names else Permute(x, signal.axis_names)
+
+
+def _restated(expr: Expr, signal: Signal, x: Expr, prefix: str) -> Expr:
+    """``expr`` with ``signal`` replaced by ``x`` and parameters and tables prefixed.
+
+    Rebuilt children first (a tie table needs its rebuilt child); shared sub-expressions stay
+    shared and every parent is rebuilt, so its checks run again on the new input.
+    """
+    memo: dict[int, Expr] = {}
+    renamed: dict[str, Parameter] = {}
+
+    def rebuild(node: Expr) -> Expr:
+        if id(node) in memo:
+            return memo[id(node)]
+        new: Expr
+        if isinstance(node, Signal):
+            new = x if node.name == signal.name else node
+        elif isinstance(node, Parameter):
+            if node.name not in renamed:
+                renamed[node.name] = Parameter(prefix + node.name, node.axes, init=node.init,
+                                               fan_in=node.fan_in)
+            new = renamed[node.name]
+        elif isinstance(node, Constant):
+            new = Constant(prefix + node.name, node.value, node.axes)
+        else:
+            kids = [rebuild(c) for c in node.children]
+            if isinstance(node, Gather):
+                new = Gather(kids[0], prefix + node.name, node.index, node.axes,
+                             weight=node.weight)
+            elif all(k is c for k, c in zip(kids, node.children, strict=True)):
+                new = node
+            else:
+                new = node.rebuild(kids)
+        memo[id(node)] = new
+        return new
+
+    return rebuild(expr)
 
 
 def compile(expr: Expr, *, device: torch.device | str | None = None,
