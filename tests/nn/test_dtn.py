@@ -218,6 +218,17 @@ def test_bad_input() -> None:
         TensorAttention(8, 2, causal=False, decay=0.9)
     with pytest.raises(ValueError, match="prefill: expected a causal layer"):
         TensorAttention(8, 2, causal=False).prefill(torch.randn(1, 3, 8))
+    # tensor interaction shares the checks and the streaming of tensor attention
+    with pytest.raises(ValueError, match="heads: expected a divisor of width=8, received 3"):
+        TensorInteraction(8, 3)
+    with pytest.raises(ValueError, match="chunk_size: expected a positive int, received 0"):
+        TensorInteraction(8, 2, chunk_size=0)
+    with pytest.raises(TypeError, match="causal: expected a bool, received int"):
+        TensorInteraction(8, 2, causal=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="step: expected a causal layer"):
+        TensorInteraction(8, 2, causal=False).step(torch.randn(1, 8))
+    with pytest.raises(ValueError, match=r"x: expected \[B, T, width=8\]"):
+        TensorInteraction(8, 2).general(torch.randn(2, 5, 6))
     with pytest.raises(ValueError, match="channel_mixer: expected one of"):
         DTNBlock(8, 2, channel_mixer="conv")
     with pytest.raises(TypeError, match="state: expected a DTNBlockState"):

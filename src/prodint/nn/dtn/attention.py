@@ -21,10 +21,10 @@ import math
 import torch
 from torch import Tensor
 
-from prodint.interaction import Expr, MergeAxes, Permute, Pointwise, Signal
-from prodint.interaction.layer import InteractionLayer
-from prodint.interaction.library import head_projection, projection, tensor_attention_of
-from prodint.nn.dtn.checks import check_decay, check_positive, check_tokens
+from prodint.interaction import Expr, Pointwise, Signal
+from prodint.interaction.library import head_projection, tensor_attention_of
+from prodint.nn.dtn.checks import check_decay, check_heads
+from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
 
 __all__ = ["TensorAttention", "tensor_attention_expression"]
@@ -46,11 +46,10 @@ def tensor_attention_expression(x: Expr, width: int, heads: int, *, causal: bool
                             eps=eps)  # [t, h, e]
     if output_norm:
         o = Pointwise("rmsnorm", o, "e", eps=RMS_EPS)
-    merged = MergeAxes(Permute(o, ("t", "h", "e")), ["h", "e"], "p")
-    return projection(merged, prefix + "Wo", width, axis="p", out_axis="m")
+    return merged_projection(o, prefix + "Wo", width, "e")
 
 
-class TensorAttention(InteractionLayer):
+class TensorAttention(MultiHeadOperator[TensorAttentionState]):
     """Multi-head tensor attention on ``[B, T, width]`` (order 5; module doc).
 
     Args:
@@ -70,6 +69,11 @@ class TensorAttention(InteractionLayer):
         eps: the normaliser's guard.
         device, dtype, generator: where the parameters live, their dtype, the random draws.
 
+    ``forward(x, mode=...)`` runs :func:`~prodint.ops.tensor_attention.tensor_attention`,
+    ``oracle`` its naive ``T × T`` form (:mod:`prodint.ops.tensor_attention.naive`);
+    ``prefill`` and ``step`` carry a :class:`~prodint.ops.tensor_attention.TensorAttentionState`
+    (:class:`~prodint.nn.dtn.heads.MultiHeadOperator`).
+
     Initialisation (:meth:`reset_parameters`): ``Wv, Wo ~ N(0, 1/width)`` (the expression's
     variance-preserving draw) and ``Wq, Wk ~ N(0, 1/(width·d))``: each ``q·k`` enters twice
     (``(q_t·k_i)(q_j·k_i)``), and the ``1/√d`` on both keeps a head's products of order one,
@@ -81,11 +85,9 @@ class TensorAttention(InteractionLayer):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_positive(width=width, heads=heads, chunk_size=chunk_size)
-        if width % heads:
-            raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
+        self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
         decay = check_decay(decay, causal)
-        self.width, self.heads, self.head_dim = width, heads, width // heads
+        self.width, self.heads = width, heads
         self.causal, self.normalize, self.decay = causal, normalize, decay
         self.chunk_size, self.output_norm, self.eps = chunk_size, output_norm, eps
         x = Signal("X", [("t", None), ("m", width)])
@@ -107,66 +109,16 @@ class TensorAttention(InteractionLayer):
         for name in ("Wq", "Wk"):
             self.params[name].mul_(1.0 / math.sqrt(self.head_dim))
 
-    # ------------------------------------------------------------------ fast path
-    def _heads(self, x: Tensor, name: str) -> Tensor:
-        return (x @ self.params[name]).unflatten(-1, (self.heads, self.head_dim))
+    def _operate(self, q: Tensor, k: Tensor, v: Tensor, mode: str,
+                 state: TensorAttentionState | None, keep_state: bool
+                 ) -> tuple[Tensor, TensorAttentionState | None]:
+        return tensor_attention(q, k, v, causal=self.causal, mode=mode,
+                                chunk_size=self.chunk_size, normalize=self.normalize,
+                                decay=self.decay, eps=self.eps, initial_state=state,
+                                output_final_state=keep_state)
 
-    def _output(self, o: Tensor) -> Tensor:
+    def _merge(self, o: Tensor) -> Tensor:
         """Heads ``[B, T, H, Dv]`` → ``[B, T, width]``: optional RMS norm, merge, ``Wo``."""
         if self.output_norm:
             o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + RMS_EPS)
-        return o.flatten(-2) @ self.params["Wo"]
-
-    def _attend(self, x: Tensor, mode: str, state: TensorAttentionState | None,
-                keep_state: bool) -> tuple[Tensor, TensorAttentionState | None]:
-        q, k, v = (self._heads(x, n) for n in ("Wq", "Wk", "Wv"))
-        o, new = tensor_attention(q, k, v, causal=self.causal, mode=mode,
-                                  chunk_size=self.chunk_size, normalize=self.normalize,
-                                  decay=self.decay, eps=self.eps, initial_state=state,
-                                  output_final_state=keep_state)
-        return self._output(o), new
-
-    def forward(self, x: Tensor, *, mode: str = "chunk") -> Tensor:
-        """``[B, T, width] → [B, T, width]``; ``mode`` as in
-        :func:`~prodint.ops.tensor_attention.tensor_attention`."""
-        check_tokens(x, 3, self.width)
-        return self._attend(x, mode, None, False)[0]
-
-    def general(self, x: Tensor) -> Tensor:
-        """The compiled expression on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_plan(x)
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The expression evaluated node by node on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_reference(x)
-
-    def oracle(self, x: Tensor) -> Tensor:
-        """The operator's naive ``T × T`` form (:mod:`prodint.ops.tensor_attention.naive`)."""
-        return self(x, mode="naive")
-
-    # ------------------------------------------------------------------ streaming
-    def _check_causal(self, method: str) -> None:
-        if not self.causal:
-            raise ValueError(f"{method}: expected a causal layer (causal=True) to stream, "
-                             "received causal=False")
-
-    def prefill(self, x: Tensor) -> tuple[Tensor, TensorAttentionState]:
-        """:meth:`forward` (chunked) that also returns the state after the last token, from
-        which :meth:`step` continues."""
-        self._check_causal("prefill")
-        check_tokens(x, 3, self.width)
-        y, state = self._attend(x, "chunk", None, True)
-        assert state is not None
-        return y, state
-
-    def step(self, x: Tensor, state: TensorAttentionState | None = None
-             ) -> tuple[Tensor, TensorAttentionState]:
-        """One token ``[B, width]`` with the carried state (``None`` before the first);
-        equals :meth:`forward` row by row."""
-        self._check_causal("step")
-        check_tokens(x, 2, self.width)
-        y, new = self._attend(x.unsqueeze(1), "recurrent", state, True)
-        assert new is not None
-        return y[:, 0], new
+        return super()._merge(o)

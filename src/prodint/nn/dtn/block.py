@@ -26,6 +26,7 @@ from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.attention import TensorAttention
 from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.interaction import TensorInteraction
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.ops.tensor_attention import TensorAttentionState
@@ -62,7 +63,7 @@ def _block_expression(x: Expr, parts: Mapping[str, InteractionLayer], prefix: st
     return Sum(z, part("mixer", part("norm2", z)))
 
 
-class DTNBlock(CompositeLayer):
+class DTNBlock(CompositeLayer, TokenLayer):
     """Pre-norm DTN block on ``[B, T, width]`` (module doc); order 5 with the MLP, 25 with
     tensor interaction.
 
@@ -78,7 +79,8 @@ class DTNBlock(CompositeLayer):
 
     The parts are :attr:`norm1`, :attr:`local` (or ``None``), :attr:`attention`,
     :attr:`norm2` and :attr:`mixer`; each keeps its parameters (``attention.params.Wq`` …)
-    and its own initialisation.
+    and its own initialisation. ``general`` and ``reference`` run the whole block's
+    expression (:class:`~prodint.nn.dtn.heads.TokenLayer`).
     """
 
     def __init__(self, width: int, heads: int, *, channel_mixer: str = "mlp",
@@ -123,16 +125,6 @@ class DTNBlock(CompositeLayer):
             u = self.local(u)
         z = x + self.attention(u, mode=mode)
         return z + self._mix(self.norm2(z), mode)
-
-    def general(self, x: Tensor) -> Tensor:
-        """The compiled expression of the whole block on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_plan(x)
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The block's expression evaluated node by node on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_reference(x)
 
     def oracle(self, x: Tensor) -> Tensor:
         """:meth:`forward` with the operators' naive forms."""

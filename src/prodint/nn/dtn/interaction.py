@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.interaction import Expr, MergeAxes, Permute, Signal
-from prodint.interaction.layer import InteractionLayer
-from prodint.interaction.library import head_projection, projection, tensor_interaction_of
-from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.interaction import Expr, Signal
+from prodint.interaction.library import head_projection, tensor_interaction_of
+from prodint.nn.dtn.checks import check_bool, check_heads
+from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
 from prodint.ops.tensor_interaction import TensorInteractionState, tensor_interaction
 
 __all__ = ["TensorInteraction", "tensor_interaction_expression"]
@@ -32,11 +32,10 @@ def tensor_interaction_expression(x: Expr, width: int, heads: int, *, causal: bo
     q, k, v = (head_projection(x, prefix + name, heads, d, axis="m")
                for name in ("Wq", "Wk", "Wv"))
     o = tensor_interaction_of(q, k, v, causal=causal, eps=eps)  # [t, h, d]
-    merged = MergeAxes(Permute(o, ("t", "h", "d")), ["h", "d"], "p")
-    return projection(merged, prefix + "Wo", width, axis="p", out_axis="m")
+    return merged_projection(o, prefix + "Wo", width, "d")
 
 
-class TensorInteraction(InteractionLayer):
+class TensorInteraction(MultiHeadOperator[TensorInteractionState]):
     """Multi-head tensor interaction on ``[B, T, width]`` (order 5; module doc).
 
     Args:
@@ -47,6 +46,10 @@ class TensorInteraction(InteractionLayer):
         eps: floor of ``‖M‖_F²``.
         device, dtype, generator: where the parameters live, their dtype, the random draws.
 
+    ``forward(x, mode=...)`` runs :func:`~prodint.ops.tensor_interaction.tensor_interaction`,
+    ``oracle`` its naive form (every ``M_t`` formed); ``prefill`` and ``step`` carry the state
+    ``M_t`` (:class:`~prodint.nn.dtn.heads.MultiHeadOperator`).
+
     Initialisation: every matrix ``N(0, 1/width)`` (the expression's draw). The output is
     bounded by the value: ``‖v M Mᵀ‖ ≤ ‖v‖ σ_max(M)² ≤ ‖v‖ ‖M‖_F²``.
     """
@@ -55,12 +58,9 @@ class TensorInteraction(InteractionLayer):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_positive(width=width, heads=heads, chunk_size=chunk_size)
-        if width % heads:
-            raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
-        if not isinstance(causal, bool):
-            raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
-        self.width, self.heads, self.head_dim = width, heads, width // heads
+        self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
+        check_bool(causal=causal)
+        self.width, self.heads = width, heads
         self.causal, self.chunk_size, self.eps = causal, chunk_size, eps
         x = Signal("X", [("t", None), ("m", width)])
         super().__init__(self.expression_on(x, ""), device=device, dtype=dtype,
@@ -71,53 +71,9 @@ class TensorInteraction(InteractionLayer):
         return tensor_interaction_expression(x, self.width, self.heads, causal=self.causal,
                                              eps=self.eps, prefix=prefix)
 
-    def _mix(self, x: Tensor, mode: str, state: TensorInteractionState | None,
-             keep_state: bool) -> tuple[Tensor, TensorInteractionState | None]:
-        q, k, v = ((x @ self.params[n]).unflatten(-1, (self.heads, self.head_dim))
-                   for n in ("Wq", "Wk", "Wv"))
-        o, new = tensor_interaction(q, k, v, causal=self.causal, mode=mode,
-                                    chunk_size=self.chunk_size, eps=self.eps,
-                                    initial_state=state, output_final_state=keep_state)
-        return o.flatten(-2) @ self.params["Wo"], new
-
-    def forward(self, x: Tensor, *, mode: str = "chunk") -> Tensor:
-        """``[B, T, width] → [B, T, width]``; ``mode`` as in
-        :func:`~prodint.ops.tensor_interaction.tensor_interaction`."""
-        check_tokens(x, 3, self.width)
-        return self._mix(x, mode, None, False)[0]
-
-    def general(self, x: Tensor) -> Tensor:
-        """The compiled expression on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_plan(x)
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The expression evaluated node by node on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_reference(x)
-
-    def oracle(self, x: Tensor) -> Tensor:
-        """The operator's naive form (every ``M_t`` formed)."""
-        return self(x, mode="naive")
-
-    def _check_causal(self, method: str) -> None:
-        if not self.causal:
-            raise ValueError(f"{method}: expected a causal layer (causal=True) to stream, "
-                             "received causal=False")
-
-    def prefill(self, x: Tensor) -> tuple[Tensor, TensorInteractionState]:
-        """:meth:`forward` (chunked) and the state ``M_T`` from which :meth:`step` continues."""
-        self._check_causal("prefill")
-        check_tokens(x, 3, self.width)
-        y, state = self._mix(x, "chunk", None, True)
-        assert state is not None
-        return y, state
-
-    def step(self, x: Tensor, state: TensorInteractionState | None = None
-             ) -> tuple[Tensor, TensorInteractionState]:
-        """One token ``[B, width]`` with the carried state (``None`` before the first)."""
-        self._check_causal("step")
-        check_tokens(x, 2, self.width)
-        y, new = self._mix(x.unsqueeze(1), "recurrent", state, True)
-        assert new is not None
-        return y[:, 0], new
+    def _operate(self, q: Tensor, k: Tensor, v: Tensor, mode: str,
+                 state: TensorInteractionState | None, keep_state: bool
+                 ) -> tuple[Tensor, TensorInteractionState | None]:
+        return tensor_interaction(q, k, v, causal=self.causal, mode=mode,
+                                  chunk_size=self.chunk_size, eps=self.eps,
+                                  initial_state=state, output_final_state=keep_state)
