@@ -68,6 +68,7 @@ from prodint.interaction import (
 from prodint.interaction.fold import fold
 from prodint.interaction.layer import InteractionLayer
 from prodint.zoo.clifford_signature import Signature, _signature, clifford_algebra
+from prodint.zoo.convolution import check_channels, ints_per_axis
 
 __all__ = [
     "CliffordConv1d",
@@ -125,9 +126,7 @@ class _CliffordLayer(InteractionLayer):
                  padding: tuple[int, ...], dilation: tuple[int, ...], bias: bool, *,
                  device: torch.device | str | None, dtype: torch.dtype | None,
                  generator: torch.Generator | None) -> None:
-        for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{argument}: expected a positive int, received {value!r}")
+        check_channels(in_channels, out_channels, groups=1)
         self.signature = _signature(signature)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = kernel_size, stride
@@ -266,10 +265,10 @@ class _CliffordConvNd(_CliffordLayer):
             raise ValueError(f"padding_mode: expected 'zeros', received {padding_mode!r}")
         self.dims = dims
         super().__init__(signature, in_channels, out_channels,
-                         _ints(kernel_size, dims, "kernel_size", minimum=1),
-                         _ints(stride, dims, "stride", minimum=1),
-                         _ints(padding, dims, "padding", minimum=0),
-                         _ints(dilation, dims, "dilation", minimum=1), bias,
+                         ints_per_axis(kernel_size, dims, "kernel_size", minimum=1),
+                         ints_per_axis(stride, dims, "stride", minimum=1),
+                         ints_per_axis(padding, dims, "padding"),
+                         ints_per_axis(dilation, dims, "dilation", minimum=1), bias,
                          device=device, dtype=dtype, generator=generator)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -355,12 +354,3 @@ class CliffordConv3d(_CliffordConvNd):
         super().__init__(3, signature, in_channels, out_channels, kernel_size, stride, padding,
                          dilation, groups, bias, padding_mode, device=device, dtype=dtype,
                          generator=generator)
-
-
-def _ints(value: int | Sequence[int], n: int, argument: str, *, minimum: int) -> tuple[int, ...]:
-    out = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(out) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                                for v in out):
-        raise ValueError(f"{argument}: expected an int or {n} ints >= {minimum}, received "
-                         f"{value!r}")
-    return out
