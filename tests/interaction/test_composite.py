@@ -98,3 +98,19 @@ class _Parts:
 
     def __init__(self, params: dict) -> None:
         self.params = params
+
+
+def test_the_order_of_a_deep_stack_is_read_at_once() -> None:
+    """Forty residual parts in a row: each reads its input twice (the skip and the branch),
+    so the expression has 2^40 paths from the output to the signal; the order is computed
+    once per node."""
+
+    def stack(x: Expr, parts: Mapping[str, InteractionLayer], prefix: str) -> Expr:
+        for key, part in parts.items():
+            x = part.expression_on(x, f"{prefix}{key}_")  # type: ignore[attr-defined]
+        return x
+
+    parts = {f"r{i}": _Residual(2) for i in range(40)}
+    deep = CompositeLayer(Signal("X", [("t", None), ("m", 2)]), stack, parts)
+    assert deep.self_interaction_order == 1
+    assert len(deep.params) == 160

@@ -53,7 +53,8 @@ class CompositeLayer(InteractionLayer):
     """An :class:`~prodint.interaction.layer.InteractionLayer` whose parts own the parameters.
 
     A subclass builds its parts (layers with ``expression_on(x, prefix)``: their expression
-    on the input expression ``x``, every parameter name prefixed by ``prefix``), passes them by
+    on the input expression ``x``, every parameter name prefixed by ``prefix``; every
+    single-signal :class:`~prodint.interaction.layer.InteractionLayer` has it), passes them by
     key with a ``compose`` function that states the whole on an input, and registers the parts
     as its sub-modules (under any attribute path it likes). ``compose(x, parts, prefix)`` must
     name the parameters of part ``key`` ``prefix + key + "_" + name``, which is what
@@ -103,10 +104,16 @@ class CompositeLayer(InteractionLayer):
         return self._compose(x, self._parts, prefix)
 
     @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """Every part's own initialisation (its :meth:`reset_parameters`)."""
+    def reset_parts(self) -> None:
+        """Every part's own initialisation (its ``reset_parameters``), in the parts' order."""
         for part in self._parts.values():
             part.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Every part's own initialisation (:meth:`reset_parts`); a subclass that adds
+        draws of its own (a language model's embedding scale) does them after it."""
+        self.reset_parts()
 
     def extra_repr(self) -> str:
         return f"order={self.self_interaction_order}"

@@ -80,6 +80,24 @@ class Expr:
     axes: tuple[Axis, ...]
     children: tuple[Expr, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        # Nodes are immutable, so each node's order is computed once: a shared
+        # sub-expression (a residual stream read by q, k, v and the skip in every block of a
+        # deep model) is otherwise recounted along every path, exponential in the depth
+        # (an 8-block language model took minutes).
+        super().__init_subclass__(**kwargs)
+        rule = cls.__dict__.get("self_interaction_order")
+        if isinstance(rule, property) and rule.fget is not None:
+            compute = rule.fget
+
+            def memoised(self: Expr) -> int:
+                orders = self.__dict__.setdefault("_orders", {})
+                if cls not in orders:
+                    orders[cls] = compute(self)
+                return orders[cls]
+
+            cls.self_interaction_order = property(memoised, doc=rule.__doc__)  # type: ignore
+
     # ------------------------------------------------------------- structure
     @property
     def self_interaction_order(self) -> int:
