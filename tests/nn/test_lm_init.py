@@ -3,11 +3,14 @@ init (the std that results is read here), and the model adds only the embedding'
 the depth scaling of the residual outputs."""
 
 import math
+from collections.abc import Mapping
 
 import pytest
 import torch
 from torch import nn
 
+from prodint.interaction import Contract, Expr, InteractionLayer, Parameter, Signal, Sum
+from prodint.interaction.composite import CompositeLayer
 from prodint.nn.dtn import DTN, DTNBlock
 from prodint.nn.lm_init import EMBEDDING_STD, init_language_model_
 from prodint.nn.softmax_lm import SoftmaxLM
@@ -59,13 +62,13 @@ def test_softmax_lm_scales() -> None:
         for name in ("Wq", "Wk", "Wv"):  # CausalSelfAttention: N(0, 1/width)
             _close(_std(block.attention.param(name)), width ** -0.5, f"{i}.{name}")
         _close(_std(block.attention.param("Wo")), width ** -0.5 * residual, f"{i}.Wo")
-        _close(_std(block.mix_in.weight), torch_linear / math.sqrt(width), f"{i}.mix_in")
-        _close(_std(block.mix_out.weight), torch_linear / math.sqrt(4 * width) * residual,
-               f"{i}.mix_out")
-        _close(_std(block.local.weight), block.local.STD, f"{i}.local", rel=0.15)
+        _close(_std(block.mixer.param("Wi")), torch_linear / math.sqrt(width), f"{i}.Wi")
+        _close(_std(block.mixer.param("Wo")), torch_linear / math.sqrt(4 * width) * residual,
+               f"{i}.mixer.Wo")
+        _close(_std(block.local.param("weight")), block.local.STD, f"{i}.local", rel=0.15)
         for norm in (block.norm1, block.norm2):
-            assert torch.equal(norm.weight, torch.ones(width))
-            assert torch.equal(norm.bias, torch.zeros(width))
+            assert torch.equal(norm.param("weight"), torch.ones(width))
+            assert torch.equal(norm.param("bias"), torch.zeros(width))
 
 
 def test_mamba_keeps_its_decays_and_step_sizes() -> None:
@@ -80,21 +83,37 @@ def test_mamba_keeps_its_decays_and_step_sizes() -> None:
         assert torch.equal(block.param("D").detach(), torch.ones(32))
 
 
-class _Toy(nn.Module):
-    """A block drawing its matrices with a documented std, and one residual output."""
+def _linear(axis: str, out: str, name: str, width: int) -> InteractionLayer:
+    """``x W`` on ``x[t, axis]`` into ``[t, out]``, as a part."""
+    x = Signal("X", [("t", None), (axis, width)])
+    return InteractionLayer(Contract(x, Parameter(name, [(axis, width), (out, width)]),
+                                     over=axis))
+
+
+def _residual(x: Expr, parts: Mapping[str, InteractionLayer], prefix: str) -> Expr:
+    inner = parts["inner"].expression_on(x, f"{prefix}inner_")  # [t, n]
+    return Sum(x, parts["out"].expression_on(inner, f"{prefix}out_"))
+
+
+class _Toy(CompositeLayer):
+    """A block ``x + x W Wo`` whose reset overrides its parts' own draws with documented
+    stds, and one residual output (``out.params.Wo``)."""
 
     def __init__(self, width: int) -> None:
-        super().__init__()
-        self.inner = nn.Linear(width, width)
-        self.Wo = nn.Parameter(torch.empty(width, width))
+        inner, out = _linear("m", "n", "W", width), _linear("n", "m", "Wo", width)
+        super().__init__(Signal("X", [("t", None), ("m", width)]), _residual,
+                         {"inner": inner, "out": out})
+        self.inner, self.out = inner, out
         self.reset_parameters()
 
+    @torch.no_grad()
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.inner.weight, std=0.5)  # overrides nn.Linear's own draw
-        nn.init.normal_(self.Wo, std=0.3)
+        super().reset_parameters()
+        self.inner.param("W").normal_(0.0, 0.5)  # overrides the part's N(0, 1/width)
+        self.out.param("Wo").normal_(0.0, 0.3)
 
     def forward(self, x):
-        return x + self.inner(x) @ self.Wo
+        return x + x @ self.inner.param("W") @ self.out.param("Wo")
 
     def prefill(self, x):
         return self(x), None
@@ -107,15 +126,15 @@ def test_a_blocks_own_reset_wins_and_the_model_adds_only_depth_and_embedding() -
     torch.manual_seed(0)
     model = StackedLM(40, 128, [_Toy(128) for _ in range(8)])
     for block in model.blocks:
-        _close(_std(block.inner.weight), 0.5, "inner (parent's reset after nn.Linear's)")
-        _close(_std(block.Wo), 0.3 / math.sqrt(2 * 8), "Wo (depth-scaled)")
+        _close(_std(block.inner.param("W")), 0.5, "inner (block's reset after the part's)")
+        _close(_std(block.out.param("Wo")), 0.3 / math.sqrt(2 * 8), "Wo (depth-scaled)")
     _close(_std(model.embed.weight), EMBEDDING_STD, "embed")
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(3.0)
     model.reset_parameters()  # the same again
-    _close(_std(model.blocks[0].inner.weight), 0.5, "inner after reset")
-    _close(_std(model.blocks[0].Wo), 0.3 / 4, "Wo after reset")
+    _close(_std(model.blocks[0].inner.param("W")), 0.5, "inner after reset")
+    _close(_std(model.blocks[0].out.param("Wo")), 0.3 / 4, "Wo after reset")
 
 
 def test_initial_predictions_are_near_uniform() -> None:
@@ -131,5 +150,7 @@ def test_bad_arguments() -> None:
     model = SoftmaxLM(10, 8, 1, 2)
     with pytest.raises(ValueError, match=r"^depth: expected a positive int, received 0"):
         init_language_model_(model, 0)
-    with pytest.raises(TypeError, match=r"^embedding: expected an nn\.Embedding"):
-        init_language_model_(nn.Sequential(nn.Linear(2, 2)), 1)
+    with pytest.raises(TypeError, match=r"^model: expected a CompositeLayer"):
+        init_language_model_(nn.Sequential(nn.Linear(2, 2)), 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^embedding: expected the tied embedding table"):
+        init_language_model_(model.blocks[0], 1)

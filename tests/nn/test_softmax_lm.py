@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prodint.nn.dtn import DTN
-from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxLM
+from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxBlock, SoftmaxLM
 
 
 def test_attention_is_causal_softmax() -> None:
@@ -59,6 +59,13 @@ def test_attention_bad_input() -> None:
         att.step(torch.zeros(2, 1, 12))
     with pytest.raises(ValueError, match=r"^heads: expected a divisor of width=12, received 5"):
         CausalSelfAttention(12, 5)
+    with pytest.raises(TypeError, match=r"^state: expected a SoftmaxBlockState or None, "
+                                        r"received tuple"):
+        SoftmaxBlock(12, 3).step(torch.zeros(2, 12), (None, None))
+    with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=12\]"):
+        SoftmaxBlock(12, 3).general(torch.zeros(2, 5, 8))
+    with pytest.raises(ValueError, match=r"^local_conv: expected a non-negative int"):
+        SoftmaxBlock(12, 3, local_conv=-1)
 
 
 def test_same_size_as_the_dtn() -> None:
@@ -66,3 +73,7 @@ def test_same_size_as_the_dtn() -> None:
         dtn, softmax = DTN(65, width, depth, heads), SoftmaxLM(65, width, depth, heads)
         shapes = sorted(tuple(p.shape) for p in dtn.parameters())
         assert shapes == sorted(tuple(p.shape) for p in softmax.parameters())
+        # the same layout: only the token mixer's parameters differ in name
+        assert [k for k in dtn.state_dict() if ".attention." not in k] == \
+            [k for k in softmax.state_dict() if ".attention." not in k]
+        assert softmax.self_interaction_order == 3 ** depth

@@ -1,15 +1,22 @@
 """A softmax-attention language model built to match :class:`~prodint.nn.dtn.DTN` exactly.
 
 :class:`SoftmaxLM` is the DTN with its token mixer swapped: each block is
-``z = x + Attn(LN x)``, ``y = z + MLP(LN z)`` where ``Attn`` is causal multi-head softmax
-attention ``softmax(q kᵀ / √d + mask) v`` (order 3) with bias-free ``Wq, Wk, Wv, Wo`` of the
-same shapes as the tensor attention's; embedding, norms, MLP and the tied head are the DTN's.
-:class:`CausalSelfAttention` follows the layer contract: its expression is
-:func:`~prodint.interaction.library.multihead_attention` (causal), its ``forward`` is torch's
-``scaled_dot_product_attention``.
-So width, depth and parameter count are equal, and the two differ only in how tokens mix.
-Neither model has positional embeddings; both see order through the same short causal
-convolution before the token mixer (:mod:`prodint.nn.local_conv`).
+``z = x + Attn(conv(LN x))``, ``y = z + MLP(LN z)`` where ``Attn`` is causal multi-head
+softmax attention ``softmax(q kᵀ / √d + mask) v`` (order 3) with bias-free ``Wq, Wk, Wv, Wo``
+of the same shapes as the tensor attention's; embedding, norms, the short causal convolution,
+MLP and the tied head are the DTN's parts (:mod:`prodint.nn.dtn.parts`), and the model is a
+:class:`~prodint.nn.stacked_lm.StackedLM` as the DTN is. So width, depth and parameter count
+are equal, and the two differ only in how tokens mix. Neither model has positional
+embeddings; both see order through the short causal convolution before the token mixer.
+
+Every piece follows the layer contract. :class:`CausalSelfAttention`'s expression is
+:func:`~prodint.interaction.library.multihead_attention` (causal), its ``forward`` torch's
+``scaled_dot_product_attention``. :class:`SoftmaxBlock` is a composite
+(:class:`~prodint.interaction.composite.CompositeLayer`) whose expression is the whole block,
+so its order is derived: the norms, the convolution, the residual sums and the MLP keep the
+order, softmax attention multiplies it by 3 (``q, k, v`` are linear in its input, the softmax
+keeps the order of the scores), so a block has order 3 and a model of ``depth`` blocks
+``3^depth``.
 
 :meth:`SoftmaxLM.step` streams with a key/value cache (``[B, H, t, d]`` per block, growing
 with the context, kept in a buffer of doubling capacity), the standard way to generate with
@@ -18,16 +25,21 @@ softmax attention.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from prodint.interaction import library
+from prodint.interaction import Expr, Signal, Sum, library
+from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.local_conv import CausalConv
-from prodint.nn.stacked_lm import StackedLM
+from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
+from prodint.nn.stacked_lm import StackedLM, on_stream
 
-__all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxLM"]
+__all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxBlockState", "SoftmaxLM"]
 
 KVCache = tuple[Tensor, int]
 
@@ -115,49 +127,131 @@ class CausalSelfAttention(InteractionLayer):
         return self._output(o)[:, 0], (buffer, length)
 
 
-class SoftmaxBlock(nn.Module):
-    """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout):
-    ``z = x + Attn(conv(LN x))``, ``y = z + MLP(LN z)``, ``conv`` the short causal
-    convolution of :mod:`prodint.nn.local_conv` (kernel ``local_conv``; ``0`` leaves it out).
-    The streaming state is ``(key/value cache, convolution state)``."""
+class SoftmaxBlockState(NamedTuple):
+    """Streaming state of a :class:`SoftmaxBlock`.
+
+    Attributes:
+        cache: the attention's key/value cache ``(buffer [2, B, H, capacity, d], length)``.
+        conv: the last ``local_conv − 1`` inputs of the convolution ``[B, k − 1, width]``
+            (``None`` without one).
+    """
+
+    cache: KVCache
+    conv: Tensor | None
+
+
+def _block_expression(x: Expr, parts: Mapping[str, InteractionLayer], prefix: str) -> Expr:
+    def part(key: str, u: Expr) -> Expr:
+        return parts[key].expression_on(u, f"{prefix}{key}_")
+
+    u = part("norm1", x)
+    if "local" in parts:
+        u = part("local", u)
+    z = Sum(x, on_stream(parts["attention"], u, f"{prefix}attention_"))
+    return Sum(z, part("mixer", part("norm2", z)))
+
+
+class SoftmaxBlock(CompositeLayer):
+    """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout) on
+    ``[B, T, width]``: ``z = x + Attn(conv(LN₁ x))``, ``y = z + MLP(LN₂ z)``, ``conv`` the short
+    causal convolution (:class:`~prodint.nn.dtn.parts.ShortConv`, kernel ``local_conv``; ``0``
+    leaves it out). Order 3 (module doc).
+
+    Args:
+        width, heads: model width and number of heads.
+        hidden: the MLP's hidden width (default ``4·width``).
+        local_conv: kernel of the short convolution (``0``: none).
+        device, dtype, generator: passed to every part.
+
+    The parts are :attr:`norm1`, :attr:`local` (or ``None``), :attr:`attention`,
+    :attr:`norm2` and :attr:`mixer`; each keeps its parameters and its own initialisation.
+    The streaming state is a :class:`SoftmaxBlockState`.
+    """
 
     def __init__(self, width: int, heads: int, hidden: int | None = None,
-                 local_conv: int = 4) -> None:
-        super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attention = CausalSelfAttention(width, heads)
-        self.local = CausalConv(width, local_conv) if local_conv else None
-        hidden = hidden or 4 * width
-        self.mix_in, self.mix_out = nn.Linear(width, hidden), nn.Linear(hidden, width)
-
-    def _mlp(self, z: Tensor) -> Tensor:
-        return z + self.mix_out(F.gelu(self.mix_in(self.norm2(z))))
+                 local_conv: int = 4, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        check_positive(width=width, heads=heads)
+        if isinstance(local_conv, bool) or not isinstance(local_conv, int) or local_conv < 0:
+            raise ValueError(f"local_conv: expected a non-negative int, received "
+                             f"{local_conv!r}")
+        kw = {"device": device, "dtype": dtype, "generator": generator}
+        attention = CausalSelfAttention(width, heads, **kw)
+        local = ShortConv(width, local_conv, **kw) if local_conv else None
+        parts: dict[str, InteractionLayer] = {"norm1": LayerNorm(width, **kw)}
+        if local is not None:
+            parts["local"] = local
+        parts |= {"attention": attention, "norm2": LayerNorm(width, **kw),
+                  "mixer": MLP(width, hidden or 4 * width, **kw)}
+        super().__init__(Signal("X", [("t", None), ("m", width)]), _block_expression, parts,
+                         device=device, dtype=dtype, generator=generator)
+        self.width = width
+        self.norm1, self.local, self.attention = parts["norm1"], local, attention
+        self.norm2, self.mixer = parts["norm2"], parts["mixer"]
 
     def forward(self, x: Tensor) -> Tensor:
+        """``[B, T, width] → [B, T, width]`` by the parts' fast paths."""
+        check_tokens(x, 3, self.width)
         u = self.norm1(x)
-        return self._mlp(x + self.attention(u if self.local is None else self.local(u)))
-
-    def prefill(self, x: Tensor) -> tuple[Tensor, tuple]:
-        u, conv_state = self.norm1(x), None
         if self.local is not None:
-            u, conv_state = self.local.prefill(u)
+            u = self.local(u)
+        z = x + self.attention(u)
+        return z + self.mixer(self.norm2(z))
+
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression of the whole block on ``x [B, T, width]``."""
+        check_tokens(x, 3, self.width)
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The block's expression evaluated node by node on ``x [B, T, width]``."""
+        check_tokens(x, 3, self.width)
+        return self.run_reference(x)
+
+    def prefill(self, x: Tensor) -> tuple[Tensor, SoftmaxBlockState]:
+        """:meth:`forward` and the state after the last token, for :meth:`step`."""
+        check_tokens(x, 3, self.width)
+        u, conv = self.norm1(x), None
+        if self.local is not None:
+            u, conv = self.local.prefill(u)
         a, cache = self.attention.prefill(u)
-        return self._mlp(x + a), (cache, conv_state)
+        z = x + a
+        return z + self.mixer(self.norm2(z)), SoftmaxBlockState(cache, conv)
 
-    def step(self, x: Tensor, state: tuple | None) -> tuple[Tensor, tuple]:
-        cache, conv_state = state if state is not None else (None, None)
+    def step(self, x: Tensor, state: SoftmaxBlockState | None = None
+             ) -> tuple[Tensor, SoftmaxBlockState]:
+        """One token ``[B, width]`` with the carried state (``None`` before the first)."""
+        check_tokens(x, 2, self.width)
+        if state is not None and not isinstance(state, SoftmaxBlockState):
+            raise TypeError(f"state: expected a SoftmaxBlockState or None, received "
+                            f"{type(state).__name__}")
+        cache, conv = state if state is not None else (None, None)
         u = self.norm1(x)
         if self.local is not None:
-            u, conv_state = self.local.step(u, conv_state)
+            u, conv = self.local.step(u, conv)
         a, cache = self.attention.step(u, cache)
-        return self._mlp(x + a), (cache, conv_state)
+        z = x + a
+        return z + self.mixer(self.norm2(z)), SoftmaxBlockState(cache, conv)
 
 
 class SoftmaxLM(StackedLM):
-    """Character-level softmax Transformer of :class:`SoftmaxBlock` s (:class:`StackedLM`);
-    the per-block streaming state holds the key/value cache."""
+    """Character-level softmax Transformer of :class:`SoftmaxBlock` s
+    (:class:`~prodint.nn.stacked_lm.StackedLM`), order ``3^depth``; the per-block streaming
+    state holds the key/value cache.
+
+    Args:
+        vocab: number of token ids.
+        width, depth, heads: model width, number of blocks, heads per block.
+        local_conv: kernel of every block's short convolution (``0``: none).
+        device, dtype, generator: passed to every part.
+    """
 
     def __init__(self, vocab: int, width: int = 128, depth: int = 2, heads: int = 4, *,
-                 local_conv: int = 4) -> None:
-        super().__init__(vocab, width, (SoftmaxBlock(width, heads, local_conv=local_conv)
-                                        for _ in range(depth)))
+                 local_conv: int = 4, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
+        kw = {"device": device, "dtype": dtype, "generator": generator}
+        super().__init__(vocab, width, [SoftmaxBlock(width, heads, local_conv=local_conv, **kw)
+                                        for _ in range(depth)], **kw)

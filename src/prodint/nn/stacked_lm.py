@@ -1,78 +1,212 @@
-"""The skeleton shared by prodint's language models.
+"""The skeleton shared by prodint's language models, as one composite layer.
 
-A :class:`StackedLM` is an embedding, a stack of blocks, a final LayerNorm and a head tied to
-the embedding: ``logits = LN(h) Eᵀ``. Every block maps ``[B, T, width] → [B, T, width]`` and
-offers ``prefill(x) → (y, state)`` and ``step(x_t, state) → (y_t, state)`` (``state=None``
-before the first token), so any sequence module stacks: the DTN's and the softmax LM's
-blocks, :class:`~prodint.zoo.mamba.MambaBlock`, :class:`~prodint.zoo.linear_attention.
-LinearAttention`. The model composes them into :meth:`StackedLM.forward`,
-:meth:`StackedLM.prefill` (a prompt read in parallel), :meth:`StackedLM.step` (one token) and
-:meth:`StackedLM.generate`. Subclasses build the blocks
-(:class:`~prodint.nn.softmax_lm.SoftmaxLM`); :class:`~prodint.nn.dtn.DTN` has the same layout
-written as one composite layer, so that the whole model has an expression.
-:meth:`StackedLM.reset_parameters` (run at construction) is
-:func:`~prodint.nn.lm_init.init_language_model_`: every block's own initialization, then the
-embedding's and the depth scaling of the residual outputs.
+A :class:`StackedLM` is a token embedding, a stack of blocks, a final LayerNorm and a head
+tied to the embedding::
+
+    h_0 = E[tokens],   h_l = block_l(h_{l−1}),   logits = LN(h_L) Eᵀ
+
+Every block is a layer of the contract (:class:`~prodint.interaction.layer.InteractionLayer`)
+mapping ``[B, T, width] → [B, T, width]`` with ``prefill(x) → (y, state)`` and
+``step(x_t, state) → (y_t, state)`` (``state=None`` before the first token), so any sequence
+module stacks: the DTN's and the softmax LM's blocks, tensor and softmax attention,
+:class:`~prodint.zoo.mamba.MambaBlock`, :class:`~prodint.zoo.linear_attention.LinearAttention`.
+
+The model is a :class:`~prodint.interaction.composite.CompositeLayer`: its expression, over
+one-hot tokens ``X[t, v]``, is the parts' expressions composed (:func:`on_stream` states each
+block on the residual stream ``h[t, m]``), so its order is derived: each block multiplies the
+order of its input (a block of order ``k`` on an input of order ``j`` has order ``k·j``, the
+order rules being homogeneous), the embedding, the norm and the head keep it; a stack of
+blocks of orders ``k_1 … k_L`` has order ``k_1 ⋯ k_L``. ``forward``, :meth:`StackedLM.prefill`,
+:meth:`StackedLM.step` and :meth:`StackedLM.generate` run the blocks' fast paths; ``general``
+and ``reference`` run the whole expression (compiled, node by node) on the one-hot tokens;
+``oracle`` streams the tokens one at a time through ``step``.
+
+Initialization (:meth:`StackedLM.reset_parameters`, run at construction) is
+:func:`~prodint.nn.lm_init.init_language_model_`: every part's own draw, then the embedding's
+scale and the depth scaling of the residual outputs. The parameters stay in the parts:
+``embed.params.E``, ``blocks.<i>.…params.<name>``, ``norm.params.weight`` in a state dict.
+Subclasses build the blocks (:class:`~prodint.nn.dtn.DTN`, :class:`~prodint.nn.softmax_lm.
+SoftmaxLM`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.interaction import Contract, Expr, Rename, Signal
+from prodint.interaction.composite import CompositeLayer
+from prodint.interaction.layer import InteractionLayer
+from prodint.nn.dtn.parts import LayerNorm, TokenEmbedding
 from prodint.nn.lm_init import init_language_model_
 
-__all__ = ["StackedLM"]
+__all__ = ["StackedLM", "on_stream"]
+
+STREAM = "m"  #: the channel axis of the residual stream ``h[t, m]``
 
 
-class StackedLM(nn.Module):
+def _feature_axes(block: InteractionLayer) -> tuple[str, str] | None:
+    """The channel axis names ``(input, output)`` of a block on ``[t, channels]`` (``None``
+    when the block is not of that form)."""
+    signals = block.expression.signals()
+    if len(signals) != 1:
+        return None
+    ins, outs = signals[0].axes, block.expression.axes
+    if len(ins) != 2 or len(outs) != 2 or ins[0].name != "t" or outs[0].name != "t" or \
+            ins[0].size is not None:
+        return None
+    return ins[1].name, outs[1].name
+
+
+def on_stream(block: InteractionLayer, h: Expr, prefix: str) -> Expr:
+    """``block``'s expression on the residual stream ``h[t, m]`` (value ``[t, m]``), its
+    parameters named ``prefix + name``: the block's channel axes are renamed to and from
+    ``m`` (softmax attention reads ``c`` and writes ``o``)."""
+    axes = _feature_axes(block)
+    if axes is None:
+        raise ValueError(f"block: expected a layer on one signal [t, channels], received "
+                         f"{type(block).__name__} on {block.expression.signals()}")
+    feature_in, feature_out = axes
+    u = h if feature_in == STREAM else Rename(h, {STREAM: feature_in})
+    y = block.expression_on(u, prefix)
+    return y if feature_out == STREAM else Rename(y, {feature_out: STREAM})
+
+
+def _model_expression(x: Expr, parts: Mapping[str, InteractionLayer], prefix: str) -> Expr:
+    embed = parts["embed"]
+    assert isinstance(embed, TokenEmbedding)
+    h = embed.expression_on(x, f"{prefix}embed_")
+    for key in [k for k in parts if k not in ("embed", "norm")]:  # the blocks, in order
+        h = on_stream(parts[key], h, f"{prefix}{key}_")
+    h = parts["norm"].expression_on(h, f"{prefix}norm_")
+    return Contract(h, embed.table(f"{prefix}embed_"), over=STREAM)  # [t, v]
+
+
+def _check_block(i: int, block: object, width: int) -> InteractionLayer:
+    missing = [m for m in ("prefill", "step") if not callable(getattr(block, m, None))]
+    if missing:
+        raise TypeError(f"blocks[{i}]: expected a sequence module with prefill(x) and "
+                        f"step(x_t, state), received {type(block).__name__} without "
+                        f"{' and '.join(missing)}")
+    if not isinstance(block, InteractionLayer):
+        raise TypeError(f"blocks[{i}]: expected an InteractionLayer (a layer with its "
+                        f"expression), received {type(block).__name__}")
+    axes = _feature_axes(block)
+    sizes = {a.size for a in (*block.expression.signals()[0].axes[1:],
+                              *block.expression.axes[1:])} if axes is not None else set()
+    if axes is None or sizes != {width}:
+        raise ValueError(f"blocks[{i}]: expected a block [t, {width}] → [t, {width}] "
+                         f"(width={width}), received {type(block).__name__} on "
+                         f"{block.expression.signals()} with value axes "
+                         f"{list(block.expression.axes)}")
+    return block
+
+
+class StackedLM(CompositeLayer):
     """Embedding, ``blocks``, norm and tied head (module doc).
 
     Args:
         vocab: number of token ids.
         width: model width.
-        blocks: sequence modules ``[B, T, width] → [B, T, width]`` with ``prefill`` and
+        blocks: sequence layers ``[B, T, width] → [B, T, width]`` with ``prefill`` and
             ``step`` (module doc); at least one.
+        device, dtype, generator: passed to the embedding and the norm (the blocks come
+            built); the generator also draws the model-level embedding scale.
+
+    Calls take token ids: ``forward`` ``[B, T] → [B, T, vocab]`` logits, :meth:`prefill`
+    (a prompt in parallel), :meth:`step` (one token ``[B]``), :meth:`generate`. ``general``
+    and ``reference`` take the same ids and run the expression on their one-hot encoding.
+
+    Attributes:
+        embed: the :class:`~prodint.nn.dtn.parts.TokenEmbedding` (``E``, tied to the head).
+        blocks: the blocks, in order.
+        norm: the final :class:`~prodint.nn.dtn.parts.LayerNorm`.
     """
 
-    def __init__(self, vocab: int, width: int, blocks: Iterable[nn.Module]) -> None:
-        super().__init__()
+    def __init__(self, vocab: int, width: int, blocks: Iterable[nn.Module], *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 generator: torch.Generator | None = None) -> None:
         for name, value in (("vocab", vocab), ("width", width)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, received {value!r}")
-        self.embed = nn.Embedding(vocab, width)
-        self.blocks = nn.ModuleList(blocks)
-        if not len(self.blocks):
+        stack = [_check_block(i, b, width) for i, b in enumerate(blocks)]
+        if not stack:
             raise ValueError("blocks: expected at least one block, received none")
-        for i, block in enumerate(self.blocks):
-            missing = [m for m in ("prefill", "step") if not callable(getattr(block, m, None))]
-            if missing:
-                raise TypeError(f"blocks[{i}]: expected a sequence module with prefill(x) "
-                                f"and step(x_t, state), received {type(block).__name__} "
-                                f"without {' and '.join(missing)}")
-        self.norm = nn.LayerNorm(width)
+        kw = {"device": device, "dtype": dtype, "generator": generator}
+        embed, norm = TokenEmbedding(vocab, width, **kw), LayerNorm(width, **kw)
+        parts = {"embed": embed, **{f"block{i}": b for i, b in enumerate(stack)}, "norm": norm}
+        super().__init__(Signal("X", [("t", None), ("v", vocab)]), _model_expression, parts,
+                         device=device, dtype=dtype, generator=generator)
+        self.vocab, self.width, self.depth = vocab, width, len(stack)
+        self.embed, self.blocks, self.norm = embed, nn.ModuleList(stack), norm
         self.reset_parameters()
 
+    @torch.no_grad()
     def reset_parameters(self) -> None:
         """:func:`~prodint.nn.lm_init.init_language_model_` with ``depth = len(blocks)``."""
-        init_language_model_(self, len(self.blocks))
+        init_language_model_(self, self.depth, embedding=self.embed.weight,
+                             generator=self._generator)
 
+    # ------------------------------------------------------------------ checks
+    def _check(self, tokens: object, rank: int) -> Tensor:
+        name, shape = ("tokens", "[B, T]") if rank == 2 else ("token", "[B]")
+        if not isinstance(tokens, Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor {shape} of token ids, received "
+                            f"{type(tokens).__name__}")
+        if tokens.dim() != rank or tokens.dtype not in (torch.int32, torch.int64):
+            raise ValueError(f"{name}: expected integer ids {shape}, received "
+                             f"{tokens.dtype} of shape {tuple(tokens.shape)}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab):
+            raise ValueError(f"{name}: expected ids in [0, {self.vocab}), received ids in "
+                             f"[{int(tokens.min())}, {int(tokens.max())}]")
+        return tokens
+
+    # ------------------------------------------------------------------ executions
     def _head(self, h: Tensor) -> Tensor:
         return self.norm(h) @ self.embed.weight.T
 
-    def forward(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` token ids → ``[B, T, vocab]`` logits."""
-        h = self.embed(tokens)
+    def _logits(self, tokens: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
+        """The fast path with ``run(block, h)`` applying each block."""
+        h = self.embed(self._check(tokens, 2))
         for block in self.blocks:
-            h = block(h)
+            h = run(block, h)
         return self._head(h)
 
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``[B, T]`` token ids → ``[B, T, vocab]`` logits, by the blocks' fast paths."""
+        return self._logits(tokens, lambda block, h: block(h))
+
+    def _one_hot(self, tokens: Tensor) -> Tensor:
+        return F.one_hot(self._check(tokens, 2), self.vocab).to(self.embed.weight.dtype)
+
+    def general(self, tokens: Tensor) -> Tensor:
+        """The compiled expression of the whole model on the one-hot ``tokens``."""
+        return self.run_plan(self._one_hot(tokens))
+
+    def reference(self, tokens: Tensor) -> Tensor:
+        """The model's expression evaluated node by node on the one-hot ``tokens``."""
+        return self.run_reference(self._one_hot(tokens))
+
+    def oracle(self, tokens: Tensor) -> Tensor:
+        """The tokens streamed one at a time through :meth:`step` (every block's streaming
+        form, independent of the parallel kernels)."""
+        tokens = self._check(tokens, 2)
+        if not tokens.shape[1]:
+            return self(tokens)
+        state, rows = None, []
+        for t in range(tokens.shape[1]):
+            logits, state = self.step(tokens[:, t], state)
+            rows.append(logits)
+        return torch.stack(rows, 1)
+
+    # ------------------------------------------------------------------ streaming
     def prefill(self, tokens: Tensor) -> tuple[Tensor, list]:
         """A prompt ``[B, T]`` in parallel: ``[B, T, vocab]`` logits and the per-block
         states after its last token, from which :meth:`step` continues."""
-        h = self.embed(tokens)
+        h = self.embed(self._check(tokens, 2))
         states = []
         for block in self.blocks:
             h, state = block.prefill(h)
@@ -80,11 +214,14 @@ class StackedLM(nn.Module):
         return self._head(h), states
 
     def step(self, token: Tensor, state: list | None = None) -> tuple[Tensor, list]:
-        """``[B]`` token ids → ``[B, vocab]`` logits and the new per-block states."""
-        h = self.embed(token)
-        state = state if state is not None else [None] * len(self.blocks)
+        """``[B]`` token ids → ``[B, vocab]`` logits and the new per-block states
+        (``state=None`` before the first token)."""
+        h = self.embed(self._check(token, 1))
+        if state is not None and len(state) != len(self.blocks):
+            raise ValueError(f"state: expected {len(self.blocks)} block states, received "
+                             f"{len(state)}")
         new = []
-        for block, s in zip(self.blocks, state, strict=True):
+        for block, s in zip(self.blocks, state or [None] * len(self.blocks), strict=True):
             h, s = block.step(h, s)
             new.append(s)
         return self._head(h), new
@@ -94,6 +231,8 @@ class StackedLM(nn.Module):
                  generator: torch.Generator | None = None) -> Tensor:
         """Sample ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
         :meth:`prefill`), streaming one token at a time with :meth:`step`."""
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValueError(f"steps: expected a positive int, received {steps!r}")
         logits, state = self.prefill(prompt)
         logits = logits[:, -1]
         out = [prompt]

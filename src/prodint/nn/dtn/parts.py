@@ -12,7 +12,8 @@
 Each takes ``device=``, ``dtype=`` and ``generator=`` as every layer does. Their fast paths
 are torch's kernels (``F.layer_norm``, ``F.linear``, ``F.conv1d``, ``F.embedding``); their
 expressions are what :class:`~prodint.interaction.composite.CompositeLayer` composes into a
-block's or a model's expression.
+block's or a model's expression (the DTN's and the softmax LM's blocks, and the embedding
+and final norm of every :class:`~prodint.nn.stacked_lm.StackedLM`).
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class MLP(InteractionLayer):
     """``gelu(x Wiᵀ + bi) Woᵀ + bo`` from ``width`` to ``hidden`` and back (torch's ``[out,
     in]`` weight layout); ``forward`` is two ``F.linear``.
 
-    Initialisation: that of ``nn.Linear`` (weights and biases ``U(±1/√fan_in)``), so that an
-    MLP here starts like the ``nn.Linear`` MLP of :class:`~prodint.nn.softmax_lm.SoftmaxLM`.
+    Initialisation: that of ``nn.Linear`` (weights and biases ``U(±1/√fan_in)``), so that it
+    starts like an MLP of two ``nn.Linear``. The DTN's and the softmax LM's blocks
+    (:class:`~prodint.nn.softmax_lm.SoftmaxBlock`) both use it.
     """
 
     def __init__(self, width: int, hidden: int, *, device: torch.device | str | None = None,
