@@ -1,9 +1,10 @@
 """Registry entries: sequence layer families (see :mod:`prodint.families`).
 
 Mamba's block (one family per scan form, biases drawn), linear attention (causal in a drawn
-fast form, and non-causal) and the softmax language model's causal attention. Each case is
-small (a few channels, 5 to 12 tokens, longer than the chunks) so that the registry test runs
-each in well under a second.
+fast form, and non-causal), the softmax language model's causal attention, its block and a
+tiny softmax language model, and a tiny :class:`~prodint.nn.stacked_lm.StackedLM` that stacks
+a Mamba block and a linear-attention block. Each case is small (a few channels, 5 to 12
+tokens, longer than the chunks) so that the registry test runs each in well under a second.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import torch
 
 from prodint.interaction.layer import Case, Family, choice, randn
-from prodint.nn.softmax_lm import CausalSelfAttention
+from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxBlock, SoftmaxLM
+from prodint.nn.stacked_lm import StackedLM
+from prodint.ops.selective_scan import MODES as SCAN_MODES
 from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.mamba import MambaBlock
 
@@ -51,9 +54,44 @@ def _softmax_attention(g: torch.Generator) -> Case:
     return Case(layer, (randn(g, 2, choice(g, [6, 9]), width),), 3)
 
 
+def _softmax_block(g: torch.Generator) -> Case:
+    heads = choice(g, [1, 2])
+    width = heads * choice(g, [2, 4])
+    layer = SoftmaxBlock(width, heads, hidden=choice(g, [4, 8]),
+                         local_conv=choice(g, [0, 2, 3]), dtype=F64, generator=g)
+    # attention multiplies the order by 3; the norms, the convolution, the MLP keep it
+    return Case(layer, (randn(g, 2, choice(g, [5, 7]), width),), 3)
+
+
+def _softmax_lm(g: torch.Generator) -> Case:
+    depth = choice(g, [1, 2])
+    layer = SoftmaxLM(11, 8, depth, 2, local_conv=choice(g, [0, 3]), dtype=F64, generator=g)
+    tokens = torch.randint(11, (2, choice(g, [5, 6])), generator=g)
+    return Case(layer, (tokens,), 3 ** depth)
+
+
+def _stacked_lm(g: torch.Generator) -> Case:
+    mamba = MambaBlock(8, d_state=choice(g, [2, 3]), d_conv=choice(g, [2, 3]),
+                       expand=choice(g, [1, 2]), mode=choice(g, SCAN_MODES),
+                       chunk_size=choice(g, [2, 3]), dtype=F64, generator=g)
+    attention = LinearAttention(8, 2, mode=choice(g, ["chunk", "recurrent"]),
+                                chunk_size=choice(g, [2, 4]), dtype=F64, generator=g)
+    # bare blocks, no residual paths: a unit embedding and the cubic attention first keep
+    # the logits of order one (the model's small embedding would leave them near 1e-14)
+    layer = StackedLM(11, 8, [attention, mamba], dtype=F64, generator=g)
+    with torch.no_grad():
+        layer.embed.weight.normal_(generator=g)
+    tokens = torch.randint(11, (2, choice(g, [5, 7])), generator=g)
+    # Mamba's block has order 6, linear attention 3: each multiplies its input's order
+    return Case(layer, (tokens,), 6 * 3)
+
+
 FAMILIES: tuple[Family, ...] = (
     *(Family(f"zoo.MambaBlock.{mode}", _mamba(mode)) for mode in ("naive", "chunk", "recurrent")),
     Family("zoo.LinearAttention.causal", _linear_attention(True), compile=True),
     Family("zoo.LinearAttention", _linear_attention(False)),
     Family("nn.CausalSelfAttention", _softmax_attention),
+    Family("nn.SoftmaxBlock", _softmax_block, compile=True),
+    Family("nn.SoftmaxLM", _softmax_lm),
+    Family("nn.StackedLM.mamba_linear_attention", _stacked_lm),
 )
