@@ -36,6 +36,7 @@ from prodint.interaction import Expr, Signal, Sum, library
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.nn.stacked_lm import StackedLM, on_stream
 
@@ -151,7 +152,7 @@ def _block_expression(x: Expr, parts: Mapping[str, InteractionLayer], prefix: st
     return Sum(z, part("mixer", part("norm2", z)))
 
 
-class SoftmaxBlock(CompositeLayer):
+class SoftmaxBlock(CompositeLayer, TokenLayer):
     """Pre-norm block with softmax attention and a GELU MLP (the DTN block's layout) on
     ``[B, T, width]``: ``z = x + Attn(conv(LN₁ x))``, ``y = z + MLP(LN₂ z)``, ``conv`` the short
     causal convolution (:class:`~prodint.nn.dtn.parts.ShortConv`, kernel ``local_conv``; ``0``
@@ -165,7 +166,9 @@ class SoftmaxBlock(CompositeLayer):
 
     The parts are :attr:`norm1`, :attr:`local` (or ``None``), :attr:`attention`,
     :attr:`norm2` and :attr:`mixer`; each keeps its parameters and its own initialisation.
-    The streaming state is a :class:`SoftmaxBlockState`.
+    ``general`` and ``reference`` run the whole block's expression
+    (:class:`~prodint.nn.dtn.heads.TokenLayer`). The streaming state is a
+    :class:`SoftmaxBlockState`.
     """
 
     def __init__(self, width: int, heads: int, hidden: int | None = None,
@@ -198,16 +201,6 @@ class SoftmaxBlock(CompositeLayer):
             u = self.local(u)
         z = x + self.attention(u)
         return z + self.mixer(self.norm2(z))
-
-    def general(self, x: Tensor) -> Tensor:
-        """The compiled expression of the whole block on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_plan(x)
-
-    def reference(self, x: Tensor) -> Tensor:
-        """The block's expression evaluated node by node on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_reference(x)
 
     def prefill(self, x: Tensor) -> tuple[Tensor, SoftmaxBlockState]:
         """:meth:`forward` and the state after the last token, for :meth:`step`."""
