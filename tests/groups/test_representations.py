@@ -7,6 +7,7 @@ import torch
 from prodint.groups import (
     SO2,
     SO3,
+    PermutationRepresentation,
     Representation,
     cyclic,
     dihedral,
@@ -25,6 +26,7 @@ from prodint.groups import (
     tensor_product,
     trivial,
 )
+from prodint.groups.representations import action_table
 
 F64 = torch.float64
 
@@ -158,6 +160,25 @@ def test_permutation_rejects_non_actions():
         permutation(c2, [[0, 0], [1, 0]])
     with pytest.raises(TypeError, match="perm"):
         permutation(c2, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_dense_and_table_permutations_check_the_action_alike():
+    c2 = cyclic(2)
+    cycle = [[0, 1, 2], [1, 2, 0]]  # r·r = e, but the 3-cycle squared is not the identity
+    message = r"perm: expected an action perm\[a\]\[perm\[b\]\] = perm\[a\*b\], received a " \
+        r"failure at \(a, b\) = \(1, 1\)"
+    with pytest.raises(ValueError, match=message):
+        permutation(c2, cycle)
+    with pytest.raises(ValueError, match=message):
+        PermutationRepresentation.from_permutations(c2, cycle)
+    with pytest.raises(ValueError, match=r"^table: expected shape \[2, d\] for C2"):
+        action_table(c2, [[0, 1]], argument="table")
+    swap = torch.tensor([[0, 1], [1, 0]])
+    table = action_table(c2, swap)
+    swap[1, 0] = 0  # the checked table is a copy
+    assert table.tolist() == [[0, 1], [1, 0]]
+    assert torch.equal(permutation(c2, table).matrices[1], torch.tensor([[0.0, 1], [1, 0]],
+                                                                        dtype=F64))
 
 
 def test_representation_is_immutable():

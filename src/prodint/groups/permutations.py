@@ -22,7 +22,7 @@ import torch
 
 from prodint.groups.finite import Group
 from prodint.groups.frozen import FrozenSlots
-from prodint.groups.representations import Representation
+from prodint.groups.representations import Representation, action_table
 
 __all__ = [
     "PermutationRepresentation",
@@ -87,38 +87,15 @@ class PermutationRepresentation(FrozenSlots):
             group: a finite group of order ``n``.
             perm: ``[n, d]`` integer tensor (or nested list); row ``g`` is the permutation
                 ``i ↦ g · i``. It must be an action: ``perm[identity] = id`` and
-                ``perm[a, perm[b, i]] = perm[a*b, i]`` (checked for generators ``a`` and all
-                ``b``, which implies it for all pairs).
+                ``perm[a, perm[b, i]] = perm[a*b, i]``
+                (:func:`~prodint.groups.representations.action_table` checks it).
 
         Raises:
             TypeError: ``group`` is not a Group, ``perm`` is not integer-valued.
             ValueError: wrong shape, a row that is not a permutation, not an action.
         """
-        if not isinstance(group, Group):
-            raise TypeError(f"group: expected a finite Group, received {type(group).__name__}")
-        p = perm.detach() if isinstance(perm, torch.Tensor) else torch.as_tensor(perm)
-        if p.is_floating_point() or p.is_complex() or p.dtype == torch.bool:
-            raise TypeError(f"perm: expected an integer tensor, received dtype {p.dtype}")
-        p = p.to(device="cpu", dtype=torch.long)
-        n = group.order
-        if p.dim() != 2 or p.shape[0] != n:
-            raise ValueError(f"perm: expected shape [{n}, d] for {group.name}, received "
-                             f"{tuple(p.shape)}")
-        d = p.shape[1]
-        rows = (torch.sort(p, dim=1).values == torch.arange(d)).all(dim=1)
-        if not bool(rows.all()):
-            g = int((~rows).nonzero()[0])
-            raise ValueError(f"perm: expected each row to be a permutation of 0..{d - 1}, "
-                             f"received row {g} = {p[g].tolist()[:16]}")
-        if not bool((p[group.identity] == torch.arange(d)).all()):
-            raise ValueError(f"perm: expected the identity (element {group.identity}) to fix "
-                             f"every point, received {p[group.identity].tolist()[:16]}")
-        for g in group.generators():
-            bad = (p[g][p] != p[group._table[g]]).any(dim=-1).nonzero()
-            if bad.numel():
-                raise ValueError(f"perm: expected an action perm[a][perm[b]] = perm[a*b], "
-                                 f"received a failure at (a, b) = ({g}, {int(bad[0])})")
-        return cls._trusted(group, p.clone(), name or f"perm({group.name}, {d})")
+        p = action_table(group, perm)
+        return cls._trusted(group, p, name or f"perm({group.name}, {p.shape[1]})")
 
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError(f"PermutationRepresentation is immutable; cannot set {key!r}")

@@ -22,6 +22,7 @@ from prodint.groups.lie import SO2, SO3, LieGroup
 
 __all__ = [
     "Representation",
+    "action_table",
     "lie_trivial",
     "permutation",
     "regular",
@@ -252,42 +253,62 @@ def _check_dim(dim: object) -> None:
         raise ValueError(f"dim: expected a non-negative int, got {dim}")
 
 
+def action_table(group: Group, perm: Any, argument: str = "perm") -> torch.Tensor:
+    """``perm`` checked as an action of ``group`` on ``d`` points: ``[|G|, d]`` long (a copy).
+
+    Row ``g`` is the permutation ``i ↦ g · i``. An action has ``perm[identity] = id`` and
+    ``perm[a, perm[b, i]] = perm[a*b, i]``, checked exactly for the generators ``a`` and all
+    ``b``; with the identity this extends to all pairs by induction on words in the generators.
+
+    Args:
+        group: a finite group of order ``n``.
+        perm: ``[n, d]`` integer tensor or nested list.
+        argument: the name used in error messages.
+
+    Raises:
+        TypeError: ``group`` is not a Group, ``perm`` is not integer-valued.
+        ValueError: wrong shape, a row that is not a permutation, not an action.
+    """
+    if not isinstance(group, Group):
+        raise TypeError(f"group: expected a finite Group, received {type(group).__name__}")
+    p = perm.detach() if isinstance(perm, torch.Tensor) else torch.as_tensor(perm)
+    if p.is_floating_point() or p.is_complex() or p.dtype == torch.bool:
+        raise TypeError(f"{argument}: expected an integer tensor, received dtype {p.dtype}")
+    p = p.to(device="cpu", dtype=torch.long).clone()
+    n = group.order
+    if p.dim() != 2 or p.shape[0] != n:
+        raise ValueError(f"{argument}: expected shape [{n}, d] for {group.name}, received "
+                         f"{tuple(p.shape)}")
+    d = p.shape[1]
+    rows = (torch.sort(p, dim=1).values == torch.arange(d)).all(dim=1)
+    if not bool(rows.all()):
+        g = int((~rows).nonzero()[0])
+        raise ValueError(f"{argument}: expected each row to be a permutation of 0..{d - 1}, "
+                         f"received row {g} = {p[g].tolist()[:16]}")
+    if not bool((p[group.identity] == torch.arange(d)).all()):
+        raise ValueError(f"{argument}: expected the identity (element {group.identity}) to fix "
+                         f"every point, received {p[group.identity].tolist()[:16]}")
+    for g in group.generators():
+        bad = (p[g][p] != p[group._table[g]]).any(dim=-1).nonzero()
+        if bad.numel():
+            raise ValueError(f"{argument}: expected an action perm[a][perm[b]] = perm[a*b], "
+                             f"received a failure at (a, b) = ({g}, {int(bad[0])})")
+    return p
+
+
 def permutation(group: Group, perm: Any, name: str | None = None) -> Representation:
     """Permutation representation ``rho(g) e_i = e_{perm[g, i]}``.
 
     Args:
         group: a finite group of order ``n``.
         perm: ``[n, m]`` integer tensor; row ``g`` is the permutation of ``m`` points by ``g``.
-            It must be an action: ``perm[a, perm[b, i]] = perm[a*b, i]`` and ``perm[e] = id``.
+            It must be an action (:func:`action_table` checks it).
 
     Returns:
         A representation of dimension ``m`` with ``rho(g)[perm[g, i], i] = 1``.
     """
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, got {type(group).__name__}")
-    p = perm.detach() if isinstance(perm, torch.Tensor) else torch.as_tensor(perm)
-    if p.is_floating_point() or p.is_complex() or p.dtype == torch.bool:
-        raise TypeError(f"perm: expected an integer tensor, got dtype {p.dtype}")
-    p = p.to(torch.long)
-    n = group.order
-    if p.dim() != 2 or p.shape[0] != n:
-        raise ValueError(f"perm: expected shape [{n}, m], got {tuple(p.shape)}")
-    m = p.shape[1]
-    if not bool((torch.sort(p, dim=1).values == torch.arange(m)).all()):
-        raise ValueError(f"perm: expected each row to be a permutation of 0..{m - 1}")
-    # Exact integer check of the action law p[g][p[b]] == p[g*b] for generators g and all b;
-    # with p[e] = id this extends to all pairs by induction on words in the generators.
-    if not bool((p[group.identity] == torch.arange(m)).all()):
-        raise ValueError(
-            f"perm: expected the identity to act trivially, got {p[group.identity].tolist()}"
-        )
-    for g in group.generators():
-        bad = (p[g][p] != p[group._table[g]]).any(dim=-1).nonzero()
-        if bad.numel():
-            raise ValueError(
-                "perm: expected a homomorphism perm[a][perm[b]] = perm[a*b], "
-                f"got a failure at (a, b) = ({g}, {int(bad[0])})"
-            )
+    p = action_table(group, perm)
+    n, m = p.shape
     mats = torch.zeros(n, m, m, dtype=torch.float64)
     mats.scatter_(1, p[:, None, :], 1.0)
     return Representation._trusted(group, mats, None, name or f"perm({group.name}, {m})")
