@@ -178,6 +178,10 @@ def test_bad_input_names_the_argument_and_the_sizes() -> None:
         orbit_partition((5, 5), {0: t, 1: t}, support=torch.ones(5, 5))
     with pytest.raises(ValueError, match=r"support: expected a mask broadcastable to \[5, 5\]"):
         orbit_partition((5, 5), {0: t, 1: t}, support=torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"support: expected a mask broadcastable to \[5, 5\] "
+                                         r"\(axes \['c', 'o'\]\), received shape \(2, 5\)$"):
+        orbit_partition((5, 5), {0: t, 1: t}, names=("c", "o"),
+                        support=torch.ones(2, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"about 1\.4 KiB; expected at most max_bytes = 1000\.0 B"):
         orbit_partition((5, 5), {0: t, 1: t}, max_bytes=1000)
     big = grid_translations((32, 32))

@@ -41,9 +41,9 @@ from prodint.groups.orbits import (
     DEFAULT_MAX_BYTES,
     _check_max_bytes,
     _refuse,
-    _support_mask,
     orbit_basis,
     orbit_partition,
+    support_mask,
 )
 from prodint.groups.permutations import (
     PermutationRepresentation,
@@ -304,7 +304,7 @@ def invariant_basis(
     sizes = check_sizes(sizes)
     max_bytes = _check_max_bytes(max_bytes)
     bound = bind_symmetries(sizes, symmetries, names=names)
-    mask = _support_mask(support, sizes)
+    mask = support_mask(support, sizes)
     key = ("invariant", sizes, tuple(tuple((leg, rep.key) for leg, rep in sym.legs)
                                      for sym in bound),
            None if mask is None else mask.contiguous().numpy().tobytes(), float(rtol))

@@ -33,7 +33,7 @@ from torch import Tensor
 from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries, check_sizes
 from prodint.groups.permutations import PermutationRepresentation, as_permutation
 
-__all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition", "tie_index"]
+__all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition", "support_mask", "tie_index"]
 
 #: The largest working memory a solver may plan for before it refuses (1 GiB): a basis or a
 #: table larger than that is almost always a mistake in the sizes, and on the 2-core CPU it
@@ -122,17 +122,27 @@ def _components(count: int, images: list[Tensor]) -> Tensor:
             return label
 
 
-def _support_mask(support: Tensor | None, sizes: tuple[int, ...]) -> Tensor | None:
+def support_mask(support: object, sizes: Sequence[int],
+                 names: Sequence[str] | None = None) -> Tensor | None:
+    """The entries allowed to be non-zero: ``support`` (a bool tensor broadcastable to
+    ``sizes``, or ``None`` for all of them) broadcast to ``sizes``, on the CPU.
+
+    Raises:
+        TypeError: ``support`` is not a bool tensor.
+        ValueError: it does not broadcast to ``sizes`` (the message names the axes when
+            ``names`` gives them).
+    """
     if support is None:
         return None
     if not isinstance(support, Tensor) or support.dtype != torch.bool:
         raise TypeError(f"support: expected a bool torch.Tensor or None, received "
                         f"{getattr(support, 'dtype', type(support).__name__)}")
     try:
-        return torch.broadcast_to(support.cpu(), sizes)
+        return torch.broadcast_to(support.cpu(), tuple(sizes))
     except RuntimeError:
-        raise ValueError(f"support: expected a mask broadcastable to {list(sizes)}, received "
-                         f"shape {tuple(support.shape)}") from None
+        axes = f" (axes {list(names)})" if names else ""
+        raise ValueError(f"support: expected a mask broadcastable to {list(sizes)}{axes}, "
+                         f"received shape {tuple(support.shape)}") from None
 
 
 def orbit_partition(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmetry], *,
@@ -162,7 +172,7 @@ def orbit_partition(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmet
     max_bytes = _check_max_bytes(max_bytes)
     bound = bind_symmetries(sizes, symmetries, names=names)
     legs = _permutation_legs(bound, names, "symmetry")
-    mask = _support_mask(support, sizes)
+    mask = support_mask(support, sizes, names)
     count = math.prod(sizes)
     generators = sum(len(sym.group.generators()) for sym in bound)
     _refuse(f"the orbits of {count:,} entries under {generators} generators",

@@ -45,6 +45,7 @@ from prodint.groups import (
     orbit_partition,
     tie_index,
 )
+from prodint.groups.orbits import support_mask
 from prodint.interaction.axes import Axis
 from prodint.interaction.expr import Expr, Parameter
 from prodint.interaction.products import Contract
@@ -251,17 +252,9 @@ def _positions(target: Parameter, symmetries: Sequence[AxisSymmetry]
 def _reduced_support(target: Parameter, support: Tensor | None,
                      constrained: list[str]) -> Tensor | None:
     """The support on the constrained axes; it must not vary along the free axes."""
-    if support is None:
+    full = support_mask(support, target.shape, target.axis_names)
+    if full is None:
         return None
-    if not isinstance(support, Tensor) or support.dtype != torch.bool:
-        raise TypeError(f"support: expected a bool torch.Tensor or None, received "
-                        f"{getattr(support, 'dtype', type(support).__name__)}")
-    try:
-        full = torch.broadcast_to(support.cpu(), target.shape)
-    except RuntimeError:
-        raise ValueError(f"support: expected a mask broadcastable to {list(target.shape)} (axes "
-                         f"{list(target.axis_names)}), received shape "
-                         f"{tuple(support.shape)}") from None
     free = [d for d, a in enumerate(target.axis_names) if a not in constrained]
     if free and not bool((full.all(dim=free) == full.any(dim=free)).all()):
         raise ValueError(f"support: expected a mask that does not vary along the axes no "
