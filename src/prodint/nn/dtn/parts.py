@@ -4,9 +4,8 @@
   (``w ⊙ ·`` is the product in the Hadamard algebra); order kept.
 - :class:`MLP`: ``gelu(x Wiᵀ + bi) Woᵀ + bo``; order kept.
 - :class:`ShortConv`: ``y_t = u_t + Σ_{j<kernel} w[:, j] ⊙ u_{t−j}``, the short causal
-  depthwise convolution that gives the language models order information (it computes what
-  :class:`~prodint.nn.local_conv.CausalConv` computes); linear in ``u`` (the taps are parameters),
-  order kept.
+  depthwise convolution that gives both language models order information; linear in ``u``
+  (the taps are parameters), order kept.
 - :class:`TokenEmbedding`: ``E[token]``, i.e. ``Σ_v X[t, v] E[v, m]`` on one-hot tokens.
 
 Each takes ``device=``, ``dtype=`` and ``generator=`` as every layer does. Their fast paths
