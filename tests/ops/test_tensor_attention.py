@@ -140,7 +140,8 @@ def test_bad_inputs() -> None:
         tensor_attention(q, k, v, causal=False, decay=0.9)
     bad = TensorAttentionState(torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4),
                                torch.zeros(2, 3, 4, 5))
-    with pytest.raises(ValueError, match=r"initial_state.C: expected shape \(2, 3, 4, 5\)"):
+    with pytest.raises(ValueError, match=r"^initial_state\.C: expected shape \[B, H, D, Dv\] = "
+                                         r"\[2, 3, 4, 5\], received \(2, 3, 4, 4\)$"):
         tensor_attention(q, k, v, initial_state=bad)
     with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
         tensor_attention(q, k.float(), v)
@@ -169,7 +170,8 @@ def test_every_form_checks_its_arguments(form) -> None:
         form(q[0], k, v)
     with pytest.raises(ValueError, match="k: expected the shape of q"):
         form(q, k[..., :3], v)
-    with pytest.raises(ValueError, match=r"v: expected \[B, T, H\]"):
+    with pytest.raises(ValueError, match=r"^v: expected leading dims \(2, 13, 3\) \(those of q\), "
+                                         r"received shape \(2, 4, 3, 5\)$"):
         form(q, k, v[:, :4])
     with pytest.raises(ValueError, match=r"decay: expected values in \(0, 1\]"):
         form(q, k, v, decay=0.0)
@@ -177,6 +179,7 @@ def test_every_form_checks_its_arguments(form) -> None:
         form(q, k, v.float())
     with pytest.raises(TypeError, match="initial_state: expected a TensorAttentionState"):
         form(q, k, v, initial_state=(q, k, v))
-    with pytest.raises(ValueError, match=r"initial_state.m: expected shape \(2, 3, 4\)"):
+    with pytest.raises(TypeError, match=r"^initial_state\.m: expected a torch\.Tensor \[B, H, D\], "
+                                        r"received NoneType$"):
         form(q, k, v, normalize=True, initial_state=TensorAttentionState(
             torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 5), torch.zeros(2, 3, 4, 5)))

@@ -103,7 +103,8 @@ def test_every_form_checks_its_arguments(mode: str) -> None:
         form(q[0], k, v)
     with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
         form(q, k.float(), v)
-    with pytest.raises(ValueError, match=r"initial_state.M: expected shape \(2, 3, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"^initial_state\.M: expected shape \[B, H, D, D\] = "
+                                         r"\[2, 3, 4, 4\], received \(2, 3, 4\)$"):
         form(q, k, v, initial_state=TensorInteractionState(torch.zeros(2, 3, 4)))
     with pytest.raises(TypeError, match="initial_state: expected a TensorInteractionState"):
         form(q, k, v, initial_state=torch.zeros(2, 3, 4, 4))

@@ -22,6 +22,12 @@ from typing import NamedTuple
 
 from torch import Tensor
 
+from prodint.ops import checks
+from prodint.ops.checks import check_chunk_size
+
+__all__ = ["MODES", "LinearAttentionState", "check_chunk_size", "check_inputs", "check_state",
+           "check_step_inputs"]
+
 MODES = ("naive", "chunk", "recurrent")
 
 
@@ -35,61 +41,20 @@ class LinearAttentionState(NamedTuple):
     S: Tensor
 
 
-def _check_rows(names: tuple[str, str, str], tensors: tuple[object, object, object],
-                layout: str) -> tuple[Tensor, Tensor, Tensor]:
-    """Same rank, ``q`` and ``k`` of one shape, ``v`` sharing the leading dims, one dtype."""
-    rank = layout.count(",") + 1
-    for name, x in zip(names, tensors, strict=True):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor {layout}, received "
-                            f"{type(x).__name__}")
-        if x.dim() != rank:
-            raise ValueError(f"{name}: expected {layout}, received shape {tuple(x.shape)}")
-    q, k, v = tensors  # type: ignore[misc]
-    if q.shape != k.shape:
-        raise ValueError(f"{names[1]}: expected the shape of {names[0]} {tuple(q.shape)}, "
-                         f"received {tuple(k.shape)}")
-    if v.shape[:-1] != q.shape[:-1]:
-        raise ValueError(f"{names[2]}: expected leading dims {tuple(q.shape[:-1])} (those of "
-                         f"{names[0]}), received shape {tuple(v.shape)}")
-    if not (q.dtype == k.dtype == v.dtype) or not q.dtype.is_floating_point:
-        raise TypeError(f"{', '.join(names)}: expected one floating dtype, received "
-                        f"{q.dtype}, {k.dtype}, {v.dtype}")
-    if not (q.device == k.device == v.device):
-        raise ValueError(f"{', '.join(names)}: expected one device, received {q.device}, "
-                         f"{k.device}, {v.device}")
-    return q, k, v
-
-
 def check_state(state: object, b: int, h: int, d: int, dv: int, like: Tensor,
                 argument: str) -> None:
     """Raise unless ``state`` is ``None`` or a :class:`LinearAttentionState` matching the rows."""
-    if state is None:
-        return
-    if not isinstance(state, LinearAttentionState):
-        raise TypeError(f"{argument}: expected a LinearAttentionState, received "
-                        f"{type(state).__name__}")
-    s = state.S
-    if not isinstance(s, Tensor):
-        raise TypeError(f"{argument}.S: expected a torch.Tensor, received {type(s).__name__}")
-    if tuple(s.shape) != (b, h, d, dv):
-        raise ValueError(f"{argument}.S: expected shape [B, H, D, Dv] = {[b, h, d, dv]}, "
-                         f"received {tuple(s.shape)}")
-    if s.dtype != like.dtype or s.device != like.device:
-        raise ValueError(f"{argument}.S: expected dtype {like.dtype} on {like.device} (those "
-                         f"of q), received {s.dtype} on {s.device}")
+    checks.check_state(state, LinearAttentionState, argument,
+                       {"S": ("[B, H, D, Dv]", (b, h, d, dv))}, like)
 
 
 def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool,
                  initial_state: LinearAttentionState | None, output_final_state: bool
                  ) -> tuple[int, int, int, int, int]:
     """Validate a sequence's arguments; return ``B, T, H, D, Dv``."""
-    q, k, v = _check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
-    if not causal and (initial_state is not None or output_final_state):
-        raise ValueError("initial_state/output_final_state: expected causal=True for a "
-                         "streaming state, received causal=False")
+    q, k, v = checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
+    checks.check_causal(causal)
+    checks.check_streaming(causal, initial_state, output_final_state)
     b, t, h, d = q.shape
     dv = v.shape[-1]
     check_state(initial_state, b, h, d, dv, q, "initial_state")
@@ -100,15 +65,8 @@ def check_step_inputs(q_t: Tensor, k_t: Tensor, v_t: Tensor,
                       state: LinearAttentionState | None) -> tuple[int, int, int, int]:
     """Validate one token's arguments (``q_t, k_t: [B, H, D]``, ``v_t: [B, H, Dv]``); return
     ``B, H, D, Dv``."""
-    q_t, k_t, v_t = _check_rows(("q_t", "k_t", "v_t"), (q_t, k_t, v_t), "[B, H, D]")
+    q_t, k_t, v_t = checks.check_rows(("q_t", "k_t", "v_t"), (q_t, k_t, v_t), "[B, H, D]")
     b, h, d = q_t.shape
     dv = v_t.shape[-1]
     check_state(state, b, h, d, dv, q_t, "state")
     return b, h, d, dv
-
-
-def check_chunk_size(chunk_size: object) -> int:
-    """``chunk_size`` as a positive int, or a ``ValueError`` naming it."""
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
-    return chunk_size

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from prodint.interaction.normalize import signed_guard as guard
+from prodint.ops import checks
 
 MODES = ("naive", "chunk", "recurrent")
 
@@ -58,22 +59,9 @@ class TensorAttentionState(NamedTuple):
 def check_inputs(q: Tensor, k: Tensor, v: Tensor, mode: str, decay: float | Tensor | None,
                  causal: bool) -> tuple[int, int, int, int, int]:
     """Validate shapes and options; return ``B, T, H, D, Dv``."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() != 4:
-            raise ValueError(f"{name}: expected [B, T, H, D], received shape {tuple(x.shape)}")
-    if q.shape != k.shape:
-        raise ValueError(f"k: expected the shape of q {tuple(q.shape)}, received "
-                         f"{tuple(k.shape)}")
-    if v.shape[:3] != q.shape[:3]:
-        raise ValueError(f"v: expected [B, T, H] = {tuple(q.shape[:3])} leading dims, received "
-                         f"{tuple(v.shape)}")
-    if not (q.dtype == k.dtype == v.dtype) or not q.dtype.is_floating_point:
-        raise TypeError(f"q, k, v: expected one floating dtype, received {q.dtype}, {k.dtype}, "
-                        f"{v.dtype}")
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+    checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
+    checks.check_mode(mode, MODES)
+    checks.check_causal(causal)
     if decay is not None:
         if not causal:
             raise ValueError("decay: expected None for non-causal attention (it has no order "
@@ -99,19 +87,11 @@ def decay_per_head(decay: float | Tensor | None, heads: int, like: Tensor) -> Te
 def check_state(state: TensorAttentionState | None, b: int, h: int, d: int, dv: int,
                 normalize: bool) -> None:
     """Validate an ``initial_state`` against the inputs."""
-    if state is None:
-        return
-    if not isinstance(state, TensorAttentionState):
-        raise TypeError(f"initial_state: expected a TensorAttentionState, received "
-                        f"{type(state).__name__}")
-    expected = {"S": (b, h, d, d), "C": (b, h, d, dv), "G": (b, h, d, dv)}
+    fields = {"S": ("[B, H, D, D]", (b, h, d, d)), "C": ("[B, H, D, Dv]", (b, h, d, dv)),
+              "G": ("[B, H, D, Dv]", (b, h, d, dv))}
     if normalize:
-        expected |= {"m": (b, h, d), "h": (b, h, d)}
-    for name, shape in expected.items():
-        value = getattr(state, name)
-        if value is None or tuple(value.shape) != shape:
-            got = None if value is None else tuple(value.shape)
-            raise ValueError(f"initial_state.{name}: expected shape {shape}, received {got}")
+        fields |= {"m": ("[B, H, D]", (b, h, d)), "h": ("[B, H, D]", (b, h, d))}
+    checks.check_state(state, TensorAttentionState, "initial_state", fields)
 
 
 def augment(v: Tensor, state: TensorAttentionState | None, normalize: bool) -> \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from prodint.ops.checks import check_mode
 from prodint.ops.tensor_interaction.chunk import tensor_interaction_chunk
 from prodint.ops.tensor_interaction.common import MODES, TensorInteractionState
 from prodint.ops.tensor_interaction.naive import tensor_interaction_naive
@@ -39,6 +40,7 @@ def tensor_interaction(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
     Returns:
         ``(o [B, T, H, D], final_state or None)``.
     """
+    check_mode(mode, MODES)
     if mode == "naive":
         return tensor_interaction_naive(q, k, v, causal=causal, eps=eps,
                                         initial_state=initial_state,
@@ -47,8 +49,6 @@ def tensor_interaction(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
         return tensor_interaction_recurrent(q, k, v, causal=causal, eps=eps,
                                             initial_state=initial_state,
                                             output_final_state=output_final_state)
-    if mode != "chunk":
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
     return tensor_interaction_chunk(q, k, v, causal=causal, chunk_size=chunk_size, eps=eps,
                                     initial_state=initial_state,
                                     output_final_state=output_final_state)

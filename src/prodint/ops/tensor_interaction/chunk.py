@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from prodint.ops.checks import check_chunk_size
 from prodint.ops.tensor_interaction.common import (
     TensorInteractionState,
     check_inputs,
-    check_state,
     floor_guard,
     non_causal,
 )
@@ -32,10 +32,9 @@ def tensor_interaction_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = 
                              output_final_state: bool = False
                              ) -> tuple[Tensor, TensorInteractionState | None]:
     """Chunked form; see :func:`prodint.ops.tensor_interaction.tensor_interaction`."""
-    b, t, h, d = check_inputs(q, k, v, "chunk", causal)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
-    check_state(initial_state, b, h, d, causal, output_final_state)
+    b, t, h, d = check_inputs(q, k, v, causal=causal, initial_state=initial_state,
+                              output_final_state=output_final_state)
+    chunk_size = check_chunk_size(chunk_size)
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
     if not causal:
         return non_causal(qh, kh, vh, eps).transpose(1, 2), None

@@ -29,11 +29,11 @@ from typing import NamedTuple
 from torch import Tensor
 
 from prodint.interaction.normalize import floor_guard
+from prodint.ops import checks
 
 MODES = ("naive", "chunk", "recurrent")
 
-__all__ = ["MODES", "TensorInteractionState", "check_inputs", "check_state", "floor_guard",
-           "non_causal"]
+__all__ = ["MODES", "TensorInteractionState", "check_inputs", "floor_guard", "non_causal"]
 
 
 class TensorInteractionState(NamedTuple):
@@ -46,42 +46,21 @@ class TensorInteractionState(NamedTuple):
     M: Tensor
 
 
-def check_inputs(q: Tensor, k: Tensor, v: Tensor, mode: str, causal: bool
+def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool,
+                 initial_state: TensorInteractionState | None, output_final_state: bool
                  ) -> tuple[int, int, int, int]:
-    """Validate shapes, dtypes and options; return ``B, T, H, D``."""
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() != 4:
-            raise ValueError(f"{name}: expected [B, T, H, D], received shape {tuple(x.shape)}")
-    if k.shape != q.shape or v.shape != q.shape:
-        raise ValueError(f"k, v: expected the shape of q {tuple(q.shape)} (tensor interaction "
-                         f"needs Dv = D), received {tuple(k.shape)}, {tuple(v.shape)}")
-    if not (q.dtype == k.dtype == v.dtype) or not q.dtype.is_floating_point:
-        raise TypeError(f"q, k, v: expected one floating dtype, received {q.dtype}, {k.dtype}, "
-                        f"{v.dtype}")
-    if mode not in MODES:
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal: expected a bool, received {type(causal).__name__}")
+    """Validate a form's arguments (the checks of :mod:`prodint.ops.checks`, values as wide
+    as queries and keys, a state ``M`` of ``[B, H, D, D]``); return ``B, T, H, D``."""
+    checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
+    if v.shape != q.shape:
+        raise ValueError(f"v: expected the shape of q {tuple(q.shape)} (tensor interaction "
+                         f"needs Dv = D), received {tuple(v.shape)}")
+    checks.check_causal(causal)
+    checks.check_streaming(causal, initial_state, output_final_state)
     b, t, h, d = q.shape
+    checks.check_state(initial_state, TensorInteractionState, "initial_state",
+                       {"M": ("[B, H, D, D]", (b, h, d, d))}, q)
     return b, t, h, d
-
-
-def check_state(state: TensorInteractionState | None, b: int, h: int, d: int, causal: bool,
-                output_final_state: bool) -> None:
-    """Validate an ``initial_state`` (and that a state is asked of a causal form only)."""
-    if not causal and (state is not None or output_final_state):
-        raise ValueError("initial_state/output_final_state: expected causal=True for a "
-                         "streaming state")
-    if state is None:
-        return
-    if not isinstance(state, TensorInteractionState):
-        raise TypeError(f"initial_state: expected a TensorInteractionState, received "
-                        f"{type(state).__name__}")
-    if not isinstance(state.M, Tensor) or tuple(state.M.shape) != (b, h, d, d):
-        got = tuple(state.M.shape) if isinstance(state.M, Tensor) else type(state.M).__name__
-        raise ValueError(f"initial_state.M: expected shape {(b, h, d, d)}, received {got}")
 
 
 def non_causal(q: Tensor, k: Tensor, v: Tensor, eps: float) -> Tensor:

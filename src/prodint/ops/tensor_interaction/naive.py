@@ -13,7 +13,6 @@ from torch import Tensor
 from prodint.ops.tensor_interaction.common import (
     TensorInteractionState,
     check_inputs,
-    check_state,
     floor_guard,
     non_causal,
 )
@@ -25,8 +24,8 @@ def tensor_interaction_naive(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = 
                              output_final_state: bool = False
                              ) -> tuple[Tensor, TensorInteractionState | None]:
     """Reference form; see :func:`prodint.ops.tensor_interaction.tensor_interaction`."""
-    b, t, h, d = check_inputs(q, k, v, "naive", causal)
-    check_state(initial_state, b, h, d, causal, output_final_state)
+    b, t, h, d = check_inputs(q, k, v, causal=causal, initial_state=initial_state,
+                              output_final_state=output_final_state)
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]
     if not causal:
         return non_causal(qh, kh, vh, eps).transpose(1, 2), None

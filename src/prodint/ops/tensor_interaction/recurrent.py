@@ -13,7 +13,6 @@ from torch import Tensor
 from prodint.ops.tensor_interaction.common import (
     TensorInteractionState,
     check_inputs,
-    check_state,
     floor_guard,
 )
 
@@ -24,10 +23,10 @@ def tensor_interaction_recurrent(q: Tensor, k: Tensor, v: Tensor, *, causal: boo
                                  output_final_state: bool = False
                                  ) -> tuple[Tensor, TensorInteractionState | None]:
     """Streaming form; see :func:`prodint.ops.tensor_interaction.tensor_interaction`."""
-    b, t, h, d = check_inputs(q, k, v, "recurrent", causal)
+    b, t, h, d = check_inputs(q, k, v, causal=causal, initial_state=initial_state,
+                              output_final_state=output_final_state)
     if not causal:
         raise ValueError("causal: the recurrent form is causal, expected True")
-    check_state(initial_state, b, h, d, causal, output_final_state)
     m = q.new_zeros(b, h, d, d) if initial_state is None else initial_state.M
     outs = []
     for step in range(t):

@@ -1,0 +1,97 @@
+"""The shared argument checks: every operator of ``prodint.ops`` refuses the same bad input
+with the same message, in every form."""
+
+import pytest
+import torch
+
+from prodint.ops import linear_attention, tensor_attention, tensor_interaction
+from prodint.ops.checks import (
+    check_causal,
+    check_chunk_size,
+    check_mode,
+    check_rows,
+    check_state,
+    check_streaming,
+)
+from prodint.ops.linear_attention import LinearAttentionState
+from prodint.ops.tensor_interaction import TensorInteractionState
+
+OPERATORS = {"linear_attention": linear_attention, "tensor_attention": tensor_attention,
+             "tensor_interaction": tensor_interaction}
+MODES = ("naive", "chunk", "recurrent")
+
+
+def _rows(d: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(2, 5, 3, d, generator=g, dtype=torch.float64) for _ in range(3))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_every_operator_refuses_alike(name: str, mode: str) -> None:
+    op = OPERATORS[name]
+    q, k, v = _rows()
+    with pytest.raises(TypeError, match=r"^k: expected a torch\.Tensor \[B, T, H, D\], "
+                                        r"received list$"):
+        op(q, [1.0], v, mode=mode)
+    with pytest.raises(ValueError, match=r"^q: expected \[B, T, H, D\], received shape "
+                                         r"\(2, 5, 12\)$"):
+        op(q.flatten(-2), k, v, mode=mode)
+    with pytest.raises(ValueError, match=r"^k: expected the shape of q \(2, 5, 3, 4\), "
+                                         r"received \(2, 4, 3, 4\)$"):
+        op(q, k[:, :4], v, mode=mode)
+    with pytest.raises(ValueError, match=r"^v: expected leading dims \(2, 5, 3\) \(those of q\), "
+                                         r"received shape \(2, 5, 2, 4\)$"):
+        op(q, k, v[:, :, :2], mode=mode)
+    with pytest.raises(TypeError, match=r"^q, k, v: expected one floating dtype, received "
+                                        r"torch\.float64, torch\.float64, torch\.float32$"):
+        op(q, k, v.float(), mode=mode)
+    if mode != "recurrent":  # there a causal that is not True is refused as not causal
+        with pytest.raises(TypeError, match=r"^causal: expected a bool, received int$"):
+            op(q, k, v, causal=1, mode=mode)
+    with pytest.raises(ValueError, match=r"^mode: expected one of \('naive', 'chunk', "
+                                         r"'recurrent'\), received 'fused'$"):
+        op(q, k, v, mode="fused")
+    with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received 0$"):
+        op(q, k, v, chunk_size=0)
+
+
+@pytest.mark.parametrize("mode", ["naive", "chunk"])
+@pytest.mark.parametrize("name", ["linear_attention", "tensor_interaction"])
+def test_a_streaming_state_needs_the_causal_form(name: str, mode: str) -> None:
+    q, k, v = _rows()
+    with pytest.raises(ValueError, match=r"^initial_state/output_final_state: expected "
+                                         r"causal=True for a streaming state, received "
+                                         r"causal=False$"):
+        OPERATORS[name](q, k, v, causal=False, mode=mode, output_final_state=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_state_of_another_dtype_is_refused(mode: str) -> None:
+    q, k, v = _rows()
+    with pytest.raises(ValueError, match=r"^initial_state\.M: expected dtype torch\.float64 on "
+                                         r"cpu \(those of the queries\), received torch\.float32"):
+        tensor_interaction(q, k, v, mode=mode,
+                           initial_state=TensorInteractionState(torch.zeros(2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"^initial_state\.S: expected dtype torch\.float64"):
+        linear_attention(q, k, v, mode=mode,
+                         initial_state=LinearAttentionState(torch.zeros(2, 3, 4, 4)))
+
+
+def test_the_checks_return_what_they_accept() -> None:
+    q, k, v = _rows()
+    assert all(a is b for a, b in zip(check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]"),
+                                      (q, k, v), strict=True))
+    assert check_mode("chunk", MODES) == "chunk"
+    assert check_causal(False) is False
+    assert check_chunk_size(3) == 3
+    check_streaming(True, None, True)
+    check_streaming(False, None, False)
+    check_state(None, LinearAttentionState, "state", {"S": ("[B, H, D, Dv]", (1, 1, 1, 1))})
+    state = LinearAttentionState(torch.zeros(2, 3, 4, 4, dtype=q.dtype))
+    check_state(state, LinearAttentionState, "state", {"S": ("[B, H, D, Dv]", (2, 3, 4, 4))}, q)
+    with pytest.raises(TypeError, match=r"^state: expected a TensorInteractionState, received "
+                                        r"LinearAttentionState$"):
+        check_state(state, TensorInteractionState, "state", {"M": ("[B, H, D, D]", (2, 3, 4, 4))})
+    with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received True$"):
+        check_chunk_size(True)
