@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from prodint.ops.selective_scan.common import SelectiveScanState, check_chunk_size, check_inputs
+from prodint.ops.checks import check_chunk_size
+from prodint.ops.selective_scan.common import SelectiveScanState, check_inputs
 
 
 def _chunk(h: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor

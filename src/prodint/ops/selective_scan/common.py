@@ -115,8 +115,3 @@ def check_step_inputs(x_t: Tensor, delta_t: Tensor, A: Tensor, B_t: Tensor, C_t:
     return batch, width, size
 
 
-def check_chunk_size(chunk_size: object) -> int:
-    """``chunk_size`` as a positive int, or a ``ValueError`` naming it."""
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
-    return chunk_size

@@ -28,9 +28,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from prodint.ops.checks import check_chunk_size
 from prodint.ops.selective_scan.common import (
     SelectiveScanState,
-    check_chunk_size,
     check_inputs,
     check_step_inputs,
 )

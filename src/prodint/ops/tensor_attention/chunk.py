@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from prodint.ops.checks import check_chunk_size
 from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
@@ -100,8 +101,7 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     state each), the state carried from one segment to the next exactly as between chunks.
     """
     b, t, h, d, dv = check_inputs(q, k, v, "chunk", decay, causal)
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
+    chunk_size = check_chunk_size(chunk_size)
     check_state(initial_state, b, h, d, dv, normalize)
     per_chunk = b * h * d * (max(d, dv) + 1) * q.element_size()
     segment = max(1, SEGMENT_BYTES // per_chunk) * chunk_size
