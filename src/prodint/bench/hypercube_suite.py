@@ -61,7 +61,7 @@ from prodint.hypercube.train import train
 
 EPS = 0.1
 FRACTION = 0.5
-MATMUL_RATE = 187e9  # FLOP/s of a 2048³ float32 matmul on 2 threads (DESIGN.md)
+MATMUL_RATE = 187e9  # FLOP/s of a 2048³ float32 matmul on 2 threads
 
 _RUNS: dict[str, dict[str, Any]] = {}
 

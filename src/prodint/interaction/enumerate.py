@@ -1,6 +1,6 @@
 """The design space: every product interaction up to a given order.
 
-Over a signal ``X[t, c]`` and a set of algebras, the interactions are built as in DESIGN.md:
+Over a signal ``X[t, c]`` and a set of algebras, the interactions are built as follows:
 order 1 is a linear map of the signal, and an interaction of order ``k = i + j`` is the
 multiplication operator ``L_out(L_1(u) ·_A L_2(v))`` applied to interactions ``u`` of order ``i``
 and ``v`` of order ``j`` (``L`` are learned projections ``c → dim A → c``). Optionally a pointwise

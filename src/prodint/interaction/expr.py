@@ -7,7 +7,7 @@ tensor ``[*batch, *axes]``. Each node knows its axes, its *self-interaction orde
 and offers two evaluations: :meth:`Expr.reference`, written for clarity, and
 :meth:`Expr.kernel`, the fast closure the compiler uses. Both must agree to rounding.
 
-Order rules (DESIGN.md): ``ord(X) = 1``, ``ord(parameter) = 0``, ``ord(L(u)) = ord(u)`` for a
+Order rules: ``ord(X) = 1``, ``ord(parameter) = 0``, ``ord(L(u)) = ord(u)`` for a
 linear structural map ``L``, ``ord(u·v) = ord(u) + ord(v)``, ``ord(u + v) = max``, and a
 pointwise function keeps the order of its argument.
 """

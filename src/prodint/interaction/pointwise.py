@@ -1,6 +1,6 @@
 """Pointwise functions between products: softmax, exp, SiLU, softplus, normalisation.
 
-A pointwise function keeps the self-interaction order of its argument (DESIGN.md). Functions
+A pointwise function keeps the self-interaction order of its argument. Functions
 that act along an axis (softmax, the normalisations) name it; softmax may be causal over a
 ``(query, key)`` pair of axes, which masks ``key > query`` with ``-inf`` before normalising.
 """
