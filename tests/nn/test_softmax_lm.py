@@ -52,10 +52,10 @@ def test_prefill_then_step_equals_the_whole_sequence() -> None:
 
 def test_attention_bad_input() -> None:
     att = CausalSelfAttention(12, 3)
-    with pytest.raises(ValueError, match=r"^x: expected \[B, T, 12\] \(width=12\), received "
+    with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=12\], received "
                                          r"shape \(2, 9, 8\)"):
         att(torch.zeros(2, 9, 8))
-    with pytest.raises(ValueError, match=r"^x_t: expected \[B, 12\]"):
+    with pytest.raises(ValueError, match=r"^x_t: expected \[B, width=12\]"):
         att.step(torch.zeros(2, 1, 12))
     with pytest.raises(ValueError, match=r"^heads: expected a divisor of width=12, received 5"):
         CausalSelfAttention(12, 5)

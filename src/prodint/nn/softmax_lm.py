@@ -35,10 +35,11 @@ from torch import Tensor
 from prodint.interaction import Expr, Signal, Sum, library
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.nn.dtn.checks import check_positive
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.nn.stacked_lm import StackedLM, on_stream
+from prodint.ops.checks import check_tokens
 
 __all__ = ["CausalSelfAttention", "SoftmaxBlock", "SoftmaxBlockState", "SoftmaxLM"]
 
@@ -71,16 +72,6 @@ class CausalSelfAttention(InteractionLayer):
                          device=device, dtype=dtype, generator=generator)
         self.width, self.heads, self.head_dim = width, heads, width // heads
 
-    def _check(self, x: object, rank: int) -> Tensor:
-        name, shape = ("x", f"[B, T, {self.width}]") if rank == 3 else \
-            ("x_t", f"[B, {self.width}]")
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
-                            f"{type(x).__name__}")
-        if x.dim() != rank or x.shape[-1] != self.width:
-            raise ValueError(f"{name}: expected {shape} (width={self.width}), received "
-                             f"shape {tuple(x.shape)}")
-        return x
 
     def _heads(self, x: Tensor, name: str) -> Tensor:
         return (x @ self.param(name)).unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
@@ -90,14 +81,14 @@ class CausalSelfAttention(InteractionLayer):
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, T, width] → [B, T, width]`` by ``F.scaled_dot_product_attention``."""
-        self._check(x, 3)
+        check_tokens(x, 3, self.width)
         q, k, v = (self._heads(x, w) for w in ("Wq", "Wk", "Wv"))
         return self._output(F.scaled_dot_product_attention(q, k, v, is_causal=True))
 
     def prefill(self, x: Tensor) -> tuple[Tensor, KVCache]:
         """:meth:`forward` that also returns the key/value cache of its ``T`` positions
         (capacity the next power of two ≥ 16)."""
-        self._check(x, 3)
+        check_tokens(x, 3, self.width)
         q, k, v = (self._heads(x, w) for w in ("Wq", "Wk", "Wv"))
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         length = k.shape[2]
@@ -113,7 +104,7 @@ class CausalSelfAttention(InteractionLayer):
         values of the first ``length`` positions, in a buffer whose capacity doubles when
         full, so a step appends in place instead of copying the whole cache.
         """
-        self._check(x, 2)
+        check_tokens(x, 2, self.width)
         q, k, v = (self._heads(x.unsqueeze(1), w) for w in ("Wq", "Wk", "Wv"))
         if cache is None:
             buffer, length = q.new_empty(2, *k.shape[:2], 16, self.head_dim), 0

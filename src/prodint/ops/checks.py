@@ -109,3 +109,18 @@ def check_chunk_size(chunk_size: object) -> int:
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive int, received {chunk_size!r}")
     return chunk_size
+
+
+def check_tokens(x: object, rank: int, width: int) -> Tensor:
+    """A sequence module's input: ``x`` as ``[B, T, width]`` (``rank`` 3) or one token
+    ``[B, width]`` (``rank`` 2), floating."""
+    name, shape = ("x", f"[B, T, width={width}]") if rank == 3 else \
+        ("x_t", f"[B, width={width}]")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
+                        f"{type(x).__name__}")
+    if x.dim() != rank or x.shape[-1] != width:
+        raise ValueError(f"{name}: expected {shape}, received shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating tensor, received {x.dtype}")
+    return x

@@ -32,6 +32,7 @@ from prodint.interaction import (
 )
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import head_projection, projection
+from prodint.ops.checks import check_tokens
 from prodint.ops.linear_attention import (
     MODES,
     LinearAttentionState,
@@ -96,16 +97,6 @@ class LinearAttention(InteractionLayer):
         self.causal, self.mode, self.chunk_size = causal, mode, chunk_size
 
     # ------------------------------------------------------------- helpers
-    def _check(self, x: object, rank: int) -> Tensor:
-        name, shape = ("x", f"[B, T, {self.width}]") if rank == 3 else \
-            ("x_t", f"[B, {self.width}]")
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
-                            f"{type(x).__name__}")
-        if x.dim() != rank or x.shape[-1] != self.width:
-            raise ValueError(f"{name}: expected {shape} (width={self.width}), received "
-                             f"shape {tuple(x.shape)}")
-        return x
 
     def _streaming(self, method: str) -> None:
         if not self.causal:
@@ -122,7 +113,7 @@ class LinearAttention(InteractionLayer):
 
     def _run(self, x: Tensor, mode: str, keep_state: bool
              ) -> tuple[Tensor, LinearAttentionState | None]:
-        q, k, v = self._heads(self._check(x, 3))
+        q, k, v = self._heads(check_tokens(x, 3, self.width))
         o, state = linear_attention(q, k, v, causal=self.causal, mode=mode,
                                     chunk_size=self.chunk_size, output_final_state=keep_state)
         return self._output(o), state
@@ -152,7 +143,7 @@ class LinearAttention(InteractionLayer):
         when ``None``); feeding a sequence token by token gives ``forward``'s outputs.
         """
         self._streaming("step")
-        q, k, v = self._heads(self._check(x_t, 2))
+        q, k, v = self._heads(check_tokens(x_t, 2, self.width))
         o, state = linear_attention_step(q, k, v, state)
         return self._output(o), state
 

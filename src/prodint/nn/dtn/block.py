@@ -25,10 +25,11 @@ from prodint.interaction import Expr, Signal, Sum
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.attention import TensorAttention
-from prodint.nn.dtn.checks import check_positive, check_tokens
+from prodint.nn.dtn.checks import check_positive
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.interaction import TensorInteraction
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
+from prodint.ops.checks import check_tokens
 from prodint.ops.tensor_attention import TensorAttentionState
 from prodint.ops.tensor_interaction import TensorInteractionState
 

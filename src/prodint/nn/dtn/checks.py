@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from torch import Tensor
-
 
 def check_positive(**values: object) -> None:
     """Raise unless every value is a positive int (not a bool)."""
@@ -42,17 +40,3 @@ def check_decay(decay: object, causal: bool) -> float | None:
         raise ValueError(f"decay: expected None for a non-causal layer (it has no order in "
                          f"time), received {decay!r}")
     return float(decay)
-
-
-def check_tokens(x: object, rank: int, width: int) -> Tensor:
-    """``x`` as ``[B, T, width]`` (``rank`` 3) or one token ``[B, width]`` (``rank`` 2)."""
-    name, shape = ("x", f"[B, T, width={width}]") if rank == 3 else \
-        ("x_t", f"[B, width={width}]")
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor {shape}, received "
-                        f"{type(x).__name__}")
-    if x.dim() != rank or x.shape[-1] != width:
-        raise ValueError(f"{name}: expected {shape}, received shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating tensor, received {x.dtype}")
-    return x

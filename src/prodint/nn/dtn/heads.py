@@ -22,7 +22,7 @@ from torch import Tensor
 from prodint.interaction import Expr, MergeAxes, Permute
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
-from prodint.nn.dtn.checks import check_tokens
+from prodint.ops.checks import check_tokens
 
 __all__ = ["MultiHeadOperator", "TokenLayer", "merged_projection"]
 
