@@ -19,7 +19,8 @@ the output leg. The space is found once, by the solvers of :mod:`prodint.groups`
 - otherwise (a Lie algebra): the orthonormal basis ``B`` of :func:`~prodint.groups.invariant_basis`
   on the chosen legs, ``Γ = Σ_k θ[k] B_k`` at every value of the legs left alone.
 
-This is the mechanism of :func:`prodint.interaction.constrain.constrain`, and
+The tables and the projection are in :mod:`prodint.algebra.learned_legs`. This is the mechanism
+of :func:`prodint.interaction.constrain.constrain`, and
 :func:`prodint.interaction.learned.learned_structure_constants` writes the same ``Γ`` as an
 expression (a ``Gather`` of ``theta`` or a ``Contract(Constant(B), theta)``) with the same
 layout of ``theta``. Three modes:
@@ -62,19 +63,21 @@ from torch import Tensor, nn
 
 from prodint.algebra.catalogue import from_structure_constants
 from prodint.algebra.core import Algebra
+from prodint.algebra.learned_legs import (
+    LEGS,
+    leg_positions,
+    permutes,
+    project,
+    spanned,
+    symmetry_tables,
+)
 from prodint.groups import (
     Representation,
-    as_permutation,
     dual,
-    invariant_basis,
     orbit_basis,
-    orbit_partition,
-    tie_index,
 )
 
 MODES = ("free", "regularized", "constrained")
-#: The legs of ``Γ[a, b, c]``: left factor, right factor, output.
-LEGS = ("a", "b", "c")
 
 # Residual allowed by is_equivariant per parameter dtype (times max(1, max|Γ|)): a few hundred
 # units of rounding for the contractions that build and test Γ.
@@ -213,32 +216,13 @@ class LearnedAlgebra(nn.Module):
         return {leg: self.symmetry if leg == "c" else dual(self.symmetry) for leg in self.legs}
 
     def _positions(self) -> tuple[list[int], list[int]]:
-        """Positions of the chosen legs and of the legs left alone in ``Γ[a, b, c]``."""
-        chosen = [LEGS.index(leg) for leg in self.legs]
-        return chosen, [p for p in range(3) if p not in chosen]
-
-    def _permutes(self) -> bool:
-        if self.symmetry is None:
-            return False
-        try:
-            as_permutation(self.symmetry)
-        except ValueError:
-            return False
-        return True
+        return leg_positions(self.legs)
 
     def _tables(self) -> tuple[Tensor | None, Tensor | None]:
         """``(ties, leg_basis)`` in float64 from the symmetry (one of them, or neither)."""
         if self.symmetry is None:
             return None, None
-        n = self.dim
-        chosen, _ = self._positions()
-        symmetry = {j: self.leg_symmetry[LEGS[p]] for j, p in enumerate(chosen)}
-        sizes = [n] * len(chosen)
-        if self._permutes():
-            labels = orbit_partition(sizes, symmetry, names=self.legs)  # type: ignore[arg-type]
-            index, _ = tie_index(labels, (n, n, n), chosen)
-            return index, None
-        return None, invariant_basis(sizes, symmetry, names=self.legs)  # type: ignore[arg-type]
+        return symmetry_tables(self.dim, self.legs, self.leg_symmetry, permutes(self.symmetry))
 
     def _theta_shape(self) -> tuple[int, ...]:
         _, free = self._positions()
@@ -300,34 +284,12 @@ class LearnedAlgebra(nn.Module):
         free = n ** (3 - len(self.legs))  # explicit, so that m = 0 reshapes too
         return self._spanned(self.theta.reshape(self.theta.shape[0], free))
 
-    def _leg_order(self) -> list[int]:
-        chosen, free = self._positions()
-        return chosen + free
-
     def _spanned(self, coefficients: Tensor) -> Tensor:
-        """``Σ_k c[k, f] B_k`` placed in ``Γ``'s layout, from ``[m, F]`` coefficients."""
         assert self.leg_basis is not None
-        n = self.dim
-        m = self.leg_basis.shape[0]
-        flat = self.leg_basis.reshape(m, n ** len(self.legs))
-        moved = (flat.T @ coefficients).reshape(n, n, n)  # axes in _leg_order
-        inverse = [self._leg_order().index(p) for p in range(3)]
-        return moved.permute(inverse)
+        return spanned(self.leg_basis, coefficients, self.legs)
 
     def _project(self, gamma: Tensor) -> Tensor:
-        """``P_G Γ``: the orbit averages, or ``Σ_k <Γ, B_k> B_k`` at every free position."""
-        if self.ties is not None:
-            flat, ties = gamma.reshape(-1), self.ties.reshape(-1)
-            count = int(ties.max()) + 1
-            sums = torch.zeros(count, dtype=gamma.dtype, device=gamma.device).index_add(
-                0, ties, flat)
-            sizes = torch.bincount(ties, minlength=count).to(gamma.dtype)
-            return (sums / sizes)[self.ties]
-        assert self.leg_basis is not None
-        m, n = self.leg_basis.shape[0], self.dim
-        chosen = n ** len(self.legs)
-        moved = gamma.permute(self._leg_order()).reshape(chosen, n ** 3 // chosen)
-        return self._spanned(self.leg_basis.reshape(m, chosen) @ moved)
+        return project(gamma, self.ties, self.leg_basis, self.legs)
 
     @property
     def basis(self) -> Tensor | None:
