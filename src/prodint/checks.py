@@ -11,7 +11,7 @@ floating kernel) and a ``ValueError`` when the kind is right but the value is no
 heads, a ``NaN`` learning rate, a shape that does not match). The rules:
 
 - **integers** are ``int`` (or anything with ``__index__``, such as a numpy integer), never
-  ``bool`` and never a float, even an integral one: ``max_steps=2.5`` and ``max_steps=3.0``
+  ``bool``, a tensor, or a float, even an integral one: ``max_steps=2.5`` and ``max_steps=3.0``
   are both refused (:func:`check_int`);
 - **real hyper-parameters** are finite unless a bound says otherwise (:func:`check_float`);
   ``NaN`` never passes a bound;
@@ -72,10 +72,10 @@ def check_int(value: object, argument: str, *, minimum: int | None = None,
     """``value`` as an ``int`` in ``[minimum, maximum]`` (either bound optional).
 
     Raises:
-        TypeError: ``value`` is a bool, a float or anything without ``__index__``.
+        TypeError: ``value`` is a bool, a float, a tensor or anything without ``__index__``.
         ValueError: ``value`` is outside the bounds.
     """
-    if isinstance(value, (bool, float)) or not hasattr(type(value), "__index__"):
+    if isinstance(value, (bool, float, Tensor)) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{argument}: expected an int, received {_received(value)}")
     number = operator.index(value)  # type: ignore[arg-type]
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
