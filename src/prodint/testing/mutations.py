@@ -99,8 +99,9 @@ def _sequence_mutations(value: list | tuple) -> list[Mutation]:
 
 
 def _strided(x: Tensor) -> Tensor:
-    """The same values with non-unit strides on every dim (a view into a doubled buffer)."""
-    return x.unsqueeze(-1).expand(*x.shape, 2)[..., 0]
+    """The same values, not contiguous: every stride doubled (a view into a buffer that
+    interleaves a copy)."""
+    return torch.stack([x, x], dim=-1)[..., 0]
 
 
 def _tensor_mutations(value: Tensor, others: int) -> list[Mutation]:
