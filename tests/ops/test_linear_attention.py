@@ -140,8 +140,8 @@ SEQUENCE_FORMS = {
 def test_every_form_checks_its_arguments(form: str) -> None:
     fn = SEQUENCE_FORMS[form]
     q, k, v, s0 = _rows(b=2, t=5, h=3, d=4, dv=5)
-    with pytest.raises(ValueError, match=r"^q: expected \[B, T, H, D\], received shape "
-                                         r"\(2, 5, 12\)"):
+    with pytest.raises(ValueError, match=r"^q: expected a tensor of rank 4 \[B, T, H, D\], "
+                                         r"received shape \(2, 5, 12\)"):
         fn(q.flatten(-2), k, v)
     with pytest.raises(TypeError, match=r"^k: expected a torch\.Tensor \[B, T, H, D\], "
                                         r"received list"):
@@ -152,16 +152,17 @@ def test_every_form_checks_its_arguments(form: str) -> None:
     with pytest.raises(ValueError, match=r"^v: expected leading dims \(2, 5, 3\) \(those of q\), "
                                          r"received shape \(2, 4, 3, 5\)"):
         fn(q, k, v[:, :4])
-    with pytest.raises(TypeError, match=r"^q, k, v: expected one floating dtype, received "
-                                        r"torch\.float64, torch\.float32, torch\.float64"):
+    with pytest.raises(TypeError, match=r"^k: expected the dtype of q \(torch\.float64\), "
+                                        r"received torch\.float32$"):
         fn(q, k.float(), v)
     with pytest.raises(ValueError, match=r"^initial_state\.S: expected shape \[B, H, D, Dv\] = "
-                                         r"\[2, 3, 4, 5\], received \(2, 3, 5, 4\)"):
+                                         r"\[2, 3, 4, 5\] \(the sizes of q, v\), received "
+                                         r"\(2, 3, 5, 4\)"):
         fn(q, k, v, initial_state=LinearAttentionState(s0.transpose(-1, -2)))
-    with pytest.raises(TypeError, match=r"^initial_state: expected a LinearAttentionState, "
+    with pytest.raises(TypeError, match=r"^initial_state: expected a LinearAttentionState or None, "
                                         r"received Tensor"):
         fn(q, k, v, initial_state=s0)
-    with pytest.raises(ValueError, match=r"^initial_state\.S: expected dtype torch\.float64"):
+    with pytest.raises(TypeError, match=r"^initial_state\.S: expected dtype torch\.float64"):
         fn(q, k, v, initial_state=LinearAttentionState(s0.float()))
 
 
@@ -179,26 +180,29 @@ def test_recurrent_is_causal_mode_and_chunk_size_are_checked() -> None:
     q, k, v, _ = _rows(t=4)
     with pytest.raises(ValueError, match=r"^causal: the recurrent form is causal"):
         linear_attention(q, k, v, causal=False, mode="recurrent")
-    with pytest.raises(ValueError, match=r"^mode: expected one of \('naive', 'chunk', "
-                                         r"'recurrent'\), received 'fused'"):
+    with pytest.raises(ValueError, match=r"^mode: expected one of 'naive', 'chunk', "
+                                         r"'recurrent', received 'fused'"):
         linear_attention(q, k, v, mode="fused")
     for form in (linear_attention, linear_attention_chunk):
-        for bad in (0, 1.5, True):
-            with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int"):
+        with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int"):
+            form(q, k, v, chunk_size=0)
+        for bad in (1.5, True):
+            with pytest.raises(TypeError, match=r"^chunk_size: expected an int"):
                 form(q, k, v, chunk_size=bad)
 
 
 def test_step_checks_its_arguments() -> None:
     q, k, v, s0 = _rows(b=2, t=1, h=3, d=4, dv=5)
     q, k, v = q[:, 0], k[:, 0], v[:, 0]
-    with pytest.raises(ValueError, match=r"^q_t: expected \[B, H, D\], received shape "
-                                         r"\(2, 1, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"^q_t: expected a tensor of rank 3 \[B, H, D\], "
+                                         r"received shape \(2, 1, 3, 4\)"):
         linear_attention_step(q.unsqueeze(1), k, v)
     with pytest.raises(ValueError, match=r"^v_t: expected leading dims \(2, 3\)"):
         linear_attention_step(q, k, v[:1])
     with pytest.raises(ValueError, match=r"^state\.S: expected shape \[B, H, D, Dv\] = "
-                                         r"\[2, 3, 4, 5\], received \(2, 3, 4, 4\)"):
+                                         r"\[2, 3, 4, 5\] \(the sizes of q_t, v_t\), "
+                                         r"received \(2, 3, 4, 4\)"):
         linear_attention_step(q, k, v, LinearAttentionState(s0[..., :4]))
-    with pytest.raises(TypeError, match=r"^state: expected a LinearAttentionState, received "
-                                        r"tuple"):
+    with pytest.raises(TypeError, match=r"^state: expected a LinearAttentionState or None, "
+                                        r"received tuple"):
         linear_attention_step(q, k, v, (s0,))

@@ -120,30 +120,44 @@ def test_batch_and_head_independence() -> None:
 def test_normaliser_guard_keeps_sign_and_bounds() -> None:
     from prodint.ops.tensor_attention import guard
 
-    assert guard is signed_guard  # the guard the expression states divides alike
     den = torch.tensor([-2.0, -1e-9, 0.0, 1e-9, 3.0], dtype=torch.float64)
-    torch.testing.assert_close(guard(den, 1e-6),
-                               torch.tensor([-2.0, -1e-6, 1e-6, 1e-6, 3.0], dtype=torch.float64))
+    expected = torch.tensor([-2.0, -1e-6, 1e-6, 1e-6, 3.0], dtype=torch.float64)
+    torch.testing.assert_close(guard(den, 1e-6), expected)
+    # the guard the expression states divides alike
+    torch.testing.assert_close(signed_guard(den, 1e-6), expected)
+    with pytest.raises(ValueError, match=r"^eps: expected a finite number >= "):
+        guard(den, 0.0)
+    with pytest.raises(TypeError, match=r"^den: expected a torch\.Tensor"):
+        guard([1.0], 1e-6)
 
 
 def test_bad_inputs() -> None:
     q, k, v = _qkv()
-    with pytest.raises(ValueError, match=r"q: expected \[B, T, H, D\]"):
+    with pytest.raises(ValueError, match=r"q: expected a tensor of rank 4 \[B, T, H, D\]"):
         tensor_attention(q[0], k, v)
     with pytest.raises(ValueError, match="k: expected the shape of q"):
         tensor_attention(q, k[..., :3], v)
     with pytest.raises(ValueError, match="mode: expected one of"):
         tensor_attention(q, k, v, mode="fast")
-    with pytest.raises(ValueError, match=r"decay: expected values in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"^decay: expected a finite number > 0 and <= 1, "
+                                         r"received 1\.5$"):
         tensor_attention(q, k, v, decay=1.5)
+    with pytest.raises(ValueError, match=r"^decay: expected values in \(0, 1\], received "
+                                         r"values in \[0, 0\.5\]$"):
+        tensor_attention(q, k, v, decay=torch.tensor([0.5, 0.0, 0.5], dtype=q.dtype))
+    with pytest.raises(TypeError, match=r"^decay: expected None, a number in \(0, 1\] or a "
+                                        r"\[H=3\] tensor, received list$"):
+        tensor_attention(q, k, v, decay=[0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="decay: expected None for non-causal"):
         tensor_attention(q, k, v, causal=False, decay=0.9)
-    bad = TensorAttentionState(torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4),
-                               torch.zeros(2, 3, 4, 5))
+    zeros = {"dtype": q.dtype}
+    bad = TensorAttentionState(torch.zeros(2, 3, 4, 4, **zeros), torch.zeros(2, 3, 4, 4, **zeros),
+                               torch.zeros(2, 3, 4, 5, **zeros))
     with pytest.raises(ValueError, match=r"^initial_state\.C: expected shape \[B, H, D, Dv\] = "
-                                         r"\[2, 3, 4, 5\], received \(2, 3, 4, 4\)$"):
+                                         r"\[2, 3, 4, 5\] \(the sizes of q, v\), received "
+                                         r"\(2, 3, 4, 4\)$"):
         tensor_attention(q, k, v, initial_state=bad)
-    with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
+    with pytest.raises(TypeError, match=r"^k: expected the dtype of q \(torch\.float64\)"):
         tensor_attention(q, k.float(), v)
 
 
@@ -166,20 +180,64 @@ def test_long_sequences_run_in_segments_exactly(monkeypatch, options: dict) -> N
                          ids=["naive", "chunk", "recurrent"])
 def test_every_form_checks_its_arguments(form) -> None:
     q, k, v = _qkv()
-    with pytest.raises(ValueError, match=r"q: expected \[B, T, H, D\]"):
+    with pytest.raises(ValueError, match=r"q: expected a tensor of rank 4 \[B, T, H, D\]"):
         form(q[0], k, v)
     with pytest.raises(ValueError, match="k: expected the shape of q"):
         form(q, k[..., :3], v)
     with pytest.raises(ValueError, match=r"^v: expected leading dims \(2, 13, 3\) \(those of q\), "
                                          r"received shape \(2, 4, 3, 5\)$"):
         form(q, k, v[:, :4])
-    with pytest.raises(ValueError, match=r"decay: expected values in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"^decay: expected a finite number > 0"):
         form(q, k, v, decay=0.0)
-    with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
+    with pytest.raises(TypeError, match=r"^v: expected the dtype of q \(torch\.float64\)"):
         form(q, k, v.float())
     with pytest.raises(TypeError, match="initial_state: expected a TensorAttentionState"):
         form(q, k, v, initial_state=(q, k, v))
     with pytest.raises(TypeError, match=r"^initial_state\.m: expected a torch\.Tensor \[B, H, D\], "
-                                        r"received NoneType$"):
+                                        r"received None$"):
         form(q, k, v, normalize=True, initial_state=TensorAttentionState(
-            torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 5), torch.zeros(2, 3, 4, 5)))
+            torch.zeros(2, 3, 4, 4, dtype=q.dtype), torch.zeros(2, 3, 4, 5, dtype=q.dtype),
+            torch.zeros(2, 3, 4, 5, dtype=q.dtype)))
+
+
+@pytest.mark.parametrize("mode", ["naive", "chunk", "recurrent"])
+@pytest.mark.parametrize("shape", [(2, 0, 3, 4), (0, 6, 3, 4)], ids=["T=0", "B=0"])
+def test_empty_rows_give_an_empty_output_and_the_initial_state(mode, shape) -> None:
+    b, t, h, d = shape
+    q = torch.randn(*shape, dtype=torch.float64)
+    v = torch.randn(b, t, h, 5, dtype=torch.float64)
+    state = TensorAttentionState(*(torch.randn(b, h, d, n, dtype=torch.float64)
+                                   for n in (d, 5, 5)), torch.randn(b, h, d, dtype=torch.float64),
+                                 torch.randn(b, h, d, dtype=torch.float64))
+    o, final = tensor_attention(q, q, v, mode=mode, normalize=True, decay=0.5,
+                                initial_state=state, output_final_state=True)
+    assert o.shape == (b, t, h, 5)
+    for got, given in zip(final, state, strict=True):
+        assert torch.equal(got, given)
+    o, fresh = tensor_attention(q, q, v, mode=mode, output_final_state=True)
+    assert o.shape == (b, t, h, 5) and fresh.m is None
+    assert all(torch.equal(x, torch.zeros_like(x)) for x in fresh[:3])
+
+
+def test_a_strong_decay_with_a_partial_last_chunk_keeps_the_state_finite() -> None:
+    """A padded last chunk ages the state by γ^pad; undoing it by γ^-pad overflowed to inf
+    for γ = 1e-200 (and 0 · inf gave NaN). The partial chunk now runs on its own."""
+    q, k, v = _qkv(t=7)
+    for decay in (1e-200, 0.3):
+        ref = tensor_attention(q, k, v, mode="naive", decay=decay, normalize=True,
+                               output_final_state=True)
+        got = tensor_attention(q, k, v, mode="chunk", chunk_size=3, decay=decay,
+                               normalize=True, output_final_state=True)
+        for a, b in zip([got[0], *got[1]], [ref[0], *ref[1]], strict=True):
+            assert bool(torch.isfinite(a).all())
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_rows_are_refused(dtype) -> None:
+    """The raw output sums T² products: at T = 512, |x| ~ 3 it is far above float16's
+    range, so the operator refuses half precision (the layer accumulates in float32)."""
+    q, k, v = (x.to(dtype) for x in _qkv(t=4))
+    with pytest.raises(TypeError, match=rf"^q: expected dtype float32, float64, received "
+                                        rf"{dtype}$"):
+        tensor_attention(q, k, v)

@@ -99,12 +99,13 @@ def test_every_form_checks_its_arguments(mode: str) -> None:
     q, k, v = _qkv()
     with pytest.raises(ValueError, match="tensor interaction needs Dv = D"):
         form(q, k, v[..., :3])
-    with pytest.raises(ValueError, match=r"q: expected \[B, T, H, D\]"):
+    with pytest.raises(ValueError, match=r"q: expected a tensor of rank 4 \[B, T, H, D\]"):
         form(q[0], k, v)
-    with pytest.raises(TypeError, match="q, k, v: expected one floating dtype"):
+    with pytest.raises(TypeError, match=r"^k: expected the dtype of q \(torch\.float64\)"):
         form(q, k.float(), v)
     with pytest.raises(ValueError, match=r"^initial_state\.M: expected shape \[B, H, D, D\] = "
-                                         r"\[2, 3, 4, 4\], received \(2, 3, 4\)$"):
+                                         r"\[2, 3, 4, 4\] \(the sizes of q\), received "
+                                         r"\(2, 3, 4\)$"):
         form(q, k, v, initial_state=TensorInteractionState(torch.zeros(2, 3, 4)))
     with pytest.raises(TypeError, match="initial_state: expected a TensorInteractionState"):
         form(q, k, v, initial_state=torch.zeros(2, 3, 4, 4))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from prodint.ops.checks import check_chunk_size, check_mode
 from prodint.ops.linear_attention.chunk import linear_attention_chunk
 from prodint.ops.linear_attention.common import MODES, LinearAttentionState
 from prodint.ops.linear_attention.naive import linear_attention_naive
@@ -40,19 +41,25 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
     Returns:
         ``(o [B, T, H, Dv], LinearAttentionState(S [B, H, D, Dv]) or None)``.
 
+    Raises:
+        TypeError: an argument of the wrong kind or dtype (rows other than float32/float64
+            tensors, a non-bool flag, a non-int ``chunk_size``, a state of another type).
+        ValueError: shapes or devices that do not match, an unknown ``mode``, a
+            ``chunk_size`` below 1, or a streaming state without ``causal``.
+
     >>> import torch
     >>> q = k = v = torch.ones(1, 3, 1, 1)
     >>> linear_attention(q, k, v)[0].flatten()
     tensor([1., 2., 3.])
     """
+    check_mode(mode, MODES)
+    check_chunk_size(chunk_size)  # checked in every mode, used by some
     if mode == "naive":
         return linear_attention_naive(q, k, v, causal=causal, initial_state=initial_state,
                                       output_final_state=output_final_state)
     if mode == "recurrent":
         return linear_attention_recurrent(q, k, v, causal=causal, initial_state=initial_state,
                                           output_final_state=output_final_state)
-    if mode != "chunk":
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
     return linear_attention_chunk(q, k, v, causal=causal, chunk_size=chunk_size,
                                   initial_state=initial_state,
                                   output_final_state=output_final_state)

@@ -42,10 +42,11 @@ class LinearAttentionState(NamedTuple):
 
 
 def check_state(state: object, b: int, h: int, d: int, dv: int, like: Tensor,
-                argument: str) -> None:
-    """Raise unless ``state`` is ``None`` or a :class:`LinearAttentionState` matching the rows."""
+                argument: str, rows: str) -> None:
+    """Raise unless ``state`` (named ``argument``) is ``None`` or a
+    :class:`LinearAttentionState` matching the rows (named ``rows``)."""
     checks.check_state(state, LinearAttentionState, argument,
-                       {"S": ("[B, H, D, Dv]", (b, h, d, dv))}, like)
+                       {"S": ("[B, H, D, Dv]", (b, h, d, dv))}, like, rows)
 
 
 def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool,
@@ -57,7 +58,7 @@ def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool,
     checks.check_streaming(causal, initial_state, output_final_state)
     b, t, h, d = q.shape
     dv = v.shape[-1]
-    check_state(initial_state, b, h, d, dv, q, "initial_state")
+    check_state(initial_state, b, h, d, dv, q, "initial_state", "q, v")
     return b, t, h, d, dv
 
 
@@ -68,5 +69,5 @@ def check_step_inputs(q_t: Tensor, k_t: Tensor, v_t: Tensor,
     q_t, k_t, v_t = checks.check_rows(("q_t", "k_t", "v_t"), (q_t, k_t, v_t), "[B, H, D]")
     b, h, d = q_t.shape
     dv = v_t.shape[-1]
-    check_state(state, b, h, d, dv, q_t, "state")
+    check_state(state, b, h, d, dv, q_t, "state", "q_t, v_t")
     return b, h, d, dv

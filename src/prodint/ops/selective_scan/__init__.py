@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from prodint.ops.checks import check_chunk_size, check_mode
 from prodint.ops.selective_scan.chunk import selective_scan_chunk
 from prodint.ops.selective_scan.common import (
     MODES,
@@ -48,11 +49,19 @@ def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     Returns:
         ``(y [B, T, D], SelectiveScanState(h [B, D, N]) or None)``.
 
+    Raises:
+        TypeError: an argument of the wrong kind or dtype (tensors other than float32/float64
+            or of different dtypes, a non-bool flag, a non-int ``chunk_size``).
+        ValueError: shapes or devices that do not match, an unknown ``mode`` or a
+            ``chunk_size`` below 1.
+
     >>> import torch
     >>> x = delta = torch.ones(1, 3, 2); A = -torch.ones(2, 1); B = C = torch.ones(1, 3, 1)
     >>> selective_scan(x, delta, A, B, C)[0][0, :, 0]
     tensor([1.0000, 1.3679, 1.5032])
     """
+    check_mode(mode, MODES)
+    check_chunk_size(chunk_size)  # checked in every mode, used by some
     if mode == "naive":
         return selective_scan_naive(x, delta, A, B, C, D, initial_state=initial_state,
                                     output_final_state=output_final_state)
@@ -60,8 +69,6 @@ def selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
         return selective_scan_recurrent(x, delta, A, B, C, D, chunk_size=chunk_size,
                                         initial_state=initial_state,
                                         output_final_state=output_final_state)
-    if mode != "chunk":
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
     return selective_scan_chunk(x, delta, A, B, C, D, chunk_size=chunk_size,
                                 initial_state=initial_state,
                                 output_final_state=output_final_state)

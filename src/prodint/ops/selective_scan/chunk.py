@@ -59,7 +59,8 @@ def selective_scan_chunk(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
 
     ``chunk_size`` is the chunk length ``c``; it changes memory and speed, never the result.
     """
-    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state)
+    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state,
+                                           output_final_state=output_final_state)
     chunk_size = check_chunk_size(chunk_size)
     h = x.new_zeros(batch, width, size) if initial_state is None else initial_state.h
     recording = torch.is_grad_enabled() and any(

@@ -27,6 +27,9 @@ from typing import NamedTuple
 
 from torch import Tensor
 
+from prodint.checks import check_bool, check_same_device, check_tensor
+from prodint.ops import checks
+
 MODES = ("naive", "chunk", "recurrent")
 
 
@@ -40,26 +43,26 @@ class SelectiveScanState(NamedTuple):
     h: Tensor
 
 
-def _shape(name: str, value: object, expected: tuple[int | None, ...], labels: str) -> None:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor {labels}, received "
-                        f"{type(value).__name__}")
-    ok = value.dim() == len(expected) and all(
-        e is None or e == s for e, s in zip(expected, value.shape, strict=True))
-    if not ok:
+def _sized(name: str, value: object, expected: tuple[int | None, ...], labels: str,
+           source: str) -> Tensor:
+    """``value`` as a float32/float64 tensor of the ``expected`` shape (``None`` free), the
+    sizes taken from ``source`` (named in the message)."""
+    t = check_tensor(value, name, rank=len(expected), layout=labels, dtypes=checks.DTYPES)
+    if any(e is not None and e != n for e, n in zip(expected, t.shape, strict=True)):
         want = ", ".join("*" if e is None else str(e) for e in expected)
-        raise ValueError(f"{name}: expected shape {labels} = [{want}], received "
-                         f"{tuple(value.shape)}")
+        raise ValueError(f"{name}: expected shape {labels} = [{want}] (the sizes of {source}), "
+                         f"received {tuple(t.shape)}")
+    return t
 
 
-def _same_kind(first: str, reference: Tensor,
-               named: tuple[tuple[str, Tensor | None], ...]) -> None:
-    if not reference.dtype.is_floating_point:
-        raise TypeError(f"{first}: expected a floating dtype, received {reference.dtype}")
-    for name, t in named:
-        if t is not None and (t.dtype != reference.dtype or t.device != reference.device):
-            raise ValueError(f"{name}: expected dtype {reference.dtype} on {reference.device} "
-                             f"(those of {first}), received {t.dtype} on {t.device}")
+def _same_kind(first: str, reference: Tensor, named: dict[str, Tensor | None]) -> None:
+    """Every tensor of ``named`` of the dtype of ``reference`` (named ``first``), all on one
+    device."""
+    for name, t in named.items():
+        if t is not None and t.dtype != reference.dtype:
+            raise TypeError(f"{name}: expected the dtype of {first} ({reference.dtype}), "
+                            f"received {t.dtype}")
+    check_same_device(**{first: reference}, **named)
 
 
 def check_state(state: object, batch: int, width: int, size: int, argument: str) -> None:
@@ -67,31 +70,35 @@ def check_state(state: object, batch: int, width: int, size: int, argument: str)
     if state is None:
         return
     if not isinstance(state, SelectiveScanState):
-        raise TypeError(f"{argument}: expected a SelectiveScanState, received "
+        raise TypeError(f"{argument}: expected a SelectiveScanState or None, received "
                         f"{type(state).__name__}")
-    _shape(f"{argument}.h", state.h, (batch, width, size), "[B, D, N]")
+    _sized(f"{argument}.h", state.h, (batch, width, size), "[B, D, N]", "the inputs and A")
 
 
 def check_inputs(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                 D: Tensor | None = None, initial_state: SelectiveScanState | None = None
-                 ) -> tuple[int, int, int, int]:
+                 D: Tensor | None = None, initial_state: SelectiveScanState | None = None,
+                 *, output_final_state: bool = False) -> tuple[int, int, int, int]:
     """Validate a sequence's arguments (layout in the module doc); return ``B, T, D, N``.
 
-    Raises a ``ValueError``/``TypeError`` naming the first argument of the wrong type,
-    shape, dtype or device.
+    Raises:
+        TypeError: an argument that is not a tensor, not float32/float64, or not of the
+            dtype of ``x`` (or a state of another type, or a non-bool
+            ``output_final_state``).
+        ValueError: a shape that does not match, or a tensor on another device.
     """
-    _shape("x", x, (None, None, None), "[B, T, D]")
+    x = _sized("x", x, (None, None, None), "[B, T, D]", "x")
     batch, length, width = x.shape
-    _shape("delta", delta, (batch, length, width), "[B, T, D]")
-    _shape("A", A, (width, None), "[D, N]")
+    _sized("delta", delta, (batch, length, width), "[B, T, D]", "x")
+    _sized("A", A, (width, None), "[D, N]", "x")
     size = A.shape[1]
-    _shape("B", B, (batch, length, size), "[B, T, N]")
-    _shape("C", C, (batch, length, size), "[B, T, N]")
+    _sized("B", B, (batch, length, size), "[B, T, N]", "x, A")
+    _sized("C", C, (batch, length, size), "[B, T, N]", "x, A")
     if D is not None:
-        _shape("D", D, (width,), "[D]")
+        _sized("D", D, (width,), "[D]", "x")
     check_state(initial_state, batch, width, size, "initial_state")
-    _same_kind("x", x, (("delta", delta), ("A", A), ("B", B), ("C", C), ("D", D),
-                        ("initial_state.h", None if initial_state is None else initial_state.h)))
+    _same_kind("x", x, {"delta": delta, "A": A, "B": B, "C": C, "D": D,
+                        "initial_state.h": None if initial_state is None else initial_state.h})
+    check_bool(output_final_state, "output_final_state")
     return batch, length, width, size
 
 
@@ -99,19 +106,22 @@ def check_step_inputs(x_t: Tensor, delta_t: Tensor, A: Tensor, B_t: Tensor, C_t:
                       D: Tensor | None, state: SelectiveScanState | None
                       ) -> tuple[int, int, int]:
     """Validate one token's arguments (``x_t, Δ_t: [B, D]``, ``B_t, C_t: [B, N]``); return
-    ``B, D, N``."""
-    _shape("x_t", x_t, (None, None), "[B, D]")
+    ``B, D, N``.
+
+    Raises:
+        TypeError: as :func:`check_inputs`.
+        ValueError: as :func:`check_inputs`.
+    """
+    x_t = _sized("x_t", x_t, (None, None), "[B, D]", "x_t")
     batch, width = x_t.shape
-    _shape("delta_t", delta_t, (batch, width), "[B, D]")
-    _shape("A", A, (width, None), "[D, N]")
+    _sized("delta_t", delta_t, (batch, width), "[B, D]", "x_t")
+    _sized("A", A, (width, None), "[D, N]", "x_t")
     size = A.shape[1]
-    _shape("B_t", B_t, (batch, size), "[B, N]")
-    _shape("C_t", C_t, (batch, size), "[B, N]")
+    _sized("B_t", B_t, (batch, size), "[B, N]", "x_t, A")
+    _sized("C_t", C_t, (batch, size), "[B, N]", "x_t, A")
     if D is not None:
-        _shape("D", D, (width,), "[D]")
+        _sized("D", D, (width,), "[D]", "x_t")
     check_state(state, batch, width, size, "state")
-    _same_kind("x_t", x_t, (("delta_t", delta_t), ("A", A), ("B_t", B_t), ("C_t", C_t), ("D", D),
-                              ("state.h", None if state is None else state.h)))
+    _same_kind("x_t", x_t, {"delta_t": delta_t, "A": A, "B_t": B_t, "C_t": C_t, "D": D,
+                            "state.h": None if state is None else state.h})
     return batch, width, size
-
-

@@ -32,7 +32,8 @@ def selective_scan_naive(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
     Returns:
         ``(y [B, T, D], SelectiveScanState(h [B, D, N]) or None)``.
     """
-    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state)
+    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state,
+                                           output_final_state=output_final_state)
     decay = torch.exp(delta.unsqueeze(-1) * A)  # Ā_t  [B, T, D, N]
     drive = (delta * x).unsqueeze(-1) * B.unsqueeze(2)  # B̄_t x_t  [B, T, D, N]
     h = x.new_zeros(batch, width, size) if initial_state is None else initial_state.h

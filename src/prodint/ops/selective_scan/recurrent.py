@@ -144,7 +144,8 @@ def selective_scan_recurrent(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
     ``chunk_size`` is how many tokens lie between two stored states in the backward (module
     doc); it changes memory and speed, never the result.
     """
-    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state)
+    batch, length, width, size = check_inputs(x, delta, A, B, C, D, initial_state,
+                                           output_final_state=output_final_state)
     chunk_size = check_chunk_size(chunk_size)
     h0 = x.new_zeros(batch, width, size) if initial_state is None else initial_state.h
     if length == 0:

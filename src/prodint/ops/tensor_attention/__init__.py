@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from prodint.ops.checks import check_chunk_size, check_mode
 from prodint.ops.tensor_attention.chunk import tensor_attention_chunk
 from prodint.ops.tensor_attention.common import MODES, TensorAttentionState, guard
 from prodint.ops.tensor_attention.naive import tensor_attention_naive
@@ -30,18 +31,30 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
     same sum with ``v = 1``, guarded as ``sign(n)·max(|n|, eps)`` because it may be negative.
 
     Args:
-        q, k: ``[B, T, H, D]``.
-        v: ``[B, T, H, Dv]``.
+        q, k: ``[B, T, H, D]``, float32 or float64 (the sums over pairs of positions overflow
+            half precision: :mod:`prodint.ops.checks`).
+        v: ``[B, T, H, Dv]``, of the dtype and device of ``q``.
         causal: mask to ``i ≤ j ≤ t``.
         mode: ``"naive"``, ``"chunk"`` or ``"recurrent"`` (recurrent is causal only).
         chunk_size: chunk length of the chunked form.
-        normalize, decay, eps: see above.
+        normalize, decay, eps: see above; ``eps`` is positive and finite in the dtype of
+            ``q`` (at least its smallest normal number).
         initial_state: state carried from an earlier segment (causal only).
         output_final_state: also return the state after the last token.
 
     Returns:
-        ``(o [B, T, H, Dv], final_state or None)``.
+        ``(o [B, T, H, Dv], final_state or None)``; rows without an element (``T = 0`` or
+        ``B = 0``) give an empty output and the initial state.
+
+    Raises:
+        TypeError: an argument of the wrong kind or dtype (a non-tensor row, an integer or
+            half-precision row, a non-bool flag, a non-int ``chunk_size``).
+        ValueError: shapes or devices that do not match, an unknown ``mode``, a
+            ``chunk_size`` below 1, ``decay`` outside ``(0, 1]``, ``eps`` out of range, or a
+            streaming state without ``causal``.
     """
+    check_mode(mode, MODES)
+    check_chunk_size(chunk_size)  # checked in every mode, used by some
     if mode == "naive":
         return tensor_attention_naive(q, k, v, causal=causal, normalize=normalize, decay=decay,
                                       eps=eps, initial_state=initial_state,
@@ -50,8 +63,6 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
         return tensor_attention_recurrent(q, k, v, causal=causal, normalize=normalize,
                                           decay=decay, eps=eps, initial_state=initial_state,
                                           output_final_state=output_final_state)
-    if mode != "chunk":
-        raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
     return tensor_attention_chunk(q, k, v, causal=causal, chunk_size=chunk_size,
                                   normalize=normalize, decay=decay, eps=eps,
                                   initial_state=initial_state,

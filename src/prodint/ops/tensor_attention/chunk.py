@@ -20,6 +20,8 @@ backward.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor
 
@@ -28,7 +30,6 @@ from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
     check_inputs,
-    check_state,
     decay_per_head,
     finish,
 )
@@ -100,22 +101,47 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     Long sequences are processed in segments of whole chunks (about :data:`SEGMENT_BYTES` of
     state each), the state carried from one segment to the next exactly as between chunks.
     """
-    b, t, h, d, dv = check_inputs(q, k, v, "chunk", decay, causal)
+    b, t, h, d, dv = check_inputs(q, k, v, causal=causal, normalize=normalize, decay=decay,
+                                  eps=eps, initial_state=initial_state,
+                                  output_final_state=output_final_state)
     chunk_size = check_chunk_size(chunk_size)
-    check_state(initial_state, b, h, d, dv, normalize)
+    if not q.numel():  # no token, batch, head or channel: nothing to sum
+        return _empty(q, v, initial_state, normalize, output_final_state)
     per_chunk = b * h * d * (max(d, dv) + 1) * q.element_size()
     segment = max(1, SEGMENT_BYTES // per_chunk) * chunk_size
-    if not causal or t <= segment:
+    if not causal:
         return _chunk_segment(q, k, v, causal, chunk_size, normalize, decay, eps,
                               initial_state, output_final_state)
+    cuts = [*range(0, t, segment), t]
+    tail = t % chunk_size
+    if decay is not None and output_final_state and tail and t - tail > cuts[-2]:
+        # a padded last chunk would leave the state decayed by γ^pad (undone only by
+        # γ^-pad, which overflows for a strong decay): the partial chunk runs on its own
+        cuts.insert(-1, t - tail)
     outs, state = [], initial_state
-    for start in range(0, t, segment):
-        part = slice(start, start + segment)
-        last = start + segment >= t
-        o, state = _chunk_segment(q[:, part], k[:, part], v[:, part], causal, chunk_size,
-                                  normalize, decay, eps, state, output_final_state or not last)
+    for start, stop in itertools.pairwise(cuts):
+        o, state = _chunk_segment(q[:, start:stop], k[:, start:stop], v[:, start:stop], causal,
+                                  chunk_size, normalize, decay, eps, state,
+                                  output_final_state or stop < t)
         outs.append(o)
-    return torch.cat(outs, 1), state
+    return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), state
+
+
+def _empty(q: Tensor, v: Tensor, state: TensorAttentionState | None, normalize: bool,
+           output_final_state: bool) -> tuple[Tensor, TensorAttentionState | None]:
+    """The result on rows without an element: zeros ``[B, T, H, Dv]`` and the state
+    unchanged (zeros when none is given)."""
+    b, t, h, d = q.shape
+    dv = v.shape[-1]
+    o = q.new_zeros(b, t, h, dv)
+    if not output_final_state:
+        return o, None
+    if state is None:
+        state = TensorAttentionState(q.new_zeros(b, h, d, d), q.new_zeros(b, h, d, dv),
+                                     q.new_zeros(b, h, d, dv))
+        if normalize:
+            state = state._replace(m=q.new_zeros(b, h, d), h=q.new_zeros(b, h, d))
+    return o, state if normalize else TensorAttentionState(state.S, state.C, state.G)
 
 
 def _chunk_segment(q: Tensor, k: Tensor, v: Tensor, causal: bool, chunk_size: int,
@@ -127,9 +153,6 @@ def _chunk_segment(q: Tensor, k: Tensor, v: Tensor, causal: bool, chunk_size: in
     qh, kh, vh = (x.transpose(1, 2).contiguous() for x in (q, k, v))
     va, s0, c0, g0 = augment(vh, initial_state, normalize)
     if not causal:
-        if initial_state is not None or output_final_state:
-            raise ValueError("initial_state/output_final_state: expected causal=True for a "
-                             "streaming state")
         out = qh @ ((kh.transpose(-1, -2) @ kh) @ (qh.transpose(-1, -2) @ va))
         return finish(out, None, None, None, normalize, eps)
     w = min(chunk_size, max(t, 1))
@@ -187,9 +210,6 @@ def _chunk_segment(q: Tensor, k: Tensor, v: Tensor, causal: bool, chunk_size: in
     out = out.reshape(b, h, n * w, width)[:, :, :t]
     if not output_final_state:
         return finish(out, None, None, None, normalize, eps)
+    # the padded tokens add nothing (the caller avoids them when a decay would age the state)
     s_t, c_t, g_t = s_in[:, :, -1], c_in[:, :, -1], g_in[:, :, -1]
-    if pad and gamma is not None:
-        # the padded tokens add nothing but decay the state: undo γ^pad (γ^{2·pad} for G)
-        undo = gamma.reshape(1, h, 1, 1) ** -pad
-        s_t, c_t, g_t = s_t * undo, c_t * undo, g_t * undo * undo
     return finish(out, s_t, c_t, g_t, normalize, eps)

@@ -22,7 +22,8 @@ negative or near zero (it is not a sum of positive terms): it is *guarded*, repl
 ``sign(n)·max(|n|, eps)`` (``sign(0) = +1``), which keeps its sign and bounds the output.
 :func:`guard` is :func:`~prodint.interaction.normalize.signed_guard`, the guard that the
 expression of the same operator states
-(:func:`~prodint.interaction.library.tensor_attention_of`), so both divide alike.
+(:func:`~prodint.interaction.library.tensor_attention_of`), so both divide alike; ``eps`` is
+at least the smallest normal number of the dtype, so the guarded normaliser is never zero.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from prodint.interaction.normalize import signed_guard as guard
+from prodint.checks import check_bool, check_float, check_same_device, check_tensor
+from prodint.interaction.normalize import signed_guard
 from prodint.ops import checks
 
 MODES = ("naive", "chunk", "recurrent")
@@ -56,24 +58,58 @@ class TensorAttentionState(NamedTuple):
     h: Tensor | None = None
 
 
-def check_inputs(q: Tensor, k: Tensor, v: Tensor, mode: str, decay: float | Tensor | None,
-                 causal: bool) -> tuple[int, int, int, int, int]:
-    """Validate shapes and options; return ``B, T, H, D, Dv``."""
-    checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
-    checks.check_mode(mode, MODES)
-    checks.check_causal(causal)
-    if decay is not None:
-        if not causal:
-            raise ValueError("decay: expected None for non-causal attention (it has no order "
-                             "in time), received a decay")
-        d = torch.as_tensor(decay)
-        if d.dim() > 1 or (d.dim() == 1 and d.shape[0] != q.shape[2]):
-            raise ValueError(f"decay: expected a float or a [H={q.shape[2]}] tensor, received "
-                             f"shape {tuple(d.shape)}")
+def check_decay(decay: object, causal: bool, heads: int, like: Tensor) -> None:
+    """``decay`` as ``None``, a number in ``(0, 1]`` or a ``[H]`` (or scalar) floating tensor of
+    such values on the device of ``like``; a decay needs the causal form."""
+    if decay is None:
+        return
+    if isinstance(decay, Tensor):
+        d = check_tensor(decay, "decay", rank=(0, 1), layout=f"[H={heads}]")
+        check_same_device(q=like, decay=d)
+        if d.dim() == 1 and d.shape[0] != heads:
+            raise ValueError(f"decay: expected a float or a [H={heads}] tensor (H of q), "
+                             f"received shape {tuple(d.shape)}")
         if not bool(((d > 0) & (d <= 1)).all()):
-            raise ValueError("decay: expected values in (0, 1]")
-    b, t, h, d_ = q.shape
-    return b, t, h, d_, v.shape[-1]
+            raise ValueError(f"decay: expected values in (0, 1], received values in "
+                             f"[{float(d.min()):g}, {float(d.max()):g}]")
+    elif isinstance(decay, (int, float)) and not isinstance(decay, bool):
+        check_float(decay, "decay", minimum=0.0, strict_minimum=True, maximum=1.0)
+    else:
+        raise TypeError(f"decay: expected None, a number in (0, 1] or a [H={heads}] tensor, "
+                        f"received {type(decay).__name__}")
+    if not causal:
+        raise ValueError("decay: expected None for non-causal attention (it has no order "
+                         "in time), received a decay")
+
+
+def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, normalize: bool,
+                 decay: float | Tensor | None, eps: float,
+                 initial_state: TensorAttentionState | None, output_final_state: bool
+                 ) -> tuple[int, int, int, int, int]:
+    """Validate a form's arguments (the checks of :mod:`prodint.ops.checks`, the decay, the
+    guard's ``eps`` and the state); return ``B, T, H, D, Dv``.
+
+    Raises:
+        TypeError: a tensor, a flag or the state of the wrong kind or dtype.
+        ValueError: a shape, a device or a value out of range (``decay`` outside ``(0, 1]``,
+            ``eps`` not positive and finite in the rows' dtype), or a state without
+            ``causal``.
+    """
+    checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
+    checks.check_causal(causal)
+    check_bool(normalize, "normalize")
+    checks.check_streaming(causal, initial_state, output_final_state)
+    b, t, h, d = q.shape
+    dv = v.shape[-1]
+    check_decay(decay, causal, h, q)
+    checks.check_eps(eps, q.dtype)
+    fields = {"S": ("[B, H, D, D]", (b, h, d, d)), "C": ("[B, H, D, Dv]", (b, h, d, dv)),
+              "G": ("[B, H, D, Dv]", (b, h, d, dv))}
+    if normalize:
+        fields |= {"m": ("[B, H, D]", (b, h, d)), "h": ("[B, H, D]", (b, h, d))}
+    checks.check_state(initial_state, TensorAttentionState, "initial_state", fields, q,
+                       "q, v")
+    return b, t, h, d, dv
 
 
 def decay_per_head(decay: float | Tensor | None, heads: int, like: Tensor) -> Tensor | None:
@@ -84,14 +120,17 @@ def decay_per_head(decay: float | Tensor | None, heads: int, like: Tensor) -> Te
     return g.expand(heads).reshape(heads, 1, 1)
 
 
-def check_state(state: TensorAttentionState | None, b: int, h: int, d: int, dv: int,
-                normalize: bool) -> None:
-    """Validate an ``initial_state`` against the inputs."""
-    fields = {"S": ("[B, H, D, D]", (b, h, d, d)), "C": ("[B, H, D, Dv]", (b, h, d, dv)),
-              "G": ("[B, H, D, Dv]", (b, h, d, dv))}
-    if normalize:
-        fields |= {"m": ("[B, H, D]", (b, h, d)), "h": ("[B, H, D]", (b, h, d))}
-    checks.check_state(state, TensorAttentionState, "initial_state", fields)
+def guard(den: Tensor, eps: float) -> Tensor:
+    """:func:`~prodint.interaction.normalize.signed_guard`, ``sign(den)·max(|den|, eps)``,
+    with its arguments checked (``den`` a floating tensor, ``eps`` positive and finite in its
+    dtype).
+
+    Raises:
+        TypeError: ``den`` is not a floating tensor, or ``eps`` not a real number.
+        ValueError: ``eps`` is out of range.
+    """
+    den = check_tensor(den, "den", dtypes=(torch.float16, torch.bfloat16, *checks.DTYPES))
+    return signed_guard(den, checks.check_eps(eps, den.dtype))
 
 
 def augment(v: Tensor, state: TensorAttentionState | None, normalize: bool) -> \

@@ -19,7 +19,6 @@ from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
     check_inputs,
-    check_state,
     decay_per_head,
     finish,
 )
@@ -41,14 +40,12 @@ def tensor_attention_naive(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
                            output_final_state: bool = False
                            ) -> tuple[Tensor, TensorAttentionState | None]:
     """Reference implementation; see :func:`prodint.ops.tensor_attention` for the contract."""
-    b, t, h, d, dv = check_inputs(q, k, v, "naive", decay, causal)
-    check_state(initial_state, b, h, d, dv, normalize)
+    _, t, h, _, _ = check_inputs(q, k, v, causal=causal, normalize=normalize, decay=decay,
+                                  eps=eps, initial_state=initial_state,
+                                  output_final_state=output_final_state)
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, ·]
     va, s0, c0, g0 = augment(vh, initial_state, normalize)
     if not causal:
-        if initial_state is not None or output_final_state:
-            raise ValueError("initial_state/output_final_state: expected causal=True for a "
-                             "streaming state")
         out = qh @ ((kh.transpose(-1, -2) @ kh) @ (qh.transpose(-1, -2) @ va))
         return finish(out, None, None, None, normalize, eps)
     gamma = decay_per_head(decay, h, q)

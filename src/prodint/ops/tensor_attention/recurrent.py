@@ -14,7 +14,6 @@ from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
     check_inputs,
-    check_state,
     decay_per_head,
     finish,
 )
@@ -27,10 +26,11 @@ def tensor_attention_recurrent(q: Tensor, k: Tensor, v: Tensor, *, causal: bool 
                                output_final_state: bool = False
                                ) -> tuple[Tensor, TensorAttentionState | None]:
     """Streaming form; see :func:`prodint.ops.tensor_attention` for the contract."""
-    b, t, h, d, dv = check_inputs(q, k, v, "recurrent", decay, causal)
+    b, t, h, d, _ = check_inputs(q, k, v, causal=causal, normalize=normalize, decay=decay,
+                                  eps=eps, initial_state=initial_state,
+                                  output_final_state=output_final_state)
     if not causal:
         raise ValueError("causal: the recurrent form is causal, expected True")
-    check_state(initial_state, b, h, d, dv, normalize)
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))
     va, s, c, g = augment(vh, initial_state, normalize)
     width = va.shape[-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from prodint.ops.checks import check_mode
+from prodint.ops.checks import check_chunk_size, check_mode
 from prodint.ops.tensor_interaction.chunk import tensor_interaction_chunk
 from prodint.ops.tensor_interaction.common import MODES, TensorInteractionState
 from prodint.ops.tensor_interaction.naive import tensor_interaction_naive
@@ -33,14 +33,22 @@ def tensor_interaction(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
         causal: use the prefix ``M_t``.
         mode: ``"naive"``, ``"chunk"`` or ``"recurrent"`` (recurrent is causal only).
         chunk_size: chunk length of the chunked form.
-        eps: floor of the squared norm.
+        eps: floor of the squared norm (at least the smallest normal number of the dtype).
         initial_state: ``M_0`` carried from an earlier segment (causal only).
         output_final_state: also return the state after the last token.
 
     Returns:
         ``(o [B, T, H, D], final_state or None)``.
+
+    Raises:
+        TypeError: an argument of the wrong kind or dtype (rows other than float32/float64
+            tensors, a non-bool flag, a non-int ``chunk_size``, a state of another type).
+        ValueError: shapes or devices that do not match, an unknown ``mode``, a
+            ``chunk_size`` below 1, ``eps`` not positive and finite in the rows' dtype, or a
+            streaming state without ``causal``.
     """
     check_mode(mode, MODES)
+    check_chunk_size(chunk_size)  # checked in every mode, used by some
     if mode == "naive":
         return tensor_interaction_naive(q, k, v, causal=causal, eps=eps,
                                         initial_state=initial_state,

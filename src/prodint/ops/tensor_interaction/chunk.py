@@ -32,7 +32,7 @@ def tensor_interaction_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = 
                              output_final_state: bool = False
                              ) -> tuple[Tensor, TensorInteractionState | None]:
     """Chunked form; see :func:`prodint.ops.tensor_interaction.tensor_interaction`."""
-    b, t, h, d = check_inputs(q, k, v, causal=causal, initial_state=initial_state,
+    b, t, h, d = check_inputs(q, k, v, causal=causal, eps=eps, initial_state=initial_state,
                               output_final_state=output_final_state)
     chunk_size = check_chunk_size(chunk_size)
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # [B, H, T, D]

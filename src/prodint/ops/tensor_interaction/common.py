@@ -46,20 +46,27 @@ class TensorInteractionState(NamedTuple):
     M: Tensor
 
 
-def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool,
+def check_inputs(q: Tensor, k: Tensor, v: Tensor, *, causal: bool, eps: float,
                  initial_state: TensorInteractionState | None, output_final_state: bool
                  ) -> tuple[int, int, int, int]:
     """Validate a form's arguments (the checks of :mod:`prodint.ops.checks`, values as wide
-    as queries and keys, a state ``M`` of ``[B, H, D, D]``); return ``B, T, H, D``."""
+    as queries and keys, ``eps`` positive and finite in their dtype, a state ``M`` of
+    ``[B, H, D, D]``); return ``B, T, H, D``.
+
+    Raises:
+        TypeError: a tensor, a flag or the state of the wrong kind or dtype.
+        ValueError: a shape, a device or ``eps`` out of range, or a state without ``causal``.
+    """
     checks.check_rows(("q", "k", "v"), (q, k, v), "[B, T, H, D]")
     if v.shape != q.shape:
         raise ValueError(f"v: expected the shape of q {tuple(q.shape)} (tensor interaction "
                          f"needs Dv = D), received {tuple(v.shape)}")
     checks.check_causal(causal)
     checks.check_streaming(causal, initial_state, output_final_state)
+    checks.check_eps(eps, q.dtype)
     b, t, h, d = q.shape
     checks.check_state(initial_state, TensorInteractionState, "initial_state",
-                       {"M": ("[B, H, D, D]", (b, h, d, d))}, q)
+                       {"M": ("[B, H, D, D]", (b, h, d, d))}, q, "q")
     return b, t, h, d
 
 

@@ -23,7 +23,7 @@ def tensor_interaction_recurrent(q: Tensor, k: Tensor, v: Tensor, *, causal: boo
                                  output_final_state: bool = False
                                  ) -> tuple[Tensor, TensorInteractionState | None]:
     """Streaming form; see :func:`prodint.ops.tensor_interaction.tensor_interaction`."""
-    b, t, h, d = check_inputs(q, k, v, causal=causal, initial_state=initial_state,
+    b, t, h, d = check_inputs(q, k, v, causal=causal, eps=eps, initial_state=initial_state,
                               output_final_state=output_final_state)
     if not causal:
         raise ValueError("causal: the recurrent form is causal, expected True")
