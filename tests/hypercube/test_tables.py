@@ -10,6 +10,7 @@ import torch
 from prodint.hypercube.tables import (
     TASKS,
     check_table,
+    is_group_table,
     is_latin_square,
     load_table,
     make_table,
@@ -81,6 +82,24 @@ def test_task_arguments_are_checked() -> None:
         make_table("zp-mul", p=8)
     with pytest.raises(ValueError, match="p: task 'zp-add' needs an int >= 2, received None"):
         make_table("zp-add")
+    with pytest.raises(TypeError, match=r"p: expected an int, received 5\.0"):
+        make_table("zp-add", p=5.0)
+    with pytest.raises(ValueError, match="n: expected a positive int, received 0"):
+        make_table("zn", n=0)
+
+
+def test_a_table_too_large_is_refused_with_its_size_before_any_allocation() -> None:
+    with pytest.raises(ValueError, match=r"p: expected a size whose zp-add table \(1000000 x "
+                                         r"1000000 symbols\) fits in .*, received one that "
+                                         r"would need about 14\.6 TiB"):
+        make_table("zp-add", p=10**6)
+    with pytest.raises(ValueError, match=r"p: expected a size .* would need about"):
+        make_table("zp-mul", p=10**30 + 57)  # refused before a primality test of 10**15 steps
+    with pytest.raises(ValueError, match=r"n: expected a size whose sn table \(k! = 3\.99e\+07 "
+                                         r"symbols\)"):
+        make_table("sn", n=11)
+    with pytest.raises(ValueError, match=r"n: expected a size whose sn-conj table"):
+        make_table("sn-conj", n=10**30)
 
 
 @pytest.mark.parametrize(("table", "error", "message"), [
@@ -94,6 +113,8 @@ def test_task_arguments_are_checked() -> None:
     (torch.zeros(2, 3, dtype=torch.long), ValueError, r"received shape \(2, 3\)"),
     (torch.zeros(2, 2), TypeError, "received dtype torch.float32"),
     ([], ValueError, "non-empty square"),
+    ([[0, 10**30], [1, 0]], ValueError, r"expected symbols in 0\.\.1, received 10{30}"),
+    (torch.zeros(2, 2, dtype=torch.long, device="meta"), ValueError, "holds data"),
 ])
 def test_bad_tables_are_rejected(table, error, message) -> None:
     with pytest.raises(error, match=message):
@@ -124,6 +145,25 @@ def test_bad_files_are_rejected(tmp_path) -> None:
     (tmp_path / "range.json").write_text("[[0, 5], [1, 0]]")
     with pytest.raises(ValueError, match=r"path: expected symbols in 0\.\.1, received 5"):
         load_table(tmp_path / "range.json")
+    (tmp_path / "binary.csv").write_bytes(b"0,1\n\xff\xfe,0\n")
+    with pytest.raises(ValueError, match=r"path: expected UTF-8 text in .*binary\.csv"):
+        load_table(tmp_path / "binary.csv")
+    with pytest.raises(TypeError, match=r"path: expected a str or os.PathLike, received int"):
+        load_table(3)
+
+
+def test_check_table_names_the_argument_it_is_given() -> None:
+    with pytest.raises(ValueError, match=r"rows: expected symbols in 0\.\.1"):
+        check_table([[0, 2], [1, 0]], argument="rows")
+    with pytest.raises(TypeError, match=r"argument: expected a str"):
+        check_table([[0, 1], [1, 0]], argument=3)
+
+
+def test_group_tables_are_the_associative_latin_squares() -> None:
+    assert is_group_table(make_table("s3")) and is_group_table(make_table("zp-add", p=5))
+    assert is_latin_square(make_table("latin5")) and not is_group_table(make_table("latin5"))
+    assert not is_group_table(make_table("zp-sq-sum", p=5))
+    assert not is_group_table(make_table("zp-sub", p=5))  # an isotope of Z_5, not associative
 
 
 def test_split_cells() -> None:
@@ -132,5 +172,11 @@ def test_split_cells() -> None:
     assert torch.equal(mask, split_cells(10, 0.5, seed=3))
     assert not torch.equal(mask, split_cells(10, 0.5, seed=4))
     assert bool(split_cells(4, 1.0, seed=0).all())
-    with pytest.raises(ValueError, match=r"train_fraction: expected a value in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"train_fraction: expected a finite number > 0 and <= 1"):
         split_cells(4, 0.0, seed=0)
+    with pytest.raises(ValueError, match=r"n: expected a positive int, received 0"):
+        split_cells(0, 0.5, seed=0)  # would draw a mask without a cell
+    with pytest.raises(ValueError, match=r"n: expected a size whose mask .* would need about"):
+        split_cells(2**40, 0.5, seed=0)
+    with pytest.raises(TypeError, match=r"seed: expected an int, received 2\.5"):
+        split_cells(4, 0.5, seed=2.5)

@@ -47,21 +47,70 @@ def test_unconverged_attempts_are_restarted_with_fresh_inits() -> None:
     assert len(set(first)) == 3  # each attempt starts from its own init
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"lr": 0.0}, "lr: expected a positive number"),
-    ({"momentum": 1.0}, r"momentum: expected a value in \[0, 1\)"),
-    ({"eps_decay": 1.0}, r"eps_decay: expected a value in \(0, 1\)"),
-    ({"eps": -1.0}, "eps: expected a non-negative number"),
-    ({"max_steps": 0}, "max_steps, restarts"),
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"lr": 0.0}, ValueError, r"lr: expected a finite number > 0 and <= 3\.40282e\+38, "
+                              r"received 0\.0"),
+    ({"lr": float("nan")}, ValueError, r"lr: expected a finite number > 0 .*, received nan"),
+    ({"clip": float("inf")}, ValueError, r"clip: expected a finite number > 0"),
+    ({"momentum": 1.0}, ValueError, r"momentum: expected a finite number >= 0 and < 1"),
+    ({"eps_decay": 1.0}, ValueError, r"eps_decay: expected a finite number > 0 and < 1"),
+    ({"eps": -1.0}, ValueError, r"eps: expected a finite number >= 0"),
+    ({"restart_h_tol": float("nan")}, ValueError, r"restart_h_tol: expected a finite number"),
+    ({"max_steps": 0}, ValueError, r"max_steps: expected a positive int, received 0"),
+    ({"restarts": -1}, ValueError, r"restarts: expected an int >= 0, received -1"),
+    ({"max_steps": 2.5}, TypeError, r"max_steps: expected an int, received 2.5"),
+    ({"max_steps": 3.0}, TypeError, r"max_steps: expected an int, received 3.0"),
+    ({"window": True}, TypeError, r"window: expected an int, received True"),
+    ({"lr": "0.5"}, TypeError, r"lr: expected a real number, received '0.5'"),
+    ({"dtype": torch.float16}, TypeError, r"dtype: expected one of torch.float32, torch.float64"),
+    ({"lr": 1e300}, ValueError, r"lr: expected a finite number > 0 and <= 3\.40282e\+38"),
 ])
-def test_recipe_is_checked(kwargs, message) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_recipe_is_checked(kwargs, error, message) -> None:
+    with pytest.raises(error, match=message):
         Recipe(**kwargs)
+
+
+def test_recipe_stores_its_reals_as_floats() -> None:
+    recipe = Recipe(lr=1, eps=0)
+    assert type(recipe.lr) is float and type(recipe.eps) is float
 
 
 def test_train_checks_its_inputs() -> None:
     target = one_hot_target(cyclic(3).table)
-    with pytest.raises(ValueError, match=r"target: expected a \[n, n, n\] tensor"):
+    with pytest.raises(ValueError, match=r"target: expected shape \[n, n, n\]"):
         train(target[:, :, :2], torch.ones(3, 3, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"mask: expected a \[3, 3\] bool tensor"):
+    with pytest.raises(ValueError, match=r"mask: expected at least one True cell"):
         train(target, torch.zeros(3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"target: expected finite values"):
+        train(torch.where(target == 1, float("nan"), target), torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match=r"mask: expected dtype bool"):
+        train(target, torch.ones(3, 3))
+    with pytest.raises(ValueError, match=r"seed: expected an int in \[0, 18446744073709551615\]"):
+        train(target, torch.ones(3, 3, dtype=torch.bool), seed=10**30)
+    with pytest.raises(TypeError, match=r"recipe: expected a Recipe or None"):
+        train(target, torch.ones(3, 3, dtype=torch.bool), recipe={"lr": 0.1})
+    with pytest.raises(TypeError, match=r"progress: expected a callable or None"):
+        train(target, torch.ones(3, 3, dtype=torch.bool), progress="print")
+    with pytest.raises(ValueError, match=r"device: expected an available device, received "
+                                         r"'no-such-device'"):
+        train(target, torch.ones(3, 3, dtype=torch.bool), device="no-such-device")
+    with pytest.raises(ValueError, match=r"mask: expected a tensor that holds data"):
+        train(target, torch.ones(3, 3, dtype=torch.bool, device="meta"))
+
+
+def test_train_refuses_factors_beyond_the_memory_budget(monkeypatch) -> None:
+    monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 20))
+    big = torch.zeros(1).expand(40, 40, 40)  # a view: the target itself costs nothing
+    with pytest.raises(ValueError, match=r"target: expected a size whose set of factor stacks "
+                                         r"fits in 1\.0 MiB \(PRODINT_MAX_BYTES\), received "
+                                         r"one that would need about 2\.4 MiB"):
+        train(big, torch.ones(40, 40, dtype=torch.bool))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_a_diverging_recipe_stops_with_an_error_instead_of_nan_factors() -> None:
+    target = one_hot_target(cyclic(3).table)
+    with pytest.raises(FloatingPointError, match=r"training diverged at step 2"):
+        train(target, torch.ones(3, 3, dtype=torch.bool),
+              recipe=Recipe(lr=1e300, max_steps=5, restarts=0, dtype=torch.float64))

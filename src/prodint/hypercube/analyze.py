@@ -9,13 +9,20 @@ tensor ``Γ`` itself, and the verdict is ``False`` with ``operation_table`` as i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from prodint.algebra.core import Algebra
+from prodint.checks import check_float
+from prodint.hypercube.arguments import (
+    check_callable,
+    check_device,
+    check_factors_memory,
+    check_instance,
+    check_seed,
+)
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import one_hot_target
 from prodint.hypercube.tables import check_table, split_cells
@@ -32,9 +39,21 @@ class Analysis:
     diagnostics: Diagnostics
 
 
+def _check_options(n: int, argument: str, train_fraction: object, seed: object,
+                   recipe: object, progress: object, device: object) -> Recipe:
+    """Every option of an analysis checked before any work, and its size; the recipe."""
+    check_float(train_fraction, "train_fraction", minimum=0, strict_minimum=True, maximum=1)
+    check_seed(seed)
+    checked = check_instance(recipe, "recipe", Recipe, optional=True) or Recipe()
+    check_callable(progress, "progress")
+    check_device(device)
+    check_factors_memory(n, torch.empty(0, dtype=checked.dtype).element_size(), argument)
+    return checked
+
+
 def _analyze(target: Tensor, table: Tensor, *, train_fraction: float, seed: int,
              recipe: Recipe | None, progress: Progress | None, operation_table: bool,
-             device: str) -> Analysis:
+             device: str | torch.device) -> Analysis:
     n = int(table.shape[0])
     mask = split_cells(n, train_fraction, seed)
     result = train(target, mask, seed=seed, recipe=recipe, progress=progress, device=device)
@@ -46,16 +65,24 @@ def _analyze(target: Tensor, table: Tensor, *, train_fraction: float, seed: int,
 
 def analyze_table(table: object, *, train_fraction: float = 1.0, seed: int = 0,
                   recipe: Recipe | None = None, progress: Progress | None = None,
-                  device: str = "cpu") -> Analysis:
+                  device: str | torch.device = "cpu") -> Analysis:
     """Train on a random ``train_fraction`` of the cells of ``table`` and diagnose.
 
     Args:
         table: ``[n, n]`` symbols (tensor or list of rows), checked by
             :func:`~prodint.hypercube.tables.check_table`.
-        train_fraction: share of the ``n²`` cells observed in training (the rest is held out).
-        seed: seeds the split and the initializations.
+        train_fraction: share of the ``n²`` cells observed in training (the rest is held out),
+            in ``(0, 1]``.
+        seed: seeds the split and the initializations (an int in ``[0, 2**64 - 1]``).
+        recipe, progress, device: as in :func:`~prodint.hypercube.train.train`.
+
+    Raises:
+        TypeError, ValueError: a malformed table or option (named in the message), or a
+            table too large for the memory budget; checked before any work.
     """
     t = check_table(table)
+    recipe = _check_options(int(t.shape[0]), "table", train_fraction, seed, recipe, progress,
+                            device)
     return _analyze(one_hot_target(t), t, train_fraction=train_fraction, seed=seed,
                     recipe=recipe, progress=progress, operation_table=True, device=device)
 
@@ -68,13 +95,25 @@ def algebra_table(gamma: Tensor, atol: float = 1e-6) -> Tensor | None:
 
 
 def analyze_algebra(algebra: Algebra, *, train_fraction: float = 1.0, seed: int = 0,
-                    recipe: Recipe | None = None,
-                    progress: Callable[[int, int, dict[str, float]], None] | None = None,
-                    device: str = "cpu") -> Analysis:
-    """HyperCube on the structure constants of ``algebra`` (see the module docstring)."""
-    if not isinstance(algebra, Algebra):
-        raise TypeError(f"algebra: expected a prodint.Algebra, received {type(algebra).__name__}")
-    gamma = algebra.structure_constants.detach().to("cpu", torch.float32)
+                    recipe: Recipe | None = None, progress: Progress | None = None,
+                    device: str | torch.device = "cpu") -> Analysis:
+    """HyperCube on the structure constants of ``algebra`` (see the module docstring).
+
+    The options are those of :func:`analyze_table`.
+
+    Raises:
+        TypeError: ``algebra`` is not a :class:`prodint.Algebra`; an option of the wrong
+            kind.
+        ValueError: structure constants that are not finite; an option out of range.
+    """
+    check_instance(algebra, "algebra", Algebra, name="prodint.Algebra")
+    gamma = algebra.structure_constants.detach()
+    recipe = _check_options(int(gamma.shape[0]), "algebra", train_fraction, seed, recipe,
+                            progress, device)
+    gamma = gamma.to("cpu", torch.float32)
+    if not bool(torch.isfinite(gamma).all()):
+        raise ValueError("algebra: expected finite structure constants, received NaN or inf "
+                         "(or values beyond float32)")
     table = algebra_table(gamma)
     if table is not None:
         return analyze_table(table, train_fraction=train_fraction, seed=seed, recipe=recipe,

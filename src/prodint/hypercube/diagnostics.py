@@ -31,8 +31,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from prodint.checks import check_bool, check_float, check_same_device
+from prodint.hypercube.arguments import check_instance, check_mask
 from prodint.hypercube.model import Factors, h_value, predict
-from prodint.hypercube.tables import is_latin_square
+from prodint.hypercube.tables import check_table, is_latin_square
 
 H_TOL = 0.01
 HOM_TOL = 1e-2
@@ -151,7 +153,33 @@ def diagnose(factors: Factors, table: Tensor, mask: Tensor, *, converged: bool,
 
     ``operation_table=False`` marks a real target that is not a 0/1 table (``table`` is then
     its row-wise argmax, used for the accuracies only); the verdict is then ``False``.
+
+    Args:
+        factors: the trained :class:`~prodint.hypercube.model.Factors` (on any device).
+        table: the ``[n, n]`` table (:func:`~prodint.hypercube.tables.check_table`), ``n``
+            that of the factors.
+        mask: ``[n, n]`` bool, the training cells (at least one), on the device of ``table``.
+        converged: whether training converged.
+        train_loss: the final training loss per pair (``>= 0``; may be ``inf``, not NaN).
+        operation_table: whether the target was a 0/1 table.
+
+    Raises:
+        TypeError: an argument of the wrong kind.
+        ValueError: a malformed table, a table or mask of another size than the factors, a
+            mask without a True cell, tensors on different devices, a NaN or negative loss.
     """
+    check_instance(factors, "factors", Factors)
+    n = factors.n
+    if isinstance(table, Tensor) and isinstance(mask, Tensor):
+        check_same_device(table=table, mask=mask)
+    table = check_table(table)
+    if int(table.shape[0]) != n:
+        raise ValueError(f"table: expected a [{n}, {n}] table (that of the factors), received "
+                         f"shape {tuple(table.shape)}")
+    mask = check_mask(mask, n).cpu()
+    converged = check_bool(converged, "converged")
+    train_loss = check_float(train_loss, "train_loss", minimum=0, finite=False)
+    operation_table = check_bool(operation_table, "operation_table")
     train_acc, test_acc = accuracy(factors, table, mask)
     ratio = h_ratio(factors)
     recovered = representation(factors, table)

@@ -46,16 +46,44 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from prodint.checks import check_int, check_tensor
+from prodint.hypercube.arguments import (
+    check_factors_memory,
+    check_floating_dtype,
+    check_same_kind,
+)
 from prodint.hypercube.blas_step import BlasWorkspace, loss_and_grad_blas
+from prodint.hypercube.tables import check_table, is_group_table
+
+#: The dtypes factors may hold (the ``"blas"`` step takes float32 and float64 only).
+FACTOR_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 @dataclass
 class Factors:
-    """The three stacks of the factorization, each ``[n, n, n]`` (symbol, row, column)."""
+    """The three stacks of the factorization, each ``[n, n, n]`` (symbol, row, column).
+
+    Raises:
+        TypeError: a stack is not a tensor of a dtype of :data:`FACTOR_DTYPES`, or ``B``/``C``
+            have another dtype than ``A``.
+        ValueError: ``A`` is not ``[n, n, n]`` with ``n >= 1``, or ``B``/``C`` have another
+            shape or device than ``A``.
+    """
 
     A: Tensor
     B: Tensor
     C: Tensor
+
+    def __post_init__(self) -> None:
+        A = check_tensor(self.A, "A", rank=3, layout="[n, n, n]", dtypes=FACTOR_DTYPES)
+        n = int(A.shape[0])
+        if n < 1 or tuple(A.shape) != (n, n, n):
+            raise ValueError(f"A: expected shape [n, n, n] with n >= 1, received "
+                             f"{tuple(A.shape)}")
+        for name in ("B", "C"):
+            value = check_tensor(getattr(self, name), name, rank=3, layout="[n, n, n]",
+                                 dtypes=FACTOR_DTYPES)
+            check_same_kind(value, name, A, "A")
 
     @property
     def n(self) -> int:
@@ -70,8 +98,8 @@ class Factors:
 def init_factors(n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32,
                  device: str | torch.device = "cpu") -> Factors:
     """The reference initialization: i.i.d. ``N(0, 1/n)`` entries (``randn / √n``)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected a positive int, received {n!r}")
+    check_int(n, "n", minimum=1)
+    check_factors_memory(n, torch.empty(0, dtype=dtype).element_size(), "n", copies=3)
     stacks = [torch.randn(n, n, n, generator=generator, dtype=dtype) / math.sqrt(n)
               for _ in range(3)]
     return Factors(*(x.to(device) for x in stacks))
@@ -82,8 +110,25 @@ def regular_representation(table: Tensor, dtype: torch.dtype = torch.float64) ->
 
     ``ρ(g)[g∘x, x] = 1`` (left multiplication), so ``tr(ρ(a) ρ(b) ρ(c)ᵀ) = n·[a∘b = c]`` and
     ``T = δ`` exactly.
+
+    Args:
+        table: a group's ``[n, n]`` table (checked by
+            :func:`~prodint.hypercube.tables.check_table`, then for the group axioms).
+        dtype: one of :data:`FACTOR_DTYPES`.
+
+    Raises:
+        TypeError: ``table`` is not a table of integer symbols; ``dtype`` is not one of
+            :data:`FACTOR_DTYPES`.
+        ValueError: ``table`` is malformed or not a group's (not a Latin square, or not
+            associative), or the stacks would not fit the memory budget.
     """
+    table = check_table(table)
+    check_floating_dtype(dtype, "dtype", FACTOR_DTYPES)
     n = int(table.shape[0])
+    check_factors_memory(n, torch.empty(0, dtype=dtype).element_size(), "table", copies=4)
+    if not is_group_table(table):
+        raise ValueError("table: expected the table of a group (a Latin square whose operation "
+                         "is associative), received one that is not")
     rho = torch.zeros(n, n, n, dtype=dtype)
     g = torch.arange(n)[:, None].expand(n, n)
     x = torch.arange(n)[None, :].expand(n, n)

@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_float, check_int, check_memory
 from prodint.groups import cyclic, symmetric
+from prodint.hypercube.arguments import check_seed
 
 LATIN5 = ((0, 1, 2, 3, 4),
           (1, 0, 3, 4, 2),
@@ -56,27 +60,52 @@ NEEDS_N = ("zn", "sn", "sn-conj")
 
 
 def _is_prime(p: int) -> bool:
-    return p >= 2 and all(p % d for d in range(2, int(p**0.5) + 1))
+    return p >= 2 and all(p % d for d in range(2, math.isqrt(p) + 1))
 
 
-def _positive(value: int | None, name: str, task: str, minimum: int = 2) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name}: task {task!r} needs an int >= {minimum}, received {value!r}")
-    return value
+def _size(value: object, name: str, task: str, minimum: int) -> int:
+    if value is None:
+        raise ValueError(f"{name}: task {task!r} needs an int >= {minimum}, received None")
+    return check_int(value, name, minimum=minimum)
+
+
+def _table_bytes(n: float, copies: int = 2) -> float:
+    """Bytes of ``copies`` long ``[n, n]`` tables (the table and one intermediate)."""
+    return copies * 8.0 * n * n
+
+
+def _symmetric_order(k: int) -> float:
+    """``k!`` as a float (``inf`` beyond the float range)."""
+    log = math.lgamma(k + 1)
+    return math.exp(log) if log < 700 else math.inf
 
 
 def make_table(task: str, *, p: int | None = None, n: int | None = None) -> Tensor:
     """The ``[n, n]`` table of a built-in task (see the module docstring).
 
+    The table's size is estimated first: a task whose table would not fit the memory budget
+    (:func:`prodint.checks.memory_limit`) is refused before anything is allocated.
+
     Args:
         task: one of :data:`TASKS`.
-        p: the modulus for the ``zp-*`` tasks.
-        n: ``k`` for ``zn``, ``sn`` and ``sn-conj``.
+        p: the modulus for the ``zp-*`` tasks (an int >= 2; a prime for ``zp-mul`` and
+            ``zp-div``); checked as an int when given to another task.
+        n: ``k`` for ``zn``, ``sn`` and ``sn-conj`` (an int >= 1); checked as an int when
+            given to another task.
+
+    Raises:
+        TypeError: ``p`` or ``n`` is not an int.
+        ValueError: an unknown task, a missing or out-of-range ``p``/``n``, a ``p`` that is
+            not prime where one is needed, or a table too large for the memory budget.
     """
-    if task not in TASKS:
-        raise ValueError(f"task: expected one of {sorted(TASKS)}, received {task!r}")
+    check_choice(task, "task", TASKS)
+    if p is not None:
+        check_int(p, "p")
+    if n is not None:
+        check_int(n, "n")
     if task in NEEDS_P:
-        p = _positive(p, "p", task)
+        p = _size(p, "p", task, 2)
+        check_memory(_table_bytes(p), "p", f"{task} table ({p} x {p} symbols)")
         if task in ("zp-mul", "zp-div") and not _is_prime(p):
             raise ValueError(f"p: task {task!r} needs a prime, received {p}")
         x = torch.arange(p)
@@ -96,9 +125,12 @@ def make_table(task: str, *, p: int | None = None, n: int | None = None) -> Tens
         return cyclic(6).table.clone()
     if task == "latin5":
         return torch.tensor(LATIN5)
-    k = _positive(n, "n", task, minimum=1)
+    k = _size(n, "n", task, 1)
     if task == "zn":
+        check_memory(_table_bytes(k), "n", f"zn table ({k} x {k} symbols)")
         return cyclic(k).table.clone()
+    order = _symmetric_order(k)
+    check_memory(_table_bytes(order, copies=3), "n", f"{task} table (k! = {order:.3g} symbols)")
     group = symmetric(k)
     if task == "sn":
         return group.table.clone()
@@ -110,35 +142,26 @@ def make_table(task: str, *, p: int | None = None, n: int | None = None) -> Tens
 def check_table(table: object, argument: str = "table") -> Tensor:
     """Validate a table: square, integer symbols in ``0 … n-1``, no missing cell.
 
-    Accepts a tensor, an array or a list of rows; returns a ``[n, n]`` long tensor.
+    Accepts a tensor, an array or a list of rows; returns a ``[n, n]`` long tensor on the CPU.
 
     Raises:
-        TypeError: not a list of rows of integers.
+        TypeError: ``argument`` is not a str; ``table`` is not a tensor of integers or a list
+            of rows of integers.
         ValueError: not square, a missing cell or a symbol out of range (naming ``argument``,
             the expected and the received).
     """
+    if not isinstance(argument, str):
+        raise TypeError(f"argument: expected a str (the name for messages), received "
+                        f"{type(argument).__name__} {argument!r:.60}")
     if isinstance(table, Tensor):
         if table.is_floating_point() or table.is_complex() or table.dtype == torch.bool:
             raise TypeError(f"{argument}: expected integer symbols, received dtype {table.dtype}")
+        if table.device.type == "meta":
+            raise ValueError(f"{argument}: expected a tensor that holds data, received one on "
+                             f"meta")
         t = table.detach().to("cpu", torch.long)
     else:
-        if not isinstance(table, list | tuple) or not all(isinstance(r, list | tuple)
-                                                          for r in table):
-            raise TypeError(f"{argument}: expected a list of rows, received "
-                            f"{type(table).__name__}")
-        n = len(table)
-        for i, row in enumerate(table):
-            if len(row) != n:
-                raise ValueError(f"{argument}: expected a square table, {n} cells in every row; "
-                                 f"received {len(row)} cells in row {i}")
-            for j, v in enumerate(row):
-                if v is None or v == "":
-                    raise ValueError(f"{argument}: expected a symbol in every cell, received a "
-                                     f"missing cell at ({i}, {j})")
-                if isinstance(v, bool) or not isinstance(v, int):
-                    raise TypeError(f"{argument}: expected integer symbols, received {v!r} "
-                                    f"({type(v).__name__}) at ({i}, {j})")
-        t = torch.tensor(table, dtype=torch.long).reshape(n, n) if n else torch.zeros(0, 0)
+        t = _rows_to_tensor(table, argument)
     if t.dim() != 2 or t.shape[0] != t.shape[1] or t.shape[0] == 0:
         raise ValueError(f"{argument}: expected a non-empty square [n, n] table, received shape "
                          f"{tuple(t.shape)}")
@@ -151,16 +174,60 @@ def check_table(table: object, argument: str = "table") -> Tensor:
     return t.contiguous()
 
 
-def load_table(path: str | Path) -> Tensor:
+def _rows_to_tensor(table: object, argument: str) -> Tensor:
+    """A list of rows of symbols as a long tensor, every cell checked first."""
+    if not isinstance(table, list | tuple) or not all(isinstance(r, list | tuple)
+                                                      for r in table):
+        raise TypeError(f"{argument}: expected a list of rows, received "
+                        f"{type(table).__name__}")
+    n = len(table)
+    for i, row in enumerate(table):
+        if len(row) != n:
+            raise ValueError(f"{argument}: expected a square table, {n} cells in every row; "
+                             f"received {len(row)} cells in row {i}")
+        for j, v in enumerate(row):
+            if v is None or v == "":
+                raise ValueError(f"{argument}: expected a symbol in every cell, received a "
+                                 f"missing cell at ({i}, {j})")
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{argument}: expected integer symbols, received {v!r} "
+                                f"({type(v).__name__}) at ({i}, {j})")
+            if not 0 <= v < n:
+                raise ValueError(f"{argument}: expected symbols in 0..{n - 1}, received {v} "
+                                 f"at ({i}, {j})")
+    return torch.tensor(table, dtype=torch.long).reshape(n, n) if n else torch.zeros(0, 0)
+
+
+#: Bytes of Python objects per byte of a table file (a small int, its list slot and the
+#: tensor copy), for the memory estimate of :func:`load_table`.
+_OBJECT_BYTES_PER_FILE_BYTE = 50
+
+
+def load_table(path: str | os.PathLike[str]) -> Tensor:
     """A table from a file: JSON (a list of rows of symbol indices) or CSV (one row a line).
 
     The format follows the suffix (``.json`` or ``.csv``).
+
+    Raises:
+        TypeError: ``path`` is not a str or path; non-integer symbols.
+        ValueError: another suffix, a file that is not UTF-8 text, invalid JSON, a file too
+            large for the memory budget, or a table :func:`check_table` refuses.
+        OSError: the file cannot be read.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path: expected a str or os.PathLike, received "
+                        f"{type(path).__name__} {path!r:.60}")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise ValueError(f"path: expected a .json or .csv file, received {str(path)!r}")
-    text = path.read_text(encoding="utf-8")
+    check_memory(float(path.stat().st_size) * _OBJECT_BYTES_PER_FILE_BYTE, "path",
+                 "table, read into Python lists,")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"path: expected UTF-8 text in {str(path)!r}, received bytes that "
+                         f"are not ({exc.reason} at byte {exc.start})") from exc
     if suffix == ".json":
         try:
             rows = json.loads(text)
@@ -195,13 +262,34 @@ def is_latin_square(table: Tensor) -> bool:
                 (table.sort(dim=0).values == ar[:, None]).all())
 
 
+def is_group_table(table: Tensor) -> bool:
+    """The table of a group: a Latin square (a quasigroup) whose operation is associative,
+    ``(a∘b)∘c = a∘(b∘c)``, checked over all ``n³`` triples in blocks of rows ``a``."""
+    if not is_latin_square(table):
+        return False
+    n = int(table.shape[0])
+    rows = max(1, (1 << 23) // (n * n))  # two [rows, n, n] long blocks of at most 64 MiB
+    for lo in range(0, n, rows):
+        block = table[lo:lo + rows]  # [k, n]: a∘b for a in the block
+        if not torch.equal(table[block], block[:, table]):  # (a∘b)∘c against a∘(b∘c)
+            return False
+    return True
+
+
 def split_cells(n: int, train_fraction: float, seed: int) -> Tensor:
     """A ``[n, n]`` bool mask of training cells: ``round(f n²)`` cells drawn at random.
 
     At least one cell is drawn; a fraction of 1 selects every cell.
+
+    Raises:
+        TypeError: ``n`` or ``seed`` is not an int, ``train_fraction`` not a real number.
+        ValueError: ``n < 1``, ``train_fraction`` outside ``(0, 1]``, ``seed`` outside
+            ``[0, 2**64 - 1]``, or a mask too large for the memory budget.
     """
-    if not 0 < train_fraction <= 1:
-        raise ValueError(f"train_fraction: expected a value in (0, 1], received {train_fraction!r}")
+    check_int(n, "n", minimum=1)
+    check_float(train_fraction, "train_fraction", minimum=0, strict_minimum=True, maximum=1)
+    check_seed(seed)
+    check_memory(9.0 * n * n, "n", f"mask of {n} x {n} cells (and its permutation)")
     count = max(1, round(train_fraction * n * n))
     perm = torch.randperm(n * n, generator=torch.Generator().manual_seed(seed))
     mask = torch.zeros(n * n, dtype=torch.bool)

@@ -47,6 +47,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from prodint.checks import FLOATING, check_float, check_int, check_same_device, check_tensor
+from prodint.hypercube.arguments import (
+    check_callable,
+    check_device,
+    check_factors_memory,
+    check_floating_dtype,
+    check_instance,
+    check_mask,
+    check_seed,
+)
 from prodint.hypercube.model import (
     Factors,
     Pairs,
@@ -74,9 +84,39 @@ def _threads_for(n: int, device: torch.device) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+#: The checks of every real field of :class:`Recipe`: ``(minimum, strict, maximum, strict)``
+#: (``None``: unbounded). Every value must be finite.
+_REAL_FIELDS: dict[str, tuple[float | None, bool, float | None, bool]] = {
+    "lr": (0.0, True, None, False),
+    "momentum": (0.0, False, 1.0, True),
+    "clip": (0.0, True, None, False),
+    "eps": (0.0, False, None, False),
+    "eps_decay": (0.0, True, 1.0, True),
+    "eps_min": (0.0, True, None, False),
+    "balance_tol": (0.0, True, None, False),
+    "settle_tol": (0.0, True, None, False),
+    "loss_tol": (0.0, True, None, False),
+    "restart_h_tol": (0.0, False, None, False),
+}
+#: The int fields of :class:`Recipe` and their least values.
+_INT_FIELDS: dict[str, int] = {"window": 1, "patience": 1, "max_steps": 1, "restarts": 0}
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """Hyper-parameters of :func:`train` (see the module docstring)."""
+    """Hyper-parameters of :func:`train` (see the module docstring).
+
+    Every field is checked on construction: the reals are finite numbers (not bools, at most
+    the largest value of ``dtype``) with ``lr, clip, eps_min, balance_tol, settle_tol,
+    loss_tol > 0``, ``eps, restart_h_tol >= 0``, ``momentum`` in ``[0, 1)`` and
+    ``eps_decay`` in ``(0, 1)``; ``window``, ``patience``,
+    ``max_steps`` are ints ``>= 1`` and ``restarts`` an int ``>= 0``; ``dtype`` is
+    ``torch.float32`` or ``torch.float64``.
+
+    Raises:
+        TypeError: a field of the wrong kind (``max_steps=2.5``, ``lr="0.5"``, ``dtype=3``).
+        ValueError: a field out of its range, or a real that is NaN or infinite.
+    """
 
     lr: float = 0.5
     momentum: float = 0.9
@@ -95,20 +135,16 @@ class Recipe:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
-        for name in ("lr", "clip", "loss_tol", "balance_tol", "eps_min", "settle_tol", "window",
-                     "patience"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValueError(f"{name}: expected a positive number, received {value!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum: expected a value in [0, 1), received {self.momentum!r}")
-        if not 0 < self.eps_decay < 1:
-            raise ValueError(f"eps_decay: expected a value in (0, 1), received {self.eps_decay!r}")
-        if self.eps < 0:
-            raise ValueError(f"eps: expected a non-negative number, received {self.eps!r}")
-        if self.max_steps < 1 or self.restarts < 0:
-            raise ValueError(f"max_steps, restarts: expected >= 1 and >= 0, received "
-                             f"{self.max_steps!r} and {self.restarts!r}")
+        check_floating_dtype(self.dtype, "dtype", FLOATING)
+        largest = torch.finfo(self.dtype).max
+        for name, (low, strict_low, high, strict_high) in _REAL_FIELDS.items():
+            value = check_float(getattr(self, name), name, minimum=low,
+                                strict_minimum=strict_low,
+                                maximum=largest if high is None else high,
+                                strict_maximum=strict_high)
+            object.__setattr__(self, name, value)
+        for name, least in _INT_FIELDS.items():
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=least))
 
 
 @dataclass
@@ -184,6 +220,9 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
         h, h_grads = h_value_and_grad(factors, grams)
         train_loss = float(loss) / m
         h_ratio = float(h) / (3 * n * n)
+        if not (math.isfinite(train_loss) and math.isfinite(h_ratio)):
+            raise FloatingPointError(f"training diverged at step {step}: loss per pair "
+                                     f"{train_loss}, H/3n² {h_ratio} (lower recipe.lr)")
         accuracy = float((logits.argmax(-1) == target_symbol).to(torch.float64).mean())
         imb = imbalance(grams)
         for key, value in (("loss", train_loss), ("h_ratio", h_ratio), ("eps", eps),
@@ -240,15 +279,38 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
         progress: called after every step as ``progress(attempt, step, info)``.
         monitor: called after every update as ``monitor(step, factors)``; ``True`` ends the
             training (e.g. at 100% held-out accuracy), the attempt counted as not converged.
+        device: where to train (a device name or ``torch.device`` present on this machine).
+
+    Raises:
+        TypeError: ``target``/``mask`` not tensors (``target`` real, ``mask`` bool),
+            ``seed`` not an int, ``recipe`` not a :class:`Recipe`, ``progress``/``monitor``
+            not callable, ``device`` not a device name.
+        ValueError: ``target`` not ``[n, n, n]`` of finite values, ``mask`` not ``[n, n]``
+            with a True cell, the two on different devices, ``seed`` outside
+            ``[0, 2**64 - 1]``, a device this machine lacks, or factors too large for the
+            memory budget.
+        FloatingPointError: the loss or ``H`` stopped being finite (a ``recipe.lr`` too
+            large).
     """
-    recipe = recipe if recipe is not None else Recipe()
+    target = check_tensor(target, "target", rank=3, layout="[n, n, n]", dtypes=None)
     n = int(target.shape[0])
-    if target.shape != (n, n, n):
-        raise ValueError(f"target: expected a [n, n, n] tensor, received {tuple(target.shape)}")
-    if mask.shape != (n, n) or mask.dtype != torch.bool or not bool(mask.any()):
-        raise ValueError(f"mask: expected a [{n}, {n}] bool tensor with a True cell, received "
-                         f"{tuple(mask.shape)} {mask.dtype}")
-    device = torch.device(device)
+    if n < 1 or tuple(target.shape) != (n, n, n):
+        raise ValueError(f"target: expected shape [n, n, n] with n >= 1, received "
+                         f"{tuple(target.shape)}")
+    if target.is_complex():
+        raise TypeError(f"target: expected real values, received dtype {target.dtype}")
+    if target.device.type != "meta" and not bool(torch.isfinite(target).all()):
+        raise ValueError("target: expected finite values, received NaN or inf")
+    mask = check_mask(mask, n)
+    check_same_device(target=target, mask=mask)
+    if target.device.type == "meta":
+        raise ValueError("target: expected a tensor that holds data, received one on meta")
+    seed = check_seed(seed)
+    recipe = check_instance(recipe, "recipe", Recipe, optional=True) or Recipe()
+    check_callable(progress, "progress")
+    check_callable(monitor, "monitor")
+    device = check_device(device)
+    check_factors_memory(n, torch.empty(0, dtype=recipe.dtype).element_size(), "target")
     pairs = Pairs.from_mask(mask.to(device), target.to(device=device, dtype=recipe.dtype))
     generator = torch.Generator().manual_seed(seed)
     attempts: list[Attempt] = []
