@@ -15,7 +15,8 @@ from prodint.algebra.catalogue import (
     truncated_polynomial,
 )
 from prodint.algebra.core import Algebra
-from prodint.algebra.kernels import KERNELS, KernelHints, choose_kernel, kernel_costs
+from prodint.algebra.hints import KernelHints
+from prodint.algebra.kernels import KERNELS, choose_kernel, kernel_costs
 from prodint.algebra.learned import LearnedAlgebra
 
 __all__ = [

@@ -1,30 +1,29 @@
 """The catalogue of algebras: number systems, Clifford, group, polynomial, matrix, Hadamard.
 
 Each constructor returns an :class:`~prodint.algebra.core.Algebra` in the default dtype with
-its sparse structure constants, basis names and the hints its fast kernel needs.
+its sparse structure constants, basis names and the hints its fast kernel needs. Sizes are
+checked before anything is built: an algebra whose triples would not fit in the memory budget
+(:func:`prodint.checks.memory_limit`) is refused with the estimate (``ValueError`` naming the
+size argument), as is a size that is not an int (``TypeError``) or below 1.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from prodint.algebra.arguments import check_structure_size
 from prodint.algebra.core import Algebra
-from prodint.algebra.kernels import KernelHints
+from prodint.algebra.hints import KernelHints, hint_failure
+from prodint.algebra.kernels import check_algebra
+from prodint.checks import check_int, check_tensor
 
 if TYPE_CHECKING:
     from prodint.groups import Group
-
-
-def _check_positive_int(value: object, argument: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{argument}: expected an int, received {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{argument}: expected an int >= {minimum}, received {value}")
-    return value
 
 
 def _from_table(
@@ -91,9 +90,12 @@ def clifford(p: int, q: int = 0, r: int = 0) -> Algebra:
     grade, then lexicographically: ``1, e1, e2, e3, e12, e13, e23, e123``. The product of two
     blades is the sign of the permutation that sorts their concatenated generators, times the
     squares of the generators they share.
+
+    Raises:
+        TypeError: ``p``, ``q`` or ``r`` is not an int.
+        ValueError: one is negative, or ``p + q + r > 10`` (``4^10`` blade products).
     """
-    for value, argument in [(p, "p"), (q, "q"), (r, "r")]:
-        _check_positive_int(value, argument, minimum=0)
+    p, q, r = (check_int(v, a, minimum=0) for v, a in [(p, "p"), (q, "q"), (r, "r")])
     n = p + q + r
     if n > 10:
         raise ValueError(f"p + q + r: expected at most 10 generators, received {n}")
@@ -141,12 +143,17 @@ def group_algebra(group: Group) -> Algebra:
 
     For ``G = Z_n`` the product is circular convolution, for ``Z_n × Z_m`` 2-D circular
     convolution, for dihedral groups group convolution.
+
+    Raises:
+        TypeError: ``group`` is not a :class:`prodint.groups.Group`.
+        ValueError: the ``|G|²`` structure constants do not fit in the memory budget.
     """
     from prodint.groups import Group
 
     if not isinstance(group, Group):
         raise TypeError(f"group: expected a prodint.groups.Group, received {type(group).__name__}")
     n = group.order
+    check_structure_size(n * n, n, "group")
     a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
     triples = torch.stack([a.flatten(), b.flatten(), group.table.flatten()], -1)
     values = torch.ones(n * n, dtype=torch.get_default_dtype())
@@ -155,16 +162,33 @@ def group_algebra(group: Group) -> Algebra:
 
 
 def truncated_polynomial(n: int) -> Algebra:
-    """``R[z]/(z^n)``: ``z^a z^b = z^(a+b)`` if ``a + b < n``, else 0 (causal convolution)."""
-    n = _check_positive_int(n, "n")
-    table = [(a, b, a + b, 1.0) for a in range(n) for b in range(n - a)]
+    """``R[z]/(z^n)``: ``z^a z^b = z^(a+b)`` if ``a + b < n``, else 0 (causal convolution).
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or the ``n(n+1)/2`` structure constants do not fit in the memory
+            budget.
+    """
+    n = check_int(n, "n", minimum=1)
+    check_structure_size(n * (n + 1) // 2, n, "n")
+    # (c, a) over the lower triangle a <= c: z^a z^(c-a) = z^c.
+    c, a = torch.tril_indices(n, n)
+    triples = torch.stack([a, c - a, c], -1)
+    values = torch.ones(triples.shape[0], dtype=torch.get_default_dtype())
     names = ["1"] + [f"z^{k}" if k > 1 else "z" for k in range(1, n)]
-    return _from_table(table, n, basis_names=names, name=f"R[z]/z^{n}")
+    return Algebra(triples, values, n, basis_names=names, name=f"R[z]/z^{n}")
 
 
 def matrix_algebra(n: int) -> Algebra:
-    """``M_n``: basis ``E_ij`` at index ``i·n + j`` with ``E_ij E_kl = δ_jk E_il``."""
-    n = _check_positive_int(n, "n")
+    """``M_n``: basis ``E_ij`` at index ``i·n + j`` with ``E_ij E_kl = δ_jk E_il``.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or the ``n³`` structure constants do not fit in the memory
+            budget.
+    """
+    n = check_int(n, "n", minimum=1)
+    check_structure_size(n**3, n * n, "n")
     i, j, k = torch.meshgrid(torch.arange(n), torch.arange(n), torch.arange(n), indexing="ij")
     triples = torch.stack([(i * n + j).flatten(), (j * n + k).flatten(), (i * n + k).flatten()], -1)
     values = torch.ones(n**3, dtype=torch.get_default_dtype())
@@ -174,8 +198,15 @@ def matrix_algebra(n: int) -> Algebra:
 
 
 def hadamard(n: int) -> Algebra:
-    """``R^n`` with the pointwise product ``e_a e_b = δ_ab e_a`` (gating)."""
-    n = _check_positive_int(n, "n")
+    """``R^n`` with the pointwise product ``e_a e_b = δ_ab e_a`` (gating).
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or the ``n`` structure constants and names do not fit in the
+            memory budget.
+    """
+    n = check_int(n, "n", minimum=1)
+    check_structure_size(n, n, "n")
     idx = torch.arange(n)
     triples = torch.stack([idx, idx, idx], -1)
     values = torch.ones(n, dtype=torch.get_default_dtype())
@@ -189,14 +220,21 @@ def tensor_product(a: Algebra, b: Algebra) -> Algebra:
     ``(e_i ⊗ f_j)(e_k ⊗ f_l) = (e_i e_k) ⊗ (f_j f_l)``. Tensor products of abelian group
     algebras stay abelian group algebras (and keep the FFT kernel), of Hadamard algebras stay
     Hadamard.
+
+    Raises:
+        TypeError: ``a`` or ``b`` is not an :class:`Algebra`, or their dtypes differ.
+        ValueError: they are on two devices, or the ``nnz(a)·nnz(b)`` structure constants do
+            not fit in the memory budget.
     """
-    for value, argument in [(a, "a"), (b, "b")]:
-        if not isinstance(value, Algebra):
-            raise TypeError(f"{argument}: expected an Algebra, received {type(value).__name__}")
+    a, b = check_algebra(a, "a"), check_algebra(b, "b")
     if a.dtype != b.dtype:
         raise TypeError(f"b: expected dtype {a.dtype} (that of a), received {b.dtype}")
+    if a.device != b.device:
+        raise ValueError(f"b: expected an algebra on {a.device} (that of a), received one on "
+                         f"{b.device}")
+    check_structure_size(a.nnz * b.nnz, a.dim * b.dim, "a, b")
     m = b.dim
-    ta, tb = a.triples.to(b.device), b.triples
+    ta, tb = a.triples, b.triples
     triples = (ta.unsqueeze(1) * m + tb.unsqueeze(0)).reshape(-1, 3)
     values = (a.values.unsqueeze(1) * b.values.unsqueeze(0)).reshape(-1)
     ha, hb = a.hints, b.hints
@@ -219,13 +257,14 @@ def from_structure_constants(
 
     Hadamard, matrix-algebra and cyclic-group structure is recognised so the fast kernels
     apply. Integer tensors are converted to the default floating dtype.
+
+    Raises:
+        TypeError: ``structure_constants`` is not a real tensor (complex, bool), or a name is
+            not a str.
+        ValueError: it is not a non-empty cubic ``[n, n, n]`` tensor, or holds NaN/inf.
     """
-    g = structure_constants
-    if not isinstance(g, Tensor):
-        raise TypeError(
-            f"structure_constants: expected a torch.Tensor, received {type(g).__name__}"
-        )
-    if g.dtype.is_complex:
+    g = check_tensor(structure_constants, "structure_constants", dtypes=None)
+    if g.dtype.is_complex or g.dtype == torch.bool:
         raise TypeError(f"structure_constants: expected a real tensor, received {g.dtype}")
     if g.dim() != 3 or not (g.shape[0] == g.shape[1] == g.shape[2]) or g.shape[0] == 0:
         raise ValueError(
@@ -247,22 +286,15 @@ def from_structure_constants(
 
 
 def _recognise(alg: Algebra) -> KernelHints:
-    """Detect Hadamard, matrix-algebra and cyclic-group structure constants exactly."""
+    """The Hadamard, matrix-algebra and cyclic-group hints that hold for ``alg`` exactly."""
     n = alg.dim
-    candidates = {"hadamard": hadamard(n)}
-    m = round(n**0.5)
+    m = math.isqrt(n)
+    candidates = [KernelHints(hadamard=True), KernelHints(cyclic_shape=(n,))]
     if m * m == n:
-        candidates["matrix"] = matrix_algebra(m)
-    from prodint.groups import cyclic
-
-    candidates["cyclic"] = group_algebra(cyclic(n))
-    found = {
-        key: torch.equal(c.triples, alg.triples.cpu())
-        and torch.equal(c.values.to(alg.dtype), alg.values.cpu())
-        for key, c in candidates.items()
-    }
+        candidates.append(KernelHints(matrix_size=m))
+    found = [h for h in candidates if hint_failure(alg.triples, alg.values, n, h) is None]
     return KernelHints(
-        cyclic_shape=(n,) if found["cyclic"] else None,
-        matrix_size=m if found.get("matrix") else None,
-        hadamard=found["hadamard"],
+        cyclic_shape=next((h.cyclic_shape for h in found if h.cyclic_shape), None),
+        matrix_size=next((h.matrix_size for h in found if h.matrix_size), None),
+        hadamard=any(h.hadamard for h in found),
     )

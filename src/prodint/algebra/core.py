@@ -9,7 +9,12 @@ when asked. The triples are what parametric spans and sparse-matrix lowerings ar
 
 The algebra is a :class:`torch.nn.Module`: its values are a floating buffer, so ``.to()``,
 ``.double()``, ``.float()`` and ``.cuda()`` move and cast it like any module, and an algebra
-held by a layer follows the layer.
+held by a layer follows the layer. A cast to a dtype the chosen kernel does not compute in
+(``fft`` in half precision) switches to the cheapest kernel that does.
+
+Arguments are checked at construction (:mod:`prodint.checks`): the triples' indices against
+the dimension, the memory the triples need before they are sorted, every hint against the
+structure constants (a false hint would select a kernel that computes another product).
 """
 
 from __future__ import annotations
@@ -20,7 +25,16 @@ import torch
 from torch import Tensor, nn
 
 from prodint.algebra import kernels
-from prodint.algebra.kernels import KernelHints
+from prodint.algebra.arguments import (
+    broadcast_batch,
+    check_basis_names,
+    check_dtype,
+    check_element,
+    check_name,
+)
+from prodint.algebra.hints import KernelHints, hint_failure
+from prodint.algebra.triples import coalesce
+from prodint.checks import check_choice, check_float, check_int, check_memory
 
 
 class Algebra(nn.Module):
@@ -33,9 +47,17 @@ class Algebra(nn.Module):
         basis_names: one name per basis element (default ``e0 … e{n-1}``).
         name: a short name shown in reports (default ``"A{n}"``).
         hints: structure the fast kernels can use (abelian group, matrix algebra, Hadamard);
-            set by the catalogue constructors, which know what they built.
+            set by the catalogue constructors, which know what they built, and verified
+            against the structure constants.
         kernel: ``"auto"`` (chosen once by :func:`prodint.algebra.kernels.choose_kernel`) or the
             name of an applicable kernel to force.
+
+    Raises:
+        TypeError: an argument of the wrong kind (float triples, complex or bool values, a
+            non-str name, hints that are not :class:`KernelHints`).
+        ValueError: a bad value: ``dim < 1``, triples out of ``[0, dim)``, a shape mismatch,
+            non-finite values, tensors on two devices, a hint that does not hold, a kernel
+            that does not apply, an algebra too large for the memory budget.
 
     Attributes:
         triples: ``[nnz, 3]`` long buffer, coalesced and sorted by ``(c, a, b)``.
@@ -57,22 +79,27 @@ class Algebra(nn.Module):
         kernel: str = "auto",
     ) -> None:
         super().__init__()
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"dim: expected a positive int, received {dim!r}")
-        triples, values = _coalesce(triples, values, dim)
+        dim = check_int(dim, "dim", minimum=1)
+        name = check_name(name, "name")
+        if basis_names is not None:
+            basis_names = check_basis_names(basis_names, dim)
+        if hints is not None and not isinstance(hints, KernelHints):
+            raise TypeError(f"hints: expected a KernelHints or None, received "
+                            f"{type(hints).__name__} {hints!r:.60}")
+        check_choice(kernel, "kernel", ["auto", *kernels.KERNELS])
+        triples, values = coalesce(triples, values, dim, names=basis_names is None)
         self.dim = dim
         self.name = name if name is not None else f"A{dim}"
-        if basis_names is None:
-            basis_names = [f"e{i}" for i in range(dim)]
-        basis_names = [str(s) for s in basis_names]
-        if len(basis_names) != dim:
-            raise ValueError(
-                f"basis_names: expected {dim} names, received {len(basis_names)}"
-            )
-        self.basis_names: list[str] = basis_names
+        self.basis_names: list[str] = (
+            basis_names if basis_names is not None else [f"e{i}" for i in range(dim)])
         self.hints = hints if hints is not None else KernelHints()
+        problem = hint_failure(triples, values, dim, self.hints)
+        if problem is not None:
+            raise ValueError(f"hints: expected hints that hold for the structure constants, "
+                             f"received {problem}")
         self.register_buffer("triples", triples, persistent=False)
         self.register_buffer("values", values, persistent=False)
+        self._applicable = kernels.applicable_kernels(self)
         self.kernel = kernels.choose_kernel(self) if kernel == "auto" else kernel
         kernels.check_applicable(self, self.kernel, argument="kernel")
         self._dense_cache: Tensor | None = None
@@ -99,8 +126,14 @@ class Algebra(nn.Module):
 
         Built from the triples on every call (cheap for small ``n``; the dense kernel keeps its
         own copy). Mutating the result does not change the algebra.
+
+        Raises:
+            ValueError: the ``n³`` entries do not fit in :func:`prodint.checks.memory_limit`
+                (the message gives the estimate).
         """
         n = self.dim
+        check_memory(kernels.dense_bytes(self), "structure_constants",
+                     f"dense [n, n, n] tensor (n = {n})")
         dense = torch.zeros(n * n * n, dtype=self.dtype, device=self.device)
         a, b, c = self.triples.unbind(-1)
         dense.index_add_(0, (a * n + b) * n + c, self.values)
@@ -109,7 +142,11 @@ class Algebra(nn.Module):
     def _apply(self, fn, recurse=True):  # type: ignore[override]
         # The dense copy is derived data: drop it so it is rebuilt in the new dtype/device.
         self._dense_cache = None
-        return super()._apply(fn, recurse)
+        out = super()._apply(fn, recurse)
+        self._applicable = kernels.applicable_kernels(self)
+        if self.kernel not in self._applicable:
+            self.kernel = kernels.choose_kernel(self)
+        return out
 
     def dense_structure_constants(self) -> Tensor:
         """Cached dense ``Γ`` used by the dense kernel (rebuilt after ``.to()``)."""
@@ -128,13 +165,22 @@ class Algebra(nn.Module):
                 ``elementwise``); default the one chosen at construction.
 
         Returns:
-            ``[broadcast(...), n]`` tensor in the algebra's dtype.
+            ``[broadcast(...), n]`` tensor in the algebra's dtype (an empty batch gives an
+            empty result).
+
+        Raises:
+            TypeError: an operand that is not a tensor of the algebra's dtype.
+            ValueError: an operand whose last dimension is not ``n``, on another device than
+                the algebra, leading dimensions that do not broadcast, a kernel that does not
+                apply.
         """
         self.check_element(x, "x")
         self.check_element(y, "y")
-        name = self.kernel if kernel is None else kernel
-        if kernel is not None:
-            kernels.check_applicable(self, name, argument="kernel")
+        batch = broadcast_batch(x, y)
+        name = self.kernel if kernel is None else kernels.check_applicable(
+            self, kernel, argument="kernel")
+        if batch.numel() == 0:
+            return x.new_zeros(*batch, self.dim)
         return kernels.KERNELS[name](self, x, y)
 
     def product_kernel(self) -> Callable[[Tensor, Tensor], Tensor]:
@@ -151,19 +197,11 @@ class Algebra(nn.Module):
         return self.mul(x, y)
 
     def check_element(self, x: Tensor, argument: str) -> None:
-        """Raise a clear error unless ``x`` is a ``[..., n]`` tensor of the algebra's dtype."""
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() == 0 or x.shape[-1] != self.dim:
-            raise ValueError(
-                f"{argument}: expected a tensor whose last dimension is the algebra dimension "
-                f"{self.dim} ({self.name}), received shape {tuple(x.shape)}"
-            )
-        if x.dtype != self.dtype:
-            raise TypeError(
-                f"{argument}: expected dtype {self.dtype} (the algebra's), received {x.dtype}; "
-                f"cast the input or call algebra.to({x.dtype})"
-            )
+        """Raise a clear error unless ``x`` is a ``[..., n]`` tensor of the algebra's dtype on
+        its device (a ``TypeError`` for the kind or dtype, a ``ValueError`` for the shape or
+        device; ``argument`` names ``x`` in the message)."""
+        check_element(x, argument, dim=self.dim, name=self.name, dtype=self.dtype,
+                      device=self.device)
 
     def basis(self) -> Tensor:
         """``[n, n]`` identity: row ``a`` is the coordinate vector of ``e_a``."""
@@ -188,7 +226,11 @@ class Algebra(nn.Module):
         A candidate is solved from ``u·x = x`` and ``x·u = x`` for two random ``x`` by least
         squares in float64, then verified on every basis element, so a returned unit is exact up
         to ``atol``. Entries within 1e-12 of an integer are rounded to it.
+
+        Raises:
+            ValueError: ``atol`` is negative, NaN or infinite (``TypeError``: not a number).
         """
+        atol = check_float(atol, "atol", minimum=0)
         gen = torch.Generator().manual_seed(0)
         f64 = self.to_dtype(torch.float64)
         xs = torch.randn(2, self.dim, generator=gen, dtype=torch.float64).to(self.device)
@@ -211,7 +253,7 @@ class Algebra(nn.Module):
     def is_commutative(self) -> bool:
         """Exact check ``Γ[a, b, c] == Γ[b, a, c]`` on the sparse triples."""
         swapped = self.triples[:, [1, 0, 2]]
-        t2, v2 = _coalesce(swapped, self.values, self.dim)
+        t2, v2 = coalesce(swapped, self.values, self.dim)
         return bool(
             torch.equal(t2, self.triples) and torch.allclose(v2, self.values, rtol=0, atol=0)
         )
@@ -223,11 +265,19 @@ class Algebra(nn.Module):
         above that, checked on 8 random float64 triples: the associator is a polynomial in the
         inputs, so it vanishes on random inputs only if it vanishes identically (up to
         rounding, hence the relative tolerance).
+
+        Raises:
+            ValueError: ``atol`` is negative, NaN or infinite (``TypeError``: not a number).
         """
-        return self._identity_holds(_associator, atol)
+        return self._identity_holds(_associator, check_float(atol, "atol", minimum=0))
 
     def is_alternative(self, *, atol: float = 1e-9) -> bool:
-        """Whether ``x·(x·y) == (x·x)·y`` and ``(y·x)·x == y·(x·x)`` (true for octonions)."""
+        """Whether ``x·(x·y) == (x·x)·y`` and ``(y·x)·x == y·(x·x)`` (true for octonions).
+
+        Raises:
+            ValueError: ``atol`` is negative, NaN or infinite (``TypeError``: not a number).
+        """
+        atol = check_float(atol, "atol", minimum=0)
 
         def alternator(alg: Algebra, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
             del z
@@ -255,9 +305,16 @@ class Algebra(nn.Module):
         return bool(residual.abs().max().item() <= atol * scale)
 
     def to_dtype(self, dtype: torch.dtype) -> Algebra:
-        """A copy of this algebra in ``dtype`` (the original is left unchanged)."""
+        """A copy of this algebra in ``dtype`` (the original is left unchanged); a kernel that
+        does not compute in ``dtype`` is replaced by the cheapest one that does.
+
+        Raises:
+            TypeError: ``dtype`` is not a floating dtype (float16, bfloat16, float32, float64).
+        """
+        dtype = check_dtype(dtype, "dtype")
         if dtype == self.dtype:
             return self
+        keep = dtype in kernels.KERNEL_DTYPES[self.kernel]
         return Algebra(
             self.triples,
             self.values.to(dtype),
@@ -265,11 +322,16 @@ class Algebra(nn.Module):
             basis_names=self.basis_names,
             name=self.name,
             hints=self.hints,
-            kernel=self.kernel,
+            kernel=self.kernel if keep else "auto",
         )
 
     def with_kernel(self, kernel: str) -> Algebra:
-        """A copy of this algebra that always uses ``kernel``."""
+        """A copy of this algebra that always uses ``kernel``.
+
+        Raises:
+            ValueError: ``kernel`` does not apply to this algebra (or is no kernel).
+        """
+        kernels.check_applicable(self, kernel, argument="kernel")
         return Algebra(
             self.triples,
             self.values,
@@ -281,8 +343,8 @@ class Algebra(nn.Module):
         )
 
     def available_kernels(self) -> list[str]:
-        """Names of the kernels that compute this algebra's product."""
-        return kernels.applicable_kernels(self)
+        """Names of the kernels that compute this algebra's product (in its dtype)."""
+        return list(self._applicable)
 
     def extra_repr(self) -> str:
         return f"name={self.name}, dim={self.dim}, nnz={self.nnz}, kernel={self.kernel}"
@@ -290,44 +352,3 @@ class Algebra(nn.Module):
 
 def _associator(alg: Algebra, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
     return alg.mul(alg.mul(x, y), z) - alg.mul(x, alg.mul(y, z))
-
-
-def _coalesce(triples: Tensor, values: Tensor, dim: int) -> tuple[Tensor, Tensor]:
-    """Validate, merge duplicates, drop zeros and sort the triples by ``(c, a, b)``."""
-    if not isinstance(triples, Tensor):
-        triples = torch.as_tensor(triples)
-    if not isinstance(values, Tensor):
-        values = torch.as_tensor(values)
-    if triples.dtype.is_floating_point or triples.dtype.is_complex or triples.dtype == torch.bool:
-        raise TypeError(f"triples: expected an integer tensor, received dtype {triples.dtype}")
-    if triples.dim() != 2 or triples.shape[1] != 3:
-        raise ValueError(
-            f"triples: expected shape [nnz, 3], received {tuple(triples.shape)}"
-        )
-    if values.dtype.is_complex:
-        raise TypeError(f"values: expected a real tensor, received dtype {values.dtype}")
-    if not values.dtype.is_floating_point:
-        values = values.to(torch.get_default_dtype())
-    if values.shape != (triples.shape[0],):
-        raise ValueError(
-            f"values: expected shape [{triples.shape[0]}] (one per triple), "
-            f"received {tuple(values.shape)}"
-        )
-    if not torch.isfinite(values).all():
-        raise ValueError("values: expected finite structure constants, received NaN or inf")
-    triples = triples.long()
-    if triples.numel() and (triples.min() < 0 or triples.max() >= dim):
-        raise ValueError(
-            f"triples: expected indices in [0, {dim}), received range "
-            f"[{int(triples.min())}, {int(triples.max())}]"
-        )
-    a, b, c = triples.unbind(-1)
-    key = (c * dim + a) * dim + b
-    unique, inverse = torch.unique(key, sorted=True, return_inverse=True)
-    merged = torch.zeros(unique.shape[0], dtype=values.dtype, device=values.device)
-    merged.index_add_(0, inverse.to(values.device), values)
-    keep = merged != 0
-    unique, merged = unique[keep.to(unique.device)], merged[keep]
-    c2, rest = unique // (dim * dim), unique % (dim * dim)
-    out = torch.stack([rest // dim, rest % dim, c2], -1)
-    return out.contiguous(), merged.contiguous()

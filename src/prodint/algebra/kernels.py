@@ -26,37 +26,27 @@ and the cheapest applicable kernel wins. The dense term grows faster than ``n³`
 ``n³`` tensor leaves the cache (``n > 128``); the sparse term is a gather, a multiply and a
 scatter-add per triple. The constants were fitted to per-kernel timings of the catalogue
 (``prodint bench algebra``) on such a machine; a user can always force a kernel.
+
+A kernel applies when the algebra's :class:`~prodint.algebra.hints.KernelHints` say so (hints
+are checked against the structure constants when the algebra is built) and it computes in the
+algebra's dtype (:data:`KERNEL_DTYPES`: ``fft`` in float32/float64 only, the others also in
+float16/bfloat16). ``dense`` applies while its ``[n, n, n]`` tensor fits in the memory budget
+of :func:`prodint.checks.memory_limit`; forcing it beyond refuses with the estimate.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from prodint.checks import FLOATING, check_choice, check_memory, memory_limit
+
 if TYPE_CHECKING:
     from prodint.algebra.core import Algebra
-
-
-@dataclass(frozen=True)
-class KernelHints:
-    """Structure of an algebra that specialised kernels exploit.
-
-    Attributes:
-        cyclic_shape: ``(n1, …, nk)`` when the algebra is the group algebra of
-            ``Z_n1 × … × Z_nk`` with row-major indexing (basis element ``(i1, …, ik)`` at the
-            row-major index, product = componentwise addition mod ``n_i``).
-        matrix_size: ``m`` when the algebra is ``M_m`` with ``E_ij`` at index ``i·m + j``.
-        hadamard: whether the product is pointwise, ``Γ[a, b, c] = δ_ab δ_bc``.
-    """
-
-    cyclic_shape: tuple[int, ...] | None = None
-    matrix_size: int | None = None
-    hadamard: bool = False
 
 
 def _broadcast(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -121,48 +111,89 @@ KERNELS: dict[str, Callable[[Algebra, Tensor, Tensor], Tensor]] = {
 }
 
 
+#: The dtypes each kernel computes in: torch's FFTs have no half-precision CPU path (and on
+#: CUDA only for power-of-two sizes), so ``fft`` is float32/float64; the others are matmuls,
+#: gathers and products that run in every floating dtype.
+KERNEL_DTYPES: dict[str, tuple[torch.dtype, ...]] = {
+    name: FLOATING if name == "fft" else (torch.float16, torch.bfloat16, *FLOATING)
+    for name in KERNELS
+}
+
+
+def check_algebra(alg: object, argument: str) -> Algebra:
+    """``alg`` if it is an :class:`~prodint.algebra.core.Algebra`, else a ``TypeError``."""
+    from prodint.algebra.core import Algebra
+
+    if not isinstance(alg, Algebra):
+        raise TypeError(f"{argument}: expected a prodint.algebra.Algebra, received "
+                        f"{type(alg).__name__} {alg!r:.60}")
+    return alg
+
+
+def dense_bytes(alg: Algebra) -> int:
+    """Bytes of the dense ``[n, n, n]`` structure constants in ``alg``'s dtype."""
+    return alg.dim**3 * alg.values.element_size()
+
+
 def applicable_kernels(alg: Algebra) -> list[str]:
-    """Kernels that compute ``alg``'s product exactly."""
-    names = ["dense", "sparse"]
+    """Kernels that compute ``alg``'s product exactly in its dtype (``dense`` only while its
+    ``[n, n, n]`` tensor fits in :func:`prodint.checks.memory_limit`)."""
+    names = ["sparse"]
+    if dense_bytes(alg) <= memory_limit():
+        names.insert(0, "dense")
     if alg.hints.cyclic_shape is not None:
         names.append("fft")
     if alg.hints.matrix_size is not None:
         names.append("matmul")
     if alg.hints.hadamard:
         names.append("elementwise")
-    return names
+    return [name for name in names if alg.dtype in KERNEL_DTYPES[name]]
 
 
-def check_applicable(alg: Algebra, name: str, *, argument: str) -> None:
-    """Raise a ``ValueError`` naming ``argument`` unless kernel ``name`` applies to ``alg``."""
-    if name not in KERNELS:
-        raise ValueError(
-            f"{argument}: expected one of {sorted(KERNELS)} or 'auto', received {name!r}"
-        )
-    usable = applicable_kernels(alg)
+def check_applicable(alg: Algebra, name: object, *, argument: str) -> str:
+    """``name`` if kernel ``name`` applies to ``alg``, else a ``ValueError`` naming
+    ``argument`` (with the memory estimate for a dense kernel that does not fit, and the
+    supported dtypes for a kernel that does not compute in ``alg``'s)."""
+    check_choice(name, argument, list(KERNELS))
+    assert isinstance(name, str)
+    usable = alg.available_kernels()
     if name not in usable:
+        if name == "dense":
+            check_memory(dense_bytes(alg), argument, f"dense [n, n, n] structure constants "
+                                                     f"(n = {alg.dim})")
+        if alg.dtype not in KERNEL_DTYPES[name]:
+            names = ", ".join(str(d).removeprefix("torch.") for d in KERNEL_DTYPES[name])
+            raise ValueError(f"{argument}: kernel {name!r} computes in {names}, not in "
+                             f"{alg.dtype} ({alg.name}); expected one of {usable}")
         raise ValueError(
             f"{argument}: kernel {name!r} does not apply to {alg.name}; expected one of {usable}"
         )
+    return name
 
 
 def kernel_costs(alg: Algebra) -> dict[str, float]:
-    """Estimated nanoseconds per batch element of each applicable kernel (see module doc)."""
+    """Estimated nanoseconds per batch element of each applicable kernel (see module doc).
+
+    Raises:
+        TypeError: ``alg`` is not an :class:`~prodint.algebra.core.Algebra`.
+    """
+    alg = check_algebra(alg, "alg")
     n = float(alg.dim)
     costs = {
         "dense": 0.02 * n**3 * max(1.0, n / 128.0) ** 0.8 + 0.2 * n**2 + 20.0,
         "sparse": 5.0 * alg.nnz + 30.0,
+        "fft": n * math.log2(max(n, 2.0)) + 10.0,
+        "matmul": 0.1 * n**1.5 + 2.0 * n + 10.0,
+        "elementwise": 0.5 * n + 5.0,
     }
-    if alg.hints.cyclic_shape is not None:
-        costs["fft"] = n * math.log2(max(n, 2.0)) + 10.0
-    if alg.hints.matrix_size is not None:
-        costs["matmul"] = 0.1 * n**1.5 + 2.0 * n + 10.0
-    if alg.hints.hadamard:
-        costs["elementwise"] = 0.5 * n + 5.0
-    return costs
+    return {name: costs[name] for name in alg.available_kernels()}
 
 
 def choose_kernel(alg: Algebra) -> str:
-    """The applicable kernel with the lowest estimated cost."""
+    """The applicable kernel with the lowest estimated cost.
+
+    Raises:
+        TypeError: ``alg`` is not an :class:`~prodint.algebra.core.Algebra`.
+    """
     costs = kernel_costs(alg)
     return min(costs, key=costs.__getitem__)

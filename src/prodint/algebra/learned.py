@@ -61,16 +61,22 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from prodint.algebra.arguments import broadcast_batch, check_basis_names, check_name
 from prodint.algebra.catalogue import from_structure_constants
 from prodint.algebra.core import Algebra
 from prodint.algebra.learned_legs import (
     LEGS,
+    check_legs,
+    check_symmetry,
+    check_table_size,
+    equivariance_residual,
     leg_positions,
     permutes,
     project,
     spanned,
     symmetry_tables,
 )
+from prodint.checks import check_choice, check_float, check_int, check_memory
 from prodint.groups import (
     Representation,
     dual,
@@ -78,6 +84,11 @@ from prodint.groups import (
 )
 
 MODES = ("free", "regularized", "constrained")
+
+#: The largest ``init_std``: initial constants beyond it overflow float32 products and penalties.
+MAX_INIT_STD = 1e3
+#: Bytes planned per entry of ``Γ`` (the parameter or tie table and the ``Γ`` built from it).
+BYTES_PER_ENTRY = 16
 
 # Residual allowed by is_equivariant per parameter dtype (times max(1, max|Γ|)): a few hundred
 # units of rounding for the contractions that build and test Γ.
@@ -114,6 +125,13 @@ class LearnedAlgebra(nn.Module):
     The tables derive from ``symmetry`` and are not saved in the state dict. Parameters are
     created in the default dtype; ``.to()``, ``.double()`` and ``.cuda()`` move and cast them
     with the tables.
+
+    Raises:
+        TypeError: an argument of the wrong kind (a float ``dim``, a non-str name, a
+            ``symmetry`` that is not a representation, a ``generator`` that is not one).
+        ValueError: ``dim < 1``, an unknown mode, a symmetry of another dimension or missing
+            for the mode, bad legs, ``init_std`` not in ``(0, 1e3]``, or a size whose ``Γ`` or
+            equivariance solve does not fit in memory (the message gives the estimate).
     """
 
     gamma: nn.Parameter | None
@@ -134,50 +152,29 @@ class LearnedAlgebra(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"dim: expected a positive int, received {dim!r}")
-        if mode not in MODES:
-            raise ValueError(f"mode: expected one of {list(MODES)}, received {mode!r}")
-        if symmetry is not None and not isinstance(symmetry, Representation):
-            raise TypeError(
-                f"symmetry: expected a prodint.groups.Representation or None, "
-                f"received {type(symmetry).__name__}"
-            )
-        if symmetry is not None and symmetry.dim != dim:
-            raise ValueError(
-                f"symmetry: expected a representation of dimension {dim} (the algebra's), "
-                f"received {symmetry.name} of dimension {symmetry.dim}"
-            )
-        if symmetry is None and mode != "free":
-            raise ValueError(
-                f"symmetry: mode {mode!r} needs a representation of dimension {dim}, "
-                "received None"
-            )
-        if isinstance(legs, str) or not isinstance(legs, Sequence) or not legs or \
-                any(leg not in LEGS for leg in legs) or len(set(legs)) != len(legs):
-            raise ValueError(f"legs: expected a non-empty subset of {LEGS}, received {legs!r}")
-        if init_std is not None and not (
-            isinstance(init_std, int | float) and not isinstance(init_std, bool)
-            and math.isfinite(init_std) and init_std > 0
-        ):
-            raise ValueError(f"init_std: expected a positive finite float, received {init_std!r}")
+        dim = check_int(dim, "dim", minimum=1)
+        check_memory(BYTES_PER_ENTRY * dim**3, "dim", f"structure constants [n, n, n] (n = {dim})")
+        check_choice(mode, "mode", MODES)
+        check_symmetry(symmetry, dim, mode)
+        legs = check_legs(legs)
+        if symmetry is not None:
+            check_table_size(dim, legs, symmetry, permutes(symmetry))
+        if init_std is not None:
+            init_std = check_float(init_std, "init_std", minimum=0, strict_minimum=True,
+                                   maximum=MAX_INIT_STD)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(
                 f"generator: expected a torch.Generator or None, received "
                 f"{type(generator).__name__}"
             )
-        if basis_names is None:
-            basis_names = [f"e{i}" for i in range(dim)]
-        basis_names = [str(s) for s in basis_names]
-        if len(basis_names) != dim:
-            raise ValueError(f"basis_names: expected {dim} names, received {len(basis_names)}")
-
+        self.basis_names: list[str] = (
+            [f"e{i}" for i in range(dim)] if basis_names is None
+            else check_basis_names(basis_names, dim))
+        self.name = name if check_name(name, "name") is not None else f"Learned{dim}"
         self.dim = dim
         self.mode = mode
         self.symmetry = symmetry
-        self.legs: tuple[str, ...] = tuple(leg for leg in LEGS if leg in legs)
-        self.name = name if name is not None else f"Learned{dim}"
-        self.basis_names: list[str] = basis_names
+        self.legs = legs
         dtype = torch.get_default_dtype()
 
         ties, leg_basis = self._tables()
@@ -354,27 +351,15 @@ class LearnedAlgebra(nn.Module):
         float32, 1e-2 otherwise.
 
         Raises:
-            ValueError: without a ``symmetry``.
+            ValueError: without a ``symmetry``, or ``atol`` negative, NaN or infinite.
         """
         if self.symmetry is None:
             raise ValueError(f"is_equivariant: {self.name} has no symmetry to check against")
         if atol is None:
             atol = _EQUIVARIANCE_ATOL.get(self.dtype, 1e-2)
+        atol = check_float(atol, "atol", minimum=0)
         g = self.structure_constants.detach().to(torch.float64)
-        legs = self.legs
-        worst = 0.0
-        for r in self.symmetry.generators.to(g.device):  # [n, n] each
-            left = torch.einsum("abc,ai->ibc", g, r)
-            right = torch.einsum("abc,bj->ajc", g, r)
-            out = torch.einsum("cd,abd->abc", r, g)
-            if self.symmetry.is_lie:
-                lhs = (left if "a" in legs else 0) + (right if "b" in legs else 0)
-                rhs = out if "c" in legs else torch.zeros_like(g)
-            else:
-                lhs = torch.einsum("abc,bj->ajc", left, r) if "b" in legs else left
-                lhs = lhs if "a" in legs else (right if "b" in legs else g)
-                rhs = out if "c" in legs else g
-            worst = max(worst, float((lhs - rhs).abs().max()))
+        worst = equivariance_residual(g, self.symmetry, self.legs)
         scale = max(1.0, float(g.abs().max()))
         return worst <= atol * scale
 
@@ -394,9 +379,15 @@ class LearnedAlgebra(nn.Module):
 
         Returns:
             ``[broadcast(...), n]`` tensor in the algebra's dtype.
+
+        Raises:
+            TypeError: an operand that is not a tensor of the parameters' dtype.
+            ValueError: an operand whose last dimension is not ``n``, on another device,
+                leading dimensions that do not broadcast.
         """
         self.check_element(x, "x")
         self.check_element(y, "y")
+        broadcast_batch(x, y)
         n = self.dim
         # Same two-matmul plan as kernels.dense: x first into one [..., n, n] intermediate.
         gamma = self.structure_constants.reshape(n, n * n)

@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_memory
 from prodint.groups import (
+    DEFAULT_MAX_BYTES,
     Representation,
     as_permutation,
     invariant_basis,
@@ -42,6 +44,44 @@ def permutes(representation: Representation | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_symmetry(symmetry: object, dim: int, mode: str) -> None:
+    """Refuse a ``symmetry`` that is not a representation of dimension ``dim``, or a missing
+    one where ``mode`` needs it (``TypeError``/``ValueError`` naming ``symmetry``)."""
+    if symmetry is not None and not isinstance(symmetry, Representation):
+        raise TypeError(f"symmetry: expected a prodint.groups.Representation or None, "
+                        f"received {type(symmetry).__name__}")
+    if symmetry is not None and symmetry.dim != dim:
+        raise ValueError(f"symmetry: expected a representation of dimension {dim} (the "
+                         f"algebra's), received {symmetry.name} of dimension {symmetry.dim}")
+    if symmetry is None and mode != "free":
+        raise ValueError(f"symmetry: mode {mode!r} needs a representation of dimension {dim}, "
+                         "received None")
+
+
+def check_legs(legs: object) -> tuple[str, ...]:
+    """``legs`` (a non-empty sequence of distinct legs) in the order of :data:`LEGS`."""
+    if isinstance(legs, str) or not isinstance(legs, Sequence) or not legs or \
+            any(leg not in LEGS for leg in legs) or len(set(legs)) != len(legs):
+        raise ValueError(f"legs: expected a non-empty subset of {LEGS}, received {legs!r}")
+    return tuple(leg for leg in LEGS if leg in legs)
+
+
+def check_table_size(dim: int, legs: Sequence[str], symmetry: Representation,
+                     by_orbits: bool) -> None:
+    """Refuse (``ValueError`` naming ``symmetry``, with the estimate) tables whose solver
+    would need more than :data:`prodint.groups.DEFAULT_MAX_BYTES`: ``8·N·(k + 6)`` bytes for
+    the orbits, ``8·N²·(k + 3)`` for the SVD of the constraints (``N = dim^legs`` entries,
+    ``k`` generators), the estimates the solvers refuse by."""
+    entries = dim ** len(legs)
+    k = int(symmetry.generators.shape[0])
+    if by_orbits:
+        nbytes, what = 8 * entries * (k + 6), "orbit solve"
+    else:
+        nbytes, what = 8 * entries * entries * (k + 3), "SVD solve (a non-permutation symmetry)"
+    check_memory(nbytes, "symmetry", f"{what} for {entries:,} entries on legs "
+                 f"{''.join(legs)} with {k} generators", limit=DEFAULT_MAX_BYTES)
 
 
 def symmetry_tables(dim: int, legs: Sequence[str], leg_symmetry: Mapping[str, Representation],
@@ -88,3 +128,22 @@ def project(gamma: Tensor, ties: Tensor | None, basis: Tensor | None,
     chosen = n ** len(legs)
     moved = gamma.permute(_leg_order(legs)).reshape(chosen, n ** 3 // chosen)
     return spanned(basis, basis.reshape(m, chosen) @ moved, legs)
+
+
+def equivariance_residual(gamma: Tensor, symmetry: Representation, legs: Sequence[str]) -> float:
+    """The largest entry of the equivariance defect of ``Γ`` on ``legs``, over the generators:
+    ``Γ(ρ(g)·, ρ(g)·) - ρ(g) Γ`` for a finite group, its derivative for a Lie group."""
+    worst = 0.0
+    for r in symmetry.generators.to(device=gamma.device, dtype=gamma.dtype):  # [n, n] each
+        left = torch.einsum("abc,ai->ibc", gamma, r)
+        right = torch.einsum("abc,bj->ajc", gamma, r)
+        out = torch.einsum("cd,abd->abc", r, gamma)
+        if symmetry.is_lie:
+            lhs = (left if "a" in legs else 0) + (right if "b" in legs else 0)
+            rhs = out if "c" in legs else torch.zeros_like(gamma)
+        else:
+            lhs = torch.einsum("abc,bj->ajc", left, r) if "b" in legs else left
+            lhs = lhs if "a" in legs else (right if "b" in legs else gamma)
+            rhs = out if "c" in legs else gamma
+        worst = max(worst, float((lhs - rhs).abs().max()))
+    return worst
