@@ -100,3 +100,37 @@ def test_reproducible_with_generator() -> None:
             assert_bilinear(quad, x, y, generator=torch.Generator().manual_seed(7))
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def test_a_function_returning_nan_or_inf_fails() -> None:
+    x, y = randn(4, 3), randn(4, 3, seed=1)
+    with pytest.raises(AssertionError, match=r"assert_linear: fn returned a non-finite output "
+                                             r"\(NaN or inf\) for finite input x"):
+        assert_linear(lambda a: torch.full_like(a, float("nan")), x)
+    with pytest.raises(AssertionError, match=r"assert_bilinear: fn returned a non-finite"):
+        assert_bilinear(lambda a, b: a * b / 0.0, x, y)
+    calls: list[torch.Tensor] = []
+
+    def third_call_nan(a: torch.Tensor) -> torch.Tensor:  # finite on x and x₂ only
+        calls.append(a)
+        return a * (float("nan") if len(calls) == 3 else 1.0)
+
+    with pytest.raises(AssertionError, match=r"non-finite output .* for finite input α·x"):
+        assert_linear(third_call_nan, x)
+
+
+def test_inputs_and_tolerances_must_be_finite() -> None:
+    x = randn(4, 3)
+    x[1, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"x: expected finite values"):
+        assert_linear(lambda a: 2 * a, x)
+    with pytest.raises(ValueError, match=r"y: expected finite values"):
+        assert_bilinear(lambda a, b: a * b, randn(4, 3), x)
+    with pytest.raises(ValueError, match=r"x: expected values small enough"):
+        assert_linear(lambda a: 2 * a, torch.full((2,), 1e308, dtype=F64))
+    with pytest.raises(ValueError, match=r"atol: expected a finite number >= 0, received inf"):
+        assert_linear(lambda a: 2 * a, randn(3), atol=float("inf"))
+    with pytest.raises(ValueError, match=r"rtol: expected a finite number >= 0, received nan"):
+        assert_bilinear(lambda a, b: a * b, randn(3), randn(3), rtol=float("nan"))
+    with pytest.raises(ValueError, match=r"y: expected a tensor on cpu \(that of x\)"):
+        assert_bilinear(lambda a, b: a * b, randn(3), randn(3).to("meta"))

@@ -164,7 +164,7 @@ def test_argument_validation() -> None:
         (dict(fn=torch.sin, args=(randn(2, 3),), rep_in=rep3, elements=[[1.0, 2.0]]),
          ValueError, r"elements: expected Lie-algebra coordinates of shape \[s, 3\]"),
         (dict(fn=torch.sin, args=(x,), rep_in=rep, atol=-1.0), ValueError, "atol"),
-        (dict(fn=torch.sin, args=(x,), rep_in=rep, rtol="big"), ValueError, "rtol"),
+        (dict(fn=torch.sin, args=(x,), rep_in=rep, rtol="big"), TypeError, "rtol"),
         (dict(fn=torch.sin, args=(x,), rep_in=rep, actions_in=torch.neg), ValueError,
          "not both"),
         (dict(fn=torch.sin, args=(x,), actions_in=lambda g, t: t), ValueError,
@@ -179,3 +179,45 @@ def test_argument_validation() -> None:
     for kwargs, err, match in cases:
         with pytest.raises(err, match=match):
             assert_equivariant(**kwargs)
+
+
+def test_a_function_returning_nan_fails_instead_of_passing() -> None:
+    rep = regular(cyclic(3))
+    x = randn(2, 3)
+    nan = lambda a: torch.full_like(a, float("nan"))  # noqa: E731
+    with pytest.raises(AssertionError, match=r"assert_equivariant: fn returned a non-finite "
+                                             r"output \(NaN or inf\) for finite input args"):
+        assert_equivariant(nan, (x,), rep, rep)
+    calls: list[torch.Tensor] = []
+
+    def finite_once(a: torch.Tensor) -> torch.Tensor:  # finite on args, not on g · args
+        calls.append(a)
+        return a if len(calls) == 1 else a / 0.0
+
+    with pytest.raises(AssertionError, match=r"non-finite output .* g · args at element 1"):
+        assert_equivariant(finite_once, (x,), rep, rep, elements=[1])
+    with pytest.raises(AssertionError, match=r"non-finite"):
+        assert_equivariant(lambda a: a / 0.0, (x,), actions_in=lambda g, t: t.roll(g, -1),
+                           action_out=lambda g, t: t.roll(g, -1), elements=[1, 2])
+
+
+def test_inputs_samples_and_dtypes_are_checked() -> None:
+    rep = so3_vector()
+    x = randn(2, 3)
+    x[0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"args\[1\]: expected finite values"):
+        assert_equivariant(torch.linalg.cross, (randn(2, 3), x), rep, rep)
+    with pytest.raises(ValueError, match=r"args\[1\]: expected a tensor on cpu \(that of args"):
+        assert_equivariant(torch.linalg.cross, (randn(2, 3), randn(2, 3).to("meta")), rep, rep)
+    with pytest.raises(ValueError, match=r"n_samples: expected at most 10,000 random group "):
+        assert_equivariant(torch.sin, (randn(2, 3),), rep, rep, n_samples=2**40)
+    with pytest.raises(TypeError, match=r"n_samples: expected an int, received 2\.0"):
+        assert_equivariant(torch.sin, (randn(2, 3),), regular(cyclic(3)), n_samples=2.0)
+    with pytest.raises(ValueError, match=r"elements: expected finite values"):
+        assert_equivariant(torch.sin, (randn(2, 3),), rep, rep, elements=[[float("nan")] * 3])
+    with pytest.raises(ValueError, match=r"elements: expected Lie-algebra coordinates"):
+        assert_equivariant(torch.sin, (randn(2, 3),), rep, rep, elements=["a", "b"])
+    with pytest.raises(ValueError, match=r"elements: actions_in needs"):
+        assert_equivariant(torch.sin, (randn(2, 3),), actions_in=lambda g, t: t, elements=3)
+    with pytest.raises(TypeError, match=r"dtype: expected a torch\.dtype, received str"):
+        default_tolerance("float64")

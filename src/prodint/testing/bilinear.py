@@ -14,7 +14,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from prodint.testing.equivariance import _max_abs, check_tolerances
+from prodint.checks import check_same_device
+from prodint.testing.equivariance import (
+    _max_abs,
+    check_finite_input,
+    check_finite_output,
+    check_tolerance_values,
+    check_tolerances,
+)
 
 __all__ = ["assert_bilinear", "assert_linear"]
 
@@ -32,7 +39,7 @@ def _check_input(x: object, argument: str) -> Tensor:
         raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{argument}: expected a floating tensor, received dtype {x.dtype}")
-    return x
+    return check_finite_input(x, argument)
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -51,19 +58,25 @@ def _linear_error(
     generator: torch.Generator,
     atol: float | None,
     rtol: float | None,
+    argument: str,
     label: str,
     who: str,
 ) -> float:
     """Check ``f(α x + β x2) = α f(x) + β f(x2)`` for random ``α, β, x2``; return the error."""
     alpha, beta = _coefficients(generator)
     x2 = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    mix = alpha * x + beta * x2
+    if not bool(torch.isfinite(mix).all()):
+        raise ValueError(f"{argument}: expected values small enough that α·{argument} + β·x₂ "
+                         f"is finite in {x.dtype}, received max |{argument}| = "
+                         f"{_max_abs(x):.3e}")
     outs = []
-    for value in (x, x2, alpha * x + beta * x2):
+    for name, value in ((argument, x), ("x₂", x2), (f"α·{argument} + β·x₂", mix)):
         out = f(value)
         if not isinstance(out, Tensor):
             raise TypeError(f"fn: expected to return a torch.Tensor, "
                             f"returned {type(out).__name__}")
-        outs.append(out.detach())
+        outs.append(check_finite_output(out.detach(), who, f"{name} (in {label})"))
     fx, fx2, fmix = outs
     if fmix.shape != fx.shape or fx2.shape != fx.shape:
         raise AssertionError(f"{who}: fn's output shape depends on the value of {label}: "
@@ -105,14 +118,19 @@ def assert_linear(
         The error ``||fn(α x + β x_2) - α fn(x) - β fn(x_2)||_∞``.
 
     Raises:
-        AssertionError: ``fn`` is not linear (the message gives the error, ``α`` and ``β``).
-        TypeError: ``fn`` is not callable or ``x`` not a floating tensor.
+        AssertionError: ``fn`` is not linear (the message gives the error, ``α`` and ``β``),
+            or returns NaN or inf for its finite inputs.
+        TypeError: ``fn`` is not callable, ``x`` not a floating tensor, a tolerance not a
+            real number.
+        ValueError: ``x`` holds NaN or inf (or values so large that ``α x + β x_2``
+            overflows); a tolerance is NaN, infinite or negative.
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a callable, received {type(fn).__name__}")
     x = _check_input(x, "x")
+    check_tolerance_values(atol, rtol)
     gen = _generator(generator)
-    return _linear_error(fn, x, gen, atol, rtol, "its argument x", "assert_linear")
+    return _linear_error(fn, x, gen, atol, rtol, "x", "its argument x", "assert_linear")
 
 
 def assert_bilinear(
@@ -140,18 +158,24 @@ def assert_bilinear(
         The larger of the two errors.
 
     Raises:
-        AssertionError: naming the first argument (``x``) or the second (``y``) that fails.
-        TypeError: ``fn`` is not callable or ``x``/``y`` not floating tensors.
+        AssertionError: naming the first argument (``x``) or the second (``y``) that fails,
+            or saying that ``fn`` returned NaN or inf for finite inputs.
+        TypeError: ``fn`` is not callable, ``x``/``y`` not floating tensors, a tolerance not
+            a real number.
+        ValueError: ``x``/``y`` hold NaN or inf or are on different devices; a tolerance is
+            NaN, infinite or negative.
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a callable, received {type(fn).__name__}")
     x = _check_input(x, "x")
     y = _check_input(y, "y")
+    check_same_device(x=x, y=y)
+    check_tolerance_values(atol, rtol)
     gen = _generator(generator)
     error_x = _linear_error(
-        lambda a: fn(a, y), x, gen, atol, rtol, "its first argument x", "assert_bilinear"
+        lambda a: fn(a, y), x, gen, atol, rtol, "x", "its first argument x", "assert_bilinear"
     )
     error_y = _linear_error(
-        lambda b: fn(x, b), y, gen, atol, rtol, "its second argument y", "assert_bilinear"
+        lambda b: fn(x, b), y, gen, atol, rtol, "y", "its second argument y", "assert_bilinear"
     )
     return max(error_x, error_y)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from prodint.checks import check_count, check_float, check_int, check_same_device
 from prodint.groups import Group, Representation
 
 __all__ = ["TOLERANCES", "Action", "assert_equivariant", "default_tolerance"]
@@ -37,23 +38,52 @@ TOLERANCES: dict[torch.dtype, float] = {
 Action = Callable[[Any, Tensor], Tensor]
 
 
+#: The most random Lie-group elements one call draws (each costs a call of ``fn``).
+MAX_SAMPLES = 10_000
+
+
 def default_tolerance(dtype: torch.dtype) -> float:
-    """The default tolerance for ``dtype`` (:data:`TOLERANCES`, 1e-10 for other dtypes)."""
+    """The default tolerance for ``dtype`` (:data:`TOLERANCES`, 1e-10 for other dtypes).
+
+    Raises:
+        TypeError: ``dtype`` is not a ``torch.dtype``.
+    """
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype: expected a torch.dtype, received {type(dtype).__name__} "
+                        f"{dtype!r:.60}")
     return TOLERANCES.get(dtype, 1e-10)
+
+
+def check_tolerance_values(atol: object, rtol: object) -> None:
+    """``atol`` and ``rtol`` are ``None`` or finite non-negative real numbers."""
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if value is not None:
+            check_float(value, name, minimum=0)
 
 
 def check_tolerances(
     atol: float | None, rtol: float | None, dtype: torch.dtype
 ) -> tuple[float, float]:
-    """Validate ``atol`` / ``rtol`` (non-negative) and fill defaults for ``dtype``."""
-    out = []
-    for name, value in (("atol", atol), ("rtol", rtol)):
-        if value is None:
-            value = default_tolerance(dtype)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{name}: expected a non-negative float, received {value!r}")
-        out.append(float(value))
-    return out[0], out[1]
+    """Validate ``atol`` / ``rtol`` (finite, non-negative) and fill defaults for ``dtype``."""
+    check_tolerance_values(atol, rtol)
+    default = default_tolerance(dtype)
+    return (default if atol is None else float(atol), default if rtol is None else float(rtol))
+
+
+def check_finite_input(x: Tensor, argument: str) -> Tensor:
+    """``x`` if its values are finite: a property checked on NaN or inf proves nothing."""
+    if x.device.type != "meta" and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{argument}: expected finite values (a property check on NaN or inf "
+                         f"proves nothing), received NaN or inf")
+    return x
+
+
+def check_finite_output(out: Tensor, who: str, where: str) -> Tensor:
+    """``out`` if finite; else the property fails: finite input gave a non-finite output."""
+    if out.device.type != "meta" and not bool(torch.isfinite(out).all()):
+        raise AssertionError(f"{who}: fn returned a non-finite output (NaN or inf) for finite "
+                             f"input {where}")
+    return out
 
 
 def _max_abs(t: Tensor) -> float:
@@ -91,6 +121,8 @@ def _as_args(args: Any) -> tuple[Tensor, ...]:
             raise TypeError(f"args[{i}]: expected a torch.Tensor, received {type(a).__name__}")
         if not a.is_floating_point():
             raise TypeError(f"args[{i}]: expected a floating tensor, received dtype {a.dtype}")
+        check_finite_input(a, f"args[{i}]")
+    check_same_device(**{f"args[{i}]": a for i, a in enumerate(args)})
     return tuple(args)
 
 
@@ -141,17 +173,21 @@ def _rep_elements(
         return [(f"element {g} ({names[g]})", lambda r, g=g: r(g)) for g in indices]
     k = group.dim
     if elements is None:
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples: expected a positive int, received {n_samples!r}")
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         coords = torch.randn(n_samples, k, generator=gen, dtype=torch.float64)
     else:
-        coords = torch.as_tensor(elements, dtype=torch.float64)
+        try:
+            coords = torch.as_tensor(elements, dtype=torch.float64, device="cpu")
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(f"elements: expected Lie-algebra coordinates [s, {k}] for "
+                             f"{group.name}, received {type(elements).__name__} "
+                             f"{elements!r:.60} ({error})") from None
         if k == 1 and coords.dim() == 1:
             coords = coords[:, None]
         if coords.dim() != 2 or coords.shape[1] != k or coords.shape[0] == 0:
             raise ValueError(f"elements: expected Lie-algebra coordinates of shape [s, {k}] for "
                              f"{group.name}, received shape {tuple(coords.shape)}")
+        check_finite_input(coords, "elements")
     return [
         (f"exp(t·X) with t = {[round(v, 4) for v in t.tolist()]}", lambda r, t=t: r.matrix_exp(t))
         for t in coords
@@ -199,13 +235,21 @@ def assert_equivariant(
         The largest error ``max_g ||fn(g · args) - g · fn(args)||_∞``.
 
     Raises:
-        AssertionError: for the element with the largest error relative to its allowance.
-        TypeError, ValueError: malformed arguments, named in the message.
+        AssertionError: for the element with the largest error relative to its allowance, or
+            when ``fn`` returns NaN or inf (for the finite inputs it is given).
+        TypeError, ValueError: malformed arguments, named in the message (inputs holding NaN
+            or inf, more than :data:`MAX_SAMPLES` samples, NaN or negative tolerances).
     """
     if not callable(fn):
         raise TypeError(f"fn: expected a callable, received {type(fn).__name__}")
     xs = _as_args(args)
     n = len(xs)
+    check_int(n_samples, "n_samples", minimum=1)
+    check_count(n_samples, "n_samples", "random group elements", MAX_SAMPLES)
+    check_tolerance_values(atol, rtol)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, "
+                        f"received {type(generator).__name__}")
     if actions_in is not None:
         if rep_in is not None or rep_out is not None:
             raise ValueError("rep_in, rep_out: pass representations or actions_in/action_out, "
@@ -213,7 +257,8 @@ def assert_equivariant(
         if action_out is not None and not callable(action_out):
             raise TypeError(f"action_out: expected a callable or None, "
                             f"received {type(action_out).__name__}")
-        if elements is None or isinstance(elements, str) or len(elements) == 0:
+        if (elements is None or isinstance(elements, str)
+                or not isinstance(elements, Sequence | Tensor) or len(elements) == 0):
             raise ValueError("elements: actions_in needs an explicit non-empty sequence of "
                              "group elements to pass to the actions")
         ins = [a if a is not None else _identity_action for a in _per_arg(actions_in, n,
@@ -261,7 +306,7 @@ def assert_equivariant(
         raise ValueError(f"rep_out: fn's output has shape {tuple(reference.shape)}, expected "
                          f"last dimension {rep_out.dim} ({rep_out.name})")
     atol_, rtol_ = check_tolerances(atol, rtol, reference.dtype)
-    reference = reference.detach()
+    reference = check_finite_output(reference.detach(), "assert_equivariant", "args")
 
     worst_error, worst_ratio, worst = 0.0, -1.0, ""
     for label, g, ins, out in cases:
@@ -271,6 +316,7 @@ def assert_equivariant(
             shape = tuple(moved.shape) if isinstance(moved, Tensor) else type(moved).__name__
             raise AssertionError(f"assert_equivariant: at {label}, fn(g · args) has shape "
                                  f"{shape} but g · fn(args) has {tuple(expected.shape)}")
+        check_finite_output(moved.detach(), "assert_equivariant", f"g · args at {label}")
         error = _max_abs(moved.detach() - expected)
         allowed = atol_ + rtol_ * _max_abs(expected)
         ratio = error / allowed if allowed > 0 else (math.inf if error > 0 else 0.0)
