@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from prodint.zoo import from_torch
+from prodint.zoo import MultiheadAttention, from_torch
 
 
 def _inputs(batch_first: bool, b=2, length=5, source=7, e=8, kdim=8, vdim=8, seed=0):
@@ -110,7 +110,7 @@ def test_torch_argument_order() -> None:
 def test_bad_inputs_and_options() -> None:
     layer = from_torch(nn.MultiheadAttention(8, 2, batch_first=True))
     x = torch.randn(2, 5, 8)
-    with pytest.raises(ValueError, match=r"query: expected \[B, L, E\].*E = 8"):
+    with pytest.raises(ValueError, match=r"query: expected \[B, L, E\].*E = embed_dim = 8"):
         layer(torch.randn(2, 5, 6), x, x)
     with pytest.raises(ValueError, match=r"key_padding_mask: expected shape \(2, 5\)"):
         layer(x, x, x, key_padding_mask=torch.zeros(2, 4, dtype=torch.bool))
@@ -118,3 +118,19 @@ def test_bad_inputs_and_options() -> None:
         layer(x, x, x, attn_mask=torch.zeros(3, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="add_bias_kv: expected False"):
         from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
+
+
+def test_inputs_agree_with_each_other() -> None:
+    layer = MultiheadAttention(4, 2, kdim=3, batch_first=True)
+    q, k, v = torch.randn(2, 5, 4), torch.randn(2, 6, 3), torch.randn(2, 6, 4)
+    assert layer(q, k, v)[0].shape == (2, 5, 4)
+    with pytest.raises(ValueError, match=r"key: expected .*with E = kdim = 3"):
+        layer(q, torch.randn(2, 6, 4), v)
+    with pytest.raises(ValueError, match=r"key: expected the batch size of query \(2\)"):
+        layer(q, k[:1], v[:1])
+    with pytest.raises(ValueError, match=r"key: expected rank 3 \(that of query"):
+        layer(q, k[0], v[0])
+    with pytest.raises(ValueError, match=r"value: expected the batch size and length of key"):
+        layer(q, k, v[:, :5])
+    with pytest.raises(TypeError, match=r"need_weights: expected a bool"):
+        layer(q, k, v, need_weights="no")  # type: ignore[arg-type]

@@ -101,16 +101,18 @@ def test_bad_arguments_are_named() -> None:
 
     assert ints_per_axis(2, 3, "stride", minimum=1) == (2, 2, 2)
     assert ints_per_axis([0, 1], 2, "padding") == (0, 1)
-    with pytest.raises(ValueError, match=r"stride: expected an int or 2 ints ≥ 1, received 0"):
+    with pytest.raises(ValueError, match=r"stride: expected a positive int, received 0"):
         ConvNd(2, 3, 4, 3, stride=0)
-    with pytest.raises(ValueError, match=r"kernel_size: expected an int or 3 ints ≥ 1, "
+    with pytest.raises(ValueError, match=r"kernel_size: expected an int or 3 ints, "
                                          r"received \(3, 3\)"):
         ConvNd(3, 3, 4, (3, 3))
-    with pytest.raises(ValueError, match=r"padding: expected an int or 1 ints ≥ 0, received -1"):
+    with pytest.raises(ValueError, match=r"padding: expected an int >= 0, received -1"):
         ConvTransposeNd(1, 2, 2, 3, padding=-1)
-    with pytest.raises(ValueError, match=r"dilation: expected an int or 1 ints ≥ 1, "
-                                         r"received True"):
+    with pytest.raises(TypeError, match=r"dilation: expected an int or 1 ints, "
+                                        r"received bool True"):
         ConvNd(1, 2, 2, 3, dilation=True)
+    with pytest.raises(TypeError, match=r"stride: expected an int, received 2.0"):
+        ConvNd(2, 3, 4, 3, stride=(1, 2.0))
     with pytest.raises(ValueError, match=r"groups: expected a divisor of in_channels=3 and "
                                          r"out_channels=4, received 2"):
         ConvNd(1, 3, 4, 3, groups=2)
@@ -119,5 +121,36 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match=r"output_padding: expected less than stride or "
                                          r"dilation"):
         ConvTransposeNd(1, 2, 2, 3, stride=2, output_padding=2)
-    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor, received list"):
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[batch, 2, 1 spatial dims\], "
+                                        r"received list"):
         ConvNd(1, 2, 2, 3)([[1.0]])
+
+
+def test_sizes_are_estimated_before_any_allocation() -> None:
+    with pytest.raises(ValueError, match=r"in_channels, out_channels, kernel_size: expected a "
+                                         r"size whose parameters and tables fits in .*about "
+                                         r"12.0 TiB"):
+        ConvNd(1, 2**40, 1, 3)
+    layer = ConvNd(1, 2, 2, 3, padding=2**40)
+    with pytest.raises(ValueError, match=r"x, padding, stride, dilation: .*output"):
+        layer(torch.randn(1, 2, 5))
+    with pytest.raises(ValueError, match=r"x: expected spatial sizes of at least "
+                                         r"dilation\*\(kernel_size-1\)\+1-2\*padding = 9"):
+        ConvNd(1, 2, 2, 3, dilation=4)(torch.randn(1, 2, 5))
+    with pytest.raises(ValueError, match=r"padding: expected at most the spatial sizes"):
+        ConvNd(1, 2, 2, 3, padding=6, padding_mode="circular")(torch.randn(1, 2, 5))
+
+
+def test_options_and_inputs_are_checked() -> None:
+    with pytest.raises(TypeError, match=r"dtype: expected a floating torch.dtype"):
+        ConvNd(1, 2, 2, 3, dtype="float64")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"device: expected a device such as"):
+        ConvNd(1, 2, 2, 3, device="gpu0")
+    with pytest.raises(TypeError, match=r"generator: expected a torch.Generator"):
+        ConvNd(1, 2, 2, 3, generator=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"bias: expected a bool, received 1"):
+        ConvNd(1, 2, 2, 3, bias=1)  # type: ignore[arg-type]
+    layer = ConvNd(1, 2, 2, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"x: expected dtype torch.float64 \(the layer's dtype\)"):
+        layer(torch.ones(1, 2, 5, dtype=torch.int64))
+    assert layer(torch.ones(0, 2, 5, dtype=torch.float64)).shape == (0, 2, 3)

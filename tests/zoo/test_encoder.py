@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from prodint.zoo import from_torch
+from prodint.zoo import TransformerEncoderLayer, from_torch
 
 
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post_norm", "pre_norm"])
@@ -41,3 +41,16 @@ def test_bad_input_and_options() -> None:
         layer(torch.randn(2, 5, 7))
     with pytest.raises(ValueError, match="activation: expected relu or gelu"):
         from_torch(nn.TransformerEncoderLayer(8, 2, 16, activation=torch.tanh))
+
+
+def test_layer_norm_eps_and_masks_are_checked() -> None:
+    # eps = 0 would divide a constant row by its zero variance
+    with pytest.raises(ValueError, match=r"layer_norm_eps: expected a finite number > 0"):
+        TransformerEncoderLayer(8, 2, 16, layer_norm_eps=0.0)
+    layer = TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    src = torch.randn(2, 3, 8)
+    with pytest.raises(TypeError, match=r"src_mask: expected dtype bool, .*received torch.int64"):
+        layer(src, src_mask=torch.zeros(3, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"src_key_padding_mask: expected shape \(2, 3\) "
+                                         r"\(batch and source length of src\)"):
+        layer(src, src_key_padding_mask=torch.zeros(3, 3, dtype=torch.bool))

@@ -58,5 +58,6 @@ def test_bad_input() -> None:
         GLU(5, 3)(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"x2: expected \[\.\.\., 3\]"):
         Bilinear(4, 3, 2)(torch.randn(2, 4), torch.randn(2, 4))
-    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor, received ndarray"):
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[\.\.\., 3\], "
+                                        r"received ndarray"):
         SwiGLU(3, 4, 2)(torch.randn(2, 3).numpy())

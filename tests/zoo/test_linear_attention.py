@@ -86,8 +86,8 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=8\], received "
                                          r"shape \(2, 5, 6\)"):
         layer(torch.randn(2, 5, 6))
-    with pytest.raises(ValueError, match=r"^x_t: expected \[B, width=8\], received "
-                                         r"shape \(2, 1, 8\)"):
+    with pytest.raises(ValueError, match=r"^x_t: expected a tensor of rank 2 \[B, width=8\], "
+                                         r"received shape \(2, 1, 8\)"):
         layer.step(torch.randn(2, 1, 8))
     with pytest.raises(TypeError, match=r"^state: expected a LinearAttentionState"):
         layer.step(torch.randn(2, 8), torch.zeros(2, 2, 4, 4))

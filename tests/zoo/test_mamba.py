@@ -154,7 +154,8 @@ def test_factory_arguments_and_generator() -> None:
     for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
         assert p.dtype == torch.float64, name
         assert torch.equal(p, q), name
-    with pytest.raises(ValueError, match=r"dt_min, dt_max: expected 0 < dt_min ≤ dt_max"):
+    with pytest.raises(ValueError, match=r"dt_min, dt_max: expected dt_min <= dt_max, "
+                                         r"received 0.2, 0.1"):
         MambaBlock(8, dt_min=0.2, dt_max=0.1)
 
 
@@ -163,12 +164,14 @@ def test_bad_inputs_name_argument_expected_and_received() -> None:
     with pytest.raises(ValueError, match=r"x: expected \[B, L, 8\] \(d_model=8\), received "
                                          r"shape \(2, 5, 7\)"):
         block(torch.zeros(2, 5, 7))
-    with pytest.raises(ValueError, match=r"x: expected \[B, L, 8\].*received shape \(5, 8\)"):
+    with pytest.raises(ValueError, match=r"x: expected a tensor of rank 3 \[B, L, 8\], "
+                                         r"received shape \(5, 8\)"):
         block(torch.zeros(5, 8))
-    with pytest.raises(ValueError, match=r"x_t: expected \[B, 8\].*received shape \(2, 1, 8\)"):
+    with pytest.raises(ValueError, match=r"x_t: expected a tensor of rank 2 \[B, 8\], "
+                                         r"received shape \(2, 1, 8\)"):
         block.step(torch.zeros(2, 1, 8))
     good = block.initial_state(2)
-    with pytest.raises(ValueError, match=r"state\.ssm: expected \[B, E, N\] = "
+    with pytest.raises(ValueError, match=r"state\.ssm: expected \[B, E, N\] \(B that of x_t\) = "
                                          r"\[2, 16, 4\], received shape \(2, 16, 3\)"):
         block.step(torch.zeros(2, 8), MambaState(good.conv, torch.zeros(2, 16, 3)))
     with pytest.raises(ValueError, match=r"state\.conv: expected \[B, d_conv-1, E\]"):
@@ -176,9 +179,24 @@ def test_bad_inputs_name_argument_expected_and_received() -> None:
     with pytest.raises(TypeError, match=r"state: expected a MambaState \(conv, ssm\) or None, "
                                         r"received Tensor"):
         block.step(torch.zeros(2, 8), torch.zeros(2, 16, 4))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"x: expected \[B, L, 8\].*received shape \(2, 8\)"):
+    with pytest.raises(ValueError, match=r"x: expected a tensor of rank 3 \[B, L, 8\], "
+                                         r"received shape \(2, 8\)"):
         block.prefill(torch.zeros(2, 8))
     with pytest.raises(ValueError, match=r"mode: expected one of"):
         MambaBlock(8, mode="pscan")
     with pytest.raises(TypeError, match=r"block: expected a mambapy"):
         from_mambapy(nn.Linear(2, 2))
+
+
+def test_step_sizes_and_sizes_are_bounded() -> None:
+    from prodint.zoo.mamba import MAX_STEP
+
+    with pytest.raises(ValueError, match=r"dt_max: expected a finite number > 0 and <= 1000"):
+        MambaBlock(8, dt_max=MAX_STEP * 10)
+    with pytest.raises(ValueError, match=r"dt_min: expected a finite number > 0"):
+        MambaBlock(8, dt_min=float("nan"))
+    with pytest.raises(ValueError, match=r"d_model, d_state, d_conv, expand, dt_rank: "
+                                         r"expected a size whose parameters"):
+        MambaBlock(2**30, d_state=2**20)
+    with pytest.raises(TypeError, match=r"dt_rank: expected an int, received 2.0"):
+        MambaBlock(8, dt_rank=2.0)  # type: ignore[arg-type]

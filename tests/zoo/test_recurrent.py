@@ -208,7 +208,7 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match=r"input: expected \[T, C\] with C = input_size = 3, "
                                          r"received shape \(2, 7\)"):
         rnn(torch.randn(2, 7))
-    with pytest.raises(ValueError, match=r"input: expected a 3-D tensor \[B, T, C\]"):
+    with pytest.raises(ValueError, match=r"input: expected a tensor of rank 2 or 3 \[B, T, C\]"):
         lstm(torch.randn(7, 2, 3, 1))
     with pytest.raises(ValueError, match=r"hx: expected shape \(2, 2, 5\).*received \(1, 2, 5\)"):
         rnn(torch.randn(7, 2, C), torch.zeros(1, 2, H))
@@ -221,7 +221,7 @@ def test_bad_inputs() -> None:
         rnn(torch.randn(7, 2, C, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"step: streaming needs bidirectional=False"):
         GRU(C, H, bidirectional=True).step(torch.randn(2, C))
-    with pytest.raises(ValueError, match=r"nonlinearity: expected 'tanh' or 'relu'"):
+    with pytest.raises(ValueError, match=r"nonlinearity: expected one of 'tanh', 'relu'"):
         ElmanRNN(C, H, nonlinearity="gelu")
     with pytest.raises(ValueError, match=r"proj_size=2 is not supported"):
         from_torch(nn.LSTM(C, H, proj_size=2))
@@ -246,3 +246,17 @@ def test_contract_conventions() -> None:
     # the final-state expression reads the last step of every recurrence, in h_n order
     assert a.final_state_expression.axis_names == ("n", "h")
     assert a.final_state_expression.axes[0].size == 2
+
+
+def test_sizes_are_refused_before_building() -> None:
+    with pytest.raises(ValueError, match=r"input_size, hidden_size, num_layers: expected a "
+                                         r"size whose parameters"):
+        LSTM(3, 4, num_layers=2**40)
+    with pytest.raises(TypeError, match=r"batch_first: expected a bool, received 1"):
+        GRU(3, 4, batch_first=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"dropout: expected a finite number >= 0 and <= 1"):
+        GRU(3, 4, dropout=float("nan"))
+    rnn = GRU(3, 4, num_layers=2, batch_first=True)
+    with pytest.raises(ValueError, match=r"state: expected shape \(2, 5, 4\) \(layers·directions, "
+                                         r"batch of x"):
+        rnn.step(torch.randn(5, 3), torch.zeros(2, 2, 4))

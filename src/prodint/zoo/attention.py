@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.checks import check_bool, check_float, check_int, check_tensor
 from prodint.interaction import (
     Contract,
     Expr,
@@ -38,6 +39,7 @@ from prodint.interaction import (
 from prodint.interaction.compile import Plan
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import head_projection, projection
+from prodint.zoo.checks import check_input, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -85,14 +87,28 @@ def attention_expression(query: Expr, key: Expr, value: Expr, mask: Expr | None,
 
 def additive_mask(batch: int, heads: int, length: int, source: int, *,
                   key_padding_mask: Tensor | None, attn_mask: Tensor | None, is_causal: bool,
-                  dtype: torch.dtype, device: torch.device) -> Tensor | None:
+                  dtype: torch.dtype, device: torch.device,
+                  names: tuple[str, str, str] = ("key_padding_mask", "attn_mask",
+                                                 "query, key")) -> Tensor | None:
     """Combine torch-style masks into one additive ``[B, H, L, S]`` float mask (or ``None``).
 
     Boolean masks mark positions *not* allowed with ``True`` (they get ``-inf``); float masks
     are added. ``key_padding_mask`` is ``[B, S]``; ``attn_mask`` is ``[L, S]`` or
-    ``[B·H, L, S]``.
+    ``[B·H, L, S]``; both on ``device``. ``names`` are the masks' argument names and the
+    inputs' that give ``B, L, S``, for messages.
+
+    Raises:
+        TypeError: a mask that is not a tensor, or of a dtype other than bool or floating.
+        ValueError: a mask of another shape, or on another device.
     """
     total: Tensor | None = None
+    for name, m in zip(names, (key_padding_mask, attn_mask), strict=False):
+        if m is not None:
+            check_tensor(m, name, dtypes=(torch.bool, torch.float16, torch.bfloat16,
+                                          torch.float32, torch.float64))
+            if m.device != device:
+                raise ValueError(f"{name}: expected a tensor on {device} (that of the "
+                                 f"inputs), received one on {m.device}")
 
     def add(m: Tensor) -> None:
         nonlocal total
@@ -105,7 +121,8 @@ def additive_mask(batch: int, heads: int, length: int, source: int, *,
 
     if key_padding_mask is not None:
         if tuple(key_padding_mask.shape) != (batch, source):
-            raise ValueError(f"key_padding_mask: expected shape ({batch}, {source}), received "
+            raise ValueError(f"{names[0]}: expected shape ({batch}, {source}) (batch and "
+                             f"source length of {names[2]}), received "
                              f"{tuple(key_padding_mask.shape)}")
         add(to_float(key_padding_mask).view(batch, 1, 1, source))
     if attn_mask is not None:
@@ -114,9 +131,9 @@ def additive_mask(batch: int, heads: int, length: int, source: int, *,
         elif tuple(attn_mask.shape) == (batch * heads, length, source):
             add(to_float(attn_mask).view(batch, heads, length, source))
         else:
-            raise ValueError(f"attn_mask: expected shape ({length}, {source}) or "
-                             f"({batch * heads}, {length}, {source}), received "
-                             f"{tuple(attn_mask.shape)}")
+            raise ValueError(f"{names[1]}: expected shape ({length}, {source}) or "
+                             f"({batch * heads}, {length}, {source}) (lengths and batch·heads "
+                             f"of {names[2]}), received {tuple(attn_mask.shape)}")
     if is_causal:
         causal = torch.ones(length, source, dtype=torch.bool, device=device).triu(1)
         add(to_float(causal).view(1, 1, length, source))
@@ -137,6 +154,13 @@ class MultiheadAttention(InteractionLayer):
         expression: the output over the signals ``query[t, cq]``, ``key[t, ck]``,
             ``value[t, cv]`` and the order-0 additive ``mask[h, t, s]``.
         weights_expression: its softmax node, the attention weights ``[t, h, s]``.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, an input that is
+            not a tensor of the layer's dtype, a mask of an integer dtype.
+        ValueError: a size below 1, ``num_heads`` not dividing ``embed_dim``, ``dropout``
+            outside ``[0, 1]``, parameters that would not fit in memory, inputs whose
+            shapes, batch sizes, lengths or devices disagree.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, *, bias: bool = True,
@@ -144,10 +168,19 @@ class MultiheadAttention(InteractionLayer):
                  dropout: float = 0.0, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_int(embed_dim, "embed_dim", minimum=1)
+        check_int(num_heads, "num_heads", minimum=1)
         if embed_dim % num_heads:
             raise ValueError(f"num_heads: expected a divisor of embed_dim={embed_dim}, "
                              f"received {num_heads}")
-        kdim, vdim = kdim or embed_dim, vdim or embed_dim
+        kdim = embed_dim if kdim is None else check_int(kdim, "kdim", minimum=1)
+        vdim = embed_dim if vdim is None else check_int(vdim, "vdim", minimum=1)
+        for name, flag in (("bias", bias), ("batch_first", batch_first)):
+            check_bool(flag, name)
+        check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
+        check_options(device, dtype, generator)
+        check_parameters((2 * embed_dim + kdim + vdim + 4) * embed_dim,
+                         "embed_dim, kdim, vdim", dtype)
         query = Signal("query", [("t", None), ("cq", embed_dim)])
         key = Signal("key", [("t", None), ("ck", kdim)])
         value = Signal("value", [("t", None), ("cv", vdim)])
@@ -161,13 +194,20 @@ class MultiheadAttention(InteractionLayer):
         self.kdim, self.vdim = kdim, vdim
         self.batch_first, self.dropout, self.bias = batch_first, dropout, bias
 
-    def _check(self, x: Tensor, argument: str, features: int) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() not in (2, 3) or x.shape[-1] != features:
-            layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
+    def _check(self, x: Tensor, argument: str, features: str, rank: int | None = None
+               ) -> Tensor:
+        """``x`` batch-first ``[B, L, E]`` with ``E`` the attribute ``features``; ``rank``
+        that of the query, which the key and the value must share (batched or not)."""
+        layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
+        x = check_input(x, argument, self.param("Wq"), rank=(2, 3),
+                        layout=f"{layout} (or unbatched [L, E])")
+        if rank is not None and x.dim() != rank:
+            raise ValueError(f"{argument}: expected rank {rank} (that of query: both batched "
+                             f"or both unbatched), received shape {tuple(x.shape)}")
+        size = getattr(self, features)
+        if x.shape[-1] != size:
             raise ValueError(f"{argument}: expected {layout} (or unbatched [L, E]) with E = "
-                             f"{features}, received {tuple(x.shape)}")
+                             f"{features} = {size}, received {tuple(x.shape)}")
         if x.dim() == 2:
             return x.unsqueeze(0)
         return x if self.batch_first else x.transpose(0, 1)
@@ -200,11 +240,22 @@ class MultiheadAttention(InteractionLayer):
                 key_padding_mask: Tensor | None, need_weights: bool, attn_mask: Tensor | None,
                 average_attn_weights: bool, is_causal: bool) -> tuple[Tensor, Tensor | None]:
         """The wrapper shared by the three paths: layout and masks around one executor."""
+        for name, flag in (("need_weights", need_weights),
+                           ("average_attn_weights", average_attn_weights),
+                           ("is_causal", is_causal)):
+            check_bool(flag, name)
+        q = self._check(query, "query", "embed_dim")
         unbatched = query.dim() == 2
-        q = self._check(query, "query", self.embed_dim)
-        k = self._check(key, "key", self.kdim)
-        v = self._check(value, "value", self.vdim)
-        if unbatched and key_padding_mask is not None:
+        k = self._check(key, "key", "kdim", query.dim())
+        v = self._check(value, "value", "vdim", query.dim())
+        if k.shape[0] != q.shape[0]:
+            raise ValueError(f"key: expected the batch size of query ({q.shape[0]}), received "
+                             f"shape {tuple(key.shape)}")
+        if v.shape[:2] != k.shape[:2]:
+            raise ValueError(f"value: expected the batch size and length of key "
+                             f"{tuple(k.shape[:2])} (batch first), received shape "
+                             f"{tuple(value.shape)}")
+        if unbatched and isinstance(key_padding_mask, Tensor):
             key_padding_mask = key_padding_mask.unsqueeze(0)
         b, length, source = q.shape[0], q.shape[1], k.shape[1]
         mask = additive_mask(b, self.num_heads, length, source,

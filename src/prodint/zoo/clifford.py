@@ -46,6 +46,7 @@ structure constant, without the fold.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -53,6 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import Algebra
+from prodint.checks import check_bool, check_choice, check_int
 from prodint.interaction import (
     Contract,
     Expr,
@@ -67,8 +69,14 @@ from prodint.interaction import (
 )
 from prodint.interaction.fold import fold
 from prodint.interaction.layer import InteractionLayer
+from prodint.zoo.checks import (
+    check_input,
+    check_options,
+    check_parameters,
+    conv_output_sizes,
+    ints_per_axis,
+)
 from prodint.zoo.clifford_signature import Signature, _signature, clifford_algebra
-from prodint.zoo.convolution import check_channels, ints_per_axis
 
 __all__ = [
     "CliffordConv1d",
@@ -119,6 +127,12 @@ class _CliffordLayer(InteractionLayer):
     Attributes:
         algebra: the Clifford algebra of the signature (:func:`clifford_algebra`).
         n_blades: ``n = 2^m``.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option; an
+            input that is not a tensor of the layer's dtype.
+        ValueError: a bad signature, a size below 1, ``groups != 1``, parameters that would
+            not fit in memory; an input of another shape or device, or too small a grid.
     """
 
     def __init__(self, signature: Signature, in_channels: int, out_channels: int,
@@ -126,8 +140,17 @@ class _CliffordLayer(InteractionLayer):
                  padding: tuple[int, ...], dilation: tuple[int, ...], bias: bool, *,
                  device: torch.device | str | None, dtype: torch.dtype | None,
                  generator: torch.Generator | None) -> None:
-        check_channels(in_channels, out_channels, groups=1)
         self.signature = _signature(signature)
+        check_int(in_channels, "in_channels", minimum=1)
+        check_int(out_channels, "out_channels", minimum=1)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        n, taps = 2 ** len(self.signature), math.prod(kernel_size)
+        # the weight and bias, and the fold's table: an index and a sign per real weight
+        check_parameters(n * out_channels * (in_channels * taps + 1)
+                         + n * n * out_channels * in_channels * taps,
+                         "in_channels, out_channels, kernel_size", dtype,
+                         tables=n * n * out_channels * in_channels * taps)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = kernel_size, stride
         self.padding, self.dilation = padding, dilation
@@ -161,8 +184,7 @@ class _CliffordLayer(InteractionLayer):
             self.load_tensors(b=module.bias)
 
     def _check_blades(self, x: Tensor, spatial: int) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
+        check_input(x, "x", self.params["W"])
         if spatial == 0:
             ok = x.dim() >= 2 and tuple(x.shape[-2:]) == (self.in_channels, self.n_blades)
             want = f"[..., {self.in_channels}, {self.n_blades}] (channels"
@@ -174,6 +196,9 @@ class _CliffordLayer(InteractionLayer):
         if not ok:
             raise ValueError(f"x: expected {want}, {self.algebra.name} blades), received "
                              f"{tuple(x.shape)}")
+        if spatial:
+            conv_output_sizes(x, x.shape[2:-1], self.kernel_size, self.stride, self.padding,
+                              self.dilation, self.out_channels * self.n_blades)
 
     def general(self, x: Tensor) -> Tensor:
         """The compiled expression (the fold, then the contraction)."""
@@ -258,11 +283,10 @@ class _CliffordConvNd(_CliffordLayer):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if groups != 1:
+        if check_int(groups, "groups") != 1:
             raise ValueError(f"groups: expected 1 (grouped Clifford convolutions are not "
                              f"supported), received {groups!r}")
-        if padding_mode != "zeros":
-            raise ValueError(f"padding_mode: expected 'zeros', received {padding_mode!r}")
+        check_choice(padding_mode, "padding_mode", ("zeros",))
         self.dims = dims
         super().__init__(signature, in_channels, out_channels,
                          ints_per_axis(kernel_size, dims, "kernel_size", minimum=1),

@@ -15,12 +15,14 @@ Layout is torch's: input ``[B, C, *spatial]``, weight ``[out, in/groups, *k]`` (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.checks import check_bool, check_choice, check_int, check_memory
 from prodint.interaction import (
     Contract,
     Expr,
@@ -37,32 +39,27 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
+from prodint.zoo.checks import (
+    check_channels,
+    check_input,
+    check_options,
+    check_parameters,
+    conv_output_sizes,
+    ints_per_axis,
+)
 from prodint.zoo.registry import copy_from, register_converter
 
 PADDING_MODES = ("zeros", "circular")
 
 
-def ints_per_axis(value: int | Sequence[int], n: int, argument: str, *,
-                  minimum: int = 0) -> tuple[int, ...]:
-    """``value`` as ``n`` ints ``≥ minimum`` (one int is repeated), or a ``ValueError`` naming
-    ``argument``: the per-axis options of an ``n``-d convolution (kernel size, stride, …)."""
-    out = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(out) != n or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                                for v in out):
-        raise ValueError(f"{argument}: expected an int or {n} ints ≥ {minimum}, received "
-                         f"{value!r}")
-    return out
-
-
-def check_channels(in_channels: int, out_channels: int, groups: int) -> None:
-    """Positive channel counts that ``groups`` divides, or a ``ValueError`` naming the culprit."""
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("groups", groups)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, received {value!r}")
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups: expected a divisor of in_channels={in_channels} and "
-                         f"out_channels={out_channels}, received {groups}")
+def _check_conv_options(n: object, bias: object, device: object, dtype: object,
+                        generator: object) -> int:
+    """The options every convolution checks first: ``n`` (1, 2 or 3 spatial axes), ``bias``
+    and the layer options."""
+    dims = check_int(n, "n", minimum=1, maximum=3)
+    check_bool(bias, "bias")
+    check_options(device, dtype, generator)
+    return dims
 
 
 def _contract_filters(win: Expr, w: Expr, groups: int, channels: int, out: int,
@@ -141,11 +138,11 @@ class _Convolution(InteractionLayer):
         self.in_channels, self.out_channels = in_channels, out_channels
 
     def _check(self, x: object) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() != self.n + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x: expected [batch, {self.in_channels}, {self.n} spatial dims], "
-                             f"received {tuple(x.shape)}")
+        """``x`` as ``[batch, in_channels, *spatial]`` in the layer's dtype and device."""
+        layout = f"[batch, {self.in_channels}, {self.n} spatial dims]"
+        x = check_input(x, "x", self.param("W"), rank=self.n + 2, layout=layout)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"x: expected {layout}, received {tuple(x.shape)}")
         return x
 
     def _bias(self) -> Tensor | None:
@@ -161,14 +158,15 @@ class ConvNd(_Convolution):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(f"padding_mode: expected one of {PADDING_MODES}, received "
-                             f"{padding_mode!r}")
+        n = _check_conv_options(n, bias, device, dtype, generator)
+        check_choice(padding_mode, "padding_mode", PADDING_MODES)
         check_channels(in_channels, out_channels, groups)
         self.kernel_size = ints_per_axis(kernel_size, n, "kernel_size", minimum=1)
         self.stride = ints_per_axis(stride, n, "stride", minimum=1)
         self.padding = ints_per_axis(padding, n, "padding")
         self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
+        check_parameters(out_channels * (in_channels // groups) * math.prod(self.kernel_size)
+                         + out_channels, "in_channels, out_channels, kernel_size", dtype)
         self.padding_mode = padding_mode
         super().__init__(conv_expression(n, in_channels, out_channels, self.kernel_size,
                                          self.stride, self.padding, self.dilation, groups,
@@ -176,8 +174,29 @@ class ConvNd(_Convolution):
                          n, in_channels, out_channels, groups, device=device, dtype=dtype,
                          generator=generator)
 
+    def _check_grid(self, x: Tensor) -> None:
+        """The window fits the padded input and the output fits in memory; circular padding
+        wraps at most once around each axis."""
+        spatial = x.shape[2:]
+        conv_output_sizes(x, spatial, self.kernel_size, self.stride, self.padding,
+                          self.dilation, self.out_channels)
+        if self.padding_mode == "circular" and any(
+                p > size for p, size in zip(self.padding, spatial, strict=True)):
+            raise ValueError(f"padding: expected at most the spatial sizes {tuple(spatial)} "
+                             f"for circular padding, received {self.padding}")
+
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression."""
+        self._check_grid(self._check(x))
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check_grid(self._check(x))
+        return self.run_reference(x)
+
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+        self._check_grid(self._check(x))
         conv = (F.conv1d, F.conv2d, F.conv3d)[self.n - 1]
         padding: tuple[int, ...] | int = self.padding
         if self.padding_mode == "circular" and any(self.padding):
@@ -196,12 +215,15 @@ class ConvTransposeNd(_Convolution):
                  groups: int = 1, bias: bool = True, dilation: int | Sequence[int] = 1, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        n = _check_conv_options(n, bias, device, dtype, generator)
         check_channels(in_channels, out_channels, groups)
         self.kernel_size = ints_per_axis(kernel_size, n, "kernel_size", minimum=1)
         self.stride = ints_per_axis(stride, n, "stride", minimum=1)
         self.padding = ints_per_axis(padding, n, "padding")
         self.output_padding = ints_per_axis(output_padding, n, "output_padding")
         self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
+        check_parameters(in_channels * (out_channels // groups) * math.prod(self.kernel_size)
+                         + out_channels, "in_channels, out_channels, kernel_size", dtype)
         for op, st, di in zip(self.output_padding, self.stride, self.dilation, strict=True):
             if op >= max(st, di):
                 raise ValueError(f"output_padding: expected less than stride or dilation per "
@@ -213,8 +235,29 @@ class ConvTransposeNd(_Convolution):
             n, in_channels, out_channels, groups, device=device, dtype=dtype,
             generator=generator)
 
+    def _check_grid(self, x: Tensor) -> None:
+        """The output grid is not empty and fits in memory."""
+        out = [(size - 1) * s - 2 * p + d * (k - 1) + op + 1 for size, k, s, p, op, d in zip(
+            x.shape[2:], self.kernel_size, self.stride, self.padding, self.output_padding,
+            self.dilation, strict=True)]
+        if any(size < 1 for size in out):
+            raise ValueError(f"x: expected spatial sizes with a non-empty output for padding "
+                             f"{self.padding}, received shape {tuple(x.shape)}")
+        check_memory(x.shape[0] * self.out_channels * math.prod(out) * x.element_size(),
+                     "x, stride, dilation, kernel_size", "output")
+
+    def general(self, x: Tensor) -> Tensor:
+        """The compiled expression."""
+        self._check_grid(self._check(x))
+        return self.run_plan(x)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The expression evaluated node by node."""
+        self._check_grid(self._check(x))
+        return self.run_reference(x)
+
     def forward(self, x: Tensor) -> Tensor:
-        self._check(x)
+        self._check_grid(self._check(x))
         conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self.n - 1]
         return conv(x, self.param("W"), self._bias(), self.stride, self.padding,
                     self.output_padding, self.groups, self.dilation)

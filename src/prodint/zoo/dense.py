@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.checks import check_bool, check_int
 from prodint.interaction import Expr, Signal
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
+from prodint.zoo.checks import check_features, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -18,30 +20,30 @@ def dense_expression(in_features: int, out_features: int, bias: bool = True) -> 
     return projection(x, "W", out_features, bias="b" if bias else None, torch_layout=True)
 
 
-def check_features(x: object, features: int, argument: str = "x") -> Tensor:
-    """``x`` if it is a tensor ``[..., features]``; otherwise a ``TypeError``/``ValueError``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
-    if x.dim() == 0 or x.shape[-1] != features:
-        raise ValueError(f"{argument}: expected [..., {features}], received {tuple(x.shape)}")
-    return x
-
-
 class Dense(InteractionLayer):
     """A dense layer; ``forward`` dispatches to ``F.linear``. Input ``[..., in_features]``.
 
     Parameters ``W [out, in]`` drawn ``U(±1/√in)`` and ``b [out]`` (zeros).
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option.
+        ValueError: a size below 1, or parameters that would not fit in memory.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_int(in_features, "in_features", minimum=1)
+        check_int(out_features, "out_features", minimum=1)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        check_parameters((in_features + 1) * out_features, "in_features, out_features", dtype)
         super().__init__(dense_expression(in_features, out_features, bias), device=device,
                          dtype=dtype, generator=generator)
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, x: Tensor) -> Tensor:
-        check_features(x, self.in_features)
+        check_features(x, self.in_features, self.param("W"))
         bias = self.param("b") if self.has_param("b") else None
         return F.linear(x, self.param("W"), bias)
 

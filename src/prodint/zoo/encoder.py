@@ -18,10 +18,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
+from prodint.checks import check_bool, check_choice, check_float, check_int
 from prodint.interaction import Expr, Parameter, Pointwise, Product, Rename, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
 from prodint.zoo.attention import additive_mask, attention_expression, native_attention
+from prodint.zoo.checks import check_input, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -67,6 +69,13 @@ class TransformerEncoderLayer(InteractionLayer):
 
     Attributes:
         expression: the layer over ``X[t, m]`` and the order-0 additive ``mask[h, t, s]``.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, an input that is
+            not a tensor of the layer's dtype, a mask of an integer dtype.
+        ValueError: a size below 1, ``nhead`` not dividing ``d_model``, an unknown
+            activation, ``layer_norm_eps <= 0``, ``dropout`` outside ``[0, 1]``, parameters
+            that would not fit in memory, masks of another shape or device.
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, *,
@@ -75,9 +84,19 @@ class TransformerEncoderLayer(InteractionLayer):
                  dropout: float = 0.0, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, received "
-                             f"{activation!r}")
+        for name, size in (("d_model", d_model), ("nhead", nhead),
+                           ("dim_feedforward", dim_feedforward)):
+            check_int(size, name, minimum=1)
+        check_choice(activation, "activation", sorted(ACTIVATIONS))
+        # eps = 0 divides by a zero variance on a constant row: NaN from finite input
+        check_float(layer_norm_eps, "layer_norm_eps", minimum=0.0, strict_minimum=True)
+        for name, flag in (("batch_first", batch_first), ("norm_first", norm_first),
+                           ("bias", bias)):
+            check_bool(flag, name)
+        check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
+        check_options(device, dtype, generator)
+        check_parameters((4 * d_model + 2 * dim_feedforward + 9) * d_model + dim_feedforward,
+                         "d_model, dim_feedforward", dtype)
         if d_model % nhead:
             raise ValueError(f"nhead: expected a divisor of d_model={d_model}, received "
                              f"{nhead}")
@@ -118,17 +137,18 @@ class TransformerEncoderLayer(InteractionLayer):
     def _encode(self, path: str, src: Tensor, src_mask: Tensor | None,
                 src_key_padding_mask: Tensor | None, is_causal: bool) -> Tensor:
         """The wrapper shared by the three paths: layout and masks around one executor."""
-        if not isinstance(src, Tensor):
-            raise TypeError(f"src: expected a torch.Tensor, received {type(src).__name__}")
-        if src.dim() != 3 or src.shape[-1] != self.d_model:
-            layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
+        check_bool(is_causal, "is_causal")
+        layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
+        check_input(src, "src", self.param("W1"), rank=3, layout=layout)
+        if src.shape[-1] != self.d_model:
             raise ValueError(f"src: expected {layout} with E = {self.d_model}, received "
                              f"{tuple(src.shape)}")
         x = src if self.batch_first else src.transpose(0, 1)
         b, length = x.shape[0], x.shape[1]
         mask = additive_mask(b, self.nhead, length, length,
                              key_padding_mask=src_key_padding_mask, attn_mask=src_mask,
-                             is_causal=is_causal, dtype=x.dtype, device=x.device)
+                             is_causal=is_causal, dtype=x.dtype, device=x.device,
+                             names=("src_key_padding_mask", "src_mask", "src"))
         if path == "native":
             y = self._native(x, mask)
         else:

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
+from prodint.checks import check_bool, check_int
 from prodint.interaction import Contract, Expr, Parameter, Pointwise, Product, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
-from prodint.zoo.dense import check_features
+from prodint.zoo.checks import check_features, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -32,6 +33,11 @@ class GLU(InteractionLayer):
     def __init__(self, in_features: int, hidden: int, bias: bool = True, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_int(in_features, "in_features", minimum=1)
+        check_int(hidden, "hidden", minimum=1)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        check_parameters(2 * (in_features + 1) * hidden, "in_features, hidden", dtype)
         x = Signal("X", [("c", in_features)])
         a = projection(x, "W1", hidden, out_axis="h", bias="b1" if bias else None,
                        torch_layout=True)
@@ -42,7 +48,7 @@ class GLU(InteractionLayer):
         self.in_features, self.hidden, self.bias = in_features, hidden, bias
 
     def forward(self, x: Tensor) -> Tensor:
-        check_features(x, self.in_features)
+        check_features(x, self.in_features, self.param("W1"))
         w = torch.cat([self.param("W1"), self.param("W2")])
         b = torch.cat([self.param("b1"), self.param("b2")]) if self.bias else None
         return F.glu(F.linear(x, w, b), dim=-1)
@@ -54,6 +60,12 @@ class SwiGLU(InteractionLayer):
     def __init__(self, in_features: int, hidden: int, out_features: int, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        for name, value in (("in_features", in_features), ("hidden", hidden),
+                            ("out_features", out_features)):
+            check_int(value, name, minimum=1)
+        check_options(device, dtype, generator)
+        check_parameters((2 * in_features + out_features) * hidden,
+                         "in_features, hidden, out_features", dtype)
         x = Signal("X", [("c", in_features)])
         gate = Pointwise("silu", projection(x, "W1", hidden, out_axis="h", torch_layout=True))
         value = projection(x, "W2", hidden, out_axis="h", torch_layout=True)
@@ -63,7 +75,7 @@ class SwiGLU(InteractionLayer):
         self.in_features = in_features
 
     def forward(self, x: Tensor) -> Tensor:
-        check_features(x, self.in_features)
+        check_features(x, self.in_features, self.param("W1"))
         h = F.silu(F.linear(x, self.param("W1"))) * F.linear(x, self.param("W2"))
         return F.linear(h, self.param("W3"))
 
@@ -75,6 +87,13 @@ class Bilinear(InteractionLayer):
                  bias: bool = True, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
+                            ("out_features", out_features)):
+            check_int(value, name, minimum=1)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        check_parameters((in1_features * in2_features + 1) * out_features,
+                         "in1_features, in2_features, out_features", dtype)
         x1 = Signal("X1", [("i", in1_features)])
         x2 = Signal("X2", [("j", in2_features)])
         a = Parameter("A", [("o", out_features), ("i", in1_features), ("j", in2_features)],
@@ -86,8 +105,11 @@ class Bilinear(InteractionLayer):
         self.in1_features, self.in2_features, self.bias = in1_features, in2_features, bias
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
-        check_features(x1, self.in1_features, "x1")
-        check_features(x2, self.in2_features, "x2")
+        check_features(x1, self.in1_features, self.param("A"), "x1")
+        check_features(x2, self.in2_features, self.param("A"), "x2")
+        if x1.shape[:-1] != x2.shape[:-1]:
+            raise ValueError(f"x2: expected leading dims {tuple(x1.shape[:-1])} (those of x1), "
+                             f"received shape {tuple(x2.shape)}")
         return F.bilinear(x1, x2, self.param("A"), self.param("b") if self.bias else None)
 
 

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.algebra import group_algebra
+from prodint.checks import check_bool, check_int, check_tensor
 from prodint.groups import Group, cyclic, dihedral
 from prodint.interaction import (
     Contract,
@@ -63,6 +64,7 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
+from prodint.zoo.checks import check_input, check_options, check_parameters, conv_output_sizes
 
 __all__ = [
     "GRID_GROUPS",
@@ -114,12 +116,19 @@ def transform_grid(group: Group, element: int, x: Tensor) -> Tensor:
     A step of ``C_n`` / ``D_n`` is ``4/n`` quarter turns ``torch.rot90(·, 1, dims=(-2, -1))``;
     the mirror is ``torch.flip(·, dims=(-1,))``. Non-square grids become ``[W, H]`` under odd
     quarter turns.
+
+    Raises:
+        TypeError: ``group`` not a Group, ``element`` not an int, ``x`` not a tensor.
+        ValueError: a group that does not act on the grid, an element out of range, ``x`` of
+            rank below 2.
     """
+    if not isinstance(group, Group):
+        raise TypeError(f"group: expected a prodint Group, received {type(group).__name__}")
     family, n = _family(group)
-    if isinstance(element, bool) or not isinstance(element, int) or \
-            not 0 <= element < group.order:
-        raise ValueError(f"element: expected an index in 0..{group.order - 1} ({group.name}), "
-                         f"received {element!r}")
+    check_int(element, "element", minimum=0, maximum=group.order - 1)
+    check_tensor(x, "x", dtypes=None)
+    if x.dim() < 2:
+        raise ValueError(f"x: expected a tensor [..., H, W], received shape {tuple(x.shape)}")
     k, f = (element, 0) if family == "C" else (element % n, element // n)
     if f:
         x = torch.flip(x, dims=(-1,))
@@ -190,13 +199,18 @@ class _GridGroupConv(InteractionLayer):
                  lifting: bool, *, device: torch.device | str | None,
                  dtype: torch.dtype | None, generator: torch.Generator | None) -> None:
         self.group = grid_group(group)
+        # one int per option: square, symmetric grids keep the rotations exact
         for value, argument, low in ((in_channels, "in_channels", 1),
                                      (out_channels, "out_channels", 1),
                                      (kernel_size, "kernel_size", 1), (padding, "padding", 0),
                                      (stride, "stride", 1), (dilation, "dilation", 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{argument}: expected an int >= {low} (square, symmetric "
-                                 f"grids keep the rotations exact), received {value!r}")
+            check_int(value, argument, minimum=low)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        order = self.group.order
+        weights = out_channels * in_channels * (1 if lifting else order) * kernel_size ** 2
+        check_parameters(weights + out_channels, "in_channels, out_channels, kernel_size",
+                         dtype, tables=2 * order * weights)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding = kernel_size, padding
         self.stride, self.dilation = stride, dilation
@@ -218,8 +232,7 @@ class _GridGroupConv(InteractionLayer):
         return self.params["b"][:, None].expand(self.out_channels, self.group.order).reshape(-1)
 
     def _check(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
+        check_input(x, "x", self.params["psi"])
         order = self.group.order
         if self.lifting:
             ok, want = x.dim() == 4 and x.shape[1] == self.in_channels, \
@@ -229,6 +242,9 @@ class _GridGroupConv(InteractionLayer):
             want = f"[batch, {self.in_channels}, {order} ({self.group.name}), H, W]"
         if not ok:
             raise ValueError(f"x: expected {want}, received {tuple(x.shape)}")
+        k, p, s, d = self.kernel_size, self.padding, self.stride, self.dilation
+        conv_output_sizes(x, x.shape[-2:], (k, k), (s, s), (p, p), (d, d),
+                          self.out_channels * order)
         if self.stride > 1:
             reach = 2 * self.padding - self.dilation * (self.kernel_size - 1) - 1
             for size in x.shape[-2:]:
@@ -243,7 +259,7 @@ class _GridGroupConv(InteractionLayer):
         self._check(x)
         batch, k = x.shape[0], self.kernel_size
         weight = self.filter_bank().reshape(self.out_channels * self.group.order, -1, k, k)
-        folded = x if self.lifting else x.reshape(batch, -1, *x.shape[-2:])
+        folded = x if self.lifting else x.flatten(1, 2)
         y = F.conv2d(folded, weight, self._real_bias(), self.stride, self.padding,
                      self.dilation)
         return y.view(batch, self.out_channels, self.group.order, *y.shape[-2:])

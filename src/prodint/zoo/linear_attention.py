@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from prodint.checks import check_bool, check_choice, check_int
 from prodint.interaction import (
     CausalMask,
     Contract,
@@ -39,6 +40,7 @@ from prodint.ops.linear_attention import (
     linear_attention,
     linear_attention_step,
 )
+from prodint.zoo.checks import check_options, check_parameters
 
 
 def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
@@ -75,6 +77,13 @@ class LinearAttention(InteractionLayer):
             recurrent is causal only).
         chunk_size: chunk length of the chunked form.
         device, dtype, generator: where the parameters live, their dtype, the random draws.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option; an
+            input that is not a tensor of the layer's dtype.
+        ValueError: a size below 1, ``heads`` not dividing ``width``, an unknown or
+            non-causal recurrent ``mode``, parameters that would not fit in memory; an input
+            of another shape or device.
     """
 
     def __init__(self, width: int, heads: int, *, causal: bool = True, mode: str = "chunk",
@@ -82,12 +91,13 @@ class LinearAttention(InteractionLayer):
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         for name, value in (("width", width), ("heads", heads), ("chunk_size", chunk_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, received {value!r}")
+            check_int(value, name, minimum=1)
         if width % heads:
             raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
-        if mode not in MODES:
-            raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
+        check_bool(causal, "causal")
+        check_choice(mode, "mode", MODES)
+        check_options(device, dtype, generator)
+        check_parameters(4 * width * width, "width", dtype)
         if mode == "recurrent" and not causal:
             raise ValueError("mode: expected 'naive' or 'chunk' for causal=False (the "
                              "recurrent form is causal), received 'recurrent'")
@@ -113,7 +123,7 @@ class LinearAttention(InteractionLayer):
 
     def _run(self, x: Tensor, mode: str, keep_state: bool
              ) -> tuple[Tensor, LinearAttentionState | None]:
-        q, k, v = self._heads(check_tokens(x, 3, self.width))
+        q, k, v = self._heads(check_tokens(x, 3, self.width, self.param("Wq")))
         o, state = linear_attention(q, k, v, causal=self.causal, mode=mode,
                                     chunk_size=self.chunk_size, output_final_state=keep_state)
         return self._output(o), state
@@ -143,7 +153,7 @@ class LinearAttention(InteractionLayer):
         when ``None``); feeding a sequence token by token gives ``forward``'s outputs.
         """
         self._streaming("step")
-        q, k, v = self._heads(check_tokens(x_t, 2, self.width))
+        q, k, v = self._heads(check_tokens(x_t, 2, self.width, self.param("Wq")))
         o, state = linear_attention_step(q, k, v, state)
         return self._output(o), state
 

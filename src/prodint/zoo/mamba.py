@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
+from prodint.checks import check_bool, check_choice, check_float, check_int
 from prodint.interaction import (
     Contract,
     Expr,
@@ -60,6 +61,11 @@ from prodint.ops.selective_scan import (
     selective_scan,
     selective_scan_step,
 )
+from prodint.zoo.checks import check_input, check_options, check_parameters
+
+#: The largest step size the initialisation may draw: larger steps make the drive
+#: ``(Δ ⊙ u) ⊗ B`` of the scan overflow in float32 on ordinary inputs.
+MAX_STEP = 1e3
 
 
 class MambaState(NamedTuple):
@@ -130,8 +136,15 @@ class MambaBlock(InteractionLayer):
             ``recurrent``).
         chunk_size: passed to the scan (chunk length, or tokens between stored states).
         dt_min, dt_max, dt_init_floor: the range of the initial step sizes (see
-            :meth:`reset_parameters`).
+            :meth:`reset_parameters`), each at most :data:`MAX_STEP`.
         device, dtype, generator: where the parameters live, their dtype, the random draws.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option; an
+            input or state that is not a tensor of the layer's dtype.
+        ValueError: a size below 1, an unknown mode, step sizes outside
+            ``0 < dt_min <= dt_max <= MAX_STEP``, parameters that would not fit in memory;
+            an input or state of another shape or device.
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
@@ -142,18 +155,25 @@ class MambaBlock(InteractionLayer):
                  generator: torch.Generator | None = None) -> None:
         for name, value in (("d_model", d_model), ("d_state", d_state), ("d_conv", d_conv),
                             ("expand", expand), ("chunk_size", chunk_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, received {value!r}")
+            check_int(value, name, minimum=1)
         if dt_rank == "auto":
             dt_rank = math.ceil(d_model / 16)
-        if not isinstance(dt_rank, int) or isinstance(dt_rank, bool) or dt_rank < 1:
+        elif isinstance(dt_rank, str):
             raise ValueError(f"dt_rank: expected a positive int or 'auto', received {dt_rank!r}")
-        if mode not in MODES:
-            raise ValueError(f"mode: expected one of {MODES}, received {mode!r}")
-        if not 0 < dt_min <= dt_max:
-            raise ValueError(f"dt_min, dt_max: expected 0 < dt_min ≤ dt_max, received "
-                             f"{dt_min!r}, {dt_max!r}")
+        check_int(dt_rank, "dt_rank", minimum=1)
+        check_bool(bias, "bias")
+        check_bool(conv_bias, "conv_bias")
+        check_choice(mode, "mode", MODES)
+        check_float(dt_min, "dt_min", minimum=0.0, strict_minimum=True, maximum=MAX_STEP)
+        check_float(dt_max, "dt_max", minimum=0.0, strict_minimum=True, maximum=MAX_STEP)
+        if dt_min > dt_max:
+            raise ValueError(f"dt_min, dt_max: expected dt_min <= dt_max, received {dt_min!r}, "
+                             f"{dt_max!r}")
+        check_float(dt_init_floor, "dt_init_floor", minimum=0.0, maximum=MAX_STEP)
+        check_options(device, dtype, generator)
         d_inner = expand * d_model
+        check_parameters(d_inner * (3 * d_model + d_conv + 2 * dt_rank + 3 * d_state + 6)
+                         + 2 * d_model, "d_model, d_state, d_conv, expand, dt_rank", dtype)
         super().__init__(mamba_expression(d_model, d_inner, d_state, d_conv, dt_rank,
                                           bias=bias, conv_bias=conv_bias),
                          device=device, dtype=dtype, generator=generator)
@@ -194,35 +214,37 @@ class MambaBlock(InteractionLayer):
 
     # ------------------------------------------------------------- checks
     def _check_sequence(self, x: object) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor [B, L, {self.d_model}], received "
-                            f"{type(x).__name__}")
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
+        x = check_input(x, "x", self.param("A_log"), rank=3, layout=f"[B, L, {self.d_model}]")
+        if x.shape[-1] != self.d_model:
             raise _shape_error("x", f"[B, L, {self.d_model}] (d_model={self.d_model})", x)
         return x
 
     def initial_state(self, batch: int, *, dtype: torch.dtype | None = None,
                       device: torch.device | str | None = None) -> MambaState:
         """The zero state ``(conv [B, d_conv-1, E], ssm [B, E, N])``."""
+        check_int(batch, "batch", minimum=0)
+        check_options(device, dtype, None)
         ref = self.param("A_log")
         dtype, device = dtype or ref.dtype, device or ref.device
         return MambaState(
             torch.zeros(batch, self.d_conv - 1, self.d_inner, dtype=dtype, device=device),
             torch.zeros(batch, self.d_inner, self.d_state, dtype=dtype, device=device))
 
-    def _check_state(self, state: object, batch: int) -> MambaState:
+    def _check_state(self, state: object, batch: int, like: Tensor) -> MambaState:
         if not isinstance(state, MambaState):
             raise TypeError(f"state: expected a MambaState (conv, ssm) or None, received "
                             f"{type(state).__name__}")
         for name, value, shape, label in (
                 ("state.conv", state.conv, (batch, self.d_conv - 1, self.d_inner),
-                 "[B, d_conv-1, E]"),
-                ("state.ssm", state.ssm, (batch, self.d_inner, self.d_state), "[B, E, N]")):
+                 "[B, d_conv-1, E] (B that of x_t)"),
+                ("state.ssm", state.ssm, (batch, self.d_inner, self.d_state),
+                 "[B, E, N] (B that of x_t)")):
             if not isinstance(value, Tensor):
                 raise TypeError(f"{name}: expected a torch.Tensor, received "
                                 f"{type(value).__name__}")
             if tuple(value.shape) != shape:
                 raise _shape_error(name, f"{label} = {list(shape)}", value)
+            check_input(value, name, like)
         return state
 
     # ------------------------------------------------------------- evaluation
@@ -274,16 +296,15 @@ class MambaBlock(InteractionLayer):
         ``state`` is the :class:`MambaState` before the token (zeros when ``None``); feeding
         a sequence token by token gives ``forward``'s outputs.
         """
-        if not isinstance(x_t, Tensor):
-            raise TypeError(f"x_t: expected a torch.Tensor [B, {self.d_model}], received "
-                            f"{type(x_t).__name__}")
-        if x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
+        x_t = check_input(x_t, "x_t", self.param("A_log"), rank=2,
+                          layout=f"[B, {self.d_model}]")
+        if x_t.shape[-1] != self.d_model:
             raise _shape_error("x_t", f"[B, {self.d_model}] (one token, d_model="
                                       f"{self.d_model})", x_t)
         batch = x_t.shape[0]
         if state is None:
             state = self.initial_state(batch, dtype=x_t.dtype, device=x_t.device)
-        state = self._check_state(state, batch)
+        state = self._check_state(state, batch, x_t)
         branch = F.linear(x_t, self.param("W_x"), self._optional("b_x"))
         gate = F.linear(x_t, self.param("W_z"), self._optional("b_z"))
         window = torch.cat([state.conv, branch.unsqueeze(1)], dim=1)  # [B, d_conv, E]

@@ -40,6 +40,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import check_choice
 from prodint.interaction import Expr, ProductAlgebra
 from prodint.zoo import recurrent_cells as cells
 from prodint.zoo.recurrent_layer import HiddenState, RecurrentLayer
@@ -59,9 +60,7 @@ class ElmanRNN(RecurrentLayer):
                  dropout: float = 0.0, bidirectional: bool = False, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', received "
-                             f"{nonlinearity!r}")
+        check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device=device, dtype=dtype, generator=generator)

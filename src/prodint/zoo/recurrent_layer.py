@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.algebra import hadamard
+from prodint.checks import check_bool, check_float, check_int
 from prodint.interaction import Expr, ProductAlgebra, Select, Stack, evaluate
 from prodint.interaction.compile import Plan
 from prodint.interaction.layer import InteractionLayer
 from prodint.zoo import recurrent_cells as cells
+from prodint.zoo.checks import check_input, check_options, check_parameters
 
 HiddenState = Tensor | tuple[Tensor, Tensor]
 
@@ -32,6 +34,12 @@ class RecurrentLayer(InteractionLayer):
         dropout: dropout probability on the outputs of every layer but the last (training).
         bidirectional: also run each layer backwards in time (``D = 2``).
         device, dtype, generator: where the parameters live, their dtype, the random draws.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option; an
+            input or state that is not a tensor of the layer's dtype.
+        ValueError: a size below 1, ``dropout`` outside ``[0, 1]``, parameters that would
+            not fit in memory; an input or state of another shape or device.
 
     Attributes:
         expression: the stack's product interaction over ``X[t, c]`` and the order-0 initial
@@ -52,10 +60,18 @@ class RecurrentLayer(InteractionLayer):
                  generator: torch.Generator | None = None) -> None:
         for value, name in ((input_size, "input_size"), (hidden_size, "hidden_size"),
                             (num_layers, "num_layers")):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, received {value!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"dropout: expected a probability in [0, 1], received {dropout!r}")
+            check_int(value, name, minimum=1)
+        for flag, name in ((bias, "bias"), (batch_first, "batch_first"),
+                           (bidirectional, "bidirectional")):
+            check_bool(flag, name)
+        check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
+        check_options(device, dtype, generator)
+        directions = 2 if bidirectional else 1
+        width = self.gates * hidden_size
+        first = (input_size + hidden_size + 2) * width
+        deeper = (directions * hidden_size + hidden_size + 2) * width
+        check_parameters(directions * (first + (num_layers - 1) * deeper),
+                         "input_size, hidden_size, num_layers", dtype)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
@@ -141,58 +157,51 @@ class RecurrentLayer(InteractionLayer):
         return ", ".join(extra) + f", order={self.self_interaction_order}"
 
     # ------------------------------------------------------------- checks
-    def _dtype(self) -> torch.dtype:
-        return self.param("weight_ih_l0").dtype
-
-    def _check_input(self, input: object) -> tuple[Tensor, bool]:
-        """``input`` as ``[T, B, C]`` and whether it came batched."""
+    def _check_input(self, input: object, argument: str = "input") -> tuple[Tensor, bool]:
+        """``input`` as ``[T, B, C]`` and whether it came batched (``argument`` names it)."""
         layout = "[B, T, C]" if self.batch_first else "[T, B, C]"
-        if not isinstance(input, Tensor):
-            raise TypeError(f"input: expected a torch.Tensor, received {type(input).__name__}")
-        if input.dim() not in (2, 3):
-            raise ValueError(f"input: expected a 3-D tensor {layout} or an unbatched 2-D "
-                             f"[T, C], received shape {tuple(input.shape)}")
+        check_input(input, argument, self.param("weight_ih_l0"), rank=(2, 3),
+                    layout=f"{layout} or unbatched [T, C]")
+        assert isinstance(input, Tensor)
         if input.shape[-1] != self.input_size:
             shown = layout if input.dim() == 3 else "[T, C]"
-            raise ValueError(f"input: expected {shown} with C = input_size = {self.input_size}, "
-                             f"received shape {tuple(input.shape)}")
-        if input.dtype != self._dtype():
-            raise TypeError(f"input: expected dtype {self._dtype()} (the parameters'), "
-                            f"received {input.dtype}")
+            raise ValueError(f"{argument}: expected {shown} with C = input_size = "
+                             f"{self.input_size}, received shape {tuple(input.shape)}")
         batched = input.dim() == 3
         x = input if batched else input.unsqueeze(1)
         x = x.transpose(0, 1) if batched and self.batch_first else x
         if x.shape[0] == 0:
-            raise ValueError(f"input: expected at least one time step, received shape "
+            raise ValueError(f"{argument}: expected at least one time step, received shape "
                              f"{tuple(input.shape)}")
         return x, batched
 
     def _check_state(self, value: object, argument: str, batch: int, batched: bool,
-                     layers: int) -> Tensor:
+                     layers: int, source: str) -> Tensor:
         shape = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{argument}: expected a torch.Tensor of shape {shape}, received "
-                            f"{type(value).__name__}")
+        check_input(value, argument, self.param("weight_ih_l0"))
+        assert isinstance(value, Tensor)
         if tuple(value.shape) != shape:
             raise ValueError(f"{argument}: expected shape {shape} (layers·directions, "
-                             f"{'batch, ' if batched else ''}hidden_size), received "
+                             f"{'batch of ' + source + ', ' if batched else ''}hidden_size; "
+                             f"{'batched' if batched else 'unbatched'} as {source}), received "
                              f"{tuple(value.shape)}")
-        if value.dtype != self._dtype():
-            raise TypeError(f"{argument}: expected dtype {self._dtype()}, received {value.dtype}")
         return value if batched else value.unsqueeze(1)
 
     def _initial(self, hx: HiddenState | None, batch: int, batched: bool, layers: int,
-                 like: Tensor) -> tuple[Tensor, ...]:
-        """Initial states as ``[L·D, B, H]`` tensors (one, or ``(h, c)`` for the LSTM)."""
+                 like: Tensor, names: tuple[str, str] = ("hx", "input")) -> tuple[Tensor, ...]:
+        """Initial states as ``[L·D, B, H]`` tensors (one, or ``(h, c)`` for the LSTM);
+        ``names`` are the state's and the input's argument names, for messages."""
+        state, source = names
         if hx is None:
             zeros = like.new_zeros(layers, batch, self.hidden_size)
             return (zeros,) * self.states
         if self.states == 1:
-            return (self._check_state(hx, "hx", batch, batched, layers),)
+            return (self._check_state(hx, state, batch, batched, layers, source),)
         if not isinstance(hx, tuple) or len(hx) != 2:
-            raise TypeError(f"hx: expected a pair (h_0, c_0), received {type(hx).__name__}")
-        return (self._check_state(hx[0], "hx[0] (h_0)", batch, batched, layers),
-                self._check_state(hx[1], "hx[1] (c_0)", batch, batched, layers))
+            raise TypeError(f"{state}: expected a pair (h_0, c_0), received "
+                            f"{type(hx).__name__}")
+        return (self._check_state(hx[0], f"{state}[0] (h_0)", batch, batched, layers, source),
+                self._check_state(hx[1], f"{state}[1] (c_0)", batch, batched, layers, source))
 
     def _finish(self, output: Tensor, finals: tuple[Tensor, ...], batched: bool,
                 ) -> tuple[Tensor, HiddenState]:
@@ -292,13 +301,12 @@ class RecurrentLayer(InteractionLayer):
         if self.bidirectional:
             raise ValueError("step: streaming needs bidirectional=False, received a "
                              "bidirectional layer")
-        if not isinstance(x, Tensor) or x.dim() not in (1, 2):
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x: expected one step [B, {self.input_size}] or "
-                             f"[{self.input_size}], received {shape}")
+        check_input(x, "x", self.param("weight_ih_l0"), rank=(1, 2),
+                    layout=f"[B, {self.input_size}] or [{self.input_size}] (one step)")
         time_dim = 1 if x.dim() == 2 and self.batch_first else 0
-        seq, batched = self._check_input(x.unsqueeze(time_dim))
-        states = self._initial(state, seq.shape[1], batched, self.num_layers, seq)
+        seq, batched = self._check_input(x.unsqueeze(time_dim), "x")
+        states = self._initial(state, seq.shape[1], batched, self.num_layers, seq,
+                               ("state", "x"))
         inp, new = seq[0], []
         for k in range(self.num_layers):
             s = self._update(k)(self._projection(inp, k), tuple(t[k] for t in states))

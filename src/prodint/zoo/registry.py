@@ -60,12 +60,28 @@ L = TypeVar("L", bound=InteractionLayer)
 
 
 def register_converter(*torch_types: type) -> Callable[[C], C]:
-    """Decorator: ``converter(module)`` handles modules of exactly these types."""
+    """Decorator: ``converter(module)`` handles modules of exactly these types.
 
-    def decorate(fn: C) -> C:
+    Raises:
+        TypeError: a type that is not a subclass of ``torch.nn.Module``, or a converter that
+            is not callable.
+        ValueError: no type.
+    """
+    if not torch_types:
+        raise ValueError("torch_types: expected at least one torch.nn.Module subclass, "
+                         "received none")
+    for t in torch_types:
+        if not (isinstance(t, type) and issubclass(t, nn.Module)):
+            raise TypeError(f"torch_types: expected subclasses of torch.nn.Module, received "
+                            f"{t!r}")
+
+    def decorate(converter: C) -> C:
+        if not callable(converter):
+            raise TypeError(f"converter: expected a callable (module) -> module, received "
+                            f"{type(converter).__name__}")
         for t in torch_types:
-            _CONVERTERS[t] = fn
-        return fn
+            _CONVERTERS[t] = converter
+        return converter
 
     return decorate
 
