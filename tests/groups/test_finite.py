@@ -8,7 +8,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prodint.groups import Group, cyclic, dihedral, direct_product, symmetric
+from prodint.groups import (
+    Group,
+    cyclic,
+    dihedral,
+    direct_product,
+    symmetric,
+    symmetric_permutations,
+)
 
 # A Latin square with identity 0 and involutive elements; every group of order 5 is cyclic and
 # C5 has no involutions, so this operation cannot be associative.
@@ -196,14 +203,65 @@ def test_generators_generate(g):
     assert len(gens) <= 2
 
 
-@pytest.mark.parametrize("ctor", [cyclic, dihedral, symmetric])
+@pytest.mark.parametrize("ctor", [cyclic, dihedral, symmetric, symmetric_permutations])
 def test_constructor_argument_validation(ctor):
-    with pytest.raises(TypeError, match="n: expected a positive int"):
+    with pytest.raises(TypeError, match=r"^n: expected an int, received 2\.0$"):
         ctor(2.0)
-    with pytest.raises(ValueError, match="n: expected a positive int, got 0"):
+    with pytest.raises(TypeError, match=r"^n: expected an int, received True$"):
+        ctor(True)
+    with pytest.raises(ValueError, match=r"^n: expected a positive int, received 0$"):
         ctor(0)
-    with pytest.raises(TypeError, match="g"):
+    with pytest.raises(TypeError, match=r"^g: expected a Group, received str"):
         direct_product("C2", cyclic(2))
+
+
+@pytest.mark.parametrize(("ctor", "n", "table"), [
+    (cyclic, 10**6, "C1000000"), (dihedral, 10**6, "D1000000"), (symmetric, 11, "S11"),
+    (cyclic, 10**30, "C1"), (symmetric, 10**30, "S1"),
+])
+def test_huge_groups_are_refused_with_the_estimate_before_allocating(ctor, n, table):
+    with pytest.raises(ValueError, match=rf"^n: expected a size whose Cayley table of {table}"
+                                         r".* fits in .*, received one that would need about "
+                                         r"[\d,.]+ (TiB|PiB)$"):
+        ctor(n)
+
+
+def test_memory_budget_follows_prodint_max_bytes(monkeypatch):
+    monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 20))
+    with pytest.raises(ValueError, match=r"^n: .* fits in 1\.0 MiB \(PRODINT_MAX_BYTES\), "
+                                         r"received one that would need about 3\.0 MiB$"):
+        cyclic(314)  # 4 tables of 314² longs
+    assert cyclic(100).order == 100
+    with pytest.raises(ValueError, match=r"^n: expected a size whose list of the 8! permutations"):
+        symmetric_permutations(8)  # 40320 · (16·8 + 64) bytes = 7.4 MiB
+    with pytest.raises(ValueError, match="g, h: expected a size whose Cayley table of C20xC20"):
+        direct_product(cyclic(20), cyclic(20))
+
+
+def test_large_symmetric_group_is_built_in_row_chunks():
+    g = symmetric(6)  # 720 elements: composed in chunks, checked like any table
+    assert g == Group.from_cayley_table(g.table)
+    assert g.table[5, 7] == g.element_names.index(
+        "".join(str(int(p)) for p in symmetric_permutations(6)[5][symmetric_permutations(6)[7]]))
+
+
+def test_cayley_table_names_and_generated_subgroups_are_checked():
+    table = cyclic(4).table
+    with pytest.raises(TypeError, match=r"^names: expected a sequence of 4 strs or None, "
+                                        r"received str 'abcd'$"):
+        Group.from_cayley_table(table, names="abcd")
+    with pytest.raises(TypeError, match=r"^names\[1\]: expected a str, received int 1$"):
+        Group.from_cayley_table(table, names=["e", 1, "b", "c"])
+    with pytest.raises(TypeError, match=r"^name: expected a str or None, received int 4$"):
+        Group.from_cayley_table(table, name=4)
+    g = cyclic(4)
+    assert g.generated_subgroup([2]) == [0, 2] and g.generated_subgroup([]) == [0]
+    with pytest.raises(ValueError, match=r"^gens\[0\]: expected an int in \[0, 3\], received -1$"):
+        g.generated_subgroup([-1])  # would otherwise index from the end
+    with pytest.raises(TypeError, match=r"^gens\[0\]: expected an int, received 1\.0$"):
+        g.generated_subgroup([1.0])
+    with pytest.raises(TypeError, match=r"^gens: expected a sequence of element indices"):
+        g.generated_subgroup("1")
 
 
 def test_groups_and_representations_copy_and_pickle() -> None:

@@ -182,9 +182,13 @@ def test_bad_input_names_the_argument_and_the_sizes() -> None:
                                          r"\(axes \['c', 'o'\]\), received shape \(2, 5\)$"):
         orbit_partition((5, 5), {0: t, 1: t}, names=("c", "o"),
                         support=torch.ones(2, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"about 1\.4 KiB; expected at most max_bytes = 1000\.0 B"):
+    with pytest.raises(ValueError, match=r"^sizes: expected a size whose orbit search over 25 "
+                                         r"entries under 1 generators \(max_bytes\) fits in "
+                                         r"1000 B, received one that would need about 1\.4 KiB$"):
         orbit_partition((5, 5), {0: t, 1: t}, max_bytes=1000)
     big = grid_translations((32, 32))
-    with pytest.raises(ValueError, match=r"the SVD solver for 1,048,576 unknowns and 2 "
-                                         r"generators would need about 40\.0 TiB"):
+    with pytest.raises(ValueError, match=r"^sizes: expected a size whose working memory of the "
+                                         r"SVD solver for 1,048,576 unknowns and 2 generators "
+                                         r"fits in .*, received one that would need about "
+                                         r"40\.0 TiB$"):
         invariant_basis((1024, 1024), {0: big, 1: big})

@@ -26,7 +26,7 @@ from prodint.groups import (
     tensor_product,
     trivial,
 )
-from prodint.groups.representations import action_table
+from prodint.groups.standard import action_table
 
 F64 = torch.float64
 

@@ -8,27 +8,37 @@ from __future__ import annotations
 
 import torch
 
+from prodint.checks import check_int
+from prodint.groups.checks import check_budget, check_kind, power_estimate
 from prodint.groups.finite import Group
 from prodint.groups.lie import LieGroup
-from prodint.groups.representations import Representation, lie_trivial, trivial
+from prodint.groups.representations import Representation
+from prodint.groups.standard import lie_trivial, trivial
 
 __all__ = ["direct_sum", "dual", "tensor_power", "tensor_product"]
 
 
-def _common_group(reps: tuple[Representation, ...], arg: str) -> Group | LieGroup:
+def _common_group(reps: tuple[object, ...], args: tuple[str, ...]) -> Group | LieGroup:
+    """The one group of ``reps`` (named ``args`` in messages, one name each)."""
     if not reps:
-        raise ValueError(f"{arg}: expected at least one representation, got none")
-    for r in reps:
-        if not isinstance(r, Representation):
-            raise TypeError(f"{arg}: expected Representation objects, got {type(r).__name__}")
-    group = reps[0].group
-    for r in reps[1:]:
-        if r.group != group:
+        raise ValueError("reps: expected at least one representation, got none")
+    for r, arg in zip(reps, args, strict=True):
+        check_kind(r, arg, Representation, "a Representation")
+    group = reps[0].group  # type: ignore[attr-defined]
+    for r, arg in zip(reps[1:], args[1:], strict=True):
+        if r.group != group:  # type: ignore[attr-defined]
             raise ValueError(
-                f"{arg}: expected representations of the same group, "
-                f"got {group.name} and {r.group.name}"
+                f"{args[0]}, {arg}: expected representations of the same group, "
+                f"got {group.name} and {r.group.name}"  # type: ignore[attr-defined]
             )
     return group
+
+
+def _check_dense(group: Group | LieGroup, dim: float, argument: str) -> None:
+    """Refuse ``[|G| or k, dim, dim]`` float64 matrices (and two temporaries) above the
+    memory budget."""
+    count = group.order if isinstance(group, Group) else group.dim
+    check_budget(24 * count * dim * dim, argument, f"{count} matrices of size {dim:,.0f}")
 
 
 def _batched_block_diag(blocks: list[torch.Tensor]) -> torch.Tensor:
@@ -55,8 +65,14 @@ def direct_sum(*reps: Representation) -> Representation:
     """``rho_1 (+) ... (+) rho_m``: block-diagonal ``rho(g)`` (finite) or ``X_i`` (Lie).
 
     Dimension ``sum_i d_i``; blocks appear in argument order.
+
+    Raises:
+        TypeError: an argument that is not a Representation.
+        ValueError: no argument, representations of different groups, or matrices above the
+            memory budget.
     """
-    group = _common_group(reps, "reps")
+    group = _common_group(reps, tuple(f"reps[{i}]" for i in range(len(reps))))
+    _check_dense(group, sum(r.dim for r in reps), "reps")
     name = "(" + " + ".join(r.name for r in reps) + ")"
     if isinstance(group, Group):
         mats = _batched_block_diag([r.matrices for r in reps])
@@ -70,8 +86,14 @@ def tensor_product(rep1: Representation, rep2: Representation) -> Representation
 
     Finite groups: ``rho(g) = kron(rho_1(g), rho_2(g))``. Lie groups (the derivative of that at
     the identity): ``X_i = kron(X1_i, I_d2) + kron(I_d1, X2_i)``.
+
+    Raises:
+        TypeError: ``rep1`` or ``rep2`` is not a Representation.
+        ValueError: representations of different groups, or matrices above the memory
+            budget.
     """
-    group = _common_group((rep1, rep2), "rep1, rep2")
+    group = _common_group((rep1, rep2), ("rep1", "rep2"))
+    _check_dense(group, rep1.dim * rep2.dim, "rep1, rep2")
     name = f"({rep1.name} x {rep2.name})"
     if isinstance(group, Group):
         assert rep1._matrices is not None and rep2._matrices is not None
@@ -89,20 +111,40 @@ def tensor_power(rep: Representation, k: int) -> Representation:
     """``rho^{(x) k}`` of dimension ``d^k`` (``k = 0`` gives the 1-dim trivial representation).
 
     The index of ``e_{i1} (x) ... (x) e_{ik}`` is the row-major flattening of ``(i1, ..., ik)``.
+    A representation of dimension 0 or 1 stays so for every ``k`` and is raised to the power
+    directly: ``rho(g)^k = rho(g)^(k mod |G|)`` (finite), ``k X_i`` (Lie).
+
+    Raises:
+        TypeError: ``rep`` is not a Representation, ``k`` is not an int.
+        ValueError: ``k < 0``, or ``d^k``-dimensional matrices above the memory budget.
     """
-    if not isinstance(rep, Representation):
-        raise TypeError(f"rep: expected a Representation, got {type(rep).__name__}")
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k: expected a non-negative int, got {type(k).__name__}")
-    if k < 0:
-        raise ValueError(f"k: expected a non-negative int, got {k}")
+    check_kind(rep, "rep", Representation, "a Representation")
+    k = check_int(k, "k", minimum=0)
     group = rep.group
     if k == 0:
         return lie_trivial(group, 1) if isinstance(group, LieGroup) else trivial(group, 1)
+    if rep.dim <= 1:
+        return _small_power(rep, k)
+    count = group.order if isinstance(group, Group) else group.dim
+    check_budget(power_estimate(rep.dim, 2 * k, 24 * count), "k",
+                 f"{count} matrices of size {rep.dim}^{k}")
     out = rep
     for _ in range(k - 1):
         out = tensor_product(out, rep)
     return out
+
+
+def _small_power(rep: Representation, k: int) -> Representation:
+    """``rho^{(x) k}`` of a representation of dimension 0 or 1 (the same dimension)."""
+    group = rep.group
+    name = f"{rep.name}^{k}"
+    if isinstance(group, Group):
+        assert rep._matrices is not None
+        # rho(g)^|G| = rho(g^|G|) = I, so only k mod |G| factors matter.
+        mats = torch.linalg.matrix_power(rep._matrices, k % group.order)
+        return Representation._trusted(group, mats, None, name)
+    # The Lie algebra acts on a tensor power by the derivation sum: k copies of X_i.
+    return Representation._trusted(group, None, float(k) * rep._generators, name)
 
 
 def dual(rep: Representation) -> Representation:
@@ -110,9 +152,11 @@ def dual(rep: Representation) -> Representation:
 
     Finite: ``rho*(g) = rho(g^-1)^T``. Lie: ``X*_i = -X_i^T``. For orthogonal representations
     this equals ``rho`` itself.
+
+    Raises:
+        TypeError: ``rep`` is not a Representation.
     """
-    if not isinstance(rep, Representation):
-        raise TypeError(f"rep: expected a Representation, got {type(rep).__name__}")
+    check_kind(rep, "rep", Representation, "a Representation")
     group = rep.group
     name = f"dual({rep.name})"
     if isinstance(group, Group):

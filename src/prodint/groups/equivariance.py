@@ -13,79 +13,57 @@ constraints are linear in ``vec(W)``:
     Lie:     (kron(X_out,i, I_in) - kron(I_out, X_in,i^T)) vec(W) = 0
 
 The solution space is the null space of the stacked ``[k * D, D]`` constraint matrix, found by
-SVD. Results are cached per pair of representations (keyed on digests of their matrices), so
-repeated calls are free; callers always receive fresh tensors. When both representations are
-permutation representations the same space is found without linear algebra, as the orbits of
-``G`` on index pairs (:mod:`prodint.groups.orbits`): ``solver="auto"`` (the default) does so,
-``"svd"`` and ``"orbits"`` force one solver, and tests hold the two projectors equal.
-
-:func:`invariant_basis` is the general form of the SVD solver: the invariant tensors of a
-tensor with several legs, each carrying a representation (:mod:`prodint.groups.legs`), with an
-optional support mask. It is what Lie-group (and other linear) constraints use;
-:func:`~prodint.groups.orbit_partition` is its permutation counterpart.
+SVD (:mod:`prodint.groups.svd`, which caches the results per pair of representations). When
+both representations are permutation representations the same space is found without linear
+algebra, as the orbits of ``G`` on index pairs (:mod:`prodint.groups.orbits`):
+``solver="auto"`` (the default) does so, ``"svd"`` and ``"orbits"`` force one solver, and
+tests hold the two projectors equal. The invariant tensors of several legs are
+:mod:`prodint.groups.invariants`.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import Tensor
 
+from prodint.checks import check_choice, check_tensor
+from prodint.groups.checks import check_budget, check_kind, check_rtol
 from prodint.groups.combinators import tensor_product
 from prodint.groups.finite import Group
-from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries, check_sizes
-from prodint.groups.orbits import (
-    DEFAULT_MAX_BYTES,
-    _check_max_bytes,
-    _refuse,
-    orbit_basis,
-    orbit_partition,
-    support_mask,
-)
+from prodint.groups.legs import Symmetry, symmetry_items
+from prodint.groups.orbits import DEFAULT_MAX_BYTES, orbit_basis, orbit_partition
 from prodint.groups.permutations import (
     PermutationRepresentation,
     _not_permutation,
     as_permutation,
+    dense_representation,
 )
 from prodint.groups.representations import Representation
+from prodint.groups.svd import DEFAULT_RTOL, cached, null_space, store
 
 __all__ = [
-    "DEFAULT_RTOL",
-    "cache_info",
+    "SOLVERS",
     "choose_solver",
-    "clear_cache",
     "constraint_matrix",
     "equivariant_basis",
     "equivariant_bilinear_basis",
     "equivariant_projector",
-    "invariant_basis",
     "project_equivariant",
 ]
 
 SOLVERS = ("auto", "svd", "orbits")
 
-# A singular value s of the constraint matrix counts as zero when s <= DEFAULT_RTOL * s_max.
-# Exactly representable representations (permutations, signs, integer Lie generators) give null
-# singular values around 1e-15 and nonzero ones of order 1e-1 or more, so 1e-9 separates them with
-# wide margins on both sides while tolerating matrices that carry some float round-off.
-DEFAULT_RTOL = 1e-9
+AnyRepresentation = Representation | PermutationRepresentation
 
-_lock = threading.Lock()
-# Keyed by (rep_in.key, rep_out.key, rtol, solver) for maps and by ("invariant", sizes, legs
-# and representation keys, support digest, rtol) for invariant tensors.
-_basis_cache: dict[tuple, torch.Tensor] = {}
-_stats = {"hits": 0, "misses": 0}
+# The float dtypes project_equivariant computes in (the basis is cast to that of ``W``).
+_PROJECTION_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _check_pair(rep_in: object, rep_out: object) -> None:
     for arg, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
-        if not isinstance(rep, Representation | PermutationRepresentation):
-            raise TypeError(f"{arg}: expected a Representation, got {type(rep).__name__}")
-    assert isinstance(rep_in, Representation | PermutationRepresentation)
-    assert isinstance(rep_out, Representation | PermutationRepresentation)
+        check_kind(rep, arg, (Representation, PermutationRepresentation), "a Representation")
+    assert isinstance(rep_in, AnyRepresentation) and isinstance(rep_out, AnyRepresentation)
     if rep_in.group != rep_out.group:
         raise ValueError(
             "rep_in, rep_out: expected representations of the same group, "
@@ -93,17 +71,35 @@ def _check_pair(rep_in: object, rep_out: object) -> None:
         )
 
 
-def constraint_matrix(rep_in: Representation | PermutationRepresentation,
-                      rep_out: Representation | PermutationRepresentation) -> torch.Tensor:
+def _generator_count(rep: AnyRepresentation) -> int:
+    group = rep.group
+    return len(group.generators()) if isinstance(group, Group) else group.dim
+
+
+def _check_svd(unknowns: int, generators: int, argument: str) -> None:
+    """Refuse the dense constraints and the SVD of ``unknowns`` unknowns above the budget."""
+    check_budget(8 * unknowns * unknowns * (generators + 3), argument,
+                 f"working memory of the SVD solver for {unknowns:,} unknowns and "
+                 f"{generators} generators")
+
+
+def constraint_matrix(rep_in: AnyRepresentation, rep_out: AnyRepresentation) -> torch.Tensor:
     """The stacked equivariance constraints on row-major ``vec(W)``.
 
     Returns:
         ``[k * D, D]`` float64 with ``D = d_out * d_in`` and ``k`` the number of generators;
         its null space is the space of equivariant maps (``k = 0``, the trivial group, gives an
         empty ``[0, D]`` matrix: every map is equivariant).
+
+    Raises:
+        TypeError: ``rep_in`` or ``rep_out`` is not a representation.
+        ValueError: representations of different groups, or a matrix above the memory budget.
     """
     _check_pair(rep_in, rep_out)
-    rep_in, rep_out = _dense(rep_in), _dense(rep_out)
+    unknowns = rep_in.dim * rep_out.dim
+    check_budget(8 * unknowns * unknowns * (_generator_count(rep_in) + 2), "rep_in, rep_out",
+                 f"constraint matrix on {unknowns:,} unknowns")
+    rep_in, rep_out = dense_representation(rep_in), dense_representation(rep_out)
     d_in, d_out = rep_in.dim, rep_out.dim
     eye_in = torch.eye(d_in, dtype=torch.float64)
     eye_out = torch.eye(d_out, dtype=torch.float64)
@@ -126,41 +122,12 @@ def constraint_matrix(rep_in: Representation | PermutationRepresentation,
     return torch.cat(blocks, dim=0)
 
 
-def _null_space(c: torch.Tensor, rtol: float) -> torch.Tensor:
-    """Orthonormal rows spanning ``{v : c v = 0}``; ``[m, D]`` float64."""
-    rows, cols = c.shape
-    if cols == 0:
-        return torch.zeros(0, 0, dtype=torch.float64)
-    if rows == 0:
-        return torch.eye(cols, dtype=torch.float64)
-    # A tall stack is first reduced to its square R factor: same null space and singular values,
-    # but the SVD then never forms a [k*D, k*D] left factor.
-    if rows > cols:
-        c = torch.linalg.qr(c, mode="r").R
-    _, s, vh = torch.linalg.svd(c, full_matrices=True)
-    s_max = float(s.max()) if s.numel() else 0.0
-    rank = int((s > rtol * s_max).sum()) if s_max > 0 else 0
-    basis = vh[rank:].clone()
-    # Fix each vector's sign (largest-magnitude entry positive) so results are reproducible
-    # for one-dimensional spaces regardless of the LAPACK sign choice.
-    if basis.numel():
-        pivot = basis.abs().argmax(dim=1, keepdim=True)
-        basis *= torch.sign(basis.gather(1, pivot))
-    return basis
-
-
-def _is_permutation(rep: Representation | PermutationRepresentation) -> bool:
+def _is_permutation(rep: AnyRepresentation) -> bool:
     return isinstance(rep, PermutationRepresentation) or not _not_permutation(rep)
 
 
-def _dense(rep: Representation | PermutationRepresentation) -> Representation:
-    return rep.representation() if isinstance(rep, PermutationRepresentation) else rep
-
-
-def _resolve_solver(solver: object, reps: Sequence[Representation | PermutationRepresentation]
-                    ) -> str:
-    if solver not in SOLVERS:
-        raise ValueError(f"solver: expected one of {list(SOLVERS)}, received {solver!r}")
+def _resolve_solver(solver: object, reps: Sequence[AnyRepresentation]) -> str:
+    check_choice(solver, "solver", SOLVERS)
     if solver == "auto":
         # Zero-dimensional spaces have no index tuples to sort into orbits.
         usable = all(r.dim > 0 and _is_permutation(r) for r in reps)
@@ -173,17 +140,47 @@ def choose_solver(symmetries: Symmetry | Sequence[Symmetry], solver: str = "auto
     symmetry carries a permutation representation, else ``"svd"``; the others are returned.
 
     Raises:
-        ValueError: an unknown solver name.
+        TypeError: ``symmetries`` is not a mapping or a sequence of mappings.
+        ValueError: no symmetry, a symmetry without legs, an unknown solver name.
     """
-    items = [symmetries] if isinstance(symmetries, Mapping) else list(symmetries)
-    reps = [rep for sym in items if isinstance(sym, Mapping) for rep in sym.values()
+    items = symmetry_items(symmetries, "symmetries")
+    reps = [rep for sym in items for rep in sym.values()
             if isinstance(rep, Representation | PermutationRepresentation)]
     return _resolve_solver(solver, reps)
 
 
+def _basis(rep_in: AnyRepresentation, rep_out: AnyRepresentation, rtol: float, solver: str,
+           argument: str) -> torch.Tensor:
+    """:func:`equivariant_basis` on checked representations; ``argument`` names them in the
+    messages of the memory checks."""
+    chosen = _resolve_solver(solver, (rep_in, rep_out))
+    key = (rep_in.key, rep_out.key, rtol, chosen)
+    hit = cached(key)
+    if hit is not None:
+        return hit
+    unknowns = rep_in.dim * rep_out.dim
+    generators = _generator_count(rep_in)
+    if chosen == "orbits":
+        perm_in, perm_out = as_permutation(rep_in, "rep_in"), as_permutation(rep_out, "rep_out")
+        check_budget(8 * unknowns * (generators + 6), argument,
+                     f"orbit search over {unknowns:,} index pairs", DEFAULT_MAX_BYTES)
+        labels = orbit_partition((rep_out.dim, rep_in.dim), {0: perm_out, 1: perm_in})
+        orbits = int(labels.max()) + 1
+        check_budget(8 * orbits * unknowns, argument,
+                     f"dense basis of {orbits:,} orbits over {unknowns:,} index pairs",
+                     DEFAULT_MAX_BYTES)
+        basis = orbit_basis(labels)
+    else:
+        _check_svd(unknowns, generators, argument)
+        dense_in, dense_out = dense_representation(rep_in), dense_representation(rep_out)
+        basis = null_space(constraint_matrix(dense_in, dense_out), rtol)
+        basis = basis.reshape(-1, rep_out.dim, rep_in.dim)
+    return store(key, basis)
+
+
 def equivariant_basis(
-    rep_in: Representation | PermutationRepresentation,
-    rep_out: Representation | PermutationRepresentation,
+    rep_in: AnyRepresentation,
+    rep_out: AnyRepresentation,
     rtol: float = DEFAULT_RTOL,
     *,
     solver: str = "auto",
@@ -193,7 +190,8 @@ def equivariant_basis(
     Args:
         rep_in: representation on the input space (dimension ``d_in``).
         rep_out: representation of the same group on the output space (dimension ``d_out``).
-        rtol: relative singular-value cutoff of the SVD solver (see :data:`DEFAULT_RTOL`).
+        rtol: relative singular-value cutoff of the SVD solver (see :data:`DEFAULT_RTOL`), in
+            :data:`~prodint.groups.checks.RTOL_RANGE`.
         solver: ``"auto"`` (orbits when both representations are permutation
             representations, else SVD), ``"svd"`` or ``"orbits"``.
 
@@ -206,135 +204,20 @@ def equivariant_basis(
         basis of the same space.
 
     Raises:
-        ValueError: ``solver="orbits"`` with a representation that is not a permutation one.
+        TypeError: a representation of the wrong kind, ``rtol`` not a real number.
+        ValueError: representations of different groups, ``rtol`` outside its range, an
+            unknown solver, ``solver="orbits"`` with a representation that is not a
+            permutation one, working memory above the budget (the message gives the estimate).
 
     The result is cached on the representations' digests; a fresh copy is returned each time.
     """
     _check_pair(rep_in, rep_out)
-    chosen = _resolve_solver(solver, (rep_in, rep_out))
-    key = (rep_in.key, rep_out.key, float(rtol), chosen)
-    with _lock:
-        cached = _basis_cache.get(key)
-        if cached is not None:
-            _stats["hits"] += 1
-            return cached.clone()
-    if chosen == "orbits":
-        perm_in, perm_out = as_permutation(rep_in, "rep_in"), as_permutation(rep_out, "rep_out")
-        labels = orbit_partition((rep_out.dim, rep_in.dim), {0: perm_out, 1: perm_in})
-        basis = orbit_basis(labels)
-    else:
-        dense_in, dense_out = _dense(rep_in), _dense(rep_out)
-        basis = _null_space(constraint_matrix(dense_in, dense_out), float(rtol))
-        basis = basis.reshape(-1, rep_out.dim, rep_in.dim)
-    with _lock:
-        _stats["misses"] += 1
-        _basis_cache[key] = basis
-    return basis.clone()
-
-
-def _apply_leg(t: Tensor, leg: tuple[int, ...], matrix: Tensor) -> Tensor:
-    """``t`` (``[B, *sizes]``) with ``matrix`` applied to the flattened axes of ``leg``."""
-    n = t.dim() - 1
-    dims = [1 + a for a in leg]
-    rest = [d for d in range(1, n + 1) if d not in dims]
-    moved = t.permute(0, *rest, *dims)
-    shape = moved.shape
-    flat = moved.reshape(*shape[:1 + len(rest)], -1) @ matrix.T
-    back = flat.reshape(shape)
-    inverse = [0] * (n + 1)
-    for position, d in enumerate([0, *rest, *dims]):
-        inverse[d] = position
-    return back.permute(inverse)
-
-
-def _operators(sizes: tuple[int, ...], sym: BoundSymmetry) -> list[Tensor]:
-    """The constraint blocks ``[N, N]`` of one symmetry on row-major ``vec(T)``."""
-    count = math.prod(sizes)
-    eye = torch.eye(count, dtype=torch.float64)
-    units = eye.view(count, *sizes)
-    blocks = []
-    if isinstance(sym.group, Group):
-        dense = [(leg, _dense(rep)) for leg, rep in sym.legs]
-        for g in sym.group.generators():
-            moved = units
-            for leg, rep in dense:
-                assert rep._matrices is not None
-                moved = _apply_leg(moved, leg, rep._matrices[g])
-            blocks.append(moved.reshape(count, count).T - eye)
-    else:
-        for i in range(sym.group.dim):
-            total = torch.zeros(count, count, dtype=torch.float64)
-            for leg, rep in sym.legs:
-                assert isinstance(rep, Representation)
-                total += _apply_leg(units, leg, rep._generators[i]).reshape(count, count).T
-            blocks.append(total)
-    return blocks
-
-
-def invariant_basis(
-    sizes: Sequence[int],
-    symmetries: Symmetry | Sequence[Symmetry],
-    *,
-    support: Tensor | None = None,
-    names: Sequence[str] | None = None,
-    rtol: float = DEFAULT_RTOL,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Tensor:
-    """An orthonormal basis of the tensors invariant under the symmetries, by SVD.
-
-    The constraints ``(⊗_legs ρ_leg(g) - I) vec(T) = 0`` for every generator ``g`` of a finite
-    group, ``Σ_legs X_leg,i vec(T) = 0`` for every Lie-algebra generator (see
-    :mod:`prodint.groups.legs`), stacked over all symmetries, restricted to the entries in
-    ``support``; the basis spans their common null space.
-
-    Args:
-        sizes: the tensor's axis sizes.
-        symmetries: one symmetry ``{leg: representation}`` or a sequence of them.
-        support: optional bool mask broadcastable to ``sizes``: entries allowed to be non-zero.
-        names: axis names for error messages.
-        rtol: relative singular-value cutoff (:data:`DEFAULT_RTOL`).
-        max_bytes: refuse (``ValueError`` with the estimate) above this working memory; the
-            dense constraints take ``8 · N² · (k + 3)`` bytes for ``N`` entries and ``k``
-            generators.
-
-    Returns:
-        ``[m, *sizes]`` float64, Frobenius-orthonormal, zero outside ``support``; cached like
-        :func:`equivariant_basis` (a fresh copy each time).
-    """
-    sizes = check_sizes(sizes)
-    max_bytes = _check_max_bytes(max_bytes)
-    bound = bind_symmetries(sizes, symmetries, names=names)
-    mask = support_mask(support, sizes)
-    key = ("invariant", sizes, tuple(tuple((leg, rep.key) for leg, rep in sym.legs)
-                                     for sym in bound),
-           None if mask is None else mask.contiguous().numpy().tobytes(), float(rtol))
-    with _lock:
-        cached = _basis_cache.get(key)
-        if cached is not None:
-            _stats["hits"] += 1
-            return cached.clone()
-    count = math.prod(sizes)
-    generators = sum(len(s.group.generators()) if isinstance(s.group, Group) else s.group.dim
-                     for s in bound)
-    _refuse(f"the SVD solver for {count:,} unknowns and {generators} generators",
-            8 * count * count * (generators + 3), max_bytes,
-            "Use permutation representations (the orbit solver) or smaller sizes.")
-    blocks = [block for sym in bound for block in _operators(sizes, sym)]
-    constraints = torch.cat(blocks) if blocks else torch.zeros(0, count, dtype=torch.float64)
-    keep = torch.ones(count, dtype=torch.bool) if mask is None else mask.reshape(-1)
-    null = _null_space(constraints[:, keep], float(rtol))
-    basis = torch.zeros(null.shape[0], count, dtype=torch.float64)
-    basis[:, keep] = null
-    basis = basis.view(-1, *sizes)
-    with _lock:
-        _stats["misses"] += 1
-        _basis_cache[key] = basis
-    return basis.clone()
+    return _basis(rep_in, rep_out, check_rtol(rtol), solver, "rep_in, rep_out")
 
 
 def equivariant_projector(
-    rep_in: Representation | PermutationRepresentation,
-    rep_out: Representation | PermutationRepresentation,
+    rep_in: AnyRepresentation,
+    rep_out: AnyRepresentation,
     rtol: float = DEFAULT_RTOL,
     *,
     solver: str = "auto",
@@ -344,29 +227,36 @@ def equivariant_projector(
     Returns:
         ``[D, D]`` float64 ``P = B^T B`` with ``B`` the flattened ``[m, D]`` basis and
         ``D = d_out * d_in``; ``P`` is symmetric and idempotent, and ``||vec(W) - P vec(W)||``
-        measures how far ``W`` is from being equivariant.
+        measures how far ``W`` is from being equivariant (``P = 0`` when no map is).
+
+    Raises:
+        As :func:`equivariant_basis`.
     """
     b = equivariant_basis(rep_in, rep_out, rtol, solver=solver)
-    flat = b.reshape(b.shape[0], -1)
+    flat = b.reshape(b.shape[0], rep_out.dim * rep_in.dim)
     return flat.T @ flat
 
 
 def project_equivariant(
     W: torch.Tensor,
-    rep_in: Representation,
-    rep_out: Representation,
+    rep_in: AnyRepresentation,
+    rep_out: AnyRepresentation,
     rtol: float = DEFAULT_RTOL,
 ) -> torch.Tensor:
     """The Frobenius-nearest equivariant map(s) to ``W``.
 
     Args:
-        W: ``[..., d_out, d_in]`` tensor of any float dtype and device; differentiable.
+        W: ``[..., d_out, d_in]`` tensor of a float dtype (float16, bfloat16, float32,
+            float64) on any device; differentiable.
 
     Returns:
         Tensor shaped like ``W``: ``sum_a <B_a, W> B_a`` over the orthonormal basis ``B``.
+
+    Raises:
+        TypeError: ``W`` is not a float tensor; as :func:`equivariant_basis`.
+        ValueError: ``W`` of the wrong shape; as :func:`equivariant_basis`.
     """
-    if not isinstance(W, torch.Tensor):
-        raise TypeError(f"W: expected a torch.Tensor, got {type(W).__name__}")
+    check_tensor(W, "W", dtypes=_PROJECTION_DTYPES)
     _check_pair(rep_in, rep_out)
     shape = (rep_out.dim, rep_in.dim)
     if W.dim() < 2 or tuple(W.shape[-2:]) != shape:
@@ -376,9 +266,8 @@ def project_equivariant(
     return torch.einsum("...k,kij->...ij", coeff, b)
 
 
-def equivariant_bilinear_basis(rep: Representation | PermutationRepresentation,
-                               rtol: float = DEFAULT_RTOL, *, solver: str = "auto"
-                               ) -> torch.Tensor:
+def equivariant_bilinear_basis(rep: AnyRepresentation, rtol: float = DEFAULT_RTOL, *,
+                               solver: str = "auto") -> torch.Tensor:
     """Basis of equivariant bilinear products ``V x V -> V`` (algebra structure constants).
 
     A bilinear product on ``V = R^n`` with structure constants ``c[o, i, j]``,
@@ -390,22 +279,20 @@ def equivariant_bilinear_basis(rep: Representation | PermutationRepresentation,
     Returns:
         ``[m, n, n, n]`` float64, Frobenius-orthonormal; for the SO(3) vector representation
         ``m = 1`` and the single element is ``+-epsilon / sqrt(6)`` (the cross product).
+
+    Raises:
+        TypeError: ``rep`` is not a representation; ``rtol`` not a real number.
+        ValueError: ``rtol`` outside its range, an unknown solver, the ``n²``-dimensional
+            tensor square or its solver above the memory budget.
     """
+    check_kind(rep, "rep", (Representation, PermutationRepresentation), "a Representation")
+    rtol = check_rtol(rtol)
     n = rep.dim
-    dense = _dense(rep)
-    return equivariant_basis(tensor_product(dense, dense), dense, rtol,
-                             solver=solver).reshape(-1, n, n, n)
-
-
-def cache_info() -> dict[str, int]:
-    """``{"hits", "misses", "size"}`` of the equivariant-basis cache (misses = computations)."""
-    with _lock:
-        return {**_stats, "size": len(_basis_cache)}
-
-
-def clear_cache() -> None:
-    """Drop all cached bases and reset the counters."""
-    with _lock:
-        _basis_cache.clear()
-        _stats["hits"] = 0
-        _stats["misses"] = 0
+    generators = _generator_count(rep)
+    count = rep.group.order if isinstance(rep.group, Group) else generators
+    check_budget(24 * count * n**4, "rep", f"{count} matrices of size {n * n:,} (V ⊗ V)")
+    if solver == "svd":
+        _check_svd(n**3, generators, "rep")
+    dense = dense_representation(rep)
+    return _basis(tensor_product(dense, dense), dense, rtol, solver,
+                  "rep").reshape(-1, n, n, n)

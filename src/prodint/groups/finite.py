@@ -14,6 +14,9 @@ from typing import Any
 
 import torch
 
+from prodint.checks import check_int
+from prodint.groups.cayley import CHUNK_ENTRIES, as_table, validate_table
+from prodint.groups.checks import check_budget, check_kind, check_name, check_names
 from prodint.groups.frozen import FrozenSlots
 
 __all__ = [
@@ -25,94 +28,18 @@ __all__ = [
     "symmetric_permutations",
 ]
 
-# Upper bound on the number of entries materialised at once by the associativity check, so
-# that validating a table of order a few hundred does not allocate gigabytes.
-_ASSOC_CHUNK_ENTRIES = 1 << 22
+# Orders above this are refused before any estimate (no table of 2^40 elements fits anywhere).
+_LARGEST_ORDER = 1 << 40
 
 
-def _as_table(table: Any) -> torch.Tensor:
-    """Convert ``table`` to a long tensor, rejecting non-integer input with TypeError."""
-    if isinstance(table, torch.Tensor):
-        t = table.detach()
-    else:
-        try:
-            t = torch.as_tensor(table)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
-                "table: expected an integer tensor, array or nested list, "
-                f"got {type(table).__name__}"
-            ) from exc
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise TypeError(f"table: expected an integer dtype, got {t.dtype}")
-    return t.to(device="cpu", dtype=torch.long).contiguous()
+def table_bytes(order: int, copies: int = 4) -> int:
+    """The memory to build and keep a Cayley table of ``order`` elements: the long table, the
+    temporaries of its construction and the copy its digest hashes (``copies`` tables)."""
+    return 8 * order * order * copies
 
 
-def _validate_table(t: torch.Tensor) -> tuple[int, torch.Tensor]:
-    """Check the group axioms on a long tensor; return ``(identity, inverse)``.
-
-    Raises:
-        ValueError: naming ``table``, what was expected and what was received.
-    """
-    if t.dim() != 2 or t.shape[0] != t.shape[1]:
-        raise ValueError(f"table: expected a square [n, n] tensor, got shape {tuple(t.shape)}")
-    n = t.shape[0]
-    if n == 0:
-        raise ValueError("table: expected at least one element, got an empty [0, 0] table")
-    lo, hi = int(t.min()), int(t.max())
-    if lo < 0 or hi >= n:
-        bad = int(t[(t < 0) | (t >= n)][0])
-        raise ValueError(
-            f"table: expected entries in 0..{n - 1} (closure), got value {bad} (min {lo}, max {hi})"
-        )
-    ar = torch.arange(n)
-    rows_ok = (torch.sort(t, dim=1).values == ar).all(dim=1)
-    if not bool(rows_ok.all()):
-        r = int((~rows_ok).nonzero()[0])
-        raise ValueError(
-            f"table: expected a Latin square (each row a permutation of 0..{n - 1}), "
-            f"got row {r} = {t[r].tolist()}"
-        )
-    cols_ok = (torch.sort(t, dim=0).values == ar[:, None]).all(dim=0)
-    if not bool(cols_ok.all()):
-        c = int((~cols_ok).nonzero()[0])
-        raise ValueError(
-            f"table: expected a Latin square (each column a permutation of 0..{n - 1}), "
-            f"got column {c} = {t[:, c].tolist()}"
-        )
-    left_id = (t == ar).all(dim=1)  # e * b == b for all b
-    right_id = (t == ar[:, None]).all(dim=0)  # a * e == a for all a
-    both = (left_id & right_id).nonzero().flatten()
-    if both.numel() == 0:
-        raise ValueError(
-            "table: expected a two-sided identity e with table[e, b] == b and table[a, e] == a, "
-            f"got left identities {left_id.nonzero().flatten().tolist()} and right identities "
-            f"{right_id.nonzero().flatten().tolist()}"
-        )
-    e = int(both[0])
-    # In a Latin square each row holds e exactly once, so right inverses are unique.
-    inv = (t == e).to(torch.long).argmax(dim=1)
-    left_ok = t[inv, ar] == e
-    if not bool(left_ok.all()):
-        a = int((~left_ok).nonzero()[0])
-        raise ValueError(
-            f"table: expected two-sided inverses, got element {a} with right inverse "
-            f"{int(inv[a])} but table[{int(inv[a])}, {a}] = {int(t[inv[a], a])} != identity {e}"
-        )
-    chunk = max(1, _ASSOC_CHUNK_ENTRIES // (n * n))
-    for start in range(0, n, chunk):
-        rows = t[start : start + chunk]  # [ca, n]: rows[a, b] = a*b
-        lhs = t[rows]  # [ca, n, n]: (a*b)*c
-        rhs = rows[:, t]  # [ca, n, n]: a*(b*c)
-        bad = (lhs != rhs).nonzero()
-        if bad.numel():
-            da, b, c = (int(x) for x in bad[0])
-            a = start + da
-            raise ValueError(
-                "table: expected an associative operation, got a non-associative triple "
-                f"(a, b, c) = ({a}, {b}, {c}): (a*b)*c = {int(lhs[da, b, c])} but "
-                f"a*(b*c) = {int(rhs[da, b, c])}"
-            )
-    return e, inv
+def _check_order(order: int, argument: str, what: str, copies: int = 4) -> None:
+    check_budget(table_bytes(order, copies), argument, f"Cayley table of {what}")
 
 
 class Group(FrozenSlots):
@@ -192,26 +119,26 @@ class Group(FrozenSlots):
             name: optional group label (default ``"C{n}"`` if cyclic, else ``"G{n}"``).
 
         Raises:
-            TypeError: ``table`` is not integer-valued.
-            ValueError: ``table`` is not square, not closed, not a Latin square, has no
-                two-sided identity or inverses, or is not associative (the message then names a
-                failing triple ``(a, b, c)`` with both products).
+            TypeError: ``table`` is not integer-valued, ``names`` is not a sequence of strs,
+                ``name`` is not a str.
+            ValueError: ``names`` has not ``n`` entries; ``table`` is not square, not closed,
+                not a Latin square, has no two-sided identity or inverses, or is not
+                associative (the message then names a failing triple ``(a, b, c)`` with both
+                products).
         """
-        t = _as_table(table)
-        identity, inverse = _validate_table(t)
+        t = as_table(table)
+        label = check_name(name)
+        identity, inverse = validate_table(t)
         n = t.shape[0]
+        given = check_names(names, n)
         ar = torch.arange(n)
         is_cyclic = bool((t == (ar[:, None] + ar[None, :]) % n).all())
-        if names is None:
-            names = _power_names("r", n) if is_cyclic else [f"g{i}" for i in range(n)]
-        else:
-            names = [str(x) for x in names]
-            if len(names) != n:
-                raise ValueError(f"names: expected {n} element names, got {len(names)}")
-        if name is None:
-            name = f"C{n}" if is_cyclic else f"G{n}"
+        if given is None:
+            given = _power_names("r", n) if is_cyclic else [f"g{i}" for i in range(n)]
+        if label is None:
+            label = f"C{n}" if is_cyclic else f"G{n}"
         shape = (n,) if is_cyclic else None
-        return cls._trusted(t.clone(), identity, inverse, names, str(name), shape)
+        return cls._trusted(t.clone(), identity, inverse, given, label, shape)
 
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError(f"Group is immutable; cannot set {key!r}")
@@ -267,11 +194,21 @@ class Group(FrozenSlots):
         return orders
 
     def generated_subgroup(self, gens: Sequence[int]) -> list[int]:
-        """Sorted indices of the subgroup generated by ``gens``."""
+        """Sorted indices of the subgroup generated by ``gens``.
+
+        Raises:
+            TypeError: ``gens`` is not a sequence of ints.
+            ValueError: an index outside ``0 .. order-1``.
+        """
+        if isinstance(gens, str | bytes) or not isinstance(gens, Sequence):
+            raise TypeError(f"gens: expected a sequence of element indices, received "
+                            f"{type(gens).__name__}")
+        chosen = [check_int(g, f"gens[{i}]", minimum=0, maximum=self.order - 1)
+                  for i, g in enumerate(gens)]
         seen = {self._identity}
         frontier = [self._identity]
         while frontier:
-            products = self._table[torch.tensor(frontier)][:, list(gens)].flatten().tolist()
+            products = self._table[torch.tensor(frontier)][:, chosen].flatten().tolist()
             frontier = [x for x in dict.fromkeys(products) if x not in seen]
             seen.update(frontier)
         return sorted(seen)
@@ -311,21 +248,20 @@ class Group(FrozenSlots):
         return self._hash
 
 
-def _check_positive_int(value: object, arg: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{arg}: expected a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{arg}: expected a positive int, got {value}")
-    return value
-
-
 def _power_names(symbol: str, n: int) -> list[str]:
     return ["e", symbol, *(f"{symbol}{k}" for k in range(2, n))][:n]
 
 
 def cyclic(n: int) -> Group:
-    """The cyclic group ``C_n = Z_n``: element ``k`` is ``r^k``, ``table[a, b] = (a + b) % n``."""
-    n = _check_positive_int(n, "n")
+    """The cyclic group ``C_n = Z_n``: element ``k`` is ``r^k``, ``table[a, b] = (a + b) % n``.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or a Cayley table above the memory budget
+            (:func:`prodint.checks.memory_limit`; the message gives the estimate).
+    """
+    n = check_int(n, "n", minimum=1)
+    _check_order(n, "n", f"C{n}")
     ar = torch.arange(n)
     table = (ar[:, None] + ar[None, :]) % n
     return Group._trusted(table, 0, (-ar) % n, _power_names("r", n), f"C{n}", (n,))
@@ -337,8 +273,13 @@ def dihedral(n: int) -> Group:
     Element ``r^k s^f`` has index ``f * n + k`` and
     ``(r^k1 s^f1)(r^k2 s^f2) = r^(k1 + (-1)^f1 k2) s^(f1 + f2)``, so ``r^n = s^2 = e`` and
     ``s r s = r^-1``.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or a Cayley table above the memory budget.
     """
-    n = _check_positive_int(n, "n")
+    n = check_int(n, "n", minimum=1)
+    _check_order(2 * n, "n", f"D{n}", copies=8)
     idx = torch.arange(2 * n)
     k, f = idx % n, idx // n
     sign = 1 - 2 * f[:, None]
@@ -357,8 +298,15 @@ def symmetric_permutations(n: int) -> torch.Tensor:
 
     Row ``g`` is the one-line notation of element ``g`` of :func:`symmetric` ``(n)``; it is the
     ``perm`` argument for the natural permutation representation.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or ``n!`` permutations above the memory budget.
     """
-    n = _check_positive_int(n, "n")
+    n = check_int(n, "n", minimum=1)
+    order = _factorial(n)
+    # The tensor, and the tuples and list that itertools builds first.
+    check_budget(order * (16 * n + 64), "n", f"list of the {n}! permutations of {n} points")
     return torch.tensor(list(itertools.permutations(range(n))), dtype=torch.long).reshape(-1, n)
 
 
@@ -368,18 +316,39 @@ def symmetric(n: int) -> Group:
     Elements are the permutations of ``range(n)`` in the lexicographic order of
     ``itertools.permutations``; the product applies the right factor first:
     ``(p * q)(i) = p[q[i]]``.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n < 1``, or a Cayley table of ``n!`` elements above the memory budget.
     """
+    n = check_int(n, "n", minimum=1)
+    _check_order(_factorial(n), "n", f"S{n}")
     perms = symmetric_permutations(n)
     # Mixed-radix codes of lexicographically ordered permutations are increasing, so a product
     # is located by binary search on its code.
     weights = n ** torch.arange(n - 1, -1, -1)
     code = (perms * weights).sum(dim=1)
-    composed = perms[:, perms]  # composed[p, q, i] = p[q[i]]
-    table = torch.searchsorted(code, (composed * weights).sum(dim=-1))
+    order = perms.shape[0]
+    table = torch.empty(order, order, dtype=torch.long)
+    rows = max(1, CHUNK_ENTRIES // (order * n))
+    for start in range(0, order, rows):
+        composed = perms[start:start + rows][:, perms]  # composed[p, q, i] = p[q[i]]
+        table[start:start + rows] = torch.searchsorted(code, (composed * weights).sum(dim=-1))
     inverse = (table == 0).to(torch.long).argmax(dim=1)
     sep = "" if n <= 10 else ","
     names = [sep.join(str(i) for i in p) for p in perms.tolist()]
     return Group._trusted(table, 0, inverse, names, f"S{n}", None)
+
+
+def _factorial(n: int) -> int:
+    """``n!``, or a number above :data:`_LARGEST_ORDER` once it passes it (never the whole
+    product of a huge ``n``)."""
+    order = 1
+    for k in range(2, n + 1):
+        order *= k
+        if order > _LARGEST_ORDER:
+            break
+    return order
 
 
 def direct_product(g: Group, h: Group) -> Group:
@@ -387,10 +356,14 @@ def direct_product(g: Group, h: Group) -> Group:
 
     The product is componentwise, ``(i1, j1)(i2, j2) = (i1 i2, j1 j2)``. When both factors carry a
     ``cyclic_shape`` the result carries their concatenation (row-major indexing agrees).
+
+    Raises:
+        TypeError: ``g`` or ``h`` is not a Group.
+        ValueError: a Cayley table of ``|G| |H|`` elements above the memory budget.
     """
-    for arg, val in (("g", g), ("h", h)):
-        if not isinstance(val, Group):
-            raise TypeError(f"{arg}: expected a Group, got {type(val).__name__}")
+    check_kind(g, "g", Group, "a Group")
+    check_kind(h, "h", Group, "a Group")
+    _check_order(g.order * h.order, "g, h", f"{g.name}x{h.name}")
     m = h.order
     tg, th = g._table, h._table
     table = (tg[:, None, :, None] * m + th[None, :, None, :]).reshape(g.order * m, g.order * m)

@@ -20,23 +20,20 @@ translations and a point group generate the wallpaper groups ``p4`` / ``p4m`` of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 
-from prodint.groups.finite import Group, cyclic, dihedral, direct_product
+from prodint.checks import check_int
+from prodint.groups.checks import check_budget, check_kind, check_sizes
+from prodint.groups.finite import Group, cyclic, dihedral, direct_product, table_bytes
 from prodint.groups.permutations import PermutationRepresentation
 
 __all__ = ["grid_rotations", "grid_translations"]
 
 _POINT_GROUPS = {"C1": ("C", 1), "C2": ("C", 2), "C4": ("C", 4),
                  "D1": ("D", 1), "D2": ("D", 2), "D4": ("D", 4)}
-
-
-def _check_size(value: object, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{argument}: expected a positive int, received {value!r}")
-    return value
 
 
 def grid_translations(shape: int | Sequence[int]) -> PermutationRepresentation:
@@ -47,12 +44,19 @@ def grid_translations(shape: int | Sequence[int]) -> PermutationRepresentation:
 
     Returns:
         A :class:`~prodint.groups.PermutationRepresentation` of dimension ``Π n_i``.
+
+    Raises:
+        TypeError: ``shape`` is neither an int nor a sequence of ints.
+        ValueError: no size, a size below 1, or a Cayley table of ``Π n_i`` elements above
+            the memory budget.
     """
-    sizes = (shape,) if isinstance(shape, int) else tuple(shape)
-    if not sizes:
-        raise ValueError("shape: expected at least one grid size, received ()")
-    for i, n in enumerate(sizes):
-        _check_size(n, f"shape[{i}]")
+    if isinstance(shape, Sequence) and not isinstance(shape, str | bytes):
+        sizes = check_sizes(shape, "shape")
+    else:
+        sizes = (check_int(shape, "shape", minimum=1),)
+    points = math.prod(sizes)
+    check_budget(table_bytes(points) + table_bytes(points // sizes[-1]), "shape",
+                 f"Cayley table of the translations of {points:,} points")
     group: Group = cyclic(sizes[0])
     for n in sizes[1:]:
         group = direct_product(group, cyclic(n))
@@ -61,8 +65,7 @@ def grid_translations(shape: int | Sequence[int]) -> PermutationRepresentation:
 
 
 def _point_group(group: Group) -> tuple[str, int]:
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a Group, received {type(group).__name__}")
+    check_kind(group, "group", Group, "a Group")
     if group.name in _POINT_GROUPS:
         family, n = _POINT_GROUPS[group.name]
         if group == (cyclic(n) if family == "C" else dihedral(n)):
@@ -82,9 +85,17 @@ def grid_rotations(group: Group, size: int) -> PermutationRepresentation:
         The :class:`~prodint.groups.PermutationRepresentation` on the ``s²`` points with
         ``r · (a, b) = R^{4/n}(a, b)``, ``R(a, b) = (s-1-b, a)`` (``torch.rot90``) and
         ``s · (a, b) = (a, s-1-b)`` (``torch.flip`` of the last axis).
+
+    Raises:
+        TypeError: ``group`` is not a Group, ``size`` is not an int.
+        ValueError: ``group`` is not one of the point groups, ``size < 1``, or a table above
+            the memory budget.
     """
     family, n = _point_group(group)
-    size = _check_size(size, "size")
+    size = check_int(size, "size", minimum=1)
+    # The action table, its four powers of the turn, and the checks of from_permutations.
+    check_budget(8 * size * size * (4 * group.order + 8), "size",
+                 f"action of {group.name} on {size}x{size} points")
     points = torch.arange(size * size)
     a, b = points // size, points % size
     turn = (size - 1 - b) * size + a  # R as a map of points

@@ -25,12 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from prodint.groups.checks import check_argument_name, check_names, check_sizes
 from prodint.groups.finite import Group
 from prodint.groups.lie import LieGroup
 from prodint.groups.permutations import PermutationRepresentation
 from prodint.groups.representations import Representation
 
-__all__ = ["BoundSymmetry", "Leg", "Symmetry", "bind_symmetries", "check_sizes"]
+__all__ = ["BoundSymmetry", "Leg", "Symmetry", "bind_symmetries", "symmetry_items"]
 
 Leg = tuple[int, ...]
 #: One group acting on legs: ``{leg: representation}``, a leg an axis position or a tuple.
@@ -52,21 +53,33 @@ class BoundSymmetry:
         return {axis for leg, _ in self.legs for axis in leg}
 
 
-def check_sizes(sizes: Sequence[int], argument: str = "sizes") -> tuple[int, ...]:
-    """``sizes`` as a tuple of positive ints (a clear error otherwise)."""
-    if isinstance(sizes, int) or not isinstance(sizes, Sequence):
-        raise TypeError(f"{argument}: expected a sequence of axis sizes, received "
-                        f"{type(sizes).__name__}")
-    out = tuple(sizes)
-    for i, n in enumerate(out):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{argument}[{i}]: expected a positive int, received {n!r}")
-    return out
-
-
 def _describe(leg: Leg, names: Sequence[str] | None) -> str:
     parts = [repr(names[a]) if names is not None else str(a) for a in leg]
     return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
+
+def symmetry_items(symmetries: object, argument: str = "symmetry") -> list[Mapping]:
+    """``symmetries`` (one mapping or a sequence of them) as a non-empty list of non-empty
+    mappings.
+
+    Raises:
+        TypeError: neither a mapping nor a sequence of mappings.
+        ValueError: no symmetry, or a symmetry without legs.
+    """
+    items = [symmetries] if isinstance(symmetries, Mapping) else symmetries
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise TypeError(f"{argument}: expected a mapping {{leg: representation}} or a sequence "
+                        f"of them, received {type(symmetries).__name__}")
+    if not items:
+        raise ValueError(f"{argument}: expected at least one symmetry, received none")
+    for s, sym in enumerate(items):
+        where = argument if len(items) == 1 else f"{argument}[{s}]"
+        if not isinstance(sym, Mapping):
+            raise TypeError(f"{where}: expected a mapping {{leg: representation}}, received "
+                            f"{type(sym).__name__}")
+        if not sym:
+            raise ValueError(f"{where}: expected at least one leg, received an empty mapping")
+    return list(items)
 
 
 def bind_symmetries(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmetry], *,
@@ -82,26 +95,18 @@ def bind_symmetries(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmet
 
     Raises:
         TypeError: not a mapping, a leg that is not an int / tuple of ints, a value that is not
-            a representation.
-        ValueError: a leg out of range or repeated, a representation whose dimension is not
-            the leg's number of entries, representations of different groups in one symmetry,
-            no symmetry at all.
+            a representation, ``names`` not a sequence of strs, ``argument`` not a str.
+        ValueError: no axis, a leg out of range or repeated, a representation whose dimension
+            is not the leg's number of entries, representations of different groups in one
+            symmetry, no symmetry at all, not one name per axis.
     """
     sizes = check_sizes(sizes)
-    items = [symmetries] if isinstance(symmetries, Mapping) else symmetries
-    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
-        raise TypeError(f"{argument}: expected a mapping {{leg: representation}} or a sequence "
-                        f"of them, received {type(symmetries).__name__}")
-    if not items:
-        raise ValueError(f"{argument}: expected at least one symmetry, received none")
+    argument = check_argument_name(argument)
+    names = check_names(names, len(sizes))
+    items = symmetry_items(symmetries, argument)
     bound = []
     for s, sym in enumerate(items):
         where = argument if len(items) == 1 else f"{argument}[{s}]"
-        if not isinstance(sym, Mapping):
-            raise TypeError(f"{where}: expected a mapping {{leg: representation}}, received "
-                            f"{type(sym).__name__}")
-        if not sym:
-            raise ValueError(f"{where}: expected at least one leg, received an empty mapping")
         legs = []
         seen: set[int] = set()
         group: Group | LieGroup | None = None

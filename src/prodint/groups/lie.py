@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from prodint.groups.checks import real_matrices
 from prodint.groups.frozen import FrozenSlots
 
 __all__ = ["SO2", "SO3", "LieGroup", "levi_civita", "so2", "so3"]
@@ -42,12 +43,21 @@ class LieGroup(FrozenSlots):
     _c: torch.Tensor
 
     def __init__(self, name: str, structure_constants: torch.Tensor) -> None:
-        c = torch.as_tensor(structure_constants, dtype=torch.float64)
+        """Describe a Lie group by its name and the structure constants of its algebra.
+
+        Raises:
+            TypeError: ``name`` is not a str, ``structure_constants`` is not real.
+            ValueError: ``structure_constants`` is not ``[k, k, k]``, not finite, or not
+                antisymmetric in its first two indices.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"name: expected a str, received {type(name).__name__} {name!r}")
+        c = real_matrices(structure_constants, "structure_constants")
         if c.dim() != 3 or not (c.shape[0] == c.shape[1] == c.shape[2]):
             raise ValueError(f"structure_constants: expected shape [k, k, k], got {tuple(c.shape)}")
         if not torch.allclose(c, -c.transpose(0, 1)):
             raise ValueError("structure_constants: expected antisymmetry c[i,j,l] = -c[j,i,l]")
-        object.__setattr__(self, "_name", str(name))
+        object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_dim", int(c.shape[0]))
         object.__setattr__(self, "_c", c.clone())
 

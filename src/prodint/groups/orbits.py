@@ -30,7 +30,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries, check_sizes
+from prodint.checks import check_int, check_tensor
+from prodint.groups.checks import check_budget, check_max_bytes, check_sizes
+from prodint.groups.legs import BoundSymmetry, Symmetry, bind_symmetries
 from prodint.groups.permutations import PermutationRepresentation, as_permutation
 
 __all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition", "support_mask", "tie_index"]
@@ -39,26 +41,6 @@ __all__ = ["DEFAULT_MAX_BYTES", "orbit_basis", "orbit_partition", "support_mask"
 #: table larger than that is almost always a mistake in the sizes, and on the 2-core CPU it
 #: would take minutes.
 DEFAULT_MAX_BYTES = 1 << 30
-
-
-def _check_max_bytes(max_bytes: object) -> int:
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-        raise ValueError(f"max_bytes: expected a positive int, received {max_bytes!r}")
-    return max_bytes
-
-
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024:
-            return f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:,.1f} TiB"
-
-
-def _refuse(what: str, estimate: int, max_bytes: int, hint: str) -> None:
-    if estimate > max_bytes:
-        raise ValueError(f"{what} would need about {_size(estimate)}; expected at most "
-                         f"max_bytes = {_size(max_bytes)}. {hint}")
 
 
 def _permutation_legs(bound: Sequence[BoundSymmetry], names: Sequence[str] | None,
@@ -165,18 +147,22 @@ def orbit_partition(sizes: Sequence[int], symmetries: Symmetry | Sequence[Symmet
         tensors supported in ``support`` are exactly ``T = θ[labels]`` (zero where ``-1``).
 
     Raises:
+        TypeError: malformed sizes, symmetries, support or names (see :func:`bind_symmetries`),
+            ``max_bytes`` not an int.
         ValueError: a non-permutation representation (the message names the leg), sizes that
-            do not match, a support of the wrong shape, more memory than ``max_bytes``.
+            do not match, a support of the wrong shape, more memory than ``max_bytes`` or the
+            machine's budget (the message names ``sizes`` and gives the estimate).
     """
     sizes = check_sizes(sizes)
-    max_bytes = _check_max_bytes(max_bytes)
+    max_bytes = check_max_bytes(max_bytes)
     bound = bind_symmetries(sizes, symmetries, names=names)
     legs = _permutation_legs(bound, names, "symmetry")
     mask = support_mask(support, sizes, names)
     count = math.prod(sizes)
     generators = sum(len(sym.group.generators()) for sym in bound)
-    _refuse(f"the orbits of {count:,} entries under {generators} generators",
-            8 * count * (generators + 6), max_bytes, "Constrain fewer axes or smaller sizes.")
+    check_budget(8 * count * (generators + 6), "sizes",
+                 f"orbit search over {count:,} entries under {generators} generators",
+                 max_bytes)
     images = [_image(sizes, sym, perms, g)
               for sym, perms in legs for g in sym.group.generators()]  # type: ignore[union-attr]
     roots = _components(count, images)
@@ -195,24 +181,44 @@ def orbit_basis(labels: Tensor, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Tensor
     """The orthonormal basis of the orbit indicators: ``B[k] = 1[labels = k] / √|O_k|``.
 
     Args:
-        labels: ``[*sizes]`` long orbit labels from :func:`orbit_partition` (``-1`` = none).
+        labels: ``[*sizes]`` long orbit labels from :func:`orbit_partition` (``-1`` = none):
+            every label of ``0 … m-1`` used at least once.
+        max_bytes: refuse (``ValueError`` with the estimate) a basis above this size.
 
     Returns:
         ``[m, *sizes]`` float64, Frobenius-orthonormal, spanning the invariant tensors.
+
+    Raises:
+        TypeError: ``labels`` is not a long tensor, ``max_bytes`` not an int.
+        ValueError: labels below ``-1`` or skipping a number (an empty orbit has no unit
+            indicator), or a basis above ``max_bytes`` or the machine's budget.
     """
-    if not isinstance(labels, Tensor) or labels.dtype != torch.long:
-        raise TypeError(f"labels: expected a long torch.Tensor, received "
-                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
-    max_bytes = _check_max_bytes(max_bytes)
-    flat = labels.reshape(-1)
+    flat = _labels(labels).reshape(-1)
+    max_bytes = check_max_bytes(max_bytes)
     m = int(flat.max()) + 1 if flat.numel() else 0
-    _refuse(f"a dense basis of {m:,} orbits over {flat.numel():,} entries",
-            8 * m * flat.numel(), max_bytes, "Use the labels as a tie table instead.")
+    check_budget(8 * m * flat.numel(), "labels",
+                 f"dense basis of {m:,} orbits over {flat.numel():,} entries", max_bytes)
+    used = torch.bincount(flat[flat >= 0], minlength=m)
+    if bool((used == 0).any()):
+        raise ValueError(f"labels: expected every label of 0..{m - 1} used, received none "
+                         f"equal to {int((used == 0).nonzero()[0])}")
     keep = flat >= 0
     basis = torch.zeros(m, flat.numel(), dtype=torch.float64)
     basis[flat[keep], torch.arange(flat.numel())[keep]] = 1.0
     sizes = basis.sum(dim=1, keepdim=True)
     return (basis / sizes.sqrt()).view(m, *labels.shape)
+
+
+def _labels(labels: object) -> Tensor:
+    """``labels`` checked: a long tensor with data, no entry below ``-1``."""
+    t = check_tensor(labels, "labels", dtypes=(torch.long,))
+    if t.device.type == "meta":
+        raise ValueError("labels: expected a tensor with data, received one on the meta device")
+    t = t.cpu()
+    if t.numel() and int(t.min()) < -1:
+        raise ValueError(f"labels: expected orbit labels >= -1 (-1 for none), received "
+                         f"{int(t.min())}")
+    return t
 
 
 def tie_index(labels: Tensor, sizes: Sequence[int], axes: Sequence[int]) -> tuple[Tensor, Tensor]:
@@ -227,18 +233,26 @@ def tie_index(labels: Tensor, sizes: Sequence[int], axes: Sequence[int]) -> tupl
         sizes: the sizes of all the tensor's axes.
         axes: the positions the labels run over.
 
-    Returns:
-        ``(index, kept)``: ``[*sizes]`` long flat indices into ``θ`` (0 where the label is
-        ``-1``) and the ``[*sizes]`` bool mask of entries not fixed at zero.
+    Raises:
+        TypeError: ``labels`` is not a long tensor; ``sizes`` or ``axes`` not a sequence of
+            ints.
+        ValueError: repeated or out-of-range axes, labels of the wrong shape or below ``-1``,
+            tables above the memory budget.
     """
+    labels = _labels(labels)
     sizes = check_sizes(sizes)
-    axes = list(axes)
-    if sorted(set(axes)) != sorted(axes) or not all(0 <= a < len(sizes) for a in axes):
+    if isinstance(axes, str | bytes) or not isinstance(axes, Sequence):
+        raise TypeError(f"axes: expected a sequence of axis positions, received "
+                        f"{type(axes).__name__}")
+    axes = [check_int(a, f"axes[{i}]", minimum=0, maximum=len(sizes) - 1)
+            for i, a in enumerate(axes)]
+    if len(set(axes)) != len(axes):
         raise ValueError(f"axes: expected distinct positions in 0..{len(sizes) - 1}, received "
                          f"{axes}")
     if list(labels.shape) != [sizes[a] for a in axes]:
-        raise ValueError(f"labels: expected shape {[sizes[a] for a in axes]}, received "
-                         f"{list(labels.shape)}")
+        raise ValueError(f"labels: expected shape {[sizes[a] for a in axes]} (the sizes of "
+                         f"axes {axes}), received {list(labels.shape)}")
+    check_budget(24 * math.prod(sizes), "sizes", f"tie table of {list(sizes)}")
     rank = len(sizes)
     order = sorted(range(len(axes)), key=lambda j: axes[j])
     shape = [1] * rank

@@ -3,7 +3,7 @@
 A permutation representation of ``G`` on ``{0, …, d-1}`` is an action ``g · i``, stored as the
 ``[|G|, d]`` table ``perm[g, i] = g · i``; its matrices are ``ρ(g) e_i = e_{g·i}``
 (``ρ(g)[perm[g, i], i] = 1``), the convention of
-:func:`prodint.groups.representations.permutation`. Keeping the table instead of the matrices
+:func:`prodint.groups.standard.permutation`. Keeping the table instead of the matrices
 costs ``|G| · d`` integers instead of ``|G| · d²`` floats, so the translations ``Z_28 × Z_28``
 of a 28×28 grid (784 elements on 784 points: 0.6 M integers against 3.9 G floats) fit, and the
 orbit solver (:mod:`prodint.groups.orbits`) reads the table directly.
@@ -20,9 +20,12 @@ from typing import Any
 
 import torch
 
+from prodint.checks import check_int
+from prodint.groups.checks import check_argument_name, check_budget, check_kind, check_name
 from prodint.groups.finite import Group
 from prodint.groups.frozen import FrozenSlots
-from prodint.groups.representations import Representation, action_table
+from prodint.groups.representations import Representation
+from prodint.groups.standard import action_table
 
 __all__ = [
     "PermutationRepresentation",
@@ -88,12 +91,14 @@ class PermutationRepresentation(FrozenSlots):
             perm: ``[n, d]`` integer tensor (or nested list); row ``g`` is the permutation
                 ``i ↦ g · i``. It must be an action: ``perm[identity] = id`` and
                 ``perm[a, perm[b, i]] = perm[a*b, i]``
-                (:func:`~prodint.groups.representations.action_table` checks it).
+                (:func:`~prodint.groups.standard.action_table` checks it).
 
         Raises:
-            TypeError: ``group`` is not a Group, ``perm`` is not integer-valued.
+            TypeError: ``group`` is not a Group, ``perm`` is not integer-valued, ``name`` is
+                not a str.
             ValueError: wrong shape, a row that is not a permutation, not an action.
         """
+        name = check_name(name)
         p = action_table(group, perm)
         return cls._trusted(group, p, name or f"perm({group.name}, {p.shape[1]})")
 
@@ -157,19 +162,27 @@ class PermutationRepresentation(FrozenSlots):
 
 
 def regular_permutation(group: Group) -> PermutationRepresentation:
-    """The left regular action ``g · h = g h`` on the ``|G|`` elements (``regular`` as a table)."""
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, received {type(group).__name__}")
+    """The left regular action ``g · h = g h`` on the ``|G|`` elements (``regular`` as a table).
+
+    Raises:
+        TypeError: ``group`` is not a Group.
+    """
+    check_kind(group, "group", Group, "a finite Group")
     return PermutationRepresentation._trusted(group, group._table.clone(),
                                               f"regular({group.name})")
 
 
 def trivial_permutation(group: Group, dim: int = 1) -> PermutationRepresentation:
-    """Every element fixes every one of ``dim`` points."""
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, received {type(group).__name__}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"dim: expected a positive int, received {dim!r}")
+    """Every element fixes every one of ``dim`` points.
+
+    Raises:
+        TypeError: ``group`` is not a Group, ``dim`` is not an int.
+        ValueError: ``dim < 1``, or a table above the memory budget.
+    """
+    check_kind(group, "group", Group, "a finite Group")
+    dim = check_int(dim, "dim", minimum=1)
+    check_budget(16 * group.order * dim, "dim", f"action table of {group.order} elements on "
+                 f"{dim} points")
     perm = torch.arange(dim).expand(group.order, dim)
     return PermutationRepresentation._trusted(group, perm.clone(),
                                               f"trivial({group.name}, {dim})")
@@ -185,10 +198,11 @@ def as_permutation(rep: Representation | PermutationRepresentation,
         argument: the name used in error messages.
 
     Raises:
-        TypeError: ``rep`` is neither.
+        TypeError: ``rep`` is neither, ``argument`` is not a non-empty str.
         ValueError: ``rep`` is a Lie-group representation or some ``ρ(g)`` is not a 0/1
             matrix with exactly one 1 per row and column (the message names the element).
     """
+    argument = check_argument_name(argument)
     if isinstance(rep, PermutationRepresentation):
         return rep
     if not isinstance(rep, Representation):
@@ -201,6 +215,12 @@ def as_permutation(rep: Representation | PermutationRepresentation,
     assert rep._matrices is not None
     perm = rep._matrices.argmax(dim=1)  # the row holding column i's 1 is g · i
     return PermutationRepresentation._trusted(rep.group, perm, rep.name)  # type: ignore[arg-type]
+
+
+def dense_representation(rep: Representation | PermutationRepresentation) -> Representation:
+    """``rep`` as a dense :class:`~prodint.groups.Representation` (a permutation table's
+    matrices, :meth:`PermutationRepresentation.representation`)."""
+    return rep.representation() if isinstance(rep, PermutationRepresentation) else rep
 
 
 def _not_permutation(rep: Representation) -> str:

@@ -6,7 +6,9 @@ stored through its Lie-algebra generators ``X_i`` (``[k, d, d]``), with
 ``rho(exp(sum_i t_i A_i)) = expm(sum_i t_i X_i)``.
 
 Either way :attr:`Representation.generators` is the ``[k, d, d]`` stack that pins down the
-representation and is what equivariance constraints are imposed on.
+representation and is what equivariance constraints are imposed on. The standard
+representations (trivial, permutation, regular, sign, vector) are built in
+:mod:`prodint.groups.standard`.
 """
 
 from __future__ import annotations
@@ -16,32 +18,39 @@ from typing import Any
 
 import torch
 
-from prodint.groups.finite import Group, symmetric, symmetric_permutations
+from prodint.checks import check_float, check_int
+from prodint.groups.checks import check_kind, check_name, real_matrices
+from prodint.groups.finite import Group
 from prodint.groups.frozen import FrozenSlots
-from prodint.groups.lie import SO2, SO3, LieGroup
+from prodint.groups.lie import LieGroup
 
-__all__ = [
-    "Representation",
-    "action_table",
-    "lie_trivial",
-    "permutation",
-    "regular",
-    "sign",
-    "so2_vector",
-    "so3_vector",
-    "trivial",
-]
+__all__ = ["Representation"]
 
-# Tolerance (scaled by the magnitude of the matrices) for accepting user-given matrices as a
-# homomorphism or Lie-algebra generators as satisfying the brackets.
-HOMOMORPHISM_ATOL = 1e-9
+# Relative tolerance for accepting user-given matrices as a homomorphism, or Lie-algebra
+# generators as satisfying the brackets. Each entry of a product ``A B`` is compared with its
+# round-off scale ``(|A| |B|)_ij + |C_ij|`` (the bound of floating-point matrix products), so
+# the tolerance follows the entries that enter that one product, never the largest entry of
+# the whole table, and never grows into ``inf``: ``rho(e) = I`` is compared absolutely.
+HOMOMORPHISM_RTOL = 1e-9
+
+# ``matrix_exp`` refuses exponents whose entries sum (per row) above this: the scaling and
+# squaring of ``torch.linalg.matrix_exp`` keeps about ``1e-16 · |A|`` of accuracy, so beyond
+# ``1e6`` the result would carry errors above ``1e-10`` and, far beyond, NaN.
+EXP_LIMIT = 1e6
 
 
-def _as_float64(x: Any, arg: str) -> torch.Tensor:
-    t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(x)
-    if t.is_complex():
-        raise TypeError(f"{arg}: expected real matrices, got dtype {t.dtype}")
-    return t.to(device="cpu", dtype=torch.float64).contiguous()
+def _relative_error(product: torch.Tensor, bound: torch.Tensor,
+                    target: torch.Tensor) -> torch.Tensor:
+    """``max_ij |P - C| / ((|A| |B|)_ij + |C_ij|)`` over the last two dims (0 where both
+    vanish), for ``P = A B`` with ``bound = |A| |B|``."""
+    scale = (bound + target.abs()).clamp_min(torch.finfo(torch.float64).tiny)
+    return ((product - target).abs() / scale).amax(dim=(-2, -1))
+
+
+def _check_products(bound: torch.Tensor, argument: str, largest: float) -> None:
+    if not bool(torch.isfinite(bound).all()):
+        raise ValueError(f"{argument}: expected entries whose products are finite in float64, "
+                         f"received entries up to {largest:.3e}")
 
 
 class Representation(FrozenSlots):
@@ -106,39 +115,45 @@ class Representation(FrozenSlots):
     def from_matrices(cls, group: Group, matrices: Any, name: str | None = None) -> Representation:
         """Build a finite-group representation from ``[|G|, d, d]`` matrices, one per element.
 
-        Checks ``rho(e) = I`` and ``rho(g) rho(b) = rho(g * b)`` for every generator ``g`` and
-        every element ``b`` (to ``1e-9`` times the matrix scale); by induction on words in the
-        generators this implies ``rho(a) rho(b) = rho(a * b)`` for all ``a, b``.
+        Checks ``rho(e) = I`` (to ``1e-9``) and ``rho(g) rho(b) = rho(g * b)`` for every
+        generator ``g`` and every element ``b``, each entry to ``1e-9`` of its round-off scale
+        ``(|rho(g)| |rho(b)|)_ij + |rho(g * b)_ij|``; by induction on words in the generators
+        this implies ``rho(a) rho(b) = rho(a * b)`` for all ``a, b``.
 
         Raises:
-            TypeError: ``group`` is not a Group or the matrices are complex.
-            ValueError: wrong shape or not a homomorphism.
+            TypeError: ``group`` is not a Group, the matrices are not real, ``name`` is not a
+                str.
+            ValueError: wrong shape, a NaN or infinite entry, entries whose products overflow,
+                or not a homomorphism.
         """
-        if not isinstance(group, Group):
-            raise TypeError(f"group: expected a finite Group, got {type(group).__name__}")
-        m = _as_float64(matrices, "matrices")
+        check_kind(group, "group", Group, "a finite Group")
+        label = check_name(name)
+        m = real_matrices(matrices, "matrices")
         n = group.order
         if m.dim() != 3 or m.shape[0] != n or m.shape[1] != m.shape[2]:
             raise ValueError(
                 f"matrices: expected shape [{n}, d, d] for {group.name}, got {tuple(m.shape)}"
             )
         d = m.shape[1]
-        scale = max(1.0, float(m.abs().max())) if m.numel() else 1.0
-        tol = HOMOMORPHISM_ATOL * scale * scale * max(d, 1)
-        err_e = float((m[group.identity] - torch.eye(d, dtype=torch.float64)).abs().max())
-        if d and err_e > tol:
-            raise ValueError(f"matrices: expected rho(identity) = I, got max deviation {err_e:.3e}")
-        table = group._table
-        for g in group.generators():
-            err = (m[g] @ m - m[table[g]]).abs().amax(dim=(1, 2)) if d else torch.zeros(n)
-            worst = int(err.argmax())
-            if float(err[worst]) > tol:
-                raise ValueError(
-                    "matrices: expected a homomorphism rho(a) rho(b) = rho(a*b) to "
-                    f"{HOMOMORPHISM_ATOL:g}, got max error {float(err[worst]):.3e} at "
-                    f"(a, b) = ({g}, {worst})"
-                )
-        return cls._trusted(group, m.clone(), None, name or f"rep({group.name}, {d})")
+        if d:
+            err_e = float((m[group.identity] - torch.eye(d, dtype=torch.float64)).abs().max())
+            if err_e > HOMOMORPHISM_RTOL:
+                raise ValueError(f"matrices: expected rho(identity) = I to "
+                                 f"{HOMOMORPHISM_RTOL:g}, got max deviation {err_e:.3e}")
+            magnitude = m.abs()
+            for g in group.generators():
+                target = m[group._table[g]]
+                bound = magnitude[g] @ magnitude
+                _check_products(bound, "matrices", float(magnitude.max()))
+                err = _relative_error(m[g] @ m, bound, target)
+                worst = int(err.argmax())
+                if float(err[worst]) > HOMOMORPHISM_RTOL:
+                    raise ValueError(
+                        "matrices: expected a homomorphism rho(a) rho(b) = rho(a*b) to a "
+                        f"relative {HOMOMORPHISM_RTOL:g}, got relative error "
+                        f"{float(err[worst]):.3e} at (a, b) = ({g}, {worst})"
+                    )
+        return cls._trusted(group, m, None, label or f"rep({group.name}, {d})")
 
     @classmethod
     def from_lie_algebra(
@@ -147,26 +162,38 @@ class Representation(FrozenSlots):
         """Build a Lie-group representation from ``[k, d, d]`` Lie-algebra matrices ``X_i``.
 
         Checks the brackets ``X_i X_j - X_j X_i = sum_l c_ijl X_l`` with the group's structure
-        constants ``c`` (to ``1e-9`` times the squared matrix scale).
+        constants ``c``, each entry to ``1e-9`` of its round-off scale
+        ``(|X_i| |X_j| + |X_j| |X_i| + sum_l |c_ijl| |X_l|)_ab``.
+
+        Raises:
+            TypeError: ``group`` is not a LieGroup, the generators are not real, ``name`` is
+                not a str.
+            ValueError: wrong shape, a NaN or infinite entry, entries whose products overflow,
+                or brackets that do not hold.
         """
-        if not isinstance(group, LieGroup):
-            raise TypeError(f"group: expected a LieGroup, got {type(group).__name__}")
-        x = _as_float64(generators, "generators")
+        check_kind(group, "group", LieGroup, "a LieGroup")
+        label = check_name(name)
+        x = real_matrices(generators, "generators")
         k = group.dim
         if x.dim() != 3 or x.shape[0] != k or x.shape[1] != x.shape[2]:
             raise ValueError(
                 f"generators: expected shape [{k}, d, d] for {group.name}, got {tuple(x.shape)}"
             )
-        scale = max(1.0, float(x.abs().max())) if x.numel() else 1.0
-        comm = torch.einsum("iab,jbc->ijac", x, x) - torch.einsum("jab,ibc->ijac", x, x)
-        expected = torch.einsum("ijl,lac->ijac", group.structure_constants, x)
-        err = float((comm - expected).abs().max()) if x.numel() else 0.0
-        if err > HOMOMORPHISM_ATOL * scale * scale * max(x.shape[1], 1):
-            raise ValueError(
-                f"generators: expected the {group.name} brackets [X_i, X_j] = c_ijl X_l, "
-                f"got max error {err:.3e}"
-            )
-        return cls._trusted(group, None, x.clone(), name or f"rep({group.name}, {x.shape[1]})")
+        if x.numel():
+            magnitude = x.abs()
+            bound = torch.einsum("iab,jbc->ijac", magnitude, magnitude)
+            bound = bound + bound.transpose(0, 1) + torch.einsum(
+                "ijl,lac->ijac", group.structure_constants.abs(), magnitude)
+            _check_products(bound, "generators", float(magnitude.max()))
+            comm = torch.einsum("iab,jbc->ijac", x, x) - torch.einsum("jab,ibc->ijac", x, x)
+            expected = torch.einsum("ijl,lac->ijac", group.structure_constants, x)
+            err = float(_relative_error(comm, bound, expected).max())
+            if err > HOMOMORPHISM_RTOL:
+                raise ValueError(
+                    f"generators: expected the {group.name} brackets [X_i, X_j] = c_ijl X_l to "
+                    f"a relative {HOMOMORPHISM_RTOL:g}, got relative error {err:.3e}"
+                )
+        return cls._trusted(group, None, x, label or f"rep({group.name}, {x.shape[1]})")
 
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError(f"Representation is immutable; cannot set {key!r}")
@@ -205,12 +232,15 @@ class Representation(FrozenSlots):
         return self._matrices.clone()
 
     def __call__(self, g: int) -> torch.Tensor:
-        """``rho(g)`` as a ``[d, d]`` float64 tensor, for an element index ``g``."""
+        """``rho(g)`` as a ``[d, d]`` float64 tensor, for an element index ``g``.
+
+        Raises:
+            TypeError: a Lie-group representation, or ``g`` is not an int.
+            ValueError: ``g`` is not in ``0 .. |G|-1``.
+        """
         if self._matrices is None:
             raise TypeError(f"{self._name}: use matrix_exp(t) for a Lie-group representation")
-        n = self._matrices.shape[0]
-        if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < n:
-            raise ValueError(f"g: expected an element index in 0..{n - 1}, got {g!r}")
+        g = check_int(g, "g", minimum=0, maximum=self._matrices.shape[0] - 1)
         return self._matrices[g].clone()
 
     def matrix_exp(self, t: Any) -> torch.Tensor:
@@ -221,142 +251,48 @@ class Representation(FrozenSlots):
                 for SO(3) with the vector rep, ``t`` is the rotation vector).
 
         Returns:
-            ``[..., d, d]`` float64 tensor.
+            ``[..., d, d]`` float64 tensor, on the device of ``t``. NaN or infinite
+            coordinates give NaN matrices, as in torch.
+
+        Raises:
+            TypeError: a finite-group representation, or ``t`` is not real.
+            ValueError: ``t`` has the wrong last dim, is a NaN or infinite scalar, lies on the
+                meta device, or gives an exponent with a row whose entries sum (in absolute
+                value) above :data:`EXP_LIMIT` (the exponential would have lost its accuracy).
         """
         if self._matrices is not None:
             raise TypeError(f"{self._name}: matrix_exp needs a Lie-group representation")
-        tt = torch.as_tensor(t, dtype=torch.float64)
+        tt = _coordinates(t)
         k = self._generators.shape[0]
         if k == 1 and (tt.dim() == 0 or tt.shape[-1] != 1):
             tt = tt[..., None]
         if tt.dim() == 0 or tt.shape[-1] != k:
             raise ValueError(f"t: expected shape [..., {k}], got {tuple(tt.shape)}")
-        return torch.linalg.matrix_exp(torch.einsum("...i,iab->...ab", tt, self._generators))
+        exponent = torch.einsum("...i,iab->...ab", tt, self._generators.to(tt.device))
+        rows = exponent.abs().sum(dim=-1)
+        rows = rows[torch.isfinite(rows)]
+        if rows.numel() and float(rows.max()) > EXP_LIMIT:
+            raise ValueError(f"t: expected coordinates whose exponent sum_i t_i X_i has row sums "
+                             f"of |entries| <= {EXP_LIMIT:g}, received one of "
+                             f"{float(rows.max()):.3e}")
+        return torch.linalg.matrix_exp(exponent)
 
     def __repr__(self) -> str:
         return f"Representation({self._name!r}, group={self._group.name}, dim={self.dim})"
 
 
-def trivial(group: Group, dim: int = 1) -> Representation:
-    """``rho(g) = I_dim`` for every element."""
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, got {type(group).__name__}")
-    _check_dim(dim)
-    eye = torch.eye(dim, dtype=torch.float64).expand(group.order, dim, dim)
-    return Representation._trusted(group, eye.clone(), None, f"trivial({group.name}, {dim})")
-
-
-def _check_dim(dim: object) -> None:
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"dim: expected a non-negative int, got {type(dim).__name__}")
-    if dim < 0:
-        raise ValueError(f"dim: expected a non-negative int, got {dim}")
-
-
-def action_table(group: Group, perm: Any, argument: str = "perm") -> torch.Tensor:
-    """``perm`` checked as an action of ``group`` on ``d`` points: ``[|G|, d]`` long (a copy).
-
-    Row ``g`` is the permutation ``i ↦ g · i``. An action has ``perm[identity] = id`` and
-    ``perm[a, perm[b, i]] = perm[a*b, i]``, checked exactly for the generators ``a`` and all
-    ``b``; with the identity this extends to all pairs by induction on words in the generators.
-
-    Args:
-        group: a finite group of order ``n``.
-        perm: ``[n, d]`` integer tensor or nested list.
-        argument: the name used in error messages.
-
-    Raises:
-        TypeError: ``group`` is not a Group, ``perm`` is not integer-valued.
-        ValueError: wrong shape, a row that is not a permutation, not an action.
-    """
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, received {type(group).__name__}")
-    p = perm.detach() if isinstance(perm, torch.Tensor) else torch.as_tensor(perm)
-    if p.is_floating_point() or p.is_complex() or p.dtype == torch.bool:
-        raise TypeError(f"{argument}: expected an integer tensor, received dtype {p.dtype}")
-    p = p.to(device="cpu", dtype=torch.long).clone()
-    n = group.order
-    if p.dim() != 2 or p.shape[0] != n:
-        raise ValueError(f"{argument}: expected shape [{n}, d] for {group.name}, received "
-                         f"{tuple(p.shape)}")
-    d = p.shape[1]
-    rows = (torch.sort(p, dim=1).values == torch.arange(d)).all(dim=1)
-    if not bool(rows.all()):
-        g = int((~rows).nonzero()[0])
-        raise ValueError(f"{argument}: expected each row to be a permutation of 0..{d - 1}, "
-                         f"received row {g} = {p[g].tolist()[:16]}")
-    if not bool((p[group.identity] == torch.arange(d)).all()):
-        raise ValueError(f"{argument}: expected the identity (element {group.identity}) to fix "
-                         f"every point, received {p[group.identity].tolist()[:16]}")
-    for g in group.generators():
-        bad = (p[g][p] != p[group._table[g]]).any(dim=-1).nonzero()
-        if bad.numel():
-            raise ValueError(f"{argument}: expected an action perm[a][perm[b]] = perm[a*b], "
-                             f"received a failure at (a, b) = ({g}, {int(bad[0])})")
-    return p
-
-
-def permutation(group: Group, perm: Any, name: str | None = None) -> Representation:
-    """Permutation representation ``rho(g) e_i = e_{perm[g, i]}``.
-
-    Args:
-        group: a finite group of order ``n``.
-        perm: ``[n, m]`` integer tensor; row ``g`` is the permutation of ``m`` points by ``g``.
-            It must be an action (:func:`action_table` checks it).
-
-    Returns:
-        A representation of dimension ``m`` with ``rho(g)[perm[g, i], i] = 1``.
-    """
-    p = action_table(group, perm)
-    n, m = p.shape
-    mats = torch.zeros(n, m, m, dtype=torch.float64)
-    mats.scatter_(1, p[:, None, :], 1.0)
-    return Representation._trusted(group, mats, None, name or f"perm({group.name}, {m})")
-
-
-def regular(group: Group) -> Representation:
-    """Left regular representation ``rho(g) e_h = e_{g*h}`` (``P[g*h, h] = 1``), dim ``|G|``."""
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a finite Group, got {type(group).__name__}")
-    return permutation(group, group._table, name=f"regular({group.name})")
-
-
-def sign(group: Group) -> Representation:
-    """The sign representation of a symmetric group (as built by ``symmetric(m)``)."""
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a symmetric Group, got {type(group).__name__}")
-    m, fact = 1, 1
-    while fact < group.order:
-        m += 1
-        fact *= m
-    if fact != group.order or group != symmetric(m):
-        raise ValueError(f"group: expected a symmetric group symmetric(m), got {group!r}")
-    perms = symmetric_permutations(m)
-    # Parity = number of inversions mod 2, counted for all permutations at once.
-    inversions = (perms[:, :, None] > perms[:, None, :]).triu(diagonal=1).sum(dim=(1, 2))
-    parity = 1.0 - 2.0 * (inversions % 2).to(torch.float64)
-    return Representation._trusted(group, parity.reshape(-1, 1, 1), None, f"sign({group.name})")
-
-
-def so2_vector() -> Representation:
-    """SO(2) acting on R^2 by rotation: generator ``[[0, -1], [1, 0]]``."""
-    x = torch.tensor([[[0.0, -1.0], [1.0, 0.0]]], dtype=torch.float64)
-    return Representation._trusted(SO2, None, x, "vector(SO(2))")
-
-
-def so3_vector() -> Representation:
-    """SO(3) acting on R^3 by rotation: generators ``(L_i)_jk = -epsilon_ijk``.
-
-    Then ``[L_x, L_y] = L_z`` (cyclically) and ``expm(t . L) v = v`` rotated about ``t`` by
-    ``|t|``, with ``L_i v = e_i x v``.
-    """
-    return Representation._trusted(SO3, None, -SO3.structure_constants, "vector(SO(3))")
-
-
-def lie_trivial(group: LieGroup, dim: int = 1) -> Representation:
-    """The trivial representation of a Lie group: all generators are zero ``[k, dim, dim]``."""
-    if not isinstance(group, LieGroup):
-        raise TypeError(f"group: expected a LieGroup, got {type(group).__name__}")
-    _check_dim(dim)
-    x = torch.zeros(group.dim, dim, dim, dtype=torch.float64)
-    return Representation._trusted(group, None, x, f"trivial({group.name}, {dim})")
+def _coordinates(t: Any) -> torch.Tensor:
+    """The Lie-algebra coordinates of ``matrix_exp`` as a float64 tensor on their device."""
+    if isinstance(t, torch.Tensor):
+        if t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"t: expected real coordinates, received dtype {t.dtype}")
+        if t.device.type == "meta":
+            raise ValueError("t: expected a tensor with data, received one on the meta device")
+        return t.detach().to(torch.float64)
+    if isinstance(t, bool | int | float):
+        return torch.tensor(check_float(t, "t"), dtype=torch.float64)
+    try:
+        return torch.as_tensor(t, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"t: expected real coordinates (a tensor, number or nested list), "
+                        f"received {type(t).__name__}") from exc
