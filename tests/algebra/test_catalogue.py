@@ -237,3 +237,29 @@ def test_identities_reported_correctly() -> None:
     assert cross.unit() is None and not cross.is_associative() and not cross.is_commutative()
     x, y = _rand(3), _rand(3, seed=1)
     torch.testing.assert_close(cross.mul(x, y), torch.linalg.cross(x, y))
+
+
+@pytest.mark.parametrize("build, argument", [
+    (lambda: hadamard(2**40), "n"),
+    (lambda: truncated_polynomial(10**9), "n"),
+    (lambda: matrix_algebra(10**5), "n"),
+    (lambda: tensor_product(hadamard(10**5), hadamard(10**5)), "a, b"),
+])
+def test_huge_sizes_are_refused_with_the_estimate_before_building(build, argument) -> None:
+    # Each would allocate terabytes; the refusal comes at once, with the estimate.
+    with pytest.raises(ValueError, match=rf"{argument}: expected a size whose algebra "
+                                         rf"\(.* structure constants.*would need about .*B"):
+        build()
+
+
+def test_clifford_signature_is_bounded() -> None:
+    with pytest.raises(ValueError, match="p \\+ q \\+ r: expected at most 10 generators"):
+        clifford(6, 5)
+    with pytest.raises(TypeError, match="p: expected an int, received True"):
+        clifford(True)  # type: ignore[arg-type]
+
+
+def test_integer_structure_constants_are_converted_exactly() -> None:
+    g = quaternions().double().structure_constants
+    alg = from_structure_constants(g.round().long())
+    torch.testing.assert_close(alg.structure_constants, g.to(alg.dtype), rtol=0, atol=0)

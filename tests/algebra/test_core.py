@@ -144,3 +144,54 @@ def test_catalogue_argument_errors() -> None:
         clifford(1, -1)
     with pytest.raises(TypeError, match="b: expected dtype"):
         tensor_product(quaternions(), quaternions().double())
+
+
+def test_operands_are_checked_for_dtype_device_and_broadcasting() -> None:
+    h = quaternions().double()
+    x = torch.randn(3, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match="x: expected dtype torch.float64 .*received torch.int64"):
+        h.mul(torch.ones(3, 4, dtype=torch.long), x)
+    with pytest.raises(ValueError, match="y: expected a tensor on cpu .*received one on meta"):
+        h.mul(x, x.to("meta"))
+    with pytest.raises(ValueError, match=r"y: expected leading dimensions that broadcast with "
+                                         r"those of x, received x of shape \(3, 4\) and y of "
+                                         r"shape \(2, 4\)"):
+        h.mul(x, x[:2])
+    with pytest.raises(TypeError, match="argument: expected a str"):
+        h.check_element(x, 3)  # type: ignore[arg-type]
+
+
+def test_an_empty_batch_gives_an_empty_product_with_every_kernel() -> None:
+    from prodint.algebra import group_algebra
+    from prodint.groups import cyclic
+
+    alg = group_algebra(cyclic(6)).double()
+    empty = torch.zeros(0, 6, dtype=torch.float64)
+    for kernel in alg.available_kernels():
+        assert alg.mul(empty, torch.ones(6, dtype=torch.float64), kernel=kernel).shape == (0, 6)
+
+
+def test_tolerances_and_dtypes_are_checked() -> None:
+    h = quaternions()
+    for method in (h.unit, h.is_associative, h.is_alternative):
+        with pytest.raises(ValueError, match="atol: expected a finite number >= 0, received nan"):
+            method(atol=float("nan"))
+        with pytest.raises(ValueError, match="atol: expected a finite number >= 0"):
+            method(atol=-1.0)
+    with pytest.raises(TypeError, match="dtype: expected a floating torch.dtype"):
+        h.to_dtype(torch.int64)
+    with pytest.raises(TypeError, match="name: expected a str or None, received int 3"):
+        Algebra(h.triples, h.values, 4, name=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="basis_names: expected a sequence of 4 str"):
+        Algebra(h.triples, h.values, 4, basis_names="1ijk")
+
+
+def test_large_dense_tensors_are_refused_with_the_estimate(monkeypatch) -> None:
+    monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 30))
+    alg = hadamard(2048)  # the dense Γ would take 2048³ · 4 bytes = 32 GiB
+    with pytest.raises(ValueError, match=r"structure_constants: expected a size whose dense "
+                                         r"\[n, n, n\] tensor .* about 32.0 GiB"):
+        alg.structure_constants
+    with pytest.raises(ValueError, match=r"kernel: .* about 32.0 GiB"):
+        alg.mul(torch.ones(2048), torch.ones(2048), kernel="dense")
+    assert "dense" not in alg.available_kernels()

@@ -124,3 +124,33 @@ def test_associativity_where_it_holds(name: str, seed: int) -> None:
     x, y, z = torch.randn(3, alg.dim, generator=torch.Generator().manual_seed(seed),
                           dtype=torch.float64)
     torch.testing.assert_close(alg.mul(alg.mul(x, y), z), alg.mul(x, alg.mul(y, z)))
+
+
+def test_half_precision_avoids_the_fft_kernel() -> None:
+    import copy
+
+    from prodint.algebra import choose_kernel
+
+    alg = group_algebra(cyclic(8))
+    assert alg.kernel == "fft"
+    x, y = torch.randn(2, 3, 8, generator=torch.Generator().manual_seed(0))
+    for dtype in (torch.float16, torch.bfloat16):
+        for half in (copy.deepcopy(alg).to(dtype), alg.to_dtype(dtype)):
+            assert half.kernel != "fft" and "fft" not in half.available_kernels()
+            assert choose_kernel(half) == half.kernel
+            torch.testing.assert_close(half.mul(x.to(dtype), y.to(dtype)).float(),
+                                       alg.mul(x, y), rtol=0.05, atol=0.05)
+            with pytest.raises(ValueError, match=r"kernel: kernel 'fft' computes in float32, "
+                                                 r"float64, not in torch\.(b)?float16"):
+                half.mul(x.to(dtype), y.to(dtype), kernel="fft")
+    # Cast back to float64, a half algebra gets its FFT kernel back.
+    assert copy.deepcopy(alg).half().double().kernel == "fft"
+
+
+def test_kernel_choice_refuses_non_algebras() -> None:
+    from prodint.algebra import choose_kernel
+
+    with pytest.raises(TypeError, match="alg: expected a prodint.algebra.Algebra, received str"):
+        choose_kernel("H")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="alg: expected a prodint.algebra.Algebra"):
+        kernel_costs(None)  # type: ignore[arg-type]

@@ -9,8 +9,9 @@ when asked. The triples are what parametric spans and sparse-matrix lowerings ar
 
 The algebra is a :class:`torch.nn.Module`: its values are a floating buffer, so ``.to()``,
 ``.double()``, ``.float()`` and ``.cuda()`` move and cast it like any module, and an algebra
-held by a layer follows the layer. A cast to a dtype the chosen kernel does not compute in
-(``fft`` in half precision) switches to the cheapest kernel that does.
+held by a layer follows the layer. A cast to a dtype the kernel does not compute in (``fft``
+in half precision) switches to the cheapest kernel that does; an automatic choice is made
+again after every cast, a forced kernel is restored when it applies again.
 
 Arguments are checked at construction (:mod:`prodint.checks`): the triples' indices against
 the dimension, the memory the triples need before they are sorted, every hint against the
@@ -100,6 +101,7 @@ class Algebra(nn.Module):
         self.register_buffer("triples", triples, persistent=False)
         self.register_buffer("values", values, persistent=False)
         self._applicable = kernels.applicable_kernels(self)
+        self._requested = kernel  # "auto" or a forced kernel, kept across casts
         self.kernel = kernels.choose_kernel(self) if kernel == "auto" else kernel
         kernels.check_applicable(self, self.kernel, argument="kernel")
         self._dense_cache: Tensor | None = None
@@ -144,8 +146,8 @@ class Algebra(nn.Module):
         self._dense_cache = None
         out = super()._apply(fn, recurse)
         self._applicable = kernels.applicable_kernels(self)
-        if self.kernel not in self._applicable:
-            self.kernel = kernels.choose_kernel(self)
+        requested = self._requested
+        self.kernel = requested if requested in self._applicable else kernels.choose_kernel(self)
         return out
 
     def dense_structure_constants(self) -> Tensor:
@@ -314,7 +316,8 @@ class Algebra(nn.Module):
         dtype = check_dtype(dtype, "dtype")
         if dtype == self.dtype:
             return self
-        keep = dtype in kernels.KERNEL_DTYPES[self.kernel]
+        requested = self._requested
+        keep = requested != "auto" and dtype in kernels.KERNEL_DTYPES[requested]
         return Algebra(
             self.triples,
             self.values.to(dtype),
@@ -322,7 +325,7 @@ class Algebra(nn.Module):
             basis_names=self.basis_names,
             name=self.name,
             hints=self.hints,
-            kernel=self.kernel if keep else "auto",
+            kernel=requested if keep else "auto",
         )
 
     def with_kernel(self, kernel: str) -> Algebra:
