@@ -48,7 +48,7 @@ def test_true_hints_are_accepted() -> None:
 
 
 def test_hint_fields_are_validated() -> None:
-    with pytest.raises(TypeError, match="matrix_size: expected an int, received 2.0"):
+    with pytest.raises(TypeError, match=r"matrix_size: expected an int, received 2.0"):
         KernelHints(matrix_size=2.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="hadamard: expected a bool, received 1"):
         KernelHints(hadamard=1)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ def test_huge_dimensions_and_initial_scales_are_refused() -> None:
     with pytest.raises(ValueError, match=r"dim: expected a size whose structure constants "
                                          r"\[n, n, n\] .*would need about 64.0 TiB"):
         LearnedAlgebra(2**14)
-    with pytest.raises(TypeError, match="dim: expected an int, received 3.0"):
+    with pytest.raises(TypeError, match=r"dim: expected an int, received 3.0"):
         LearnedAlgebra(3.0)  # type: ignore[arg-type]
     for std in (float("nan"), 0.0, 1e300):
         with pytest.raises(ValueError, match="init_std: expected a finite number > 0 and "
@@ -42,5 +42,5 @@ def test_equivariance_tolerance_and_operands_are_checked() -> None:
     x = torch.randn(2, 3)
     with pytest.raises(ValueError, match="y: expected leading dimensions that broadcast"):
         alg.mul(x, x[:0])
-    with pytest.raises(TypeError, match="x: expected dtype torch.float32 .*torch.int64"):
+    with pytest.raises(TypeError, match=r"x: expected dtype torch.float32 .*torch.int64"):
         alg.mul(torch.ones(2, 3, dtype=torch.long), x)
