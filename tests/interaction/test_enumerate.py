@@ -1,10 +1,13 @@
 """The design space: distinct expressions up to renaming, each compiling and running."""
 
+import time
+
 import pytest
 import torch
 
 from prodint.algebra import complex_numbers, hadamard, quaternions
 from prodint.interaction import compile, enumerate_interactions
+from prodint.interaction.enumerate import count_interactions
 
 
 def _canonical(expr) -> str:
@@ -45,9 +48,34 @@ def test_every_expression_compiles_and_runs() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="max_order: expected an int >= 1, received 0"):
+    with pytest.raises(ValueError, match="max_order: expected a positive int, received 0"):
         enumerate_interactions(0, [hadamard(2)])
+    with pytest.raises(TypeError, match="max_order: expected an int, received True"):
+        enumerate_interactions(True, [hadamard(2)])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="algebras: expected at least one"):
         enumerate_interactions(2, [])
-    with pytest.raises(ValueError, match="pointwise: expected names"):
+    with pytest.raises(TypeError, match=r"algebras\[0\]: expected an algebra"):
+        enumerate_interactions(2, ["hadamard"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"pointwise\[0\]: expected one of"):
         enumerate_interactions(2, [hadamard(2)], pointwise=("softmax",))
+
+
+def test_the_set_is_counted_before_it_is_built() -> None:
+    algebras = [hadamard(2), quaternions()]
+    commutative = [True, False]
+    # the count is exact: it is the number of expressions built
+    for order in (1, 2, 3, 4):
+        built = enumerate_interactions(order, algebras, channels=2, pointwise=("silu",))
+        assert count_interactions(order, commutative, 1) == len(built)
+    assert count_interactions(4, commutative, 1) == 225
+    # an astronomical set is refused at once, with its size
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"max_order: expected at most 10,000 interactions, "
+                                         r"received arguments that give about"):
+        enumerate_interactions(40, algebras)
+    with pytest.raises(ValueError, match="max_order: expected at most"):
+        enumerate_interactions(10**30, algebras)
+    assert time.perf_counter() - start < 1.0
+    with pytest.raises(ValueError, match=r"channels: expected a size whose largest projection "
+                                         r"fits in"):
+        enumerate_interactions(2, algebras, channels=2**40)

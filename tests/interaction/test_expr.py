@@ -111,7 +111,7 @@ def test_missing_axes_rejected() -> None:
     x = Signal("X", [("t", None), ("c", 4)])
     w = Parameter("W", [("c", 4), ("o", 2)])
     with pytest.raises(ValueError, match=r"over: expected an axis of the right operand "
-                                         r"\(one of \['c', 'o'\]\), received 't'"):
+                                         r"\(one of its axes \['c', 'o'\]\), received 't'"):
         Contract(x, w, over="t")
     with pytest.raises(ValueError, match=r"axis: expected an axis of the left operand"):
         Product(x, w, hadamard(4), "z")

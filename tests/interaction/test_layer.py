@@ -144,7 +144,7 @@ def test_expression_on_bad_input() -> None:
         layer.expression_on(library.signal(4), "p_")
     with pytest.raises(ValueError, match=r"^x: expected .* received \[t=\*, m=3\]"):
         layer.expression_on(Signal("X", [("t", None), ("m", 3)]), "p_")
-    with pytest.raises(TypeError, match=r"^x: expected an Expr, received Tensor"):
+    with pytest.raises(TypeError, match=r"^x: expected an Expr, received a torch"):
         layer.expression_on(torch.zeros(3), "p_")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^prefix: expected a string that starts an "
                                         r"identifier, received '1_'"):

@@ -55,8 +55,11 @@ def test_bad_input() -> None:
         GuardedRatio(x, other)
     with pytest.raises(ValueError, match="guard: expected one of"):
         GuardedRatio(x, AxisSum(x, "c"), guard="abs")
-    with pytest.raises(ValueError, match="eps: expected a positive number"):
-        GuardedRatio(x, AxisSum(x, "c"), eps=0.0)
+    for eps in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+            GuardedRatio(x, AxisSum(x, "c"), eps=eps)
+    with pytest.raises(TypeError, match="eps: expected a real number"):
+        GuardedRatio(x, AxisSum(x, "c"), eps=True)
     with pytest.raises(TypeError, match="denominator: expected an Expr"):
         GuardedRatio(x, 1.0)  # type: ignore[arg-type]
     short = Signal("Z", [("t", None), ("c", 3)])

@@ -109,8 +109,13 @@ def test_bad_tie_tables() -> None:
         Gather(w, "not a name", torch.tensor([0, 1]), [("c", 2)])
     with pytest.raises(ValueError, match="value: expected shape"):
         Constant("B", torch.zeros(2, 3), [("a", 3), ("b", 2)])
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="value: expected finite entries"):
         Constant("B", torch.tensor([1.0, float("nan")]), [("a", 2)])
+    with pytest.raises(TypeError, match=r"value: expected a floating torch\.Tensor, received "
+                                        r"torch\.int64"):
+        Constant("B", torch.tensor([1, 2]), [("a", 2)])
+    with pytest.raises(ValueError, match="index: expected a tensor with data"):
+        Gather(w, "t", torch.tensor([0, 1], device="meta"), [("c", 2)])
     x = Signal("X", [("c", 2)])
     a = Contract(x, Gather(w, "t", torch.tensor([[0, 1], [1, 2]]), [("c", 2), ("o", 2)]), "c")
     b = Contract(a, Gather(w, "t", torch.tensor([[2, 1], [1, 0]]), [("o", 2), ("p", 2)]), "o")

@@ -22,7 +22,7 @@ over expressions is tested over the same registry. A new family is covered by re
 from __future__ import annotations
 
 from prodint.families import classic, constrained, equivariant, expressions, sequence, tensor
-from prodint.interaction.layer import Family
+from prodint.interaction.registry import Family
 
 __all__ = ["families"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from prodint.interaction.layer import Case, Family, choice, randn
+from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.zoo.attention import MultiheadAttention
 from prodint.zoo.convolution import ConvNd, ConvTransposeNd
 from prodint.zoo.dense import Dense

@@ -31,8 +31,8 @@ from prodint.groups import (
     symmetric_permutations,
 )
 from prodint.interaction import Contract, Parameter, Signal, compile, constrain, library
-from prodint.interaction.layer import Case, Family, choice, randn
 from prodint.interaction.learned import inline_learned
+from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.interaction.symmetry_facts import group_convolution_layer, translation_dense_layer
 
 F64 = torch.float64

@@ -23,7 +23,7 @@ from prodint.algebra import (
     quaternions,
 )
 from prodint.groups import cyclic
-from prodint.interaction.layer import Case, Family, choice, randn
+from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.nn.product_linear import ProductLinear
 from prodint.symmetry.harmonic_conv import HarmonicConv2d
 from prodint.symmetry.linear import Linear

@@ -11,7 +11,8 @@ import torch
 
 from prodint.algebra import complex_numbers, hadamard, quaternions
 from prodint.interaction import library
-from prodint.interaction.layer import Case, Family, choice, compile, randn
+from prodint.interaction.layer import compile
+from prodint.interaction.registry import Case, Family, choice, randn
 
 
 def _inputs(generator: torch.Generator, channels: int) -> tuple[torch.Tensor, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from prodint.interaction.layer import Case, Family, choice, randn
+from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxBlock, SoftmaxLM
 from prodint.nn.stacked_lm import StackedLM
 from prodint.ops.selective_scan import MODES as SCAN_MODES

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from prodint.interaction.layer import Case, Family, choice, randn
+from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.nn.dtn import DTN, DTNBlock, TensorAttention, TensorInteraction
 
 F64 = torch.float64

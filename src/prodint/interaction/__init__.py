@@ -26,24 +26,23 @@ from prodint.interaction.constrain import constrain
 from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.fold import fold, fold_tables
-from prodint.interaction.layer import Case, Family, InteractionLayer, compile
+from prodint.interaction.layer import InteractionLayer, compile
 from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.recurrence import Recurrence, Select, Stack
+from prodint.interaction.registry import Case, Family
+from prodint.interaction.resample import Pad, Upsample, Window
 from prodint.interaction.scan import LinearRecurrence
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
     Flip,
     MergeAxes,
-    Pad,
     Permute,
     Rename,
     Scale,
     SplitAxis,
-    Upsample,
-    Window,
 )
 from prodint.interaction.ties import Constant, Gather
 

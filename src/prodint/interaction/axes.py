@@ -14,6 +14,9 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from prodint.checks import check_int
+from prodint.interaction.arguments import check_name, received
+
 
 @runtime_checkable
 class ProductAlgebra(Protocol):
@@ -28,8 +31,33 @@ class ProductAlgebra(Protocol):
     def mul(self, x: Tensor, y: Tensor) -> Tensor: ...
 
 
+def check_algebra(value: object, argument: str, *, optional: bool = False) -> ProductAlgebra:
+    """``value`` as an algebra (a :class:`ProductAlgebra`; ``None`` too when ``optional``).
+
+    Raises:
+        TypeError: ``value`` is not an algebra.
+    """
+    if value is None and optional:
+        return value  # type: ignore[return-value]
+    # the members a product reads, looked up without evaluating structure_constants (a
+    # learned algebra computes it)
+    dim = getattr(value, "dim", None)
+    if isinstance(dim, int) and not isinstance(dim, bool) and \
+            callable(getattr(value, "mul", None)) and isinstance(getattr(value, "name", None), str):
+        return value  # type: ignore[return-value]
+    wanted = "an algebra or None" if optional else "an algebra"
+    raise TypeError(f"{argument}: expected {wanted} (dim, name, structure_constants, mul), "
+                    f"received {received(value)}")
+
+
 def same_algebra(a: ProductAlgebra | None, b: ProductAlgebra | None) -> bool:
-    """Whether two algebra tags denote the same algebra (identity, or equal structure)."""
+    """Whether two algebra tags denote the same algebra (identity, or equal structure).
+
+    Raises:
+        TypeError: ``a`` or ``b`` is neither an algebra nor ``None``.
+    """
+    check_algebra(a, "a", optional=True)
+    check_algebra(b, "b", optional=True)
     if a is None or b is None:
         return a is b
     if a is b:
@@ -47,19 +75,18 @@ class Axis:
         name: identifier used to match axes between operands.
         size: the length, or ``None`` for a free axis (any length at run time).
         algebra: the algebra whose coordinates this axis holds, if any.
+
+    Raises:
+        TypeError: a name that is not a str, a size that is not an int, an algebra that is
+            not one.
+        ValueError: a name that is not an identifier, a size below 1 or other than the
+            algebra's dimension.
     """
 
     __slots__ = ("algebra", "name", "size")
 
     def __init__(self, name: str, size: int | None, algebra: ProductAlgebra | None = None):
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"axis name: expected an identifier, received {name!r}")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-            raise ValueError(f"axis {name!r} size: expected a positive int or None, "
-                             f"received {size!r}")
-        if algebra is not None and size is not None and algebra.dim != size:
-            raise ValueError(f"axis {name!r}: expected size {algebra.dim} for algebra "
-                             f"{algebra.name}, received {size}")
+        _check_axis(name, size, algebra, "name", "size", "algebra")
         if algebra is not None and size is None:
             size = algebra.dim
         self.name = name
@@ -89,20 +116,42 @@ class Axis:
         return f"{self.name}={size}{alg}"
 
 
+def _check_axis(name: object, size: object, algebra: object, *arguments: str) -> None:
+    """The checks of :class:`Axis`, the messages naming ``arguments`` (name, size, algebra)."""
+    check_name(name, arguments[0])
+    if size is not None:
+        check_int(size, arguments[1], minimum=1)
+    check_algebra(algebra, arguments[2], optional=True)
+    if algebra is not None and size is not None and algebra.dim != size:  # type: ignore[union-attr]
+        raise ValueError(f"{arguments[1]}: expected {algebra.dim} for algebra "  # type: ignore[union-attr]
+                         f"{algebra.name} (axis {name!r}), received {size}")  # type: ignore[union-attr]
+
+
 AxisSpec = Axis | tuple[str, int | None] | tuple[str, int | None, ProductAlgebra | None]
 
 
 def make_axes(specs: Iterable[AxisSpec], *, argument: str = "axes") -> tuple[Axis, ...]:
-    """Normalise axis specifications (``Axis`` or ``(name, size[, algebra])``) to a tuple."""
+    """Normalise axis specifications (``Axis`` or ``(name, size[, algebra])``) to a tuple.
+
+    Raises:
+        TypeError: ``specs`` is not a sequence of such specifications, or one is malformed.
+        ValueError: a bad name or size (see :class:`Axis`), or two axes of one name.
+    """
+    if isinstance(specs, (str, bytes)) or not isinstance(specs, Iterable):
+        raise TypeError(f"{argument}: expected a sequence of Axis or (name, size[, algebra]) "
+                        f"tuples, received {received(specs)}")
     axes: list[Axis] = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
         if isinstance(spec, Axis):
             axes.append(spec)
         elif isinstance(spec, tuple) and len(spec) in (2, 3):
-            axes.append(Axis(*spec))  # type: ignore[arg-type]
+            name, size, algebra = (*spec, None)[:3]
+            where = f"{argument}[{i}]"
+            _check_axis(name, size, algebra, where, where, where)
+            axes.append(Axis(name, size, algebra))  # type: ignore[arg-type]
         else:
             raise TypeError(f"{argument}: expected Axis or (name, size[, algebra]) tuples, "
-                            f"received {spec!r}")
+                            f"received {received(spec)}")
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise ValueError(f"{argument}: expected distinct axis names, received {names}")
@@ -114,11 +163,15 @@ def axis_names(axes: Sequence[Axis]) -> tuple[str, ...]:
 
 
 def find_axis(axes: Sequence[Axis], name: str, *, argument: str, owner: str) -> int:
-    """Position of the axis called ``name``; a clear ``ValueError`` if it does not exist."""
+    """Position of the axis called ``name``; a clear ``ValueError`` if it does not exist
+    (a ``TypeError`` if ``name`` is not a str)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument}: expected an axis name (a str), received "
+                        f"{received(name)}")
     for i, a in enumerate(axes):
         if a.name == name:
             return i
-    raise ValueError(f"{argument}: expected an axis of {owner} (one of "
+    raise ValueError(f"{argument}: expected an axis of {owner} (one of its axes "
                      f"{list(axis_names(axes))}), received {name!r}")
 
 

@@ -16,14 +16,14 @@ so ``ord(L(u)) = ord(u)``: the decay is a number, not a function of the signal.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from prodint.checks import check_float
 from prodint.interaction.axes import find_axis
-from prodint.interaction.expr import Expr, Kernel
+from prodint.interaction.expr import Expr, Kernel, check_expr
 
 
 def decay_weights(u: Tensor, names: Sequence[str], query: str, key: str,
@@ -55,18 +55,15 @@ class DecayMask(Expr):
     """
 
     def __init__(self, child: Expr, query: str, key: str, decay: float):
-        if not isinstance(child, Expr):
-            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
+        check_expr(child, "child")
         find_axis(child.axes, query, argument="query", owner="the operand")
         find_axis(child.axes, key, argument="key", owner="the operand")
         if query == key:
             raise ValueError(f"key: expected an axis other than query {query!r}, received "
                              f"{key!r}")
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or \
-                not math.isfinite(decay) or not 0 < decay <= 1:
-            raise ValueError(f"decay: expected a number in (0, 1], received {decay!r}")
+        decay = check_float(decay, "decay", minimum=0, strict_minimum=True, maximum=1)
         self.children = (child,)
-        self.query, self.key, self.decay = query, key, float(decay)
+        self.query, self.key, self.decay = query, key, decay
         self.axes = child.axes
 
     @property
@@ -91,8 +88,7 @@ class CausalSum(Expr):
     """
 
     def __init__(self, child: Expr, axis: str):
-        if not isinstance(child, Expr):
-            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
+        check_expr(child, "child")
         find_axis(child.axes, axis, argument="axis", owner="the operand")
         self.children = (child,)
         self.axis = axis

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
+from prodint.interaction.arguments import check_device, check_dtype, check_generator, received
 from prodint.interaction.expr import Expr, Signal
 from prodint.interaction.layer import InteractionLayer
 
@@ -70,17 +71,37 @@ class CompositeLayer(InteractionLayer):
 
     Attributes:
         params: the read-only :class:`PartParameters` view.
+
+    Raises:
+        TypeError: a signal that is not a :class:`~prodint.interaction.Signal`, a compose
+            that is not callable, parts that are not a mapping of layers, a ``device``,
+            ``dtype`` or ``generator`` of another kind.
+        ValueError: a ``compose`` whose expression does not hold exactly the parts'
+            parameters, an unknown device.
     """
 
     def __init__(self, signal: Signal, compose: Compose, parts: Mapping[str, InteractionLayer],
                  *, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        if not isinstance(signal, Signal):
+            raise TypeError(f"signal: expected a Signal, received {received(signal)}")
+        if not callable(compose):
+            raise TypeError(f"compose: expected a callable compose(x, parts, prefix) -> Expr, "
+                            f"received {received(compose)}")
+        if not isinstance(parts, Mapping):
+            raise TypeError(f"parts: expected a mapping of names to InteractionLayers, "
+                            f"received {received(parts)}")
+        device, dtype = check_device(device), check_dtype(dtype)
+        check_generator(generator)
         for key, part in parts.items():
             if not isinstance(part, InteractionLayer):
                 raise TypeError(f"parts[{key!r}]: expected an InteractionLayer, received "
                                 f"{type(part).__name__}")
         view = PartParameters(parts)
         expression = compose(signal, parts, "")
+        if not isinstance(expression, Expr):
+            raise TypeError(f"compose: expected a function returning an Expr, received one "
+                            f"returning {received(expression)}")
         # the base class draws the expression's parameters: a private generator keeps that
         # discarded draw from consuming the caller's random stream
         super().__init__(expression, device=device, dtype=dtype, generator=torch.Generator())

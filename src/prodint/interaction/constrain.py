@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_float, check_int
 from prodint.groups import (
     DEFAULT_MAX_BYTES,
     DEFAULT_RTOL,
@@ -46,11 +47,12 @@ from prodint.groups import (
     tie_index,
 )
 from prodint.groups.orbits import support_mask
+from prodint.interaction.arguments import check_names
 from prodint.interaction.axes import Axis
 from prodint.interaction.expr import Expr, Parameter
 from prodint.interaction.products import Contract
 from prodint.interaction.structural import Permute
-from prodint.interaction.ties import Constant, Gather
+from prodint.interaction.ties import Constant, Gather, check_table
 
 __all__ = [
     "AxisSymmetry",
@@ -180,16 +182,14 @@ def tie(expr: Expr, parameter: str | Parameter, labels: Tensor, *,
     target = _target(expr, parameter)
     name = _coefficient_name(expr, target, name)
     names = list(target.axis_names)
-    tied = names if axes is None else list(axes)
+    tied = names if axes is None else list(check_names(axes, "axes"))
     for a in tied:
         if a not in names:
             raise ValueError(f"axes: expected axes of parameter {target.name!r} (one of "
                              f"{names}), received {a!r}")
     if len(set(tied)) != len(tied):
         raise ValueError(f"axes: expected distinct axes, received {tied}")
-    if not isinstance(labels, Tensor) or labels.dtype not in (torch.int32, torch.int64):
-        raise TypeError(f"labels: expected an integer torch.Tensor, received "
-                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    check_table(labels, "labels", floating=False)
     sizes = [target.shape[names.index(a)] for a in tied]
     if list(labels.shape) != sizes:
         raise ValueError(f"labels: expected shape {sizes} (axes {tied} of {target.name!r}), "
@@ -305,6 +305,8 @@ def constrain(expr: Expr, parameter: str | Parameter,
     """
     target = _target(expr, parameter)
     name = _coefficient_name(expr, target, name)
+    check_float(rtol, "rtol", minimum=0, strict_minimum=True)
+    check_int(max_bytes, "max_bytes", minimum=1)
     symmetries = [symmetry] if isinstance(symmetry, Mapping) else symmetry
     if isinstance(symmetries, str) or not isinstance(symmetries, Sequence) or not symmetries:
         raise TypeError(f"symmetry: expected a mapping {{axis or tuple of axes: "

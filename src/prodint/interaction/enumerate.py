@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prodint.interaction.axes import ProductAlgebra
+from prodint.checks import check_choice, check_count, check_int
+from prodint.interaction.arguments import check_names, check_parameter_size, received
+from prodint.interaction.axes import ProductAlgebra, check_algebra
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.pointwise import ELEMENTWISE, Pointwise
 from prodint.interaction.products import Contract, Product
@@ -49,6 +51,31 @@ def _commutative(algebra: ProductAlgebra) -> bool:
         return bool(test())
     g = algebra.structure_constants
     return bool((g - g.transpose(0, 1)).abs().max() == 0)
+
+
+#: The most interactions one call builds (each is a tree of nodes; the count grows
+#: faster than exponentially in the order).
+MAX_INTERACTIONS = 10_000
+
+
+def count_interactions(max_order: int, commutative: Sequence[bool], functions: int,
+                       limit: int | None = None) -> int:
+    """How many interactions :func:`enumerate_interactions` builds, counted without building
+    them: ``N_1 = 1`` and, for order ``k``, every pair of interactions of orders ``i + j = k``
+    per algebra (unordered for a commutative one) times ``1 + functions`` (the bare product
+    and each pointwise function). Counting stops once the total passes ``limit``."""
+    by_order = [0, 1]
+    total = 1
+    for k in range(2, max_order + 1):
+        ordered = sum(by_order[i] * by_order[k - i] for i in range(1, k))
+        half = by_order[k // 2]
+        unordered = (ordered + (half if k % 2 == 0 else 0)) // 2
+        n = sum(unordered if c else ordered for c in commutative) * (1 + functions)
+        by_order.append(n)
+        total += n
+        if limit is not None and total > limit:
+            break
+    return total
 
 
 def _shapes(max_order: int, algebras: Sequence[ProductAlgebra],
@@ -109,16 +136,29 @@ def enumerate_interactions(max_order: int, algebras: Sequence[ProductAlgebra], *
         Expressions ordered by order, then by structure; each maps ``X[t, c]`` to ``[t, c]``
         and compiles with :func:`prodint.interaction.compile`. Order 1 is the dense map
         ``Σ_c X W``.
+
+    Raises:
+        TypeError: an argument of the wrong kind (an algebra that is not one).
+        ValueError: a ``max_order`` or ``channels`` below 1, no algebras, an unknown
+            function, more than :data:`MAX_INTERACTIONS` interactions (counted first,
+            :func:`count_interactions`), or parameters too large for memory.
     """
-    if not isinstance(max_order, int) or max_order < 1:
-        raise ValueError(f"max_order: expected an int >= 1, received {max_order!r}")
-    algebras = list(algebras)
+    check_int(max_order, "max_order", minimum=1)
+    if isinstance(algebras, str) or not isinstance(algebras, Sequence):
+        raise TypeError(f"algebras: expected a sequence of algebras, received "
+                        f"{received(algebras)}")
+    algebras = [check_algebra(a, f"algebras[{i}]") for i, a in enumerate(algebras)]
     if not algebras:
         raise ValueError("algebras: expected at least one algebra, received none")
-    for fn in pointwise:
-        if fn not in ELEMENTWISE:
-            raise ValueError(f"pointwise: expected names from {sorted(ELEMENTWISE)}, "
-                             f"received {fn!r}")
+    check_int(channels, "channels", minimum=1)
+    pointwise = check_names(pointwise, "pointwise")
+    for i, fn in enumerate(pointwise):
+        check_choice(fn, f"pointwise[{i}]", sorted(ELEMENTWISE))
+    check_parameter_size([channels, max(channels, *(a.dim for a in algebras))], "channels",
+                         "largest projection")
+    count = count_interactions(max_order, [_commutative(a) for a in algebras],
+                               len(set(pointwise)), MAX_INTERACTIONS)
+    check_count(count, "max_order", "interactions", MAX_INTERACTIONS)
     x = Signal("X", [("t", None), ("c", channels)])
     out: list[Expr] = [Rename(Contract(x, Parameter("W1", [("c", channels), ("o", channels)]),
                                        over="c"), {"o": "c"})]

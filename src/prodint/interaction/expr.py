@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_int
+from prodint.interaction.arguments import check_name, check_names, check_parameter_size, received
 from prodint.interaction.axes import (
     Axis,
     AxisSpec,
@@ -29,6 +31,19 @@ from prodint.interaction.axes import (
 )
 
 Kernel = Callable[..., Tensor]
+
+
+def check_expr(value: object, argument: str, *, optional: bool = False) -> Expr:
+    """``value`` as an expression (``None`` too when ``optional``): the operand check of
+    every node constructor.
+
+    Raises:
+        TypeError: ``value`` is not an :class:`Expr`.
+    """
+    if isinstance(value, Expr) or (optional and value is None):
+        return value  # type: ignore[return-value]
+    wanted = "an Expr or None" if optional else "an Expr"
+    raise TypeError(f"{argument}: expected {wanted}, received {received(value)}")
 
 
 def make_aligner(axes: Sequence[Axis], target: Sequence[str], *,
@@ -159,14 +174,14 @@ class Expr:
         shape checks run again, and the order grows by ``ord(replacement)`` wherever the
         parameter entered a product.
         """
-        name = parameter.name if isinstance(parameter, Parameter) else parameter
+        name = parameter.name if isinstance(parameter, Parameter) else \
+            check_name(parameter, "parameter")
         targets = [p for p in self.parameters() if p.name == name]
         if not targets:
             raise ValueError(f"parameter: expected one of "
                              f"{[p.name for p in self.parameters()]}, received {name!r}")
         target = targets[0]
-        if not isinstance(replacement, Expr):
-            raise TypeError(f"replacement: expected an Expr, received {type(replacement).__name__}")
+        check_expr(replacement, "replacement")
         if any(a not in replacement.axes for a in target.axes):
             raise ValueError(f"replacement: expected axes {list(target.axes)} (those of "
                              f"{name}), received {list(replacement.axes)}")
@@ -218,16 +233,16 @@ class Signal(Expr):
 
     Inputs that are not the signal but arrive with it, such as attention masks or an initial
     state, are signals of order 0 (``order=0``): they vary per call but do not carry ``X``.
+
+    Raises:
+        TypeError: a name that is not a str, malformed axes, an order that is not an int.
+        ValueError: a name that is not an identifier, bad axes, an order other than 0 or 1.
     """
 
     def __init__(self, name: str, axes: Sequence[AxisSpec], *, order: int = 1):
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"name: expected an identifier, received {name!r}")
-        if order not in (0, 1):
-            raise ValueError(f"order: expected 0 (side input) or 1 (signal), received {order!r}")
-        self.name = name
+        self.name = check_name(name, "name")
         self.axes = make_axes(axes)
-        self.order = order
+        self.order = check_int(order, "order", minimum=0, maximum=1)
 
     @property
     def self_interaction_order(self) -> int:
@@ -252,22 +267,26 @@ class Parameter(Expr):
     ``fan_in`` names the axes summed against the signal (default: every axis but the last,
     so ``W[c, o]`` mapping ``c → o`` has fan-in ``|c|``; a 1-axis parameter has fan-in 1).
     ``uniform`` draws ``U(-1/√fan_in, 1/√fan_in)``; ``zeros``/``ones`` are constants.
+
+    Raises:
+        TypeError: a name or a ``fan_in`` entry that is not a str, malformed axes.
+        ValueError: a name that is not an identifier, an unknown ``init``, a free axis, a
+            ``fan_in`` name that is not an axis, or a tensor whose float64 entries would not
+            fit in memory (:func:`prodint.checks.memory_limit`; checked before any draw).
     """
 
     def __init__(self, name: str, axes: Sequence[AxisSpec], *, init: str = "normal",
                  fan_in: Sequence[str] | None = None):
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"name: expected an identifier, received {name!r}")
-        if init not in INITS:
-            raise ValueError(f"init: expected one of {INITS}, received {init!r}")
-        self.name = name
+        self.name = check_name(name, "name")
+        check_choice(init, "init", INITS)
         self.axes = make_axes(axes)
         for a in self.axes:
             if a.size is None:
                 raise ValueError(f"axes: parameter {name!r} needs fixed sizes, axis {a.name!r} "
                                  "is free")
+        check_parameter_size(self.shape, "axes", f"parameter {name!r}")
         names = self.axis_names
-        self.fan_in = tuple(fan_in) if fan_in is not None else names[:-1]
+        self.fan_in = check_names(fan_in, "fan_in") if fan_in is not None else names[:-1]
         for n in self.fan_in:
             find_axis(self.axes, n, argument="fan_in", owner=f"parameter {name!r}")
         self.init = init

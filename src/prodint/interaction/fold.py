@@ -29,8 +29,9 @@ import torch
 from torch import Tensor
 
 from prodint.algebra.core import Algebra
+from prodint.interaction.arguments import check_name, check_names
 from prodint.interaction.axes import Axis, find_axis
-from prodint.interaction.expr import Expr
+from prodint.interaction.expr import Expr, check_expr
 from prodint.interaction.ties import Gather
 
 __all__ = ["FOLD_SIDES", "fold", "fold_tables"]
@@ -103,11 +104,20 @@ def fold(filter: Expr, algebra: Algebra, axis: str, *, side: str, input_axis: st
 
     Returns:
         A :class:`~prodint.interaction.ties.Gather`, order ``ord(filter)``, linear in it.
+
+    Raises:
+        TypeError: arguments of the wrong kind (a filter that is not an expression, an
+            algebra without fixed structure constants, names that are not str).
+        ValueError: an unknown side, an axis missing or of another size than the algebra's
+            dimension, new axis names that clash, an ``order`` that is not a permutation of
+            the result's axes.
     """
     algebra = _check_algebra(algebra)
     side = _check_side(side)
-    if not isinstance(filter, Expr):
-        raise TypeError(f"filter: expected an Expr, received {type(filter).__name__}")
+    check_expr(filter, "filter")
+    check_name(input_axis, "input_axis")
+    check_name(output_axis, "output_axis")
+    check_name(name, "name")
     position = find_axis(filter.axes, axis, argument="axis", owner="the filter")
     if filter.axes[position].size != algebra.dim:
         raise ValueError(f"axis: expected size {algebra.dim} = dim({algebra.name}), received "
@@ -119,9 +129,10 @@ def fold(filter: Expr, algebra: Algebra, axis: str, *, side: str, input_axis: st
                          f"{[a.name for a in others]} besides {axis!r})")
     default = [a.name for a in filter.axes[:position]] + [input_axis, output_axis] + \
         [a.name for a in filter.axes[position + 1:]]
-    order = default if order is None else list(order)
+    order = default if order is None else list(check_names(order, "order"))
     if sorted(order) != sorted(default):
-        raise ValueError(f"order: expected a permutation of {default}, received {order}")
+        raise ValueError(f"order: expected a permutation of {default} (the filter's axes with "
+                         f"input_axis and output_axis), received {order}")
     n = algebra.dim
     table_index, table_weight = fold_tables(algebra, side)
     terms = table_index.shape[-1]

@@ -32,28 +32,28 @@ tables (tie indices and weights, bases, constants) are the non-persistent buffer
 ``constants.<name>``, and an algebra's structure constants are non-persistent buffers of the
 algebra: neither is checkpoint state, both follow ``.to()``.
 
-The registry of layer families (:class:`Family`, :class:`Case`) gives every family a small
-random configuration; one test over the registry holds ``forward``, ``general`` and
-``reference`` equal (values and every gradient) and the order derived and documented.
+The registry of layer families (:class:`~prodint.interaction.registry.Family`,
+:class:`~prodint.interaction.registry.Case`) gives every family a small random
+configuration; one test over the registry holds ``forward``, ``general`` and ``reference``
+equal (values and every gradient) and the order derived and documented.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar
+import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import check_memory
+from prodint.interaction.arguments import check_device, check_dtype, check_generator, received
 from prodint.interaction.axes import same_algebra
 from prodint.interaction.compile import Plan, evaluate
-from prodint.interaction.expr import Expr, Parameter, Signal
+from prodint.interaction.expr import Expr, Parameter, Signal, check_expr
 from prodint.interaction.products import Product
 from prodint.interaction.structural import Permute
 from prodint.interaction.ties import Constant, Gather
-
-T = TypeVar("T")
 
 
 class _Tables(nn.Module):
@@ -98,20 +98,31 @@ class InteractionLayer(nn.Module):
     Attributes:
         params: the learnable tensors, by parameter name (``params.<name>`` in a state dict).
         constants: the fixed tables, by name (non-persistent buffers).
+
+    Raises:
+        TypeError: ``expression`` is not an expression, ``device``, ``dtype`` (a floating
+            one) or ``generator`` of another kind.
+        ValueError: an expression without signals, an unknown or unavailable device,
+            parameters whose total would not fit in memory (checked before any draw).
+
+    Inputs are checked at every execution (:meth:`~prodint.interaction.compile.Plan.bind`):
+    tensors with the signals' trailing axes, of the parameters' dtype and on their device.
     """
 
     def __init__(self, expression: Expr, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if not isinstance(expression, Expr):
-            raise TypeError(f"expression: expected an Expr, received "
-                            f"{type(expression).__name__}")
+        check_expr(expression, "expression")
+        device = check_device(device)
+        dtype = check_dtype(dtype)
+        check_generator(generator)
         if not expression.signals():
             raise ValueError("expression: expected an expression of at least one signal, "
                              "received one of parameters only")
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(f"dtype: expected a floating dtype, received {dtype}")
+        size = (dtype or torch.get_default_dtype()).itemsize
+        check_memory(sum(size * math.prod(p.shape) for p in expression.parameters()),
+                     "expression", "parameters")
         self._expression = expression
         self._plan = Plan(expression)
         self._generator = generator
@@ -142,9 +153,14 @@ class InteractionLayer(nn.Module):
         return self._expression.self_interaction_order
 
     def param(self, name: str) -> Tensor:
-        """The learnable tensor of the expression's parameter ``name``."""
-        if name not in self.params:
-            raise KeyError(f"name: expected one of {list(self.params)}, received {name!r}")
+        """The learnable tensor of the expression's parameter ``name``.
+
+        Raises:
+            UnknownParameterError: (a ``KeyError`` and a ``ValueError``) no parameter of that name.
+        """
+        if not isinstance(name, str) or name not in self.params:
+            raise UnknownParameterError(f"name: expected one of {list(self.params)}, received "
+                                   f"{received(name)}")
         return self.params[name]
 
     def has_param(self, name: str) -> bool:
@@ -172,8 +188,7 @@ class InteractionLayer(nn.Module):
                 the layer's to say, in an override), or ``x`` lacks the signal's axes.
             TypeError: ``x`` is not an expression or ``prefix`` not a string.
         """
-        if not isinstance(x, Expr):
-            raise TypeError(f"x: expected an Expr, received {type(x).__name__}")
+        check_expr(x, "x")
         if not isinstance(prefix, str) or not (prefix + "a").isidentifier():
             raise TypeError(f"prefix: expected a string that starts an identifier, received "
                             f"{prefix!r}")
@@ -186,14 +201,28 @@ class InteractionLayer(nn.Module):
         return _restated(self._expression, signal, _as_signal(x, signal), prefix)
 
     # ------------------------------------------------------------------ executions
+    def _like(self) -> tuple[str, Tensor] | None:
+        """A tensor of this layer's dtype and device (a parameter, else a floating table),
+        which the inputs must share, with how messages name it."""
+        for value in self.params.values():
+            return "the layer's parameters", value
+        table = next((t for t in self.constants.buffers() if t.is_floating_point()), None)
+        return None if table is None else ("the layer's tables", table)
+
     def run_plan(self, *signals: Tensor, **named: Tensor) -> Tensor:
-        """The compiled expression on its signals (positional or by name)."""
-        bound = self._plan.bind(signals, named)
-        return self._plan.run(bound, self.params, self.tables())
+        """The compiled expression on its signals (positional or by name).
+
+        Raises:
+            TypeError, ValueError: inputs that are not tensors of the signals' trailing axes,
+                of this layer's dtype and on its device (:meth:`Plan.bind`).
+        """
+        bound = self._plan.bind(signals, named, like=self._like())
+        return self._plan._execute(bound, self.params, self.tables())
 
     def run_reference(self, *signals: Tensor, **named: Tensor) -> Tensor:
-        """The node-by-node evaluation on the expression's signals (positional or by name)."""
-        bound = self._plan.bind(signals, named)
+        """The node-by-node evaluation on the expression's signals (positional or by name);
+        inputs checked as by :meth:`run_plan`."""
+        bound = self._plan.bind(signals, named, like=self._like())
         return evaluate(self._expression, bound, dict(self.params.items()), self.tables())
 
     def general(self, *inputs: Tensor, **named: Tensor) -> Tensor:
@@ -229,19 +258,37 @@ class InteractionLayer(nn.Module):
 
     @torch.no_grad()
     def load_tensors(self, **tensors: Tensor) -> None:
-        """Copy tensors into the named parameters (shapes must match exactly)."""
+        """Copy tensors into the named parameters (shapes must match exactly; any real
+        dtype and any device with data, converted to the parameter's).
+
+        Raises:
+            UnknownParameterError: a name that is no parameter's.
+            TypeError: a value that is not a real (non-complex) tensor.
+            ValueError: a value of another shape, or on the meta device (no data).
+        """
         for name, value in tensors.items():
             target = self.param(name)
-            if not isinstance(value, Tensor):
-                raise TypeError(f"{name}: expected a torch.Tensor, received "
-                                f"{type(value).__name__}")
+            if not isinstance(value, Tensor) or value.is_complex():
+                raise TypeError(f"{name}: expected a real torch.Tensor, received "
+                                f"{received(value)}")
             if target.shape != value.shape:
                 raise ValueError(f"{name}: expected shape {tuple(target.shape)}, received "
                                  f"{tuple(value.shape)}")
+            if value.device.type == "meta":
+                raise ValueError(f"{name}: expected a tensor with data, received one on the "
+                                 "meta device")
             target.copy_(value.detach().to(target.dtype))
 
     def extra_repr(self) -> str:
         return f"order={self.self_interaction_order}, expression={self._expression}"
+
+
+class UnknownParameterError(KeyError, ValueError):
+    """No parameter of the name asked for (a ``KeyError``, as for a dict, and a
+    ``ValueError``, as for every bad argument value)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _as_signal(x: Expr, signal: Signal) -> Expr:
@@ -297,49 +344,10 @@ def _restated(expr: Expr, signal: Signal, x: Expr, prefix: str) -> Expr:
 def compile(expr: Expr, *, device: torch.device | str | None = None,
             dtype: torch.dtype | None = None,
             generator: torch.Generator | None = None) -> InteractionLayer:
-    """``expr`` as a module: an :class:`InteractionLayer` whose forward is the compiled plan."""
+    """``expr`` as a module: an :class:`InteractionLayer` whose forward is the compiled plan.
+
+    Raises:
+        TypeError, ValueError: as :class:`InteractionLayer` (``expr`` its ``expression``).
+    """
+    check_expr(expr, "expr")
     return InteractionLayer(expr, device=device, dtype=dtype, generator=generator)
-
-
-# ---------------------------------------------------------------------- the registry
-@dataclass(frozen=True)
-class Case:
-    """One random configuration of a family: the layer, its inputs, its documented order.
-
-    Attributes:
-        layer: the module (float64).
-        inputs: positional inputs of ``forward``, ``general`` and ``reference``.
-        order: the self-interaction order the family documents for this configuration.
-        named: keyword inputs, if any.
-    """
-
-    layer: nn.Module
-    inputs: tuple[Tensor, ...]
-    order: int
-    named: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Family:
-    """A layer family: how to draw a small random configuration of it.
-
-    Attributes:
-        name: a readable identifier (test ids use it).
-        build: ``build(generator) -> Case`` in float64.
-        compile: whether ``torch.compile(layer.general, fullgraph=True)`` must work (families
-            whose expression has no data-dependent loop; keep these few, compiling is slow).
-    """
-
-    name: str
-    build: Callable[[torch.Generator], Case]
-    compile: bool = False
-
-
-def choice(generator: torch.Generator, options: Sequence[T]) -> T:
-    """One of ``options``, drawn with ``generator`` (for random family configurations)."""
-    return options[int(torch.randint(len(options), (), generator=generator))]
-
-
-def randn(generator: torch.Generator, *shape: int) -> Tensor:
-    """A float64 standard normal tensor of ``shape`` drawn with ``generator``."""
-    return torch.randn(shape, generator=generator, dtype=torch.float64)

@@ -33,16 +33,15 @@ from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
+from prodint.interaction.resample import Pad, Window
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
     MergeAxes,
-    Pad,
     Permute,
     Rename,
     Scale,
     SplitAxis,
-    Window,
 )
 
 

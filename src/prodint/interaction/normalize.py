@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_float
 from prodint.interaction.axes import merge_sizes
-from prodint.interaction.expr import Expr, Kernel, align, make_aligner
+from prodint.interaction.expr import Expr, Kernel, align, check_expr, make_aligner
 
 
 def signed_guard(den: Tensor, eps: float) -> Tensor:
@@ -56,17 +57,19 @@ class GuardedRatio(Expr):
         guard: ``"signed"`` or ``"floor"`` (module doc).
 
     Order ``ord(u)`` (module doc).
+
+    Raises:
+        TypeError: an operand that is not an expression, an ``eps`` that is not a number.
+        ValueError: an unknown guard, an ``eps`` that is not positive and finite, a
+            denominator with axes the numerator lacks or of other sizes.
     """
 
     def __init__(self, numerator: Expr, denominator: Expr, *, eps: float = 1e-6,
                  guard: str = "signed"):
-        for argument, value in (("numerator", numerator), ("denominator", denominator)):
-            if not isinstance(value, Expr):
-                raise TypeError(f"{argument}: expected an Expr, received {type(value).__name__}")
-        if guard not in GUARDS:
-            raise ValueError(f"guard: expected one of {sorted(GUARDS)}, received {guard!r}")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise ValueError(f"eps: expected a positive number, received {eps!r}")
+        check_expr(numerator, "numerator")
+        check_expr(denominator, "denominator")
+        check_choice(guard, "guard", sorted(GUARDS))
+        eps = check_float(eps, "eps", minimum=0, strict_minimum=True)
         names = numerator.axis_names
         extra = [n for n in denominator.axis_names if n not in names]
         if extra:

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from prodint.checks import check_choice, check_float
+from prodint.interaction.arguments import check_names
 from prodint.interaction.axes import find_axis
-from prodint.interaction.expr import Expr
+from prodint.interaction.expr import Expr, check_expr
 from prodint.interaction.structural import causal_mask
 
 ELEMENTWISE: dict[str, Callable[[Tensor], Tensor]] = {
@@ -36,15 +38,20 @@ class Pointwise(Expr):
     ``layernorm(u) = (u - mean u) / sqrt(var u + eps)`` (no learned scale: a scale is a product
     with a parameter). ``causal=(query, key)`` restricts a softmax over ``key`` to
     ``key ≤ query``.
+
+    Raises:
+        TypeError: a child that is not an expression, names that are not str, an ``eps``
+            that is not a number.
+        ValueError: an unknown ``fn``, an axis given or missing as ``fn`` needs, a ``causal``
+            pair that is not ``(query, softmax axis)``, an ``eps`` that is not positive and
+            finite.
     """
 
     def __init__(self, fn: str, child: Expr, axis: str | None = None, *,
                  causal: Sequence[str] | None = None, eps: float = 1e-6):
-        if fn not in ELEMENTWISE and fn not in ALONG_AXIS:
-            raise ValueError(f"fn: expected one of {sorted([*ELEMENTWISE, *ALONG_AXIS])}, "
-                             f"received {fn!r}")
-        if not isinstance(child, Expr):
-            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
+        check_choice(fn, "fn", sorted([*ELEMENTWISE, *ALONG_AXIS]))
+        check_expr(child, "child")
+        eps = check_float(eps, "eps", minimum=0, strict_minimum=True)
         if fn in ALONG_AXIS:
             if axis is None:
                 raise ValueError(f"axis: {fn} needs the axis it acts along, received None")
@@ -52,7 +59,7 @@ class Pointwise(Expr):
         elif axis is not None:
             raise ValueError(f"axis: {fn} acts elementwise, expected None, received {axis!r}")
         if causal is not None:
-            causal = tuple(causal)
+            causal = check_names(causal, "causal")
             if fn != "softmax" or len(causal) != 2 or causal[1] != axis:
                 raise ValueError("causal: expected (query, key) with key the softmax axis, "
                                  f"received {causal!r} for {fn} over {axis!r}")

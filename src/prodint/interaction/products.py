@@ -14,15 +14,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from prodint.interaction.arguments import check_names
 from prodint.interaction.axes import (
     Axis,
     ProductAlgebra,
     axis_names,
+    check_algebra,
     find_axis,
     merge_sizes,
     same_algebra,
 )
-from prodint.interaction.expr import Expr, Kernel, align, make_aligner
+from prodint.interaction.expr import Expr, Kernel, align, check_expr, make_aligner
 
 
 class Product(Expr):
@@ -32,14 +34,18 @@ class Product(Expr):
     ``(u·v)_c = Σ_{a,b} Γ[a,b,c] u_a v_b`` at every position of the other axes. Axes shared by
     name are batched (equal sizes), the others broadcast. The result has ``u``'s axes followed
     by ``v``'s that ``u`` lacks.
+
+    Raises:
+        TypeError: an operand that is not an expression, an algebra that is not one, an axis
+            name that is not a str.
+        ValueError: an axis missing from an operand, of another size or algebra.
     """
 
     def __init__(self, left: Expr, right: Expr, algebra: ProductAlgebra, axis: str):
-        if not isinstance(algebra, ProductAlgebra):
-            raise TypeError(f"algebra: expected an algebra, received {type(algebra).__name__}")
+        check_expr(left, "left")
+        check_expr(right, "right")
+        check_algebra(algebra, "algebra")
         for side, operand in (("left", left), ("right", right)):
-            if not isinstance(operand, Expr):
-                raise TypeError(f"{side}: expected an Expr, received {type(operand).__name__}")
             i = find_axis(operand.axes, axis, argument="axis", owner=f"the {side} operand")
             ax = operand.axes[i]
             if ax.algebra is not None and not same_algebra(ax.algebra, algebra):
@@ -106,13 +112,17 @@ class Contract(Expr):
     the rest form an outer product. A dense layer is ``Contract(X[t,c], W[c,o], over="c")``,
     attention scores ``Contract(Q[t,d], K[s,d], over="d")``. The result has ``u``'s remaining
     axes followed by ``v``'s that ``u`` lacks.
+
+    Raises:
+        TypeError: an operand that is not an expression, ``over`` not a name or names.
+        ValueError: a summed axis missing from an operand, shared axes of unequal sizes.
     """
 
     def __init__(self, left: Expr, right: Expr, over: str | Sequence[str]):
-        over = (over,) if isinstance(over, str) else tuple(over)
+        check_expr(left, "left")
+        check_expr(right, "right")
+        over = check_names(over, "over", single=True)
         for side, operand in (("left", left), ("right", right)):
-            if not isinstance(operand, Expr):
-                raise TypeError(f"{side}: expected an Expr, received {type(operand).__name__}")
             for n in over:
                 find_axis(operand.axes, n, argument="over", owner=f"the {side} operand")
         self.over = over
@@ -170,8 +180,10 @@ class Contract(Expr):
             a, b = align_u(u), align_v(v)
             lead_a, lead_b = a.dim() - nl - nk, b.dim() - nk - nr
             ls, rs = a.shape[lead_a:lead_a + nl], b.shape[lead_b + nk:]
-            a = a.reshape(*a.shape[:lead_a], math.prod(ls), -1)
-            b = b.reshape(*b.shape[:lead_b], -1, math.prod(rs))
+            ks = a.shape[lead_a + nl:]
+            # every size spelled out: an empty batch leaves -1 undetermined
+            a = a.reshape(*a.shape[:lead_a], math.prod(ls), math.prod(ks))
+            b = b.reshape(*b.shape[:lead_b], math.prod(ks), math.prod(rs))
             out = a @ b
             return restore(out.reshape(*out.shape[:-2], *ls, *rs))
 
@@ -179,15 +191,20 @@ class Contract(Expr):
 
 
 class Sum(Expr):
-    """``u + v + …``: order ``max``; terms may lack axes of the first (they broadcast)."""
+    """``u + v + …``: order ``max``; terms may lack axes of the first (they broadcast).
+
+    Raises:
+        TypeError: a term that is not an expression.
+        ValueError: fewer than 2 terms, shared axes of unequal sizes or algebras.
+    """
 
     def __init__(self, *terms: Expr):
         if len(terms) < 2:
             raise ValueError(f"terms: expected at least 2 terms, received {len(terms)}")
+        for i, t in enumerate(terms):
+            check_expr(t, f"terms[{i}]")
         axes = terms[0].axes
         for i, t in enumerate(terms[1:], 1):
-            if not isinstance(t, Expr):
-                raise TypeError(f"terms[{i}]: expected an Expr, received {type(t).__name__}")
             axes = _union_axes(axes, t.axes, argument=f"terms[{i}]")
         self.children = tuple(terms)
         self.axes = axes

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_int
+from prodint.interaction.arguments import check_name, received
 from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
 from prodint.interaction.compile import evaluate
 from prodint.interaction.expr import (
@@ -33,6 +35,7 @@ from prodint.interaction.expr import (
     Parameter,
     Signal,
     align,
+    check_expr,
     make_aligner,
     replace_nodes,
 )
@@ -89,14 +92,13 @@ class Select(Expr):
     """
 
     def __init__(self, child: Expr, axis: str, index: int):
-        if not isinstance(child, Expr):
-            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
+        check_expr(child, "child")
         i = find_axis(child.axes, axis, argument="axis", owner="the operand")
         size = child.axes[i].size
-        if (not isinstance(index, int) or isinstance(index, bool)
-                or (size is not None and not -size <= index < size)):
-            bound = f"{-size} ≤ index < {size}" if size is not None else "an int"
-            raise ValueError(f"index: expected {bound} (axis {axis!r}), received {index!r}")
+        check_int(index, "index")
+        if size is not None and not -size <= index < size:
+            raise ValueError(f"index: expected {-size} ≤ index < {size} (axis {axis!r}), "
+                             f"received {index!r}")
         self.children = (child,)
         self.axis, self.index = axis, index
         self.axes = tuple(a for a in child.axes if a.name != axis)
@@ -113,7 +115,12 @@ class Select(Expr):
 
     def reference(self, u: Tensor) -> Tensor:
         names = self.children[0].axis_names
-        return u.select(names.index(self.axis) - len(names), self.index)
+        d = names.index(self.axis) - len(names)
+        size = u.shape[d]
+        if not -size <= self.index < size:  # a free axis: its length is known now
+            raise ValueError(f"index: expected {-size} ≤ index < {size} (the length of axis "
+                             f"{self.axis!r}), received {self.index}")
+        return u.select(d, self.index)
 
 
 class Stack(Expr):
@@ -125,12 +132,15 @@ class Stack(Expr):
     """
 
     def __init__(self, terms: Sequence[Expr], axis: str):
+        if isinstance(terms, str) or not isinstance(terms, Sequence):
+            raise TypeError(f"terms: expected a sequence of expressions, received "
+                            f"{received(terms)}")
         terms = tuple(terms)
         if not terms:
             raise ValueError("terms: expected at least one term, received none")
         for i, t in enumerate(terms):
-            if not isinstance(t, Expr):
-                raise TypeError(f"terms[{i}]: expected an Expr, received {type(t).__name__}")
+            check_expr(t, f"terms[{i}]")
+        check_name(axis, "axis")
         first = terms[0]
         if axis in first.axis_names:
             raise ValueError(f"axis: expected a new axis name, received existing {axis!r}")
@@ -208,14 +218,12 @@ class Recurrence(Expr):
 
     def __init__(self, cell: Expr, sequence: Expr, *, step: str, state: str, time: str = "t",
                  initial: Expr | None = None):
-        for argument, value in (("cell", cell), ("sequence", sequence)):
-            if not isinstance(value, Expr):
-                raise TypeError(f"{argument}: expected an Expr, received {type(value).__name__}")
-        if initial is not None and not isinstance(initial, Expr):
-            raise TypeError(f"initial: expected an Expr or None, received "
-                            f"{type(initial).__name__}")
+        check_expr(cell, "cell")
+        check_expr(sequence, "sequence")
+        check_expr(initial, "initial", optional=True)
         signals = {s.name: s for s in cell.signals()}
         for argument, name in (("step", step), ("state", state)):
+            check_name(name, argument)
             if name not in signals:
                 raise ValueError(f"{argument}: expected the name of a signal of the cell (one of "
                                  f"{sorted(signals)}), received {name!r}")

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from prodint.interaction.axes import Axis, find_axis, merge_sizes
-from prodint.interaction.expr import Expr, Kernel, make_aligner
+from prodint.interaction.expr import Expr, Kernel, check_expr, make_aligner
 
 
 def linear_recurrence(a: Tensor, b: Tensor, *, dim: int = 1) -> Tensor:
@@ -69,9 +69,8 @@ class LinearRecurrence(Expr):
     """
 
     def __init__(self, a: Expr, b: Expr, *, time: str = "t"):
-        for argument, value in (("a", a), ("b", b)):
-            if not isinstance(value, Expr):
-                raise TypeError(f"{argument}: expected an Expr, received {type(value).__name__}")
+        check_expr(a, "a")
+        check_expr(b, "b")
         find_axis(b.axes, time, argument="time", owner="b")
         names = b.axis_names
         extra = [n for n in a.axis_names if n not in names]

@@ -1,19 +1,23 @@
 """Linear structural maps: they move, pad, window, mask or rescale values. Order-preserving.
 
 These are the ``L1`` and ``L2`` of the multiplication operator ``O_K(X) = L1(K · L2(X))``:
-fixed (non-learned) linear maps on the structural axes. ``ord(L(u)) = ord(u)``.
+fixed (non-learned) linear maps on the structural axes. ``ord(L(u)) = ord(u)``. The maps
+that change the length of an axis (padding, windows, upsampling) are in
+:mod:`prodint.interaction.resample`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from prodint.checks import check_float, check_int
+from prodint.interaction.arguments import check_name, check_names, received
 from prodint.interaction.axes import Axis, find_axis
-from prodint.interaction.expr import Expr, Kernel, align
+from prodint.interaction.expr import Expr, align, check_expr
 
 
 class _Unary(Expr):
@@ -35,7 +39,8 @@ class Permute(_Unary):
     """Reorder the axes of ``u`` to ``order`` (a relabelling of coordinates)."""
 
     def __init__(self, child: Expr, order: Sequence[str]):
-        order = tuple(order)
+        check_expr(child, "child")
+        order = check_names(order, "order")
         if sorted(order) != sorted(child.axis_names):
             raise ValueError(f"order: expected a permutation of {list(child.axis_names)}, "
                              f"received {list(order)}")
@@ -57,8 +62,13 @@ class Rename(_Unary):
     """Rename axes (``{"t": "s"}``): the same values seen under other names."""
 
     def __init__(self, child: Expr, mapping: Mapping[str, str]):
-        for old in mapping:
+        check_expr(child, "child")
+        if not isinstance(mapping, Mapping):
+            raise TypeError(f"mapping: expected a mapping {{old axis name: new name}}, "
+                            f"received {received(mapping)}")
+        for old, new in mapping.items():
             find_axis(child.axes, old, argument="mapping", owner="the operand")
+            check_name(new, f"mapping[{old!r}]")
         self.children = (child,)
         self.mapping = dict(mapping)
         self.axes = tuple(Axis(self.mapping.get(a.name, a.name), a.size, a.algebra)
@@ -81,118 +91,16 @@ class Rename(_Unary):
         return u
 
 
-class Pad(_Unary):
-    """Pad axis ``axis`` with ``before``/``after`` entries: zeros, or wrapped (circular)."""
-
-    MODES = ("zeros", "circular")
-
-    def __init__(self, child: Expr, axis: str, before: int, after: int, mode: str = "zeros"):
-        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
-        if mode not in self.MODES:
-            raise ValueError(f"mode: expected one of {self.MODES}, received {mode!r}")
-        if before < 0 or after < 0:
-            raise ValueError(f"before/after: expected non-negative padding, received "
-                             f"({before}, {after})")
-        size = child.axes[i].size
-        self.children = (child,)
-        self.axis, self.before, self.after, self.mode = axis, before, after, mode
-        new = None if size is None else size + before + after
-        self.axes = tuple(Axis(a.name, new) if a.name == axis else a for a in child.axes)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return Pad(children[0], self.axis, self.before, self.after, self.mode)
-
-    def __str__(self) -> str:
-        return f"pad_{self.axis}({self.child})"
-
-    def kernel(self) -> Kernel:
-        if self.mode == "circular":
-            return self.reference
-        d = self._dim(self.axis)
-        # F.pad lists (before, after) pairs from the last dimension backwards
-        pads = [0, 0] * (-d - 1) + [self.before, self.after]
-
-        def pad(u: Tensor) -> Tensor:
-            return F.pad(u, pads)
-
-        return pad
-
-    def reference(self, u: Tensor) -> Tensor:
-        d = self._dim(self.axis)
-        n = u.shape[d]
-        parts = []
-        if self.before:
-            parts.append(u.narrow(d, n - self.before, self.before) if self.mode == "circular"
-                         else u.new_zeros(*u.shape[:d], self.before, *u.shape[d:][1:]))
-        parts.append(u)
-        if self.after:
-            parts.append(u.narrow(d, 0, self.after) if self.mode == "circular"
-                         else u.new_zeros(*u.shape[:d], self.after, *u.shape[d:][1:]))
-        return torch.cat(parts, d) if len(parts) > 1 else u
-
-
-class Window(_Unary):
-    """Sliding windows: axis ``axis`` of length ``n`` becomes ``(n - span)//stride + 1`` windows
-    followed by a new axis ``new_axis`` of ``size`` taps, ``span = (size - 1)·dilation + 1``:
-    ``out[..., i, k, ...] = u[..., i·stride + k·dilation, ...]`` (the convolution's index map).
-    """
-
-    def __init__(self, child: Expr, axis: str, size: int, new_axis: str, *, stride: int = 1,
-                 dilation: int = 1):
-        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
-        if new_axis in child.axis_names:
-            raise ValueError(f"new_axis: expected a new name, received existing {new_axis!r}")
-        for value, arg in ((size, "size"), (stride, "stride"), (dilation, "dilation")):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg}: expected a positive int, received {value!r}")
-        n = child.axes[i].size
-        span = (size - 1) * dilation + 1
-        if n is not None and n < span:
-            raise ValueError(f"size: window span {span} exceeds axis {axis!r} of length {n}")
-        out = None if n is None else (n - span) // stride + 1
-        self.children = (child,)
-        self.axis, self.size, self.new_axis = axis, size, new_axis
-        self.stride, self.dilation, self.span = stride, dilation, span
-        axes = list(child.axes)
-        axes[i] = Axis(axis, out)
-        axes.insert(i + 1, Axis(new_axis, size))
-        self.axes = tuple(axes)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return Window(children[0], self.axis, self.size, self.new_axis, stride=self.stride,
-                      dilation=self.dilation)
-
-    def __str__(self) -> str:
-        return f"window_{self.axis}^{self.size}({self.child})"
-
-    def reference(self, u: Tensor) -> Tensor:
-        d = self._dim(self.axis)
-        n = u.shape[d]
-        count = (n - self.span) // self.stride + 1
-        starts = torch.arange(count, device=u.device) * self.stride
-        taps = torch.arange(self.size, device=u.device) * self.dilation
-        index = (starts[:, None] + taps[None, :]).reshape(-1)
-        out = u.index_select(d, index)
-        return out.unflatten(d, (count, self.size))
-
-    def kernel(self) -> Kernel:
-        def window(u: Tensor) -> Tensor:
-            d = self._dim(self.axis)
-            out = u.unfold(d, self.span, self.stride)  # [..., count, ..., span]
-            if self.dilation > 1:
-                out = out[..., :: self.dilation]
-            # unfold appended the taps last; they belong right after the window axis
-            return out if d == -1 else out.movedim(-1, d)
-
-        return window
-
-
 class CausalMask(_Unary):
     """Zero the entries with ``key > query`` (``u[..., t, ..., s, ...] · [s ≤ t]``): linear."""
 
     def __init__(self, child: Expr, query: str, key: str):
+        check_expr(child, "child")
         find_axis(child.axes, query, argument="query", owner="the operand")
         find_axis(child.axes, key, argument="key", owner="the operand")
+        if query == key:
+            raise ValueError(f"key: expected an axis other than query {query!r}, received "
+                             f"{key!r}")
         self.children = (child,)
         self.query, self.key = query, key
         self.axes = child.axes
@@ -224,8 +132,9 @@ class Scale(_Unary):
     """Multiplication by a fixed scalar ``c`` (e.g. ``1/√d`` in attention)."""
 
     def __init__(self, child: Expr, factor: float):
+        check_expr(child, "child")
         self.children = (child,)
-        self.factor = float(factor)
+        self.factor = check_float(factor, "factor")
         self.axes = child.axes
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
@@ -242,7 +151,10 @@ class AxisSum(_Unary):
     """``Σ_{axes} u``: summation over some axes (a linear map onto the remaining ones)."""
 
     def __init__(self, child: Expr, axes: str | Sequence[str]):
-        axes = (axes,) if isinstance(axes, str) else tuple(axes)
+        check_expr(child, "child")
+        axes = check_names(axes, "axes", single=True)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"axes: expected distinct axis names, received {list(axes)}")
         for name in axes:
             find_axis(child.axes, name, argument="axes", owner="the operand")
         self.children = (child,)
@@ -264,8 +176,9 @@ class SplitAxis(_Unary):
     in row-major order (e.g. channels → heads × head_dim)."""
 
     def __init__(self, child: Expr, axis: str, parts: Sequence[tuple[str, int]]):
+        check_expr(child, "child")
         i = find_axis(child.axes, axis, argument="axis", owner="the operand")
-        parts = [(str(n), int(s)) for n, s in parts]
+        parts = _check_parts(parts)
         size = child.axes[i].size
         total = 1
         for _, s in parts:
@@ -289,7 +202,30 @@ class SplitAxis(_Unary):
         return str(self.child)
 
     def reference(self, u: Tensor) -> Tensor:
-        return u.unflatten(self._dim(self.axis), [s for _, s in self.parts])
+        d = self._dim(self.axis)
+        sizes = [s for _, s in self.parts]
+        if u.shape[d] != math.prod(sizes):
+            raise ValueError(f"parts: expected sizes multiplying to the length {u.shape[d]} of "
+                             f"axis {self.axis!r}, received {sizes}")
+        return u.unflatten(d, sizes)
+
+
+def _check_parts(parts: object) -> list[tuple[str, int]]:
+    """The ``(name, size)`` pairs of :class:`SplitAxis`, checked."""
+    if isinstance(parts, str) or not isinstance(parts, Sequence) or not parts:
+        raise TypeError(f"parts: expected a non-empty sequence of (name, size) pairs, received "
+                        f"{received(parts)}")
+    out = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, (tuple, list)) or len(part) != 2:
+            raise TypeError(f"parts[{i}]: expected a (name, size) pair, received "
+                            f"{received(part)}")
+        out.append((check_name(part[0], f"parts[{i}]"),
+                    check_int(part[1], f"parts[{i}]", minimum=1)))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"parts: expected distinct names, received {names}")
+    return out
 
 
 class MergeAxes(_Unary):
@@ -297,7 +233,9 @@ class MergeAxes(_Unary):
     head_dim → channels."""
 
     def __init__(self, child: Expr, names: Sequence[str], new: str):
-        names = list(names)
+        check_expr(child, "child")
+        names = list(check_names(names, "names", empty=False))
+        check_name(new, "new")
         idx = [find_axis(child.axes, n, argument="names", owner="the operand") for n in names]
         if idx != list(range(idx[0], idx[0] + len(idx))):
             raise ValueError(f"names: expected adjacent axes in order, received {names} of "
@@ -331,6 +269,7 @@ class Flip(_Unary):
     """Reverse the order along ``axis`` (a permutation of coordinates)."""
 
     def __init__(self, child: Expr, axis: str):
+        check_expr(child, "child")
         find_axis(child.axes, axis, argument="axis", owner="the operand")
         self.children = (child,)
         self.axis = axis
@@ -344,36 +283,3 @@ class Flip(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u.flip(self._dim(self.axis))
-
-
-class Upsample(_Unary):
-    """Insert ``stride - 1`` zeros between consecutive entries along ``axis``: length ``n``
-    becomes ``(n - 1)·stride + 1``; ``out[i·stride] = u[i]``. The transposed convolution's
-    input map (its span swaps source and target of the convolution's)."""
-
-    def __init__(self, child: Expr, axis: str, stride: int):
-        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride: expected a positive int, received {stride!r}")
-        n = child.axes[i].size
-        self.children = (child,)
-        self.axis, self.stride = axis, stride
-        self.axes = tuple(Axis(a.name, None if n is None else (n - 1) * stride + 1)
-                          if a.name == axis else a for a in child.axes)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return Upsample(children[0], self.axis, self.stride)
-
-    def __str__(self) -> str:
-        return f"up_{self.axis}^{self.stride}({self.child})"
-
-    def reference(self, u: Tensor) -> Tensor:
-        if self.stride == 1:
-            return u
-        d = self._dim(self.axis)
-        n = u.shape[d]
-        shape = list(u.shape)
-        shape[d] = (n - 1) * self.stride + 1
-        out = u.new_zeros(shape)
-        index = torch.arange(n, device=u.device) * self.stride
-        return out.index_copy(d, index, u)

@@ -23,14 +23,32 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from prodint.interaction.arguments import check_name, received
 from prodint.interaction.axes import AxisSpec, make_axes
-from prodint.interaction.expr import Expr, Kernel
+from prodint.interaction.expr import Expr, Kernel, check_expr
 
 
-def _table_name(name: object) -> str:
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name: expected an identifier, received {name!r}")
-    return name
+def check_table(value: object, argument: str, *, floating: bool) -> Tensor:
+    """``value`` as a fixed table: a tensor with data (not on the meta device), floating or
+    integer as ``floating`` says, with finite entries when floating.
+
+    Raises:
+        TypeError: not a tensor, or of the other kind of dtype.
+        ValueError: a meta tensor, or a floating table with NaN or inf entries.
+    """
+    kind = "a floating torch.Tensor" if floating else "an integer torch.Tensor (int32, int64)"
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{argument}: expected {kind}, received {received(value)}")
+    if value.is_floating_point() != floating or \
+            (not floating and value.dtype not in (torch.int32, torch.int64)):
+        raise TypeError(f"{argument}: expected {kind}, received {value.dtype}")
+    if value.device.type == "meta":
+        raise ValueError(f"{argument}: expected a tensor with data, received one on the meta "
+                         "device")
+    if floating and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{argument}: expected finite entries, received a table with NaN or "
+                         "inf")
+    return value
 
 
 class Constant(Expr):
@@ -40,19 +58,22 @@ class Constant(Expr):
         name: an identifier; inside a layer the tensor is the buffer ``constants.<name>``.
         value: the tensor, of shape ``[*sizes of axes]``.
         axes: its axes (fixed sizes).
+
+    Raises:
+        TypeError: a name that is not a str, a value that is not a floating tensor,
+            malformed axes.
+        ValueError: a name that is not an identifier, a free axis, a value of another shape,
+            with NaN or inf entries or on the meta device.
     """
 
     def __init__(self, name: str, value: Tensor, axes: Sequence[AxisSpec]):
-        self.name = _table_name(name)
-        if not isinstance(value, Tensor):
-            raise TypeError(f"value: expected a torch.Tensor, received {type(value).__name__}")
+        self.name = check_name(name, "name")
+        check_table(value, "value", floating=True)
         self.axes = make_axes(axes)
         shape = tuple(a.size for a in self.axes)
         if None in shape or tuple(value.shape) != shape:
             raise ValueError(f"value: expected shape {shape} (axes "
                              f"{[a.name for a in self.axes]}), received {tuple(value.shape)}")
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise ValueError(f"value: constant {name!r} has non-finite entries")
         self.value = value.detach()
 
     @property
@@ -98,14 +119,16 @@ class Gather(Expr):
         weight: optional float tensor shaped like ``index``.
 
     Raises:
-        ValueError: an index out of range, shapes that do not match ``axes``, a free axis.
+        TypeError: a child that is not an expression, a name that is not a str, an index
+            that is not an integer tensor, a weight that is not a floating one.
+        ValueError: an index out of range, shapes that do not match ``axes``, a free axis,
+            non-finite weights, a table on the meta device.
     """
 
     def __init__(self, child: Expr, name: str, index: Tensor, axes: Sequence[AxisSpec], *,
                  weight: Tensor | None = None):
-        if not isinstance(child, Expr):
-            raise TypeError(f"child: expected an Expr, received {type(child).__name__}")
-        self.name = _table_name(name)
+        check_expr(child, "child")
+        self.name = check_name(name, "name")
         sizes = [a.size for a in child.axes]
         if None in sizes:
             raise ValueError(f"child: a tie table needs fixed sizes, received axes "
@@ -114,11 +137,10 @@ class Gather(Expr):
         out = tuple(a.size for a in self.axes)
         if None in out:
             raise ValueError(f"axes: a tie table needs fixed sizes, received {list(self.axes)}")
-        if not isinstance(index, Tensor) or index.dtype not in (torch.int32, torch.int64):
-            raise TypeError(f"index: expected an integer torch.Tensor, received "
-                            f"{getattr(index, 'dtype', type(index).__name__)}")
+        check_table(index, "index", floating=False)
         if tuple(index.shape[:len(out)]) != out or index.dim() not in (len(out), len(out) + 1):
-            raise ValueError(f"index: expected shape {out} or {(*out, 'r')}, received "
+            raise ValueError(f"index: expected shape {out} or {(*out, 'r')} (the sizes of the "
+                             f"axes {[a.name for a in self.axes]}), received "
                              f"{tuple(index.shape)}")
         source = math.prod(sizes)  # type: ignore[arg-type]
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= source):
@@ -126,14 +148,10 @@ class Gather(Expr):
                              f"of {child}), received entries in [{int(index.min())}, "
                              f"{int(index.max())}]")
         if weight is not None:
-            if not isinstance(weight, Tensor) or not weight.is_floating_point():
-                raise TypeError(f"weight: expected a float torch.Tensor or None, received "
-                                f"{getattr(weight, 'dtype', type(weight).__name__)}")
+            check_table(weight, "weight", floating=True)
             if weight.shape != index.shape:
                 raise ValueError(f"weight: expected the shape of index {tuple(index.shape)}, "
                                  f"received {tuple(weight.shape)}")
-            if not torch.isfinite(weight).all():
-                raise ValueError(f"weight: tie table {name!r} has non-finite entries")
         self.children = (child,)
         self.index = index.detach().to(torch.int64)
         self.weight = None if weight is None else weight.detach()
@@ -162,7 +180,7 @@ class Gather(Expr):
 
     def reference(self, u: Tensor, index: Tensor, weight: Tensor | None = None) -> Tensor:
         k = len(self.child.axes)
-        flat = u.reshape(*u.shape[:u.dim() - k], -1)
+        flat = u.reshape(*u.shape[:u.dim() - k], math.prod(u.shape[u.dim() - k:]))
         picked = flat[..., index]
         if weight is not None:
             picked = picked * weight
@@ -174,10 +192,11 @@ class Gather(Expr):
         out = tuple(a.size for a in self.axes)
         terms = self._terms
         r = self.index.shape[-1] if terms else 1
+        entries = math.prod(a.size for a in self.child.axes)  # type: ignore[misc]
 
         def gather(u: Tensor, index: Tensor, weight: Tensor | None = None) -> Tensor:
             lead = u.shape[:u.dim() - k] if batched else ()
-            flat = u.reshape(*lead, -1)
+            flat = u.reshape(*lead, entries)  # -1 is undetermined for an empty batch
             picked = torch.index_select(flat, -1, index.reshape(-1))
             if weight is not None:
                 picked = picked * weight.reshape(-1)
