@@ -69,3 +69,20 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match="name"):
         shape_points("S")
     assert set(SHAPES) == set(CLASSES)
+
+
+def test_sizes_and_kinds_are_checked_before_sampling() -> None:
+    with pytest.raises(ValueError, match=r"n_per_class: expected a size whose set of "
+                                         r"8796093022208 clouds fits in"):
+        make_polycubes(2**40)
+    with pytest.raises(ValueError, match=r"rotations: expected a size whose 1099511627776 "
+                                         r"rotation matrices fits in"):
+        make_polycubes(1, rotations=2**40)
+    with pytest.raises(TypeError, match=r"rotations: expected an int, received 2\.5"):
+        make_polycubes(1, rotations=2.5)
+    with pytest.raises(ValueError, match=r"noise: expected a finite number >= 0, received nan"):
+        make_polycubes(1, noise=float("nan"))
+    with pytest.raises(TypeError, match=r"dtype: expected a floating torch\.dtype"):
+        make_polycubes(1, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"generator: expected a torch\.Generator or None"):
+        make_polycubes(1, generator=0)

