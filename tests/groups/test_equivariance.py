@@ -12,6 +12,7 @@ from prodint.groups import (
     SO3,
     Representation,
     cache_info,
+    choose_solver,
     clear_cache,
     constraint_matrix,
     cyclic,
@@ -322,3 +323,82 @@ def test_solver_choice_errors():
         equivariant_basis(nat(3), nat(3), solver="qr")
     # auto falls back to the SVD for linear representations
     assert equivariant_basis(sign(symmetric(3)), sign(symmetric(3))).shape == (1, 1, 1)
+
+
+@pytest.mark.parametrize("rtol", [float("nan"), float("inf"), 0.0, -1.0, 0.5, 1e-300])
+def test_rtol_is_a_finite_cutoff_in_its_range_everywhere(rtol):
+    rep = so3_vector()
+    message = r"^rtol: expected a finite number >= 1e-14 and <= 0\.0001, received "
+    # rtol=nan once returned 9 "equivariant" maps of a 3-dimensional space to itself.
+    with pytest.raises(ValueError, match=message):
+        equivariant_basis(rep, rep, rtol)
+    with pytest.raises(ValueError, match=message):
+        equivariant_projector(rep, rep, rtol)
+    with pytest.raises(ValueError, match=message):
+        project_equivariant(torch.eye(3, dtype=F64), rep, rep, rtol)
+    with pytest.raises(ValueError, match=message):
+        equivariant_bilinear_basis(rep, rtol)
+
+
+def test_rtol_of_the_wrong_kind_is_refused():
+    rep = so3_vector()
+    for rtol in ("1e-9", True, None):
+        with pytest.raises(TypeError, match=r"^rtol: expected a real number"):
+            equivariant_basis(rep, rep, rtol)  # type: ignore[arg-type]
+    assert equivariant_basis(rep, rep, 1e-6).shape == (1, 3, 3)
+
+
+def test_projector_onto_no_equivariant_maps_is_zero():
+    c3 = cyclic(3)
+    th = 2 * math.pi / 3
+    rot = torch.tensor([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]], dtype=F64)
+    rotation = Representation.from_matrices(c3, torch.stack([torch.eye(2, dtype=F64), rot,
+                                                             rot @ rot]))
+    assert equivariant_basis(rotation, trivial(c3, 2)).shape == (0, 2, 2)
+    assert torch.equal(equivariant_projector(rotation, trivial(c3, 2)),
+                       torch.zeros(4, 4, dtype=F64))
+
+
+def test_projection_refuses_integer_maps_and_bad_representations():
+    rep = regular(cyclic(3))
+    with pytest.raises(TypeError, match=r"^W: expected dtype float16, bfloat16, float32, float64, "
+                                        r"received torch.int64$"):
+        project_equivariant(torch.ones(3, 3, dtype=torch.long), rep, rep)
+    with pytest.raises(TypeError, match=r"^W: expected a torch.Tensor"):
+        project_equivariant([[1.0]], rep, rep)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^rep: expected a Representation, received NoneType"):
+        equivariant_bilinear_basis(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^solver: expected one of 'auto', 'svd', 'orbits', "
+                                         r"received 3$"):
+        equivariant_basis(rep, rep, solver=3)  # type: ignore[arg-type]
+
+
+def test_choose_solver_checks_the_symmetries():
+    rep = regular(cyclic(3))
+    assert choose_solver({0: rep}) == "orbits" and choose_solver([{0: rep}], "svd") == "svd"
+    with pytest.raises(TypeError, match=r"^symmetries: expected a mapping .* received str$"):
+        choose_solver("orbits")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^symmetries: expected a mapping .* received NoneType$"):
+        choose_solver(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^symmetries: expected at least one symmetry"):
+        choose_solver([])
+
+
+def test_solver_working_memory_is_refused_with_the_estimate(monkeypatch):
+    wide = trivial(cyclic(2), 1000)
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose working "
+                                         r"memory of the SVD solver for 1,000,000 unknowns and "
+                                         r"1 generators fits in .* about 29\.1 TiB$"):
+        equivariant_basis(wide, wide, solver="svd")
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose constraint "
+                                         r"matrix on 1,000,000 unknowns"):
+        constraint_matrix(wide, wide)
+    with pytest.raises(ValueError, match=r"^rep: expected a size whose working memory of the "
+                                         r"SVD solver for 216,000 unknowns .* TiB$"):
+        equivariant_bilinear_basis(trivial(cyclic(2), 60), solver="svd")
+    monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 40))  # a machine budget above 1 GiB
+    big = trivial(cyclic(2), 300)
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose dense basis "
+                                         r"of 90,000 orbits over 90,000 index pairs \(max_bytes\)"
+                                         r" fits in 1\.0 GiB, .* about 60\.3 GiB$"):
+        equivariant_basis(big, big)  # the orbits are found, their dense basis is too large

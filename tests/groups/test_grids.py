@@ -49,3 +49,21 @@ def test_bad_grids_are_refused() -> None:
         grid_translations((3, -1))
     with pytest.raises(ValueError, match="shape: expected at least one"):
         grid_translations(())
+    with pytest.raises(TypeError, match=r"^shape\[0\]: expected an int, received 3\.0$"):
+        grid_translations((3.0, 2))
+    with pytest.raises(TypeError, match=r"^shape: expected an int, received None$"):
+        grid_translations(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^size: expected an int, received 2.5$"):
+        grid_rotations(cyclic(4), 2.5)  # type: ignore[arg-type]
+
+
+def test_huge_grids_are_refused_with_the_estimate() -> None:
+    with pytest.raises(ValueError, match=r"^shape: expected a size whose Cayley table of the "
+                                         r"translations of 1,000,000 points fits in .*, received "
+                                         r"one that would need about 29\.1 TiB$"):
+        grid_translations((1000, 1000))
+    with pytest.raises(ValueError, match=r"^shape: .* translations of 1,099,511,627,776 points"):
+        grid_translations(2**40)
+    with pytest.raises(ValueError, match=r"^size: expected a size whose action of D4 on "
+                                         r"1099511627776x1099511627776 points fits in"):
+        grid_rotations(dihedral(4), 2**40)

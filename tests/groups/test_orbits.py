@@ -23,7 +23,9 @@ from prodint.groups import (
     sign,
     symmetric,
     symmetric_permutations,
+    tie_index,
     trivial,
+    trivial_permutation,
 )
 
 F64 = torch.float64
@@ -192,3 +194,62 @@ def test_bad_input_names_the_argument_and_the_sizes() -> None:
                                          r"fits in .*, received one that would need about "
                                          r"40\.0 TiB$"):
         invariant_basis((1024, 1024), {0: big, 1: big})
+
+
+def test_orbit_labels_are_checked_before_use():
+    c3 = regular_permutation(cyclic(3))
+    labels = orbit_partition((3, 3), {0: c3, 1: c3})
+    assert orbit_basis(labels).shape == (3, 3, 3)
+    # A label that skips a number once gave an empty orbit and a NaN basis row (0 / 0).
+    with pytest.raises(ValueError, match=r"^labels: expected every label of 0\.\.3 used, "
+                                         r"received none equal to 2$"):
+        orbit_basis(torch.tensor([0, 1, 3, -1]))
+    with pytest.raises(ValueError, match=r"^labels: expected orbit labels >= -1 \(-1 for "
+                                         r"none\), received -2$"):
+        orbit_basis(torch.tensor([0, -2]))
+    with pytest.raises(TypeError, match=r"^labels: expected dtype int64, received torch.float64$"):
+        orbit_basis(labels.double())
+    with pytest.raises(ValueError, match=r"^labels: expected a size whose dense basis of "
+                                         r"1,000 orbits over 1,000 entries \(max_bytes\) fits "
+                                         r"in 1000 B, received one that would need about "
+                                         r"7\.6 MiB$"):
+        orbit_basis(torch.arange(1000), max_bytes=1000)
+    with pytest.raises(ValueError, match=r"^max_bytes: expected a positive int, received 0$"):
+        orbit_basis(labels, max_bytes=0)
+    with pytest.raises(TypeError, match=r"^max_bytes: expected an int, received 1e\+20$"):
+        orbit_partition((3, 3), {0: c3, 1: c3}, max_bytes=1e20)  # type: ignore[arg-type]
+
+
+def test_tie_index_checks_axes_sizes_and_labels():
+    c3 = regular_permutation(cyclic(3))
+    labels = orbit_partition((3, 3), {0: c3, 1: c3})
+    index, kept = tie_index(labels, [3, 2, 3], [0, 2])
+    assert index.shape == (3, 2, 3) and bool(kept.all())
+    with pytest.raises(TypeError, match=r"^axes\[0\]: expected an int, received 2\.5$"):
+        tie_index(labels, [3, 2, 3], [2.5, 0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"^axes\[1\]: expected an int in \[0, 2\], received -1$"):
+        tie_index(labels, [3, 2, 3], [0, -1])
+    with pytest.raises(TypeError, match=r"^axes: expected a sequence of axis positions"):
+        tie_index(labels, [3, 2, 3], None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^labels: expected shape \[3\] \(the sizes of axes "
+                                         r"\[0\]\), received \[3, 3\]$"):
+        tie_index(labels, [3, 2, 3], [0])
+    with pytest.raises(TypeError, match=r"^labels: expected a torch.Tensor, received list"):
+        tie_index(labels.tolist(), [3, 2, 3], [0, 2])
+    with pytest.raises(ValueError, match=r"^sizes: expected at least one axis size, received "
+                                         r"\[\]$"):
+        tie_index(labels, [], [0, 2])
+
+
+def test_symmetry_arguments_are_checked():
+    c3 = regular_permutation(cyclic(3))
+    with pytest.raises(TypeError, match=r"^sizes: expected a sequence of axis sizes, received str"):
+        orbit_partition("33", {0: c3})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^names: expected a sequence of 2 strs or None, "
+                                        r"received str 'oi'$"):
+        orbit_partition((3, 3), {0: c3, 1: c3}, names="oi")
+    with pytest.raises(ValueError, match=r"^names: expected 2 names, received 1$"):
+        invariant_basis((3, 3), {0: c3, 1: c3}, names=["o"])
+    with pytest.raises(ValueError, match=r"^sizes: expected a size whose orbit search over "
+                                         r"1,099,511,627,776 entries .* fits in"):
+        orbit_partition((2**20, 2**20), {0: trivial_permutation(cyclic(2), 2**20)})

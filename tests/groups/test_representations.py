@@ -264,3 +264,113 @@ def test_from_lie_algebra_checks_brackets():
         Representation.from_lie_algebra(cyclic(2), good)
     with pytest.raises(TypeError):
         so3_vector()(0)
+
+
+def _rotations() -> torch.Tensor:
+    th = 2 * math.pi / 3
+    rot = torch.tensor([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]], dtype=F64)
+    return torch.stack([torch.eye(2, dtype=F64), rot, rot @ rot])
+
+
+def test_homomorphism_tolerance_does_not_grow_with_the_entries():
+    c3 = cyclic(3)
+    scaled = _rotations()
+    scaled[1:] *= 1e100  # rho(r) rho(r) is 1e200 where rho(r^2) is 1e100: not a homomorphism
+    with pytest.raises(ValueError, match=r"^matrices: expected a homomorphism .* got relative "
+                                         r"error 1\.000e\+00 at \(a, b\) = \(1, 1\)$"):
+        Representation.from_matrices(c3, scaled)
+    nilpotent = torch.tensor([[0.0, 1e5], [0.0, 0.0]], dtype=F64)  # N N = 0, never I
+    with pytest.raises(ValueError, match="matrices: expected a homomorphism"):
+        Representation.from_matrices(c3, torch.stack([torch.eye(2, dtype=F64), nilpotent,
+                                                      nilpotent]))
+    huge = _rotations()
+    huge[1:] *= 1e200  # the products overflow: no tolerance can judge them
+    with pytest.raises(ValueError, match=r"^matrices: expected entries whose products are "
+                                         r"finite in float64, received entries up to "
+                                         r"8\.660e\+199$"):
+        Representation.from_matrices(c3, huge)
+    # An ill-conditioned but genuine representation (conjugated by diag(1, 1e6)) is accepted.
+    p = torch.diag(torch.tensor([1.0, 1e6], dtype=F64))
+    conjugated = p @ _rotations() @ torch.linalg.inv(p)
+    assert Representation.from_matrices(c3, conjugated).dim == 2
+
+
+def test_non_finite_or_dataless_matrices_are_refused():
+    c3 = cyclic(3)
+    bad = _rotations()
+    bad[1, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"^matrices: expected finite entries, received 1 NaN"):
+        Representation.from_matrices(c3, bad)
+    with pytest.raises(ValueError, match=r"^matrices: expected a tensor with data"):
+        Representation.from_matrices(c3, _rotations().to("meta"))
+    with pytest.raises(TypeError, match=r"^matrices: expected a real tensor"):
+        Representation.from_matrices(c3, "rotations")
+    with pytest.raises(TypeError, match=r"^name: expected a str or None, received int 3$"):
+        Representation.from_matrices(c3, _rotations(), name=3)
+    gens = so3_vector().generators
+    gens[0, 1, 2] = float("inf")
+    with pytest.raises(ValueError, match=r"^generators: expected finite entries"):
+        Representation.from_lie_algebra(SO3, gens)
+    with pytest.raises(ValueError, match=r"^generators: expected the SO\(3\) brackets"):
+        Representation.from_lie_algebra(SO3, 1e100 * so3_vector().generators)
+
+
+def test_element_index_and_lie_coordinates_are_checked():
+    rep = Representation.from_matrices(cyclic(3), _rotations())
+    with pytest.raises(ValueError, match=r"^g: expected an int in \[0, 2\], received -1$"):
+        rep(-1)
+    with pytest.raises(TypeError, match=r"^g: expected an int, received 1\.0$"):
+        rep(1.0)
+    vec = so2_vector()
+    with pytest.raises(ValueError, match=r"^t: expected a finite number, received nan$"):
+        vec.matrix_exp(float("nan"))
+    with pytest.raises(TypeError, match=r"^t: expected a real number, received True$"):
+        vec.matrix_exp(True)
+    # A huge angle would come back as NaN (or garbage) from matrix_exp: refused.
+    with pytest.raises(ValueError, match=r"^t: expected coordinates whose exponent .* <= "
+                                         r"1e\+06, received one of 1\.000e\+300$"):
+        vec.matrix_exp(1e300)
+    with pytest.raises(ValueError, match=r"^t: expected a tensor with data"):
+        vec.matrix_exp(torch.zeros(2, 1, device="meta"))
+    with pytest.raises(TypeError, match=r"^t: expected real coordinates"):
+        vec.matrix_exp("0.5")
+    # NaN and inf coordinates pass through as in torch; the others are computed.
+    out = vec.matrix_exp(torch.tensor([float("inf"), 0.0]))
+    assert out[0].isnan().all() and torch.equal(out[1], torch.eye(2, dtype=F64))
+
+
+def test_sizes_are_refused_with_the_estimate_before_allocating():
+    c3 = cyclic(3)
+    with pytest.raises(ValueError, match=r"^dim: expected a size whose 3 matrices of size "
+                                         r"1099511627776 fits in .* would need about .* PiB$"):
+        trivial(c3, 2**40)
+    with pytest.raises(ValueError, match=r"^dim: expected a size whose 3 generators"):
+        lie_trivial(SO3, 2**40)
+    with pytest.raises(ValueError, match=r"^group: expected a size whose regular representation "
+                                         r"of C3000 .* about 402\.3 GiB$"):
+        regular(cyclic(3000))
+    with pytest.raises(ValueError, match=r"^k: expected a size whose 3 matrices of size 3\^40 "):
+        tensor_power(regular(c3), 40)
+    wide = trivial(cyclic(2), 1000)
+    with pytest.raises(ValueError, match=r"^rep1, rep2: expected a size whose 2 matrices of "
+                                         r"size 1,000,000 .* about 43\.7 TiB$"):
+        tensor_product(wide, wide)
+
+
+def test_tensor_powers_of_one_dimensional_representations_for_any_k():
+    s3 = symmetric(3)
+    sgn = sign(s3)
+    for k in range(1, 7):
+        looped = sgn
+        for _ in range(k - 1):
+            looped = tensor_product(looped, sgn)
+        assert torch.equal(tensor_power(sgn, k).matrices, looped.matrices)
+    odd = tensor_power(sgn, 2**61 + 1)  # computed directly, not by 2^61 products
+    assert torch.equal(odd.matrices, sgn.matrices) and odd.dim == 1
+    assert torch.equal(tensor_power(sgn, 10**30).matrices, trivial(s3).matrices)
+    spin = Representation.from_lie_algebra(SO2, torch.tensor([[[0.5]]], dtype=F64))
+    assert torch.equal(tensor_power(spin, 3).generators,
+                       tensor_product(tensor_product(spin, spin), spin).generators)
+    assert float(tensor_power(spin, 10**6).generators) == 5e5
+    empty = trivial(s3, 0)
+    assert tensor_power(empty, 10**30).dim == 0
