@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from prodint.algebra import clifford, group_algebra, quaternions
 from prodint.groups import cyclic
-from prodint.interaction import InteractionLayer, compile, evaluate, library
+from prodint.interaction import InteractionLayer, Plan, compile, evaluate, library
 
 CASES = {
     "dense": lambda: library.dense(6, 5),
@@ -143,3 +143,54 @@ def test_torch_compile_default_backend_gives_same_output() -> None:
     x = torch.randn(2, 5, 6, dtype=torch.float64)
     compiled = torch.compile(m, fullgraph=True)
     torch.testing.assert_close(compiled(x), m(x), rtol=1e-12, atol=1e-12)
+
+
+def _dense_with_table():
+    from prodint.interaction import Constant, Contract, Parameter, Signal
+
+    x = Signal("X", [("t", None), ("c", 3)])
+    mixed = Contract(Contract(x, Parameter("W", [("c", 3), ("o", 3)]), over="c"),
+                     Constant("B", torch.eye(3, dtype=torch.float64), [("o", 3), ("p", 3)]),
+                     over="o")
+    return mixed
+
+
+def test_evaluate_refuses_what_would_broadcast() -> None:
+    expr = _dense_with_table()
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    w = torch.randn(3, 3, dtype=torch.float64)
+    evaluate(expr, {"X": x}, {"W": w})
+    # a parameter or a table of a broadcastable shape is refused, not broadcast
+    with pytest.raises(ValueError, match=r"W: expected shape \[c=3, o=3\], received \(1, 3\)"):
+        evaluate(expr, {"X": x}, {"W": w[:1]})
+    with pytest.raises(ValueError, match=r"B: expected shape \[3, 3\], received \(3,\)"):
+        evaluate(expr, {"X": x}, {"W": w}, {"B": torch.ones(3, dtype=torch.float64)})
+    with pytest.raises(ValueError, match=r"X: expected axis 'c' of size 3"):
+        evaluate(expr, {"X": x[..., :1]}, {"W": w})
+    with pytest.raises(TypeError, match=r"W: expected a torch\.Tensor"):
+        evaluate(expr, {"X": x}, {"W": w.tolist()})
+
+
+def test_integer_and_mixed_inputs_are_refused_the_odd_one_named() -> None:
+    expr = _dense_with_table()
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    w = torch.randn(3, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"X: expected dtype float16, bfloat16, float32, "
+                                        r"float64, received torch\.int64"):
+        evaluate(expr, {"X": x.round().long()}, {"W": w})
+    # two float64 tensors and one float32: the float32 one is named
+    with pytest.raises(TypeError, match=r"^W: expected dtype torch\.float64 \(that of X\)"):
+        evaluate(expr, {"X": x}, {"W": w.float()}, {"B": torch.eye(3, dtype=torch.float64)})
+    with pytest.raises(ValueError, match=r"^W: expected a tensor on cpu"):
+        evaluate(expr, {"X": x}, {"W": w.to("meta")}, {"B": torch.eye(3, dtype=torch.float64)})
+    plan = Plan(expr)
+    tables = {"B": torch.eye(3, dtype=torch.float64)}
+    with pytest.raises(TypeError, match=r"^X: expected dtype torch\.float64 \(that of W\)"):
+        plan.run({"X": x.float()}, {"W": w}, tables)
+    with pytest.raises(ValueError, match=r"tables: expected values for \['B'\]"):
+        plan.run({"X": x}, {"W": w}, {})
+    torch.testing.assert_close(plan.run({"X": x}, {"W": w}, tables), x @ w)
+    # one tensor against one: the message names both
+    with pytest.raises(TypeError, match=r"^X: expected dtype torch\.float32 \(that of W: W "
+                                        r"and X disagree\)"):
+        Plan(_dense_with_table().children[0]).run({"X": x}, {"W": w.float()}, {})

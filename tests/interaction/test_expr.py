@@ -11,6 +11,7 @@ from prodint.interaction import (
     Pointwise,
     Product,
     Rename,
+    Scale,
     Signal,
     Sum,
     Window,
@@ -167,3 +168,33 @@ def test_parameter_initialisation_preserves_variance() -> None:
     x = torch.randn(4096, 256, dtype=torch.float64, generator=gen)
     assert abs((x @ value).var().item() - 1.0) < 0.05
     assert Parameter("b", [("o", 3)], init="zeros").initial_value().abs().sum() == 0
+
+
+def test_a_parameter_too_large_for_memory_is_refused_before_any_draw() -> None:
+    with pytest.raises(ValueError, match=r"axes: expected a size whose parameter 'W' fits in "
+                                         r".*would need about 8\.0 TiB"):
+        Parameter("W", [("c", 2**20), ("o", 2**20)])
+
+
+def test_operands_and_names_are_checked_by_every_node() -> None:
+    x = Signal("X", [("t", None), ("c", 2)])
+    w = Parameter("W", [("c", 2), ("o", 2)])
+    for build, argument in ((lambda: Contract("X", w, over="c"), "left"),
+                            (lambda: Product(x, None, hadamard(2), "c"), "right"),
+                            (lambda: Sum(3, x), r"terms\[0\]"),
+                            (lambda: Rename(x, {"t": 3}), r"mapping\['t'\]"),
+                            (lambda: Contract(x, w, over=3), "over"),
+                            (lambda: Signal("X", None), "axes"),
+                            (lambda: Signal("X", [("t", 2.0)]), r"axes\[0\]"),
+                            (lambda: Pointwise("rmsnorm", x, "c", eps=True), "eps"),
+                            (lambda: Scale(x, "2"), "factor")):
+        with pytest.raises(TypeError, match=rf"^{argument}: expected"):
+            build()
+    for order in (1.0, True):
+        with pytest.raises(TypeError, match="order: expected an int"):
+            Signal("X", [("t", None)], order=order)  # type: ignore[arg-type]
+    for eps in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="eps: expected a finite number > 0"):
+            Pointwise("rmsnorm", x, "c", eps=eps)
+    with pytest.raises(ValueError, match="factor: expected a finite number"):
+        Scale(x, float("inf"))

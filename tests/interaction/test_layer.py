@@ -21,6 +21,7 @@ from prodint.interaction import (
     Rename,
     Signal,
     Sum,
+    compile,
     evaluate,
     library,
 )
@@ -154,3 +155,38 @@ def test_expression_on_bad_input() -> None:
     with pytest.raises(ValueError, match=r"^expression: expected a layer of one signal .* "
                                          r"received InteractionLayer with signals \['A', 'B'\]"):
         two.expression_on(a, "p_")
+
+
+def test_inputs_are_checked_against_the_layer() -> None:
+    layer = InteractionLayer(library.dense(2, 3), dtype=torch.float64)
+    x = torch.randn(4, 2, dtype=torch.float64)
+    for run in (layer, layer.general, layer.reference):
+        with pytest.raises(TypeError, match=r"^X: expected dtype float16, bfloat16, float32, "
+                                            r"float64, received torch\.int64"):
+            run(x.round().long())
+        with pytest.raises(TypeError, match=r"^X: expected dtype torch\.float64 \(that of the "
+                                            r"layer's parameters\), received torch\.float32"):
+            run(x.float())
+        with pytest.raises(ValueError, match=r"^X: expected a tensor on cpu"):
+            run(x.to("meta"))
+        with pytest.raises(TypeError, match=r"^X: expected a torch\.Tensor"):
+            run(x.tolist())
+
+
+def test_layer_options_are_checked() -> None:
+    expr = library.dense(2, 2)
+    with pytest.raises(ValueError, match="device: expected a device such as 'cpu'"):
+        InteractionLayer(expr, device="no-such-device")
+    with pytest.raises(TypeError, match=r"device: expected a torch\.device, a str or None"):
+        InteractionLayer(expr, device=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"dtype: expected a floating torch\.dtype or None"):
+        InteractionLayer(expr, dtype="float64")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"generator: expected a torch\.Generator or None"):
+        InteractionLayer(expr, generator=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expr: expected an Expr"):
+        compile(None)  # type: ignore[arg-type]
+    layer = InteractionLayer(expr)
+    with pytest.raises(ValueError, match=r"name: expected one of \['W', 'b'\], received 3"):
+        layer.param(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="W: expected a tensor with data"):
+        layer.load_tensors(W=torch.zeros(2, 2, device="meta"))

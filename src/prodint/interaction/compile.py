@@ -49,7 +49,7 @@ Like = tuple[str, Tensor]
 def common_tensor(tensors: Mapping[str, object]) -> Like | None:
     """The (name, tensor) of a floating tensor whose (dtype, device) most of ``tensors``
     share, against which the others are checked; ``None`` when there is none. On a tie (one
-    tensor against one) the name lists the tied ones, so that a message names both."""
+    tensor against one) the name says which disagree, so that a message names both."""
     floating = {n: t for n, t in tensors.items()
                 if isinstance(t, Tensor) and t.is_floating_point()}
     if not floating:
@@ -60,7 +60,7 @@ def common_tensor(tensors: Mapping[str, object]) -> Like | None:
                         if counts[(t.dtype, t.device)] == best)
     tied = [n for n, t in floating.items() if counts[(t.dtype, t.device)] == best]
     if len(counts) > 1 and list(counts.values()).count(best) > 1:
-        name = " or ".join(tied)
+        name = f"{name}: {' and '.join(tied)} disagree"
     return name, tensor
 
 
