@@ -45,15 +45,24 @@ def test_help_is_plain_text(argv: list[str], capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize("argv, expected", [
     ([], "the following arguments are required: COMMAND"),
     (["nope"], "invalid choice: 'nope'"),
-    (["symmetry", "--steps", "0"], "--steps: expected an integer >= 1, received 0"),
-    (["symmetry", "--steps", "ten"], "--steps: expected an integer, received 'ten'"),
-    (["symmetry", "--train-rotations", "-1"], "expected an integer >= 0, received -1"),
-    (["hypercube", "--train-fraction", "1.5"], "expected a number in (0, 1], received 1.5"),
-    (["hypercube", "--task", "s3", "--table", "t.csv"], "not allowed with argument"),
+    (["symmetry", "--steps", "0"], "--steps: expected an int in [1, 10000000], received 0"),
+    (["symmetry", "--steps", "ten"], "--steps: expected an int, received 'ten'"),
+    (["symmetry", "--steps", "3.0"], "--steps: expected an int, received '3.0'"),
+    (["symmetry", "--train-rotations", "-1"], "expected an int in [0, 2147483647], received -1"),
+    (["hypercube", "--train-fraction", "1.5"],
+     "expected a finite number > 0 and <= 1, received 1.5"),
+    (["hypercube", "--train-fraction", "nan"], "expected a finite number > 0 and <= 1, "
+                                               "received nan"),
+    (["hypercube", "--seed", "1" * 20], "--seed: expected an int in [0, 9223372036854775807], "
+                                        "received 11111111111111111111"),
+    (["hypercube", "--task", "s3", "--table", "pyproject.toml"], "not allowed with argument"),
+    (["hypercube", "--table", "no-such-file.csv"], "--table: expected an existing file"),
     (["shakespeare", "--contexts"], "expected at least one argument"),
     (["bench", "nope"], "invalid choice: 'nope'"),
-], ids=["no command", "unknown command", "zero steps", "not an int", "negative",
-        "fraction", "two sources", "empty list", "unknown suite"])
+    (["bench", "algebra", "--device", "gpu"], "--device: expected a device name"),
+], ids=["no command", "unknown command", "zero steps", "not an int", "integral float",
+        "negative", "fraction", "nan fraction", "huge seed", "two sources", "missing table",
+        "empty list", "unknown suite", "unknown device"])
 def test_bad_options_are_one_line_and_status_2(argv: list[str], expected: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -87,4 +96,4 @@ def test_python_m_prodint_is_the_same_command() -> None:
                          capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == ("prodint hypercube: error: argument --n: expected an "
-                                  "integer >= 1, received 0")
+                                  "int in [1, 2147483647], received 0")

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from prodint.cli import main
 
 KEYS = {"task", "n", "train_fraction", "steps", "seconds", "test_accuracy", "h_ratio",
@@ -42,9 +44,12 @@ def test_cli_reports_a_bad_table_in_one_line(tmp_path, capsys) -> None:
     line, = captured.err.strip().splitlines()
     assert line.startswith("prodint hypercube: error: ")
     assert "expected symbols in 0..1, received 7" in line
-    assert main(["hypercube", "--table", str(tmp_path / "missing.csv")]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # refused while parsing, before any work
+        main(["hypercube", "--table", str(tmp_path / "missing.csv")])
+    assert exit_info.value.code == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("prodint hypercube: error: ") and "missing.csv" in line
+    assert line.startswith("prodint hypercube: error: argument --table: expected an existing "
+                           "file") and "missing.csv" in line
 
 
 def test_cli_reports_a_bad_modulus(capsys) -> None:

@@ -24,5 +24,5 @@ def test_symmetry_refuses_bad_counts(capsys) -> None:
         main(["symmetry", "--test-per-class", "0"])
     assert exit_info.value.code == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert line == ("prodint symmetry: error: argument --test-per-class: expected an integer "
-                    ">= 1, received 0")
+    assert line == ("prodint symmetry: error: argument --test-per-class: expected an int in "
+                    "[1, 2147483647], received 0")

@@ -4,18 +4,25 @@ Registration protocol: a subcommand is a module of this package (a :class:`Comma
 
 - ``add_parser(subparsers) -> argparse.ArgumentParser``: adds its parser to the
   subparsers of the ``prodint`` parser (its name, a one-line ``help``, a plain-text
-  ``description`` written for the terminal, its options) and returns it;
-- ``run(args, console) -> int``: runs it on the parsed arguments, printing through the rich
+  ``description`` written for the terminal, its options, each with a type from
+  :mod:`prodint.cli.arguments` that refuses a bad value while parsing) and returns it;
+- ``check(args) -> None``: refuses what parsing cannot see, before any work: the files the
+  command will write under ``--out``, a table file, a configuration the library refuses, a
+  size that would not fit in memory (raising ``ValueError``, ``TypeError`` or ``OSError``);
+  it may keep on ``args`` what it loaded for the run (a corpus);
+- ``run(args, console) -> int``: runs it on the checked arguments, printing through the rich
   ``console``, and returns the exit status: 0 when done and every check it makes passed,
   1 when a check failed, 2 for bad input.
 
 :data:`COMMANDS` lists the subcommands in the order ``prodint --help`` shows them and
 :func:`main` registers every one the same way. The conventions they share live in
-:mod:`prodint.cli.arguments`: a command that writes files takes ``--out DIR`` and writes JSON
-atomically (:func:`prodint.report.write_json`); help text is plain (no markup); bad input
-is refused in one line on stderr with exit status 2, never with a traceback (option values
-while parsing, files and configurations the library refuses before any long work).
-``python -m prodint`` is the same command as ``prodint``.
+:mod:`prodint.cli.arguments`: a command that writes files takes ``--out DIR`` and writes every
+file atomically (:func:`prodint.report.write_atomic`); help text is plain (no markup); bad
+input is refused in one line on stderr with exit status 2, never with a traceback (option
+values while parsing; what ``check`` refuses; and a ``ValueError``, ``TypeError`` or
+``OSError`` the library or the disk raises during the run, :data:`USER_ERRORS`). Any other
+exception is a bug and keeps its traceback. ``python -m prodint`` is the same command as
+``prodint``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Protocol
 from rich.console import Console
 
 from prodint.cli import bench, catalogue, demo, hypercube, shakespeare, symmetry, zoo
-from prodint.cli.arguments import Parser
+from prodint.cli.arguments import USER_ERRORS, Parser, fail
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -45,6 +52,8 @@ class Command(Protocol):
     def add_parser(self, subparsers: argparse._SubParsersAction
                    ) -> argparse.ArgumentParser: ...
 
+    def check(self, args: argparse.Namespace) -> None: ...
+
     def run(self, args: argparse.Namespace, console: Console) -> int: ...
 
 
@@ -56,13 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="prodint", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        command.add_parser(subparsers).set_defaults(run=command.run)
+        command.add_parser(subparsers).set_defaults(check=command.check, run=command.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (default: the process arguments), run the subcommand, return its status."""
+    """Parse ``argv`` (default: the process arguments), check and run the subcommand, return
+    its status.
+
+    Bad options exit (``SystemExit``) with status 2 while parsing; input the subcommand's
+    ``check`` refuses, and a :data:`~prodint.cli.arguments.USER_ERRORS` exception from the
+    run, are printed as one line (``prodint COMMAND: error: MESSAGE``) and return 2.
+    """
     args = build_parser().parse_args(argv)
     # Reports are often piped to a file: keep rows on one line there.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    return args.run(args, console)
+    try:
+        args.check(args)
+        return args.run(args, console)
+    except USER_ERRORS as error:
+        return fail(args, error)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 from rich.console import Console
@@ -20,8 +19,9 @@ from rich.table import Table
 
 from prodint.bench.harness import Record, append_jsonl, write_jsonl
 from prodint.bench.suites import SUITES, run_suite
+from prodint.cli.arguments import device, writable_file
 
-__all__ = ["add_parser", "run", "table"]
+__all__ = ["add_parser", "check", "run", "table"]
 
 DESCRIPTION = """\
 Run one benchmark suite and record, for every case, the median forward and forward+backward
@@ -37,12 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser("bench", help="run a benchmark suite and record it as "
                                                  "JSON lines", description=DESCRIPTION)
     parser.add_argument("suite", choices=sorted(SUITES), help="which suite to run")
-    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
+    parser.add_argument("--json", type=writable_file, default=None, metavar="FILE",
                         help="append the records to this JSON-lines file (default: standard "
                              "output)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
-    parser.add_argument("--device", default=default_device,
+    parser.add_argument("--device", type=device, default=default_device,
                         help=f"where the cases run (default {default_device})")
     parser.add_argument("--no-memory", action="store_true", help="skip peak-memory profiling")
     return parser
@@ -60,6 +60,12 @@ def table(records: list[Record]) -> Table:
                   "-" if r.ratio_fwd is None else f"{r.ratio_fwd:.3f}",
                   "-" if r.ratio_fwd_bwd is None else f"{r.ratio_fwd_bwd:.3f}")
     return t
+
+
+def check(args: argparse.Namespace) -> None:
+    """Nothing more to refuse: the suite, the device and the ``--json`` file are checked while
+    parsing."""
+    del args
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

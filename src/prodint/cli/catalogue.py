@@ -9,7 +9,7 @@ from rich.console import Console
 from prodint.report import print_section
 from prodint.surveys import algebra
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "check", "run"]
 
 DESCRIPTION = """\
 Print every algebra of the catalogue with its dimension, number of nonzero structure
@@ -23,6 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return subparsers.add_parser(
         "catalogue", help="print the algebra catalogue with verified identities",
         description=DESCRIPTION)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Nothing to refuse: the command takes no options."""
+    del args
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from prodint.cli.arguments import add_out
+from prodint.cli.arguments import add_out, check_out
 from prodint.report import Section, print_section, write_report
 from prodint.surveys import algebra, hypercube, interaction, ops, zoo
 
-__all__ = ["STEPS", "add_parser", "run"]
+__all__ = ["FILES", "STEPS", "add_parser", "check", "run"]
+
+#: The files written under ``--out``.
+FILES = ("report.md", "report.json")
 
 #: ``(status message, section builder)`` in the order of the report.
 STEPS: tuple[tuple[str, Callable[[], Section]], ...] = (
@@ -48,6 +51,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                    description=DESCRIPTION)
     add_out(parser, "report.md and report.json", default=Path("reports/demo"))
     return parser
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` where the report cannot be written, before the tour starts."""
+    check_out(args, FILES)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -8,21 +8,31 @@ prints the summary and the verdict's evidence and, with ``--out DIR``, writes
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prodint.cli.arguments import add_out, fail, fraction, non_negative_int, positive_int
+from prodint.cli.arguments import (
+    add_out,
+    check_out,
+    fraction,
+    non_negative_int,
+    positive_int,
+    readable_file,
+    seed,
+)
 from prodint.hypercube.analyze import Analysis, analyze_table
 from prodint.hypercube.plots import plot_spectra, plot_training
 from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
 from prodint.hypercube.train import Recipe
 from prodint.report import write_json
 
-__all__ = ["add_parser", "run", "summary"]
+__all__ = ["FILES", "add_parser", "check", "run", "summary"]
+
+#: The files written under ``--out``.
+FILES = ("summary.json", "training.png", "spectra.png")
 
 DESCRIPTION = """\
 Factorize an operation table as T[a,b,c] = tr(A_a B_b C_c)/n from part of its cells, under
@@ -42,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source = p.add_mutually_exclusive_group()
     source.add_argument("--task", choices=sorted(TASKS), default="s4",
                         help="built-in table (default s4)")
-    source.add_argument("--table", type=Path, metavar="FILE",
+    source.add_argument("--table", type=readable_file, metavar="FILE",
                         help="a table file: JSON list of rows, or CSV, of symbols 0..n-1")
     p.add_argument("--p", type=positive_int, default=97,
                    help="modulus for the zp-* tasks, a prime for zp-mul and zp-div "
@@ -51,8 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="k for zn, sn, sn-conj (default 4)")
     p.add_argument("--train-fraction", type=fraction, default=0.5,
                    help="share of cells observed in training, in (0, 1] (default 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the factors "
-                                                        "(default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the split and the factors "
+                                                         "(default 0)")
     p.add_argument("--steps", type=positive_int, default=3000,
                    help="most steps per attempt (default 3000)")
     p.add_argument("--restarts", type=non_negative_int, default=3,
@@ -86,15 +96,19 @@ def summary(args: argparse.Namespace, analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def check(args: argparse.Namespace) -> None:
+    """Refuse, before training, an ``--out`` where the results cannot be written, a table
+    file that does not parse (or a task size that does not fit in memory) and a recipe the
+    library refuses; keep the table and the recipe on ``args`` for :func:`run`."""
+    check_out(args, FILES)
+    args.cells = (load_table(args.table) if args.table is not None
+                  else make_table(args.task, p=args.p, n=args.n))
+    args.recipe = Recipe(max_steps=args.steps, restarts=args.restarts)
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Train on the table, print the summary and evidence, write them with ``--out``; 0, or 2
-    for a table (or recipe) the library refuses."""
-    try:
-        table = (load_table(args.table) if args.table is not None
-                 else make_table(args.task, p=args.p, n=args.n))
-        recipe = Recipe(max_steps=args.steps, restarts=args.restarts)
-    except (ValueError, TypeError, OSError) as exc:
-        return fail(args, exc)
+    """Train on the checked table, print the summary and evidence, write them with ``--out``;
+    0 when done."""
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         job = bar.add_task(f"hypercube {_task_name(args)}", total=args.steps, info="")
@@ -104,8 +118,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                        info=f"attempt {attempt} loss {info['loss']:.2e} "
                             f"H/3n² {info['h_ratio']:.4f} ε {info['eps']:.1e}")
 
-        analysis = analyze_table(table, train_fraction=args.train_fraction, seed=args.seed,
-                                 recipe=recipe, progress=progress)
+        analysis = analyze_table(args.cells, train_fraction=args.train_fraction,
+                                 seed=args.seed, recipe=args.recipe, progress=progress)
     record = summary(args, analysis)
     out = Table(title=f"HyperCube: {record['task']}")
     out.add_column("quantity")

@@ -22,11 +22,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from prodint.cli.arguments import add_out, fail, positive_int
+from prodint.cli.arguments import add_out, check_out, positive_int, seed
 from prodint.data.shakespeare import CharCorpus
 from prodint.experiments.shakespeare import ExperimentConfig, build_models, run_experiment
 
-__all__ = ["add_parser", "config_of", "run"]
+__all__ = ["FILES", "add_parser", "check", "config_of", "run"]
+
+#: The files written under ``--out``.
+FILES = ("results.json", "curves.png", "report.md")
 
 DESCRIPTION = """\
 Train a Deep Tensor Network (second-order tensor attention, order 5) and a softmax
@@ -55,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                 ("--heads", defaults.heads, "attention heads per block")):
         parser.add_argument(flag, type=positive_int, default=default,
                             help=f"{what} (default {default})")
-    parser.add_argument("--seed", type=int, default=train.seed,
+    parser.add_argument("--seed", type=seed, default=train.seed,
                         help=f"seed of the weights and the windows (default {train.seed})")
     contexts = " ".join(map(str, defaults.generation_contexts))
     parser.add_argument("--contexts", type=positive_int, nargs="+",
@@ -75,18 +78,29 @@ def config_of(args: argparse.Namespace) -> ExperimentConfig:
                    train=train, generation_contexts=tuple(args.contexts))
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    """Run the experiment with a progress bar; print the comparison and the report's path."""
-    config = config_of(args)
+def check(args: argparse.Namespace) -> None:
+    """Refuse, before training, an ``--out`` where the results cannot be written, a missing
+    corpus, a window longer than a split, and a width, depth, head count or size the models
+    cannot take or memory cannot hold; keep the configuration and the corpus on ``args``."""
+    check_out(args, FILES)
     try:
-        corpus = CharCorpus.shakespeare()
-        # Refused before training: a window longer than a split, a width, depth or head
-        # count the models cannot take.
-        for split in ("train", "validation"):
-            corpus.batch(split, 1, config.train.length, torch.Generator())
-        build_models(corpus.vocab_size, config)
-    except (ImportError, OSError, ValueError, TypeError) as exc:
-        return fail(args, exc)
+        args.config = config_of(args)
+    except ValueError as error:  # the configuration names the prompt lengths otherwise
+        raise ValueError(str(error).replace("generation_contexts:", "--contexts:", 1)) \
+            from None
+    try:
+        args.corpus = CharCorpus.shakespeare()
+    except ModuleNotFoundError as error:  # the corpus is data: report it as a missing file
+        raise FileNotFoundError(str(error)) from None
+    for split in ("train", "validation"):
+        args.corpus.batch(split, 1, args.config.train.length, torch.Generator())
+    build_models(args.corpus.vocab_size, args.config)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run the checked experiment with a progress bar; print the comparison and the report's
+    path."""
+    config, corpus = args.config, args.corpus
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("training", total=config.train.steps)

@@ -11,11 +11,19 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from prodint.cli.arguments import add_out, non_negative_int, positive_int
-from prodint.experiments.polycubes import results_as_dicts, run_polycube_experiment
+from prodint.cli.arguments import add_out, check_out, count, non_negative_int, positive_int, seed
+from prodint.experiments.polycubes import (
+    MAX_STEPS,
+    check_experiment,
+    results_as_dicts,
+    run_polycube_experiment,
+)
 from prodint.report import write_json
 
-__all__ = ["add_parser", "run"]
+__all__ = ["FILES", "add_parser", "check", "run"]
+
+#: The files written under ``--out``.
+FILES = ("results.json",)
 
 DESCRIPTION = """\
 Train a tensor field network (rotation invariant by construction) and an MLP on raw
@@ -30,17 +38,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "symmetry", help="train a tensor field network and a coordinate MLP on polycubes in "
                          "one orientation, test on random rotations",
         description=DESCRIPTION)
-    parser.add_argument("--steps", type=positive_int, default=200,
+    parser.add_argument("--steps", type=count(1, MAX_STEPS), default=200,
                         help="training steps per model (default 200)")
     parser.add_argument("--train-rotations", type=non_negative_int, default=0,
                         help="0: canonical orientation only; r: r fixed random rotations "
                              "(default 0)")
     parser.add_argument("--test-per-class", type=positive_int, default=64,
                         help="randomly rotated test samples per class (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and weights "
-                                                            "(default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of data and weights "
+                                                             "(default 0)")
     add_out(parser, "results.json")
     return parser
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse, before training, an ``--out`` where ``results.json`` cannot be written and
+    sizes that would not fit in memory (:func:`check_experiment`)."""
+    check_out(args, FILES)
+    check_experiment(steps=args.steps, train_rotations=args.train_rotations,
+                     test_per_class=args.test_per_class, seed=args.seed)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

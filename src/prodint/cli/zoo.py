@@ -9,7 +9,7 @@ from rich.console import Console
 from prodint.report import print_section
 from prodint.surveys import zoo
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "check", "run"]
 
 DESCRIPTION = """\
 Check every family of classical layers (dense, convolutions, gated units, attention,
@@ -26,6 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return subparsers.add_parser(
         "zoo", help="every classical layer family against its torch counterpart",
         description=DESCRIPTION)
+
+
+def check(args: argparse.Namespace) -> None:
+    """Nothing to refuse: the command takes no options."""
+    del args
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

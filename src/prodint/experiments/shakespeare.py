@@ -26,16 +26,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from prodint.bench.harness import interleaved_ms
+from prodint.checks import check_float, check_int, check_memory
 from prodint.data.shakespeare import CharCorpus
 from prodint.nn.dtn import DTN
 from prodint.nn.softmax_lm import SoftmaxLM
-from prodint.report import write_atomic, write_json
+from prodint.report import check_output_folder, write_atomic, write_json
 from prodint.train.lm import LMConfig, LMHistory, bits_per_character, prefill, train_lm
 
-__all__ = ["ExperimentConfig", "build_models", "run_experiment"]
+__all__ = ["MAX_SAMPLE_TOKENS", "ExperimentConfig", "build_models", "check_sizes",
+           "run_experiment"]
 
 MODELS = ("dtn", "softmax")
 Progress = Callable[[str, int, int], None]
+#: The longest generated sample (characters, one streaming step each).
+MAX_SAMPLE_TOKENS = 100_000
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,69 @@ class ExperimentConfig:
     final_windows: int | None = 128
     timing_seconds: float = 0.5
 
+    def __post_init__(self) -> None:
+        """Raises ``TypeError``/``ValueError`` for a field of the wrong kind or range, and for
+        sizes whose models or training would not fit in memory (:func:`check_sizes`, with the
+        smallest vocabulary)."""
+        check_int(self.width, "width", minimum=1)
+        check_int(self.depth, "depth", minimum=1)
+        check_int(self.heads, "heads", minimum=1, maximum=self.width)
+        if not isinstance(self.train, LMConfig):
+            raise TypeError(f"train: expected an LMConfig, received "
+                            f"{type(self.train).__name__} {self.train!r:.60}")
+        contexts = self.generation_contexts
+        if not isinstance(contexts, list | tuple) or not contexts:
+            raise TypeError(f"generation_contexts: expected a non-empty tuple of ints, "
+                            f"received {type(contexts).__name__} {contexts!r:.60}")
+        object.__setattr__(self, "generation_contexts", tuple(
+            check_int(c, "generation_contexts", minimum=1) for c in contexts))
+        check_int(self.sample_tokens, "sample_tokens", minimum=0, maximum=MAX_SAMPLE_TOKENS)
+        if self.final_windows is not None:
+            check_int(self.final_windows, "final_windows", minimum=1)
+        check_float(self.timing_seconds, "timing_seconds", minimum=0.0, maximum=3600.0)
+        check_sizes(self, vocab=1)
+
+
+def check_sizes(config: ExperimentConfig, vocab: int) -> None:
+    """Refuse (``ValueError`` naming the option that sets the size) a configuration whose
+    two models, their training or their timed generation would not fit in memory, before any
+    of it is built (:func:`prodint.checks.check_memory`). The estimates are of float32
+    tensors: both models with gradients and Adam's two moments, the activations kept for a
+    backward pass (softmax attention's ``length²`` scores among them), and the prefill of the
+    longest prompt. A refusal names the larger of the sizes that set the estimate (``width``
+    or ``depth``; ``batch`` or ``length``).
+
+    Raises:
+        TypeError: ``config`` is not an :class:`ExperimentConfig`, ``vocab`` not an int.
+        ValueError: ``vocab`` below 1, or a size that does not fit.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config: expected an ExperimentConfig, received "
+                        f"{type(config).__name__} {config!r:.60}")
+    vocab = check_int(vocab, "vocab", minimum=1)
+    width, depth, heads = config.width, config.depth, config.heads
+    parameters = vocab * width + 13 * depth * width**2
+    check_memory(2 * 4 * 4 * parameters, "depth" if depth > width else "width",
+                 "two models (weights, gradients, Adam)")
+    tokens = config.train.batch * config.train.length
+    activations = 4 * tokens * (48 * depth * width + 3 * vocab)
+    scores = 8 * config.train.batch * heads * depth * config.train.length**2
+    check_memory(activations + scores,
+                 "length" if config.train.length >= config.train.batch else "batch",
+                 "training activations")
+    longest = max(config.generation_contexts)
+    check_memory(4 * longest * (heads * longest + 4 * depth * width + vocab),
+                 "generation_contexts", "prefill of the longest prompt")
+
 
 def build_models(vocab: int, config: ExperimentConfig) -> dict[str, nn.Module]:
-    """Both models from the same seed; raises if their parameter counts differ."""
+    """Both models from the same seed; raises if their parameter counts differ.
+
+    Raises:
+        TypeError, ValueError: as :func:`check_sizes`, before anything is built, and for
+            sizes the models refuse (heads that do not divide the width).
+    """
+    check_sizes(config, vocab)
     models: dict[str, nn.Module] = {}
     for name, cls in (("dtn", DTN), ("softmax", SoftmaxLM)):
         torch.manual_seed(config.train.seed)
@@ -182,8 +246,44 @@ def _report(results: dict) -> str:
 
 def run_experiment(config: ExperimentConfig, out: Path, *, corpus: CharCorpus | None = None,
                    progress: Progress | None = None, prompt: str = "ROMEO.\n") -> dict:
-    """Train and measure both models; write the results to ``out`` and return them."""
+    """Train and measure both models; write the results to ``out`` and return them.
+
+    Args:
+        config: the sizes, the recipe and the measurements.
+        out: the folder of ``results.json``, ``curves.png`` and ``report.md`` (created).
+        corpus: the text (default: the installed works, :meth:`CharCorpus.shakespeare`).
+        progress: called as ``progress(message, step, total)`` while training.
+        prompt: the start of each generated sample (characters of the corpus).
+
+    Raises:
+        TypeError, ValueError: before any training: an argument of the wrong kind, an
+            ``out`` that cannot be written (:func:`~prodint.report.check_output_folder`), a
+            prompt of characters outside the corpus, windows longer than a split, sizes
+            that do not fit (:func:`build_models`).
+        OSError: the corpus is missing, or a file cannot be written.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config: expected an ExperimentConfig, received "
+                        f"{type(config).__name__} {config!r:.60}")
+    folder = check_output_folder(out, "out", ("results.json", "curves.png", "report.md"))
+    if corpus is not None and not isinstance(corpus, CharCorpus):
+        raise TypeError(f"corpus: expected a CharCorpus, received {type(corpus).__name__} "
+                        f"{corpus!r:.60}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable or None, received "
+                        f"{type(progress).__name__} {progress!r:.60}")
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt: expected a str, received {type(prompt).__name__} "
+                        f"{prompt!r:.60}")
+    if not prompt:
+        raise ValueError("prompt: expected at least one character, received ''")
     corpus = CharCorpus.shakespeare() if corpus is None else corpus
+    try:
+        corpus.encode(prompt)
+    except ValueError as error:
+        raise ValueError(f"prompt: {str(error).removeprefix('text: ')}") from None
+    for split in ("train", "validation"):
+        corpus.batch(split, 1, config.train.length, torch.Generator())
     models = build_models(corpus.vocab_size, config)
     results: dict = {"config": asdict(config), "vocab": corpus.vocab_size,
                      "train_characters": len(corpus.train),
@@ -214,8 +314,7 @@ def run_experiment(config: ExperimentConfig, out: Path, *, corpus: CharCorpus | 
         entry["generation_tokens_per_second"] = {
             str(c): measured[f"generation_tokens_per_second@{c}"]
             for c in config.generation_contexts}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", results)
-    _plot(results, out / "curves.png")
-    write_atomic(out / "report.md", _report(results))
+    write_json(folder / "results.json", results)
+    _plot(results, folder / "curves.png")
+    write_atomic(folder / "report.md", _report(results))
     return results
