@@ -136,3 +136,35 @@ def test_layout_D_carries_parity_under_reflections() -> None:
     assert gens.shape == (3, irreps.dim, irreps.dim)
     assert float((torch.linalg.matrix_exp(torch.einsum("k,kab->ab", rotation_vector(r), gens))
                   - irreps.D(r)).abs().max()) < 1e-12
+
+
+def test_malformed_and_huge_layouts_are_refused() -> None:
+    from prodint.symmetry.irreps import MAX_DIM, as_irreps
+
+    for spec in ("1x", "-1x0e", "2x", "x0e", "1x0q"):
+        with pytest.raises(ValueError, match=r"spec: expected blocks like"):
+            Irreps(spec)
+    with pytest.raises(ValueError, match=rf"spec: expected at most {MAX_DIM:,} coordinates"):
+        Irreps("99999999x0e")
+    with pytest.raises(ValueError, match=r"l: expected an int in \[0, 100\]"):
+        Irrep(101, 1)
+    with pytest.raises(ValueError, match=r"p: expected one of 1, -1, received 1.0"):
+        Irrep(1, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"irreps_in: expected blocks like"):
+        as_irreps("2x", "irreps_in")
+    with pytest.raises(ValueError, match=r"irreps_in: expected a layout with at least one"):
+        as_irreps("", "irreps_in", empty=False)
+
+
+def test_rotations_must_be_orthogonal_and_solver_sizes_are_estimated() -> None:
+    from prodint.symmetry import clebsch_gordan, wigner_D
+
+    with pytest.raises(ValueError, match=r"rotation: expected an orthogonal matrix"):
+        wigner_D(1, 2 * torch.eye(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"rotation: expected a rotation \(det = \+1\)"):
+        wigner_D(1, -torch.eye(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"rotation: expected one \[3, 3\] matrix"):
+        Irreps("1x1o").D(torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
+    with pytest.raises(ValueError, match=r"ir1, ir2, ir3: expected a size whose equivariance "
+                                         r"constraint fits"):
+        clebsch_gordan(Irrep(100, 1), Irrep(100, 1), Irrep(100, 1))

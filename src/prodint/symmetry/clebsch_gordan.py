@@ -24,20 +24,31 @@ import functools
 
 from torch import Tensor
 
+from prodint.checks import check_memory
 from prodint.groups import equivariant_basis, tensor_product
-from prodint.symmetry.irreps import Irrep
+from prodint.symmetry.irreps import Irrep, as_irrep
 from prodint.symmetry.so3 import irrep_representation
 
 __all__ = ["bilinear_basis", "clebsch_gordan", "selection_rule"]
 
 
 def selection_rule(ir1: Irrep, ir2: Irrep, ir3: Irrep) -> bool:
-    """Whether ``ir1 ⊗ ir2`` contains ``ir3``: ``|l1−l2| <= l3 <= l1+l2`` and ``p3 = p1 p2``."""
+    """Whether ``ir1 ⊗ ir2`` contains ``ir3``: ``|l1−l2| <= l3 <= l1+l2`` and ``p3 = p1 p2``
+    (irreps or strings such as ``"1o"``)."""
+    ir1, ir2, ir3 = as_irrep(ir1, "ir1"), as_irrep(ir2, "ir2"), as_irrep(ir3, "ir3")
     return abs(ir1.l - ir2.l) <= ir3.l <= ir1.l + ir2.l and ir3.p == ir1.p * ir2.p
 
 
-@functools.cache
 def _so3_basis(l1: int, l2: int, l3: int) -> Tensor:
+    """The solver's basis, after estimating the memory of its constraint: ``3 n × n`` with
+    ``n = d1 d2 d3`` (and as much again for the decomposition)."""
+    n = (2 * l1 + 1) * (2 * l2 + 1) * (2 * l3 + 1)
+    check_memory(2 * 3 * n * n * 8, "ir1, ir2, ir3", "equivariance constraint")
+    return _solved_basis(l1, l2, l3)
+
+
+@functools.cache
+def _solved_basis(l1: int, l2: int, l3: int) -> Tensor:
     rep_in = tensor_product(irrep_representation(l1), irrep_representation(l2))
     basis = equivariant_basis(rep_in, irrep_representation(l3))  # [m, d3, d1*d2]
     d1, d2, d3 = 2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1
@@ -53,8 +64,12 @@ def bilinear_basis(ir1: Irrep | str, ir2: Irrep | str, ir3: Irrep | str) -> Tens
         null space of the Lie-algebra constraint when ``p3 = p1 p2`` (the inversion ``−I``
         commutes with every rotation, so it only multiplies a map by ``p1 p2 p3``), else
         ``m = 0``.
+
+    Raises:
+        TypeError, ValueError: an argument that is not an irrep (naming it), or degrees whose
+            constraint would not fit in memory.
     """
-    a, b, c = Irrep(ir1), Irrep(ir2), Irrep(ir3)
+    a, b, c = as_irrep(ir1, "ir1"), as_irrep(ir2, "ir2"), as_irrep(ir3, "ir3")
     basis = _so3_basis(a.l, b.l, c.l)
     if a.p * b.p != c.p:
         return basis[:0].clone()
@@ -66,8 +81,9 @@ def clebsch_gordan(ir1: Irrep | str, ir2: Irrep | str, ir3: Irrep | str) -> Tens
 
     Raises:
         ValueError: when the selection rule forbids the path (the space is empty).
+        TypeError: an argument that is not an irrep.
     """
-    a, b, c = Irrep(ir1), Irrep(ir2), Irrep(ir3)
+    a, b, c = as_irrep(ir1, "ir1"), as_irrep(ir2, "ir2"), as_irrep(ir3, "ir3")
     basis = bilinear_basis(a, b, c)
     if basis.shape[0] != 1:
         raise ValueError(f"ir3: {c} is not in {a} ⊗ {b} (selection rule |l1−l2| <= l3 <= "

@@ -13,6 +13,13 @@ import math
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import (
+    check_float,
+    check_int,
+    check_memory,
+    check_same_device,
+    check_tensor,
+)
 from prodint.symmetry.irreps import Irreps
 
 __all__ = [
@@ -66,6 +73,10 @@ def neighbour_graph(x: Tensor, irreps: Irreps, pos: Tensor, r_max: float,
     if x.dim() != 2 or x.shape[0] != pos.shape[0]:
         raise ValueError(f"x: expected shape [{pos.shape[0]}, {irreps.dim}] (one row per "
                          f"point of pos), received {tuple(x.shape)}")
+    for name, t in (("edge_index", edge_index), ("batch", batch)):
+        if t is not None:
+            check_tensor(t, name, dtypes=None)
+    check_same_device(x=x, pos=pos, edge_index=edge_index, batch=batch)
     if edge_index is None:
         return radius_graph(pos, r_max, batch)
     return check_edges(edge_index, pos.shape[0])
@@ -88,8 +99,7 @@ def radius_graph(pos: Tensor, r_max: float, batch: Tensor | None = None) -> Tens
     meant for clouds of up to a few thousand points. Returns ``[2, E]`` long."""
     check_positions(pos)
     batch = _check_batch(batch, pos.shape[0])
-    if not r_max > 0:
-        raise ValueError(f"r_max: expected a positive float, received {r_max!r}")
+    check_float(r_max, "r_max", minimum=0.0, strict_minimum=True)
     with torch.no_grad():
         dist = torch.cdist(pos, pos)
         mask = dist < r_max
@@ -127,7 +137,10 @@ class RadialBasis(nn.Module):
 
     def __init__(self, r_max: float, n: int = 8) -> None:
         super().__init__()
-        self.r_max, self.n = float(r_max), n
+        # r_max / n is the Gaussians' width: a finite, positive radius keeps it so
+        self.r_max = check_float(r_max, "r_max", minimum=0.0, strict_minimum=True,
+                                 maximum=1e150)
+        self.n = check_int(n, "n_basis", minimum=1, maximum=1 << 16)
         self.register_buffer("centers", torch.linspace(0.0, r_max, n), persistent=False)
 
     def cutoff(self, r: Tensor) -> Tensor:
@@ -146,6 +159,10 @@ class RadialMLP(nn.Module):
     def __init__(self, r_max: float, out: int, n_basis: int = 8, hidden: int = 16) -> None:
         super().__init__()
         self.basis = RadialBasis(r_max, n_basis)
+        check_int(out, "out", minimum=1)
+        check_int(hidden, "hidden", minimum=1)
+        check_memory(((n_basis + 1) * hidden + (hidden + 1) * out) * 4, "n_basis, hidden, out",
+                     "radial network")
         self.net = nn.Sequential(nn.Linear(n_basis, hidden), nn.SiLU(), nn.Linear(hidden, out))
 
     def forward(self, r: Tensor) -> Tensor:

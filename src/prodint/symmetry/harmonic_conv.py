@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from prodint.checks import check_bool, check_int, check_tensor
 from prodint.interaction import (
     Contract,
     Expr,
@@ -50,7 +51,13 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
-from prodint.symmetry.so2 import CircularIrreps, circular_harmonics, so2_bilinear_basis
+from prodint.symmetry.so2 import (
+    CircularIrreps,
+    as_circular_irreps,
+    circular_harmonics,
+    so2_bilinear_basis,
+)
+from prodint.zoo.checks import check_input, check_options, check_parameters, conv_output_sizes
 
 __all__ = ["HarmonicConv2d", "rotate_fields"]
 
@@ -60,7 +67,21 @@ def rotate_fields(x: Tensor, irreps: CircularIrreps, quarter_turns: int) -> Tens
 
     Args:
         x: ``[B, irreps.dim, H, W]``.
+        irreps: the layout of the channels.
+        quarter_turns: any int (taken modulo 4).
+
+    Raises:
+        TypeError: ``x`` not a floating tensor, ``irreps`` not a layout, ``quarter_turns``
+            not an int.
+        ValueError: ``x`` not ``[B, irreps.dim, H, W]``.
     """
+    if not isinstance(irreps, CircularIrreps):
+        raise TypeError(f"irreps: expected a CircularIrreps, received {type(irreps).__name__}")
+    check_tensor(x, "x", rank=4, layout=f"[B, {irreps.dim}, H, W]")
+    if x.shape[1] != irreps.dim:
+        raise ValueError(f"x: expected [B, {irreps.dim}, H, W] for layout {irreps}, received "
+                         f"{tuple(x.shape)}")
+    quarter_turns = check_int(quarter_turns, "quarter_turns") % 4
     turned = torch.rot90(x, quarter_turns, dims=(-2, -1))
     d = irreps.D(quarter_turns * math.pi / 2).to(dtype=x.dtype, device=x.device)
     return torch.einsum("ij,bjhw->bihw", d, turned)
@@ -184,6 +205,13 @@ class HarmonicConv2d(InteractionLayer):
         params.b: the ``m = 0`` biases.
 
     Shapes: ``[B, irreps_in.dim, H, W] → [B, irreps_out.dim, H', W']``.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a bad option; an
+            input that is not a tensor of the layer's dtype.
+        ValueError: an even or non-positive kernel size, an empty or malformed layout, no
+            equivariant filter between the layouts, tables that would not fit in memory; an
+            input of another shape or device, or too small a grid.
     """
 
     def __init__(self, irreps_in: CircularIrreps | str, irreps_out: CircularIrreps | str,
@@ -191,13 +219,25 @@ class HarmonicConv2d(InteractionLayer):
                  padding: int | None = None, bias: bool = True, *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or \
-                kernel_size < 1 or kernel_size % 2 == 0:
+        if check_int(kernel_size, "kernel_size", minimum=1) % 2 == 0:
             raise ValueError(f"kernel_size: expected an odd positive int, received "
                              f"{kernel_size!r}")
-        self.irreps_in, self.irreps_out = CircularIrreps(irreps_in), CircularIrreps(irreps_out)
+        self.irreps_in = as_circular_irreps(irreps_in, "irreps_in")
+        self.irreps_out = as_circular_irreps(irreps_out, "irreps_out")
+        if max_order is not None:
+            check_int(max_order, "max_order", minimum=0)
         self.kernel_size = kernel_size
-        self.padding = kernel_size // 2 if padding is None else padding
+        self.padding = kernel_size // 2 if padding is None else check_int(padding, "padding",
+                                                                         minimum=0)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        # the bank's tie: an index and a weight per (output, input, tap, term), at most
+        # 2·(max order + 1) terms per block pair
+        orders = max(m for _, m in self.irreps_out) + max(m for _, m in self.irreps_in)
+        terms = 4 * (orders + 1 if max_order is None else min(orders, max_order) + 1)
+        check_parameters(0, "irreps_in, irreps_out, kernel_size, max_order", dtype,
+                         tables=2 * self.irreps_out.dim * self.irreps_in.dim
+                         * kernel_size ** 2 * terms)
         expression, bank, placed = harmonic_conv_expression(
             self.irreps_in, self.irreps_out, kernel_size, max_order, self.padding, bias)
         super().__init__(expression, device=device, dtype=dtype, generator=generator)
@@ -209,11 +249,13 @@ class HarmonicConv2d(InteractionLayer):
         return self._bank.run({}, self.params, self.tables())
 
     def _check(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, received {type(x).__name__}")
-        if x.dim() != 4 or x.shape[1] != self.irreps_in.dim:
+        check_input(x, "x", self.params["R"], rank=4, layout=f"[B, {self.irreps_in.dim}, H, W]")
+        if x.shape[1] != self.irreps_in.dim:
             raise ValueError(f"x: expected shape [B, {self.irreps_in.dim}, H, W] for layout "
                              f"{self.irreps_in}, received {tuple(x.shape)}")
+        k, p = self.kernel_size, self.padding
+        conv_output_sizes(x, x.shape[-2:], (k, k), (1, 1), (p, p), (1, 1),
+                          self.irreps_out.dim)
 
     def forward(self, x: Tensor) -> Tensor:
         """One ``F.conv2d`` with :meth:`filter_bank`."""

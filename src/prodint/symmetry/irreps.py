@@ -21,10 +21,15 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_count, check_int
 from prodint.groups import SO3, Representation
-from prodint.symmetry.so3 import check_orthogonal, generators, wigner_D
+from prodint.symmetry.so3 import MAX_DEGREE, check_orthogonal, generators, wigner_D
 
-__all__ = ["Irrep", "Irreps"]
+__all__ = ["MAX_DIM", "Irrep", "Irreps", "as_irrep", "as_irreps"]
+
+#: The most coordinates a layout may have (``Irreps("99999999x0e")`` is refused): every layer
+#: on a layout allocates at least its ``dim``, most ``dim²``.
+MAX_DIM = 1 << 20
 
 _IRREP = re.compile(r"^(\d+)([eo])$")
 _BLOCK = re.compile(r"^(?:(\d+)\s*x\s*)?(\d+[eo])$")
@@ -32,6 +37,10 @@ _BLOCK = re.compile(r"^(?:(\d+)\s*x\s*)?(\d+[eo])$")
 
 class Irrep:
     """The O(3) irrep of degree ``l`` and parity ``p`` (``Irrep(1, -1)`` or ``Irrep("1o")``).
+
+    Raises:
+        TypeError: ``l`` or ``p`` of the wrong kind (a float, a bool).
+        ValueError: a malformed string, ``l`` outside ``0 … MAX_DEGREE``, ``p`` not ``±1``.
 
     Attributes:
         l: the degree ``l >= 0``.
@@ -56,10 +65,10 @@ class Irrep:
             if match is None:
                 raise ValueError(f"l: expected an irrep like '0e' or '1o', received {l!r}")
             l, p = int(match.group(1)), 1 if match.group(2) == "e" else -1
-        if isinstance(l, bool) or not isinstance(l, int) or l < 0:
-            raise ValueError(f"l: expected a non-negative int, received {l!r}")
-        if p not in (1, -1) or isinstance(p, bool):
-            raise ValueError(f"p: expected +1 (even) or -1 (odd), received {p!r}")
+        check_int(l, "l", minimum=0, maximum=MAX_DEGREE)
+        if p is None:
+            raise ValueError("p: expected +1 (even) or -1 (odd) with an int l, received None")
+        check_choice(p, "p", (1, -1))
         object.__setattr__(self, "l", l)
         object.__setattr__(self, "p", p)
 
@@ -97,12 +106,51 @@ class Irrep:
         return Irrep, (self.l, self.p)
 
 
+def _renamed(error: TypeError | ValueError, argument: str) -> TypeError | ValueError:
+    """``error`` with the argument its message starts with replaced by ``argument``."""
+    message = str(error)
+    _, sep, rest = message.partition(": ")
+    return type(error)(f"{argument}: {rest if sep else message}")
+
+
+def as_irrep(value: object, argument: str) -> Irrep:
+    """``value`` (an :class:`Irrep` or a string such as ``"1o"``) as an :class:`Irrep`; errors
+    name ``argument``."""
+    if isinstance(value, Irrep):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{argument}: expected an Irrep or a string like '1o', received "
+                        f"{type(value).__name__} {value!r}")
+    try:
+        return Irrep(value)
+    except (TypeError, ValueError) as error:
+        raise _renamed(error, argument) from None
+
+
+def as_irreps(value: object, argument: str, *, empty: bool = True) -> Irreps:
+    """``value`` (an :class:`Irreps`, a string, a sequence of blocks) as an :class:`Irreps`;
+    errors name ``argument``; ``empty=False`` refuses a layout without coordinates."""
+    try:
+        irreps = Irreps(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise _renamed(error, argument) from None
+    if not empty and irreps.dim == 0:
+        raise ValueError(f"{argument}: expected a layout with at least one coordinate, "
+                         f"received {value!r}")
+    return irreps
+
+
 class Irreps:
     """A feature layout: ``(mul, irrep)`` blocks, parsed from ``"16x0e + 8x1o"``.
 
     Args:
         spec: a string (``"16x0e + 8x1o"``, ``"0e"``, ``""`` for the empty layout), another
             :class:`Irreps`, or a sequence of ``(mul, irrep)`` pairs / irreps.
+
+    Raises:
+        TypeError: ``spec`` of the wrong kind.
+        ValueError: a malformed block (``"1x"``, ``"-1x0e"``), a negative multiplicity, or a
+            layout of more than :data:`MAX_DIM` coordinates (``"99999999x0e"``).
 
     Attributes:
         blocks: tuple of ``(mul, Irrep)``; zero multiplicities are kept (they occupy no
@@ -128,23 +176,21 @@ class Irreps:
                     raise ValueError(f"spec: expected blocks like '16x0e + 8x1o', received "
                                      f"{spec!r} (cannot read {part!r})")
                 mul = int(match.group(1)) if match.group(1) is not None else 1
-                blocks.append((mul, Irrep(match.group(2))))
+                blocks.append((mul, as_irrep(match.group(2), "spec")))
         elif isinstance(spec, Sequence):
             for item in spec:
                 if isinstance(item, Irrep | str):
-                    blocks.append((1, Irrep(item)))
+                    blocks.append((1, as_irrep(item, "spec")))
                 elif isinstance(item, tuple) and len(item) == 2:
                     mul, ir = item
-                    if isinstance(mul, bool) or not isinstance(mul, int) or mul < 0:
-                        raise ValueError(f"spec: expected non-negative multiplicities, "
-                                         f"received {mul!r}")
-                    blocks.append((mul, Irrep(ir)))
+                    blocks.append((check_int(mul, "spec", minimum=0), as_irrep(ir, "spec")))
                 else:
                     raise TypeError(f"spec: expected (mul, irrep) pairs or irreps, received "
                                     f"{item!r}")
         else:
             raise TypeError(f"spec: expected a string, Irreps or a sequence, received "
                             f"{type(spec).__name__}")
+        check_count(sum(mul * ir.dim for mul, ir in blocks), "spec", "coordinates", MAX_DIM)
         object.__setattr__(self, "blocks", tuple(blocks))
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -230,6 +276,9 @@ class Irreps:
             ``[dim, dim]`` in ``rotation``'s dtype.
         """
         q = check_orthogonal(rotation, "rotation")
+        if q.dim() != 2:
+            raise ValueError(f"rotation: expected one [3, 3] matrix, received shape "
+                             f"{tuple(q.shape)}")
         improper = bool(torch.linalg.det(q.to(torch.float64)) < 0)
         r = -q if improper else q
         out = torch.zeros(self.dim, self.dim, dtype=q.dtype, device=q.device)

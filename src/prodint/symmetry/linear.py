@@ -25,12 +25,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import check_bool, check_float, check_tensor
 from prodint.interaction import Contract, Expr, Gather, Parameter, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.symmetry.blocks import block, place
-from prodint.symmetry.irreps import Irrep, Irreps
+from prodint.symmetry.irreps import Irrep, Irreps, as_irreps
+from prodint.zoo.checks import check_input, check_options, check_parameters
 
-__all__ = ["Linear", "NormActivation"]
+__all__ = ["Linear", "NormActivation", "layer_tensor"]
 
 _EVEN_SCALAR = Irrep(0, 1)
 
@@ -75,6 +77,16 @@ def linear_expression(irreps_in: Irreps, irreps_out: Irreps,
     return y
 
 
+def layer_tensor(layer: InteractionLayer) -> Tensor:
+    """A floating tensor of ``layer`` (a parameter, else a fixed table): its dtype and device
+    are those its inputs must have."""
+    for t in (*layer.params.values(), *layer.tables().values()):
+        if t.is_floating_point():
+            return t
+    raise ValueError(f"layer: expected a layer with a floating parameter or table, received "
+                     f"{type(layer).__name__}")
+
+
 class Linear(InteractionLayer):
     """Equivariant linear map ``irreps_in → irreps_out`` (module doc).
 
@@ -90,13 +102,26 @@ class Linear(InteractionLayer):
             output).
 
     Shapes: ``[..., irreps_in.dim] → [..., irreps_out.dim]``.
+
+    Raises:
+        TypeError: a layout or flag of the wrong kind, a bad option; an input that is not a
+            tensor of the layer's dtype.
+        ValueError: a malformed or empty layout, parameters that would not fit in memory; an
+            input of another shape or device.
     """
 
     def __init__(self, irreps_in: Irreps | str, irreps_out: Irreps | str,
                  bias: bool = False, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        self.irreps_in, self.irreps_out = Irreps(irreps_in), Irreps(irreps_out)
+        self.irreps_in = as_irreps(irreps_in, "irreps_in", empty=False)
+        self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
+        check_bool(bias, "bias")
+        check_options(device, dtype, generator)
+        check_parameters(sum(m_i * m_o for m_o, ir_o in self.irreps_out
+                             for m_i, ir_i in self.irreps_in if ir_i == ir_o)
+                         + self.irreps_out.dim, "irreps_in, irreps_out", dtype,
+                         tables=2 * (self.irreps_in.dim + self.irreps_out.dim))
         self.pairs: list[tuple[int, int, slice]] = []
         start = 0
         for o, (mul_o, ir_o) in enumerate(self.irreps_out):
@@ -111,9 +136,13 @@ class Linear(InteractionLayer):
                                            self.fan_in, n_bias),
                          device=device, dtype=dtype, generator=generator)
 
+    def _check(self, x: Tensor) -> None:
+        check_input(x, "x", layer_tensor(self))
+        self.irreps_in.check(x, "x")
+
     def forward(self, x: Tensor) -> Tensor:
         """One ``[B·(2l+1), mul_in] @ [mul_in, mul_out]`` matmul per block pair."""
-        self.irreps_in.check(x, "x")
+        self._check(x)
         lead = x.shape[:-1]
         x = x.reshape(-1, x.shape[-1])
         batch = x.shape[0]
@@ -138,12 +167,12 @@ class Linear(InteractionLayer):
 
     def general(self, x: Tensor) -> Tensor:
         """The compiled expression."""
-        self.irreps_in.check(x, "x")
+        self._check(x)
         return self.run_plan(x)
 
     def reference(self, x: Tensor) -> Tensor:
         """The expression evaluated node by node."""
-        self.irreps_in.check(x, "x")
+        self._check(x)
         return self.run_reference(x)
 
     def extra_repr(self) -> str:
@@ -160,16 +189,22 @@ class NormActivation(nn.Module):
       ``|x| = sqrt(Σ_k x_k² + ε)`` per channel and a learned bias ``b`` per channel.
 
     Shapes: ``[..., irreps.dim] → [..., irreps.dim]``.
+
+    Raises:
+        TypeError, ValueError: a malformed or empty layout, ``eps`` not a finite number
+            ``>= 0`` (a negative one takes the square root of a negative number); an input
+            that is not a floating tensor ``[..., irreps.dim]``.
     """
 
     def __init__(self, irreps: Irreps | str, eps: float = 1e-12) -> None:
         super().__init__()
-        self.irreps = Irreps(irreps)
-        self.eps = eps
+        self.irreps = as_irreps(irreps, "irreps", empty=False)
+        self.eps = check_float(eps, "eps", minimum=0.0)
         n_bias = sum(mul for mul, ir in self.irreps if ir.l > 0)
         self.bias = nn.Parameter(torch.zeros(n_bias))
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor(x, "x", layout=f"[..., {self.irreps.dim}]")
         self.irreps.check(x, "x")
         blocks, b = [], 0
         for (mul, ir), sl in zip(self.irreps, self.irreps.slices(), strict=True):

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prodint.checks import check_choice
 from prodint.symmetry.clebsch_gordan import selection_rule
 from prodint.symmetry.irreps import Irrep, Irreps
 
@@ -47,9 +48,7 @@ class Path:
 
 
 def _check_normalization(normalization: str) -> None:
-    if normalization not in IRREP_NORMALIZATIONS:
-        raise ValueError(f"normalization: expected one of {IRREP_NORMALIZATIONS}, received "
-                         f"{normalization!r}")
+    check_choice(normalization, "normalization", IRREP_NORMALIZATIONS)
 
 
 def _alpha(ir1: Irrep, ir2: Irrep, ir_out: Irrep, fan_in: int, normalization: str) -> float:

@@ -33,13 +33,16 @@ import math
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import check_int
 from prodint.interaction import Expr
 from prodint.symmetry.graph import neighbour_graph, scatter_softmax, scatter_sum
-from prodint.symmetry.irreps import Irreps
-from prodint.symmetry.linear import Linear
+from prodint.symmetry.irreps import Irreps, as_irreps
+from prodint.symmetry.linear import Linear, layer_tensor
+from prodint.symmetry.so3 import MAX_DEGREE
 from prodint.symmetry.spherical_harmonics import sh_irreps
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
 from prodint.symmetry.tfn import EdgeFilter
+from prodint.zoo.checks import check_input
 
 __all__ = ["SE3Attention"]
 
@@ -57,14 +60,19 @@ class SE3Attention(nn.Module):
 
     Call ``attn(x, pos, edge_index=None, batch=None)`` as :class:`~prodint.symmetry.tfn.
     PointConvolution`.
+
+    Raises:
+        TypeError, ValueError: as :class:`~prodint.symmetry.tfn.PointConvolution`.
     """
 
     def __init__(self, irreps_in: Irreps | str, irreps_key: Irreps | str,
                  irreps_out: Irreps | str, lmax: int = 2, r_max: float = 2.0,
                  n_basis: int = 8, hidden: int = 16) -> None:
         super().__init__()
-        self.irreps_in, self.irreps_key = Irreps(irreps_in), Irreps(irreps_key)
-        self.irreps_out = Irreps(irreps_out)
+        self.irreps_in = as_irreps(irreps_in, "irreps_in", empty=False)
+        self.irreps_key = as_irreps(irreps_key, "irreps_key", empty=False)
+        self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
+        check_int(lmax, "lmax", minimum=0, maximum=MAX_DEGREE)
         irreps_sh = sh_irreps(list(range(lmax + 1)))
         self.query = Linear(self.irreps_in, self.irreps_key)
         self.tp_key = ChannelwiseTensorProduct(self.irreps_in, irreps_sh,
@@ -95,6 +103,7 @@ class SE3Attention(nn.Module):
 
     def _graph(self, x: Tensor, pos: Tensor, edge_index: Tensor | None,
                batch: Tensor | None) -> Tensor:
+        check_input(x, "x", layer_tensor(self.self_connection))
         return neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index, batch)
 
     def _edge_terms(self, x: Tensor, pos: Tensor, edge_index: Tensor

@@ -28,10 +28,14 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_count, check_float, check_int, check_tensor
 from prodint.groups import SO2, Representation, equivariant_basis, tensor_product
+from prodint.symmetry.irreps import MAX_DIM
 
 __all__ = [
+    "MAX_ORDER",
     "CircularIrreps",
+    "as_circular_irreps",
     "circular_D",
     "circular_harmonics",
     "circular_representation",
@@ -42,11 +46,20 @@ __all__ = [
 _BLOCK = re.compile(r"^(?:(\d+)\s*x\s*)?(\d+)$")
 
 
+#: The largest rotation order: ``cos(m θ)`` loses every digit of ``θ`` long before ``m``
+#: reaches an int64's range.
+MAX_ORDER = 1 << 20
+
+
 def _check_order(m: object, argument: str = "m") -> int:
-    if isinstance(m, bool) or not isinstance(m, int) or m < 0:
-        raise ValueError(f"{argument}: expected a non-negative int rotation order, received "
-                         f"{m!r}")
-    return m
+    return check_int(m, argument, minimum=0, maximum=MAX_ORDER)
+
+
+def _check_angles(value: object, argument: str) -> Tensor:
+    """An angle (a finite real number, as a float64 tensor) or a floating tensor of angles."""
+    if isinstance(value, Tensor):
+        return check_tensor(value, argument)
+    return torch.tensor(check_float(value, argument), dtype=torch.float64)
 
 
 def _dim(m: int) -> int:
@@ -70,7 +83,7 @@ def circular_representation(m: int) -> Representation:
 def circular_D(m: int, theta: Tensor | float) -> Tensor:
     """``D_m(θ)``: ``[..., dim_m, dim_m]`` for angles ``θ [...]`` (float64 for a float)."""
     _check_order(m)
-    t = torch.as_tensor(theta, dtype=torch.float64) if not isinstance(theta, Tensor) else theta
+    t = _check_angles(theta, "theta")
     if m == 0:
         return torch.ones(*t.shape, 1, 1, dtype=t.dtype, device=t.device)
     c, s = torch.cos(m * t), torch.sin(m * t)
@@ -80,6 +93,7 @@ def circular_D(m: int, theta: Tensor | float) -> Tensor:
 def circular_harmonics(m: int, phi: Tensor) -> Tensor:
     """``h_m(φ)``: ``[...] → [..., dim_m]`` (``(1)`` for ``m = 0``, ``(cos mφ, sin mφ)``)."""
     _check_order(m)
+    check_tensor(phi, "phi")
     if m == 0:
         return torch.ones(*phi.shape, 1, dtype=phi.dtype, device=phi.device)
     return torch.stack([torch.cos(m * phi), torch.sin(m * phi)], -1)
@@ -114,8 +128,27 @@ def so2_path_dimension(k: int, m1: int, m2: int) -> int:
     return 2 * ((m2 == k + m1) + (m2 == abs(k - m1)))
 
 
+def as_circular_irreps(value: object, argument: str) -> CircularIrreps:
+    """``value`` as a non-empty :class:`CircularIrreps` layout; errors name ``argument``."""
+    try:
+        irreps = CircularIrreps(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        _, sep, rest = str(error).partition(": ")
+        raise type(error)(f"{argument}: {rest if sep else error}") from None
+    if irreps.dim == 0:
+        raise ValueError(f"{argument}: expected a layout with at least one channel, received "
+                         f"{value!r}")
+    return irreps
+
+
 class CircularIrreps:
     """A layout of SO(2) irreps, ``"4x0 + 2x1"`` or a sequence of ``(mul, m)``.
+
+    Raises:
+        TypeError: ``spec`` of the wrong kind.
+        ValueError: a malformed block, a negative multiplicity, an order above
+            :data:`MAX_ORDER`, or more than :data:`~prodint.symmetry.irreps.MAX_DIM`
+            coordinates.
 
     Attributes:
         blocks: tuple of ``(mul, m)``.
@@ -136,20 +169,19 @@ class CircularIrreps:
                 if match is None:
                     raise ValueError(f"spec: expected blocks like '4x0 + 2x1', received "
                                      f"{spec!r} (cannot read {part!r})")
-                blocks.append((int(match.group(1) or 1), int(match.group(2))))
+                blocks.append((int(match.group(1) or 1),
+                               _check_order(int(match.group(2)), "spec")))
         elif isinstance(spec, Sequence):
             blocks = []
             for item in spec:
                 if not (isinstance(item, tuple) and len(item) == 2):
                     raise TypeError(f"spec: expected (mul, m) pairs, received {item!r}")
                 mul, m = item
-                if isinstance(mul, bool) or not isinstance(mul, int) or mul < 0:
-                    raise ValueError(f"spec: expected non-negative multiplicities, received "
-                                     f"{mul!r}")
-                blocks.append((mul, _check_order(m, "spec")))
+                blocks.append((check_int(mul, "spec", minimum=0), _check_order(m, "spec")))
         else:
             raise TypeError(f"spec: expected a string or a sequence of (mul, m), received "
                             f"{type(spec).__name__}")
+        check_count(sum(mul * _dim(m) for mul, m in blocks), "spec", "coordinates", MAX_DIM)
         object.__setattr__(self, "blocks", tuple(blocks))
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -187,7 +219,8 @@ class CircularIrreps:
         return f"CircularIrreps({str(self)!r})"
 
     def D(self, theta: float) -> Tensor:
-        """``[dim, dim]`` float64 block-diagonal ``I_mul ⊗ D_m(θ)``."""
+        """``[dim, dim]`` float64 block-diagonal ``I_mul ⊗ D_m(θ)`` (``θ`` a finite angle)."""
+        check_float(theta, "theta")
         blocks = [circular_D(m, theta) for mul, m in self.blocks for _ in range(mul)]
         return torch.block_diag(*blocks) if blocks else torch.zeros(0, 0, dtype=torch.float64)
 

@@ -36,9 +36,12 @@ import math
 import torch
 from torch import Tensor
 
+from prodint.checks import check_int, check_memory, check_tensor
 from prodint.groups import SO3, Representation
 
 __all__ = [
+    "MAX_DEGREE",
+    "ORTHOGONALITY_ATOL",
     "check_orthogonal",
     "generators",
     "irrep_representation",
@@ -49,14 +52,17 @@ __all__ = [
     "wigner_D_from_vector",
 ]
 
-#: Allowed ``max |RᵀR − I|`` per dtype for a matrix to count as orthogonal.
-ORTHOGONALITY_ATOL = {torch.float64: 1e-9, torch.float32: 1e-5}
+#: Allowed ``max |RᵀR − I|`` per dtype for a matrix to count as orthogonal. float64 admits
+#: the rounding of a float32 rotation (a rotation built in float32 and cast is a rotation).
+ORTHOGONALITY_ATOL = {torch.float64: 1e-6, torch.float32: 1e-5}
+
+#: The largest degree ``l`` of an irrep: generators and Wigner matrices are ``(2l+1)²``, the
+#: Clebsch–Gordan solver's constraint grows with ``(d1 d2 d3)²``.
+MAX_DEGREE = 100
 
 
 def _check_degree(l: object) -> int:
-    if isinstance(l, bool) or not isinstance(l, int) or l < 0:
-        raise ValueError(f"l: expected a non-negative int, received {l!r}")
-    return l
+    return check_int(l, "l", minimum=0, maximum=MAX_DEGREE)
 
 
 def _complex_generators(l: int) -> Tensor:
@@ -133,6 +139,8 @@ def check_orthogonal(rotation: object, argument: str, *, proper: bool = False) -
         raise ValueError(f"{argument}: expected shape [..., 3, 3], received "
                          f"{tuple(rotation.shape)}")
     r = rotation.detach().to(torch.float64)
+    if r.numel() == 0:  # no matrix: nothing to refuse
+        return rotation
     err = float((r.transpose(-1, -2) @ r - torch.eye(3, dtype=torch.float64,
                                                      device=r.device)).abs().max())
     atol = ORTHOGONALITY_ATOL.get(rotation.dtype, 1e-5)
@@ -147,9 +155,10 @@ def check_orthogonal(rotation: object, argument: str, *, proper: bool = False) -
 
 def rotation_matrix(t: Tensor) -> Tensor:
     """``R = expm(t·L)``: rotation by angle ``|t|`` about ``t/|t|``; ``[..., 3] → [..., 3, 3]``."""
-    if not isinstance(t, Tensor) or t.dim() == 0 or t.shape[-1] != 3:
-        shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-        raise ValueError(f"t: expected a rotation-vector tensor [..., 3], received {shape}")
+    check_tensor(t, "t", layout="[..., 3]")
+    if t.dim() == 0 or t.shape[-1] != 3:
+        raise ValueError(f"t: expected a rotation-vector tensor [..., 3], received "
+                         f"{tuple(t.shape)}")
     return wigner_D_from_vector(1, t)
 
 
@@ -190,6 +199,7 @@ def rotation_vector(rotation: Tensor) -> Tensor:
 
 def wigner_D_from_vector(l: int, t: Tensor) -> Tensor:
     """``D^l(exp(t·L)) = expm(Σ_k t_k X^l_k)``: ``[..., 3] → [..., 2l+1, 2l+1]``, ``t``'s dtype."""
+    check_tensor(t, "t", layout="[..., 3]")
     gens = _generators(_check_degree(l)).to(dtype=t.dtype, device=t.device)
     return torch.linalg.matrix_exp(torch.einsum("...k,kab->...ab", t, gens))
 
@@ -212,9 +222,13 @@ def random_rotation(n: int | None = None, *, generator: torch.Generator | None =
     A normalised standard normal 4-vector is a uniform unit quaternion ``(w, x, y, z)``; its
     rotation matrix is uniform on SO(3).
     """
-    count = 1 if n is None else n
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"n: expected a positive int or None, received {n!r}")
+    count = 1 if n is None else check_int(n, "n", minimum=1)
+    check_memory(count * 16 * 8, "n", "rotations")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, received "
+                        f"{type(generator).__name__}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype: expected a floating torch.dtype, received {dtype!r}")
     q = torch.randn(count, 4, generator=generator, dtype=torch.float64)
     w, x, y, z = (q / q.norm(dim=-1, keepdim=True)).unbind(-1)
     r = torch.stack([

@@ -35,8 +35,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from prodint.checks import check_bool, check_choice, check_int, check_tensor
 from prodint.symmetry.clebsch_gordan import clebsch_gordan
 from prodint.symmetry.irreps import Irrep, Irreps
+from prodint.symmetry.so3 import MAX_DEGREE
 
 __all__ = [
     "NORMALIZATIONS",
@@ -82,12 +84,16 @@ def sh_irreps(ls: int | Sequence[int]) -> Irreps:
 
 
 def _degrees(ls: int | Sequence[int]) -> list[int]:
-    degrees = [ls] if isinstance(ls, int) else list(ls)
-    if not degrees or any(isinstance(l, bool) or not isinstance(l, int) or l < 0
-                          for l in degrees):
-        raise ValueError(f"ls: expected a non-negative int or a non-empty sequence of them, "
-                         f"received {ls!r}")
-    return degrees
+    if isinstance(ls, int) and not isinstance(ls, bool):
+        degrees = [ls]
+    elif isinstance(ls, Sequence) and not isinstance(ls, str):
+        degrees = list(ls)
+    else:
+        raise TypeError(f"ls: expected a degree or a sequence of degrees, received "
+                        f"{type(ls).__name__} {ls!r}")
+    if not degrees:
+        raise ValueError("ls: expected at least one degree, received an empty sequence")
+    return [check_int(l, "ls", minimum=0, maximum=MAX_DEGREE) for l in degrees]
 
 
 def spherical_harmonics(ls: int | Sequence[int], x: Tensor, *, normalize: bool = True,
@@ -102,17 +108,14 @@ def spherical_harmonics(ls: int | Sequence[int], x: Tensor, *, normalize: bool =
         normalization: ``"component"``, ``"norm"`` or ``"integral"``.
 
     Raises:
-        ValueError: ``x`` is not ``[..., 3]``, or an unknown normalization.
-        TypeError: ``x`` is not a floating tensor.
+        ValueError: ``x`` is not ``[..., 3]``, an unknown normalization, no degree or one above
+            :data:`~prodint.symmetry.so3.MAX_DEGREE`.
+        TypeError: ``x`` is not a floating tensor, ``ls`` not ints, ``normalize`` not a bool.
     """
     degrees = _degrees(ls)
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization: expected one of {NORMALIZATIONS}, received "
-                         f"{normalization!r}")
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x: expected a torch.Tensor [..., 3], received {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x: expected a floating tensor, received dtype {x.dtype}")
+    check_choice(normalization, "normalization", NORMALIZATIONS)
+    check_bool(normalize, "normalize")
+    check_tensor(x, "x", layout="[..., 3]")
     if x.dim() == 0 or x.shape[-1] != 3:
         raise ValueError(f"x: expected shape [..., 3] (vectors), received {tuple(x.shape)}")
     if normalize:

@@ -70,7 +70,7 @@ from prodint.interaction import (
 from prodint.interaction.layer import InteractionLayer
 from prodint.symmetry.blocks import block, place
 from prodint.symmetry.clebsch_gordan import clebsch_gordan
-from prodint.symmetry.irreps import Irrep, Irreps
+from prodint.symmetry.irreps import Irrep, Irreps, as_irrep, as_irreps
 from prodint.symmetry.paths import (
     IRREP_NORMALIZATIONS,
     Path,
@@ -78,6 +78,7 @@ from prodint.symmetry.paths import (
     fully_connected_paths,
 )
 from prodint.symmetry.tensor_product_kernel import blocks_of, check_pair, contract_paths
+from prodint.zoo.checks import check_input, check_options, check_parameters
 
 __all__ = [
     "IRREP_NORMALIZATIONS",
@@ -87,6 +88,16 @@ __all__ = [
     "channelwise_paths",
     "fully_connected_paths",
 ]
+
+
+def _check_size(paths: Sequence[Path], irreps1: Irreps, irreps2: Irreps, irreps_out: Irreps,
+                dtype: torch.dtype | None) -> None:
+    """Refuse paths whose weights and fixed tables (the Clebsch–Gordan tensors, the blocks'
+    ties) would not fit in memory."""
+    tables = sum(p.ir1.dim * p.ir2.dim * p.ir_out.dim + p.weights.stop - p.weights.start
+                 for p in paths) + 2 * (irreps1.dim + irreps2.dim + irreps_out.dim)
+    check_parameters(paths[-1].weights.stop, "irreps1, irreps2, irreps_out", dtype,
+                     tables=tables)
 
 
 def _cg(path: Path, n: int) -> Constant:
@@ -137,26 +148,35 @@ class TensorProduct(InteractionLayer):
     ``[..., irreps_out.dim]``.
 
     Raises:
-        ValueError: when no path joins the layouts (the product would be zero).
+        ValueError: when no path joins the layouts (the product would be zero), a malformed
+            or empty layout, an unknown normalization, weights that would not fit in memory;
+            inputs of other shapes or devices.
+        TypeError: a layout of the wrong kind, a bad option; inputs that are not tensors of
+            the layer's dtype.
     """
 
     def __init__(self, irreps1: Irreps | str, irreps2: Irreps | str, irreps_out: Irreps | str,
                  normalization: str = "component", *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        self.irreps1, self.irreps2 = Irreps(irreps1), Irreps(irreps2)
-        self.irreps_out = Irreps(irreps_out)
+        self.irreps1 = as_irreps(irreps1, "irreps1", empty=False)
+        self.irreps2 = as_irreps(irreps2, "irreps2", empty=False)
+        self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
         self.normalization = normalization
+        check_options(device, dtype, generator)
         self.paths = fully_connected_paths(self.irreps1, self.irreps2, self.irreps_out,
                                            normalization)
         if not self.paths:
             raise ValueError(f"irreps_out: no irrep of {self.irreps_out} is in "
-                             f"{self.irreps1} ⊗ {self.irreps2}")
+                             f"irreps1 ⊗ irreps2 = {self.irreps1} ⊗ {self.irreps2}")
+        _check_size(self.paths, self.irreps1, self.irreps2, self.irreps_out, dtype)
         super().__init__(tensor_product_expression(self.irreps1, self.irreps2,
                                                    self.irreps_out, self.paths),
                          device=device, dtype=dtype, generator=generator)
 
     def _check(self, x: Tensor, y: Tensor) -> None:
+        check_input(x, "x", self.params["W"])
+        check_input(y, "y", self.params["W"])
         check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
 
     def _cgs(self) -> list[Tensor]:
@@ -244,23 +264,40 @@ class ChannelwiseTensorProduct(InteractionLayer):
 
     Shapes: ``x [N, irreps1.dim]``, ``y [N, irreps2.dim]``, ``weight [N, weight_numel]`` →
     ``[N, irreps_out.dim]``.
+
+    Raises:
+        ValueError: no path to the targets, a malformed or empty layout, an unknown
+            normalization; inputs of other shapes or devices.
+        TypeError: a layout or target of the wrong kind, a bad option; inputs that are not
+            tensors of the layer's dtype.
     """
 
     def __init__(self, irreps1: Irreps | str, irreps2: Irreps | str,
                  targets: Sequence[Irrep | str], normalization: str = "component", *,
                  device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
-        self.irreps1, self.irreps2 = Irreps(irreps1), Irreps(irreps2)
-        self.paths, self.irreps_out = channelwise_paths(self.irreps1, self.irreps2, targets,
+        self.irreps1 = as_irreps(irreps1, "irreps1", empty=False)
+        self.irreps2 = as_irreps(irreps2, "irreps2", empty=False)
+        if isinstance(targets, str) or not isinstance(targets, Sequence):
+            raise TypeError(f"targets: expected a sequence of irreps, received "
+                            f"{type(targets).__name__}")
+        allowed = [as_irrep(t, "targets") for t in targets]
+        check_options(device, dtype, None)
+        self.paths, self.irreps_out = channelwise_paths(self.irreps1, self.irreps2, allowed,
                                                         normalization)
         if not self.paths:
-            raise ValueError(f"targets: no irrep of {list(map(str, targets))} is in "
-                             f"{self.irreps1} ⊗ {self.irreps2}")
+            raise ValueError(f"targets: no irrep of {list(map(str, allowed))} is in "
+                             f"irreps1 ⊗ irreps2 = {self.irreps1} ⊗ {self.irreps2}")
+        _check_size(self.paths, self.irreps1, self.irreps2, self.irreps_out, dtype)
         self.weight_numel = self.paths[-1].weights.stop
         super().__init__(channelwise_expression(self.irreps1, self.irreps2, self.irreps_out,
                                                 self.paths), device=device, dtype=dtype)
 
     def _check(self, x: Tensor, y: Tensor, weight: Tensor) -> None:
+        like = self.constants.cg0
+        check_input(x, "x", like)
+        check_input(y, "y", like)
+        check_input(weight, "weight", like)
         check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
         if x.dim() != 2:
             raise ValueError(f"x: expected shape [N, {self.irreps1.dim}], received "

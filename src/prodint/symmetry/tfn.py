@@ -35,12 +35,15 @@ import math
 import torch
 from torch import Tensor, nn
 
+from prodint.checks import check_float, check_int
 from prodint.interaction import Expr
 from prodint.symmetry.graph import RadialMLP, neighbour_graph, scatter_sum
-from prodint.symmetry.irreps import Irreps
-from prodint.symmetry.linear import Linear
+from prodint.symmetry.irreps import Irreps, as_irreps
+from prodint.symmetry.linear import Linear, layer_tensor
+from prodint.symmetry.so3 import MAX_DEGREE
 from prodint.symmetry.spherical_harmonics import sh_irreps, spherical_harmonics
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
+from prodint.zoo.checks import check_input
 
 __all__ = ["EdgeFilter", "PointConvolution"]
 
@@ -58,7 +61,8 @@ class EdgeFilter(nn.Module):
     def __init__(self, lmax: int, r_max: float, n_weights: int, n_basis: int = 8,
                  hidden: int = 16) -> None:
         super().__init__()
-        self.lmax, self.r_max = lmax, float(r_max)
+        self.lmax = check_int(lmax, "lmax", minimum=0, maximum=MAX_DEGREE)
+        self.r_max = check_float(r_max, "r_max", minimum=0.0, strict_minimum=True)
         self.irreps_sh = sh_irreps(list(range(lmax + 1)))
         self.radial = RadialMLP(r_max, n_weights, n_basis, hidden)
 
@@ -81,14 +85,22 @@ class PointConvolution(nn.Module):
 
     Call ``conv(x, pos, edge_index=None, batch=None)``: without ``edge_index`` the radius graph
     of ``pos`` (within each cloud of ``batch``) is used.
+
+    Raises:
+        TypeError, ValueError: a malformed or empty layout, ``lmax`` not an int in
+            ``0 … MAX_DEGREE``, ``r_max`` or ``avg_neighbors`` not finite and positive, bad
+            radial sizes; inputs of the wrong kind, shape, dtype or device.
     """
 
     def __init__(self, irreps_in: Irreps | str, irreps_out: Irreps | str, lmax: int = 2,
                  r_max: float = 2.0, avg_neighbors: float = 1.0, n_basis: int = 8,
                  hidden: int = 16) -> None:
         super().__init__()
-        self.irreps_in, self.irreps_out = Irreps(irreps_in), Irreps(irreps_out)
-        self.avg_neighbors = float(avg_neighbors)
+        self.irreps_in = as_irreps(irreps_in, "irreps_in", empty=False)
+        self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
+        self.avg_neighbors = check_float(avg_neighbors, "avg_neighbors", minimum=0.0,
+                                         strict_minimum=True)
+        check_int(lmax, "lmax", minimum=0, maximum=MAX_DEGREE)
         targets = sorted({ir for _, ir in self.irreps_out})
         irreps_sh = sh_irreps(list(range(lmax + 1)))
         self.tp = ChannelwiseTensorProduct(self.irreps_in, irreps_sh, targets)
@@ -112,6 +124,7 @@ class PointConvolution(nn.Module):
 
     def forward(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
                 batch: Tensor | None = None) -> Tensor:
+        check_input(x, "x", layer_tensor(self.self_connection))
         edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
                                      batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)
@@ -123,6 +136,7 @@ class PointConvolution(nn.Module):
                batch: Tensor | None = None) -> Tensor:
         """``Σ_{e → d} Σ_{a,b} Γ_e[a,b,c] x[src(e)]_a Y_e[b] L[c, o] / sqrt(n̄) + L_self x[d]``
         with the dense per-edge structure constants and the dense matrix of ``L``."""
+        check_input(x, "x", layer_tensor(self.self_connection))
         edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
                                      batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)
