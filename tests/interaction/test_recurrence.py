@@ -120,7 +120,7 @@ def test_state_orders_follow_the_cell_rule() -> None:
 
 
 def test_order_with_replaces_signal_orders() -> None:
-    from prodint.interaction.recurrence import order_with
+    from prodint.interaction.orders import order_with
 
     x, y = Signal("x", [("h", H)]), Signal("y", [("h", H)])
     expr = Sum(Product(x, Pointwise("sigmoid", y), hadamard(H), "h"), y)

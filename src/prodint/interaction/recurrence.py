@@ -20,7 +20,7 @@ state with a component axis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -37,8 +37,8 @@ from prodint.interaction.expr import (
     align,
     check_expr,
     make_aligner,
-    replace_nodes,
 )
+from prodint.interaction.orders import order_with
 
 
 def _describe(axes: Sequence[Axis]) -> str:
@@ -55,32 +55,6 @@ def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argu
     if not ok:
         raise ValueError(f"{argument}: expected axes {_describe(expected)} ({what}), received "
                          f"{_describe(received)}")
-
-
-class _OrderedLeaf(Signal):
-    """A signal of any order (:class:`Signal` takes 0 or 1), to apply the node rules to
-    other signal orders."""
-
-    def __init__(self, signal: Signal, order: int):
-        super().__init__(signal.name, signal.axes)
-        self.order = order
-
-
-def order_with(expr: Expr, orders: Mapping[str, int]) -> int:
-    """``ord(expr)`` when signal ``name`` has order ``orders[name]`` instead of its own.
-
-    The expression is rebuilt with the signals replaced (each node's own order rule then
-    applies), so the result follows the rules of the module doc of
-    :mod:`prodint.interaction.expr` for any non-negative signal orders; signals not named keep
-    theirs. A recurrence's cell read this way gives the order of the next state from the
-    orders of the input and the previous state.
-    """
-    def stand_in(node: Expr) -> Expr | None:
-        if isinstance(node, Signal) and node.name in orders:
-            return _OrderedLeaf(node, orders[node.name])
-        return None
-
-    return replace_nodes(expr, stand_in).self_interaction_order
 
 
 class Select(Expr):

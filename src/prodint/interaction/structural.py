@@ -4,6 +4,11 @@ These are the ``L1`` and ``L2`` of the multiplication operator ``O_K(X) = L1(K Â
 fixed (non-learned) linear maps on the structural axes. ``ord(L(u)) = ord(u)``. The maps
 that change the length of an axis (padding, windows, upsampling) are in
 :mod:`prodint.interaction.resample`.
+
+Every constructor checks its arguments before building anything: the operand is an
+expression, the axes it names exist (new names are identifiers that do not clash), ints
+are ints and reals finite; a wrong kind raises ``TypeError``, a wrong value ``ValueError``,
+both naming the argument.
 """
 
 from __future__ import annotations
