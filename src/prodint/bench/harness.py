@@ -7,6 +7,10 @@ leaves first), the one way every suite times a computation. Times are medians ov
 after warm-up; ratios are always against a baseline case measured in the same run, so they
 carry over between machines better than absolute times.
 
+Every public function and record checks its arguments (:mod:`prodint.bench.checks`, on
+:mod:`prodint.checks`): repeat counts are ints in ``[0, MAX_REPEATS]`` (at least 1 where a
+median needs a time), times are finite and non-negative, callables are callable.
+
 Peak memory is the largest amount of tensor memory alive at once during one forward+backward
 call beyond what existed before it: ``torch.cuda.max_memory_allocated`` on a GPU, and on the
 CPU the running sum of allocations and frees recorded by ``torch.profiler`` with
@@ -29,7 +33,16 @@ import torch
 from torch import Tensor
 from torch.profiler import ProfilerActivity, profile
 
-from prodint.report import write_atomic
+from prodint.bench.checks import (
+    MAX_REPEATS,
+    check_callable,
+    check_dict,
+    check_repeats,
+    check_str,
+    check_time,
+)
+from prodint.checks import check_bool, check_int
+from prodint.report import check_output_file, write_atomic
 
 
 @dataclass
@@ -53,6 +66,14 @@ class Case:
     forward_backward: Callable[[], Any] | None
     baseline: str
 
+    def __post_init__(self) -> None:
+        """Raises ``TypeError`` for a field of the wrong kind."""
+        for name in ("name", "impl", "baseline"):
+            check_str(getattr(self, name), name)
+        check_dict(self.params, "params")
+        check_callable(self.forward, "forward")
+        check_callable(self.forward_backward, "forward_backward", optional=True)
+
 
 @dataclass
 class Record:
@@ -69,6 +90,17 @@ class Record:
     ratio_fwd: float | None = None
     ratio_fwd_bwd: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Raises ``TypeError`` for a field of the wrong kind, ``ValueError`` for a time,
+        memory or ratio that is negative or not finite."""
+        for name in ("suite", "name", "impl", "baseline"):
+            check_str(getattr(self, name), name)
+        check_dict(self.params, "params")
+        check_dict(self.extra, "extra")
+        check_time(self.fwd_ms, "fwd_ms")
+        for name in ("fwd_bwd_ms", "peak_mem_mb", "ratio_fwd", "ratio_fwd_bwd"):
+            check_time(getattr(self, name), name, optional=True)
 
 
 def main_output(out: Any) -> Any:
@@ -87,7 +119,16 @@ def timed_case(name: str, impl: str, params: dict[str, Any], fn: Callable[[], An
     (:func:`main_output`); ``forward_backward`` sets the ``.grad`` of every tensor of
     ``leaves`` (the inputs and parameters that receive gradients) to ``None``, then
     back-propagates the sum of the main output. ``leaves=None``: forward only.
+
+    Raises:
+        TypeError: a name that is not a str, ``params`` not a dict, ``fn`` not callable,
+            ``leaves`` not ``None`` or a list of tensors.
     """
+    if leaves is not None and (not isinstance(leaves, list | tuple)
+                               or not all(isinstance(t, Tensor) for t in leaves)):
+        raise TypeError(f"leaves: expected None or a list of tensors, received "
+                        f"{type(leaves).__name__} {leaves!r:.60}")
+    check_callable(fn, "fn")
 
     def forward() -> Any:
         with torch.no_grad():
@@ -113,7 +154,14 @@ def median_ms(fn: Callable[[], Any], *, warmup: int = 2, min_repeats: int = 5,
 
     Repeats at least ``min_repeats`` times and until ``min_seconds`` have been spent (at most
     ``max_repeats`` times).
+
+    Raises:
+        TypeError: ``fn`` is not callable, a count not an int, ``min_seconds`` not a number.
+        ValueError: a count outside ``[0, MAX_REPEATS]`` (``min_repeats`` in
+            ``[1, max_repeats]``), ``min_seconds`` negative, above an hour or not finite.
     """
+    check_callable(fn, "fn")
+    check_repeats(warmup, min_repeats, min_seconds, max_repeats)
     for _ in range(warmup):
         fn()
     _sync()
@@ -143,7 +191,12 @@ def _quiet_stderr():
 
 
 def peak_memory_mb(fn: Callable[[], Any]) -> float:
-    """Peak tensor memory in MiB allocated during one call of ``fn`` (see module doc)."""
+    """Peak tensor memory in MiB allocated during one call of ``fn`` (see module doc).
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+    """
+    check_callable(fn, "fn")
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -177,7 +230,16 @@ def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int
     (at least ``min_repeats`` and ``min_seconds``); medians are over all rounds. Blocks keep
     each callable's caches warm, as in real use; rounds spread a slow period of the machine
     over all callables alike so their ratios stay meaningful.
+
+    Raises:
+        TypeError: ``fns`` is not a list of callables, a count not an int.
+        ValueError: as :func:`median_ms`, and ``rounds`` outside ``[1, MAX_REPEATS]``.
     """
+    if not isinstance(fns, list | tuple) or not all(callable(fn) for fn in fns):
+        raise TypeError(f"fns: expected a list of callables, received {type(fns).__name__} "
+                        f"{fns!r:.60}")
+    check_int(rounds, "rounds", minimum=1, maximum=MAX_REPEATS)
+    check_repeats(warmup, min_repeats, min_seconds, max_repeats)
     times: list[list[float]] = [[] for _ in fns]
     # Slow calls (over a second) are timed with one warm-up and two repeats in one round:
     # their noise is small relative to their length, and a full schedule would take minutes.
@@ -212,9 +274,22 @@ def measure(suite: str, cases: Iterable[Case], *, memory: bool = True,
     """Time every case and fill in ratios against the baseline of the same ``name``.
 
     Cases of the same ``name`` (consecutive in ``cases``) are timed in round-robin.
+
+    Raises:
+        TypeError: ``suite`` is not a str, ``cases`` not an iterable of :class:`Case`,
+            ``memory`` not a bool, ``progress`` not ``None`` or a callable.
     """
+    check_str(suite, "suite")
+    check_bool(memory, "memory")
+    check_callable(progress, "progress", optional=True)
+    if isinstance(cases, str) or not hasattr(cases, "__iter__"):
+        raise TypeError(f"cases: expected an iterable of Case, received "
+                        f"{type(cases).__name__} {cases!r:.60}")
     groups: list[list[Case]] = []
     for case in cases:
+        if not isinstance(case, Case):
+            raise TypeError(f"cases: expected an iterable of Case, received an item "
+                            f"{type(case).__name__} {case!r:.60}")
         if groups and groups[-1][0].name == case.name:
             groups[-1].append(case)
         else:
@@ -244,8 +319,27 @@ def measure(suite: str, cases: Iterable[Case], *, memory: bool = True,
     return records
 
 
+def _check_records(records: object) -> list[Record]:
+    if isinstance(records, str) or not hasattr(records, "__iter__"):
+        raise TypeError(f"records: expected an iterable of Record, received "
+                        f"{type(records).__name__} {records!r:.60}")
+    out = list(records)  # type: ignore[call-overload]
+    if not all(isinstance(r, Record) for r in out):
+        raise TypeError("records: expected an iterable of Record, received other items")
+    return out
+
+
 def write_jsonl(records: Iterable[Record], stream: IO[str]) -> None:
-    """Write one JSON object per record."""
+    """Write one JSON object per record.
+
+    Raises:
+        TypeError: ``records`` is not an iterable of :class:`Record`, ``stream`` has no
+            ``write``.
+    """
+    records = _check_records(records)
+    if not callable(getattr(stream, "write", None)):
+        raise TypeError(f"stream: expected a text stream (with write), received "
+                        f"{type(stream).__name__} {stream!r:.60}")
     for r in records:
         stream.write(json.dumps(asdict(r)) + "\n")
 
@@ -255,7 +349,14 @@ def append_jsonl(records: Iterable[Record], path: Path) -> None:
 
     The file is rewritten whole through :func:`~prodint.report.write_atomic`, so an
     interrupted run leaves the earlier lines intact and never half a line.
+
+    Raises:
+        TypeError: ``records`` is not an iterable of :class:`Record`, ``path`` not a path.
+        ValueError: ``path`` cannot be written (:func:`~prodint.report.check_output_file`).
+        OSError: the file cannot be read or written.
     """
+    records = _check_records(records)
+    path = check_output_file(path)
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     if old and not old.endswith("\n"):
         old += "\n"
