@@ -295,6 +295,20 @@ def test_homomorphism_tolerance_does_not_grow_with_the_entries():
     assert Representation.from_matrices(c3, conjugated).dim == 2
 
 
+@pytest.mark.parametrize("n", [4, 6, 8, 12])
+def test_rotations_from_cos_and_sin_are_accepted_next_to_exact_matrices(n):
+    # cos(π/2) = 6e-17 where the exact -I of r^(n/2) has 0: the round-off of the entries of
+    # a product is judged on the scale of the whole matrix, not entry by entry.
+    angle = torch.arange(n, dtype=F64) * (2 * math.pi / n)
+    c, s = torch.cos(angle), torch.sin(angle)
+    m = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    m[n // 2] = -torch.eye(2, dtype=F64)
+    assert Representation.from_matrices(cyclic(n), m).dim == 2
+    m[1] = m[1].T.clone()  # r^-1 in place of r: no longer a homomorphism
+    with pytest.raises(ValueError, match="matrices: expected a homomorphism"):
+        Representation.from_matrices(cyclic(n), m)
+
+
 def test_non_finite_or_dataless_matrices_are_refused():
     c3 = cyclic(3)
     bad = _rotations()

@@ -27,10 +27,12 @@ from prodint.groups.lie import LieGroup
 __all__ = ["Representation"]
 
 # Relative tolerance for accepting user-given matrices as a homomorphism, or Lie-algebra
-# generators as satisfying the brackets. Each entry of a product ``A B`` is compared with its
-# round-off scale ``(|A| |B|)_ij + |C_ij|`` (the bound of floating-point matrix products), so
-# the tolerance follows the entries that enter that one product, never the largest entry of
-# the whole table, and never grows into ``inf``: ``rho(e) = I`` is compared absolutely.
+# generators as satisfying the brackets. Each entry of a product ``A B`` that should equal
+# ``C`` is compared with its round-off scale ``(|A| |B|)_ij + max|C|`` (the bound of a
+# floating-point matrix product, and the scale of the matrix it must equal), so the tolerance
+# follows the matrices of that one product, never the largest entry of the whole table, and
+# never grows into ``inf`` (products that overflow are refused); ``rho(e) = I`` is compared
+# absolutely.
 HOMOMORPHISM_RTOL = 1e-9
 
 # ``matrix_exp`` refuses exponents whose entries sum (per row) above this: the scaling and
@@ -41,9 +43,10 @@ EXP_LIMIT = 1e6
 
 def _relative_error(product: torch.Tensor, bound: torch.Tensor,
                     target: torch.Tensor) -> torch.Tensor:
-    """``max_ij |P - C| / ((|A| |B|)_ij + |C_ij|)`` over the last two dims (0 where both
+    """``max_ij |P - C| / ((|A| |B|)_ij + max|C|)`` over the last two dims (0 where both
     vanish), for ``P = A B`` with ``bound = |A| |B|``."""
-    scale = (bound + target.abs()).clamp_min(torch.finfo(torch.float64).tiny)
+    largest = target.abs().amax(dim=(-2, -1), keepdim=True)
+    scale = (bound + largest).clamp_min(torch.finfo(torch.float64).tiny)
     return ((product - target).abs() / scale).amax(dim=(-2, -1))
 
 
@@ -65,7 +68,8 @@ class Representation(FrozenSlots):
         matrices: ``[|G|, d, d]`` float64, ``rho`` of every element (finite groups only).
         name: a short label.
 
-    Construct with :meth:`from_matrices`, :meth:`from_lie_algebra` or the module's constructors.
+    Construct with :meth:`from_matrices`, :meth:`from_lie_algebra` or the constructors of
+    :mod:`prodint.groups.standard`.
     """
 
     __slots__ = ("_generators", "_group", "_key", "_matrices", "_name")
@@ -117,7 +121,7 @@ class Representation(FrozenSlots):
 
         Checks ``rho(e) = I`` (to ``1e-9``) and ``rho(g) rho(b) = rho(g * b)`` for every
         generator ``g`` and every element ``b``, each entry to ``1e-9`` of its round-off scale
-        ``(|rho(g)| |rho(b)|)_ij + |rho(g * b)_ij|``; by induction on words in the generators
+        ``(|rho(g)| |rho(b)|)_ij + max|rho(g * b)|``; by induction on words in the generators
         this implies ``rho(a) rho(b) = rho(a * b)`` for all ``a, b``.
 
         Raises:
@@ -163,7 +167,7 @@ class Representation(FrozenSlots):
 
         Checks the brackets ``X_i X_j - X_j X_i = sum_l c_ijl X_l`` with the group's structure
         constants ``c``, each entry to ``1e-9`` of its round-off scale
-        ``(|X_i| |X_j| + |X_j| |X_i| + sum_l |c_ijl| |X_l|)_ab``.
+        ``(|X_i| |X_j| + |X_j| |X_i| + sum_l |c_ijl| |X_l|)_ab + max|sum_l c_ijl X_l|``.
 
         Raises:
             TypeError: ``group`` is not a LieGroup, the generators are not real, ``name`` is
