@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from prodint.groups import cyclic, symmetric
@@ -100,3 +101,20 @@ def test_accuracy_splits_train_and_held_out() -> None:
     train, held = accuracy(f, wrong, mask)
     assert train == 4 / 5 and held == 1.0
     assert set(spectra(f)) == {"A", "B", "C"}
+
+
+def test_diagnose_checks_its_arguments() -> None:
+    table = cyclic(3).table
+    f = regular_representation(table)
+    mask = torch.ones(3, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"table: expected a \[3, 3\] table \(that of the "
+                                         r"factors\)"):
+        diagnose(f, cyclic(4).table, mask, converged=True, train_loss=0.0)
+    with pytest.raises(ValueError, match=r"mask: expected at least one True cell"):
+        diagnose(f, table, torch.zeros(3, 3, dtype=torch.bool), converged=True, train_loss=0.0)
+    with pytest.raises(ValueError, match=r"train_loss: expected a number \(not NaN\) >= 0"):
+        diagnose(f, table, mask, converged=True, train_loss=math.nan)
+    with pytest.raises(TypeError, match=r"converged: expected a bool, received 1"):
+        diagnose(f, table, mask, converged=1, train_loss=0.0)
+    with pytest.raises(TypeError, match=r"factors: expected a Factors, received Tensor"):
+        diagnose(f.A, table, mask, converged=True, train_loss=0.0)

@@ -22,6 +22,7 @@ from prodint.hypercube.model import (
     predict,
     regular_representation,
 )
+from prodint.hypercube.tables import make_table
 
 
 @pytest.mark.parametrize("group", [cyclic(7), symmetric(3), symmetric(4)])
@@ -148,3 +149,28 @@ def test_imbalance_is_zero_at_the_regular_representation_only() -> None:
     assert imbalance(gram_sums(f)) == 0.0
     scaled = Factors(2 * f.A, f.B / 2, f.C)  # same T, gauge out of balance
     assert imbalance(gram_sums(scaled)) > 0.5
+
+
+def test_regular_representation_needs_a_group_table() -> None:
+    with pytest.raises(ValueError, match=r"table: expected the table of a group"):
+        regular_representation(make_table("latin5"))  # a Latin square, not associative
+    with pytest.raises(ValueError, match=r"table: expected symbols in 0\.\.2"):
+        regular_representation(torch.tensor([[0, 1, 2], [1, 2, 0], [2, 0, 5]]))
+    with pytest.raises(TypeError, match=r"dtype: expected one of torch\.float16"):
+        regular_representation(cyclic(3).table, dtype=torch.int64)
+    assert regular_representation(cyclic(3).table.tolist()).n == 3  # a list of rows too
+
+
+def test_factors_check_their_stacks() -> None:
+    a = torch.randn(3, 3, 3)
+    with pytest.raises(ValueError, match=r"A: expected shape \[n, n, n\] with n >= 1, received "
+                                         r"\(3, 3, 2\)"):
+        Factors(a[..., :2], a, a)
+    with pytest.raises(TypeError, match=r"B: expected dtype torch\.float32 \(that of A\), "
+                                        r"received torch\.float64"):
+        Factors(a, a.double(), a)
+    with pytest.raises(ValueError, match=r"C: expected a tensor on cpu \(that of A\)"):
+        Factors(a, a, a.to("meta"))
+    with pytest.raises(TypeError, match=r"A: expected dtype float16, bfloat16, float32, "
+                                        r"float64, received torch\.int64"):
+        Factors(a.long(), a, a)

@@ -85,9 +85,10 @@ def check_mask(value: object, n: int, argument: str = "mask") -> Tensor:
     return mask
 
 
-def check_factors_memory(n: int, itemsize: int, argument: str, copies: int = 10) -> None:
-    """Refuse a problem of ``n`` symbols whose ``copies`` stacks of ``[n, n, n]`` (factors,
-    momenta, gradients and the step's buffers) do not fit the memory budget."""
+def check_factors_memory(n: int, itemsize: int, argument: str, copies: int = 13) -> None:
+    """Refuse a problem of ``n`` symbols whose ``copies`` stacks of ``[n, n, n]`` do not fit
+    the memory budget (training holds 13: the target, three factors, their momenta, their
+    gradients and those of ``H``)."""
     check_memory(float(copies) * n**3 * itemsize, argument, "set of factor stacks")
 
 
