@@ -59,7 +59,7 @@ ENTRIES = [
     Entry(("prodint.data.shakespeare.texts_folder",), lambda a: texts_folder(), dict),
     Entry(("prodint.data.polycubes.make_polycubes",), lambda a: make_polycubes(**a),
           lambda: dict(n_per_class=2, rotations=3, noise=0.05, generator=_generator(),
-                       dtype=torch.float64)),
+                       dtype=torch.float32)),
     Entry(("prodint.data.polycubes.shape_points",), lambda a: shape_points(**a),
           lambda: dict(name="chiral_left", dtype=torch.float32)),
 ]

@@ -80,8 +80,12 @@ def test_sizes_and_kinds_are_checked_before_sampling() -> None:
         make_polycubes(1, rotations=2**40)
     with pytest.raises(TypeError, match=r"rotations: expected an int, received 2\.5"):
         make_polycubes(1, rotations=2.5)
-    with pytest.raises(ValueError, match=r"noise: expected a finite number >= 0, received nan"):
+    with pytest.raises(ValueError, match=r"noise: expected a finite number >= 0 and <= "
+                                         r"2\.12676e\+37, received nan"):
         make_polycubes(1, noise=float("nan"))
+    with pytest.raises(ValueError, match=r"noise: expected .*, received 1e\+300"):
+        make_polycubes(1, noise=1e300)  # the float32 positions would be inf
+    assert bool(torch.isfinite(make_polycubes(1, noise=1e300, dtype=torch.float64)[0]).all())
     with pytest.raises(TypeError, match=r"dtype: expected a floating torch\.dtype"):
         make_polycubes(1, dtype=torch.int64)
     with pytest.raises(TypeError, match=r"generator: expected a torch\.Generator or None"):

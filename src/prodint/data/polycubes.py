@@ -67,7 +67,8 @@ def make_polycubes(n_per_class: int, *, rotations: str | int = "random", noise: 
             sample) or an int ``r >= 1``: one of ``r`` fixed random rotations (drawn from
             ``generator`` first) per sample — the "few rotations" training regime.
         noise: standard deviation of Gaussian jitter added to every coordinate after the
-            rotation (a finite real ``>= 0``).
+            rotation (a real ``>= 0``, at most 1/16 of ``dtype``'s largest value, so that
+            the positions stay finite).
         generator: random generator (CPU).
         dtype: dtype of the positions (a floating dtype).
 
@@ -80,7 +81,7 @@ def make_polycubes(n_per_class: int, *, rotations: str | int = "random", noise: 
             ``noise`` not a real number, ``generator`` not a ``torch.Generator``, ``dtype``
             not a floating dtype.
         ValueError: ``n_per_class < 1``, ``rotations`` not ``"none"``, ``"random"`` or a
-            positive int, a NaN, infinite or negative ``noise``, or a set too large for the
+            positive int, a NaN, negative or too large ``noise``, or a set too large for the
             memory budget.
     """
     check_int(n_per_class, "n_per_class", minimum=1)
@@ -88,11 +89,12 @@ def make_polycubes(n_per_class: int, *, rotations: str | int = "random", noise: 
         check_choice(rotations, "rotations", ("none", "random"))
     else:
         check_int(rotations, "rotations", minimum=1)
-    noise = check_float(noise, "noise", minimum=0)
+    _check_dtype(dtype)
+    # a Gaussian draw beyond 16 σ has probability below 1e-57: the jitter cannot overflow
+    noise = check_float(noise, "noise", minimum=0, maximum=torch.finfo(dtype).max / 16)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, received "
                         f"{type(generator).__name__}")
-    _check_dtype(dtype)
     n = n_per_class * len(CLASSES)
     # positions and their rotated copy (float64), the rotations, the labels
     check_memory(8.0 * n * (3 * 12 + 9 + 1), "n_per_class", f"set of {n} clouds")
