@@ -110,7 +110,8 @@ def _learned_methods(a: dict[str, Any]) -> list[object]:
                          generator=torch.Generator().manual_seed(0)).double()
     fixed = alg.to_algebra()
     return [alg.is_equivariant(atol=a["atol"]), alg.project_().symmetry_penalty(),
-            fixed.mul(a["x"], a["x"]), alg.structure_constants]
+            fixed.mul(a["x"], a["x"]), alg(a["x"], a["x"]), alg.structure_constants, alg.basis,
+            alg.leg_symmetry]
 
 
 ENTRIES = [

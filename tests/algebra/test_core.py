@@ -195,3 +195,11 @@ def test_large_dense_tensors_are_refused_with_the_estimate(monkeypatch) -> None:
     with pytest.raises(ValueError, match=r"kernel: .* about 32.0 GiB"):
         alg.mul(torch.ones(2048), torch.ones(2048), kernel="dense")
     assert "dense" not in alg.available_kernels()
+
+
+def test_tensors_without_data_are_refused() -> None:
+    h = quaternions()
+    with pytest.raises(ValueError, match="values: expected a tensor with data, received one on"):
+        Algebra(h.triples, h.values.to("meta"), 4)
+    with pytest.raises(ValueError, match="structure_constants: expected a tensor with data"):
+        from_structure_constants(torch.zeros(2, 2, 2, device="meta"))

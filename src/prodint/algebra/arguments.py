@@ -1,9 +1,9 @@
 """The argument checks specific to algebras, built on :mod:`prodint.checks`.
 
 Names (a str or ``None``), basis names (one str per basis element), the memory an algebra of
-a given size needs before its triples are built, a floating dtype, and the two operands of a
-product (a ``[..., n]`` tensor each, in the algebra's dtype and on its device, with leading
-dimensions that broadcast).
+a given size needs before its triples are built and a product's workspace, tensors with data,
+a floating dtype, and the two operands of a product (a ``[..., n]`` tensor each, in the
+algebra's dtype and on its device, with leading dimensions that broadcast).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from prodint.checks import check_memory, check_same_device
 BYTES_PER_TRIPLE = 192
 #: Bytes one basis element takes: its name (a short Python str) and its list slot.
 BYTES_PER_BASIS_ELEMENT = 80
+#: Workspaces below this many bytes are not checked against the memory budget: the check reads
+#: the machine's memory, which compiled (``torch.compile``) code cannot trace, and such buffers
+#: always fit.
+UNCHECKED_BYTES = 64 << 20
 #: The floating dtypes an algebra holds its structure constants in.
 ALGEBRA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -54,6 +58,20 @@ def check_structure_size(nnz: int, dim: int, argument: str) -> None:
     nbytes = nnz * BYTES_PER_TRIPLE + dim * BYTES_PER_BASIS_ELEMENT
     check_memory(nbytes, argument, f"algebra ({nnz:,} structure constants, dimension "
                                    f"{dim:,})")
+
+
+def check_workspace(nbytes: int, argument: str, what: str) -> None:
+    """:func:`prodint.checks.check_memory` for a workspace above :data:`UNCHECKED_BYTES`."""
+    if nbytes > UNCHECKED_BYTES:
+        check_memory(nbytes, argument, what)
+
+
+def check_data(value: Tensor, argument: str) -> Tensor:
+    """``value`` unless it is on the meta device (a tensor without data, whose values a
+    constructor needs)."""
+    if value.device.type == "meta":
+        raise ValueError(f"{argument}: expected a tensor with data, received one on meta")
+    return value
 
 
 def check_dtype(value: object, argument: str) -> torch.dtype:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from prodint.algebra.arguments import check_structure_size
+from prodint.algebra.arguments import check_data, check_structure_size
 from prodint.algebra.core import Algebra
 from prodint.algebra.hints import KernelHints, hint_failure
 from prodint.algebra.kernels import check_algebra
@@ -263,7 +263,8 @@ def from_structure_constants(
             not a str.
         ValueError: it is not a non-empty cubic ``[n, n, n]`` tensor, or holds NaN/inf.
     """
-    g = check_tensor(structure_constants, "structure_constants", dtypes=None)
+    g = check_data(check_tensor(structure_constants, "structure_constants", dtypes=None),
+                   "structure_constants")
     if g.dtype.is_complex or g.dtype == torch.bool:
         raise TypeError(f"structure_constants: expected a real tensor, received {g.dtype}")
     if g.dim() != 3 or not (g.shape[0] == g.shape[1] == g.shape[2]) or g.shape[0] == 0:

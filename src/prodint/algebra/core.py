@@ -32,6 +32,7 @@ from prodint.algebra.arguments import (
     check_dtype,
     check_element,
     check_name,
+    check_workspace,
 )
 from prodint.algebra.hints import KernelHints, hint_failure
 from prodint.algebra.triples import coalesce
@@ -174,7 +175,7 @@ class Algebra(nn.Module):
             TypeError: an operand that is not a tensor of the algebra's dtype.
             ValueError: an operand whose last dimension is not ``n``, on another device than
                 the algebra, leading dimensions that do not broadcast, a kernel that does not
-                apply.
+                apply, a batch whose workspace does not fit in the memory budget.
         """
         self.check_element(x, "x")
         self.check_element(y, "y")
@@ -183,6 +184,8 @@ class Algebra(nn.Module):
             self, kernel, argument="kernel")
         if batch.numel() == 0:
             return x.new_zeros(*batch, self.dim)
+        check_workspace(kernels.workspace_bytes(self, name, batch.numel()), "x, y",
+                        f"{name} kernel's workspace for {batch.numel():,} products")
         return kernels.KERNELS[name](self, x, y)
 
     def product_kernel(self) -> Callable[[Tensor, Tensor], Tensor]:
@@ -206,7 +209,10 @@ class Algebra(nn.Module):
                       device=self.device)
 
     def basis(self) -> Tensor:
-        """``[n, n]`` identity: row ``a`` is the coordinate vector of ``e_a``."""
+        """``[n, n]`` identity: row ``a`` is the coordinate vector of ``e_a`` (a ``ValueError``
+        when it does not fit in the memory budget)."""
+        check_workspace(self.dim**2 * self.values.element_size(), "basis",
+                        f"identity [n, n] (n = {self.dim})")
         return torch.eye(self.dim, dtype=self.dtype, device=self.device)
 
     def left_multiplication(self, x: Tensor) -> Tensor:

@@ -135,6 +135,14 @@ def dense_bytes(alg: Algebra) -> int:
     return alg.dim**3 * alg.values.element_size()
 
 
+def workspace_bytes(alg: Algebra, name: str, batch: int) -> int:
+    """Bytes of the intermediates kernel ``name`` allocates for ``batch`` products: the
+    ``[..., n, n]`` contraction of ``dense``, the gathered ``[..., nnz]`` terms of ``sparse``,
+    the spectra of ``fft``, one ``[..., n]`` buffer for the others."""
+    per = {"dense": alg.dim**2, "sparse": 3 * alg.nnz, "fft": 4 * alg.dim}.get(name, alg.dim)
+    return batch * per * alg.values.element_size()
+
+
 def applicable_kernels(alg: Algebra) -> list[str]:
     """Kernels that compute ``alg``'s product exactly in its dtype (``dense`` only while its
     ``[n, n, n]`` tensor fits in :func:`prodint.checks.memory_limit`)."""

@@ -54,14 +54,18 @@ coordinates, independent of each other and of ``Γ``, each output coordinate has
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-from prodint.algebra.arguments import broadcast_batch, check_basis_names, check_name
+from prodint.algebra.arguments import (
+    broadcast_batch,
+    check_basis_names,
+    check_name,
+    check_workspace,
+)
 from prodint.algebra.catalogue import from_structure_constants
 from prodint.algebra.core import Algebra
 from prodint.algebra.learned_legs import (
@@ -70,6 +74,8 @@ from prodint.algebra.learned_legs import (
     check_symmetry,
     check_table_size,
     equivariance_residual,
+    full_basis,
+    initial_std,
     leg_positions,
     permutes,
     project,
@@ -80,7 +86,6 @@ from prodint.checks import check_choice, check_float, check_int, check_memory
 from prodint.groups import (
     Representation,
     dual,
-    orbit_basis,
 )
 
 MODES = ("free", "regularized", "constrained")
@@ -184,13 +189,8 @@ class LearnedAlgebra(nn.Module):
 
         if mode == "constrained":
             shape = self._theta_shape()
-            if init_std is not None:
-                std = init_std
-            elif ties is not None:
-                std = 1.0 / dim
-            else:
-                entries = dim ** len(self.legs)
-                std = math.sqrt(entries / (max(shape[0], 1) * dim * dim))
+            std = init_std if init_std is not None else \
+                initial_std(dim, self.legs, ties is not None, shape[0])
             theta = torch.randn(shape, generator=generator, dtype=dtype) * std
             self.theta = nn.Parameter(theta)
             self.register_parameter("gamma", None)
@@ -294,14 +294,8 @@ class LearnedAlgebra(nn.Module):
         ``None`` without a symmetry; built on each call from the tables."""
         if self.symmetry is None:
             return None
-        n = self.dim
-        if self.ties is not None:
-            return orbit_basis(self.ties.cpu()).to(device=self.device, dtype=self.dtype)
-        assert self.leg_basis is not None
-        m = self.leg_basis.shape[0]
-        free = n ** (3 - len(self.legs))
-        units = torch.eye(m * free, dtype=self.leg_basis.dtype, device=self.leg_basis.device)
-        return torch.stack([self._spanned(u.view(m, free)) for u in units])
+        return full_basis(self.ties, self.leg_basis, self.legs).to(device=self.device,
+                                                                   dtype=self.dtype)
 
     def symmetry_penalty(self) -> Tensor:
         """``||Γ - P_G Γ||²``, the squared Frobenius distance to the equivariant subspace.
@@ -383,12 +377,15 @@ class LearnedAlgebra(nn.Module):
         Raises:
             TypeError: an operand that is not a tensor of the parameters' dtype.
             ValueError: an operand whose last dimension is not ``n``, on another device,
-                leading dimensions that do not broadcast.
+                leading dimensions that do not broadcast, a batch whose workspace does not fit
+                in the memory budget.
         """
         self.check_element(x, "x")
         self.check_element(y, "y")
-        broadcast_batch(x, y)
+        batch = broadcast_batch(x, y).numel()
         n = self.dim
+        check_workspace(batch * n * n * x.element_size(), "x, y",
+                        f"product's [..., n, n] workspace for {batch:,} products")
         # Same two-matmul plan as kernels.dense: x first into one [..., n, n] intermediate.
         gamma = self.structure_constants.reshape(n, n * n)
         left = (x @ gamma).unflatten(-1, (n, n))  # [..., b, c]

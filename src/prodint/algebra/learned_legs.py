@@ -10,6 +10,7 @@ from basis coefficients, and the orthogonal projection ``P_G``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -21,6 +22,7 @@ from prodint.groups import (
     Representation,
     as_permutation,
     invariant_basis,
+    orbit_basis,
     orbit_partition,
     tie_index,
 )
@@ -84,6 +86,15 @@ def check_table_size(dim: int, legs: Sequence[str], symmetry: Representation,
                  f"{''.join(legs)} with {k} generators", limit=DEFAULT_MAX_BYTES)
 
 
+def initial_std(dim: int, legs: Sequence[str], tied: bool, count: int) -> float:
+    """The variance-preserving initial std of ``θ`` (see :mod:`prodint.algebra.learned`):
+    ``1/n`` for tied entries, ``sqrt(N / (m n²))`` for ``m = count`` basis coefficients over
+    ``N = n^legs`` entries."""
+    if tied:
+        return 1.0 / dim
+    return math.sqrt(dim ** len(legs) / (max(count, 1) * dim * dim))
+
+
 def symmetry_tables(dim: int, legs: Sequence[str], leg_symmetry: Mapping[str, Representation],
                     by_orbits: bool) -> tuple[Tensor | None, Tensor | None]:
     """``(ties [n, n, n], None)`` by orbits or ``(None, basis [m, n, …])`` on the chosen legs
@@ -110,6 +121,18 @@ def spanned(basis: Tensor, coefficients: Tensor, legs: Sequence[str]) -> Tensor:
     moved = (flat.T @ coefficients).reshape(n, n, n)  # axes in _leg_order
     order = _leg_order(legs)
     return moved.permute([order.index(p) for p in range(3)])
+
+
+def full_basis(ties: Tensor | None, basis: Tensor | None, legs: Sequence[str]) -> Tensor:
+    """``[M, n, n, n]`` orthonormal basis of every equivariant ``Γ``: the orbit indicators of
+    ``ties``, or ``basis`` (on the chosen legs) times unit vectors of the legs left alone."""
+    if ties is not None:
+        return orbit_basis(ties.cpu())
+    assert basis is not None
+    m, n = basis.shape[0], basis.shape[1]
+    free = n ** (3 - len(legs))
+    units = torch.eye(m * free, dtype=basis.dtype, device=basis.device)
+    return torch.stack([spanned(basis, u.view(m, free), legs) for u in units])
 
 
 def project(gamma: Tensor, ties: Tensor | None, basis: Tensor | None,

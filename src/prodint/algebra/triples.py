@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.algebra.arguments import check_structure_size
+from prodint.algebra.arguments import check_data, check_structure_size
 from prodint.checks import check_same_device
 
 
@@ -55,7 +55,7 @@ def coalesce(triples: object, values: object, dim: int, *,
     ``names``: the algebra will also hold ``dim`` default basis names (for the size check)."""
     triples = _as_tensor(triples, "triples")
     values = _as_tensor(values, "values")
-    check_same_device(triples=triples, values=values)
+    check_same_device(triples=check_data(triples, "triples"), values=check_data(values, "values"))
     if triples.dtype.is_floating_point or triples.dtype.is_complex or triples.dtype == torch.bool:
         raise TypeError(f"triples: expected an integer tensor, received dtype {triples.dtype}")
     if triples.dim() != 2 or triples.shape[1] != 3:
