@@ -233,6 +233,10 @@ def tie_index(labels: Tensor, sizes: Sequence[int], axes: Sequence[int]) -> tupl
         sizes: the sizes of all the tensor's axes.
         axes: the positions the labels run over.
 
+    Returns:
+        ``(index, kept)``: ``[*sizes]`` long flat indices into ``θ`` (0 where the label is
+        ``-1``) and the ``[*sizes]`` bool mask of entries not fixed at zero.
+
     Raises:
         TypeError: ``labels`` is not a long tensor; ``sizes`` or ``axes`` not a sequence of
             ints.
