@@ -86,6 +86,13 @@ def _copies(a: dict[str, Any]) -> torch.Tensor:
     return alg.mul(x, x) + len(alg.available_kernels())
 
 
+def _built(alg: Algebra) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sparse structure of a built algebra and the square of a fixed element: O(nnz + n)
+    work, so that the random sizes the contract tries stay cheap (the dense Γ is n³)."""
+    x = torch.randn(alg.dim, generator=torch.Generator().manual_seed(0)).to(alg.dtype)
+    return alg.triples, alg.values, alg.mul(x, x)
+
+
 def _learned(a: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     generator = a["generator"]
     if isinstance(generator, torch.Generator):
@@ -141,24 +148,24 @@ ENTRIES = [
     Entry(("prodint.algebra.real", "prodint.algebra.complex_numbers",
            "prodint.algebra.dual_numbers", "prodint.algebra.quaternions",
            "prodint.algebra.octonions"),
-          lambda a: [f().structure_constants for f in (real, complex_numbers, dual_numbers,
-                                                       quaternions, octonions)],
+          lambda a: [_built(f()) for f in (real, complex_numbers, dual_numbers, quaternions,
+                                           octonions)],
           dict),
-    Entry(("prodint.algebra.clifford",), lambda a: clifford(**a).structure_constants,
+    Entry(("prodint.algebra.clifford",), lambda a: _built(clifford(**a)),
           lambda: dict(p=1, q=1, r=1)),
-    Entry(("prodint.algebra.group_algebra",), lambda a: group_algebra(**a).structure_constants,
+    Entry(("prodint.algebra.group_algebra",), lambda a: _built(group_algebra(**a)),
           lambda: dict(group=cyclic(3))),
     Entry(("prodint.algebra.truncated_polynomial",),
-          lambda a: truncated_polynomial(**a).structure_constants, lambda: dict(n=3)),
+          lambda a: _built(truncated_polynomial(**a)), lambda: dict(n=3)),
     Entry(("prodint.algebra.matrix_algebra",),
-          lambda a: matrix_algebra(**a).structure_constants, lambda: dict(n=2)),
-    Entry(("prodint.algebra.hadamard",), lambda a: hadamard(**a).structure_constants,
+          lambda a: _built(matrix_algebra(**a)), lambda: dict(n=2)),
+    Entry(("prodint.algebra.hadamard",), lambda a: _built(hadamard(**a)),
           lambda: dict(n=3)),
     Entry(("prodint.algebra.tensor_product",),
-          lambda a: tensor_product(**a).structure_constants,
+          lambda a: _built(tensor_product(**a)),
           lambda: dict(a=complex_numbers(), b=dual_numbers())),
     Entry(("prodint.algebra.from_structure_constants",),
-          lambda a: from_structure_constants(**a).structure_constants,
+          lambda a: _built(from_structure_constants(**a)),
           lambda: dict(structure_constants=quaternions().double().structure_constants,
                        basis_names=["1", "i", "j", "k"], name="H"),
           free_text=frozenset({"name"})),
