@@ -14,8 +14,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from prodint.checks import check_int
-from prodint.interaction.arguments import check_name, received
+from prodint.checks import check_int, check_name, describe
 
 
 @runtime_checkable
@@ -47,7 +46,7 @@ def check_algebra(value: object, argument: str, *, optional: bool = False) -> Pr
         return value  # type: ignore[return-value]
     wanted = "an algebra or None" if optional else "an algebra"
     raise TypeError(f"{argument}: expected {wanted} (dim, name, structure_constants, mul), "
-                    f"received {received(value)}")
+                    f"received {describe(value)}")
 
 
 def same_algebra(a: ProductAlgebra | None, b: ProductAlgebra | None) -> bool:
@@ -139,7 +138,7 @@ def make_axes(specs: Iterable[AxisSpec], *, argument: str = "axes") -> tuple[Axi
     """
     if isinstance(specs, (str, bytes)) or not isinstance(specs, Iterable):
         raise TypeError(f"{argument}: expected a sequence of Axis or (name, size[, algebra]) "
-                        f"tuples, received {received(specs)}")
+                        f"tuples, received {describe(specs)}")
     axes: list[Axis] = []
     for i, spec in enumerate(specs):
         if isinstance(spec, Axis):
@@ -151,7 +150,7 @@ def make_axes(specs: Iterable[AxisSpec], *, argument: str = "axes") -> tuple[Axi
             axes.append(Axis(name, size, algebra))  # type: ignore[arg-type]
         else:
             raise TypeError(f"{argument}: expected Axis or (name, size[, algebra]) tuples, "
-                            f"received {received(spec)}")
+                            f"received {describe(spec)}")
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise ValueError(f"{argument}: expected distinct axis names, received {names}")
@@ -167,7 +166,7 @@ def find_axis(axes: Sequence[Axis], name: str, *, argument: str, owner: str) -> 
     (a ``TypeError`` if ``name`` is not a str)."""
     if not isinstance(name, str):
         raise TypeError(f"{argument}: expected an axis name (a str), received "
-                        f"{received(name)}")
+                        f"{describe(name)}")
     for i, a in enumerate(axes):
         if a.name == name:
             return i

@@ -25,8 +25,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_tensor
-from prodint.interaction.arguments import received
+from prodint.checks import check_tensor, describe
 from prodint.interaction.expr import Expr, Kernel, Parameter, Signal, check_expr
 
 #: The dtypes every node computes in: the floating ones (the parameters', for a layer).
@@ -38,7 +37,7 @@ def _check_mapping(value: object, argument: str) -> Mapping[str, object]:
     if not isinstance(value, Mapping) and not (
             hasattr(value, "keys") and hasattr(value, "__getitem__") and hasattr(value, "get")):
         raise TypeError(f"{argument}: expected a mapping of names to tensors, received "
-                        f"{received(value)}")
+                        f"{describe(value)}")
     return value
 
 

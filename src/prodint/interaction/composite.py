@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
-from prodint.interaction.arguments import check_device, check_dtype, check_generator, received
+from prodint.checks import check_device, check_dtype, check_generator, describe
 from prodint.interaction.expr import Expr, Signal
 from prodint.interaction.layer import InteractionLayer
 
@@ -84,13 +84,13 @@ class CompositeLayer(InteractionLayer):
                  *, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         if not isinstance(signal, Signal):
-            raise TypeError(f"signal: expected a Signal, received {received(signal)}")
+            raise TypeError(f"signal: expected a Signal, received {describe(signal)}")
         if not callable(compose):
             raise TypeError(f"compose: expected a callable compose(x, parts, prefix) -> Expr, "
-                            f"received {received(compose)}")
+                            f"received {describe(compose)}")
         if not isinstance(parts, Mapping):
             raise TypeError(f"parts: expected a mapping of names to InteractionLayers, "
-                            f"received {received(parts)}")
+                            f"received {describe(parts)}")
         device, dtype = check_device(device), check_dtype(dtype)
         check_generator(generator)
         for key, part in parts.items():
@@ -101,7 +101,7 @@ class CompositeLayer(InteractionLayer):
         expression = compose(signal, parts, "")
         if not isinstance(expression, Expr):
             raise TypeError(f"compose: expected a function returning an Expr, received one "
-                            f"returning {received(expression)}")
+                            f"returning {describe(expression)}")
         # the base class draws the expression's parameters: a private generator keeps that
         # discarded draw from consuming the caller's random stream
         super().__init__(expression, device=device, dtype=dtype, generator=torch.Generator())

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_float, check_int
+from prodint.checks import check_float, check_int, check_names
 from prodint.groups import (
     DEFAULT_MAX_BYTES,
     DEFAULT_RTOL,
@@ -47,7 +47,6 @@ from prodint.groups import (
     tie_index,
 )
 from prodint.groups.orbits import support_mask
-from prodint.interaction.arguments import check_names
 from prodint.interaction.axes import Axis
 from prodint.interaction.expr import Expr, Parameter
 from prodint.interaction.products import Contract

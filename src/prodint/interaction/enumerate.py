@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prodint.checks import check_choice, check_count, check_int
-from prodint.interaction.arguments import check_names, check_parameter_size, received
+from prodint.checks import check_choice, check_count, check_int, check_names, describe
+from prodint.interaction.arguments import check_parameter_size
 from prodint.interaction.axes import ProductAlgebra, check_algebra
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.pointwise import ELEMENTWISE, Pointwise
@@ -146,7 +146,7 @@ def enumerate_interactions(max_order: int, algebras: Sequence[ProductAlgebra], *
     check_int(max_order, "max_order", minimum=1)
     if isinstance(algebras, str) or not isinstance(algebras, Sequence):
         raise TypeError(f"algebras: expected a sequence of algebras, received "
-                        f"{received(algebras)}")
+                        f"{describe(algebras)}")
     algebras = [check_algebra(a, f"algebras[{i}]") for i, a in enumerate(algebras)]
     if not algebras:
         raise ValueError("algebras: expected at least one algebra, received none")

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_choice, check_int
-from prodint.interaction.arguments import check_name, check_names, check_parameter_size, received
+from prodint.checks import check_choice, check_int, check_name, check_names, describe
+from prodint.interaction.arguments import check_parameter_size
 from prodint.interaction.axes import (
     Axis,
     AxisSpec,
@@ -43,7 +43,7 @@ def check_expr(value: object, argument: str, *, optional: bool = False) -> Expr:
     if isinstance(value, Expr) or (optional and value is None):
         return value  # type: ignore[return-value]
     wanted = "an Expr or None" if optional else "an Expr"
-    raise TypeError(f"{argument}: expected {wanted}, received {received(value)}")
+    raise TypeError(f"{argument}: expected {wanted}, received {describe(value)}")
 
 
 def make_aligner(axes: Sequence[Axis], target: Sequence[str], *,

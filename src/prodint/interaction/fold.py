@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from prodint.algebra.core import Algebra
-from prodint.interaction.arguments import check_name, check_names
+from prodint.checks import check_name, check_names
 from prodint.interaction.axes import Axis, find_axis
 from prodint.interaction.expr import Expr, check_expr
 from prodint.interaction.ties import Gather

@@ -46,8 +46,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from prodint.checks import check_memory
-from prodint.interaction.arguments import check_device, check_dtype, check_generator, received
+from prodint.checks import check_device, check_dtype, check_generator, check_memory, describe
 from prodint.interaction.axes import same_algebra
 from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.expr import Expr, Parameter, Signal, check_expr
@@ -160,7 +159,7 @@ class InteractionLayer(nn.Module):
         """
         if not isinstance(name, str) or name not in self.params:
             raise UnknownParameterError(f"name: expected one of {list(self.params)}, received "
-                                   f"{received(name)}")
+                                   f"{describe(name)}")
         return self.params[name]
 
     def has_param(self, name: str) -> bool:
@@ -270,7 +269,7 @@ class InteractionLayer(nn.Module):
             target = self.param(name)
             if not isinstance(value, Tensor) or value.is_complex():
                 raise TypeError(f"{name}: expected a real torch.Tensor, received "
-                                f"{received(value)}")
+                                f"{describe(value)}")
             if target.shape != value.shape:
                 raise ValueError(f"{name}: expected shape {tuple(target.shape)}, received "
                                  f"{tuple(value.shape)}")

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_choice, check_float
-from prodint.interaction.arguments import check_names
+from prodint.checks import check_choice, check_float, check_names
 from prodint.interaction.axes import find_axis
 from prodint.interaction.expr import Expr, check_expr
 from prodint.interaction.structural import causal_mask

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from prodint.interaction.arguments import check_names
+from prodint.checks import check_names
 from prodint.interaction.axes import (
     Axis,
     ProductAlgebra,

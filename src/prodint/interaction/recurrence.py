@@ -25,8 +25,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_int
-from prodint.interaction.arguments import check_name, received
+from prodint.checks import check_int, check_name, describe
 from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
 from prodint.interaction.compile import evaluate
 from prodint.interaction.expr import (
@@ -108,7 +107,7 @@ class Stack(Expr):
     def __init__(self, terms: Sequence[Expr], axis: str):
         if isinstance(terms, str) or not isinstance(terms, Sequence):
             raise TypeError(f"terms: expected a sequence of expressions, received "
-                            f"{received(terms)}")
+                            f"{describe(terms)}")
         terms = tuple(terms)
         if not terms:
             raise ValueError("terms: expected at least one term, received none")

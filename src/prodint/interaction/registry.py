@@ -17,8 +17,7 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
-from prodint.checks import check_bool, check_int
-from prodint.interaction.arguments import check_generator, received
+from prodint.checks import check_bool, check_generator, check_int, describe
 
 __all__ = ["Case", "Family", "choice", "randn"]
 
@@ -28,13 +27,13 @@ T = TypeVar("T")
 def _check_inputs(value: object, argument: str) -> tuple:
     """``value`` as a tuple of inputs: tensors, or tuples of tensors (a state ``(h, c)``)."""
     if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise TypeError(f"{argument}: expected a tuple of tensors, received {received(value)}")
+        raise TypeError(f"{argument}: expected a tuple of tensors, received {describe(value)}")
     for i, item in enumerate(value):
         if isinstance(item, (tuple, list)):
             _check_inputs(item, f"{argument}[{i}]")
         elif not isinstance(item, Tensor):
             raise TypeError(f"{argument}[{i}]: expected a torch.Tensor or a tuple of them, "
-                            f"received {received(item)}")
+                            f"received {describe(item)}")
     return tuple(value)
 
 
@@ -63,16 +62,16 @@ class Case:
     def __post_init__(self) -> None:
         if not isinstance(self.layer, nn.Module):
             raise TypeError(f"layer: expected a torch.nn.Module, received "
-                            f"{received(self.layer)}")
+                            f"{describe(self.layer)}")
         object.__setattr__(self, "inputs", _check_inputs(self.inputs, "inputs"))
         check_int(self.order, "order", minimum=0)
         if not isinstance(self.named, Mapping):
             raise TypeError(f"named: expected a mapping of names to tensors, received "
-                            f"{received(self.named)}")
+                            f"{describe(self.named)}")
         for key, value in self.named.items():
             if not isinstance(key, str) or not isinstance(value, Tensor):
                 raise TypeError(f"named: expected a mapping of names to tensors, received "
-                                f"{key!r}: {received(value)}")
+                                f"{key!r}: {describe(value)}")
         object.__setattr__(self, "named", dict(self.named))
 
 
@@ -98,12 +97,12 @@ class Family:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
-            raise TypeError(f"name: expected a str, received {received(self.name)}")
+            raise TypeError(f"name: expected a str, received {describe(self.name)}")
         if not self.name:
             raise ValueError("name: expected a non-empty name, received ''")
         if not callable(self.build):
             raise TypeError(f"build: expected a callable build(generator) -> Case, received "
-                            f"{received(self.build)}")
+                            f"{describe(self.build)}")
         check_bool(self.compile, "compile")
 
 
@@ -116,7 +115,7 @@ def choice(generator: torch.Generator, options: Sequence[T]) -> T:
     """
     check_generator(generator)
     if isinstance(options, str) or not isinstance(options, Sequence):
-        raise TypeError(f"options: expected a sequence, received {received(options)}")
+        raise TypeError(f"options: expected a sequence, received {describe(options)}")
     if not options:
         raise ValueError("options: expected at least one option, received none")
     return options[int(torch.randint(len(options), (), generator=generator))]

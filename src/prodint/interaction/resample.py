@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_choice, check_int, check_memory, memory_limit
-from prodint.interaction.arguments import check_name
+from prodint.checks import check_choice, check_int, check_memory, check_name, memory_limit
 from prodint.interaction.axes import Axis, find_axis
 from prodint.interaction.expr import Expr, Kernel, check_expr
 from prodint.interaction.structural import _Unary

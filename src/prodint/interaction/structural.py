@@ -19,8 +19,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_float, check_int
-from prodint.interaction.arguments import check_name, check_names, received
+from prodint.checks import check_float, check_int, check_name, check_names, describe
 from prodint.interaction.axes import Axis, find_axis
 from prodint.interaction.expr import Expr, align, check_expr
 
@@ -70,7 +69,7 @@ class Rename(_Unary):
         check_expr(child, "child")
         if not isinstance(mapping, Mapping):
             raise TypeError(f"mapping: expected a mapping {{old axis name: new name}}, "
-                            f"received {received(mapping)}")
+                            f"received {describe(mapping)}")
         for old, new in mapping.items():
             find_axis(child.axes, old, argument="mapping", owner="the operand")
             check_name(new, f"mapping[{old!r}]")
@@ -219,12 +218,12 @@ def _check_parts(parts: object) -> list[tuple[str, int]]:
     """The ``(name, size)`` pairs of :class:`SplitAxis`, checked."""
     if isinstance(parts, str) or not isinstance(parts, Sequence) or not parts:
         raise TypeError(f"parts: expected a non-empty sequence of (name, size) pairs, received "
-                        f"{received(parts)}")
+                        f"{describe(parts)}")
     out = []
     for i, part in enumerate(parts):
         if not isinstance(part, (tuple, list)) or len(part) != 2:
             raise TypeError(f"parts[{i}]: expected a (name, size) pair, received "
-                            f"{received(part)}")
+                            f"{describe(part)}")
         out.append((check_name(part[0], f"parts[{i}]"),
                     check_int(part[1], f"parts[{i}]", minimum=1)))
     names = [n for n, _ in out]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from prodint.interaction.arguments import check_name, received
+from prodint.checks import check_name, describe
 from prodint.interaction.axes import AxisSpec, make_axes
 from prodint.interaction.expr import Expr, Kernel, check_expr
 
@@ -38,7 +38,7 @@ def check_table(value: object, argument: str, *, floating: bool) -> Tensor:
     """
     kind = "a floating torch.Tensor" if floating else "an integer torch.Tensor (int32, int64)"
     if not isinstance(value, Tensor):
-        raise TypeError(f"{argument}: expected {kind}, received {received(value)}")
+        raise TypeError(f"{argument}: expected {kind}, received {describe(value)}")
     if value.is_floating_point() != floating or \
             (not floating and value.dtype not in (torch.int32, torch.int64)):
         raise TypeError(f"{argument}: expected {kind}, received {value.dtype}")
