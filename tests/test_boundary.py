@@ -80,6 +80,8 @@ def _random_value(draw: Any, value: object) -> tuple[object, bool]:
         shape = draw(st.lists(st.integers(0, 5), max_size=max(4, value.dim() + 1)))
         if value.is_floating_point():
             return torch.randn(shape, dtype=value.dtype), False
+        if value.dtype == torch.bool:
+            return torch.rand(shape) < 0.5, False
         return torch.randint(-3, 8, shape, dtype=value.dtype), False
     if isinstance(value, str):
         return draw(st.text(max_size=6)), False

@@ -17,9 +17,11 @@ attempt to allocate terabytes fails at once instead of taking the machine down).
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import signal
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from prodint.checks import (
+    check_bool,
+    check_callable,
+    check_float,
+    check_instance,
+    check_int,
+    describe,
+)
 from prodint.testing.mutations import Mutation, mutations
 
 __all__ = ["Entry", "Violation", "assert_contract", "check_contract", "check_mutation",
@@ -55,6 +65,17 @@ class Entry:
     free_text: frozenset[str] = frozenset()
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        names = _strings(self.names, "names")
+        if not names:
+            raise ValueError("names: expected at least one public name, received none")
+        check_callable(self.run, "run")
+        check_callable(self.arguments, "arguments")
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "fixed", frozenset(_strings(self.fixed, "fixed")))
+        object.__setattr__(self, "free_text", frozenset(_strings(self.free_text, "free_text")))
+        object.__setattr__(self, "aliases", _alias_map(self.aliases))
+
     @property
     def id(self) -> str:
         return "+".join(n.removeprefix("prodint.") for n in self.names)
@@ -67,6 +88,10 @@ class Violation:
     argument: str
     label: str
     problem: str
+
+    def __post_init__(self) -> None:
+        for name in ("argument", "label", "problem"):
+            check_instance(getattr(self, name), name, str)
 
     def __str__(self) -> str:
         return f"{self.argument} <- {self.label}: {self.problem}"
@@ -98,7 +123,8 @@ def _virtual_size() -> int:
 
 def _guarded(call: Callable[[], Any], timeout: float, memory: int) -> Any:
     """``call()`` with the address space capped at ``memory`` bytes above its current size
-    and an alarm after ``timeout`` seconds."""
+    and an alarm after ``timeout`` seconds, with prodint's memory budget
+    (``PRODINT_MAX_BYTES``) at half of ``memory``."""
     old_limit = resource.getrlimit(resource.RLIMIT_AS)
     cap = _virtual_size() + memory
     if old_limit[1] != resource.RLIM_INFINITY:
@@ -107,7 +133,13 @@ def _guarded(call: Callable[[], Any], timeout: float, memory: int) -> Any:
     def alarm(signum: int, frame: object) -> None:
         raise _Timeout
 
+    outer, _ = signal.getitimer(signal.ITIMER_REAL)  # an enclosing guard's time left
+    start = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, alarm)
+    old_budget = os.environ.get("PRODINT_MAX_BYTES")
+    # prodint's own budget (prodint.checks.memory_limit) below the cap: a size the library
+    # estimates within budget can finish; one above it must be refused by the estimate.
+    os.environ["PRODINT_MAX_BYTES"] = str(memory // 2)
     resource.setrlimit(resource.RLIMIT_AS, (cap, old_limit[1]))
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
@@ -116,6 +148,12 @@ def _guarded(call: Callable[[], Any], timeout: float, memory: int) -> Any:
         signal.setitimer(signal.ITIMER_REAL, 0)
         resource.setrlimit(resource.RLIMIT_AS, old_limit)
         signal.signal(signal.SIGALRM, old_handler)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+        if old_budget is None:
+            os.environ.pop("PRODINT_MAX_BYTES", None)
+        else:
+            os.environ["PRODINT_MAX_BYTES"] = old_budget
 
 
 def _names(message: str, argument: str, aliases: Collection[str]) -> bool:
@@ -143,6 +181,41 @@ def _close(a: object, b: object) -> bool:
     return True
 
 
+def _limits(timeout: object, memory: object) -> tuple[float, int]:
+    """``timeout`` (seconds, positive, at most a day) and ``memory`` (bytes, 1 MiB to 1 PiB)."""
+    return (check_float(timeout, "timeout", minimum=0, strict_minimum=True, maximum=86400),
+            check_int(memory, "memory", minimum=1 << 20, maximum=1 << 50))
+
+
+def _strings(value: object, argument: str) -> tuple[str, ...]:
+    """``value`` (a collection of str, not a str) as a tuple of str."""
+    if isinstance(value, str) or not isinstance(value, Collection) or \
+            not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{argument}: expected a collection of str, received "
+                        f"{describe(value)}")
+    return tuple(value)
+
+
+def _alias_map(value: object) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"aliases: expected a mapping of argument names to names, received "
+                        f"{describe(value)}")
+    return {check_instance(k, "aliases", str): _strings(v, f"aliases[{k!r}]")
+            for k, v in value.items()}
+
+
+def _valid_arguments(arguments: object) -> dict[str, Any]:
+    """The dict a valid-arguments factory builds (its keys are the names errors use)."""
+    check_callable(arguments, "arguments")
+    base = arguments()  # type: ignore[operator]
+    if not isinstance(base, dict) or not all(isinstance(k, str) for k in base):
+        raise TypeError(f"arguments: expected a callable returning a dict keyed by argument "
+                        f"names, received one returning {describe(base)}")
+    return base
+
+
 def check_mutation(run: Callable[[dict[str, Any]], Any], arguments: dict[str, Any],
                    argument: str, mutation: Mutation, *, aliases: Collection[str] = (),
                    timeout: float = 20.0, memory: int = 3 << 30,
@@ -150,6 +223,15 @@ def check_mutation(run: Callable[[dict[str, Any]], Any], arguments: dict[str, An
     """The problem with ``run`` on ``arguments`` with ``argument`` replaced by ``mutation``
     (a sentence), or ``None`` when the contract holds. ``valid_finite``: the valid call's
     result is finite, so a finite result is demanded."""
+    check_callable(run, "run")
+    check_instance(arguments, "arguments", dict)
+    if argument not in arguments:
+        raise ValueError(f"argument: expected one of the arguments {sorted(arguments)}, "
+                         f"received {describe(argument)}")
+    check_instance(mutation, "mutation", Mutation)
+    timeout, memory = _limits(timeout, memory)
+    aliases = _strings(aliases, "aliases")
+    check_bool(valid_finite, "valid_finite")
     valid = arguments[argument]
     bad = dict(arguments, **{argument: mutation.make(valid)})
     try:
@@ -162,7 +244,12 @@ def check_mutation(run: Callable[[dict[str, Any]], Any], arguments: dict[str, An
         message = str(error)
         if "can't allocate memory" in message:  # pragma: no cover - torch raises RuntimeError
             return f"tried to allocate more than the memory cap: {message[:200]}"
-        if not _names(message, argument, aliases):
+        # A value that is never valid must be refused by name; a value that may be valid
+        # (another rank, zero, a bound) may also break a relation with another argument,
+        # and an error naming that argument is as clear.
+        others = () if mutation.must_raise and not mutation.relation else \
+            tuple(n for n in arguments if n != argument)
+        if not _names(message, argument, (*aliases, *others)):
             return f"{type(error).__name__} does not name the argument: {message[:300]}"
         return None
     except Exception as error:
@@ -210,7 +297,11 @@ def check_contract(run: Callable[[dict[str, Any]], Any],
         The violations (empty when the contract holds). The valid call itself must succeed
         (an exception from it propagates) and its floating outputs must be finite.
     """
-    base = arguments()
+    check_callable(run, "run")
+    base = _valid_arguments(arguments)
+    fixed, free_text = _strings(fixed, "fixed"), _strings(free_text, "free_text")
+    alias = _alias_map(aliases)
+    timeout, memory = _limits(timeout, memory)
     valid = _guarded(lambda: run(base), timeout, memory)
     valid_finite = all(bool(torch.isfinite(t).all()) for t in _tensors(valid)
                        if t.is_floating_point())
@@ -221,7 +312,7 @@ def check_contract(run: Callable[[dict[str, Any]], Any],
             continue
         for mutation in mutations(value, tensors=tensors, free_text=name in free_text):
             problem = check_mutation(run, arguments(), name, mutation,
-                                     aliases=(aliases or {}).get(name, ()), timeout=timeout,
+                                     aliases=alias.get(name, ()), timeout=timeout,
                                      memory=memory, valid_finite=valid_finite)
             if problem is not None:
                 out.append(Violation(name, mutation.label, problem))
@@ -231,7 +322,8 @@ def check_contract(run: Callable[[dict[str, Any]], Any],
 def count_cases(arguments: Callable[[], dict[str, Any]], *, fixed: Collection[str] = (),
                 free_text: Collection[str] = ()) -> int:
     """How many hostile calls :func:`check_contract` makes over ``arguments``."""
-    base = arguments()
+    base = _valid_arguments(arguments)
+    fixed, free_text = _strings(fixed, "fixed"), _strings(free_text, "free_text")
     tensors = sum(1 for v in base.values() if isinstance(v, Tensor))
     return sum(len(mutations(v, tensors=tensors, free_text=n in free_text))
                for n, v in base.items() if n not in fixed)
@@ -241,6 +333,7 @@ def assert_contract(run: Callable[[dict[str, Any]], Any],
                     arguments: Callable[[], dict[str, Any]], *, name: str = "the call",
                     **options: Any) -> None:
     """Raise ``AssertionError`` listing every violation of :func:`check_contract`."""
+    check_instance(name, "name", str)
     violations = check_contract(run, arguments, **options)
     if violations:
         lines = "\n  ".join(str(v) for v in violations)

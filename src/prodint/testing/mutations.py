@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from prodint.checks import check_bool, check_callable, check_instance, check_int
+
 __all__ = ["Mutation", "mutations"]
 
 
@@ -39,6 +41,8 @@ class Mutation:
         finite_input: the value holds no NaN/inf, so the result must be finite.
         reference: for values equivalent to a valid one, builds that valid value (the call's
             result with it is the expected result); ``None`` when no result is expected.
+        relation: the value is wrong only against the other arguments (a tensor on another
+            device than the rest), so an error naming any of them is as clear.
     """
 
     label: str
@@ -46,6 +50,15 @@ class Mutation:
     must_raise: bool = False
     finite_input: bool = True
     reference: Callable[[object], object] | None = None
+    relation: bool = False
+
+    def __post_init__(self) -> None:
+        check_instance(self.label, "label", str)
+        check_callable(self.make, "make")
+        check_bool(self.must_raise, "must_raise")
+        check_bool(self.finite_input, "finite_input")
+        check_callable(self.reference, "reference", optional=True)
+        check_bool(self.relation, "relation")
 
 
 def _same(value: object) -> object:
@@ -114,7 +127,8 @@ def _tensor_mutations(value: Tensor, others: int) -> list[Mutation]:
                 Mutation("last dim +1",
                          lambda v: torch.cat([v, v[..., :1]], dim=-1))]  # type: ignore[index]
     if others > 0:
-        out.append(Mutation("on meta", lambda v: v.to("meta"), must_raise=True))  # type: ignore[union-attr]
+        out.append(Mutation("on meta", lambda v: v.to("meta"), must_raise=True,
+                            relation=True))  # type: ignore[union-attr]
     if value.is_floating_point():
         if value.numel() > 0:
             out.append(Mutation("one nan", _with_nan, finite_input=False))
@@ -155,6 +169,8 @@ def mutations(value: object, *, tensors: int = 1, free_text: bool = False) -> li
         The mutations for the value's kind; other objects (an algebra, a module, a callable)
         get ``None``, a str and an int, the last two to be refused.
     """
+    check_int(tensors, "tensors", minimum=0)
+    check_bool(free_text, "free_text")
     if isinstance(value, Tensor):
         return _tensor_mutations(value, tensors - 1)
     if isinstance(value, str) and free_text:
