@@ -90,17 +90,18 @@ def check_output_file(path: object, argument: str = "path") -> Path:
     return target
 
 
-def check_output_folder(path: object, argument: str = "out",
+def check_output_folder(path: object, argument: str = "path",
                         files: Sequence[str] = ()) -> Path:
     """``path`` as a folder to write ``files`` (names) into: an existing writable folder, or
     one that can be created; each of ``files`` in it missing or a regular file. Nothing is
     created.
 
     Raises:
-        TypeError: ``path`` is not a ``pathlib.Path``.
+        TypeError: ``path`` is not a ``pathlib.Path``, ``files`` not a list of str.
         ValueError: ``path`` is empty, a file, under a file or not writable, or one of
             ``files`` in it is a folder.
     """
+    files = _strings(files, "files")
     folder = _path(path, argument)
     shown = repr(str(folder))
     if folder.exists() and not folder.is_dir():
@@ -169,7 +170,7 @@ class Section:
                                 f"{type(row).__name__} {row!r:.60} at row {i}")
             if len(row) != len(self.columns):
                 raise ValueError(f"rows: expected {len(self.columns)} cells per row (one per "
-                                 f"column), received {len(row)} at row {i}")
+                                 f"entry of columns), received {len(row)} at row {i}")
 
 
 def _section(value: object, argument: str) -> Section:

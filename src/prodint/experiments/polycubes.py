@@ -102,7 +102,7 @@ class PolycubeTFN(nn.Module):
             x = conv(x, flat, edges)
             if i < len(self.acts):
                 x = self.acts[i](x)
-        return self.head(x.view(batch, points, -1).mean(1))
+        return self.head(x.view(batch, points, x.shape[-1]).mean(1))
 
 
 class CoordinateMLP(nn.Module):
@@ -215,8 +215,8 @@ def check_experiment(*, steps: int = 200, batch_per_class: int = 8, test_per_cla
     Raises:
         TypeError: a count or seed that is not an int, a real that is not a number.
         ValueError: a count below 1 (``train_rotations`` below 0), ``steps`` above
-            :data:`MAX_STEPS`, a seed outside ``[0, 2**63 - 1]``, a negative or non-finite
-            ``noise``, a ``lr`` that is not positive and finite, or batches, test set or
+            :data:`MAX_STEPS`, a seed outside ``[0, 2**63 - 1]``, a ``noise`` outside
+            ``[0, 10]``, a ``lr`` outside ``(0, 10]``, or batches, test set or
             rotations that would not fit in memory (:func:`prodint.checks.check_memory`).
     """
     check_int(steps, "steps", minimum=1, maximum=MAX_STEPS)
@@ -224,8 +224,10 @@ def check_experiment(*, steps: int = 200, batch_per_class: int = 8, test_per_cla
     test_per_class = check_int(test_per_class, "test_per_class", minimum=1)
     train_rotations = check_int(train_rotations, "train_rotations", minimum=0)
     check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
-    check_float(noise, "noise", minimum=0.0)
-    check_float(lr, "lr", minimum=0.0, strict_minimum=True)
+    # Coordinates are a few units: a jitter or an Adam step above 10 is a mistake (and a
+    # large enough one overflows float32).
+    check_float(noise, "noise", minimum=0.0, maximum=10.0)
+    check_float(lr, "lr", minimum=0.0, strict_minimum=True, maximum=10.0)
     classes = len(CLASSES)
     check_memory(batch_per_class * classes * SAMPLE_BYTES, "batch_per_class",
                  "training batch")

@@ -91,20 +91,23 @@ def check_sizes(config: ExperimentConfig, vocab: int) -> None:
     of it is built (:func:`prodint.checks.check_memory`). The estimates are of float32
     tensors: both models with gradients and Adam's two moments, the activations kept for a
     backward pass (softmax attention's ``length²`` scores among them), and the prefill of the
-    longest prompt. A refusal names the larger of the sizes that set the estimate (``width``
-    or ``depth``; ``batch`` or ``length``).
+    longest prompt. A refusal names the largest of the sizes that set the estimate (``vocab``,
+    ``width`` or ``depth``; ``batch`` or ``length``).
 
     Raises:
         TypeError: ``config`` is not an :class:`ExperimentConfig`, ``vocab`` not an int.
-        ValueError: ``vocab`` below 1, or a size that does not fit.
+        ValueError: ``vocab`` outside ``[1, 0x110000]`` (one token per Unicode character),
+            or a size that does not fit.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"config: expected an ExperimentConfig, received "
                         f"{type(config).__name__} {config!r:.60}")
-    vocab = check_int(vocab, "vocab", minimum=1)
+    # A character-level vocabulary has at most one token per Unicode code point.
+    vocab = check_int(vocab, "vocab", minimum=1, maximum=0x110000)
     width, depth, heads = config.width, config.depth, config.heads
-    parameters = vocab * width + 13 * depth * width**2
-    check_memory(2 * 4 * 4 * parameters, "depth" if depth > width else "width",
+    embedding, blocks = vocab * width, 13 * depth * width**2
+    largest = "vocab" if embedding > blocks else "depth" if depth > width else "width"
+    check_memory(2 * 4 * 4 * (embedding + blocks), largest,
                  "two models (weights, gradients, Adam)")
     tokens = config.train.batch * config.train.length
     activations = 4 * tokens * (48 * depth * width + 3 * vocab)

@@ -9,6 +9,7 @@ which ``prodint catalogue`` and the demo print.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,8 +31,10 @@ from prodint.algebra.catalogue import (
     truncated_polynomial,
 )
 from prodint.algebra.core import Algebra
+from prodint.checks import check_float
 from prodint.groups import cyclic, dihedral, symmetric
 from prodint.report import Section
+from prodint.surveys.fields import check_fields
 
 __all__ = ["SurveyRow", "catalogue_entries", "section", "survey", "survey_algebra"]
 
@@ -50,6 +53,13 @@ class SurveyRow:
     alternative: bool
     identity: str
     residual: float
+
+    def __post_init__(self) -> None:
+        """Raises ``TypeError``/``ValueError`` for a field of the wrong kind, a negative count
+        or a NaN residual (a failed identity has residual ``inf``)."""
+        check_fields(self, texts=("name", "kernel", "identity"), counts=("dim", "nnz"),
+                     flags=("unital", "commutative", "associative", "alternative"))
+        check_float(self.residual, "residual", minimum=0.0, finite=False)
 
     @property
     def verified(self) -> bool:
@@ -166,11 +176,34 @@ def catalogue_entries() -> list[tuple[Callable[[], Algebra], str, Check]]:
 
 
 def survey_algebra(alg: Algebra, identity: str, check: Check) -> SurveyRow:
-    """Properties of ``alg`` and the residual of its defining identity, in float64."""
+    """Properties of ``alg`` and the residual of its defining identity, in float64.
+
+    ``check(alg, x, y)`` returns the residual tensor of the identity on random ``x, y``
+    ``[16, dim]``; a residual that is not finite (or an empty one) is reported as ``inf``, a
+    failed identity.
+
+    Raises:
+        TypeError: ``alg`` is not an :class:`~prodint.algebra.core.Algebra`, ``identity``
+            not a str, ``check`` not callable or returning something other than a tensor.
+    """
+    if not isinstance(alg, Algebra):
+        raise TypeError(f"alg: expected an Algebra, received {type(alg).__name__} "
+                        f"{alg!r:.60}")
+    if not isinstance(identity, str):
+        raise TypeError(f"identity: expected a str, received {type(identity).__name__} "
+                        f"{identity!r:.60}")
+    if not callable(check):
+        raise TypeError(f"check: expected a callable (alg, x, y) -> Tensor, received "
+                        f"{type(check).__name__} {check!r:.60}")
     alg = alg.to_dtype(torch.float64)
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 16, alg.dim, generator=gen, dtype=torch.float64)
-    residual = float(check(alg, x, y).abs().max())
+    result = check(alg, x, y)
+    if not isinstance(result, Tensor):
+        raise TypeError(f"check: expected a callable returning a Tensor, received one "
+                        f"returning {type(result).__name__}")
+    residual = float(result.abs().max()) if result.numel() else math.inf
+    residual = residual if math.isfinite(residual) else math.inf
     return SurveyRow(
         name=alg.name, dim=alg.dim, nnz=alg.nnz, kernel=alg.kernel,
         unital=alg.unit() is not None, commutative=alg.is_commutative(),

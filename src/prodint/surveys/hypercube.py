@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from prodint.hypercube import analyze_table, make_table
 from prodint.report import Section
+from prodint.surveys.fields import check_fields
 
 __all__ = ["TASKS", "VerdictRow", "section", "verdict_rows"]
 
@@ -28,6 +29,11 @@ class VerdictRow:
     verdict: bool
     h_ratio: float
     unitarity_error: float
+
+    def __post_init__(self) -> None:
+        """Raises ``TypeError``/``ValueError`` for a field of the wrong kind."""
+        check_fields(self, texts=("table",), counts=("n",), flags=("expected", "verdict"),
+                     numbers=("h_ratio", "unitarity_error"))
 
 
 def verdict_rows() -> list[VerdictRow]:

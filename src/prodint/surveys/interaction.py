@@ -22,6 +22,7 @@ import torch
 
 from prodint.algebra import complex_numbers, group_algebra, hadamard, quaternions
 from prodint.algebra.learned import LearnedAlgebra
+from prodint.checks import check_int
 from prodint.groups import (
     Representation,
     cyclic,
@@ -36,6 +37,7 @@ from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.layer import compile
 from prodint.interaction.symmetry_facts import Fact, symmetry_facts
 from prodint.report import Section
+from prodint.surveys.fields import check_fields
 
 __all__ = [
     "LibraryRow",
@@ -59,6 +61,11 @@ class LibraryRow:
     parameters: int
     max_error: float
     expression: str
+
+    def __post_init__(self) -> None:
+        """Raises ``TypeError``/``ValueError`` for a field of the wrong kind."""
+        check_fields(self, texts=("name", "expression"), counts=("order", "parameters"),
+                     numbers=("max_error",))
 
 
 def library_rows() -> list[LibraryRow]:
@@ -108,6 +115,11 @@ class SymmetryRow:
     basis_size: int
     equivariance_error: float
     free_penalty: float
+
+    def __post_init__(self) -> None:
+        """Raises ``TypeError``/``ValueError`` for a field of the wrong kind."""
+        check_fields(self, texts=("group", "representation"), counts=("basis_size",),
+                     numbers=("equivariance_error", "free_penalty"))
 
 
 def _worst_error(alg: LearnedAlgebra, rep: Representation) -> float:
@@ -180,7 +192,14 @@ def constrain_section() -> Section:
 
 
 def design_space_rows(max_order: int = 4) -> list[tuple[int, int]]:
-    """``(order, count)`` of distinct interactions over Hadamard, C and H (``X[t, 4]``)."""
+    """``(order, count)`` of distinct interactions over Hadamard, C and H (``X[t, 4]``).
+
+    Raises:
+        TypeError: ``max_order`` is not an int.
+        ValueError: ``max_order`` below 1, or an order whose interactions are too many to
+            enumerate (:func:`~prodint.interaction.enumerate.enumerate_interactions`).
+    """
+    max_order = check_int(max_order, "max_order", minimum=1)
     algebras = [hadamard(4), complex_numbers(), quaternions()]
     exprs = enumerate_interactions(max_order, algebras, channels=4)
     counts = Counter(e.self_interaction_order for e in exprs)

@@ -1,0 +1,118 @@
+"""Boundary entries of prodint.experiments: the models, the records and the runs at tiny sizes.
+
+The Shakespeare run uses a corpus of a few hundred characters, one training step and tiny
+models; the polycube run one step on one sample per class; every file goes to a temporary
+folder of this module.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prodint.data.shakespeare import CharCorpus
+from prodint.experiments.polycubes import (
+    CoordinateMLP,
+    ExperimentResult,
+    PolycubeTFN,
+    check_experiment,
+    results_as_dicts,
+    run_polycube_experiment,
+)
+from prodint.experiments.shakespeare import (
+    ExperimentConfig,
+    build_models,
+    check_sizes,
+    run_experiment,
+)
+from prodint.testing.contract import Entry
+from prodint.train.lm import LMConfig
+
+_FOLDER = tempfile.TemporaryDirectory(prefix="prodint-experiments-boundary-")
+_ROOT = Path(_FOLDER.name)
+_TEXT = ("ROMEO. But soft, what light through yonder window breaks? It is the east, and "
+         "Juliet is the sun. Arise, fair sun, and kill the envious moon. ") * 4
+
+
+def _pos(batch: int = 3) -> torch.Tensor:
+    return torch.randn(batch, 4, 3, generator=torch.Generator().manual_seed(0))
+
+
+def _config(**fields: Any) -> ExperimentConfig:
+    train = LMConfig(steps=1, batch=1, length=8, eval_every=1, eval_windows=1)
+    return ExperimentConfig(**{**dict(width=8, depth=1, heads=2, train=train,
+                                      generation_contexts=(4,), sample_tokens=2,
+                                      final_windows=1, timing_seconds=0.0), **fields})
+
+
+def _config_arguments() -> dict[str, Any]:
+    return dict(width=8, depth=1, heads=2, train=LMConfig(steps=1, batch=1, length=8),
+                generation_contexts=(4, 8), sample_tokens=2, final_windows=1,
+                timing_seconds=0.0)
+
+
+def _result_arguments() -> dict[str, Any]:
+    return dict(model="tfn", parameters=1000, train_accuracy=1.0, canonical_accuracy=0.875,
+                rotated_accuracy=0.5, seconds=1.5)
+
+
+def _polycube_arguments() -> dict[str, Any]:
+    return dict(steps=1, batch_per_class=1, test_per_class=1, train_rotations=2, noise=0.01,
+                seed=3, lr=1e-3)
+
+
+def _seeded(build: Any, *arguments: Any) -> Any:
+    torch.manual_seed(0)
+    return build(*arguments)
+
+
+def _parameters(models: dict[str, torch.nn.Module]) -> list[int]:
+    return [sum(p.numel() for p in m.parameters()) for m in models.values()]
+
+
+def _run_arguments() -> dict[str, Any]:
+    return dict(config=_config(), out=_ROOT / "shakespeare", corpus=CharCorpus.from_text(_TEXT),
+                progress=lambda message, step, total: None, prompt="ROMEO.")
+
+
+def _run(a: dict[str, Any]) -> list[float]:
+    results = run_experiment(**a)
+    return [m["validation_bpc"] for m in results["models"].values()]
+
+
+ENTRIES = [
+    Entry(("prodint.experiments.polycubes.PolycubeTFN",),
+          lambda a: _seeded(PolycubeTFN, a["classes"], a["hidden"], a["n_scalars"])(a["pos"]),
+          lambda: dict(classes=8, hidden="2x0e + 1x1o", n_scalars=2, pos=_pos())),
+    Entry(("prodint.experiments.polycubes.CoordinateMLP",),
+          lambda a: _seeded(CoordinateMLP, a["points"], a["classes"], a["hidden"])(a["pos"]),
+          lambda: dict(points=4, classes=8, hidden=16, pos=_pos())),
+    Entry(("prodint.experiments.polycubes.ExperimentResult",),
+          lambda a: ExperimentResult(**a).rotated_accuracy, _result_arguments,
+          free_text=frozenset({"model"})),
+    Entry(("prodint.experiments.polycubes.results_as_dicts",),
+          lambda a: [r["model"] for r in results_as_dicts(**a)],
+          lambda: dict(results=[ExperimentResult(**_result_arguments())])),
+    Entry(("prodint.experiments.polycubes.check_experiment",),
+          lambda a: check_experiment(**a), _polycube_arguments),
+    Entry(("prodint.experiments.polycubes.run_polycube_experiment",),
+          lambda a: [r.rotated_accuracy for r in run_polycube_experiment(**a)],
+          _polycube_arguments),
+    Entry(("prodint.experiments.shakespeare.ExperimentConfig",),
+          lambda a: replace(ExperimentConfig(**a)).width, _config_arguments),
+    Entry(("prodint.experiments.shakespeare.check_sizes",), lambda a: check_sizes(**a),
+          lambda: dict(config=_config(), vocab=40)),
+    Entry(("prodint.experiments.shakespeare.build_models",),
+          lambda a: _parameters(build_models(**a)), lambda: dict(vocab=40, config=_config())),
+    Entry(("prodint.experiments.shakespeare.run_experiment",), _run, _run_arguments,
+          free_text=frozenset({"prompt"})),
+]
+
+EXEMPT = {
+    "prodint.experiments.polycubes.MAX_STEPS": "a constant (the most steps of a run)",
+    "prodint.experiments.shakespeare.MAX_SAMPLE_TOKENS": "a constant (the longest sample)",
+}
