@@ -44,7 +44,7 @@ def test_a_failed_write_keeps_the_old_figure_and_leaves_no_temporary(analysis, t
 def test_arguments_are_checked(analysis, tmp_path) -> None:
     with pytest.raises(TypeError, match="result: expected a TrainResult, received Diagnostics"):
         plots.plot_training(analysis.diagnostics, tmp_path / "t.png")
-    with pytest.raises(TypeError, match="diagnostics: expected a Diagnostics, received NoneType"):
+    with pytest.raises(TypeError, match="diagnostics: expected a Diagnostics, received None"):
         plots.render_spectra(None)
     with pytest.raises(TypeError, match=r"path: expected a str or os\.PathLike, received int"):
         plots.plot_spectra(analysis.diagnostics, 3)

@@ -62,7 +62,7 @@ def test_unconverged_attempts_are_restarted_with_fresh_inits() -> None:
     ({"max_steps": 3.0}, TypeError, r"max_steps: expected an int, received 3.0"),
     ({"window": True}, TypeError, r"window: expected an int, received True"),
     ({"lr": "0.5"}, TypeError, r"lr: expected a real number, received '0.5'"),
-    ({"dtype": torch.float16}, TypeError, r"dtype: expected one of torch.float32, torch.float64"),
+    ({"dtype": torch.float16}, TypeError, r"dtype: expected float32, float64, received"),
     ({"lr": 1e300}, ValueError, r"lr: expected a finite number > 0 and <= 3\.40282e\+38"),
 ])
 def test_recipe_is_checked(kwargs, error, message) -> None:
@@ -91,8 +91,8 @@ def test_train_checks_its_inputs() -> None:
         train(target, torch.ones(3, 3, dtype=torch.bool), recipe={"lr": 0.1})
     with pytest.raises(TypeError, match=r"progress: expected a callable or None"):
         train(target, torch.ones(3, 3, dtype=torch.bool), progress="print")
-    with pytest.raises(ValueError, match=r"device: expected an available device, received "
-                                         r"'no-such-device'"):
+    with pytest.raises(ValueError, match=r"device: expected a device such as 'cpu' or "
+                                         r"'cuda:0', received 'no-such-device'"):
         train(target, torch.ones(3, 3, dtype=torch.bool), device="no-such-device")
     with pytest.raises(ValueError, match=r"mask: expected a tensor that holds data"):
         train(target, torch.ones(3, 3, dtype=torch.bool, device="meta"))

@@ -15,14 +15,8 @@ import torch
 from torch import Tensor
 
 from prodint.algebra.core import Algebra
-from prodint.checks import check_float
-from prodint.hypercube.arguments import (
-    check_callable,
-    check_device,
-    check_factors_memory,
-    check_instance,
-    check_seed,
-)
+from prodint.checks import check_callable, check_device, check_float, check_instance, check_seed
+from prodint.hypercube.arguments import check_factors_memory
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import one_hot_target
 from prodint.hypercube.tables import check_table, split_cells
@@ -45,8 +39,8 @@ def _check_options(n: int, argument: str, train_fraction: object, seed: object,
     check_float(train_fraction, "train_fraction", minimum=0, strict_minimum=True, maximum=1)
     check_seed(seed)
     checked = check_instance(recipe, "recipe", Recipe, optional=True) or Recipe()
-    check_callable(progress, "progress")
-    check_device(device)
+    check_callable(progress, "progress", optional=True)
+    check_device(device, optional=False)
     check_factors_memory(n, torch.empty(0, dtype=checked.dtype).element_size(), argument)
     return checked
 

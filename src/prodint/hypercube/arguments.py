@@ -1,77 +1,16 @@
 """Argument checks of HyperCube's public functions, built on :mod:`prodint.checks`.
 
-The generic ones :mod:`prodint.checks` does not have (a seed, a device, a callable, an
-instance of a class) and the package's own (a table's cell mask, the factors' size).
+The package's own checks (a table's cell mask, the factors' memory, tensors of one kind);
+the generic ones (seeds, devices, callables, instances) are in :mod:`prodint.checks`.
 Messages follow :mod:`prodint.checks`: ``"<argument>: expected <X>, received <Y>"``.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 import torch
 from torch import Tensor
 
-from prodint.checks import check_int, check_memory, check_tensor
-
-T = TypeVar("T")
-
-#: The seeds a ``torch.Generator`` takes.
-SEED_MAX = 2**64 - 1
-
-
-def check_seed(value: object, argument: str = "seed") -> int:
-    """``value`` as a seed of a ``torch.Generator``: an int in ``[0, 2**64 - 1]``."""
-    return check_int(value, argument, minimum=0, maximum=SEED_MAX)
-
-
-def check_device(value: object, argument: str = "device") -> torch.device:
-    """``value`` (a str or ``torch.device``) as a device that holds data and is present.
-
-    Raises:
-        TypeError: not a str or a ``torch.device``.
-        ValueError: not a device name, the meta device, or a device this machine lacks.
-    """
-    if not isinstance(value, str | torch.device):
-        raise TypeError(f"{argument}: expected a device name (str) or a torch.device, "
-                        f"received {type(value).__name__} {value!r}")
-    try:
-        device = torch.device(value)
-        if device.type == "meta":
-            raise ValueError("the meta device holds no data")
-        torch.empty(0, device=device)
-    except (RuntimeError, ValueError, AssertionError) as error:
-        raise ValueError(f"{argument}: expected an available device, received {value!r} "
-                         f"({str(error).strip().splitlines()[0][:120]})") from None
-    return device
-
-
-def check_callable(value: object, argument: str, *, optional: bool = True) -> Any:
-    """``value`` if it is callable (or ``None`` when ``optional``)."""
-    if (value is None and optional) or callable(value):
-        return value
-    what = "a callable or None" if optional else "a callable"
-    raise TypeError(f"{argument}: expected {what}, received {type(value).__name__} {value!r:.60}")
-
-
-def check_instance(value: object, argument: str, kind: type[T], *, optional: bool = False,
-                   name: str | None = None) -> T | None:
-    """``value`` if it is a ``kind`` (or ``None`` when ``optional``); ``name`` is the kind
-    as messages say it (default its class name)."""
-    if (value is None and optional) or isinstance(value, kind):
-        return value  # type: ignore[return-value]
-    what = f"a {name or kind.__name__}" + (" or None" if optional else "")
-    raise TypeError(f"{argument}: expected {what}, received {type(value).__name__} {value!r:.60}")
-
-
-def check_floating_dtype(value: object, argument: str = "dtype",
-                         dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float64),
-                         ) -> torch.dtype:
-    """``value`` if it is one of the floating ``dtypes``."""
-    if not isinstance(value, torch.dtype) or value not in dtypes:
-        names = ", ".join(str(d) for d in dtypes)
-        raise TypeError(f"{argument}: expected one of {names}, received {value!r}")
-    return value
+from prodint.checks import check_memory, check_tensor
 
 
 def check_mask(value: object, n: int, argument: str = "mask") -> Tensor:

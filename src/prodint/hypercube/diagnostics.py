@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from prodint.checks import check_bool, check_float, check_same_device
-from prodint.hypercube.arguments import check_instance, check_mask
+from prodint.checks import check_bool, check_float, check_instance, check_same_device
+from prodint.hypercube.arguments import check_mask
 from prodint.hypercube.model import Factors, h_value, predict
 from prodint.hypercube.tables import check_table, is_latin_square
 

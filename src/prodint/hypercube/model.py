@@ -46,12 +46,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from prodint.checks import check_int, check_tensor
-from prodint.hypercube.arguments import (
-    check_factors_memory,
-    check_floating_dtype,
-    check_same_kind,
-)
+from prodint.checks import check_dtype, check_int, check_tensor
+from prodint.hypercube.arguments import check_factors_memory, check_same_kind
 from prodint.hypercube.blas_step import BlasWorkspace, loss_and_grad_blas
 from prodint.hypercube.tables import check_table, is_group_table
 
@@ -123,7 +119,7 @@ def regular_representation(table: Tensor, dtype: torch.dtype = torch.float64) ->
             associative), or the stacks would not fit the memory budget.
     """
     table = check_table(table)
-    check_floating_dtype(dtype, "dtype", FACTOR_DTYPES)
+    check_dtype(dtype, "dtype", dtypes=FACTOR_DTYPES, optional=False)
     n = int(table.shape[0])
     check_factors_memory(n, torch.empty(0, dtype=dtype).element_size(), "table", copies=4)
     if not is_group_table(table):

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from prodint.hypercube.arguments import check_instance
+from prodint.checks import check_instance
 from prodint.hypercube.diagnostics import Diagnostics
 from prodint.hypercube.train import TrainResult
 

@@ -28,9 +28,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from prodint.checks import check_choice, check_float, check_int, check_memory
+from prodint.checks import check_choice, check_float, check_int, check_memory, check_seed
 from prodint.groups import cyclic, symmetric
-from prodint.hypercube.arguments import check_seed
 
 LATIN5 = ((0, 1, 2, 3, 4),
           (1, 0, 3, 4, 2),

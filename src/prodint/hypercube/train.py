@@ -47,16 +47,19 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from prodint.checks import FLOATING, check_float, check_int, check_same_device, check_tensor
-from prodint.hypercube.arguments import (
+from prodint.checks import (
+    FLOATING,
     check_callable,
     check_device,
-    check_factors_memory,
-    check_floating_dtype,
+    check_dtype,
+    check_float,
     check_instance,
-    check_mask,
+    check_int,
+    check_same_device,
     check_seed,
+    check_tensor,
 )
+from prodint.hypercube.arguments import check_factors_memory, check_mask
 from prodint.hypercube.model import (
     Factors,
     Pairs,
@@ -135,7 +138,7 @@ class Recipe:
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
-        check_floating_dtype(self.dtype, "dtype", FLOATING)
+        check_dtype(self.dtype, "dtype", dtypes=FLOATING, optional=False)
         largest = torch.finfo(self.dtype).max
         for name, (low, strict_low, high, strict_high) in _REAL_FIELDS.items():
             value = check_float(getattr(self, name), name, minimum=low,
@@ -307,9 +310,9 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
         raise ValueError("target: expected a tensor that holds data, received one on meta")
     seed = check_seed(seed)
     recipe = check_instance(recipe, "recipe", Recipe, optional=True) or Recipe()
-    check_callable(progress, "progress")
-    check_callable(monitor, "monitor")
-    device = check_device(device)
+    check_callable(progress, "progress", optional=True)
+    check_callable(monitor, "monitor", optional=True)
+    device = check_device(device, optional=False)
     check_factors_memory(n, torch.empty(0, dtype=recipe.dtype).element_size(), "target")
     pairs = Pairs.from_mask(mask.to(device), target.to(device=device, dtype=recipe.dtype))
     generator = torch.Generator().manual_seed(seed)
