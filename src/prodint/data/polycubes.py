@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.checks import check_choice, check_float, check_int, check_memory
+from prodint.checks import check_choice, check_dtype, check_float, check_int, check_memory
 from prodint.symmetry.so3 import random_rotation
 
 __all__ = ["CLASSES", "SHAPES", "make_polycubes", "shape_points"]
@@ -36,12 +36,6 @@ SHAPES: dict[str, tuple[tuple[int, int, int], ...]] = {
 CLASSES: tuple[str, ...] = tuple(SHAPES)
 
 
-def _check_dtype(dtype: object) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype: expected a floating torch.dtype, received {dtype!r:.60}")
-    return dtype
-
-
 def shape_points(name: str, dtype: torch.dtype = torch.float64) -> Tensor:
     """The ``[4, 3]`` centred cloud of shape ``name``.
 
@@ -51,7 +45,7 @@ def shape_points(name: str, dtype: torch.dtype = torch.float64) -> Tensor:
     """
     if not isinstance(name, str) or name not in SHAPES:
         raise ValueError(f"name: expected one of {list(CLASSES)}, received {name!r}")
-    _check_dtype(dtype)
+    check_dtype(dtype, optional=False)
     pts = torch.tensor(SHAPES[name], dtype=torch.float64)
     return (pts - pts.mean(0)).to(dtype)
 
@@ -89,7 +83,7 @@ def make_polycubes(n_per_class: int, *, rotations: str | int = "random", noise: 
         check_choice(rotations, "rotations", ("none", "random"))
     else:
         check_int(rotations, "rotations", minimum=1)
-    _check_dtype(dtype)
+    check_dtype(dtype, optional=False)
     # a Gaussian draw beyond 16 σ has probability below 1e-57: the jitter cannot overflow
     noise = check_float(noise, "noise", minimum=0, maximum=torch.finfo(dtype).max / 16)
     if generator is not None and not isinstance(generator, torch.Generator):

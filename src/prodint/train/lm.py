@@ -19,15 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.checks import check_float, check_int, check_tensor
+from prodint.checks import check_float, check_int, check_seed, check_tensor
 from prodint.data.shakespeare import CharCorpus
 
 __all__ = ["LMConfig", "LMHistory", "bits_per_character", "parameter_groups", "prefill",
            "train_lm"]
-
-
-#: The seeds a ``torch.Generator`` takes.
-SEED_MAX = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -59,8 +55,7 @@ class LMConfig:
         for name in ("steps", "batch", "length", "eval_every", "eval_windows"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
         object.__setattr__(self, "warmup", check_int(self.warmup, "warmup", minimum=0))
-        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0,
-                                                   maximum=SEED_MAX))
+        object.__setattr__(self, "seed", check_seed(self.seed))
         for name, strict in (("lr", True), ("weight_decay", False), ("clip", True)):
             object.__setattr__(self, name, check_float(getattr(self, name), name, minimum=0,
                                                        strict_minimum=strict))
