@@ -73,3 +73,36 @@ def test_report_files_hold_rows_verdicts_and_notes(tmp_path) -> None:
     print_section(console, sections[0])
     shown = console.export_text()
     assert "A table" in shown and "z: too large" in shown
+
+
+def test_output_paths_are_checked_before_anything_is_written(tmp_path) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match=r"^path: expected a file, received the folder"):
+        report.check_output_file(tmp_path)
+    with pytest.raises(ValueError, match=r"^path: expected a path whose folder can be "
+                                         r"created, .*/a_file' is a file\)$"):
+        report.check_output_file(a_file / "out.json")
+    with pytest.raises(ValueError, match=r"^path: expected a regular file"):
+        report.check_output_file(type(tmp_path)("/dev/null"))
+    with pytest.raises(TypeError, match=r"^path: expected a pathlib.Path, received str"):
+        write_atomic("data.json", "{}")  # type: ignore[arg-type]
+    (tmp_path / "out" / "report.md").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"^out: expected a folder where report.md can be "
+                                         r"written"):
+        write_report([Section("T", "i", ["a"])], tmp_path / "out")
+    assert report.check_output_folder(tmp_path / "new" / "deeper", files=["x"]).name == "deeper"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_bad_sections_and_data_are_refused_by_name(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"^rows: expected 2 cells per row \(one per entry of "
+                                         r"columns\), received 1 at row 0$"):
+        Section("T", "i", ["a", "b"], [[1]])
+    with pytest.raises(TypeError, match=r"^passed: expected a bool"):
+        Section("T", "i", ["a"], passed=1)  # type: ignore[arg-type]
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match=r"^data: expected data JSON can hold"):
+        write_json(tmp_path / "x.json", loop)
+    assert list(tmp_path.iterdir()) == []

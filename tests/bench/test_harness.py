@@ -8,7 +8,9 @@ import torch
 
 from prodint.bench import (
     Case,
+    Record,
     algebra_suite,
+    interleaved_ms,
     measure,
     median_ms,
     peak_memory_mb,
@@ -126,3 +128,23 @@ def test_append_jsonl_keeps_earlier_lines(tmp_path) -> None:
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["impl"] == "small" for line in lines)
     assert [p.name for p in path.parent.iterdir()] == ["log.jsonl"]
+
+
+def test_repeat_counts_and_records_are_checked_before_timing() -> None:
+    calls: list[int] = []
+
+    def fn() -> None:
+        calls.append(1)
+
+    with pytest.raises(ValueError, match=r"^warmup: expected an int in \[0, 1000000\], "
+                                         r"received 1099511627776$"):
+        median_ms(fn, warmup=2**40)
+    with pytest.raises(ValueError, match=r"^min_repeats: expected an int in \[1, 3\]"):
+        median_ms(fn, min_repeats=5, max_repeats=3)
+    with pytest.raises(TypeError, match=r"^rounds: expected an int, received 2.0$"):
+        interleaved_ms([fn], rounds=2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^min_seconds: expected a finite number"):
+        median_ms(fn, min_seconds=float("inf"))
+    assert calls == []  # nothing was timed
+    with pytest.raises(ValueError, match=r"^fwd_ms: expected a finite number >= 0"):
+        Record("s", "n", "i", {}, float("nan"), None, None, "i")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from prodint.cli import COMMANDS, build_parser, main
+from prodint.cli import COMMANDS, build_parser, main, symmetry
 
 NAMES = ["demo", "catalogue", "zoo", "shakespeare", "symmetry", "hypercube", "bench"]
 # reST / Sphinx markup that must not reach the terminal.
@@ -97,3 +97,47 @@ def test_python_m_prodint_is_the_same_command() -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == ("prodint hypercube: error: argument --n: expected an "
                                   "int in [1, 2147483647], received 0")
+
+
+def test_outputs_are_checked_before_the_run(tmp_path, capsys, monkeypatch) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(symmetry, "run", lambda args, console: started.append("run") or 0)
+    (tmp_path / "results.json").mkdir()
+    assert main(["symmetry", "--out", str(tmp_path)]) == 2
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"prodint symmetry: error: --out: expected a folder where results.json can "
+                    f"be written, received {str(tmp_path)!r}, whose results.json is not a "
+                    f"regular file")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for argv, expected in ((["symmetry", "--out", str(a_file / "run")],
+                            "argument --out: expected a path whose folder can be created"),
+                           (["bench", "algebra", "--json", str(tmp_path)],
+                            "argument --json: expected a file, received the folder")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        line, = capsys.readouterr().err.strip().splitlines()
+        assert expected in line
+    assert started == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "results.json"]
+
+
+def test_library_errors_during_a_run_are_one_line_and_bugs_keep_their_traceback(
+        capsys, monkeypatch) -> None:
+    def refused(args, console) -> int:
+        raise ValueError("steps: expected fewer,\n received 3")
+
+    monkeypatch.setattr(symmetry, "run", refused)
+    assert main(["symmetry"]) == 2
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert line == "prodint symmetry: error: steps: expected fewer, received 3"
+
+    def bug(args, console) -> int:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(symmetry, "run", bug)
+    with pytest.raises(KeyError):
+        main(["symmetry"])
+    with pytest.raises(TypeError, match=r"^argv: expected a list of str"):
+        main("symmetry")  # type: ignore[arg-type]

@@ -1,9 +1,15 @@
 """The polycube experiment: the TFN classifier is rotation invariant, the MLP is not."""
 
+import pytest
 import torch
 
 from prodint.data.polycubes import make_polycubes, shape_points
-from prodint.experiments.polycubes import PolycubeTFN, run_polycube_experiment
+from prodint.experiments.polycubes import (
+    CoordinateMLP,
+    PolycubeTFN,
+    check_experiment,
+    run_polycube_experiment,
+)
 from prodint.symmetry.so3 import random_rotation
 
 F64 = torch.float64
@@ -42,3 +48,32 @@ def test_short_training_generalises_to_rotations_only_for_the_equivariant_model(
     assert tfn.rotated_accuracy == tfn.canonical_accuracy
     assert mlp.canonical_accuracy >= 0.75
     assert mlp.rotated_accuracy <= 0.5
+
+
+def test_arguments_are_sized_before_any_training() -> None:
+    with pytest.raises(ValueError, match=r"^test_per_class: expected a size whose test set "
+                                         r"fits in .*, received one that would need about"):
+        run_polycube_experiment(steps=1, test_per_class=2**31)
+    with pytest.raises(ValueError, match=r"^train_rotations: expected a size whose fixed "
+                                         r"rotations fits in"):
+        check_experiment(train_rotations=2**40)
+    with pytest.raises(ValueError, match=r"^steps: expected an int in \[1, 10000000\]"):
+        check_experiment(steps=2**40)
+    with pytest.raises(ValueError, match=r"^lr: expected a finite number > 0 and <= 10"):
+        check_experiment(lr=1e300)  # Adam's float32 step would overflow
+    with pytest.raises(TypeError, match=r"^seed: expected an int, received 3.0$"):
+        check_experiment(seed=3.0)  # type: ignore[arg-type]
+
+
+def test_models_check_positions_and_take_an_empty_batch() -> None:
+    torch.manual_seed(0)
+    tfn, mlp = PolycubeTFN(), CoordinateMLP()
+    assert tfn(torch.zeros(0, 4, 3)).shape == (0, 8)
+    with pytest.raises(ValueError, match=r"^pos: expected shape \[B, P, 3\], received "
+                                         r"\(2, 4\)$"):
+        tfn(torch.zeros(2, 4))
+    with pytest.raises(TypeError, match=r"^pos: expected dtype torch.float32 \(that of the "
+                                        r"parameters\), received torch.float64$"):
+        mlp(torch.zeros(2, 4, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^hidden: expected irreps such as"):
+        PolycubeTFN(hidden="no irreps")

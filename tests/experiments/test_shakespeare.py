@@ -1,9 +1,17 @@
 """The DTN experiment end to end on a tiny configuration: files, fields, equal sizes."""
 
 import json
+from dataclasses import replace
+
+import pytest
 
 from prodint.data.shakespeare import CharCorpus
-from prodint.experiments.shakespeare import ExperimentConfig, build_models, run_experiment
+from prodint.experiments.shakespeare import (
+    ExperimentConfig,
+    build_models,
+    check_sizes,
+    run_experiment,
+)
 from prodint.train.lm import LMConfig
 
 TINY = ExperimentConfig(width=16, depth=1, heads=2,
@@ -38,3 +46,23 @@ def test_run_writes_results_plot_and_report(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "report.md",
                                                           "results.json"]
 
+
+
+def test_sizes_are_refused_with_the_estimate_before_anything_is_built(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"^width: expected a size whose two models \(weights, "
+                                         r"gradients, Adam\) fits in .*about [\d,.]+ PiB$"):
+        replace(TINY, width=2**31)
+    with pytest.raises(ValueError, match=r"^generation_contexts: expected a size whose "
+                                         r"prefill of the longest prompt fits in"):
+        replace(TINY, generation_contexts=(8, 10**8))
+    with pytest.raises(ValueError, match=r"^heads: expected an int in \[1, 16\], received 32$"):
+        replace(TINY, heads=32)
+    with pytest.raises(ValueError, match=r"^vocab: expected an int in \[1, 1114112\]"):
+        check_sizes(TINY, 2**40)
+    with pytest.raises(ValueError, match=r"^sample_tokens: expected an int in \[0, 100000\]"):
+        replace(TINY, sample_tokens=2**40)
+    corpus = CharCorpus.from_text("abcdefgh" * 200)
+    with pytest.raises(ValueError, match=r"^prompt: expected characters of the corpus "
+                                         r"alphabet, received 'Z'$"):
+        run_experiment(TINY, tmp_path, corpus=corpus, prompt="Z")
+    assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,7 @@
 """The demo's DTN section: every fast form agrees with the definition; timings are recorded."""
 
+import pytest
+
 from prodint.surveys.ops import forms_rows, speed_row
 
 
@@ -15,3 +17,14 @@ def test_speed_row_times_both() -> None:
     row = speed_row(length=128, heads=2, dim=8)
     assert row.length == 128 and row.chunk_ms > 0 and row.sdpa_ms > 0
     assert abs(row.ratio - row.chunk_ms / row.sdpa_ms) < 1e-12
+
+
+def test_sizes_are_refused_before_allocation() -> None:
+    with pytest.raises(ValueError, match=r"^length: expected a size whose T × T definition "
+                                         r"fits in"):
+        forms_rows(length=2**20)
+    with pytest.raises(ValueError, match=r"^heads: expected a size whose inputs and attention "
+                                         r"scores fits in"):
+        speed_row(length=8, heads=2**40, dim=4)
+    with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received 0$"):
+        forms_rows(length=5, chunk_size=0)

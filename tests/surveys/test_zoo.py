@@ -3,11 +3,12 @@ are reported, not hidden."""
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
 from prodint.bench.zoo_pairs import PAIRS, Built, Pair
-from prodint.surveys.zoo import EXECUTIONS, survey, survey_family
+from prodint.surveys.zoo import EXECUTIONS, section, survey, survey_family
 from prodint.zoo import from_torch
 
 
@@ -53,3 +54,24 @@ def test_a_failing_execution_is_reported_not_replaced() -> None:
     assert abs(row.errors["reference"] - 1.0) < 1e-12
     assert row.failures == ("general: NotImplementedError: not compiled yet",)
     assert not row.passed and row.max_error == math.inf
+
+
+class _BrokenForward(_BrokenGeneral):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("no fast path")
+
+
+def test_a_failed_forward_has_no_time_ratio_and_the_report_stays_json() -> None:
+    def make(dtype: torch.dtype) -> Built:
+        layer = _BrokenForward().to(dtype)
+        return Built(layer, layer.inner, (torch.randn(4, 3, dtype=dtype),))
+
+    table = section((Pair("broken", "itself", make),), min_seconds=0.0)
+    row, = table.rows
+    assert row[3] == "failed" and row[6] == "-" and not table.passed
+    assert table.notes == ["broken: forward: RuntimeError: no fast path",
+                           "broken: general: NotImplementedError: not compiled yet"]
+    with pytest.raises(TypeError, match=r"^pairs: expected a Pair"):
+        survey(("dense",), min_seconds=0.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^min_seconds: expected a finite number >= 0"):
+        survey_family(Pair("broken", "itself", make), min_seconds=-1.0)

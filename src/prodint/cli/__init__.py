@@ -76,8 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     Bad options exit (``SystemExit``) with status 2 while parsing; input the subcommand's
     ``check`` refuses, and a :data:`~prodint.cli.arguments.USER_ERRORS` exception from the
     run, are printed as one line (``prodint COMMAND: error: MESSAGE``) and return 2.
+
+    Raises:
+        TypeError: ``argv`` is not ``None`` or a list of str.
+        SystemExit: for ``--help`` (status 0) and for bad options (status 2).
     """
-    args = build_parser().parse_args(argv)
+    if argv is not None and (not isinstance(argv, list | tuple)
+                             or not all(isinstance(a, str) for a in argv)):
+        raise TypeError(f"argv: expected a list of str, received {type(argv).__name__} "
+                        f"{argv!r:.60}")
+    args = build_parser().parse_args(None if argv is None else list(argv))
     # Reports are often piped to a file: keep rows on one line there.
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
