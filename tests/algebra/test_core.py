@@ -157,7 +157,7 @@ def test_operands_are_checked_for_dtype_device_and_broadcasting() -> None:
                                          r"those of x, received x of shape \(3, 4\) and y of "
                                          r"shape \(2, 4\)"):
         h.mul(x, x[:2])
-    with pytest.raises(TypeError, match="argument: expected a str"):
+    with pytest.raises(TypeError, match="argument: expected the argument's name"):
         h.check_element(x, 3)  # type: ignore[arg-type]
 
 
@@ -178,9 +178,10 @@ def test_tolerances_and_dtypes_are_checked() -> None:
             method(atol=float("nan"))
         with pytest.raises(ValueError, match="atol: expected a finite number >= 0"):
             method(atol=-1.0)
-    with pytest.raises(TypeError, match=r"dtype: expected a floating torch.dtype"):
+    with pytest.raises(TypeError, match=r"dtype: expected float16, bfloat16, float32, float64, "
+                                        r"received dtype torch\.int64"):
         h.to_dtype(torch.int64)
-    with pytest.raises(TypeError, match="name: expected a str or None, received int 3"):
+    with pytest.raises(TypeError, match="name: expected a str or None, received 3"):
         Algebra(h.triples, h.values, 4, name=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="basis_names: expected a sequence of 4 str"):
         Algebra(h.triples, h.values, 4, basis_names="1ijk")

@@ -150,7 +150,7 @@ def test_half_precision_avoids_the_fft_kernel() -> None:
 def test_kernel_choice_refuses_non_algebras() -> None:
     from prodint.algebra import choose_kernel
 
-    with pytest.raises(TypeError, match=r"alg: expected a prodint.algebra.Algebra, received str"):
+    with pytest.raises(TypeError, match=r"alg: expected a prodint.algebra.Algebra, received 'H'"):
         choose_kernel("H")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"alg: expected a prodint.algebra.Algebra"):
         kernel_costs(None)  # type: ignore[arg-type]

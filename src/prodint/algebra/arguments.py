@@ -1,8 +1,8 @@
 """The argument checks specific to algebras, built on :mod:`prodint.checks`.
 
-Names (a str or ``None``), basis names (one str per basis element), the memory an algebra of
+Labels (a str or ``None``), basis names (one str per basis element), the memory an algebra of
 a given size needs before its triples are built and a product's workspace, tensors with data,
-a floating dtype, and the two operands of a product (a ``[..., n]`` tensor each, in the
+and the two operands of a product (a ``[..., n]`` tensor each, in the
 algebra's dtype and on its device, with leading dimensions that broadcast).
 """
 
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_memory, check_same_device
+from prodint.checks import check_memory, check_same_device, describe
+from prodint.checks.scalars import argument_name
 
 #: Bytes one structure constant takes while an algebra is built: the ``[nnz, 3]`` long triples
 #: and the value, their sorted copies and permutations, the merged output (a bound on the peak).
@@ -28,11 +29,11 @@ UNCHECKED_BYTES = 64 << 20
 ALGEBRA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def check_name(value: object, argument: str) -> str | None:
-    """``value`` if it is a str or ``None``, else a ``TypeError``."""
+def check_label(value: object, argument: str) -> str | None:
+    """``value`` if it is a str or ``None`` (free text shown in reports, such as ``"R[z]/z^3"``:
+    not an identifier), else a ``TypeError``."""
     if value is not None and not isinstance(value, str):
-        raise TypeError(f"{argument}: expected a str or None, received "
-                        f"{type(value).__name__} {value!r:.60}")
+        raise TypeError(f"{argument}: expected a str or None, received {describe(value)}")
     return value
 
 
@@ -41,13 +42,13 @@ def check_basis_names(value: object, dim: int, argument: str = "basis_names") ->
     ``ValueError`` naming ``dim`` for another length)."""
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise TypeError(f"{argument}: expected a sequence of {dim} str, received "
-                        f"{type(value).__name__} {value!r:.60}")
+                        f"{describe(value)}")
     if len(value) != dim:
         raise ValueError(f"{argument}: expected dim = {dim} names, received {len(value)}")
     for name in value:
         if not isinstance(name, str):
             raise TypeError(f"{argument}: expected a sequence of str, received an element "
-                            f"{type(name).__name__} {name!r:.60}")
+                            f"{describe(name)}")
     return list(value)
 
 
@@ -74,22 +75,12 @@ def check_data(value: Tensor, argument: str) -> Tensor:
     return value
 
 
-def check_dtype(value: object, argument: str) -> torch.dtype:
-    """``value`` if it is one of :data:`ALGEBRA_DTYPES`, else a ``TypeError``."""
-    if not isinstance(value, torch.dtype) or value not in ALGEBRA_DTYPES:
-        names = ", ".join(str(d).removeprefix("torch.") for d in ALGEBRA_DTYPES)
-        raise TypeError(f"{argument}: expected a floating torch.dtype ({names}), received "
-                        f"{type(value).__name__} {value!r:.60}")
-    return value
-
-
 def check_element(x: object, argument: str, *, dim: int, name: str, dtype: torch.dtype,
                   device: torch.device) -> Tensor:
     """``x`` if it is a ``[..., dim]`` tensor of ``dtype`` on ``device`` (the algebra's)."""
-    if not isinstance(argument, str):
-        raise TypeError(f"argument: expected a str, received {type(argument).__name__}")
+    argument_name(argument)
     if not isinstance(x, Tensor):
-        raise TypeError(f"{argument}: expected a torch.Tensor, received {type(x).__name__}")
+        raise TypeError(f"{argument}: expected a torch.Tensor, received {describe(x)}")
     if x.dim() == 0 or x.shape[-1] != dim:
         raise ValueError(
             f"{argument}: expected a tensor whose last dimension is the algebra dimension "

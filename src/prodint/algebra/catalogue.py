@@ -20,7 +20,7 @@ from prodint.algebra.arguments import check_data, check_structure_size
 from prodint.algebra.core import Algebra
 from prodint.algebra.hints import KernelHints, hint_failure
 from prodint.algebra.kernels import check_algebra
-from prodint.checks import check_int, check_tensor
+from prodint.checks import check_instance, check_int, check_tensor
 
 if TYPE_CHECKING:
     from prodint.groups import Group
@@ -150,8 +150,7 @@ def group_algebra(group: Group) -> Algebra:
     """
     from prodint.groups import Group
 
-    if not isinstance(group, Group):
-        raise TypeError(f"group: expected a prodint.groups.Group, received {type(group).__name__}")
+    check_instance(group, "group", Group, name="prodint.groups.Group")
     n = group.order
     check_structure_size(n * n, n, "group")
     a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")

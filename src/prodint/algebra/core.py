@@ -27,16 +27,23 @@ from torch import Tensor, nn
 
 from prodint.algebra import kernels
 from prodint.algebra.arguments import (
+    ALGEBRA_DTYPES,
     broadcast_batch,
     check_basis_names,
-    check_dtype,
     check_element,
-    check_name,
+    check_label,
     check_workspace,
 )
 from prodint.algebra.hints import KernelHints, hint_failure
 from prodint.algebra.triples import coalesce
-from prodint.checks import check_choice, check_float, check_int, check_memory
+from prodint.checks import (
+    check_choice,
+    check_dtype,
+    check_float,
+    check_instance,
+    check_int,
+    check_memory,
+)
 
 
 class Algebra(nn.Module):
@@ -82,12 +89,10 @@ class Algebra(nn.Module):
     ) -> None:
         super().__init__()
         dim = check_int(dim, "dim", minimum=1)
-        name = check_name(name, "name")
+        name = check_label(name, "name")
         if basis_names is not None:
             basis_names = check_basis_names(basis_names, dim)
-        if hints is not None and not isinstance(hints, KernelHints):
-            raise TypeError(f"hints: expected a KernelHints or None, received "
-                            f"{type(hints).__name__} {hints!r:.60}")
+        check_instance(hints, "hints", KernelHints, optional=True)
         check_choice(kernel, "kernel", ["auto", *kernels.KERNELS])
         triples, values = coalesce(triples, values, dim, names=basis_names is None)
         self.dim = dim
@@ -319,7 +324,7 @@ class Algebra(nn.Module):
         Raises:
             TypeError: ``dtype`` is not a floating dtype (float16, bfloat16, float32, float64).
         """
-        dtype = check_dtype(dtype, "dtype")
+        dtype = check_dtype(dtype, "dtype", dtypes=ALGEBRA_DTYPES, optional=False)
         if dtype == self.dtype:
             return self
         requested = self._requested

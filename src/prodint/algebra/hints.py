@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from prodint.checks import check_bool, check_int
+from prodint.checks import check_bool, check_int, describe
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class KernelHints:
         if shape is not None:
             if isinstance(shape, str) or not isinstance(shape, Sequence):
                 raise TypeError(f"cyclic_shape: expected a tuple of positive ints or None, "
-                                f"received {type(shape).__name__} {shape!r:.60}")
+                                f"received {describe(shape)}")
             if not shape:
                 raise ValueError("cyclic_shape: expected a non-empty tuple of positive ints, "
                                  "received ()")

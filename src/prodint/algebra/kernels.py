@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from prodint.checks import FLOATING, check_choice, check_memory, memory_limit
+from prodint.checks import FLOATING, check_choice, check_instance, check_memory, memory_limit
 
 if TYPE_CHECKING:
     from prodint.algebra.core import Algebra
@@ -124,10 +124,7 @@ def check_algebra(alg: object, argument: str) -> Algebra:
     """``alg`` if it is an :class:`~prodint.algebra.core.Algebra`, else a ``TypeError``."""
     from prodint.algebra.core import Algebra
 
-    if not isinstance(alg, Algebra):
-        raise TypeError(f"{argument}: expected a prodint.algebra.Algebra, received "
-                        f"{type(alg).__name__} {alg!r:.60}")
-    return alg
+    return check_instance(alg, argument, Algebra, name="prodint.algebra.Algebra")
 
 
 def dense_bytes(alg: Algebra) -> int:

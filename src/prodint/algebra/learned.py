@@ -63,7 +63,7 @@ from torch import Tensor, nn
 from prodint.algebra.arguments import (
     broadcast_batch,
     check_basis_names,
-    check_name,
+    check_label,
     check_workspace,
 )
 from prodint.algebra.catalogue import from_structure_constants
@@ -82,7 +82,13 @@ from prodint.algebra.learned_legs import (
     spanned,
     symmetry_tables,
 )
-from prodint.checks import check_choice, check_float, check_int, check_memory
+from prodint.checks import (
+    check_choice,
+    check_float,
+    check_generator,
+    check_int,
+    check_memory,
+)
 from prodint.groups import (
     Representation,
     dual,
@@ -167,15 +173,11 @@ class LearnedAlgebra(nn.Module):
         if init_std is not None:
             init_std = check_float(init_std, "init_std", minimum=0, strict_minimum=True,
                                    maximum=MAX_INIT_STD)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(
-                f"generator: expected a torch.Generator or None, received "
-                f"{type(generator).__name__}"
-            )
+        check_generator(generator)
         self.basis_names: list[str] = (
             [f"e{i}" for i in range(dim)] if basis_names is None
             else check_basis_names(basis_names, dim))
-        self.name = name if check_name(name, "name") is not None else f"Learned{dim}"
+        self.name = name if check_label(name, "name") is not None else f"Learned{dim}"
         self.dim = dim
         self.mode = mode
         self.symmetry = symmetry

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_memory
+from prodint.checks import check_instance, check_memory
 from prodint.groups import (
     DEFAULT_MAX_BYTES,
     Representation,
@@ -51,9 +51,8 @@ def permutes(representation: Representation | None) -> bool:
 def check_symmetry(symmetry: object, dim: int, mode: str) -> None:
     """Refuse a ``symmetry`` that is not a representation of dimension ``dim``, or a missing
     one where ``mode`` needs it (``TypeError``/``ValueError`` naming ``symmetry``)."""
-    if symmetry is not None and not isinstance(symmetry, Representation):
-        raise TypeError(f"symmetry: expected a prodint.groups.Representation or None, "
-                        f"received {type(symmetry).__name__}")
+    check_instance(symmetry, "symmetry", Representation, optional=True,
+                   name="prodint.groups.Representation")
     if symmetry is not None and symmetry.dim != dim:
         raise ValueError(f"symmetry: expected a representation of dimension {dim} (the "
                          f"algebra's), received {symmetry.name} of dimension {symmetry.dim}")
