@@ -204,3 +204,15 @@ def test_tensors_without_data_are_refused() -> None:
         Algebra(h.triples, h.values.to("meta"), 4)
     with pytest.raises(ValueError, match="structure_constants: expected a tensor with data"):
         from_structure_constants(torch.zeros(2, 2, 2, device="meta"))
+
+
+def test_values_of_a_dtype_no_kernel_computes_in_are_refused() -> None:
+    triples = torch.tensor([[0, 0, 0]])
+    for dtype in (torch.float8_e4m3fn, torch.complex64, torch.bool):
+        with pytest.raises(TypeError, match=r"values: expected a real tensor of dtype float16, "
+                                            r"bfloat16, float32, float64 or an integer dtype"):
+            Algebra(triples, torch.ones(1).to(dtype), 1)
+    with pytest.raises(TypeError, match=r"structure_constants: expected a real tensor"):
+        from_structure_constants(torch.ones(1, 1, 1, dtype=torch.complex64))
+    # Integer values are exact in the default dtype.
+    assert Algebra(triples, torch.tensor([3]), 1).values.tolist() == [3.0]

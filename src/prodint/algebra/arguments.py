@@ -75,6 +75,18 @@ def check_data(value: Tensor, argument: str) -> Tensor:
     return value
 
 
+def check_real_dtype(value: Tensor, argument: str) -> Tensor:
+    """``value`` unless its dtype is neither an integer one (converted by the caller) nor one
+    of :data:`ALGEBRA_DTYPES` (complex, bool, float8...)."""
+    dtype = value.dtype
+    if dtype == torch.bool or dtype.is_complex or \
+            (dtype.is_floating_point and dtype not in ALGEBRA_DTYPES):
+        names = ", ".join(str(d).removeprefix("torch.") for d in ALGEBRA_DTYPES)
+        raise TypeError(f"{argument}: expected a real tensor of dtype {names} or an integer "
+                        f"dtype, received {dtype}")
+    return value
+
+
 def check_element(x: object, argument: str, *, dim: int, name: str, dtype: torch.dtype,
                   device: torch.device) -> Tensor:
     """``x`` if it is a ``[..., dim]`` tensor of ``dtype`` on ``device`` (the algebra's)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from prodint.algebra.arguments import check_data, check_structure_size
+from prodint.algebra.arguments import check_data, check_real_dtype, check_structure_size
 from prodint.algebra.core import Algebra
 from prodint.algebra.hints import KernelHints, hint_failure
 from prodint.algebra.kernels import check_algebra
@@ -264,8 +264,7 @@ def from_structure_constants(
     """
     g = check_data(check_tensor(structure_constants, "structure_constants", dtypes=None),
                    "structure_constants")
-    if g.dtype.is_complex or g.dtype == torch.bool:
-        raise TypeError(f"structure_constants: expected a real tensor, received {g.dtype}")
+    check_real_dtype(g, "structure_constants")
     if g.dim() != 3 or not (g.shape[0] == g.shape[1] == g.shape[2]) or g.shape[0] == 0:
         raise ValueError(
             f"structure_constants: expected a cubic [n, n, n] tensor, received shape "

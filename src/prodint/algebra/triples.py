@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.algebra.arguments import check_data, check_structure_size
+from prodint.algebra.arguments import check_data, check_real_dtype, check_structure_size
 from prodint.checks import check_same_device
 
 
@@ -62,8 +62,7 @@ def coalesce(triples: object, values: object, dim: int, *,
         raise ValueError(
             f"triples: expected shape [nnz, 3], received {tuple(triples.shape)}"
         )
-    if values.dtype.is_complex or values.dtype == torch.bool:
-        raise TypeError(f"values: expected a real tensor, received dtype {values.dtype}")
+    check_real_dtype(values, "values")
     if values.shape != (triples.shape[0],):
         raise ValueError(
             f"values: expected shape [{triples.shape[0]}] (one per row of triples), "
