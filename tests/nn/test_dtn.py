@@ -5,6 +5,7 @@ forward == general == reference for every option (values and gradients, float64 
 is the registry's test (``tests/test_families.py``, families in ``prodint.families.tensor``).
 """
 
+import copy
 import math
 
 import pytest
@@ -208,11 +209,12 @@ def test_bad_input() -> None:
     layer = TensorAttention(8, 2)
     with pytest.raises(ValueError, match=r"x: expected \[B, T, width=8\]"):
         layer(torch.randn(2, 5, 6))
-    with pytest.raises(ValueError, match=r"x_t: expected \[B, width=8\]"):
+    with pytest.raises(ValueError, match=r"x_t: expected a tensor of rank 2 \[B, width=8\]"):
         layer.step(torch.randn(2, 1, 8))
     with pytest.raises(ValueError, match="heads: expected a divisor"):
         TensorAttention(8, 3)
-    with pytest.raises(ValueError, match=r"decay: expected a number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"^decay: expected a finite number > 0 and <= 1, "
+                                         r"received 1\.5$"):
         TensorAttention(8, 2, decay=1.5)
     with pytest.raises(ValueError, match="decay: expected None for a non-causal layer"):
         TensorAttention(8, 2, causal=False, decay=0.9)
@@ -223,7 +225,7 @@ def test_bad_input() -> None:
         TensorInteraction(8, 3)
     with pytest.raises(ValueError, match="chunk_size: expected a positive int, received 0"):
         TensorInteraction(8, 2, chunk_size=0)
-    with pytest.raises(TypeError, match="causal: expected a bool, received int"):
+    with pytest.raises(TypeError, match="causal: expected a bool, received 1"):
         TensorInteraction(8, 2, causal=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="step: expected a causal layer"):
         TensorInteraction(8, 2, causal=False).step(torch.randn(1, 8))
@@ -234,9 +236,57 @@ def test_bad_input() -> None:
     with pytest.raises(TypeError, match="state: expected a DTNBlockState"):
         DTNBlock(8, 2).step(torch.randn(1, 8), (None, None, None))
     model = DTN(11, 8, 1, 2)
-    with pytest.raises(ValueError, match=r"tokens: expected ids in \[0, 11\)"):
+    with pytest.raises(ValueError, match=r"tokens: expected ids in \[0, vocab=11\)"):
         model(torch.tensor([[3, 11]]))
-    with pytest.raises(ValueError, match=r"tokens: expected integer ids \[B, T\]"):
+    with pytest.raises(TypeError, match=r"^tokens: expected dtype int32, int64, received "
+                                        r"torch\.float32$"):
         model.general(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="state: expected 1 block states, received 2"):
         model.step(torch.tensor([1]), [None, None])  # type: ignore[list-item]
+
+
+def test_sizes_and_generation_arguments_are_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"^vocab: expected a positive int, received 0$"):
+        DTN(0)
+    with pytest.raises(ValueError, match=r"^depth: expected a positive int, received -1$"):
+        DTN(11, 8, -1, 2)
+    with pytest.raises(TypeError, match=r"^depth: expected an int, received 2\.0$"):
+        DTN(11, 8, 2.0, 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^width: expected a size whose a block fits in .*, "
+                                         r"received one that would need about 48\.0 TiB$"):
+        DTN(11, 2**20, 1, 2)
+    with pytest.raises(ValueError, match=r"^eps: expected a finite number >= 1\.17549e-38"):
+        TensorAttention(8, 2, eps=0.0)
+    with pytest.raises(ValueError, match=r"^device: expected a device available on this "
+                                         r"machine, received 'no-such-device'"):
+        TensorAttention(8, 2, device="no-such-device")
+    model = DTN(11, 8, 1, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    prompt = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match=r"^steps: expected an int >= 0, received -3$"):
+        model.generate(prompt, -3)
+    with pytest.raises(ValueError, match=r"^prompt: expected at least one token"):
+        model.generate(prompt[:, :0], 2)
+    with pytest.raises(ValueError, match=r"^temperature: expected a finite number >= 0"):
+        model.generate(prompt, 2, temperature=float("nan"))
+    assert torch.equal(model.generate(prompt, 0), prompt)  # nothing to sample
+    greedy = model.generate(prompt, 4, temperature=0.0)
+    assert greedy.shape == (1, 7) and torch.equal(greedy, model.generate(prompt, 4,
+                                                                        temperature=0.0))
+    assert torch.equal(greedy[:, 3], model(prompt)[:, -1].argmax(-1))
+
+
+@pytest.mark.parametrize("layer", [TensorAttention, TensorInteraction])
+def test_half_precision_layers_accumulate_in_float32(layer) -> None:
+    """T = 512 with |x| ~ 3: the operator's sums over the sequence overflow float16 (inf
+    before), so the layer runs the operator in float32 and returns float16 close to the
+    float32 layer."""
+    full = layer(16, 2, generator=torch.Generator().manual_seed(0))
+    half = copy.deepcopy(full).half()
+    x = 3 * torch.randn(1, 512, 16, generator=torch.Generator().manual_seed(1))
+    y = half(x.half())
+    assert y.dtype == torch.float16 and bool(torch.isfinite(y).all())
+    reference = full(x.half().float())
+    scale = float(reference.abs().max())
+    torch.testing.assert_close(y.float(), reference, rtol=0, atol=2e-2 * scale)
+    y_t, state = half.step(x[:, 0].half())
+    assert y_t.dtype == torch.float16 and state[0].dtype == torch.float32

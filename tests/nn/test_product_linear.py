@@ -81,7 +81,7 @@ def test_variance_preserving_init() -> None:
 
 def test_bad_input() -> None:
     layer = ProductLinear(quaternions(), 3, 2)
-    with pytest.raises(ValueError, match=r"x: expected a tensor \[\.\.\., 3, 4\]"):
+    with pytest.raises(ValueError, match=r"x: expected a tensor \[\.\.\., in_channels=3, 4\]"):
         layer(torch.randn(5, 3, 3))
     with pytest.raises(ValueError, match="in_channels: expected a positive int"):
         ProductLinear(quaternions(), 0, 2)

@@ -55,7 +55,7 @@ def test_attention_bad_input() -> None:
     with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=12\], received "
                                          r"shape \(2, 9, 8\)"):
         att(torch.zeros(2, 9, 8))
-    with pytest.raises(ValueError, match=r"^x_t: expected \[B, width=12\]"):
+    with pytest.raises(ValueError, match=r"^x_t: expected a tensor of rank 2 \[B, width=12\]"):
         att.step(torch.zeros(2, 1, 12))
     with pytest.raises(ValueError, match=r"^heads: expected a divisor of width=12, received 5"):
         CausalSelfAttention(12, 5)
@@ -64,7 +64,7 @@ def test_attention_bad_input() -> None:
         SoftmaxBlock(12, 3).step(torch.zeros(2, 12), (None, None))
     with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=12\]"):
         SoftmaxBlock(12, 3).general(torch.zeros(2, 5, 8))
-    with pytest.raises(ValueError, match=r"^local_conv: expected a non-negative int"):
+    with pytest.raises(ValueError, match=r"^local_conv: expected an int >= 0, received -1"):
         SoftmaxBlock(12, 3, local_conv=-1)
 
 

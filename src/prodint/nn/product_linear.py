@@ -23,9 +23,11 @@ import torch
 from torch import Tensor
 
 from prodint.algebra import Algebra
+from prodint.checks import check_bool, check_tensor
 from prodint.interaction import Contract, Expr, Gather, Parameter, Plan, Signal, Sum
 from prodint.interaction.fold import fold
 from prodint.interaction.layer import InteractionLayer
+from prodint.nn.dtn.checks import check_parameter_memory, check_placement, check_positive
 
 
 def product_linear_expression(algebra: Algebra, in_channels: int, out_channels: int,
@@ -61,6 +63,13 @@ class ProductLinear(InteractionLayer):
     Initialisation: ``K ~ N(0, σ²)`` with ``σ² = 1 / (in_channels · Σ_{a,b,c} Γ²/n)``, so that
     for unit-variance inputs each output coordinate has unit variance on average (the sum
     ``Σ_{a,b,c} Γ[b,a,c]²/n`` counts the squared structure constants reaching a coordinate).
+
+    Raises:
+        TypeError: ``algebra`` not an :class:`~prodint.algebra.Algebra`, a channel count not
+            an int, ``bias`` not a bool, a ``device``/``dtype``/``generator`` of the wrong
+            kind.
+        ValueError: a channel count below 1, a real weight that would not fit in memory, a
+            device this machine does not have.
     """
 
     def __init__(self, algebra: Algebra, in_channels: int, out_channels: int, *,
@@ -70,9 +79,12 @@ class ProductLinear(InteractionLayer):
         if not isinstance(algebra, Algebra):
             raise TypeError(f"algebra: expected a prodint Algebra, received "
                             f"{type(algebra).__name__}")
-        for value, argument in ((in_channels, "in_channels"), (out_channels, "out_channels")):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{argument}: expected a positive int, received {value!r}")
+        check_positive(in_channels=in_channels, out_channels=out_channels)
+        check_bool(bias, "bias")
+        check_placement(device, dtype, generator)
+        n = algebra.dim
+        check_parameter_memory(in_channels * out_channels * n * n, "out_channels",
+                               "the real weight [in_channels·n, out_channels·n]", dtype)
         self.in_channels, self.out_channels = in_channels, out_channels
         dtype = dtype if dtype is not None else algebra.dtype
         expression, weight = product_linear_expression(algebra, in_channels, out_channels, bias)
@@ -96,12 +108,25 @@ class ProductLinear(InteractionLayer):
         return weight.reshape(self.in_channels * n, self.out_channels * n)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[..., in_channels, n] → [..., out_channels, n]`` by one matmul."""
+        """``[..., in_channels, n] → [..., out_channels, n]`` by one matmul.
+
+        Raises:
+            TypeError: ``x`` not a tensor, or not of the parameters' dtype.
+            ValueError: ``x`` of another shape or on another device than the parameters.
+        """
         n = self.algebra.dim
-        if not isinstance(x, Tensor) or x.dim() < 2 or x.shape[-2:] != (self.in_channels, n):
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a tensor [..., {self.in_channels}, {n}] "
-                             f"(channels, {self.algebra.name} coordinates), received {shape}")
+        layout = (f"[..., in_channels={self.in_channels}, {n}] (channels, {self.algebra.name} "
+                  f"coordinates)")
+        weight = self.params["K"]
+        x = check_tensor(x, "x", layout=layout, dtypes=None)
+        if x.dim() < 2 or x.shape[-2:] != (self.in_channels, n):
+            raise ValueError(f"x: expected a tensor {layout}, received shape {tuple(x.shape)}")
+        if x.dtype != weight.dtype:
+            raise TypeError(f"x: expected dtype {weight.dtype} (that of the layer's "
+                            f"parameters), received {x.dtype}")
+        if x.device != weight.device:
+            raise ValueError(f"x: expected a tensor on {weight.device} (that of the layer's "
+                             f"parameters), received one on {x.device}")
         y = (x.flatten(-2) @ self.real_weight()).unflatten(-1, (self.out_channels, n))
         return y + self.params["b"] if self.has_param("b") else y
 

@@ -32,10 +32,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from prodint.checks import check_int
 from prodint.interaction import Expr, Signal, Sum, library
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import check_positive
+from prodint.nn.dtn.checks import (
+    BLOCK_PARAMETERS,
+    check_heads,
+    check_parameter_memory,
+    check_placement,
+    check_positive,
+    check_state_batch,
+)
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.nn.stacked_lm import StackedLM, on_stream
@@ -63,15 +71,18 @@ class CausalSelfAttention(InteractionLayer):
     def __init__(self, width: int, heads: int, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        for name, value in (("width", width), ("heads", heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, received {value!r}")
-        if width % heads:
-            raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
+        check_placement(device, dtype, generator)
+        check_heads(width, heads)
+        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
         super().__init__(library.multihead_attention(width, heads, causal=True),
                          device=device, dtype=dtype, generator=generator)
         self.width, self.heads, self.head_dim = width, heads, width // heads
 
+
+    def _tokens(self, x: object, rank: int) -> Tensor:
+        """``x`` checked as ``[B, T, width]`` (``rank`` 3) or ``[B, width]``, of the dtype and
+        device of the parameters."""
+        return check_tokens(x, rank, self.width, like=self.param("Wq"))
 
     def _heads(self, x: Tensor, name: str) -> Tensor:
         return (x @ self.param(name)).unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
@@ -81,15 +92,13 @@ class CausalSelfAttention(InteractionLayer):
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, T, width] → [B, T, width]`` by ``F.scaled_dot_product_attention``."""
-        check_tokens(x, 3, self.width)
-        q, k, v = (self._heads(x, w) for w in ("Wq", "Wk", "Wv"))
+        q, k, v = (self._heads(self._tokens(x, 3), w) for w in ("Wq", "Wk", "Wv"))
         return self._output(F.scaled_dot_product_attention(q, k, v, is_causal=True))
 
     def prefill(self, x: Tensor) -> tuple[Tensor, KVCache]:
         """:meth:`forward` that also returns the key/value cache of its ``T`` positions
         (capacity the next power of two ≥ 16)."""
-        check_tokens(x, 3, self.width)
-        q, k, v = (self._heads(x, w) for w in ("Wq", "Wk", "Wv"))
+        q, k, v = (self._heads(self._tokens(x, 3), w) for w in ("Wq", "Wk", "Wv"))
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         length = k.shape[2]
         buffer = k.new_empty(2, *k.shape[:2], max(16, 1 << (length - 1).bit_length()),
@@ -104,7 +113,7 @@ class CausalSelfAttention(InteractionLayer):
         values of the first ``length`` positions, in a buffer whose capacity doubles when
         full, so a step appends in place instead of copying the whole cache.
         """
-        check_tokens(x, 2, self.width)
+        x = self._tokens(x, 2)
         q, k, v = (self._heads(x.unsqueeze(1), w) for w in ("Wq", "Wk", "Wv"))
         if cache is None:
             buffer, length = q.new_empty(2, *k.shape[:2], 16, self.head_dim), 0
@@ -166,10 +175,14 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
                  local_conv: int = 4, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_placement(device, dtype, generator)
         check_positive(width=width, heads=heads)
-        if isinstance(local_conv, bool) or not isinstance(local_conv, int) or local_conv < 0:
-            raise ValueError(f"local_conv: expected a non-negative int, received "
-                             f"{local_conv!r}")
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
+        check_int(local_conv, "local_conv", minimum=0)
+        check_parameter_memory(width * local_conv, "local_conv", "the convolution's taps", dtype)
+        if hidden is not None:
+            check_positive(hidden=hidden)
+            check_parameter_memory(2 * width * hidden, "hidden", "the MLP's weights", dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         attention = CausalSelfAttention(width, heads, **kw)
         local = ShortConv(width, local_conv, **kw) if local_conv else None
@@ -186,8 +199,7 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, T, width] → [B, T, width]`` by the parts' fast paths."""
-        check_tokens(x, 3, self.width)
-        u = self.norm1(x)
+        u = self.norm1(self._tokens(x, 3))
         if self.local is not None:
             u = self.local(u)
         z = x + self.attention(u)
@@ -195,8 +207,7 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
 
     def prefill(self, x: Tensor) -> tuple[Tensor, SoftmaxBlockState]:
         """:meth:`forward` and the state after the last token, for :meth:`step`."""
-        check_tokens(x, 3, self.width)
-        u, conv = self.norm1(x), None
+        u, conv = self.norm1(self._tokens(x, 3)), None
         if self.local is not None:
             u, conv = self.local.prefill(u)
         a, cache = self.attention.prefill(u)
@@ -206,10 +217,12 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
     def step(self, x: Tensor, state: SoftmaxBlockState | None = None
              ) -> tuple[Tensor, SoftmaxBlockState]:
         """One token ``[B, width]`` with the carried state (``None`` before the first)."""
-        check_tokens(x, 2, self.width)
+        x = self._tokens(x, 2)
         if state is not None and not isinstance(state, SoftmaxBlockState):
             raise TypeError(f"state: expected a SoftmaxBlockState or None, received "
                             f"{type(state).__name__}")
+        if state is not None:
+            check_state_batch((state.cache[0][0], state.conv), x.shape[0], "x_t")
         cache, conv = state if state is not None else (None, None)
         u = self.norm1(x)
         if self.local is not None:
@@ -235,7 +248,12 @@ class SoftmaxLM(StackedLM):
                  local_conv: int = 4, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_placement(device, dtype, generator)
         check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
+        check_parameter_memory(vocab * width, "vocab, width", "the embedding table", dtype)
+        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth",
+                               f"{depth} blocks", dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         super().__init__(vocab, width, [SoftmaxBlock(width, heads, local_conv=local_conv, **kw)
                                         for _ in range(depth)], **kw)

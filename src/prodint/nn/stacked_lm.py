@@ -37,9 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from prodint.checks import check_float, check_int, check_memory, check_same_device, check_tensor
 from prodint.interaction import Contract, Expr, Rename, Signal
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
+from prodint.nn.dtn.checks import check_parameter_memory, check_placement, check_positive
 from prodint.nn.dtn.parts import LayerNorm, TokenEmbedding
 from prodint.nn.lm_init import init_language_model_
 
@@ -116,6 +118,13 @@ class StackedLM(CompositeLayer):
         device, dtype, generator: passed to the embedding and the norm (the blocks come
             built); the generator also draws the model-level embedding scale.
 
+    Raises:
+        TypeError: ``vocab``/``width`` not ints, ``blocks`` not an iterable of sequence
+            layers with their expressions, a ``device``/``dtype``/``generator`` of the wrong
+            kind.
+        ValueError: a size below 1, no block, a block of another width, an embedding that
+            would not fit in memory.
+
     Calls take token ids: ``forward`` ``[B, T] → [B, T, vocab]`` logits, :meth:`prefill`
     (a prompt in parallel), :meth:`step` (one token ``[B]``), :meth:`generate`. ``general``
     and ``reference`` take the same ids and run the expression on their one-hot encoding.
@@ -129,9 +138,12 @@ class StackedLM(CompositeLayer):
     def __init__(self, vocab: int, width: int, blocks: Iterable[nn.Module], *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        for name, value in (("vocab", vocab), ("width", width)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, received {value!r}")
+        check_placement(device, dtype, generator)
+        check_positive(vocab=vocab, width=width)
+        check_parameter_memory(vocab * width, "vocab, width", "the embedding table", dtype)
+        if not isinstance(blocks, Iterable) or isinstance(blocks, (str, bytes, nn.Module)):
+            raise TypeError(f"blocks: expected an iterable of sequence layers, received "
+                            f"{type(blocks).__name__}")
         stack = [_check_block(i, b, width) for i, b in enumerate(blocks)]
         if not stack:
             raise ValueError("blocks: expected at least one block, received none")
@@ -151,21 +163,24 @@ class StackedLM(CompositeLayer):
                              generator=self._generator)
 
     # ------------------------------------------------------------------ checks
-    def _check(self, tokens: object, rank: int) -> Tensor:
-        name, shape = ("tokens", "[B, T]") if rank == 2 else ("token", "[B]")
-        if not isinstance(tokens, Tensor):
-            raise TypeError(f"{name}: expected a torch.Tensor {shape} of token ids, received "
-                            f"{type(tokens).__name__}")
-        if tokens.dim() != rank or tokens.dtype not in (torch.int32, torch.int64):
-            raise ValueError(f"{name}: expected integer ids {shape}, received "
-                             f"{tokens.dtype} of shape {tuple(tokens.shape)}")
+    def _check(self, tokens: object, rank: int, name: str | None = None) -> Tensor:
+        """``tokens`` (called ``name``; ``tokens`` or ``token`` by ``rank``) as int32/int64
+        ids ``[B, T]`` (``rank`` 2) or ``[B]`` in ``[0, vocab)`` on the embedding's device."""
+        name = name or ("tokens" if rank == 2 else "token")
+        shape = "[B, T]" if rank == 2 else "[B]"
+        tokens = check_tensor(tokens, name, rank=rank, layout=f"{shape} of token ids",
+                              dtypes=(torch.int32, torch.int64))
+        check_same_device(**{"the embedding": self.embed.weight, name: tokens})
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab):
-            raise ValueError(f"{name}: expected ids in [0, {self.vocab}), received ids in "
+            raise ValueError(f"{name}: expected ids in [0, vocab={self.vocab}), received ids in "
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
         return tokens
 
     # ------------------------------------------------------------------ executions
     def _head(self, h: Tensor) -> Tensor:
+        """``LN(h) Eᵀ``: logits ``[..., vocab]``, their size checked first."""
+        check_memory(h.shape[:-1].numel() * self.vocab * h.element_size(), "tokens",
+                     f"logits [B, T, vocab={self.vocab}]")
         return self.norm(h) @ self.embed.weight.T
 
     def _logits(self, tokens: Tensor, run: Callable[[nn.Module, Tensor], Tensor]) -> Tensor:
@@ -217,12 +232,21 @@ class StackedLM(CompositeLayer):
         """``[B]`` token ids → ``[B, vocab]`` logits and the new per-block states
         (``state=None`` before the first token)."""
         h = self.embed(self._check(token, 1))
+        if state is not None and not isinstance(state, (list, tuple)):
+            raise TypeError(f"state: expected a list of block states or None, received "
+                            f"{type(state).__name__}")
         if state is not None and len(state) != len(self.blocks):
             raise ValueError(f"state: expected {len(self.blocks)} block states, received "
                              f"{len(state)}")
         new = []
-        for block, s in zip(self.blocks, state or [None] * len(self.blocks), strict=True):
-            h, s = block.step(h, s)
+        for i, (block, s) in enumerate(zip(self.blocks, state or [None] * len(self.blocks),
+                                           strict=True)):
+            try:
+                h, s = block.step(h, s)
+            except (TypeError, ValueError) as error:  # name the model's own arguments
+                raise type(error)(f"token, state: expected state[{i}] to continue token of "
+                                  f"shape {tuple(token.shape)}, refused by block {i}: "
+                                  f"{error}") from None
             new.append(s)
         return self._head(h), new
 
@@ -230,15 +254,42 @@ class StackedLM(CompositeLayer):
     def generate(self, prompt: Tensor, steps: int, *, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> Tensor:
         """Sample ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
-        :meth:`prefill`), streaming one token at a time with :meth:`step`."""
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-            raise ValueError(f"steps: expected a positive int, received {steps!r}")
+        :meth:`prefill`), streaming one token at a time with :meth:`step`; returns
+        ``[B, T0 + steps]`` (the prompt itself for ``steps=0``).
+
+        Args:
+            prompt: token ids ``[B, T0]``, at least one token.
+            steps: how many tokens to sample (``≥ 0``).
+            temperature: the softmax temperature (``≥ 0``); ``0`` samples greedily (the most
+                likely token).
+            generator: random generator of the draws.
+
+        Raises:
+            TypeError: ``prompt`` not an int32/int64 tensor, ``steps`` not an int,
+                ``temperature`` not a real number, ``generator`` not a ``torch.Generator``.
+            ValueError: an empty prompt, ids out of range, a negative ``steps`` (or one whose
+                output would not fit in memory), a negative or infinite ``temperature``.
+        """
+        prompt = self._check(prompt, 2, "prompt")
+        if not prompt.shape[1]:
+            raise ValueError(f"prompt: expected at least one token [B, T0 ≥ 1], received "
+                             f"shape {tuple(prompt.shape)}")
+        steps = check_int(steps, "steps", minimum=0)
+        check_memory(prompt.shape[0] * (prompt.shape[1] + steps) * prompt.element_size(),
+                     "steps", "generated tokens")
+        temperature = check_float(temperature, "temperature", minimum=0.0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator: expected None or a torch.Generator, received "
+                            f"{type(generator).__name__}")
         logits, state = self.prefill(prompt)
         logits = logits[:, -1]
         out = [prompt]
         for _ in range(steps):
-            probs = torch.softmax(logits / max(temperature, 1e-6), -1)
-            token = torch.multinomial(probs, 1, generator=generator)
-            out.append(token)
-            logits, state = self.step(token[:, 0], state)
+            if temperature == 0.0:
+                token = logits.argmax(-1, keepdim=True)
+            else:
+                probs = torch.softmax(logits.double() / temperature, -1)
+                token = torch.multinomial(probs, 1, generator=generator)
+            out.append(token.to(prompt.dtype))
+            logits, state = self.step(out[-1][:, 0], state)
         return torch.cat(out, 1)

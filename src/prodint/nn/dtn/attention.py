@@ -21,10 +21,20 @@ import math
 import torch
 from torch import Tensor
 
+from prodint.checks import check_float
 from prodint.interaction import Expr, Pointwise, Signal
 from prodint.interaction.library import head_projection, tensor_attention_of
-from prodint.nn.dtn.checks import check_decay, check_heads
+from prodint.nn.dtn.checks import (
+    accumulation_dtype,
+    check_bool,
+    check_decay,
+    check_expression_input,
+    check_heads,
+    check_parameter_memory,
+    check_placement,
+)
 from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
+from prodint.ops.checks import check_eps
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
 
 __all__ = ["TensorAttention", "tensor_attention_expression"]
@@ -38,8 +48,20 @@ def tensor_attention_expression(x: Expr, width: int, heads: int, *, causal: bool
                                 output_norm: bool = True, eps: float = 1e-6,
                                 prefix: str = "") -> Expr:
     """The layer's expression on ``x[t, m]`` (``m`` of size ``width``), parameters
-    ``<prefix>Wq``, ``Wk``, ``Wv`` (``[m, p]``) and ``Wo`` (``[p, m]``); value ``[t, m]``."""
-    d = width // heads
+    ``<prefix>Wq``, ``Wk``, ``Wv`` (``[m, p]``) and ``Wo`` (``[p, m]``); value ``[t, m]``.
+
+    Raises:
+        TypeError: ``x`` not an expression, ``prefix`` not a str, a size not an int, a flag
+            not a bool, ``decay`` or ``eps`` not a real number.
+        ValueError: ``x`` without the axis ``m`` of size ``width``, a size below 1, ``heads``
+            not dividing ``width``, ``decay`` outside ``(0, 1]`` (or with ``causal=False``),
+            ``eps`` not positive and finite.
+    """
+    d = check_heads(width, heads)
+    check_expression_input(x, prefix, width)
+    check_bool(normalize=normalize, output_norm=output_norm)
+    decay = check_decay(decay, causal)
+    check_float(eps, "eps", minimum=0.0, strict_minimum=True)
     q, k = (head_projection(x, prefix + name, heads, d, axis="m") for name in ("Wq", "Wk"))
     v = head_projection(x, prefix + "Wv", heads, d, axis="m", head_axis="e")
     o = tensor_attention_of(q, k, v, causal=causal, decay=decay, normalize=normalize,
@@ -66,8 +88,19 @@ class TensorAttention(MultiHeadOperator[TensorAttentionState]):
             operator's own normaliser can cross zero, so the normalised output is the stable
             choice for training; it keeps the layer scale-free in the position, as group norms
             do for linear attention.
-        eps: the normaliser's guard.
+        eps: the normaliser's guard (positive, at least the smallest normal number of the
+            dtype the operator runs in).
         device, dtype, generator: where the parameters live, their dtype, the random draws.
+            In half precision the operator and the RMS norm run in float32
+            (:class:`~prodint.nn.dtn.heads.MultiHeadOperator`).
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, a ``decay`` or
+            ``eps`` that is not a real number, a ``device``/``dtype``/``generator`` of the
+            wrong kind.
+        ValueError: a size below 1, ``heads`` not dividing ``width``, ``decay`` outside
+            ``(0, 1]`` or with ``causal=False``, ``eps`` out of range, parameters that would
+            not fit in memory, a device this machine does not have.
 
     ``forward(x, mode=...)`` runs :func:`~prodint.ops.tensor_attention.tensor_attention`,
     ``oracle`` its naive ``T × T`` form (:mod:`prodint.ops.tensor_attention.naive`);
@@ -85,8 +118,12 @@ class TensorAttention(MultiHeadOperator[TensorAttentionState]):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_placement(device, dtype, generator)
         self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
+        check_bool(normalize=normalize, output_norm=output_norm)
         decay = check_decay(decay, causal)
+        check_eps(eps, accumulation_dtype(dtype))
+        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
         self.width, self.heads = width, heads
         self.causal, self.normalize, self.decay = causal, normalize, decay
         self.chunk_size, self.output_norm, self.eps = chunk_size, output_norm, eps
@@ -94,6 +131,8 @@ class TensorAttention(MultiHeadOperator[TensorAttentionState]):
         super().__init__(self.expression_on(x, ""), device=device, dtype=dtype,
                          generator=generator)
         self.reset_parameters()
+
+    state_type = TensorAttentionState
 
     def expression_on(self, x: Expr, prefix: str) -> Expr:
         """The expression on the input ``x[t, m]``, parameter names prefixed by ``prefix``."""

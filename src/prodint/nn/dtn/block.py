@@ -21,15 +21,21 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from prodint.checks import check_choice, check_int
 from prodint.interaction import Expr, Signal, Sum
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.attention import TensorAttention
-from prodint.nn.dtn.checks import check_positive
+from prodint.nn.dtn.checks import (
+    BLOCK_PARAMETERS,
+    check_parameter_memory,
+    check_placement,
+    check_positive,
+    check_state_batch,
+)
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.interaction import TensorInteraction
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
-from prodint.ops.checks import check_tokens
 from prodint.ops.tensor_attention import TensorAttentionState
 from prodint.ops.tensor_interaction import TensorInteractionState
 
@@ -78,6 +84,12 @@ class DTNBlock(CompositeLayer, TokenLayer):
         chunk_size: chunk length of the chunked kernels.
         device, dtype, generator: passed to every part.
 
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool, an option of the
+            wrong kind (as the parts raise it).
+        ValueError: a size below 1 (``local_conv`` below 0), an unknown ``channel_mixer``,
+            parameters that would not fit in memory, or a part's option out of range.
+
     The parts are :attr:`norm1`, :attr:`local` (or ``None``), :attr:`attention`,
     :attr:`norm2` and :attr:`mixer`; each keeps its parameters (``attention.params.Wq`` …)
     and its own initialisation. ``general`` and ``reference`` run the whole block's
@@ -90,13 +102,15 @@ class DTNBlock(CompositeLayer, TokenLayer):
                  output_norm: bool = True, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        if channel_mixer not in CHANNEL_MIXERS:
-            raise ValueError(f"channel_mixer: expected one of {CHANNEL_MIXERS}, received "
-                             f"{channel_mixer!r}")
-        if isinstance(local_conv, bool) or not isinstance(local_conv, int) or local_conv < 0:
-            raise ValueError(f"local_conv: expected a non-negative int, received "
-                             f"{local_conv!r}")
+        check_placement(device, dtype, generator)
+        check_choice(channel_mixer, "channel_mixer", CHANNEL_MIXERS)
         check_positive(width=width, heads=heads)
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
+        check_int(local_conv, "local_conv", minimum=0)
+        check_parameter_memory(width * local_conv, "local_conv", "the convolution's taps", dtype)
+        if hidden is not None:
+            check_positive(hidden=hidden)
+            check_parameter_memory(2 * width * hidden, "hidden", "the MLP's weights", dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         attention = TensorAttention(width, heads, normalize=normalize, decay=decay,
                                     chunk_size=chunk_size, output_norm=output_norm, **kw)
@@ -120,8 +134,7 @@ class DTNBlock(CompositeLayer, TokenLayer):
     def forward(self, x: Tensor, *, mode: str = "chunk") -> Tensor:
         """``[B, T, width] → [B, T, width]``; ``mode`` selects the kernels of the tensor
         attention and the tensor interaction (``"naive"``, ``"chunk"``, ``"recurrent"``)."""
-        check_tokens(x, 3, self.width)
-        u = self.norm1(x)
+        u = self.norm1(self._tokens(x, 3))
         if self.local is not None:
             u = self.local(u)
         z = x + self.attention(u, mode=mode)
@@ -133,8 +146,7 @@ class DTNBlock(CompositeLayer, TokenLayer):
 
     def prefill(self, x: Tensor) -> tuple[Tensor, DTNBlockState]:
         """:meth:`forward` (chunked) and the state after the last token, for :meth:`step`."""
-        check_tokens(x, 3, self.width)
-        u, conv = self.norm1(x), None
+        u, conv = self.norm1(self._tokens(x, 3)), None
         if self.local is not None:
             u, conv = self.local.prefill(u)
         a, attention = self.attention.prefill(u)
@@ -148,10 +160,11 @@ class DTNBlock(CompositeLayer, TokenLayer):
     def step(self, x: Tensor, state: DTNBlockState | None = None
              ) -> tuple[Tensor, DTNBlockState]:
         """One token ``[B, width]`` with the carried state (``None`` before the first)."""
-        check_tokens(x, 2, self.width)
+        x = self._tokens(x, 2)
         if state is not None and not isinstance(state, DTNBlockState):
             raise TypeError(f"state: expected a DTNBlockState or None, received "
                             f"{type(state).__name__}")
+        check_state_batch(state, x.shape[0], "x_t")
         attention, mixer, conv = state if state is not None else (None, None, None)
         u = self.norm1(x)
         if self.local is not None:

@@ -1,15 +1,38 @@
-"""Argument checks shared by the Deep Tensor Network layers (clear errors before any work)."""
+"""Argument checks shared by the layers of :mod:`prodint.nn` (clear errors before any work).
+
+Built on :mod:`prodint.checks`; what is specific to layers lives here: sizes that must be
+positive ints (:func:`check_positive`), heads that divide the width (:func:`check_heads`),
+a decay in ``(0, 1]`` (:func:`check_decay`), where and in what the parameters live
+(:func:`check_placement`: ``device``, ``dtype``, ``generator``), the memory the parameters
+will take (:func:`check_parameter_memory`) and the dtype a layer accumulates in
+(:func:`accumulation_dtype`).
+"""
 
 from __future__ import annotations
 
-import math
+import torch
+
+from prodint.checks import check_bool as _check_bool
+from prodint.checks import check_float, check_int, check_memory
+from prodint.interaction import Expr
+
+__all__ = ["BLOCK_PARAMETERS", "HALF", "accumulation_dtype", "check_bool", "check_decay",
+           "check_expression_input", "check_heads", "check_parameter_memory", "check_placement",
+           "check_positive", "check_state_batch"]
+
+#: About how many parameters a block of a language model has per ``width²`` (the estimate
+#: checked before building one, or ``depth`` of them): tensor attention's four
+#: ``width × width`` matrices and an MLP of hidden width ``4·width``.
+BLOCK_PARAMETERS = 12
+
+#: Half-precision dtypes: layers run the sequence operators on them in float32.
+HALF = (torch.float16, torch.bfloat16)
 
 
 def check_positive(**values: object) -> None:
-    """Raise unless every value is a positive int (not a bool)."""
+    """Raise unless every value is a positive int (not a bool, not a float)."""
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, received {value!r}")
+        check_int(value, name, minimum=1)
 
 
 def check_heads(width: int, heads: int, **others: object) -> int:
@@ -24,8 +47,7 @@ def check_heads(width: int, heads: int, **others: object) -> int:
 def check_bool(**values: object) -> None:
     """Raise unless every value is a bool."""
     for name, value in values.items():
-        if not isinstance(value, bool):
-            raise TypeError(f"{name}: expected a bool, received {type(value).__name__}")
+        _check_bool(value, name)
 
 
 def check_decay(decay: object, causal: bool) -> float | None:
@@ -33,10 +55,79 @@ def check_decay(decay: object, causal: bool) -> float | None:
     check_bool(causal=causal)
     if decay is None:
         return None
-    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or \
-            not math.isfinite(decay) or not 0 < decay <= 1:
-        raise ValueError(f"decay: expected a number in (0, 1] or None, received {decay!r}")
+    value = check_float(decay, "decay", minimum=0.0, strict_minimum=True, maximum=1.0)
     if not causal:
         raise ValueError(f"decay: expected None for a non-causal layer (it has no order in "
                          f"time), received {decay!r}")
-    return float(decay)
+    return value
+
+
+def check_expression_input(x: object, prefix: object, width: int) -> Expr:
+    """``x`` as an expression with a channel axis ``m`` of size ``width`` (the input of a
+    layer's expression) and ``prefix`` (of its parameter names) a str."""
+    if not isinstance(x, Expr):
+        raise TypeError(f"x: expected an interaction expression (Expr), received "
+                        f"{type(x).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix: expected a str, received {type(prefix).__name__}")
+    if prefix and not (prefix + "W").isidentifier():
+        raise ValueError(f"prefix: expected the start of an identifier (parameter names are "
+                         f"prefix + 'Wq'...), received {prefix!r}")
+    sizes = {a.name: a.size for a in x.axes}
+    if sizes.get("m", width) != width or "m" not in sizes:
+        raise ValueError(f"x: expected an expression with the axis m of size width={width}, "
+                         f"received one with axes {list(x.axes)}")
+    return x
+
+
+def check_placement(device: object, dtype: object, generator: object) -> None:
+    """``device`` (``None``, a ``torch.device`` or a device string, of a device this machine
+    has), ``dtype`` (``None`` or a floating ``torch.dtype``) and ``generator`` (``None`` or a
+    ``torch.Generator``), the arguments every layer takes.
+
+    Raises:
+        TypeError: a value of another kind (an int device index, a str dtype...).
+        ValueError: a device string torch does not parse, or a device not available here.
+    """
+    if device is not None:
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device: expected None, a torch.device or a str such as 'cpu', "
+                            f"received {type(device).__name__}")
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError, ValueError) as error:
+            raise ValueError(f"device: expected a device available on this machine, received "
+                             f"{device!r} ({str(error).splitlines()[0][:80]})") from None
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point
+                              or dtype.is_complex):
+        raise TypeError(f"dtype: expected None or a floating torch.dtype, received {dtype!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected None or a torch.Generator, received "
+                        f"{type(generator).__name__}")
+
+
+def accumulation_dtype(dtype: torch.dtype | None) -> torch.dtype:
+    """The dtype a layer of parameters in ``dtype`` runs its sequence operator in: float32
+    for half precision (:data:`HALF`), else ``dtype`` (torch's default when ``None``)."""
+    dtype = dtype or torch.get_default_dtype()
+    return torch.float32 if dtype in HALF else dtype
+
+
+def check_state_batch(state: object, batch: int, source: str) -> None:
+    """Raise unless every tensor of the streaming ``state`` (nested tuples, ``None`` fields
+    skipped) has the batch size ``batch`` of ``source`` (``"x_t"``) in its first dim."""
+    if isinstance(state, torch.Tensor):
+        if state.dim() == 0 or state.shape[0] != batch:
+            raise ValueError(f"state: expected the state of a batch of {batch} (that of "
+                             f"{source}), received a tensor of shape {tuple(state.shape)}")
+    elif isinstance(state, (tuple, list)):
+        for part in state:
+            check_state_batch(part, batch, source)
+
+
+def check_parameter_memory(count: int, argument: str, what: str,
+                           dtype: torch.dtype | None) -> None:
+    """Refuse (naming ``argument``) before allocating ``count`` parameters of ``dtype`` for
+    ``what`` when they do not fit in :func:`prodint.checks.memory_limit`."""
+    itemsize = torch.empty(0, dtype=dtype or torch.get_default_dtype()).element_size()
+    check_memory(count * itemsize, argument, what)

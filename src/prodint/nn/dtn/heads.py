@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+import torch
 from torch import Tensor
 
 from prodint.interaction import Expr, MergeAxes, Permute
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
+from prodint.nn.dtn.checks import HALF, check_state_batch
 from prodint.ops.checks import check_tokens
 
 __all__ = ["MultiHeadOperator", "TokenLayer", "merged_projection"]
@@ -45,15 +47,18 @@ class TokenLayer(InteractionLayer):
 
     width: int
 
+    def _tokens(self, x: object, rank: int) -> Tensor:
+        """``x`` checked as ``[B, T, width]`` (``rank`` 3) or ``[B, width]`` (``rank`` 2), of
+        the dtype and device of the parameters."""
+        return check_tokens(x, rank, self.width, like=next(iter(self.params.values())))
+
     def general(self, x: Tensor) -> Tensor:
         """The compiled expression on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_plan(x)
+        return self.run_plan(self._tokens(x, 3))
 
     def reference(self, x: Tensor) -> Tensor:
         """The expression evaluated node by node on ``x [B, T, width]``."""
-        check_tokens(x, 3, self.width)
-        return self.run_reference(x)
+        return self.run_reference(self._tokens(x, 3))
 
 
 class MultiHeadOperator(TokenLayer, Generic[State]):
@@ -64,32 +69,50 @@ class MultiHeadOperator(TokenLayer, Generic[State]):
     :meth:`_operate`: the operator on ``q, k, v [B, T, H, head_dim]`` in a ``mode`` of
     :mod:`prodint.ops`, from a state, returning its output heads ``[B, T, H, D_v]`` and the
     final state when asked. :meth:`_merge` maps those heads to ``[B, T, width]``.
+
+    With parameters in half precision (float16, bfloat16) the operator runs in float32 on
+    ``q, k, v`` cast up, and its state stays in float32 (its sums over the sequence overflow
+    half precision on ordinary inputs); :meth:`_merge` casts back before ``Wo``.
     """
 
     heads: int
     head_dim: int
     causal: bool
+    #: the operator's state type (checked in :meth:`step`)
+    state_type: type
 
     def _operate(self, q: Tensor, k: Tensor, v: Tensor, mode: str, state: State | None,
                  keep_state: bool) -> tuple[Tensor, State | None]:
         raise NotImplementedError
 
     def _merge(self, o: Tensor) -> Tensor:
-        """Heads ``[B, T, H, D_v]`` → ``[B, T, width]``: merged, then ``Wo``."""
-        return o.flatten(-2) @ self.params["Wo"]
+        """Heads ``[B, T, H, D_v]`` → ``[B, T, width]``: merged, then ``Wo`` (in the
+        parameters' dtype)."""
+        wo = self.params["Wo"]
+        merged = o.flatten(-2)
+        if merged.dtype != wo.dtype:  # half-precision parameters: the operator ran in float32
+            cast = merged.to(wo.dtype)
+            if not bool(torch.isfinite(cast).all()) and bool(torch.isfinite(merged).all()):
+                raise ValueError(f"x: expected an input whose heads' output fits in {wo.dtype}, "
+                                 f"received one whose output reaches "
+                                 f"{float(merged.abs().max()):.3g} (normalise the output or "
+                                 f"use float32 parameters)")
+            merged = cast
+        return merged @ wo
 
     def _run(self, x: Tensor, mode: str, state: State | None,
              keep_state: bool) -> tuple[Tensor, State | None]:
         q, k, v = ((x @ self.params[name]).unflatten(-1, (self.heads, self.head_dim))
                    for name in ("Wq", "Wk", "Wv"))
+        if x.dtype in HALF:
+            q, k, v = q.float(), k.float(), v.float()
         o, new = self._operate(q, k, v, mode, state, keep_state)
-        return self._merge(o), new
+        return self._merge(o).to(x.dtype), new
 
     def forward(self, x: Tensor, *, mode: str = "chunk") -> Tensor:
         """``[B, T, width] → [B, T, width]``; ``mode`` one of the operator's forms
         (``"naive"``, ``"chunk"``, ``"recurrent"``)."""
-        check_tokens(x, 3, self.width)
-        return self._run(x, mode, None, False)[0]
+        return self._run(self._tokens(x, 3), mode, None, False)[0]
 
     def oracle(self, x: Tensor) -> Tensor:
         """The operator's naive form (:meth:`forward` with ``mode="naive"``)."""
@@ -104,8 +127,7 @@ class MultiHeadOperator(TokenLayer, Generic[State]):
         """:meth:`forward` (chunked) and the operator's state after the last token, from
         which :meth:`step` continues."""
         self._check_causal("prefill")
-        check_tokens(x, 3, self.width)
-        y, state = self._run(x, "chunk", None, True)
+        y, state = self._run(self._tokens(x, 3), "chunk", None, True)
         assert state is not None
         return y, state
 
@@ -113,7 +135,11 @@ class MultiHeadOperator(TokenLayer, Generic[State]):
         """One token ``[B, width]`` with the carried state (``None`` before the first);
         equals :meth:`forward` row by row."""
         self._check_causal("step")
-        check_tokens(x, 2, self.width)
+        x = self._tokens(x, 2)
+        if state is not None and not isinstance(state, self.state_type):
+            raise TypeError(f"state: expected a {self.state_type.__name__} or None, received "
+                            f"{type(state).__name__}")
+        check_state_batch(state, x.shape[0], "x_t")
         y, new = self._run(x.unsqueeze(1), "recurrent", state, True)
         assert new is not None
         return y[:, 0], new

@@ -15,10 +15,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from prodint.checks import check_float
 from prodint.interaction import Expr, Signal
 from prodint.interaction.library import head_projection, tensor_interaction_of
-from prodint.nn.dtn.checks import check_bool, check_heads
+from prodint.nn.dtn.checks import (
+    accumulation_dtype,
+    check_bool,
+    check_expression_input,
+    check_heads,
+    check_parameter_memory,
+    check_placement,
+)
 from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
+from prodint.ops.checks import check_eps
 from prodint.ops.tensor_interaction import TensorInteractionState, tensor_interaction
 
 __all__ = ["TensorInteraction", "tensor_interaction_expression"]
@@ -27,8 +36,18 @@ __all__ = ["TensorInteraction", "tensor_interaction_expression"]
 def tensor_interaction_expression(x: Expr, width: int, heads: int, *, causal: bool = True,
                                   eps: float = 1e-6, prefix: str = "") -> Expr:
     """The layer's expression on ``x[t, m]``, parameters ``<prefix>Wq``, ``Wk``, ``Wv``
-    (``[m, p]``) and ``Wo`` (``[p, m]``); value ``[t, m]``."""
-    d = width // heads
+    (``[m, p]``) and ``Wo`` (``[p, m]``); value ``[t, m]``.
+
+    Raises:
+        TypeError: ``x`` not an expression, ``prefix`` not a str, a size not an int,
+            ``causal`` not a bool, ``eps`` not a real number.
+        ValueError: ``x`` without the axis ``m`` of size ``width``, a size below 1, ``heads``
+            not dividing ``width``, ``eps`` not positive and finite.
+    """
+    d = check_heads(width, heads)
+    check_expression_input(x, prefix, width)
+    check_bool(causal=causal)
+    check_float(eps, "eps", minimum=0.0, strict_minimum=True)
     q, k, v = (head_projection(x, prefix + name, heads, d, axis="m")
                for name in ("Wq", "Wk", "Wv"))
     o = tensor_interaction_of(q, k, v, causal=causal, eps=eps)  # [t, h, d]
@@ -43,8 +62,16 @@ class TensorInteraction(MultiHeadOperator[TensorInteractionState]):
         heads: number of heads.
         causal: use the prefix matrices ``M_t`` (``prefill`` and ``step`` need it).
         chunk_size: chunk length of the chunked form.
-        eps: floor of ``‖M‖_F²``.
-        device, dtype, generator: where the parameters live, their dtype, the random draws.
+        eps: floor of ``‖M‖_F²`` (positive, at least the smallest normal number of the
+            dtype the operator runs in).
+        device, dtype, generator: where the parameters live, their dtype, the random draws
+            (in half precision the operator runs in float32).
+
+    Raises:
+        TypeError: a size that is not an int, ``causal`` not a bool, ``eps`` not a real
+            number, a ``device``/``dtype``/``generator`` of the wrong kind.
+        ValueError: a size below 1, ``heads`` not dividing ``width``, ``eps`` out of range,
+            parameters that would not fit in memory, a device this machine does not have.
 
     ``forward(x, mode=...)`` runs :func:`~prodint.ops.tensor_interaction.tensor_interaction`,
     ``oracle`` its naive form (every ``M_t`` formed); ``prefill`` and ``step`` carry the state
@@ -58,13 +85,18 @@ class TensorInteraction(MultiHeadOperator[TensorInteractionState]):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_placement(device, dtype, generator)
         self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
         check_bool(causal=causal)
+        check_eps(eps, accumulation_dtype(dtype))
+        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
         self.width, self.heads = width, heads
         self.causal, self.chunk_size, self.eps = causal, chunk_size, eps
         x = Signal("X", [("t", None), ("m", width)])
         super().__init__(self.expression_on(x, ""), device=device, dtype=dtype,
                          generator=generator)
+
+    state_type = TensorInteractionState
 
     def expression_on(self, x: Expr, prefix: str) -> Expr:
         """The expression on the input ``x[t, m]``, parameter names prefixed by ``prefix``."""

@@ -14,7 +14,12 @@ import torch
 from torch import Tensor
 
 from prodint.nn.dtn.block import DTNBlock
-from prodint.nn.dtn.checks import check_positive
+from prodint.nn.dtn.checks import (
+    BLOCK_PARAMETERS,
+    check_parameter_memory,
+    check_placement,
+    check_positive,
+)
 from prodint.nn.stacked_lm import StackedLM
 
 __all__ = ["DTN"]
@@ -28,6 +33,11 @@ class DTN(StackedLM):
         width, depth, heads: model width, number of blocks, heads per block.
         channel_mixer, normalize, decay, local_conv, chunk_size: passed to every block.
         device, dtype, generator: passed to every part.
+
+    Raises:
+        TypeError: a size that is not an int, an option of the wrong kind.
+        ValueError: a size below 1 (``vocab=0``, ``depth=-1``...), parameters that would not
+            fit in memory, or a block's option out of range.
 
     Calls take token ids (:class:`~prodint.nn.stacked_lm.StackedLM`): :meth:`forward`
     ``[B, T] → [B, T, vocab]`` logits, ``prefill`` (a prompt in parallel), ``step`` (one
@@ -46,7 +56,12 @@ class DTN(StackedLM):
                  decay: float | None = None, local_conv: int = 4, chunk_size: int = 64,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
+        check_placement(device, dtype, generator)
         check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
+        check_parameter_memory(vocab * width, "vocab, width", "the embedding table", dtype)
+        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth",
+                               f"{depth} blocks", dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         blocks = [DTNBlock(width, heads, channel_mixer=channel_mixer, normalize=normalize,
                            decay=decay, local_conv=local_conv, chunk_size=chunk_size, **kw)
