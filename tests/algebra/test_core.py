@@ -168,7 +168,11 @@ def test_an_empty_batch_gives_an_empty_product_with_every_kernel() -> None:
     alg = group_algebra(cyclic(6)).double()
     empty = torch.zeros(0, 6, dtype=torch.float64)
     for kernel in alg.available_kernels():
-        assert alg.mul(empty, torch.ones(6, dtype=torch.float64), kernel=kernel).shape == (0, 6)
+        x = empty.clone().requires_grad_()
+        out = alg.mul(x, torch.ones(6, dtype=torch.float64), kernel=kernel)
+        assert out.shape == (0, 6)
+        out.sum().backward()  # an empty batch still trains
+        assert x.grad is not None and x.grad.shape == (0, 6)
 
 
 def test_tolerances_and_dtypes_are_checked() -> None:

@@ -187,8 +187,8 @@ class Algebra(nn.Module):
         batch = broadcast_batch(x, y)
         name = self.kernel if kernel is None else kernels.check_applicable(
             self, kernel, argument="kernel")
-        if batch.numel() == 0:
-            return x.new_zeros(*batch, self.dim)
+        if batch.numel() == 0:  # no product to compute (and torch's FFTs refuse empty input)
+            return x * y
         check_workspace(kernels.workspace_bytes(self, name, batch.numel()), "x, y",
                         f"{name} kernel's workspace for {batch.numel():,} products")
         return kernels.KERNELS[name](self, x, y)

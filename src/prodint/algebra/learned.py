@@ -361,9 +361,10 @@ class LearnedAlgebra(nn.Module):
 
     # ------------------------------------------------------------------ product
     def check_element(self, x: Tensor, argument: str) -> None:
-        """Raise a clear error unless ``x`` is a ``[..., n]`` tensor of the algebra's dtype."""
-        # Algebra.check_element reads only dim, name and dtype, which this module defines with
-        # the same meaning, so both classes reject bad inputs with identical messages.
+        """Raise a clear error unless ``x`` is a ``[..., n]`` tensor of the algebra's dtype on
+        its device."""
+        # Algebra.check_element reads only dim, name, dtype and device, which this module
+        # defines with the same meaning, so both classes reject bad inputs alike.
         Algebra.check_element(cast(Algebra, self), x, argument)
 
     def mul(self, x: Tensor, y: Tensor) -> Tensor:
