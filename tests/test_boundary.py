@@ -103,7 +103,7 @@ def test_random_values(entry: Entry) -> None:
         if isinstance(arguments[name], str) and name in entry.free_text:
             must_raise = False
         mutation = Mutation(f"random {value!r:.60}", lambda v: value, must_raise=must_raise)
-        problem = check_mutation(entry.run, arguments, name, mutation,
+        problem = check_mutation(entry.run, entry.arguments, name, mutation,
                                  aliases=entry.aliases.get(name, ()))
         assert problem is None, f"{name} <- {mutation.label}: {problem}"
 

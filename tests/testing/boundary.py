@@ -59,7 +59,8 @@ def _norm(t: torch.Tensor) -> torch.Tensor:
 
 
 def _roll(g: str, t: torch.Tensor) -> torch.Tensor:
-    return t.roll({"identity": 0, "shift": 1}[g], -1)
+    """The cyclic shift of the last dim (a 0-dim tensor has none: every shift fixes it)."""
+    return t.roll({"identity": 0, "shift": 1}[g], -1) if t.dim() else t
 
 
 def _tiny_run(a: dict[str, Any]) -> int:

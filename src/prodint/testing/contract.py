@@ -216,15 +216,25 @@ def _valid_arguments(arguments: object) -> dict[str, Any]:
     return base
 
 
-def check_mutation(run: Callable[[dict[str, Any]], Any], arguments: dict[str, Any],
+def check_mutation(run: Callable[[dict[str, Any]], Any],
+                   arguments: dict[str, Any] | Callable[[], dict[str, Any]],
                    argument: str, mutation: Mutation, *, aliases: Collection[str] = (),
                    timeout: float = 20.0, memory: int = 3 << 30,
                    valid_finite: bool = True) -> str | None:
     """The problem with ``run`` on ``arguments`` with ``argument`` replaced by ``mutation``
-    (a sentence), or ``None`` when the contract holds. ``valid_finite``: the valid call's
-    result is finite, so a finite result is demanded."""
+    (a sentence), or ``None`` when the contract holds.
+
+    ``arguments`` is the dict of valid arguments or, better, the factory that builds one:
+    then the call with the mutation and the reference call each get fresh arguments (a
+    generator the first call used is not shared with the second). ``valid_finite``: the
+    valid call's result is finite, so a finite result is demanded."""
     check_callable(run, "run")
-    check_instance(arguments, "arguments", dict)
+    if callable(arguments):
+        factory = arguments
+        arguments = _valid_arguments(factory)
+    else:
+        check_instance(arguments, "arguments", dict)
+        factory = None
     if argument not in arguments:
         raise ValueError(f"argument: expected one of the arguments {sorted(arguments)}, "
                          f"received {describe(argument)}")
@@ -268,7 +278,10 @@ def check_mutation(run: Callable[[dict[str, Any]], Any], arguments: dict[str, An
                     not bool(torch.isfinite(t).all()):
                 return "returned a non-finite result from finite input"
     if mutation.reference is not None:
-        same = dict(arguments, **{argument: mutation.reference(valid)})
+        # fresh arguments where a factory is given: a generator or a buffer the first call
+        # used is not shared with the reference call
+        again = arguments if factory is None else _valid_arguments(factory)
+        same = dict(again, **{argument: mutation.reference(again[argument])})
         expected = _guarded(lambda: run(same), timeout, memory)
         if not _close(result, expected):
             return "returned a result different from that of the equivalent valid input"
@@ -311,7 +324,7 @@ def check_contract(run: Callable[[dict[str, Any]], Any],
         if name in fixed:
             continue
         for mutation in mutations(value, tensors=tensors, free_text=name in free_text):
-            problem = check_mutation(run, arguments(), name, mutation,
+            problem = check_mutation(run, arguments, name, mutation,
                                      aliases=alias.get(name, ()), timeout=timeout,
                                      memory=memory, valid_finite=valid_finite)
             if problem is not None:
