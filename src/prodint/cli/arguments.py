@@ -4,9 +4,9 @@
   status 2 (no usage dump); subcommand parsers inherit it.
 - Option types refuse a bad value while the command line is parsed, before any work, with
   the message of :mod:`prodint.checks` (``argument --steps: expected ..., received ...``):
-  :func:`count` (:data:`positive_int`, :data:`non_negative_int`), :func:`seed`,
-  :func:`fraction`, :func:`finite_float`, :func:`device`, and the paths
-  :func:`writable_dir`, :func:`writable_file`, :func:`readable_file` (an output is checked
+  :func:`count` (:data:`positive_int`, :data:`non_negative_int`), :data:`seed`,
+  :data:`fraction`, :data:`device`, and the paths
+  :data:`writable_dir`, :data:`writable_file`, :data:`readable_file` (an output is checked
   where it will go before the run, not when the run is over).
 - :func:`add_out`: the one ``--out DIR`` option of every command that writes files, and
   :func:`check_out`: the files a command will write there checked before its run.
@@ -40,7 +40,6 @@ __all__ = [
     "count",
     "device",
     "fail",
-    "finite_float",
     "fraction",
     "non_negative_int",
     "positive_int",
@@ -133,8 +132,6 @@ def _real(text: str) -> float:
         raise ValueError(f"value: expected a number, received {text!r}") from None
 
 
-#: A finite number.
-finite_float = _option(lambda text: check_float(_real(text), "value"), "finite number")
 #: A number in ``(0, 1]``.
 fraction = _option(lambda text: check_float(_real(text), "value", minimum=0.0, maximum=1.0,
                                             strict_minimum=True), "fraction")

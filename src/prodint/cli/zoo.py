@@ -36,7 +36,7 @@ def check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Print the zoo table; 0 if every execution of every family matched, else 1."""
     with console.status("measuring the zoo") as status:
-        section = zoo.section(progress=lambda name: status.update(
+        section = zoo.section(zoo.PAIRS, progress=lambda name: status.update(
             f"measuring the zoo: {name}"))
     print_section(console, section)
     return 0 if section.passed else 1
