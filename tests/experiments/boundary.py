@@ -99,9 +99,12 @@ ENTRIES = [
           lambda: dict(results=[ExperimentResult(**_result_arguments())])),
     Entry(("prodint.experiments.polycubes.check_experiment",),
           lambda a: check_experiment(**a), _polycube_arguments),
+    # Every count in range is a valid run whose time grows with it (a random one may take
+    # hours): the counts are fuzzed through check_experiment above, which the run calls first.
     Entry(("prodint.experiments.polycubes.run_polycube_experiment",),
           lambda a: [r.rotated_accuracy for r in run_polycube_experiment(**a)],
-          _polycube_arguments),
+          _polycube_arguments,
+          fixed=frozenset({"steps", "batch_per_class", "test_per_class", "train_rotations"})),
     Entry(("prodint.experiments.shakespeare.ExperimentConfig",),
           lambda a: replace(ExperimentConfig(**a)).width, _config_arguments),
     Entry(("prodint.experiments.shakespeare.check_sizes",), lambda a: check_sizes(**a),
