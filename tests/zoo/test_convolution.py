@@ -92,7 +92,7 @@ def test_unsupported_options_are_named() -> None:
     with pytest.raises(TypeError, match="module: no converter for ReLU"):
         from_torch(nn.ReLU())
     layer = ConvNd(2, 3, 4, 3)
-    with pytest.raises(ValueError, match=r"x: expected \[batch, 3, 2 spatial dims\]"):
+    with pytest.raises(ValueError, match=r"x: expected \[batch, in_channels=3, n=2 spatial dims\]"):
         layer(torch.randn(1, 4, 5, 5))
 
 
@@ -121,7 +121,8 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(ValueError, match=r"output_padding: expected less than stride or "
                                          r"dilation"):
         ConvTransposeNd(1, 2, 2, 3, stride=2, output_padding=2)
-    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[batch, 2, 1 spatial dims\], "
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[batch, in_channels=2, "
+                                        r"n=1 spatial dims\], "
                                         r"received list"):
         ConvNd(1, 2, 2, 3)([[1.0]])
 

@@ -54,10 +54,10 @@ def test_bilinear_from_torch(bias: bool) -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"x: expected \[\.\.\., 5\]"):
+    with pytest.raises(ValueError, match=r"x: expected \[\.\.\., in_features=5\]"):
         GLU(5, 3)(torch.randn(2, 4))
-    with pytest.raises(ValueError, match=r"x2: expected \[\.\.\., 3\]"):
+    with pytest.raises(ValueError, match=r"x2: expected \[\.\.\., in2_features=3\]"):
         Bilinear(4, 3, 2)(torch.randn(2, 4), torch.randn(2, 4))
-    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[\.\.\., 3\], "
+    with pytest.raises(TypeError, match=r"x: expected a torch.Tensor \[\.\.\., in_features=3\], "
                                         r"received ndarray"):
         SwiGLU(3, 4, 2)(torch.randn(2, 3).numpy())

@@ -119,11 +119,14 @@ def check_input(x: object, argument: str, like: Tensor, *, rank: int | Sequence[
     return x
 
 
-def check_features(x: object, features: int, like: Tensor, argument: str = "x") -> Tensor:
-    """``x`` as ``[..., features]`` in the dtype and on the device of ``like``."""
-    x = check_input(x, argument, like, layout=f"[..., {features}]")
+def check_features(x: object, features: int, like: Tensor, argument: str = "x",
+                   name: str = "in_features") -> Tensor:
+    """``x`` as ``[..., features]`` in the dtype and on the device of ``like``; ``name`` is
+    the constructor argument that gave ``features``."""
+    x = check_input(x, argument, like, layout=f"[..., {name}={features}]")
     if x.dim() == 0 or x.shape[-1] != features:
-        raise ValueError(f"{argument}: expected [..., {features}], received {tuple(x.shape)}")
+        raise ValueError(f"{argument}: expected [..., {name}={features}], received "
+                         f"{tuple(x.shape)}")
     return x
 
 

@@ -139,7 +139,7 @@ class _Convolution(InteractionLayer):
 
     def _check(self, x: object) -> Tensor:
         """``x`` as ``[batch, in_channels, *spatial]`` in the layer's dtype and device."""
-        layout = f"[batch, {self.in_channels}, {self.n} spatial dims]"
+        layout = f"[batch, in_channels={self.in_channels}, n={self.n} spatial dims]"
         x = check_input(x, "x", self.param("W"), rank=self.n + 2, layout=layout)
         if x.shape[1] != self.in_channels:
             raise ValueError(f"x: expected {layout}, received {tuple(x.shape)}")

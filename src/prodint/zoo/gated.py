@@ -105,8 +105,8 @@ class Bilinear(InteractionLayer):
         self.in1_features, self.in2_features, self.bias = in1_features, in2_features, bias
 
     def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
-        check_features(x1, self.in1_features, self.param("A"), "x1")
-        check_features(x2, self.in2_features, self.param("A"), "x2")
+        check_features(x1, self.in1_features, self.param("A"), "x1", "in1_features")
+        check_features(x2, self.in2_features, self.param("A"), "x2", "in2_features")
         if x1.shape[:-1] != x2.shape[:-1]:
             raise ValueError(f"x2: expected leading dims {tuple(x1.shape[:-1])} (those of x1), "
                              f"received shape {tuple(x2.shape)}")
