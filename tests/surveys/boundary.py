@@ -19,6 +19,8 @@ from prodint.surveys import algebra, hypercube, interaction, ops, zoo
 from prodint.testing.contract import Entry
 from prodint.zoo import from_torch
 
+_TIMING_SIZES = frozenset({"length", "heads", "dim"})
+
 
 def _tiny_pair() -> Pair:
     def make(dtype: torch.dtype) -> Built:
@@ -77,10 +79,13 @@ ENTRIES = [
     Entry(("prodint.surveys.ops.forms_rows",),
           lambda a: [(r.chunk_error, r.recurrent_error) for r in ops.forms_rows(**a)],
           lambda: dict(length=5, chunk_size=2)),
+    # Every size the memory check accepts is a valid timing whose time grows with it (a
+    # random one may take minutes): the timing sizes' refusals are tested in test_ops.py.
     Entry(("prodint.surveys.ops.speed_row",), lambda a: ops.speed_row(**a).length,
-          lambda: dict(length=8, heads=1, dim=4)),
+          lambda: dict(length=8, heads=1, dim=4), fixed=_TIMING_SIZES),
     Entry(("prodint.surveys.ops.section",), lambda a: _passed(ops.section(**a)),
-          lambda: dict(length=5, chunk_size=2, speed_length=8, heads=1, dim=4)),
+          lambda: dict(length=5, chunk_size=2, speed_length=8, heads=1, dim=4),
+          fixed=_TIMING_SIZES | {"speed_length"}),
     _row(ops.FormsRow, operator="tensor attention", variant="plain", length=75,
          chunk_error=1e-16, recurrent_error=1e-16),
     _row(ops.SpeedRow, length=4096, chunk_ms=10.0, sdpa_ms=20.0, ratio=0.5),

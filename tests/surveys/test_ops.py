@@ -2,7 +2,7 @@
 
 import pytest
 
-from prodint.surveys.ops import forms_rows, speed_row
+from prodint.surveys.ops import forms_rows, section, speed_row
 
 
 def test_forms_agree_with_the_definition() -> None:
@@ -28,3 +28,15 @@ def test_sizes_are_refused_before_allocation() -> None:
         speed_row(length=8, heads=2**40, dim=4)
     with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received 0$"):
         forms_rows(length=5, chunk_size=0)
+    for sizes in (dict(length=0), dict(heads=-1), dict(dim=0)):
+        name, = sizes
+        with pytest.raises(ValueError, match=rf"^{name}: expected a positive int"):
+            speed_row(**{"length": 8, "heads": 1, "dim": 4, **sizes})
+    for sizes in (dict(length=2**40), dict(dim=10**30)):
+        name, = sizes
+        with pytest.raises(ValueError, match=rf"^{name}: expected a size whose inputs"):
+            speed_row(**{"length": 8, "heads": 1, "dim": 4, **sizes})
+    with pytest.raises(TypeError, match=r"^length: expected an int, received 8.0$"):
+        speed_row(length=8.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^speed_length: expected a size whose inputs"):
+        section(length=5, chunk_size=2, speed_length=2**40)
