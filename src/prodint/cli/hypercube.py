@@ -24,10 +24,10 @@ from prodint.cli.arguments import (
     seed,
 )
 from prodint.hypercube.analyze import Analysis, analyze_table
-from prodint.hypercube.plots import plot_spectra, plot_training
+from prodint.hypercube.plots import render_spectra, render_training
 from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
 from prodint.hypercube.train import Recipe
-from prodint.report import write_json
+from prodint.report import write_atomic, write_json
 
 __all__ = ["FILES", "add_parser", "check", "run", "summary"]
 
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(evidence)
     if args.out is not None:
         write_json(args.out / "summary.json", record)
-        plot_training(analysis.result, args.out / "training.png")
-        plot_spectra(analysis.diagnostics, args.out / "spectra.png")
+        write_atomic(args.out / "training.png", render_training(analysis.result))
+        write_atomic(args.out / "spectra.png", render_spectra(analysis.diagnostics))
         console.print(f"results: {args.out.resolve()}")
     return 0

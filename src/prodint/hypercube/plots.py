@@ -1,18 +1,13 @@
 """Figures of a HyperCube run (matplotlib, Agg backend): training curves and spectra.
 
-Each figure is rendered to PNG bytes first (:func:`render_training`, :func:`render_spectra`);
-:func:`plot_training` and :func:`plot_spectra` then write them atomically: to a temporary
-file of a unique name in the target's folder, flushed to disk, then renamed over the target,
-so a reader sees the old figure or the new one, never a partial one (a full disk leaves the
-old file in place and no temporary behind).
+Each figure is rendered to PNG bytes (:func:`render_training`, :func:`render_spectra`); the
+application writes them with its atomic writer (``prodint.report.write_atomic``), so a reader
+sees the old figure or the new one, never a partial one.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path
 
 import matplotlib
 
@@ -76,56 +71,3 @@ def render_spectra(diagnostics: Diagnostics) -> bytes:
     return _png(fig)
 
 
-def _check_path(path: object) -> Path:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path: expected a str or os.PathLike, received "
-                        f"{type(path).__name__} {path!r:.60}")
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"path: expected a file path, received the folder {str(target)!r}")
-    return target
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a uniquely named temporary file in its folder,
-    flushed and synced, then renamed over ``path``; the temporary is removed on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's file is private; give it a plain open's mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def plot_training(result: TrainResult, path: str | os.PathLike[str]) -> Path:
-    """:func:`render_training` written atomically to ``path`` (its folder created).
-
-    Raises:
-        TypeError: ``result`` is not a ``TrainResult``, ``path`` not a str or path.
-        ValueError: ``path`` is a folder.
-        OSError: the file cannot be written (the old file, if any, is left as it was).
-    """
-    target = _check_path(path)
-    write_bytes_atomic(target, render_training(result))
-    return target
-
-
-def plot_spectra(diagnostics: Diagnostics, path: str | os.PathLike[str]) -> Path:
-    """:func:`render_spectra` written atomically to ``path`` (its folder created).
-
-    Raises:
-        TypeError: ``diagnostics`` is not a ``Diagnostics``, ``path`` not a str or path.
-        ValueError: ``path`` is a folder.
-        OSError: the file cannot be written (the old file, if any, is left as it was).
-    """
-    target = _check_path(path)
-    write_bytes_atomic(target, render_spectra(diagnostics))
-    return target
