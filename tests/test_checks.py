@@ -131,7 +131,7 @@ def test_memory_limit_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_check_memory_refuses_with_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRODINT_MAX_BYTES", str(2**30))
     check_memory(2**30, "n", "the Cayley table")
-    with pytest.raises(ValueError, match=r"^n: expected a size whose the Cayley table fits in "
+    with pytest.raises(ValueError, match=r"^n: expected a size for which the Cayley table fits in "
                                          r"1.0 GiB \(PRODINT_MAX_BYTES\), received one that "
                                          r"would need about 8.0 TiB$"):
         check_memory(8 * 2**40, "n", "the Cayley table")

@@ -20,3 +20,34 @@ def test_quick_start_is_the_two_commands() -> None:
     first_block = re.search(r"```bash\n(.*?)```", quick, re.S).group(1)  # type: ignore[union-attr]
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
     assert commands == ["make demo", "make test"]
+
+
+def test_readme_error_examples_are_the_errors_raised() -> None:
+    """Each ``>>> call`` followed by ``XError: message`` in a ``pycon`` block raises that
+    error with that message (``…`` stands for a machine-dependent part)."""
+    blocks = re.findall(r"```pycon\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    checked = 0
+    for block in blocks:
+        namespace: dict[str, object] = {}
+        lines = block.splitlines()
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            if not line.startswith(">>> "):
+                continue
+            shown = re.match(r"(\w+Error): (.*)", after)
+            if shown is None:
+                exec(line[4:], namespace)
+                continue
+            try:
+                exec(line[4:], namespace)
+            except Exception as error:  # the kind is compared below
+                assert type(error).__name__ == shown.group(1), line
+                message, at = str(error), 0
+                for piece in shown.group(2).split("…"):
+                    found = message.find(piece.strip(), at)
+                    assert found >= 0, (piece, message)
+                    at = found + len(piece.strip())
+                checked += 1
+            else:
+                raise AssertionError(f"{line[4:]} raised nothing")
+    assert checked >= 2

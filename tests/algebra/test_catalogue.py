@@ -247,7 +247,7 @@ def test_identities_reported_correctly() -> None:
 ])
 def test_huge_sizes_are_refused_with_the_estimate_before_building(build, argument) -> None:
     # Each would allocate terabytes; the refusal comes at once, with the estimate.
-    with pytest.raises(ValueError, match=rf"{argument}: expected a size whose algebra "
+    with pytest.raises(ValueError, match=rf"{argument}: expected a size for which algebra "
                                          rf"\(.* structure constants.*would need about .*B"):
         build()
 

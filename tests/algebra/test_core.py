@@ -194,7 +194,7 @@ def test_tolerances_and_dtypes_are_checked() -> None:
 def test_large_dense_tensors_are_refused_with_the_estimate(monkeypatch) -> None:
     monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 30))
     alg = hadamard(2048)  # the dense Γ would take 2048³ · 4 bytes = 32 GiB
-    with pytest.raises(ValueError, match=r"structure_constants: expected a size whose dense "
+    with pytest.raises(ValueError, match=r"structure_constants: expected a size for which dense "
                                          r"\[n, n, n\] tensor .* about 32.0 GiB"):
         _ = alg.structure_constants
     with pytest.raises(ValueError, match=r"kernel: .* about 32.0 GiB"):

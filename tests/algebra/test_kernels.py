@@ -160,7 +160,8 @@ def test_a_broadcast_batch_whose_workspace_does_not_fit_is_refused(monkeypatch) 
     monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 30))
     alg = clifford(4)  # n = 16: the dense kernel's [..., n, n] intermediate is 1 KiB a product
     x, y = torch.randn(2000, 1, 16), torch.randn(1, 2000, 16)  # 4,000,000 products
-    with pytest.raises(ValueError, match=r"x, y: expected a size whose dense kernel's workspace "
+    with pytest.raises(ValueError, match=r"x, y: expected a size for which dense kernel's "
+                                         r"workspace "
                                          r"for 4,000,000 products fits in 1.0 GiB .*about 3.8 GiB"):
         alg.mul(x, y, kernel="dense")
     assert alg.mul(x[:10], y[:, :10], kernel="dense").shape == (10, 10, 16)

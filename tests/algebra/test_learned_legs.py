@@ -10,7 +10,7 @@ from prodint.groups import cyclic, direct_sum, regular, sign, so3_vector
 def test_a_huge_svd_solve_is_refused_with_the_estimate() -> None:
     # A non-permutation symmetry on 32 dims: 32³ = 32,768 unknowns, a 32 GiB constraint SVD.
     rep = direct_sum(*[sign(cyclic(2))] * 32)
-    with pytest.raises(ValueError, match=r"symmetry: expected a size whose SVD solve .* "
+    with pytest.raises(ValueError, match=r"symmetry: expected a size for which SVD solve .* "
                                          r"32,768 entries .* fits in 1.0 GiB.*about 32.0 GiB"):
         LearnedAlgebra(32, symmetry=rep, mode="constrained")
     # Fewer legs, a smaller solve: 32² unknowns.
@@ -24,7 +24,7 @@ def test_orbit_solves_scale_to_the_same_size() -> None:
 
 
 def test_huge_dimensions_and_initial_scales_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"dim: expected a size whose structure constants "
+    with pytest.raises(ValueError, match=r"dim: expected a size for which structure constants "
                                          r"\[n, n, n\] .*would need about 64.0 TiB"):
         LearnedAlgebra(2**14)
     with pytest.raises(TypeError, match=r"dim: expected an int, received 3.0"):

@@ -18,13 +18,17 @@ from prodint.checks import (
     check_count,
     check_device,
     check_dtype,
+    check_features,
     check_float,
     check_generator,
     check_instance,
     check_int,
+    check_layer_input,
+    check_layer_options,
     check_memory,
     check_name,
     check_names,
+    check_parameter_memory,
     check_same_device,
     check_seed,
     check_tensor,
@@ -96,6 +100,21 @@ ENTRIES += [
           lambda: dict(value=["t", "c"], argument="value", single=False, empty=False),
           free_text=frozenset({"argument"})),
     Entry(("prodint.checks.describe",), lambda a: describe(**a), lambda: dict(value=_x())),
+]
+
+ENTRIES += [
+    Entry(("prodint.checks.check_layer_options",), lambda a: check_layer_options(**a),
+          lambda: dict(device="cpu", dtype=torch.float64, generator=torch.Generator())),
+    Entry(("prodint.checks.check_parameter_memory",), lambda a: check_parameter_memory(**a),
+          lambda: dict(count=100, argument="count", dtype=torch.float32, tables=10,
+                       what="the weights"),
+          free_text=frozenset({"argument", "what"})),
+    Entry(("prodint.checks.check_layer_input",), lambda a: check_layer_input(**a),
+          lambda: dict(x=_x(), argument="x", like=_x(), rank=2, layout="[B, D]"),
+          free_text=frozenset({"argument", "layout"})),
+    Entry(("prodint.checks.check_features",), lambda a: check_features(**a),
+          lambda: dict(x=_x(), features=3, like=_x(), argument="x", name="in_features"),
+          free_text=frozenset({"argument", "name"})),
 ]
 
 EXEMPT = {"prodint.checks.FLOATING": "a constant: the default floating dtypes"}

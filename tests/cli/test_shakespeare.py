@@ -21,10 +21,10 @@ def test_cli_refuses_sizes_the_models_cannot_take(tmp_path, capsys) -> None:
     assert line.startswith("prodint shakespeare: error: heads: expected a divisor of width=16")
     assert main(["shakespeare", "--length", "100000000", "--out", str(tmp_path)]) == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("prodint shakespeare: error: length: expected a size whose "
+    assert line.startswith("prodint shakespeare: error: length: expected a size for which "
                            "training activations fits in ")
     assert main(["shakespeare", "--contexts", "8", "99999999", "--out", str(tmp_path)]) == 2
     line, = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("prodint shakespeare: error: --contexts: expected a size whose "
+    assert line.startswith("prodint shakespeare: error: --contexts: expected a size for which "
                            "prefill of the longest prompt fits in ")
     assert list(tmp_path.iterdir()) == []

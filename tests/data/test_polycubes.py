@@ -72,10 +72,10 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
 
 
 def test_sizes_and_kinds_are_checked_before_sampling() -> None:
-    with pytest.raises(ValueError, match=r"n_per_class: expected a size whose set of "
+    with pytest.raises(ValueError, match=r"n_per_class: expected a size for which set of "
                                          r"8796093022208 clouds fits in"):
         make_polycubes(2**40)
-    with pytest.raises(ValueError, match=r"rotations: expected a size whose 1099511627776 "
+    with pytest.raises(ValueError, match=r"rotations: expected a size for which 1099511627776 "
                                          r"rotation matrices fits in"):
         make_polycubes(1, rotations=2**40)
     with pytest.raises(TypeError, match=r"rotations: expected an int, received 2\.5"):

@@ -75,7 +75,7 @@ def test_a_corpus_checks_its_fields() -> None:
 
 def test_batch_sizes_are_checked_before_allocating() -> None:
     corpus = CharCorpus.from_text("hello world " * 5, 0.2)
-    with pytest.raises(ValueError, match=r"batch: expected a size whose 1099511627776 windows "
+    with pytest.raises(ValueError, match=r"batch: expected a size for which 1099511627776 windows "
                                          r"of 5 ids fits in .* would need about 160\.0 TiB"):
         corpus.batch("train", 2**40, 4, torch.Generator())
     with pytest.raises(TypeError, match=r"batch: expected an int, received 2\.0"):

@@ -51,10 +51,10 @@ def test_short_training_generalises_to_rotations_only_for_the_equivariant_model(
 
 
 def test_arguments_are_sized_before_any_training() -> None:
-    with pytest.raises(ValueError, match=r"^test_per_class: expected a size whose test set "
+    with pytest.raises(ValueError, match=r"^test_per_class: expected a size for which test set "
                                          r"fits in .*, received one that would need about"):
         run_polycube_experiment(steps=1, test_per_class=2**31)
-    with pytest.raises(ValueError, match=r"^train_rotations: expected a size whose fixed "
+    with pytest.raises(ValueError, match=r"^train_rotations: expected a size for which fixed "
                                          r"rotations fits in"):
         check_experiment(train_rotations=2**40)
     with pytest.raises(ValueError, match=r"^steps: expected an int in \[1, 10000000\]"):

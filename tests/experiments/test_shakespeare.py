@@ -49,10 +49,10 @@ def test_run_writes_results_plot_and_report(tmp_path) -> None:
 
 
 def test_sizes_are_refused_with_the_estimate_before_anything_is_built(tmp_path) -> None:
-    with pytest.raises(ValueError, match=r"^width: expected a size whose two models \(weights, "
+    with pytest.raises(ValueError, match=r"^width: expected a size for which two models \(weights, "
                                          r"gradients, Adam\) fits in .*about [\d,.]+ PiB$"):
         replace(TINY, width=2**31)
-    with pytest.raises(ValueError, match=r"^generation_contexts: expected a size whose "
+    with pytest.raises(ValueError, match=r"^generation_contexts: expected a size for which "
                                          r"prefill of the longest prompt fits in"):
         replace(TINY, generation_contexts=(8, 10**8))
     with pytest.raises(ValueError, match=r"^heads: expected an int in \[1, 16\], received 32$"):

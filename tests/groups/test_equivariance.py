@@ -386,19 +386,19 @@ def test_choose_solver_checks_the_symmetries():
 
 def test_solver_working_memory_is_refused_with_the_estimate(monkeypatch):
     wide = trivial(cyclic(2), 1000)
-    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose working "
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size for which working "
                                          r"memory of the SVD solver for 1,000,000 unknowns and "
                                          r"1 generators fits in .* about 29\.1 TiB$"):
         equivariant_basis(wide, wide, solver="svd")
-    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose constraint "
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size for which constraint "
                                          r"matrix on 1,000,000 unknowns"):
         constraint_matrix(wide, wide)
-    with pytest.raises(ValueError, match=r"^rep: expected a size whose working memory of the "
+    with pytest.raises(ValueError, match=r"^rep: expected a size for which working memory of the "
                                          r"SVD solver for 216,000 unknowns .* TiB$"):
         equivariant_bilinear_basis(trivial(cyclic(2), 60), solver="svd")
     monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 40))  # a machine budget above 1 GiB
     big = trivial(cyclic(2), 300)
-    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size whose dense basis "
+    with pytest.raises(ValueError, match=r"^rep_in, rep_out: expected a size for which dense basis "
                                          r"of 90,000 orbits over 90,000 index pairs \(max_bytes\)"
                                          r" fits in 1\.0 GiB, .* about 60\.3 GiB$"):
         equivariant_basis(big, big)  # the orbits are found, their dense basis is too large

@@ -220,7 +220,8 @@ def test_constructor_argument_validation(ctor):
     (cyclic, 10**30, "C1"), (symmetric, 10**30, "S1"),
 ])
 def test_huge_groups_are_refused_with_the_estimate_before_allocating(ctor, n, table):
-    with pytest.raises(ValueError, match=rf"^n: expected a size whose Cayley table of {table}"
+    with pytest.raises(ValueError, match=rf"^n: expected a size for which the Cayley table of "
+                                         rf"{table}"
                                          r".* fits in .*, received one that would need about "
                                          r"[\d,.]+ (TiB|PiB)$"):
         ctor(n)
@@ -232,9 +233,11 @@ def test_memory_budget_follows_prodint_max_bytes(monkeypatch):
                                          r"received one that would need about 3\.0 MiB$"):
         cyclic(314)  # 4 tables of 314² longs
     assert cyclic(100).order == 100
-    with pytest.raises(ValueError, match=r"^n: expected a size whose list of the 8! permutations"):
+    with pytest.raises(ValueError, match=r"^n: expected a size for which list of the 8! "
+                                         r"permutations"):
         symmetric_permutations(8)  # 40320 · (16·8 + 64) bytes = 7.4 MiB
-    with pytest.raises(ValueError, match="g, h: expected a size whose Cayley table of C20xC20"):
+    with pytest.raises(ValueError, match="g, h: expected a size for which the Cayley table of "
+                                         "C20xC20"):
         direct_product(cyclic(20), cyclic(20))
 
 

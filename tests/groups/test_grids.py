@@ -58,12 +58,13 @@ def test_bad_grids_are_refused() -> None:
 
 
 def test_huge_grids_are_refused_with_the_estimate() -> None:
-    with pytest.raises(ValueError, match=r"^shape: expected a size whose Cayley table of the "
+    with pytest.raises(ValueError, match=r"^shape: expected a size for which the Cayley table of "
+                                         r"the "
                                          r"translations of 1,000,000 points fits in .*, received "
                                          r"one that would need about 29\.1 TiB$"):
         grid_translations((1000, 1000))
     with pytest.raises(ValueError, match=r"^shape: .* translations of 1,099,511,627,776 points"):
         grid_translations(2**40)
-    with pytest.raises(ValueError, match=r"^size: expected a size whose action of D4 on "
+    with pytest.raises(ValueError, match=r"^size: expected a size for which action of D4 on "
                                          r"1099511627776x1099511627776 points fits in"):
         grid_rotations(dihedral(4), 2**40)

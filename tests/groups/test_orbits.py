@@ -184,12 +184,12 @@ def test_bad_input_names_the_argument_and_the_sizes() -> None:
                                          r"\(axes \['c', 'o'\]\), received shape \(2, 5\)$"):
         orbit_partition((5, 5), {0: t, 1: t}, names=("c", "o"),
                         support=torch.ones(2, 5, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"^sizes: expected a size whose orbit search over 25 "
+    with pytest.raises(ValueError, match=r"^sizes: expected a size for which orbit search over 25 "
                                          r"entries under 1 generators \(max_bytes\) fits in "
                                          r"1000 B, received one that would need about 1\.4 KiB$"):
         orbit_partition((5, 5), {0: t, 1: t}, max_bytes=1000)
     big = grid_translations((32, 32))
-    with pytest.raises(ValueError, match=r"^sizes: expected a size whose working memory of the "
+    with pytest.raises(ValueError, match=r"^sizes: expected a size for which working memory of the "
                                          r"SVD solver for 1,048,576 unknowns and 2 generators "
                                          r"fits in .*, received one that would need about "
                                          r"40\.0 TiB$"):
@@ -209,7 +209,7 @@ def test_orbit_labels_are_checked_before_use():
         orbit_basis(torch.tensor([0, -2]))
     with pytest.raises(TypeError, match=r"^labels: expected dtype int64, received torch.float64$"):
         orbit_basis(labels.double())
-    with pytest.raises(ValueError, match=r"^labels: expected a size whose dense basis of "
+    with pytest.raises(ValueError, match=r"^labels: expected a size for which dense basis of "
                                          r"1,000 orbits over 1,000 entries \(max_bytes\) fits "
                                          r"in 1000 B, received one that would need about "
                                          r"7\.6 MiB$"):
@@ -250,6 +250,6 @@ def test_symmetry_arguments_are_checked():
         orbit_partition((3, 3), {0: c3, 1: c3}, names="oi")
     with pytest.raises(ValueError, match=r"^names: expected 2 names, received 1$"):
         invariant_basis((3, 3), {0: c3, 1: c3}, names=["o"])
-    with pytest.raises(ValueError, match=r"^sizes: expected a size whose orbit search over "
+    with pytest.raises(ValueError, match=r"^sizes: expected a size for which orbit search over "
                                          r"1,099,511,627,776 entries .* fits in"):
         orbit_partition((2**20, 2**20), {0: trivial_permutation(cyclic(2), 2**20)})

@@ -355,18 +355,20 @@ def test_element_index_and_lie_coordinates_are_checked():
 
 def test_sizes_are_refused_with_the_estimate_before_allocating():
     c3 = cyclic(3)
-    with pytest.raises(ValueError, match=r"^dim: expected a size whose 3 matrices of size "
+    with pytest.raises(ValueError, match=r"^dim: expected a size for which 3 matrices of size "
                                          r"1099511627776 fits in .* would need about .* PiB$"):
         trivial(c3, 2**40)
-    with pytest.raises(ValueError, match=r"^dim: expected a size whose 3 generators"):
+    with pytest.raises(ValueError, match=r"^dim: expected a size for which 3 generators"):
         lie_trivial(SO3, 2**40)
-    with pytest.raises(ValueError, match=r"^group: expected a size whose regular representation "
+    with pytest.raises(ValueError, match=r"^group: expected a size for which regular "
+                                         r"representation "
                                          r"of C3000 .* about 402\.3 GiB$"):
         regular(cyclic(3000))
-    with pytest.raises(ValueError, match=r"^k: expected a size whose 3 matrices of size 3\^40 "):
+    with pytest.raises(ValueError, match=r"^k: expected a size for which 3 matrices of size "
+                                         r"3\^40 "):
         tensor_power(regular(c3), 40)
     wide = trivial(cyclic(2), 1000)
-    with pytest.raises(ValueError, match=r"^rep1, rep2: expected a size whose 2 matrices of "
+    with pytest.raises(ValueError, match=r"^rep1, rep2: expected a size for which 2 matrices of "
                                          r"size 1,000,000 .* about 43\.7 TiB$"):
         tensor_product(wide, wide)
 

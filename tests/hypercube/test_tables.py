@@ -89,16 +89,16 @@ def test_task_arguments_are_checked() -> None:
 
 
 def test_a_table_too_large_is_refused_with_its_size_before_any_allocation() -> None:
-    with pytest.raises(ValueError, match=r"p: expected a size whose zp-add table \(1000000 x "
+    with pytest.raises(ValueError, match=r"p: expected a size for which zp-add table \(1000000 x "
                                          r"1000000 symbols\) fits in .*, received one that "
                                          r"would need about 14\.6 TiB"):
         make_table("zp-add", p=10**6)
     with pytest.raises(ValueError, match=r"p: expected a size .* would need about"):
         make_table("zp-mul", p=10**30 + 57)  # refused before a primality test of 10**15 steps
-    with pytest.raises(ValueError, match=r"n: expected a size whose sn table \(k! = 3\.99e\+07 "
+    with pytest.raises(ValueError, match=r"n: expected a size for which sn table \(k! = 3\.99e\+07 "
                                          r"symbols\)"):
         make_table("sn", n=11)
-    with pytest.raises(ValueError, match=r"n: expected a size whose sn-conj table"):
+    with pytest.raises(ValueError, match=r"n: expected a size for which sn-conj table"):
         make_table("sn-conj", n=10**30)
 
 
@@ -176,7 +176,7 @@ def test_split_cells() -> None:
         split_cells(4, 0.0, seed=0)
     with pytest.raises(ValueError, match=r"n: expected a positive int, received 0"):
         split_cells(0, 0.5, seed=0)  # would draw a mask without a cell
-    with pytest.raises(ValueError, match=r"n: expected a size whose mask .* would need about"):
+    with pytest.raises(ValueError, match=r"n: expected a size for which mask .* would need about"):
         split_cells(2**40, 0.5, seed=0)
     with pytest.raises(TypeError, match=r"seed: expected an int, received 2\.5"):
         split_cells(4, 0.5, seed=2.5)

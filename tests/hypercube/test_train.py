@@ -101,7 +101,7 @@ def test_train_checks_its_inputs() -> None:
 def test_train_refuses_factors_beyond_the_memory_budget(monkeypatch) -> None:
     monkeypatch.setenv("PRODINT_MAX_BYTES", str(1 << 20))
     big = torch.zeros(1).expand(40, 40, 40)  # a view: the target itself costs nothing
-    with pytest.raises(ValueError, match=r"target: expected a size whose set of factor stacks "
+    with pytest.raises(ValueError, match=r"target: expected a size for which set of factor stacks "
                                          r"fits in 1\.0 MiB \(PRODINT_MAX_BYTES\), received "
                                          r"one that would need about 3\.2 MiB"):
         train(big, torch.ones(40, 40, dtype=torch.bool))

@@ -76,6 +76,6 @@ def test_the_set_is_counted_before_it_is_built() -> None:
     with pytest.raises(ValueError, match="max_order: expected at most"):
         enumerate_interactions(10**30, algebras)
     assert time.perf_counter() - start < 1.0
-    with pytest.raises(ValueError, match=r"channels: expected a size whose largest projection "
+    with pytest.raises(ValueError, match=r"channels: expected a size for which largest projection "
                                          r"fits in"):
         enumerate_interactions(2, algebras, channels=2**40)

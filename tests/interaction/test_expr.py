@@ -171,7 +171,7 @@ def test_parameter_initialisation_preserves_variance() -> None:
 
 
 def test_a_parameter_too_large_for_memory_is_refused_before_any_draw() -> None:
-    with pytest.raises(ValueError, match=r"axes: expected a size whose parameter 'W' fits in "
+    with pytest.raises(ValueError, match=r"axes: expected a size for which parameter 'W' fits in "
                                          r".*would need about 8\.0 TiB"):
         Parameter("W", [("c", 2**20), ("o", 2**20)])
 

@@ -63,7 +63,7 @@ def test_general_and_reference_are_the_expression() -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="expression: expected an Expr"):
         InteractionLayer("Σ X W")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="dtype: expected a floating torch.dtype"):
+    with pytest.raises(TypeError, match=r"dtype: expected a floating torch\.dtype"):
         InteractionLayer(library.dense(2, 2), dtype=torch.int64)
     layer = InteractionLayer(library.dense(2, 2))
     with pytest.raises(KeyError, match="expected one of"):

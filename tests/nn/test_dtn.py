@@ -252,13 +252,13 @@ def test_sizes_and_generation_arguments_are_refused_clearly() -> None:
         DTN(11, 8, -1, 2)
     with pytest.raises(TypeError, match=r"^depth: expected an int, received 2\.0$"):
         DTN(11, 8, 2.0, 2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^width: expected a size whose a block fits in .*, "
+    with pytest.raises(ValueError, match=r"^width: expected a size for which a block fits in .*, "
                                          r"received one that would need about 48\.0 TiB$"):
         DTN(11, 2**20, 1, 2)
     with pytest.raises(ValueError, match=r"^eps: expected a finite number >= 1\.17549e-38"):
         TensorAttention(8, 2, eps=0.0)
-    with pytest.raises(ValueError, match=r"^device: expected a device available on this "
-                                         r"machine, received 'no-such-device'"):
+    with pytest.raises(ValueError, match=r"^device: expected a device such as 'cpu' or "
+                                         r"'cuda:0', received 'no-such-device'"):
         TensorAttention(8, 2, device="no-such-device")
     model = DTN(11, 8, 1, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     prompt = torch.tensor([[1, 2, 3]])

@@ -20,10 +20,10 @@ def test_speed_row_times_both() -> None:
 
 
 def test_sizes_are_refused_before_allocation() -> None:
-    with pytest.raises(ValueError, match=r"^length: expected a size whose T × T definition "
+    with pytest.raises(ValueError, match=r"^length: expected a size for which T × T definition "
                                          r"fits in"):
         forms_rows(length=2**20)
-    with pytest.raises(ValueError, match=r"^heads: expected a size whose inputs and attention "
+    with pytest.raises(ValueError, match=r"^heads: expected a size for which inputs and attention "
                                          r"scores fits in"):
         speed_row(length=8, heads=2**40, dim=4)
     with pytest.raises(ValueError, match=r"^chunk_size: expected a positive int, received 0$"):
@@ -34,9 +34,9 @@ def test_sizes_are_refused_before_allocation() -> None:
             speed_row(**{"length": 8, "heads": 1, "dim": 4, **sizes})
     for sizes in (dict(length=2**40), dict(dim=10**30)):
         name, = sizes
-        with pytest.raises(ValueError, match=rf"^{name}: expected a size whose inputs"):
+        with pytest.raises(ValueError, match=rf"^{name}: expected a size for which inputs"):
             speed_row(**{"length": 8, "heads": 1, "dim": 4, **sizes})
     with pytest.raises(TypeError, match=r"^length: expected an int, received 8.0$"):
         speed_row(length=8.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^speed_length: expected a size whose inputs"):
+    with pytest.raises(ValueError, match=r"^speed_length: expected a size for which inputs"):
         section(length=5, chunk_size=2, speed_length=2**40)

@@ -165,6 +165,6 @@ def test_rotations_must_be_orthogonal_and_solver_sizes_are_estimated() -> None:
         wigner_D(1, -torch.eye(3, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"rotation: expected one \[3, 3\] matrix"):
         Irreps("1x1o").D(torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
-    with pytest.raises(ValueError, match=r"ir1, ir2, ir3: expected a size whose equivariance "
+    with pytest.raises(ValueError, match=r"ir1, ir2, ir3: expected a size for which equivariance "
                                          r"constraint fits"):
         clebsch_gordan(Irrep(100, 1), Irrep(100, 1), Irrep(100, 1))

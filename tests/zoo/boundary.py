@@ -273,8 +273,9 @@ ENTRIES = [
           lambda: dict(in_features=3, out_features=2, bias=True, x=_randn(4, 3),
                        **_options())),
     Entry(("prodint.zoo.InteractionLayer",),
-          lambda a: InteractionLayer(a["expression"], **_opts(a))(a["x"]),
-          lambda: dict(expression=dense_expression(3, 2), x=_randn(4, 3), **_options())),
+          # a layer's inputs are its expression's signals, named as the signals are
+          lambda a: InteractionLayer(a["expression"], **_opts(a))(X=a["X"]),
+          lambda: dict(expression=dense_expression(3, 2), X=_randn(4, 3), **_options())),
     Entry(("prodint.zoo.GLU",),
           lambda a: GLU(a["in_features"], a["hidden"], a["bias"], **_opts(a))(a["x"]),
           lambda: dict(in_features=3, hidden=2, bias=False, x=_randn(4, 3), **_options())),

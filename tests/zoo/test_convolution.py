@@ -129,8 +129,8 @@ def test_bad_arguments_are_named() -> None:
 
 def test_sizes_are_estimated_before_any_allocation() -> None:
     with pytest.raises(ValueError, match=r"in_channels, out_channels, kernel_size: expected a "
-                                         r"size whose parameters and tables fits in .*about "
-                                         r"12.0 TiB"):
+                                         r"size for which the parameters and tables fits in "
+                                         r".*about 12.0 TiB"):
         ConvNd(1, 2**40, 1, 3)
     layer = ConvNd(1, 2, 2, 3, padding=2**40)
     with pytest.raises(ValueError, match=r"x, padding, stride, dilation: .*output"):

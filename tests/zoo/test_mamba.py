@@ -196,7 +196,7 @@ def test_step_sizes_and_sizes_are_bounded() -> None:
     with pytest.raises(ValueError, match=r"dt_min: expected a finite number > 0"):
         MambaBlock(8, dt_min=float("nan"))
     with pytest.raises(ValueError, match=r"d_model, d_state, d_conv, expand, dt_rank: "
-                                         r"expected a size whose parameters"):
+                                         r"expected a size for which the parameters"):
         MambaBlock(2**30, d_state=2**20)
     with pytest.raises(TypeError, match=r"dt_rank: expected an int, received 2.0"):
         MambaBlock(8, dt_rank=2.0)  # type: ignore[arg-type]

@@ -250,7 +250,7 @@ def test_contract_conventions() -> None:
 
 def test_sizes_are_refused_before_building() -> None:
     with pytest.raises(ValueError, match=r"input_size, hidden_size, num_layers: expected a "
-                                         r"size whose parameters"):
+                                         r"size for which the parameters"):
         LSTM(3, 4, num_layers=2**40)
     with pytest.raises(TypeError, match=r"batch_first: expected a bool, received 1"):
         GRU(3, 4, batch_first=1)  # type: ignore[arg-type]

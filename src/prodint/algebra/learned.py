@@ -141,7 +141,7 @@ class LearnedAlgebra(nn.Module):
         TypeError: an argument of the wrong kind (a float ``dim``, a non-str name, a
             ``symmetry`` that is not a representation, a ``generator`` that is not one).
         ValueError: ``dim < 1``, an unknown mode, a symmetry of another dimension or missing
-            for the mode, bad legs, ``init_std`` not in ``(0, 1e3]``, or a size whose ``Γ`` or
+            for the mode, bad legs, ``init_std`` not in ``(0, 1e3]``, or a size for which ``Γ`` or
             equivariance solve does not fit in memory (the message gives the estimate).
     """
 

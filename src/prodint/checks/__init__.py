@@ -23,6 +23,10 @@ heads, a ``NaN`` learning rate, a shape that does not match). The rules:
   supports) and device (all tensors of one call on one device) by :func:`check_tensor` and
   :func:`check_same_device`; the *values* of input tensors are not checked: NaN and inf pass
   through as they do in torch;
+- **layers** check their options and the memory of their parameters before building, and
+  their inputs against their parameters (:func:`check_layer_options`,
+  :func:`check_parameter_memory`, :func:`check_layer_input`, :func:`check_features`,
+  and a convolution's output grid, ``prodint.checks.layers.check_conv_output``);
 - **sizes**: a function that allocates memory or enumerates a set whose size follows from
   its arguments estimates it first and refuses with the estimate
   (:func:`check_memory`, :func:`check_count`), so that no call starts allocating terabytes.
@@ -33,6 +37,12 @@ The validators check their own arguments too (an ``argument`` that is not a str,
 that is not a number), so a mistake in a caller's check fails loudly instead of passing.
 """
 
+from prodint.checks.layers import (
+    check_features,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.checks.options import (
     check_callable,
     check_instance,
@@ -59,13 +69,17 @@ __all__ = [
     "check_count",
     "check_device",
     "check_dtype",
+    "check_features",
     "check_float",
     "check_generator",
     "check_instance",
     "check_int",
+    "check_layer_input",
+    "check_layer_options",
     "check_memory",
     "check_name",
     "check_names",
+    "check_parameter_memory",
     "check_same_device",
     "check_seed",
     "check_tensor",

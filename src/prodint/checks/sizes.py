@@ -32,6 +32,18 @@ def format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 8 << 30
+
+
+#: The machine's physical memory, read once (so that the checks also run inside
+#: ``torch.compile``d code, which cannot call ``os.sysconf``).
+PHYSICAL_MEMORY = _physical_memory()
+
+
 def memory_limit() -> int:
     """The most bytes one prodint allocation may plan: ``PRODINT_MAX_BYTES`` when set (a
     positive int), else half the machine's physical memory."""
@@ -45,11 +57,7 @@ def memory_limit() -> int:
             raise ValueError(f"PRODINT_MAX_BYTES: expected a positive int (bytes), received "
                              f"{text!r}")
         return limit
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        physical = 8 << 30
-    return max(physical // 2, 1 << 30)
+    return max(PHYSICAL_MEMORY // 2, 1 << 30)
 
 
 def check_memory(nbytes: float, argument: str, what: str, *, limit: int | None = None) -> None:
@@ -64,7 +72,7 @@ def check_memory(nbytes: float, argument: str, what: str, *, limit: int | None =
         source = "" if limit is not None else (
             " (PRODINT_MAX_BYTES)" if "PRODINT_MAX_BYTES" in os.environ
             else " (half this machine's memory; set PRODINT_MAX_BYTES to change it)")
-        raise ValueError(f"{argument}: expected a size whose {what} fits in "
+        raise ValueError(f"{argument}: expected a size for which {what} fits in "
                          f"{format_bytes(budget)}{source}, received one that would need "
                          f"about {format_bytes(needed)}")
 

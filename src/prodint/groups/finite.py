@@ -39,7 +39,7 @@ def table_bytes(order: int, copies: int = 4) -> int:
 
 
 def _check_order(order: int, argument: str, what: str, copies: int = 4) -> None:
-    check_budget(table_bytes(order, copies), argument, f"Cayley table of {what}")
+    check_budget(table_bytes(order, copies), argument, f"the Cayley table of {what}")
 
 
 class Group(FrozenSlots):

@@ -56,7 +56,7 @@ def grid_translations(shape: int | Sequence[int]) -> PermutationRepresentation:
         sizes = (check_int(shape, "shape", minimum=1),)
     points = math.prod(sizes)
     check_budget(table_bytes(points) + table_bytes(points // sizes[-1]), "shape",
-                 f"Cayley table of the translations of {points:,} points")
+                 f"the Cayley table of the translations of {points:,} points")
     group: Group = cyclic(sizes[0])
     for n in sizes[1:]:
         group = direct_product(group, cyclic(n))

@@ -23,11 +23,11 @@ import torch
 from torch import Tensor
 
 from prodint.algebra import Algebra
-from prodint.checks import check_bool, check_tensor
+from prodint.checks import check_bool, check_layer_options, check_parameter_memory, check_tensor
 from prodint.interaction import Contract, Expr, Gather, Parameter, Plan, Signal, Sum
 from prodint.interaction.fold import fold
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import check_parameter_memory, check_placement, check_positive
+from prodint.nn.dtn.checks import check_positive
 
 
 def product_linear_expression(algebra: Algebra, in_channels: int, out_channels: int,
@@ -81,10 +81,10 @@ class ProductLinear(InteractionLayer):
                             f"{type(algebra).__name__}")
         check_positive(in_channels=in_channels, out_channels=out_channels)
         check_bool(bias, "bias")
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         n = algebra.dim
-        check_parameter_memory(in_channels * out_channels * n * n, "out_channels",
-                               "the real weight [in_channels·n, out_channels·n]", dtype)
+        check_parameter_memory(in_channels * out_channels * n * n, "out_channels", dtype,
+                               what="the real weight [in_channels·n, out_channels·n]")
         self.in_channels, self.out_channels = in_channels, out_channels
         dtype = dtype if dtype is not None else algebra.dtype
         expression, weight = product_linear_expression(algebra, in_channels, out_channels, bias)

@@ -32,18 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_int
+from prodint.checks import check_int, check_layer_options, check_parameter_memory
 from prodint.interaction import Expr, Signal, Sum, library
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import (
-    BLOCK_PARAMETERS,
-    check_heads,
-    check_parameter_memory,
-    check_placement,
-    check_positive,
-    check_state_batch,
-)
+from prodint.nn.dtn.checks import BLOCK_PARAMETERS, check_heads, check_positive, check_state_batch
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.nn.stacked_lm import StackedLM, on_stream
@@ -71,9 +64,9 @@ class CausalSelfAttention(InteractionLayer):
     def __init__(self, width: int, heads: int, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         check_heads(width, heads)
-        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
+        check_parameter_memory(4 * width * width, "width", dtype, what="Wq, Wk, Wv and Wo")
         super().__init__(library.multihead_attention(width, heads, causal=True),
                          device=device, dtype=dtype, generator=generator)
         self.width, self.heads, self.head_dim = width, heads, width // heads
@@ -175,14 +168,15 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
                  local_conv: int = 4, *, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         check_positive(width=width, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
         check_int(local_conv, "local_conv", minimum=0)
-        check_parameter_memory(width * local_conv, "local_conv", "the convolution's taps", dtype)
+        check_parameter_memory(width * local_conv, "local_conv", dtype,
+                               what="the convolution's taps")
         if hidden is not None:
             check_positive(hidden=hidden)
-            check_parameter_memory(2 * width * hidden, "hidden", "the MLP's weights", dtype)
+            check_parameter_memory(2 * width * hidden, "hidden", dtype, what="the MLP's weights")
         kw = {"device": device, "dtype": dtype, "generator": generator}
         attention = CausalSelfAttention(width, heads, **kw)
         local = ShortConv(width, local_conv, **kw) if local_conv else None
@@ -248,12 +242,12 @@ class SoftmaxLM(StackedLM):
                  local_conv: int = 4, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", "a block", dtype)
-        check_parameter_memory(vocab * width, "vocab, width", "the embedding table", dtype)
-        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth",
-                               f"{depth} blocks", dtype)
+        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
+        check_parameter_memory(vocab * width, "vocab, width", dtype, what="the embedding table")
+        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth", dtype,
+                               what=f"{depth} blocks")
         kw = {"device": device, "dtype": dtype, "generator": generator}
         super().__init__(vocab, width, [SoftmaxBlock(width, heads, local_conv=local_conv, **kw)
                                         for _ in range(depth)], **kw)

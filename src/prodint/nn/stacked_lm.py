@@ -37,11 +37,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.checks import check_float, check_int, check_memory, check_same_device, check_tensor
+from prodint.checks import (
+    check_float,
+    check_int,
+    check_layer_options,
+    check_memory,
+    check_parameter_memory,
+    check_same_device,
+    check_tensor,
+)
 from prodint.interaction import Contract, Expr, Rename, Signal
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import check_parameter_memory, check_placement, check_positive
+from prodint.nn.dtn.checks import check_positive
 from prodint.nn.dtn.parts import LayerNorm, TokenEmbedding
 from prodint.nn.lm_init import init_language_model_
 
@@ -138,9 +146,9 @@ class StackedLM(CompositeLayer):
     def __init__(self, vocab: int, width: int, blocks: Iterable[nn.Module], *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         check_positive(vocab=vocab, width=width)
-        check_parameter_memory(vocab * width, "vocab, width", "the embedding table", dtype)
+        check_parameter_memory(vocab * width, "vocab, width", dtype, what="the embedding table")
         if not isinstance(blocks, Iterable) or isinstance(blocks, (str, bytes, nn.Module)):
             raise TypeError(f"blocks: expected an iterable of sequence layers, received "
                             f"{type(blocks).__name__}")

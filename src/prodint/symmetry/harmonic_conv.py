@@ -37,7 +37,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_bool, check_int, check_tensor
+from prodint.checks import (
+    check_bool,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+    check_tensor,
+)
+from prodint.checks.layers import check_conv_output
 from prodint.interaction import (
     Contract,
     Expr,
@@ -57,7 +65,6 @@ from prodint.symmetry.so2 import (
     circular_harmonics,
     so2_bilinear_basis,
 )
-from prodint.zoo.checks import check_input, check_options, check_parameters, conv_output_sizes
 
 __all__ = ["HarmonicConv2d", "rotate_fields"]
 
@@ -230,12 +237,12 @@ class HarmonicConv2d(InteractionLayer):
         self.padding = kernel_size // 2 if padding is None else check_int(padding, "padding",
                                                                          minimum=0)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         # the bank's tie: an index and a weight per (output, input, tap, term), at most
         # 2·(max order + 1) terms per block pair
         orders = max(m for _, m in self.irreps_out) + max(m for _, m in self.irreps_in)
         terms = 4 * (orders + 1 if max_order is None else min(orders, max_order) + 1)
-        check_parameters(0, "irreps_in, irreps_out, kernel_size, max_order", dtype,
+        check_parameter_memory(0, "irreps_in, irreps_out, kernel_size, max_order", dtype,
                          tables=2 * self.irreps_out.dim * self.irreps_in.dim
                          * kernel_size ** 2 * terms)
         expression, bank, placed = harmonic_conv_expression(
@@ -249,12 +256,13 @@ class HarmonicConv2d(InteractionLayer):
         return self._bank.run({}, self.params, self.tables())
 
     def _check(self, x: Tensor) -> None:
-        check_input(x, "x", self.params["R"], rank=4, layout=f"[B, {self.irreps_in.dim}, H, W]")
+        check_layer_input(x, "x", self.params["R"], rank=4,
+                          layout=f"[B, {self.irreps_in.dim}, H, W]")
         if x.shape[1] != self.irreps_in.dim:
             raise ValueError(f"x: expected shape [B, {self.irreps_in.dim}, H, W] for layout "
                              f"{self.irreps_in}, received {tuple(x.shape)}")
         k, p = self.kernel_size, self.padding
-        conv_output_sizes(x, x.shape[-2:], (k, k), (1, 1), (p, p), (1, 1),
+        check_conv_output(x, x.shape[-2:], (k, k), (1, 1), (p, p), (1, 1),
                           self.irreps_out.dim)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -25,12 +25,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from prodint.checks import check_bool, check_float, check_tensor
+from prodint.checks import (
+    check_bool,
+    check_float,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+    check_tensor,
+)
 from prodint.interaction import Contract, Expr, Gather, Parameter, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.symmetry.blocks import block, place
 from prodint.symmetry.irreps import Irrep, Irreps, as_irreps
-from prodint.zoo.checks import check_input, check_options, check_parameters
 
 __all__ = ["Linear", "NormActivation", "layer_tensor"]
 
@@ -117,8 +123,8 @@ class Linear(InteractionLayer):
         self.irreps_in = as_irreps(irreps_in, "irreps_in", empty=False)
         self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
-        check_parameters(sum(m_i * m_o for m_o, ir_o in self.irreps_out
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory(sum(m_i * m_o for m_o, ir_o in self.irreps_out
                              for m_i, ir_i in self.irreps_in if ir_i == ir_o)
                          + self.irreps_out.dim, "irreps_in, irreps_out", dtype,
                          tables=2 * (self.irreps_in.dim + self.irreps_out.dim))
@@ -137,7 +143,7 @@ class Linear(InteractionLayer):
                          device=device, dtype=dtype, generator=generator)
 
     def _check(self, x: Tensor) -> None:
-        check_input(x, "x", layer_tensor(self))
+        check_layer_input(x, "x", layer_tensor(self))
         self.irreps_in.check(x, "x")
 
     def forward(self, x: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from prodint.checks import check_int
+from prodint.checks import check_int, check_layer_input
 from prodint.interaction import Expr
 from prodint.symmetry.graph import neighbour_graph, scatter_softmax, scatter_sum
 from prodint.symmetry.irreps import Irreps, as_irreps
@@ -42,7 +42,6 @@ from prodint.symmetry.so3 import MAX_DEGREE
 from prodint.symmetry.spherical_harmonics import sh_irreps
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
 from prodint.symmetry.tfn import EdgeFilter
-from prodint.zoo.checks import check_input
 
 __all__ = ["SE3Attention"]
 
@@ -103,7 +102,7 @@ class SE3Attention(nn.Module):
 
     def _graph(self, x: Tensor, pos: Tensor, edge_index: Tensor | None,
                batch: Tensor | None) -> Tensor:
-        check_input(x, "x", layer_tensor(self.self_connection))
+        check_layer_input(x, "x", layer_tensor(self.self_connection))
         return neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index, batch)
 
     def _edge_terms(self, x: Tensor, pos: Tensor, edge_index: Tensor

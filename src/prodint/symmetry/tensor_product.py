@@ -56,6 +56,7 @@ import torch
 from torch import Tensor
 
 from prodint.algebra import hadamard
+from prodint.checks import check_layer_input, check_layer_options, check_parameter_memory
 from prodint.interaction import (
     AxisSum,
     Constant,
@@ -78,7 +79,6 @@ from prodint.symmetry.paths import (
     fully_connected_paths,
 )
 from prodint.symmetry.tensor_product_kernel import blocks_of, check_pair, contract_paths
-from prodint.zoo.checks import check_input, check_options, check_parameters
 
 __all__ = [
     "IRREP_NORMALIZATIONS",
@@ -96,7 +96,7 @@ def _check_size(paths: Sequence[Path], irreps1: Irreps, irreps2: Irreps, irreps_
     ties) would not fit in memory."""
     tables = sum(p.ir1.dim * p.ir2.dim * p.ir_out.dim + p.weights.stop - p.weights.start
                  for p in paths) + 2 * (irreps1.dim + irreps2.dim + irreps_out.dim)
-    check_parameters(paths[-1].weights.stop, "irreps1, irreps2, irreps_out", dtype,
+    check_parameter_memory(paths[-1].weights.stop, "irreps1, irreps2, irreps_out", dtype,
                      tables=tables)
 
 
@@ -163,7 +163,7 @@ class TensorProduct(InteractionLayer):
         self.irreps2 = as_irreps(irreps2, "irreps2", empty=False)
         self.irreps_out = as_irreps(irreps_out, "irreps_out", empty=False)
         self.normalization = normalization
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         self.paths = fully_connected_paths(self.irreps1, self.irreps2, self.irreps_out,
                                            normalization)
         if not self.paths:
@@ -175,8 +175,8 @@ class TensorProduct(InteractionLayer):
                          device=device, dtype=dtype, generator=generator)
 
     def _check(self, x: Tensor, y: Tensor) -> None:
-        check_input(x, "x", self.params["W"])
-        check_input(y, "y", self.params["W"])
+        check_layer_input(x, "x", self.params["W"])
+        check_layer_input(y, "y", self.params["W"])
         check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
 
     def _cgs(self) -> list[Tensor]:
@@ -282,7 +282,7 @@ class ChannelwiseTensorProduct(InteractionLayer):
             raise TypeError(f"targets: expected a sequence of irreps, received "
                             f"{type(targets).__name__}")
         allowed = [as_irrep(t, "targets") for t in targets]
-        check_options(device, dtype, None)
+        check_layer_options(device, dtype, None)
         self.paths, self.irreps_out = channelwise_paths(self.irreps1, self.irreps2, allowed,
                                                         normalization)
         if not self.paths:
@@ -295,9 +295,9 @@ class ChannelwiseTensorProduct(InteractionLayer):
 
     def _check(self, x: Tensor, y: Tensor, weight: Tensor) -> None:
         like = self.constants.cg0
-        check_input(x, "x", like)
-        check_input(y, "y", like)
-        check_input(weight, "weight", like)
+        check_layer_input(x, "x", like)
+        check_layer_input(y, "y", like)
+        check_layer_input(weight, "weight", like)
         check_pair(x, y, self.irreps1, self.irreps2, ("x", "y"))
         if x.dim() != 2:
             raise ValueError(f"x: expected shape [N, {self.irreps1.dim}], received "

@@ -35,7 +35,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from prodint.checks import check_float, check_int
+from prodint.checks import check_float, check_int, check_layer_input
 from prodint.interaction import Expr
 from prodint.symmetry.graph import RadialMLP, neighbour_graph, scatter_sum
 from prodint.symmetry.irreps import Irreps, as_irreps
@@ -43,7 +43,6 @@ from prodint.symmetry.linear import Linear, layer_tensor
 from prodint.symmetry.so3 import MAX_DEGREE
 from prodint.symmetry.spherical_harmonics import sh_irreps, spherical_harmonics
 from prodint.symmetry.tensor_product import ChannelwiseTensorProduct
-from prodint.zoo.checks import check_input
 
 __all__ = ["EdgeFilter", "PointConvolution"]
 
@@ -124,7 +123,7 @@ class PointConvolution(nn.Module):
 
     def forward(self, x: Tensor, pos: Tensor, edge_index: Tensor | None = None,
                 batch: Tensor | None = None) -> Tensor:
-        check_input(x, "x", layer_tensor(self.self_connection))
+        check_layer_input(x, "x", layer_tensor(self.self_connection))
         edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
                                      batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)
@@ -136,7 +135,7 @@ class PointConvolution(nn.Module):
                batch: Tensor | None = None) -> Tensor:
         """``Σ_{e → d} Σ_{a,b} Γ_e[a,b,c] x[src(e)]_a Y_e[b] L[c, o] / sqrt(n̄) + L_self x[d]``
         with the dense per-edge structure constants and the dense matrix of ``L``."""
-        check_input(x, "x", layer_tensor(self.self_connection))
+        check_layer_input(x, "x", layer_tensor(self.self_connection))
         edge_index = neighbour_graph(x, self.irreps_in, pos, self.filter.r_max, edge_index,
                                      batch)
         y, w = self.filter(pos.to(x.dtype), edge_index)

@@ -23,7 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.checks import check_bool, check_float, check_int, check_tensor
+from prodint.checks import (
+    check_bool,
+    check_float,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+    check_tensor,
+)
 from prodint.interaction import (
     Contract,
     Expr,
@@ -39,7 +47,6 @@ from prodint.interaction import (
 from prodint.interaction.compile import Plan
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import head_projection, projection
-from prodint.zoo.checks import check_input, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -178,8 +185,8 @@ class MultiheadAttention(InteractionLayer):
         for name, flag in (("bias", bias), ("batch_first", batch_first)):
             check_bool(flag, name)
         check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
-        check_options(device, dtype, generator)
-        check_parameters((2 * embed_dim + kdim + vdim + 4) * embed_dim,
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory((2 * embed_dim + kdim + vdim + 4) * embed_dim,
                          "embed_dim, kdim, vdim", dtype)
         query = Signal("query", [("t", None), ("cq", embed_dim)])
         key = Signal("key", [("t", None), ("ck", kdim)])
@@ -199,7 +206,7 @@ class MultiheadAttention(InteractionLayer):
         """``x`` batch-first ``[B, L, E]`` with ``E`` the attribute ``features``; ``rank``
         that of the query, which the key and the value must share (batched or not)."""
         layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
-        x = check_input(x, argument, self.param("Wq"), rank=(2, 3),
+        x = check_layer_input(x, argument, self.param("Wq"), rank=(2, 3),
                         layout=f"{layout} (or unbatched [L, E])")
         if rank is not None and x.dim() != rank:
             raise ValueError(f"{argument}: expected rank {rank} (that of query: both batched "

@@ -54,7 +54,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import Algebra
-from prodint.checks import check_bool, check_choice, check_int
+from prodint.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+)
+from prodint.checks.layers import check_conv_output
 from prodint.interaction import (
     Contract,
     Expr,
@@ -69,13 +77,7 @@ from prodint.interaction import (
 )
 from prodint.interaction.fold import fold
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.checks import (
-    check_input,
-    check_options,
-    check_parameters,
-    conv_output_sizes,
-    ints_per_axis,
-)
+from prodint.zoo.checks import ints_per_axis
 from prodint.zoo.clifford_signature import Signature, _signature, clifford_algebra
 
 __all__ = [
@@ -144,10 +146,10 @@ class _CliffordLayer(InteractionLayer):
         check_int(in_channels, "in_channels", minimum=1)
         check_int(out_channels, "out_channels", minimum=1)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         n, taps = 2 ** len(self.signature), math.prod(kernel_size)
         # the weight and bias, and the fold's table: an index and a sign per real weight
-        check_parameters(n * out_channels * (in_channels * taps + 1)
+        check_parameter_memory(n * out_channels * (in_channels * taps + 1)
                          + n * n * out_channels * in_channels * taps,
                          "in_channels, out_channels, kernel_size", dtype,
                          tables=n * n * out_channels * in_channels * taps)
@@ -184,7 +186,7 @@ class _CliffordLayer(InteractionLayer):
             self.load_tensors(b=module.bias)
 
     def _check_blades(self, x: Tensor, spatial: int) -> None:
-        check_input(x, "x", self.params["W"])
+        check_layer_input(x, "x", self.params["W"])
         if spatial == 0:
             ok = x.dim() >= 2 and tuple(x.shape[-2:]) == (self.in_channels, self.n_blades)
             want = f"[..., {self.in_channels}, {self.n_blades}] (channels"
@@ -197,7 +199,7 @@ class _CliffordLayer(InteractionLayer):
             raise ValueError(f"x: expected {want}, {self.algebra.name} blades), received "
                              f"{tuple(x.shape)}")
         if spatial:
-            conv_output_sizes(x, x.shape[2:-1], self.kernel_size, self.stride, self.padding,
+            check_conv_output(x, x.shape[2:-1], self.kernel_size, self.stride, self.padding,
                               self.dilation, self.out_channels * self.n_blades)
 
     def general(self, x: Tensor) -> Tensor:

@@ -22,7 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.checks import check_bool, check_choice, check_int, check_memory
+from prodint.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_memory,
+    check_parameter_memory,
+)
+from prodint.checks.layers import check_conv_output
 from prodint.interaction import (
     Contract,
     Expr,
@@ -39,14 +48,7 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.checks import (
-    check_channels,
-    check_input,
-    check_options,
-    check_parameters,
-    conv_output_sizes,
-    ints_per_axis,
-)
+from prodint.zoo.checks import check_channels, ints_per_axis
 from prodint.zoo.registry import copy_from, register_converter
 
 PADDING_MODES = ("zeros", "circular")
@@ -58,7 +60,7 @@ def _check_conv_options(n: object, bias: object, device: object, dtype: object,
     and the layer options."""
     dims = check_int(n, "n", minimum=1, maximum=3)
     check_bool(bias, "bias")
-    check_options(device, dtype, generator)
+    check_layer_options(device, dtype, generator)
     return dims
 
 
@@ -140,7 +142,7 @@ class _Convolution(InteractionLayer):
     def _check(self, x: object) -> Tensor:
         """``x`` as ``[batch, in_channels, *spatial]`` in the layer's dtype and device."""
         layout = f"[batch, in_channels={self.in_channels}, n={self.n} spatial dims]"
-        x = check_input(x, "x", self.param("W"), rank=self.n + 2, layout=layout)
+        x = check_layer_input(x, "x", self.param("W"), rank=self.n + 2, layout=layout)
         if x.shape[1] != self.in_channels:
             raise ValueError(f"x: expected {layout}, received {tuple(x.shape)}")
         return x
@@ -165,7 +167,7 @@ class ConvNd(_Convolution):
         self.stride = ints_per_axis(stride, n, "stride", minimum=1)
         self.padding = ints_per_axis(padding, n, "padding")
         self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
-        check_parameters(out_channels * (in_channels // groups) * math.prod(self.kernel_size)
+        check_parameter_memory(out_channels * (in_channels // groups) * math.prod(self.kernel_size)
                          + out_channels, "in_channels, out_channels, kernel_size", dtype)
         self.padding_mode = padding_mode
         super().__init__(conv_expression(n, in_channels, out_channels, self.kernel_size,
@@ -178,7 +180,7 @@ class ConvNd(_Convolution):
         """The window fits the padded input and the output fits in memory; circular padding
         wraps at most once around each axis."""
         spatial = x.shape[2:]
-        conv_output_sizes(x, spatial, self.kernel_size, self.stride, self.padding,
+        check_conv_output(x, spatial, self.kernel_size, self.stride, self.padding,
                           self.dilation, self.out_channels)
         if self.padding_mode == "circular" and any(
                 p > size for p, size in zip(self.padding, spatial, strict=True)):
@@ -222,7 +224,7 @@ class ConvTransposeNd(_Convolution):
         self.padding = ints_per_axis(padding, n, "padding")
         self.output_padding = ints_per_axis(output_padding, n, "output_padding")
         self.dilation = ints_per_axis(dilation, n, "dilation", minimum=1)
-        check_parameters(in_channels * (out_channels // groups) * math.prod(self.kernel_size)
+        check_parameter_memory(in_channels * (out_channels // groups) * math.prod(self.kernel_size)
                          + out_channels, "in_channels, out_channels, kernel_size", dtype)
         for op, st, di in zip(self.output_padding, self.stride, self.dilation, strict=True):
             if op >= max(st, di):

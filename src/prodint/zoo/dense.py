@@ -6,11 +6,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from prodint.checks import check_bool, check_int
+from prodint.checks import (
+    check_bool,
+    check_features,
+    check_int,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import Expr, Signal
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
-from prodint.zoo.checks import check_features, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -36,8 +41,8 @@ class Dense(InteractionLayer):
         check_int(in_features, "in_features", minimum=1)
         check_int(out_features, "out_features", minimum=1)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
-        check_parameters((in_features + 1) * out_features, "in_features, out_features", dtype)
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory((in_features + 1) * out_features, "in_features, out_features", dtype)
         super().__init__(dense_expression(in_features, out_features, bias), device=device,
                          dtype=dtype, generator=generator)
         self.in_features, self.out_features = in_features, out_features

@@ -18,12 +18,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
-from prodint.checks import check_bool, check_choice, check_float, check_int
+from prodint.checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import Expr, Parameter, Pointwise, Product, Rename, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
 from prodint.zoo.attention import additive_mask, attention_expression, native_attention
-from prodint.zoo.checks import check_input, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -94,8 +101,8 @@ class TransformerEncoderLayer(InteractionLayer):
                            ("bias", bias)):
             check_bool(flag, name)
         check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
-        check_options(device, dtype, generator)
-        check_parameters((4 * d_model + 2 * dim_feedforward + 9) * d_model + dim_feedforward,
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory((4 * d_model + 2 * dim_feedforward + 9) * d_model + dim_feedforward,
                          "d_model, dim_feedforward", dtype)
         if d_model % nhead:
             raise ValueError(f"nhead: expected a divisor of d_model={d_model}, received "
@@ -139,7 +146,7 @@ class TransformerEncoderLayer(InteractionLayer):
         """The wrapper shared by the three paths: layout and masks around one executor."""
         check_bool(is_causal, "is_causal")
         layout = "[B, L, E]" if self.batch_first else "[L, B, E]"
-        check_input(src, "src", self.param("W1"), rank=3, layout=layout)
+        check_layer_input(src, "src", self.param("W1"), rank=3, layout=layout)
         if src.shape[-1] != self.d_model:
             raise ValueError(f"src: expected {layout} with E = {self.d_model}, received "
                              f"{tuple(src.shape)}")

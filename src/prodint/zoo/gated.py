@@ -19,11 +19,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
-from prodint.checks import check_bool, check_int
+from prodint.checks import (
+    check_bool,
+    check_features,
+    check_int,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import Contract, Expr, Parameter, Pointwise, Product, Signal, Sum
 from prodint.interaction.layer import InteractionLayer
 from prodint.interaction.library import projection
-from prodint.zoo.checks import check_features, check_options, check_parameters
 from prodint.zoo.registry import copy_from, register_converter
 
 
@@ -36,8 +41,8 @@ class GLU(InteractionLayer):
         check_int(in_features, "in_features", minimum=1)
         check_int(hidden, "hidden", minimum=1)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
-        check_parameters(2 * (in_features + 1) * hidden, "in_features, hidden", dtype)
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory(2 * (in_features + 1) * hidden, "in_features, hidden", dtype)
         x = Signal("X", [("c", in_features)])
         a = projection(x, "W1", hidden, out_axis="h", bias="b1" if bias else None,
                        torch_layout=True)
@@ -63,8 +68,8 @@ class SwiGLU(InteractionLayer):
         for name, value in (("in_features", in_features), ("hidden", hidden),
                             ("out_features", out_features)):
             check_int(value, name, minimum=1)
-        check_options(device, dtype, generator)
-        check_parameters((2 * in_features + out_features) * hidden,
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory((2 * in_features + out_features) * hidden,
                          "in_features, hidden, out_features", dtype)
         x = Signal("X", [("c", in_features)])
         gate = Pointwise("silu", projection(x, "W1", hidden, out_axis="h", torch_layout=True))
@@ -91,8 +96,8 @@ class Bilinear(InteractionLayer):
                             ("out_features", out_features)):
             check_int(value, name, minimum=1)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
-        check_parameters((in1_features * in2_features + 1) * out_features,
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory((in1_features * in2_features + 1) * out_features,
                          "in1_features, in2_features, out_features", dtype)
         x1 = Signal("X1", [("i", in1_features)])
         x2 = Signal("X2", [("j", in2_features)])

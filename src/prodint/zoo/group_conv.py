@@ -49,7 +49,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.algebra import group_algebra
-from prodint.checks import check_bool, check_int, check_tensor
+from prodint.checks import (
+    check_bool,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+    check_tensor,
+)
+from prodint.checks.layers import check_conv_output
 from prodint.groups import Group, cyclic, dihedral
 from prodint.interaction import (
     Contract,
@@ -64,7 +72,6 @@ from prodint.interaction import (
     Window,
 )
 from prodint.interaction.layer import InteractionLayer
-from prodint.zoo.checks import check_input, check_options, check_parameters, conv_output_sizes
 
 __all__ = [
     "GRID_GROUPS",
@@ -206,10 +213,10 @@ class _GridGroupConv(InteractionLayer):
                                      (stride, "stride", 1), (dilation, "dilation", 1)):
             check_int(value, argument, minimum=low)
         check_bool(bias, "bias")
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         order = self.group.order
         weights = out_channels * in_channels * (1 if lifting else order) * kernel_size ** 2
-        check_parameters(weights + out_channels, "in_channels, out_channels, kernel_size",
+        check_parameter_memory(weights + out_channels, "in_channels, out_channels, kernel_size",
                          dtype, tables=2 * order * weights)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.padding = kernel_size, padding
@@ -232,7 +239,7 @@ class _GridGroupConv(InteractionLayer):
         return self.params["b"][:, None].expand(self.out_channels, self.group.order).reshape(-1)
 
     def _check(self, x: Tensor) -> None:
-        check_input(x, "x", self.params["psi"])
+        check_layer_input(x, "x", self.params["psi"])
         order = self.group.order
         if self.lifting:
             ok, want = x.dim() == 4 and x.shape[1] == self.in_channels, \
@@ -243,7 +250,7 @@ class _GridGroupConv(InteractionLayer):
         if not ok:
             raise ValueError(f"x: expected {want}, received {tuple(x.shape)}")
         k, p, s, d = self.kernel_size, self.padding, self.stride, self.dilation
-        conv_output_sizes(x, x.shape[-2:], (k, k), (s, s), (p, p), (d, d),
+        check_conv_output(x, x.shape[-2:], (k, k), (s, s), (p, p), (d, d),
                           self.out_channels * order)
         if self.stride > 1:
             reach = 2 * self.padding - self.dilation * (self.kernel_size - 1) - 1

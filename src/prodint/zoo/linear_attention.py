@@ -21,7 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_bool, check_choice, check_int
+from prodint.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import (
     CausalMask,
     Contract,
@@ -40,7 +46,6 @@ from prodint.ops.linear_attention import (
     linear_attention,
     linear_attention_step,
 )
-from prodint.zoo.checks import check_options, check_parameters
 
 
 def linear_attention_expression(width: int, heads: int, causal: bool) -> Expr:
@@ -96,8 +101,8 @@ class LinearAttention(InteractionLayer):
             raise ValueError(f"heads: expected a divisor of width={width}, received {heads}")
         check_bool(causal, "causal")
         check_choice(mode, "mode", MODES)
-        check_options(device, dtype, generator)
-        check_parameters(4 * width * width, "width", dtype)
+        check_layer_options(device, dtype, generator)
+        check_parameter_memory(4 * width * width, "width", dtype)
         if mode == "recurrent" and not causal:
             raise ValueError("mode: expected 'naive' or 'chunk' for causal=False (the "
                              "recurrent form is causal), received 'recurrent'")

@@ -37,7 +37,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import hadamard
-from prodint.checks import check_bool, check_choice, check_float, check_int
+from prodint.checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import (
     Contract,
     Expr,
@@ -61,7 +69,6 @@ from prodint.ops.selective_scan import (
     selective_scan,
     selective_scan_step,
 )
-from prodint.zoo.checks import check_input, check_options, check_parameters
 
 #: The largest step size the initialisation may draw: larger steps make the drive
 #: ``(Δ ⊙ u) ⊗ B`` of the scan overflow in float32 on ordinary inputs.
@@ -170,9 +177,9 @@ class MambaBlock(InteractionLayer):
             raise ValueError(f"dt_min, dt_max: expected dt_min <= dt_max, received {dt_min!r}, "
                              f"{dt_max!r}")
         check_float(dt_init_floor, "dt_init_floor", minimum=0.0, maximum=MAX_STEP)
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         d_inner = expand * d_model
-        check_parameters(d_inner * (3 * d_model + d_conv + 2 * dt_rank + 3 * d_state + 6)
+        check_parameter_memory(d_inner * (3 * d_model + d_conv + 2 * dt_rank + 3 * d_state + 6)
                          + 2 * d_model, "d_model, d_state, d_conv, expand, dt_rank", dtype)
         super().__init__(mamba_expression(d_model, d_inner, d_state, d_conv, dt_rank,
                                           bias=bias, conv_bias=conv_bias),
@@ -214,7 +221,7 @@ class MambaBlock(InteractionLayer):
 
     # ------------------------------------------------------------- checks
     def _check_sequence(self, x: object) -> Tensor:
-        x = check_input(x, "x", self.param("A_log"), rank=3, layout=f"[B, L, {self.d_model}]")
+        x = check_layer_input(x, "x", self.param("A_log"), rank=3, layout=f"[B, L, {self.d_model}]")
         if x.shape[-1] != self.d_model:
             raise _shape_error("x", f"[B, L, {self.d_model}] (d_model={self.d_model})", x)
         return x
@@ -223,7 +230,7 @@ class MambaBlock(InteractionLayer):
                       device: torch.device | str | None = None) -> MambaState:
         """The zero state ``(conv [B, d_conv-1, E], ssm [B, E, N])``."""
         check_int(batch, "batch", minimum=0)
-        check_options(device, dtype, None)
+        check_layer_options(device, dtype, None)
         ref = self.param("A_log")
         dtype, device = dtype or ref.dtype, device or ref.device
         return MambaState(
@@ -244,7 +251,7 @@ class MambaBlock(InteractionLayer):
                                 f"{type(value).__name__}")
             if tuple(value.shape) != shape:
                 raise _shape_error(name, f"{label} = {list(shape)}", value)
-            check_input(value, name, like)
+            check_layer_input(value, name, like)
         return state
 
     # ------------------------------------------------------------- evaluation
@@ -296,7 +303,7 @@ class MambaBlock(InteractionLayer):
         ``state`` is the :class:`MambaState` before the token (zeros when ``None``); feeding
         a sequence token by token gives ``forward``'s outputs.
         """
-        x_t = check_input(x_t, "x_t", self.param("A_log"), rank=2,
+        x_t = check_layer_input(x_t, "x_t", self.param("A_log"), rank=2,
                           layout=f"[B, {self.d_model}]")
         if x_t.shape[-1] != self.d_model:
             raise _shape_error("x_t", f"[B, {self.d_model}] (one token, d_model="

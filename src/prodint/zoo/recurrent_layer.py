@@ -12,12 +12,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.algebra import hadamard
-from prodint.checks import check_bool, check_float, check_int
+from prodint.checks import (
+    check_bool,
+    check_float,
+    check_int,
+    check_layer_input,
+    check_layer_options,
+    check_parameter_memory,
+)
 from prodint.interaction import Expr, ProductAlgebra, Select, Stack, evaluate
 from prodint.interaction.compile import Plan
 from prodint.interaction.layer import InteractionLayer
 from prodint.zoo import recurrent_cells as cells
-from prodint.zoo.checks import check_input, check_options, check_parameters
 
 HiddenState = Tensor | tuple[Tensor, Tensor]
 
@@ -65,12 +71,12 @@ class RecurrentLayer(InteractionLayer):
                            (bidirectional, "bidirectional")):
             check_bool(flag, name)
         check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
-        check_options(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         directions = 2 if bidirectional else 1
         width = self.gates * hidden_size
         first = (input_size + hidden_size + 2) * width
         deeper = (directions * hidden_size + hidden_size + 2) * width
-        check_parameters(directions * (first + (num_layers - 1) * deeper),
+        check_parameter_memory(directions * (first + (num_layers - 1) * deeper),
                          "input_size, hidden_size, num_layers", dtype)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
@@ -160,7 +166,7 @@ class RecurrentLayer(InteractionLayer):
     def _check_input(self, input: object, argument: str = "input") -> tuple[Tensor, bool]:
         """``input`` as ``[T, B, C]`` and whether it came batched (``argument`` names it)."""
         layout = "[B, T, C]" if self.batch_first else "[T, B, C]"
-        check_input(input, argument, self.param("weight_ih_l0"), rank=(2, 3),
+        check_layer_input(input, argument, self.param("weight_ih_l0"), rank=(2, 3),
                     layout=f"{layout} or unbatched [T, C]")
         assert isinstance(input, Tensor)
         if input.shape[-1] != self.input_size:
@@ -178,7 +184,7 @@ class RecurrentLayer(InteractionLayer):
     def _check_state(self, value: object, argument: str, batch: int, batched: bool,
                      layers: int, source: str) -> Tensor:
         shape = (layers, batch, self.hidden_size) if batched else (layers, self.hidden_size)
-        check_input(value, argument, self.param("weight_ih_l0"))
+        check_layer_input(value, argument, self.param("weight_ih_l0"))
         assert isinstance(value, Tensor)
         if tuple(value.shape) != shape:
             raise ValueError(f"{argument}: expected shape {shape} (layers·directions, "
@@ -301,7 +307,7 @@ class RecurrentLayer(InteractionLayer):
         if self.bidirectional:
             raise ValueError("step: streaming needs bidirectional=False, received a "
                              "bidirectional layer")
-        check_input(x, "x", self.param("weight_ih_l0"), rank=(1, 2),
+        check_layer_input(x, "x", self.param("weight_ih_l0"), rank=(1, 2),
                     layout=f"[B, {self.input_size}] or [{self.input_size}] (one step)")
         time_dim = 1 if x.dim() == 2 and self.batch_first else 0
         seq, batched = self._check_input(x.unsqueeze(time_dim), "x")

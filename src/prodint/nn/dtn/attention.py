@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor
 
-from prodint.checks import check_float
+from prodint.checks import check_float, check_layer_options, check_parameter_memory
 from prodint.interaction import Expr, Pointwise, Signal
 from prodint.interaction.library import head_projection, tensor_attention_of
 from prodint.nn.dtn.checks import (
@@ -30,8 +30,6 @@ from prodint.nn.dtn.checks import (
     check_decay,
     check_expression_input,
     check_heads,
-    check_parameter_memory,
-    check_placement,
 )
 from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
 from prodint.ops.checks import check_eps
@@ -118,12 +116,12 @@ class TensorAttention(MultiHeadOperator[TensorAttentionState]):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
         check_bool(normalize=normalize, output_norm=output_norm)
         decay = check_decay(decay, causal)
         check_eps(eps, accumulation_dtype(dtype))
-        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
+        check_parameter_memory(4 * width * width, "width", dtype, what="Wq, Wk, Wv and Wo")
         self.width, self.heads = width, heads
         self.causal, self.normalize, self.decay = causal, normalize, decay
         self.chunk_size, self.output_norm, self.eps = chunk_size, output_norm, eps

@@ -2,10 +2,10 @@
 
 Built on :mod:`prodint.checks`; what is specific to layers lives here: sizes that must be
 positive ints (:func:`check_positive`), heads that divide the width (:func:`check_heads`),
-a decay in ``(0, 1]`` (:func:`check_decay`), where and in what the parameters live
-(:func:`check_placement`: ``device``, ``dtype``, ``generator``), the memory the parameters
-will take (:func:`check_parameter_memory`) and the dtype a layer accumulates in
-(:func:`accumulation_dtype`).
+a decay in ``(0, 1]`` (:func:`check_decay`) and the dtype a layer accumulates in
+(:func:`accumulation_dtype`). The options every layer takes and the memory of its
+parameters are checked by :func:`prodint.checks.check_layer_options` and
+:func:`prodint.checks.check_parameter_memory`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 import torch
 
 from prodint.checks import check_bool as _check_bool
-from prodint.checks import check_float, check_int, check_memory
+from prodint.checks import check_float, check_int
 from prodint.interaction import Expr
 
 __all__ = ["BLOCK_PARAMETERS", "HALF", "accumulation_dtype", "check_bool", "check_decay",
-           "check_expression_input", "check_heads", "check_parameter_memory", "check_placement",
-           "check_positive", "check_state_batch"]
+           "check_expression_input", "check_heads", "check_positive", "check_state_batch"]
 
 #: About how many parameters a block of a language model has per ``width²`` (the estimate
 #: checked before building one, or ``depth`` of them): tensor attention's four
@@ -80,31 +79,6 @@ def check_expression_input(x: object, prefix: object, width: int) -> Expr:
     return x
 
 
-def check_placement(device: object, dtype: object, generator: object) -> None:
-    """``device`` (``None``, a ``torch.device`` or a device string, of a device this machine
-    has), ``dtype`` (``None`` or a floating ``torch.dtype``) and ``generator`` (``None`` or a
-    ``torch.Generator``), the arguments every layer takes.
-
-    Raises:
-        TypeError: a value of another kind (an int device index, a str dtype...).
-        ValueError: a device string torch does not parse, or a device not available here.
-    """
-    if device is not None:
-        if not isinstance(device, (str, torch.device)):
-            raise TypeError(f"device: expected None, a torch.device or a str such as 'cpu', "
-                            f"received {type(device).__name__}")
-        try:
-            torch.empty(0, device=device)
-        except (RuntimeError, AssertionError, ValueError) as error:
-            raise ValueError(f"device: expected a device available on this machine, received "
-                             f"{device!r} ({str(error).splitlines()[0][:80]})") from None
-    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point
-                              or dtype.is_complex):
-        raise TypeError(f"dtype: expected None or a floating torch.dtype, received {dtype!r}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected None or a torch.Generator, received "
-                        f"{type(generator).__name__}")
-
 
 def accumulation_dtype(dtype: torch.dtype | None) -> torch.dtype:
     """The dtype a layer of parameters in ``dtype`` runs its sequence operator in: float32
@@ -125,9 +99,3 @@ def check_state_batch(state: object, batch: int, source: str) -> None:
             check_state_batch(part, batch, source)
 
 
-def check_parameter_memory(count: int, argument: str, what: str,
-                           dtype: torch.dtype | None) -> None:
-    """Refuse (naming ``argument``) before allocating ``count`` parameters of ``dtype`` for
-    ``what`` when they do not fit in :func:`prodint.checks.memory_limit`."""
-    itemsize = torch.empty(0, dtype=dtype or torch.get_default_dtype()).element_size()
-    check_memory(count * itemsize, argument, what)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.checks import check_float
+from prodint.checks import check_float, check_layer_options, check_parameter_memory
 from prodint.interaction import Expr, Signal
 from prodint.interaction.library import head_projection, tensor_interaction_of
 from prodint.nn.dtn.checks import (
@@ -23,8 +23,6 @@ from prodint.nn.dtn.checks import (
     check_bool,
     check_expression_input,
     check_heads,
-    check_parameter_memory,
-    check_placement,
 )
 from prodint.nn.dtn.heads import MultiHeadOperator, merged_projection
 from prodint.ops.checks import check_eps
@@ -85,11 +83,11 @@ class TensorInteraction(MultiHeadOperator[TensorInteractionState]):
                  eps: float = 1e-6, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
-        check_placement(device, dtype, generator)
+        check_layer_options(device, dtype, generator)
         self.head_dim = check_heads(width, heads, chunk_size=chunk_size)
         check_bool(causal=causal)
         check_eps(eps, accumulation_dtype(dtype))
-        check_parameter_memory(4 * width * width, "width", "Wq, Wk, Wv and Wo", dtype)
+        check_parameter_memory(4 * width * width, "width", dtype, what="Wq, Wk, Wv and Wo")
         self.width, self.heads = width, heads
         self.causal, self.chunk_size, self.eps = causal, chunk_size, eps
         x = Signal("X", [("t", None), ("m", width)])
