@@ -32,11 +32,12 @@ def test_a_circular_padding_longer_than_the_axis_is_refused() -> None:
         layer(torch.randn(1, 5, 2, dtype=F64))
 
 
-def test_a_window_longer_than_the_input_names_its_size() -> None:
+def test_an_input_shorter_than_the_window_is_named_with_the_span() -> None:
     layer = _layer(lambda x: Window(x, "t", 4, "k", dilation=2))
     for run in (layer, layer.reference):
-        with pytest.raises(ValueError, match=r"size/dilation: .*length 6 of axis 't', received "
-                                             r"size=4, dilation=2 \(span 7\)"):
+        with pytest.raises(ValueError, match=r"^X: expected axis 't' of length at least the "
+                                             r"window span .* = 7 \(size=4, dilation=2\), "
+                                             r"received length 6$"):
             run(torch.randn(1, 6, 2, dtype=F64))
 
 

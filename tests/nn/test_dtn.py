@@ -290,3 +290,9 @@ def test_half_precision_layers_accumulate_in_float32(layer) -> None:
     torch.testing.assert_close(y.float(), reference, rtol=0, atol=2e-2 * scale)
     y_t, state = half.step(x[:, 0].half())
     assert y_t.dtype == torch.float16 and state[0].dtype == torch.float32
+
+
+def test_an_empty_sequence_gives_empty_logits() -> None:
+    model = DTN(11, 8, 1, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    logits = model(torch.zeros(2, 0, dtype=torch.long))
+    assert logits.shape == (2, 0, 11)

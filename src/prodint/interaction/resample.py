@@ -139,9 +139,11 @@ class Window(_Unary):
         a stride past the last start gives the same single window as the length itself."""
         n = u.shape[d]
         if n < self.span:
-            raise ValueError(f"size/dilation: expected a window span (size - 1)·dilation + 1 "
-                             f"of at most the length {n} of axis {self.axis!r}, received "
-                             f"size={self.size}, dilation={self.dilation} (span {self.span})")
+            # the axis is free: its length comes from the inputs, so the message names them
+            names = ", ".join(sorted({s.name for s in self.child.signals()})) or "the input"
+            raise ValueError(f"{names}: expected axis {self.axis!r} of length at least the "
+                             f"window span (size - 1)·dilation + 1 = {self.span} (size="
+                             f"{self.size}, dilation={self.dilation}), received length {n}")
         return min(self.stride, n)
 
     def reference(self, u: Tensor) -> Tensor:

@@ -153,6 +153,8 @@ class ShortConv(InteractionLayer):
         self.params["weight"].normal_(0.0, self.STD, generator=self._generator)
 
     def forward(self, u: Tensor) -> Tensor:
+        if u.shape[1] == 0:  # an empty sequence: conv1d refuses a window past its padding
+            return u + 0 * self.params["weight"].sum()
         # conv1d correlates: tap kernel − 1 − j of the flipped filter meets u_{t−j}
         padded = F.pad(u.transpose(1, 2), (self.kernel - 1, 0))
         taps = self.params["weight"].flip(-1).unsqueeze(1)
