@@ -1,15 +1,12 @@
-"""The argument checks the benchmark harness shares, built on :mod:`prodint.checks`: names,
-parameter dicts, callables, times and repeat counts. Messages follow :mod:`prodint.checks`
+"""The argument checks the benchmark harness adds to :mod:`prodint.checks`: times and
+repeat counts. Messages follow :mod:`prodint.checks`
 (``"<argument>: expected <X>, received <Y>"``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prodint.checks import check_float, check_int
 
-__all__ = ["MAX_REPEATS", "MAX_SECONDS", "check_callable", "check_dict", "check_repeats",
-           "check_str", "check_time"]
+__all__ = ["MAX_REPEATS", "MAX_SECONDS", "check_repeats", "check_time"]
 
 #: The most repeats (and warm-up calls, and rounds) a timing makes.
 MAX_REPEATS = 10**6
@@ -17,29 +14,7 @@ MAX_REPEATS = 10**6
 MAX_SECONDS = 3600.0
 
 
-def check_str(value: object, argument: str) -> str:
-    """``value`` if it is a str."""
-    if not isinstance(value, str):
-        raise TypeError(f"{argument}: expected a str, received {type(value).__name__} "
-                        f"{value!r:.60}")
-    return value
 
-
-def check_dict(value: object, argument: str) -> dict[str, Any]:
-    """``value`` if it is a dict."""
-    if not isinstance(value, dict):
-        raise TypeError(f"{argument}: expected a dict, received {type(value).__name__} "
-                        f"{value!r:.60}")
-    return value
-
-
-def check_callable(value: object, argument: str, *, optional: bool = False) -> Any:
-    """``value`` if it is callable (or ``None`` when ``optional``)."""
-    if (value is None and not optional) or (value is not None and not callable(value)):
-        wanted = "a callable or None" if optional else "a callable"
-        raise TypeError(f"{argument}: expected {wanted}, received {type(value).__name__} "
-                        f"{value!r:.60}")
-    return value
 
 
 def check_time(value: object, argument: str, *, optional: bool = False) -> float | None:

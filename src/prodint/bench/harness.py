@@ -33,15 +33,8 @@ import torch
 from torch import Tensor
 from torch.profiler import ProfilerActivity, profile
 
-from prodint.bench.checks import (
-    MAX_REPEATS,
-    check_callable,
-    check_dict,
-    check_repeats,
-    check_str,
-    check_time,
-)
-from prodint.checks import check_bool, check_int
+from prodint.bench.checks import MAX_REPEATS, check_repeats, check_time
+from prodint.checks import check_bool, check_callable, check_instance, check_int
 from prodint.report import check_output_file, write_atomic
 
 
@@ -69,8 +62,8 @@ class Case:
     def __post_init__(self) -> None:
         """Raises ``TypeError`` for a field of the wrong kind."""
         for name in ("name", "impl", "baseline"):
-            check_str(getattr(self, name), name)
-        check_dict(self.params, "params")
+            check_instance(getattr(self, name), name, str)
+        check_instance(self.params, "params", dict)
         check_callable(self.forward, "forward")
         check_callable(self.forward_backward, "forward_backward", optional=True)
 
@@ -95,9 +88,9 @@ class Record:
         """Raises ``TypeError`` for a field of the wrong kind, ``ValueError`` for a time,
         memory or ratio that is negative or not finite."""
         for name in ("suite", "name", "impl", "baseline"):
-            check_str(getattr(self, name), name)
-        check_dict(self.params, "params")
-        check_dict(self.extra, "extra")
+            check_instance(getattr(self, name), name, str)
+        check_instance(self.params, "params", dict)
+        check_instance(self.extra, "extra", dict)
         check_time(self.fwd_ms, "fwd_ms")
         for name in ("fwd_bwd_ms", "peak_mem_mb", "ratio_fwd", "ratio_fwd_bwd"):
             check_time(getattr(self, name), name, optional=True)
@@ -279,7 +272,7 @@ def measure(suite: str, cases: Iterable[Case], *, memory: bool = True,
         TypeError: ``suite`` is not a str, ``cases`` not an iterable of :class:`Case`,
             ``memory`` not a bool, ``progress`` not ``None`` or a callable.
     """
-    check_str(suite, "suite")
+    check_instance(suite, "suite", str)
     check_bool(memory, "memory")
     check_callable(progress, "progress", optional=True)
     if isinstance(cases, str) or not hasattr(cases, "__iter__"):
