@@ -236,3 +236,22 @@ def test_huge_spans_are_refused_before_allocating() -> None:
         dense(10**7, 10**7)
     with pytest.raises(ValueError, match="fits in"):
         conv([10**5, 10**5], 5, padding=2)
+
+
+def test_conv_gradients_match_torch() -> None:
+    W = _randn(3, 2, 3, 2).requires_grad_()
+    x = _randn(2, 2, 6, 5, seed=1).requires_grad_()
+    g = _randn(2, 3, 3, 6, seed=2)
+    want = torch.autograd.grad((F.conv2d(x, W, stride=(2, 1), padding=1) * g).sum(), (W, x))
+    span = conv([6, 5], (3, 2), (2, 1), 1)
+    y = span(W.flatten(2).permute(2, 1, 0), _blocks(x)).mT.reshape(g.shape)
+    got = torch.autograd.grad((y * g).sum(), (W, x))
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_graph_gradcheck() -> None:
+    edge_index = _random_graph(5, 12)
+    span = graph(edge_index, 5, normalize="sym")
+    w, x = _randn(1, 2, 3).requires_grad_(), _randn(2, 5, 2, seed=1).requires_grad_()
+    assert torch.autograd.gradcheck(span, (w, x))
