@@ -222,3 +222,17 @@ def test_bad_compose(gen: torch.Generator) -> None:
         span.compose("dense")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="other: expected a span with in_size 4"):
         span.compose(span)
+
+
+def test_weights_of_another_dtype_are_refused(gen: torch.Generator) -> None:
+    span = random_span(gen, dtype=torch.float32)
+    message = re.escape("weight: expected dtype torch.float64 (that of w)")
+    with pytest.raises(TypeError, match=message):
+        span(torch.randn(3, dtype=torch.float64), torch.randn(5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="other: expected a span with weights of dtype"):
+        span.compose(random_span(gen, 4, 2, 2, 5, torch.float64))
+
+
+def test_indices_on_another_device_are_named() -> None:
+    with pytest.raises(ValueError, match="target: expected a tensor on cpu"):
+        Span(idx(0, 1), idx(0, 1).to("meta"), idx(0, 0), None, 2, 2, 1)

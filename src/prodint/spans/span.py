@@ -17,6 +17,8 @@ length ``|E|``. Its derivatives are the same span with its legs permuted (see
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -77,18 +79,19 @@ class Span:
         self.in_size = check_int(in_size, "in_size", minimum=0)
         self.out_size = check_int(out_size, "out_size", minimum=0)
         self.param_size = check_int(param_size, "param_size", minimum=0)
+        for name, index in (("source", source), ("target", target), ("param", param)):
+            check_tensor(index, name, rank=1, layout="[E]", dtypes=_INDEX)
+        if weight is not None:
+            check_tensor(weight, "weight", rank=1, layout="[E]", dtypes=FLOATING)
+        check_same_device(source=source, target=target, param=param, weight=weight)
         self.source = _check_indices(source, "source", None, self.in_size, "in_size")
         length = self.source.shape[0]
         self.target = _check_indices(target, "target", length, self.out_size, "out_size")
         self.param = _check_indices(param, "param", length, self.param_size, "param_size")
-        if weight is not None:
-            check_tensor(weight, "weight", rank=1, layout="[E]", dtypes=FLOATING)
-            if weight.shape[0] != length:
-                raise ValueError(f"weight: expected shape [{length}] (the length of source), "
-                                 f"received {tuple(weight.shape)}")
+        if weight is not None and weight.shape[0] != length:
+            raise ValueError(f"weight: expected shape [{length}] (the length of source), "
+                             f"received {tuple(weight.shape)}")
         self.weight = weight
-        check_same_device(source=self.source, target=self.target, param=self.param,
-                          weight=weight)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -114,10 +117,14 @@ class Span:
 
     # ------------------------------------------------------------------ application
     def _weights(self, like: Tensor) -> Tensor:
-        """``nu`` in ``like``'s dtype (ones when implicit)."""
+        """``nu`` (ones when implicit), which must have ``like``'s dtype: a span with
+        float32 weights is not silently applied to float64 parameters."""
         if self.weight is None:
             return like.new_ones(self.size)
-        return self.weight.to(like.dtype)
+        if self.weight.dtype != like.dtype:
+            raise TypeError(f"weight: expected dtype {like.dtype} (that of w), received "
+                            f"{self.weight.dtype}")
+        return self.weight
 
     def _check_w(self, w: object) -> Tensor:
         w = check_tensor(w, "w", rank=(1, 3), layout="[param_size] or [param_size, c_in, c_out]")
@@ -153,6 +160,10 @@ class Span:
                                  f"c_in of w), received {tuple(x.shape)}")
             lead, flat = x.shape[:-2], x.reshape(-1, self.in_size, c_in)
             tail = (self.out_size, c_out)
+        width = w.shape[1] + w.shape[2] if w.dim() == 3 else 1
+        blocks = self.size * w[0].numel() if w.dim() == 3 and self.param_size else 0
+        check_memory((flat.shape[0] * (self.size * width + math.prod(tail)) + blocks)
+                     * w.element_size(), "x", "the gathered messages of the span")
         y = span_function(w, flat, self._weights(w), self.source, self.target, self.param,
                           self.in_size, self.out_size)
         return y.reshape(*lead, *tail)
@@ -223,6 +234,8 @@ class Span:
             return other.weight.index_select(0, e2)
         if other.weight is None:
             return self.weight.index_select(0, e1)
-        dtype = torch.promote_types(self.weight.dtype, other.weight.dtype)
-        return (self.weight.to(dtype).index_select(0, e1)
-                * other.weight.to(dtype).index_select(0, e2))
+        if other.weight.dtype != self.weight.dtype:
+            raise TypeError(f"other: expected a span with weights of dtype "
+                            f"{self.weight.dtype} (those of this span), received "
+                            f"{other.weight.dtype}")
+        return self.weight.index_select(0, e1) * other.weight.index_select(0, e2)
