@@ -208,6 +208,11 @@ class Span:
         if other.device != self.device:
             raise ValueError(f"other: expected a span on {self.device}, received one on "
                              f"{other.device}")
+        if self.weight is not None and other.weight is not None and \
+                other.weight.dtype != self.weight.dtype:
+            raise TypeError(f"other: expected a span with weights of dtype "
+                            f"{self.weight.dtype} (those of this span), received "
+                            f"{other.weight.dtype}")
         middle = self.out_size
         counts = torch.bincount(other.source, minlength=middle)       # |s2^-1(y)|
         starts = torch.cumsum(counts, 0) - counts
@@ -234,8 +239,4 @@ class Span:
             return other.weight.index_select(0, e2)
         if other.weight is None:
             return self.weight.index_select(0, e1)
-        if other.weight.dtype != self.weight.dtype:
-            raise TypeError(f"other: expected a span with weights of dtype "
-                            f"{self.weight.dtype} (those of this span), received "
-                            f"{other.weight.dtype}")
         return self.weight.index_select(0, e1) * other.weight.index_select(0, e2)
