@@ -136,7 +136,7 @@ def test_graph_matches_index_add(normalize) -> None:
     nu = {None: torch.ones(20, dtype=F64), "mean": 1 / indeg[dst],
           "sym": 1 / (outdeg[src] * indeg[dst]).sqrt()}[normalize]
     x, w = _randn(2, n, seed=1), _randn(3)
-    span = graph(edge_index, n, types, 3, normalize)
+    span = graph(edge_index, n, types, 3, normalize, dtype=F64)
     torch.testing.assert_close(span(w, x), _scatter(edge_index, x, nu * w[types], n), **TOL)
     # block form: one weight matrix per edge type (a relational graph convolution)
     xb, wb = _randn(2, n, 4, seed=2), _randn(3, 4, 5, seed=5)
@@ -222,6 +222,7 @@ def test_float32_agrees() -> None:
     (lambda: graph(torch.tensor([[0, 1], [1, 2]]), 3, torch.tensor([0]), 2), "edge_type"),
     (lambda: graph(torch.tensor([[0, 1], [1, 2]]), 3, torch.tensor([0, 2]), 2), "edge_type"),
     (lambda: graph(torch.tensor([[0, 1], [1, 2]]), 3, normalize="max"), "normalize"),
+    (lambda: graph(torch.tensor([[0, 1], [1, 2]]), 3, dtype=torch.long), "dtype"),
     (lambda: group_conv("C4"), "group"),
     (lambda: group_conv([[0, 1], [0, 1]]), "group"),
     (lambda: from_algebra(torch.eye(2)), "algebra"),
@@ -252,6 +253,16 @@ def test_conv_gradients_match_torch() -> None:
 
 def test_graph_gradcheck() -> None:
     edge_index = _random_graph(5, 12)
-    span = graph(edge_index, 5, normalize="sym")
+    span = graph(edge_index, 5, normalize="sym", dtype=F64)
     w, x = _randn(1, 2, 3).requires_grad_(), _randn(2, 5, 2, seed=1).requires_grad_()
     assert torch.autograd.gradcheck(span, (w, x))
+
+
+def test_graph_normalisation_in_the_default_dtype() -> None:
+    edge_index = _random_graph(6, 15)
+    span = graph(edge_index, 6, normalize="mean")
+    assert span.dtype == torch.float32
+    x = torch.randn(2, 6)
+    want = graph(edge_index, 6, normalize="mean", dtype=F64)(torch.ones(1, dtype=F64),
+                                                             x.to(F64))
+    torch.testing.assert_close(span(torch.ones(1), x), want.float(), atol=1e-6, rtol=1e-6)

@@ -32,7 +32,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_choice, check_instance, check_int, check_memory, check_tensor
+from prodint.checks import (
+    check_choice,
+    check_dtype,
+    check_instance,
+    check_int,
+    check_memory,
+    check_tensor,
+)
 from prodint.checks.scalars import describe
 from prodint.spans.span import Span
 
@@ -246,7 +253,8 @@ def depthwise(in_size: Sequence[int], channels: int, kernel_size: int | Sequence
 
 
 def graph(edge_index: Tensor, num_nodes: int, edge_type: Tensor | None = None,
-          num_types: int = 1, normalize: str | None = None) -> Span:
+          num_types: int = 1, normalize: str | None = None, *,
+          dtype: torch.dtype | None = None) -> Span:
     """Message passing on a graph: ``y[v] = sum_{(u, v) in E} nu_uv w[type_uv] x[u]``.
 
     ``edge_index [2, E]`` holds the source (row 0) and target (row 1) node of each edge; the
@@ -254,7 +262,8 @@ def graph(edge_index: Tensor, num_nodes: int, edge_type: Tensor | None = None,
     ``w [num_types, c_in, c_out]`` is a relational graph convolution. ``normalize``: None
     (``nu = 1``), ``"mean"`` (``nu = 1 / indeg(v)``, the mean over the incoming edges) or
     ``"sym"`` (``nu = 1 / sqrt(outdeg(u) indeg(v))``); degrees count edges of every type,
-    and ``nu`` is kept in float64 (cast to the dtype of ``x`` when applied).
+    and ``nu`` is computed in float64 and stored in ``dtype`` (default torch's default
+    dtype), which must then be that of ``w`` when the span is applied.
 
     Raises:
         TypeError: ``edge_index``/``edge_type`` not integer tensors, a size not an int.
@@ -264,6 +273,7 @@ def graph(edge_index: Tensor, num_nodes: int, edge_type: Tensor | None = None,
     n = check_int(num_nodes, "num_nodes", minimum=1)
     k = check_int(num_types, "num_types", minimum=1)
     norm = check_choice(normalize, "normalize", (None, "mean", "sym"))
+    dtype = check_dtype(dtype, "dtype", optional=True) or torch.get_default_dtype()
     check_memory(n * 24, "num_nodes", "the degrees of the nodes")
     check_tensor(edge_index, "edge_index", shape=(2, None), layout="[2, E]", dtypes=INTS)
     _check_values(edge_index, "edge_index")
@@ -292,6 +302,7 @@ def graph(edge_index: Tensor, num_nodes: int, edge_type: Tensor | None = None,
         else:
             outdeg = torch.bincount(source, minlength=n).to(indeg.dtype)
             weight = (outdeg[source] * indeg[target]).rsqrt()
+        weight = weight.to(dtype)
     return Span(source, target, param, weight, n, n, k)
 
 
