@@ -32,11 +32,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_int, check_layer_options, check_parameter_memory
+from prodint.checks import check_layer_options, check_parameter_memory
 from prodint.interaction import Expr, Signal, Sum, library
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
-from prodint.nn.dtn.checks import BLOCK_PARAMETERS, check_heads, check_positive, check_state_batch
+from prodint.nn.dtn.checks import (
+    check_block_sizes,
+    check_heads,
+    check_model_sizes,
+    check_state_batch,
+)
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
 from prodint.nn.stacked_lm import StackedLM, on_stream
@@ -169,14 +174,7 @@ class SoftmaxBlock(CompositeLayer, TokenLayer):
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         check_layer_options(device, dtype, generator)
-        check_positive(width=width, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
-        check_int(local_conv, "local_conv", minimum=0)
-        check_parameter_memory(width * local_conv, "local_conv", dtype,
-                               what="the convolution's taps")
-        if hidden is not None:
-            check_positive(hidden=hidden)
-            check_parameter_memory(2 * width * hidden, "hidden", dtype, what="the MLP's weights")
+        check_block_sizes(width, heads, hidden, local_conv, dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         attention = CausalSelfAttention(width, heads, **kw)
         local = ShortConv(width, local_conv, **kw) if local_conv else None
@@ -243,11 +241,7 @@ class SoftmaxLM(StackedLM):
                  dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         check_layer_options(device, dtype, generator)
-        check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
-        check_parameter_memory(vocab * width, "vocab, width", dtype, what="the embedding table")
-        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth", dtype,
-                               what=f"{depth} blocks")
+        check_model_sizes(vocab, width, depth, heads, dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         super().__init__(vocab, width, [SoftmaxBlock(width, heads, local_conv=local_conv, **kw)
                                         for _ in range(depth)], **kw)

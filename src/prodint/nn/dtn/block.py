@@ -21,12 +21,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from prodint.checks import check_choice, check_int, check_layer_options, check_parameter_memory
+from prodint.checks import check_choice, check_layer_options
 from prodint.interaction import Expr, Signal, Sum
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.attention import TensorAttention
-from prodint.nn.dtn.checks import BLOCK_PARAMETERS, check_positive, check_state_batch
+from prodint.nn.dtn.checks import (
+    check_block_sizes,
+    check_state_batch,
+)
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.interaction import TensorInteraction
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
@@ -98,14 +101,7 @@ class DTNBlock(CompositeLayer, TokenLayer):
                  generator: torch.Generator | None = None) -> None:
         check_layer_options(device, dtype, generator)
         check_choice(channel_mixer, "channel_mixer", CHANNEL_MIXERS)
-        check_positive(width=width, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
-        check_int(local_conv, "local_conv", minimum=0)
-        check_parameter_memory(width * local_conv, "local_conv", dtype,
-                               what="the convolution's taps")
-        if hidden is not None:
-            check_positive(hidden=hidden)
-            check_parameter_memory(2 * width * hidden, "hidden", dtype, what="the MLP's weights")
+        check_block_sizes(width, heads, hidden, local_conv, dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         attention = TensorAttention(width, heads, normalize=normalize, decay=decay,
                                     chunk_size=chunk_size, output_norm=output_norm, **kw)

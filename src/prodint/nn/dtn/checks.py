@@ -13,11 +13,22 @@ from __future__ import annotations
 import torch
 
 from prodint.checks import check_bool as _check_bool
-from prodint.checks import check_float, check_int
+from prodint.checks import check_float, check_int, check_parameter_memory
 from prodint.interaction import Expr
 
-__all__ = ["BLOCK_PARAMETERS", "HALF", "accumulation_dtype", "check_bool", "check_decay",
-           "check_expression_input", "check_heads", "check_positive", "check_state_batch"]
+__all__ = [
+    "BLOCK_PARAMETERS",
+    "HALF",
+    "accumulation_dtype",
+    "check_block_sizes",
+    "check_bool",
+    "check_decay",
+    "check_expression_input",
+    "check_heads",
+    "check_model_sizes",
+    "check_positive",
+    "check_state_batch",
+]
 
 #: About how many parameters a block of a language model has per ``width²`` (the estimate
 #: checked before building one, or ``depth`` of them): tensor attention's four
@@ -99,3 +110,32 @@ def check_state_batch(state: object, batch: int, source: str) -> None:
             check_state_batch(part, batch, source)
 
 
+
+
+def check_block_sizes(width: int, heads: int, hidden: int | None, local_conv: int,
+                      dtype: torch.dtype | None) -> None:
+    """The sizes of a language-model block (positive ``width``, ``heads`` and ``hidden``,
+    ``local_conv >= 0``) and the memory of its parameters, before any is built."""
+    check_positive(width=width, heads=heads)
+    check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype,
+                           what="a block")
+    check_int(local_conv, "local_conv", minimum=0)
+    check_parameter_memory(width * local_conv, "local_conv", dtype,
+                           what="the convolution's taps")
+    if hidden is not None:
+        check_positive(hidden=hidden)
+        check_parameter_memory(2 * width * hidden, "hidden", dtype,
+                               what="the MLP's weights")
+
+
+def check_model_sizes(vocab: int, width: int, depth: int, heads: int,
+                      dtype: torch.dtype | None) -> None:
+    """The sizes of a language model (positive ints) and the memory of one block, of the
+    embedding table and of ``depth`` blocks, before any is built."""
+    check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
+    block = BLOCK_PARAMETERS * width * width
+    check_parameter_memory(block, "width", dtype, what="a block")
+    check_parameter_memory(vocab * width, "vocab, width", dtype,
+                           what="the embedding table")
+    check_parameter_memory(depth * block, "depth", dtype,
+                           what=f"{depth} blocks")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from prodint.checks import check_layer_options, check_parameter_memory
+from prodint.checks import check_layer_options
 from prodint.nn.dtn.block import DTNBlock
-from prodint.nn.dtn.checks import BLOCK_PARAMETERS, check_positive
+from prodint.nn.dtn.checks import check_model_sizes
 from prodint.nn.stacked_lm import StackedLM
 
 __all__ = ["DTN"]
@@ -53,11 +53,7 @@ class DTN(StackedLM):
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  generator: torch.Generator | None = None) -> None:
         check_layer_options(device, dtype, generator)
-        check_positive(vocab=vocab, width=width, depth=depth, heads=heads)
-        check_parameter_memory(BLOCK_PARAMETERS * width * width, "width", dtype, what="a block")
-        check_parameter_memory(vocab * width, "vocab, width", dtype, what="the embedding table")
-        check_parameter_memory(depth * BLOCK_PARAMETERS * width * width, "depth", dtype,
-                               what=f"{depth} blocks")
+        check_model_sizes(vocab, width, depth, heads, dtype)
         kw = {"device": device, "dtype": dtype, "generator": generator}
         blocks = [DTNBlock(width, heads, channel_mixer=channel_mixer, normalize=normalize,
                            decay=decay, local_conv=local_conv, chunk_size=chunk_size, **kw)
