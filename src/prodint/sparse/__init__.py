@@ -1,0 +1,9 @@
+"""Layers as sparse matrices (Zhu, "Unified sparse-matrix representations").
+
+A linear layer on a fixed input shape is a matrix ``M`` and a bias ``b`` with
+``layer(x).flatten() == M @ x.flatten() + b``; prodint builds ``M`` from the layer's span
+(:func:`prodint.spans.lower`), never by probing the layer with basis vectors. A valid
+convolution is a banded upper-triangular matrix in the source's index convention, an
+unrolled linear recurrence a block lower-triangular one, and attention a data-dependent
+matrix that factorizes a third-order tensor.
+"""
