@@ -3,10 +3,11 @@
 An attention layer mixes positions: its expression contains one *position-mixing
 contraction* ``o[..., t, ...] = Σ_s W[..., t, s] v[..., s, ...]`` whose weights ``W`` carry
 the query position ``t`` and the key position ``s`` and whose values ``v`` carry ``s`` but not
-``t`` (positions are the axes of free size, set by the inputs' lengths; the other axes shared
-by ``W`` and ``v``, such as heads, are batched). Where the contraction is normalised by the
-row sum of its weights, ``o = (Σ_s W v) / g(Σ_s W)`` (:class:`~prodint.interaction.normalize.
-GuardedRatio`, ``g`` its guard), the normalisation is part of the matrix. So
+``t`` (positions are the axes of free size, set by the inputs' lengths; ``o`` keeps one, the
+query; the other axes shared by ``W`` and ``v``, such as heads, are batched). Where the
+contraction is normalised by the row sum of its weights, ``o = (Σ_s W v) / g(Σ_s W)``
+(:class:`~prodint.interaction.normalize.GuardedRatio`, ``g`` its guard), the normalisation is
+part of the matrix. So
 
     A[..., t, s] = W[..., t, s]               or   W[..., t, s] / g(Σ_s' W[..., t, s'])
     o[..., t, :] = Σ_s A[..., t, s] v[..., s, :]
