@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from prodint.checks import check_float
+from prodint.interaction import index_map as im
 from prodint.interaction.axes import find_axis
 from prodint.interaction.expr import Expr, Kernel, check_expr
 
@@ -79,6 +80,15 @@ class DecayMask(Expr):
     def reference(self, u: Tensor) -> Tensor:
         return u * decay_weights(u, self.axis_names, self.query, self.key, self.decay)
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity on the entries with ``key ≤ query``, weighted ``γ^{query - key}``."""
+        names = self.axis_names
+        coords = im.coordinates(im.grid(sizes).reshape(-1), sizes)
+        lag = coords[:, names.index(self.query)] - coords[:, names.index(self.key)]
+        keep = lag >= 0
+        weight = torch.tensor(self.decay, dtype=torch.float64) ** lag.to(torch.float64)
+        return im.identity(sizes, weight=weight, keep=keep)
+
 
 class CausalSum(Expr):
     """``y[..., t, ...] = Σ_{s ≤ t} u[..., s, ...]``: the prefix sum along axis ``axis``.
@@ -114,6 +124,15 @@ class CausalSum(Expr):
         lower = torch.ones(n, n, dtype=u.dtype, device=u.device).tril()
         summed = lower @ u.movedim(d, -1).unsqueeze(-1)  # [..., t, 1]
         return summed.squeeze(-1).movedim(-1, d)
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[..., t, ...] += u[..., s, ...]`` for every ``s ≤ t``."""
+        d = self.axis_names.index(self.axis)
+        t, s = torch.tril_indices(sizes[d], sizes[d])
+        positions = im.grid(sizes)
+        target = positions.index_select(d, t).reshape(-1)
+        source = positions.index_select(d, s).reshape(-1)
+        return im.IndexMap(target, source, None, tuple(sizes))
 
     def kernel(self) -> Kernel:
         d = self._dim()

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from prodint.checks import check_int, check_name, describe
+from prodint.interaction import index_map as im
 from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
 from prodint.interaction.compile import evaluate
 from prodint.interaction.expr import (
@@ -94,6 +95,16 @@ class Select(Expr):
             raise ValueError(f"index: expected {-size} ≤ index < {size} (the length of axis "
                              f"{self.axis!r}), received {self.index}")
         return u.select(d, self.index)
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[...] = u[..., index, ...]`` (the axis disappears)."""
+        d = self.children[0].axis_names.index(self.axis)
+        n = sizes[d]
+        if not -n <= self.index < n:
+            raise ValueError(f"index: expected {-n} ≤ index < {n} (the length of axis "
+                             f"{self.axis!r}), received {self.index}")
+        return im.along_axis(sizes, d, torch.tensor([self.index % n]),
+                             (*sizes[:d], *sizes[d + 1:]))
 
 
 class Stack(Expr):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.checks import check_choice, check_int, check_memory, check_name, memory_limit
+from prodint.interaction import index_map as im
 from prodint.interaction.axes import Axis, find_axis
 from prodint.interaction.expr import Expr, Kernel, check_expr
 from prodint.interaction.structural import _Unary
@@ -98,6 +99,22 @@ class Pad(_Unary):
                          else u.new_zeros(*u.shape[:d], self.after, *u.shape[d:][1:]))
         return torch.cat(parts, d) if len(parts) > 1 else u
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[..., j, ...] = u[..., j - before, ...]``: zero outside, wrapped when circular."""
+        d = self.child.axis_names.index(self.axis)
+        n = sizes[d]
+        if self.mode == "circular" and max(self.before, self.after) > n:
+            raise ValueError(f"before/after: expected a circular padding of at most the length "
+                             f"{n} of axis {self.axis!r}, received ({self.before}, "
+                             f"{self.after})")
+        length = n + self.before + self.after
+        positions = torch.arange(length) - self.before
+        if self.mode == "circular":
+            positions = positions % n
+        else:
+            positions = torch.where((positions >= 0) & (positions < n), positions, -1)
+        return im.along_axis(sizes, d, positions, (*sizes[:d], length, *sizes[d + 1:]))
+
 
 class Window(_Unary):
     """Sliding windows: axis ``axis`` of length ``n`` becomes ``(n - span)//stride + 1`` windows
@@ -157,6 +174,23 @@ class Window(_Unary):
         out = u.index_select(d, index)
         return out.unflatten(d, (count, self.size))
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[..., i, k, ...] = u[..., i·stride + k·dilation, ...]``."""
+        d = self.child.axis_names.index(self.axis)
+        n = sizes[d]
+        if n < self.span:
+            names = ", ".join(sorted({s.name for s in self.child.signals()})) or "the input"
+            raise ValueError(f"{names}: expected axis {self.axis!r} of length at least the "
+                             f"window span (size - 1)·dilation + 1 = {self.span} (size="
+                             f"{self.size}, dilation={self.dilation}), received length {n}")
+        stride = min(self.stride, n)
+        count = (n - self.span) // stride + 1
+        starts = torch.arange(count) * stride
+        taps = torch.arange(self.size) * self.dilation
+        positions = (starts[:, None] + taps[None, :]).reshape(-1)
+        return im.along_axis(sizes, d, positions,
+                             (*sizes[:d], count, self.size, *sizes[d + 1:]))
+
     def kernel(self) -> Kernel:
         def window(u: Tensor) -> Tensor:
             d = self._dim(self.axis)
@@ -203,3 +237,13 @@ class Upsample(_Unary):
         out = u.new_zeros(shape)
         index = torch.arange(n, device=u.device) * self.stride
         return out.index_copy(d, index, u)
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[..., i·stride, ...] = u[..., i, ...]``, zero between."""
+        d = self.child.axis_names.index(self.axis)
+        n = sizes[d]
+        length = (n - 1) * self.stride + 1 if n else 0
+        j = torch.arange(length)
+        positions = torch.where(j % self.stride == 0,
+                                torch.div(j, self.stride, rounding_mode="floor"), -1)
+        return im.along_axis(sizes, d, positions, (*sizes[:d], length, *sizes[d + 1:]))

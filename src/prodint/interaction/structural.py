@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from prodint.checks import check_float, check_int, check_name, check_names, describe
+from prodint.interaction import index_map as im
 from prodint.interaction.axes import Axis, find_axis
 from prodint.interaction.expr import Expr, align, check_expr
 
@@ -61,6 +62,10 @@ class Permute(_Unary):
     def reference(self, u: Tensor) -> Tensor:
         return align(u, self.child.axes, self.order)
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The permutation of coordinates (see :mod:`prodint.interaction.index_map`)."""
+        return im.permutation(sizes, [self.child.axis_names.index(n) for n in self.order])
+
 
 class Rename(_Unary):
     """Rename axes (``{"t": "s"}``): the same values seen under other names."""
@@ -94,6 +99,10 @@ class Rename(_Unary):
     def reference(self, u: Tensor) -> Tensor:
         return u
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity: the same entries under other names."""
+        return im.identity(sizes)
+
 
 class CausalMask(_Unary):
     """Zero the entries with ``key > query`` (``u[..., t, ..., s, ...] · [s ≤ t]``): linear."""
@@ -117,6 +126,13 @@ class CausalMask(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u * causal_mask(u, self.child.axis_names, self.query, self.key).to(u.dtype)
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity on the entries with ``key ≤ query``."""
+        names = self.child.axis_names
+        coords = im.coordinates(im.grid(sizes).reshape(-1), sizes)
+        keep = coords[:, names.index(self.key)] <= coords[:, names.index(self.query)]
+        return im.identity(sizes, keep=keep)
 
 
 def causal_mask(u: Tensor, names: Sequence[str], query: str, key: str) -> Tensor:
@@ -150,6 +166,11 @@ class Scale(_Unary):
     def reference(self, u: Tensor) -> Tensor:
         return u * self.factor
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity with weight ``factor``."""
+        return im.identity(sizes, weight=torch.full(tuple(sizes), self.factor,
+                                                    dtype=torch.float64))
+
 
 class AxisSum(_Unary):
     """``Σ_{axes} u``: summation over some axes (a linear map onto the remaining ones)."""
@@ -173,6 +194,18 @@ class AxisSum(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u.sum(dim=[self._dim(n) for n in self.summed])
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """Every entry of ``u`` onto the entry of its remaining coordinates."""
+        names = self.child.axis_names
+        kept = [i for i, n in enumerate(names) if n not in self.summed]
+        out_sizes = tuple(sizes[i] for i in kept)
+        source = im.grid(sizes).reshape(-1)
+        coords = im.coordinates(source, sizes)[:, kept]
+        target = torch.zeros_like(source)
+        for i, size in enumerate(out_sizes):
+            target = target * size + coords[:, i]
+        return im.IndexMap(target, source, None, out_sizes)
 
 
 class SplitAxis(_Unary):
@@ -212,6 +245,15 @@ class SplitAxis(_Unary):
             raise ValueError(f"parts: expected sizes multiplying to the length {u.shape[d]} of "
                              f"axis {self.axis!r}, received {sizes}")
         return u.unflatten(d, sizes)
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity on flat indices (a row-major reshape)."""
+        i = self.child.axis_names.index(self.axis)
+        parts = [s for _, s in self.parts]
+        if sizes[i] != math.prod(parts):
+            raise ValueError(f"parts: expected sizes multiplying to the length {sizes[i]} of "
+                             f"axis {self.axis!r}, received {parts}")
+        return im.identity(sizes, (*sizes[:i], *parts, *sizes[i + 1:]))
 
 
 def _check_parts(parts: object) -> list[tuple[str, int]]:
@@ -268,6 +310,12 @@ class MergeAxes(_Unary):
         start = self._dim(self.names[0])
         return u.flatten(start, start + len(self.names) - 1)
 
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The identity on flat indices (a row-major reshape)."""
+        i = self.child.axis_names.index(self.names[0])
+        k = len(self.names)
+        return im.identity(sizes, (*sizes[:i], math.prod(sizes[i:i + k]), *sizes[i + k:]))
+
 
 class Flip(_Unary):
     """Reverse the order along ``axis`` (a permutation of coordinates)."""
@@ -287,3 +335,8 @@ class Flip(_Unary):
 
     def reference(self, u: Tensor) -> Tensor:
         return u.flip(self._dim(self.axis))
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """``y[..., j, ...] = u[..., n - 1 - j, ...]``."""
+        d = self.child.axis_names.index(self.axis)
+        return im.along_axis(sizes, d, torch.arange(sizes[d] - 1, -1, -1), sizes)

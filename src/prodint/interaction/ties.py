@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from prodint.checks import check_name, describe
+from prodint.interaction import index_map as im
 from prodint.interaction.axes import AxisSpec, make_axes
 from prodint.interaction.expr import Expr, Kernel, check_expr
 
@@ -177,6 +178,19 @@ class Gather(Expr):
 
     def __str__(self) -> str:
         return f"tie_{self.name}({self.child})"
+
+    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
+        """The tie table itself: ``y[o] += ν[o, r] · u_flat[index[o, r]]`` (zero weights
+        left out)."""
+        out = tuple(a.size for a in self.axes)
+        r = self.index.shape[-1] if self._terms else 1
+        target = torch.arange(math.prod(out)).repeat_interleave(r)  # type: ignore[arg-type]
+        source = self.index.reshape(-1).cpu()
+        if self.weight is None:
+            return im.IndexMap(target, source, None, out)  # type: ignore[arg-type]
+        weight = self.weight.reshape(-1).cpu().to(torch.float64)
+        keep = weight != 0
+        return im.IndexMap(target[keep], source[keep], weight[keep], out)  # type: ignore[arg-type]
 
     def reference(self, u: Tensor, index: Tensor, weight: Tensor | None = None) -> Tensor:
         k = len(self.child.axes)

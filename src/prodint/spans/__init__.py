@@ -20,6 +20,8 @@ the pullback ``E1 x_Y E2``.
   :func:`grouped_weight` (block form) and :func:`depthwise` (scalar form), :func:`graph`
   (edge types, mean and symmetric normalisation), :func:`group_conv` (finite groups) and
   :func:`from_algebra` (structure constants: ``span(a, x) = a * x``).
+- :func:`lower`: any layer linear in its signal (its expression read node by node:
+  :mod:`prodint.spans.lowering`) as a :class:`SpanLayer` with the layer's call signature.
 """
 
 from prodint.spans.constructors import (
@@ -32,10 +34,12 @@ from prodint.spans.constructors import (
     group_conv,
     grouped_weight,
 )
+from prodint.spans.layer import SpanLayer, lower
 from prodint.spans.span import Span
 
 __all__ = [
     "Span",
+    "SpanLayer",
     "conv",
     "conv_transpose",
     "dense",
@@ -44,4 +48,5 @@ __all__ = [
     "graph",
     "group_conv",
     "grouped_weight",
+    "lower",
 ]
