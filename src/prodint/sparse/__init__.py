@@ -7,3 +7,18 @@ convolution is a banded upper-triangular matrix in the source's index convention
 unrolled linear recurrence a block lower-triangular one, and attention a data-dependent
 matrix that factorizes a third-order tensor.
 """
+
+from prodint.sparse.attention import attention_matrix, attention_tensor
+from prodint.sparse.matrix import to_sparse_matrix, unroll
+from prodint.sparse.module import SparseLayer, sparsify
+from prodint.sparse.pattern import SparsePattern
+
+__all__ = [
+    "SparseLayer",
+    "SparsePattern",
+    "attention_matrix",
+    "attention_tensor",
+    "sparsify",
+    "to_sparse_matrix",
+    "unroll",
+]
