@@ -34,6 +34,12 @@ def _conv1d(g: torch.Generator) -> Case:
     return Case(compile(expr, dtype=torch.float64, generator=g), inputs, 1)
 
 
+def _linear_recurrence(g: torch.Generator) -> Case:
+    c, h = choice(g, [1, 2, 3]), choice(g, [2, 4])
+    layer = compile(library.linear_recurrence(c, h), dtype=torch.float64, generator=g)
+    return Case(layer, _inputs(g, c), 1)
+
+
 def _glu(g: torch.Generator) -> Case:
     c, h = choice(g, [2, 4]), choice(g, [3, 6])
     return Case(compile(library.glu(c, h), dtype=torch.float64, generator=g), _inputs(g, c), 2)
@@ -65,6 +71,7 @@ def _multihead(g: torch.Generator) -> Case:
 FAMILIES: tuple[Family, ...] = (
     Family("library.dense", _dense, compile=True),
     Family("library.conv1d", _conv1d),
+    Family("library.linear_recurrence", _linear_recurrence),
     Family("library.glu", _glu, compile=True),
     Family("library.bilinear", _bilinear),
     Family("library.linear_attention", _attention("linear_attention", 3)),

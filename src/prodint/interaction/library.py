@@ -8,6 +8,7 @@ expression                math                                                  
 ========================= ====================================================== =====
 :func:`dense`             ``Σ_c X[t,c] W[c,o] + b[o]``                            1
 :func:`conv1d`            ``Σ_{k,c} window_k(pad(X))[t,k,c] W[k,c,o]``            1
+:func:`linear_recurrence` ``h_t = a ⊙ h_{t-1} + Σ_c X[t,c] W[c,h]``                1
 :func:`glu`               ``(X W1) ⊙ σ(X W2)`` (Hadamard product)                 2
 :func:`bilinear`          ``(X W1) ·_A (X W2)`` in any algebra ``A``              2
 :func:`linear_attention`  ``Q (Kᵀ V)``                                           3
@@ -34,6 +35,7 @@ from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
 from prodint.interaction.resample import Pad, Window
+from prodint.interaction.scan import LinearRecurrence
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
@@ -98,6 +100,15 @@ def conv1d(channels: int, out: int, kernel_size: int, *, padding: int = 0,
     win = Window(x, "t", kernel_size, "k", stride=stride, dilation=dilation)
     w = Parameter("W", [("k", kernel_size), ("c", channels), ("o", out)], fan_in=("k", "c"))
     return Contract(win, w, over=("k", "c"))
+
+
+def linear_recurrence(channels: int, hidden: int) -> Expr:
+    """A diagonal linear recurrent layer ``h_t = a ⊙ h_{t-1} + Σ_c X[t,c] W[c,h]``, ``h_{-1} =
+    0``: ``h_t = Σ_{s≤t} a^{t-s} ⊙ (X W)_s``, order 1 (the decay ``a[h]`` is a parameter,
+    drawn ``U(-1, 1)`` so that the recurrence is stable).
+    """
+    drive = projection(signal(channels), "W", hidden, out_axis="h")
+    return LinearRecurrence(Parameter("a", [("h", hidden)], init="uniform"), drive, time="t")
 
 
 def glu(channels: int, hidden: int) -> Expr:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from prodint.checks import check_int, check_memory, check_tensor, describe
 from prodint.interaction import Expr, InteractionLayer, Plan
 from prodint.spans.lowering import LoweredExpression, check_linear, lower_expression
-from prodint.sparse.pattern import SparsePattern
+from prodint.sparse.pattern import SparsePattern, csr_matrix
 
 __all__ = ["to_sparse_matrix", "unroll"]
 
@@ -107,7 +107,7 @@ def to_sparse_matrix(layer: InteractionLayer | Expr, input_shape: Sequence[int],
     if bias is None:
         bias = w.new_zeros(rows)
     if copies == 1:
-        matrix = torch.sparse_csr_tensor(pattern.crow.to(w.device), pattern.col.to(w.device),
+        matrix = csr_matrix(pattern.crow.to(w.device), pattern.col.to(w.device),
                                          values, (rows, cols))
         return matrix, bias
     block = torch.arange(copies, device=w.device)
@@ -115,7 +115,7 @@ def to_sparse_matrix(layer: InteractionLayer | Expr, input_shape: Sequence[int],
     crow = torch.cat([pattern.crow.new_zeros(1).to(w.device),
                       (pattern.crow[1:].to(w.device)[None, :]
                        + pattern.nnz * block[:, None]).reshape(-1)])
-    matrix = torch.sparse_csr_tensor(crow, col, values.repeat(copies),
+    matrix = csr_matrix(crow, col, values.repeat(copies),
                                      (rows * copies, cols * copies))
     return matrix, bias.repeat(copies)
 

@@ -14,13 +14,24 @@ tensor ``torch.sparse_csr_tensor(crow, col, values)``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from prodint.checks import check_instance, check_memory, check_tensor
 from prodint.spans import Span
 
-__all__ = ["SparsePattern"]
+__all__ = ["SparsePattern", "csr_matrix"]
+
+
+def csr_matrix(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """``torch.sparse_csr_tensor(crow, col, values, shape)`` for a pattern built here (sorted,
+    in range: the invariant checks are skipped), without torch's notice that its CSR support
+    is in beta (the operations used here, products and their gradients, are tested)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
 class SparsePattern:
@@ -76,7 +87,8 @@ class SparsePattern:
 
     def matrix(self, w: Tensor) -> Tensor:
         """The CSR matrix ``M [out_size, in_size]`` (values differentiable in ``w``)."""
-        return torch.sparse_csr_tensor(self.crow, self.col, self.values(w), self.shape)
+        return csr_matrix(self.crow.to(w.device), self.col.to(w.device), self.values(w),
+                          self.shape)
 
     def dense(self, w: Tensor) -> Tensor:
         """``M`` as a dense tensor (for small problems and tests)."""
