@@ -105,26 +105,26 @@ def test_nonlinear_recurrence_jacobian_is_block_lower_triangular() -> None:
 
 def test_bad_arguments() -> None:
     layer = compile(library.dense(3, 2), dtype=F64)
-    with pytest.raises(TypeError, match="^layer:"):
+    with pytest.raises(TypeError, match=r"^layer:"):
         to_sparse_matrix(torch.nn.Linear(3, 2), (3,))
-    with pytest.raises(ValueError, match="^input_shape:"):
+    with pytest.raises(ValueError, match=r"^input_shape:"):
         to_sparse_matrix(layer, (4, 5))
-    with pytest.raises(ValueError, match="^input_shape:"):
+    with pytest.raises(ValueError, match=r"^input_shape:"):
         to_sparse_matrix(layer, ())
     with pytest.raises(TypeError, match=r"^input_shape\[0\]:"):
         to_sparse_matrix(layer, (2.5, 3))
     glu = compile(library.glu(3, 4), dtype=F64)
-    with pytest.raises(ValueError, match="^layer: .*Pointwise sigmoid"):
+    with pytest.raises(ValueError, match=r"^layer: .*Pointwise sigmoid"):
         to_sparse_matrix(glu, (4, 3))
     x = Signal("X", [("c", 2)])
-    with pytest.raises(ValueError, match="^layer: .*Pointwise"):
+    with pytest.raises(ValueError, match=r"^layer: .*Pointwise"):
         to_sparse_matrix(Pointwise("tanh", x), (2,))
     expr = Contract(x, Parameter("W", [("c", 2), ("o", 3)]), over="c")
-    with pytest.raises(ValueError, match="^parameters:"):
+    with pytest.raises(ValueError, match=r"^parameters:"):
         to_sparse_matrix(expr, (2,))
-    with pytest.raises(ValueError, match="^time:"):
+    with pytest.raises(ValueError, match=r"^time:"):
         unroll(compile(library.linear_recurrence(2, 3), dtype=F64), 4, time="s")
-    with pytest.raises(ValueError, match="^x:"):
+    with pytest.raises(ValueError, match=r"^x:"):
         unroll(ElmanRNN(2, 3, dtype=F64), 4)
-    with pytest.raises(ValueError, match="^length:"):
+    with pytest.raises(ValueError, match=r"^length:"):
         unroll(layer, 0)

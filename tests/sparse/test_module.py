@@ -99,7 +99,7 @@ def test_sparse_layer_shares_the_parameters_and_matches_forward() -> None:
     assert torch.allclose(sparse(x), conv(x), atol=1e-12)
     conv32 = copy.deepcopy(conv).float()
     assert torch.allclose(SparseLayer(conv32)(x.float()), conv32(x.float()), atol=1e-5)
-    with pytest.raises(ValueError, match="^x:|^X:"):
+    with pytest.raises(ValueError, match=r"^x:|^X:"):
         sparse(torch.randn(2, 3, 9, 7, dtype=F64))
 
 
@@ -109,5 +109,5 @@ def test_sparsify_keeps_nonlinear_layers_and_refuses_non_modules() -> None:
     out = sparsify(model)
     assert out[0] is glu and isinstance(out[1], SparseLayer)
     assert sparsify(out)[1] is out[1]
-    with pytest.raises(TypeError, match="^model:"):
+    with pytest.raises(TypeError, match=r"^model:"):
         sparsify("model")  # type: ignore[arg-type]

@@ -46,9 +46,9 @@ def test_matrix_product_is_the_span_application_and_differentiable() -> None:
 
 def test_bad_arguments_are_refused() -> None:
     pattern = SparsePattern(_span())
-    with pytest.raises(TypeError, match="^span:"):
+    with pytest.raises(TypeError, match=r"^span:"):
         SparsePattern("span")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^w:"):
+    with pytest.raises(ValueError, match=r"^w:"):
         pattern.values(torch.ones(4, dtype=F64))
-    with pytest.raises(TypeError, match="^w:"):
+    with pytest.raises(TypeError, match=r"^w:"):
         pattern.values(torch.ones(3, dtype=torch.float32))

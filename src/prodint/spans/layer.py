@@ -51,7 +51,8 @@ class SpanLayer(nn.Module):
         """The expression lowered on the signal sizes ``sizes`` (built once per sizes)."""
         key = tuple(int(s) for s in sizes)
         if key not in self._lowered:
-            self._lowered[key] = lower_expression(self.layer.expression, key)
+            self._lowered[key] = lower_expression(self.layer.expression, key,
+                                                  argument=self.signal.name)
         return self._lowered[key]
 
     def span(self, sizes: Sequence[int] | None = None) -> Span:

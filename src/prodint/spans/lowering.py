@@ -358,8 +358,10 @@ def _products(base: Tensor, monomials: Tensor) -> Tensor:
     return out
 
 
-def lower_expression(expr: Expr, sizes: Sequence[int]) -> LoweredExpression:
-    """``expr`` (linear in its one signal) as a span on the signal sizes ``sizes``.
+def lower_expression(expr: Expr, sizes: Sequence[int], *,
+                     argument: str = "input_shape") -> LoweredExpression:
+    """``expr`` (linear in its one signal) as a span on the signal sizes ``sizes``
+    (``argument`` names them in messages).
 
     Raises:
         ValueError: a node that is not linear in the signal (named), an order-0 input, sizes
@@ -370,7 +372,7 @@ def lower_expression(expr: Expr, sizes: Sequence[int]) -> LoweredExpression:
     fixed = tuple(a.size for a in signal.axes)
     if len(sizes) != len(fixed) or any(f is not None and f != s for f, s in
                                        zip(fixed, sizes, strict=True)):
-        raise ValueError(f"input_shape: expected the sizes of the signal's axes "
+        raise ValueError(f"{argument}: expected the sizes of the signal's axes "
                          f"{[(a.name, a.size) for a in signal.axes]}, received {list(sizes)}")
-    check_memory(math.prod(sizes) * 8 * 4, "input_shape", "the span's signal entries")
+    check_memory(math.prod(sizes) * 8 * 4, argument, "the span's signal entries")
     return LoweredExpression(expr, signal, sizes)

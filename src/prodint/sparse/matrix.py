@@ -163,7 +163,8 @@ def unroll(layer: nn.Module, length: int, *, x: Tensor | None = None,
             raise ValueError(f"time: expected an axis of the signal {list(names)}, received "
                              f"{time!r}")
         sizes = [length if a.name == time else a.size for a in signal.axes]
-        lowered = lower_expression(layer.expression, sizes)  # type: ignore[arg-type]
+        lowered = lower_expression(layer.expression, sizes,  # type: ignore[arg-type]
+                                   argument="length")
         params = dict(layer.params.items())
         w, _ = lowered.coefficients(params, layer.tables(), _like(params))
         dense = SparsePattern(lowered.span(w.dtype, w.device)).dense(w)

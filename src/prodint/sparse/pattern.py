@@ -92,7 +92,8 @@ class SparsePattern:
 
     def dense(self, w: Tensor) -> Tensor:
         """``M`` as a dense tensor (for small problems and tests)."""
+        values = self.values(w)
         check_memory(self.shape[0] * self.shape[1] * w.element_size(), "w", "the dense matrix")
         flat = w.new_zeros(self.shape[0] * self.shape[1])
-        flat = flat.index_add(0, self.row * self.shape[1] + self.col, self.values(w))
+        flat = flat.index_add(0, self.row * self.shape[1] + self.col, values)
         return flat.reshape(self.shape)
