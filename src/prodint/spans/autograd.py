@@ -17,24 +17,26 @@ span with its legs permuted (Bergomi and Vertechi):
 (in block form ``w[pi_e]`` is transposed for ``grad_x`` and the products over ``b`` are outer
 products ``x[b, s_e, :]^T grad_y[b, t_e, :]``).
 
-The scalar form runs on the span's sparse matrix. With per-element coefficients
-``c_e = nu_e * w[pi_e]`` the span is ``Y = M(c) X`` for ``X [in_size, B]`` (the gathered
-index leading, so rows move whole) and the CSR matrix ``M(c)[t_e, s_e] += c_e``, laid out once
-per span (:class:`Pattern`). Its two derivatives are spans again: ``grad_X = M(c)^T grad_Y``
-(the transposed pattern) and ``grad_c[e] = <X[s_e], grad_Y[t_e]>`` (:func:`_Dots`, the sampled
-product ``grad_Y X^T`` on the pattern); the derivatives of ``_Dots`` are ``M(g)^T grad_Y`` and
-``M(g) X`` once more, so every order of derivative stays on the two patterns, and the
-gradients in ``w`` and ``nu`` follow from ``c`` by the chain rule. The block form runs either
-on the scalar span whose rows are the pairs ``(t_e, pi_e)`` followed by one matrix product
-with ``w`` (:func:`apply_grouped`, when there are no more such rows than ``2 |E|``), or as the
-gather-multiply-scatter of the formulas above (:func:`span_function`), whose backward is
-written with differentiable torch operations on the saved tensors.
+The scalar form runs on the span's sparse matrix ``M [out_size, in_size]``, whose entry on
+the pair ``(t, s)`` is ``v = sum_{t_e = t, s_e = s} nu_e w[pi_e]``: the span is ``Y = M X``
+for ``X [in_size, B]`` (the gathered index leading, so rows move whole), one sparse product
+on the CSR layouts of ``M`` and ``M^T`` laid out once per span (:class:`Pattern`). Its two
+derivatives are spans again: ``grad_X = M^T grad_Y`` (the transposed pattern) and
+``grad_v[(t, s)] = <X[s], grad_Y[t]>`` (:class:`_Dots`, the product ``grad_Y X^T`` sampled on
+the pattern), and the derivatives of ``_Dots`` are ``M(g)^T grad_Y`` and ``M(g) X`` once more,
+so every order of derivative stays on the two layouts; the gradients in ``w`` and ``nu``
+follow from ``v`` by the chain rule (with one parameter and distinct pairs, ``v`` is
+``nu[order] * w``, the sorted ``nu`` kept while it takes no gradient). The block form runs
+either on the scalar span onto the pairs ``(t_e, pi_e)`` followed by one matrix product with
+``w`` (:func:`apply_grouped`, when there are no more such pairs than ``2 |E|``: an
+im2col), or as the gather-multiply-scatter of the formulas above (:func:`span_function`),
+whose backward is written with differentiable torch operations on the saved tensors.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -43,121 +45,165 @@ from torch import Tensor
 __all__ = ["Pattern", "apply_grouped", "apply_scalar", "span_function"]
 
 
+def _csr(rows: Tensor, cols: Tensor, n_rows: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``(order, crow, col)``: the permutation sorting ``(rows, cols)`` row-major, and the
+    CSR row pointers and columns of the sorted pairs."""
+    order = torch.argsort(cols, stable=True)
+    order = order.index_select(0, torch.argsort(rows.index_select(0, order), stable=True))
+    counts = torch.bincount(rows, minlength=n_rows)
+    crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    return order, crow, cols.index_select(0, order)
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """The CSR layout of the matrix ``M[rows_e, cols_e] += c_e`` of ``[n_rows, n_cols]``.
+    """The CSR layouts of ``M [n_rows, n_cols]``, ``M[rows_e, cols_e] += nu_e w[pi_e]``, and
+    of ``M^T``.
 
     Elements on the same ``(row, column)`` pair (a padded convolution's taps, multi-edges)
-    share one stored entry. Indices are int32 where they fit (what the sparse kernels use),
-    int64 otherwise.
+    share one stored entry. Indices are int32 where they fit (what the sparse kernels use).
 
     Attributes:
-        crow: ``[n_rows + 1]``, the row pointers.
-        col: ``[nnz]``, the column of every stored entry (sorted within each row).
-        entry: int64 ``[E]``, the stored entry each element adds into.
-        order: int64 ``[nnz]``, the element of every stored entry when no two elements share
-            one (the entries are then a gather of the coefficients), else ``None``.
+        crow, col: the row pointers ``[n_rows + 1]`` and columns ``[nnz]`` of ``M``.
+        t_crow, t_col: those of ``M^T``.
+        t_entry: int64 ``[nnz]``, the entry of ``M`` that each entry of ``M^T`` is.
+        rows: int64 ``[nnz]``, the row of every entry of ``M``.
+        entry, param: int64 ``[E]``, the entry of ``M`` each element adds into and its ``pi``.
+        order, entry_param: int64 ``[nnz]``, the element of every entry and its ``pi``, when
+            no two elements share one (the entries are then gathers), else ``None``.
         shape: ``(n_rows, n_cols)``.
+        sorted_nu: the last weights gathered into entry order, with their version (kept
+            for weights that take no gradient: a fixed normalisation is sorted once).
     """
 
     crow: Tensor
     col: Tensor
+    t_crow: Tensor
+    t_col: Tensor
+    t_entry: Tensor
     entry: Tensor
+    param: Tensor
     order: Tensor | None
+    entry_param: Tensor | None
     shape: tuple[int, int]
+    sorted_nu: list[tuple[Tensor, int, Tensor]] = field(default_factory=list, compare=False)
 
     @staticmethod
-    def of(rows: Tensor, cols: Tensor, n_rows: int, n_cols: int) -> Pattern:
-        """The pattern of the elements ``(rows_e, cols_e)`` (int64 ``[E]``, in range)."""
-        order = torch.argsort(cols, stable=True)
-        order = order.index_select(0, torch.argsort(rows.index_select(0, order), stable=True))
-        rows, cols = rows.index_select(0, order), cols.index_select(0, order)
-        first = torch.ones_like(rows, dtype=torch.bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    def of(rows: Tensor, cols: Tensor, param: Tensor, n_rows: int, n_cols: int) -> Pattern:
+        """The pattern of the elements ``(rows_e, cols_e)`` with parameters ``param`` (int64
+        ``[E]``, in range)."""
+        order, _, col = _csr(rows, cols, n_rows)
+        row = rows.index_select(0, order)
+        first = torch.ones_like(row, dtype=torch.bool)
+        first[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
         entry = torch.empty_like(order).index_copy_(0, order, torch.cumsum(first, 0) - 1)
-        counts = torch.bincount(rows[first], minlength=n_rows)
-        crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-        col = cols[first]
+        row, col = row[first], col[first]
+        _, crow, _ = _csr(row, col, n_rows)
+        t_entry, t_crow, t_col = _csr(col, row, n_cols)
+        indices = [crow, col, t_crow, t_col]
         if max(n_rows, n_cols, rows.shape[0]) < 2**31:
-            crow, col = crow.to(torch.int32), col.to(torch.int32)
+            indices = [i.to(torch.int32) for i in indices]
         distinct = bool(first.all())
-        return Pattern(crow, col, entry, order if distinct else None, (n_rows, n_cols))
+        return Pattern(*indices, t_entry, entry, param, order if distinct else None,
+                       param.index_select(0, order) if distinct else None, (n_rows, n_cols))
 
-    def matrix(self, c: Tensor) -> Tensor:
-        """The CSR matrix ``M(c)`` of the coefficients ``c [E]``."""
-        if self.order is not None:
-            return self.csr(c.index_select(0, self.order))
-        return self.csr(c.new_zeros(self.col.shape).index_add_(0, self.entry, c))
+    def entries(self, like: Tensor, nu: Tensor | None, w: Tensor | None) -> Tensor:
+        """``[nnz]``: every entry's ``sum_e nu_e w[pi_e]`` (a factor given as ``None`` is
+        one), in ``like``'s dtype; differentiable in ``nu`` and ``w``."""
+        if self.order is None or self.entry_param is None:
+            c = like.new_ones(self.entry.shape) if nu is None else nu
+            c = c if w is None else c * w.index_select(0, self.param)
+            return like.new_zeros(self.col.shape).index_add_(0, self.entry, c)
+        nu = None if nu is None else self._sorted(nu, self.order)
+        if w is None:
+            return like.new_ones(self.col.shape) if nu is None else nu
+        if w.shape[0] == 1:   # one parameter: a broadcast, not a gather
+            return w.expand(self.col.shape).contiguous() if nu is None else nu * w
+        per_entry = w.index_select(0, self.entry_param)
+        return per_entry if nu is None else nu * per_entry
 
-    def csr(self, values: Tensor) -> Tensor:
-        """The CSR matrix with the stored entries ``values [nnz]``."""
+    def _sorted(self, nu: Tensor, order: Tensor) -> Tensor:
+        """``nu[order]``, gathered once for weights that take no gradient (and again after
+        they change in place)."""
+        if nu.requires_grad:
+            return nu.index_select(0, order)
+        if not self.sorted_nu or self.sorted_nu[0][0] is not nu or \
+                self.sorted_nu[0][1] != nu._version:
+            self.sorted_nu[:] = [(nu, nu._version, nu.index_select(0, order))]
+        return self.sorted_nu[0][2]
+
+    def matrix(self, values: Tensor, transpose: bool = False) -> Tensor:
+        """The CSR matrix ``M`` (or ``M^T``) with the entries ``values [nnz]`` of ``M``."""
+        crow, col, shape = self.crow, self.col, self.shape
+        if transpose:
+            crow, col, shape = self.t_crow, self.t_col, shape[::-1]
+            values = values.index_select(0, self.t_entry)
         with warnings.catch_warnings():   # torch calls its CSR layout beta on first use
             warnings.filterwarnings("ignore", "Sparse CSR tensor support", UserWarning)
-            return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape,
-                                           check_invariants=False)
+            return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
 class _Apply(torch.autograd.Function):
-    """``Y = M(c) X``: ``c [E]``, ``X [n_cols, B]`` -> ``Y [n_rows, B]``."""
+    """``Y = M X`` (``X [n_cols, B]`` -> ``Y [n_rows, B]``) or ``Y = M^T X`` (``transpose``),
+    for the entries ``v [nnz]`` of ``M``."""
 
     @staticmethod
-    def forward(ctx: Any, c: Tensor, x: Tensor, pattern: Pattern, transposed: Pattern
-                ) -> Tensor:
-        ctx.save_for_backward(c, x)
-        ctx.patterns = pattern, transposed
-        return torch.sparse.mm(pattern.matrix(c), x)
+    def forward(ctx: Any, v: Tensor, x: Tensor, pattern: Pattern, transpose: bool) -> Tensor:
+        ctx.save_for_backward(v, x)
+        ctx.pattern, ctx.transpose = pattern, transpose
+        return torch.sparse.mm(pattern.matrix(v, transpose), x)
 
     @staticmethod
     def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
-        c, x = ctx.saved_tensors
-        pattern, transposed = ctx.patterns
-        need_c, need_x = ctx.needs_input_grad[:2]
-        grad_c = _Dots.apply(x, grad_y, pattern, transposed) if need_c else None
-        grad_x = _Apply.apply(c, grad_y, transposed, pattern) if need_x else None
-        return grad_c, grad_x, None, None
+        v, x = ctx.saved_tensors
+        pattern, transpose = ctx.pattern, ctx.transpose
+        need_v, need_x = ctx.needs_input_grad[:2]
+        grad_v = grad_x = None
+        if need_v:   # entry (r, c) of M: <X[c], grad_Y[r]>, or <X[r], grad_Y[c]> for M^T
+            pair = (grad_y, x) if transpose else (x, grad_y)
+            grad_v = _Dots.apply(*pair, pattern)
+        if need_x:
+            grad_x = _Apply.apply(v, grad_y, pattern, not transpose)
+        return grad_v, grad_x, None, None
 
 
 class _Dots(torch.autograd.Function):
-    """``d[e] = <X[cols_e], G[rows_e]>``: ``X [n_cols, B]``, ``G [n_rows, B]`` -> ``d [E]``."""
+    """``d [nnz]``, ``d_j = <A[c_j], B[r_j]>`` over the entries ``(r_j, c_j)`` of ``M``, for
+    ``A [n_cols, B]`` and ``B [n_rows, B]``: the product ``B A^T`` sampled on the pattern."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, g: Tensor, pattern: Pattern, transposed: Pattern
-                ) -> Tensor:
-        ctx.save_for_backward(x, g)
-        ctx.patterns = pattern, transposed
-        sampled = torch.sparse.sampled_addmm(pattern.csr(x.new_zeros(pattern.col.shape)),
-                                             g, x.T, beta=0.0)
-        return sampled.values().index_select(0, pattern.entry)
+    def forward(ctx: Any, a: Tensor, b: Tensor, pattern: Pattern) -> Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.pattern = pattern
+        zeros = pattern.matrix(a.new_zeros(pattern.col.shape))
+        return torch.sparse.sampled_addmm(zeros, b, a.T, beta=0.0).values()
 
     @staticmethod
     def backward(ctx: Any, grad_d: Tensor) -> tuple[Tensor | None, ...]:
-        x, g = ctx.saved_tensors
-        pattern, transposed = ctx.patterns
-        need_x, need_g = ctx.needs_input_grad[:2]
-        grad_x = _Apply.apply(grad_d, g, transposed, pattern) if need_x else None
-        grad_g = _Apply.apply(grad_d, x, pattern, transposed) if need_g else None
-        return grad_x, grad_g, None, None
+        a, b = ctx.saved_tensors
+        pattern = ctx.pattern
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = _Apply.apply(grad_d, b, pattern, True) if need_a else None
+        grad_b = _Apply.apply(grad_d, a, pattern, False) if need_b else None
+        return grad_a, grad_b, None
 
 
-def apply_scalar(c: Tensor, x: Tensor, pattern: Pattern, transposed: Pattern) -> Tensor:
-    """``y [B, n_rows]`` with ``y[b, rows_e] += c_e x[b, cols_e]`` for ``x [B, n_cols]`` and
-    ``c [E]``; ``transposed`` is the pattern of the same elements with rows and columns
-    swapped. A row-major ``x.T`` (a node-major tensor seen channel-first) is read in place."""
-    out: Tensor = _Apply.apply(c, x.T, pattern, transposed)
+def apply_scalar(v: Tensor, x: Tensor, pattern: Pattern) -> Tensor:
+    """``y [B, n_rows]`` = ``x @ M.T`` for ``x [B, n_cols]`` and the entries ``v [nnz]`` of
+    ``M``. A row-major ``x.T`` (a node-major tensor seen channel-first) is read in place."""
+    out: Tensor = _Apply.apply(v, x.T, pattern, False)
     return out.T
 
 
-def apply_grouped(nu: Tensor, w: Tensor, x: Tensor, pattern: Pattern, transposed: Pattern
-                  ) -> Tensor:
-    """The block form ``y [B, out_size, c_out]`` for ``x [B, in_size, c_in]``, ``w [P, c_in,
-    c_out]`` and weights ``nu [E]``, through the scalar span onto the pairs ``(t, p)`` (rows
-    ``t_e * P + pi_e`` of ``pattern``): ``G[t, p, b, :] = sum_{t_e = t, pi_e = p} nu_e
-    x[b, s_e, :]``, then ``y[b, t, :] = sum_p G[t, p, b, :] @ w[p]``."""
+def apply_grouped(v: Tensor, w: Tensor, x: Tensor, pattern: Pattern) -> Tensor:
+    """The block form ``y [B, out_size, c_out]`` for ``x [B, in_size, c_in]`` and ``w [P,
+    c_in, c_out]``, through the scalar span onto the pairs ``(t, p)`` (rows ``t_e P + pi_e``
+    of ``pattern``, entries ``v`` the sums of ``nu``): ``G[t, p, b, :] = sum_{t_e = t,
+    pi_e = p} nu_e x[b, s_e, :]``, then ``y[b, t, :] = sum_p G[t, p, b, :] @ w[p]``."""
     batch, in_size, c_in = x.shape
-    p = w.shape[0]
     rows = x.permute(1, 0, 2).reshape(in_size, batch * c_in)
-    grouped = _Apply.apply(nu, rows, pattern, transposed)           # [out * P, B * c_in]
-    grouped = grouped.reshape(-1, p, batch, c_in)
+    grouped = _Apply.apply(v, rows, pattern, False)                 # [out * P, B * c_in]
+    grouped = grouped.reshape(-1, w.shape[0], batch, c_in)
     return torch.einsum("tpbi,pio->bto", grouped, w)
 
 

@@ -92,7 +92,7 @@ class Span:
             raise ValueError(f"weight: expected shape [{length}] (the length of source), "
                              f"received {tuple(weight.shape)}")
         self.weight = weight
-        self._patterns: dict[str, tuple[Pattern, Pattern]] = {}
+        self._patterns: dict[str, Pattern] = {}
 
     # ------------------------------------------------------------------ properties
     @property
@@ -166,29 +166,28 @@ class Span:
         check_memory((flat.shape[0] * (self.size * width + math.prod(tail)) + blocks)
                      * w.element_size(), "x", "the gathered messages of the span")
         if w.dim() == 1:
-            y = apply_scalar(self._coefficients(w), flat, *self._pattern("scalar"))
+            nu = None if self.weight is None else self._weights(w)
+            y = apply_scalar(self._pattern("scalar").entries(w, nu, w), flat,
+                             self._pattern("scalar"))
         elif self.out_size * self.param_size <= 2 * self.size:
-            y = apply_grouped(self._weights(w), w, flat, *self._pattern("grouped"))
+            pattern = self._pattern("grouped")
+            nu = None if self.weight is None else self._weights(w)
+            y = apply_grouped(pattern.entries(w, nu, None), w, flat, pattern)
         else:
             y = span_function(w, flat, self._weights(w), self.source, self.target, self.param,
                               self.in_size, self.out_size)
         return y.reshape(*lead, *tail)
 
-    def _coefficients(self, w: Tensor) -> Tensor:
-        """``c_e = nu_e * w[pi_e]`` (``[E]``, no multiply when the weights are implicit)."""
-        per_element = w.index_select(0, self.param)
-        return per_element if self.weight is None else self._weights(w) * per_element
-
-    def _pattern(self, kind: str) -> tuple[Pattern, Pattern]:
+    def _pattern(self, kind: str) -> Pattern:
         """The sparse layout of the span (``"scalar"``: rows ``t``, columns ``s``) or of the
-        span onto the pairs (``"grouped"``: rows ``t * param_size + pi``), and of its
-        transpose; computed on first use and kept."""
+        span onto the pairs (``"grouped"``: rows ``t * param_size + pi``); computed on first
+        use and kept."""
         if kind not in self._patterns:
             rows, n_rows = self.target, self.out_size
             if kind == "grouped":
                 rows, n_rows = rows * self.param_size + self.param, n_rows * self.param_size
-            self._patterns[kind] = (Pattern.of(rows, self.source, n_rows, self.in_size),
-                                    Pattern.of(self.source, rows, self.in_size, n_rows))
+            self._patterns[kind] = Pattern.of(rows, self.source, self.param, n_rows,
+                                              self.in_size)
         return self._patterns[kind]
 
     def to_dense(self, w: Tensor) -> Tensor:
@@ -199,7 +198,7 @@ class Span:
             raise ValueError(f"w: expected shape [{self.param_size}] (to_dense takes the "
                              f"scalar form), received {tuple(w.shape)}")
         check_memory(self.out_size * self.in_size * w.element_size(), "w", "the dense matrix")
-        values = self._coefficients(w)
+        values = self._weights(w) * w.index_select(0, self.param)
         flat = w.new_zeros(self.out_size * self.in_size)
         flat = flat.index_add(0, self.target * self.in_size + self.source, values)
         return flat.reshape(self.out_size, self.in_size)
