@@ -135,3 +135,16 @@ def test_harmonic_conv_rejects_bad_input() -> None:
         HarmonicConv2d("1x0", "1x2", kernel_size=3, max_order=1)
     with pytest.raises(ValueError, match="spec"):
         CircularIrreps("2xa")
+
+
+def test_irreps_and_layers_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    irreps = CircularIrreps("2x0 + 1x1")
+    assert copy.deepcopy(irreps).blocks == irreps.blocks == ((2, 0), (1, 1))
+    assert pickle.loads(pickle.dumps(irreps)).blocks == irreps.blocks
+    layer = HarmonicConv2d(irreps, irreps, 3, dtype=torch.float64)
+    twin = copy.deepcopy(layer)
+    x = torch.randn(1, irreps.dim, 7, 7, dtype=torch.float64)
+    assert torch.equal(twin(x), layer(x))

@@ -187,6 +187,10 @@ class CircularIrreps:
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError(f"CircularIrreps is immutable; cannot set {key!r}")
 
+    def __reduce__(self) -> tuple[type, tuple[tuple[tuple[int, int], ...]]]:
+        """Copies and pickles rebuild through the constructor (attributes are read-only)."""
+        return (CircularIrreps, (self.blocks,))
+
     @property
     def dim(self) -> int:
         return sum(mul * _dim(m) for mul, m in self.blocks)
