@@ -10,6 +10,7 @@ from prodint.bench import (
     dtn_suite,
     hypercube_suite,
     interaction_suite,
+    spans_suite,
     symmetry_suite,
     zoo_suite,
 )
@@ -31,6 +32,7 @@ SUITES: dict[str, Suite] = {
     "dtn": Suite(dtn_suite.cases),
     "symmetry": Suite(symmetry_suite.cases),
     "hypercube": Suite(hypercube_suite.cases, hypercube_suite.annotate),
+    "spans": Suite(spans_suite.cases, spans_suite.annotate),
 }
 
 
