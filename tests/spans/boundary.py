@@ -1,5 +1,5 @@
-"""Boundary entries of prodint.spans: the span (construction and application) and every
-constructor under hostile arguments."""
+"""Boundary entries of prodint.spans: the span (construction and application), every
+constructor, and a layer lowered to its span, under hostile arguments."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from torch import Tensor
 
 from prodint.algebra import quaternions
 from prodint.groups import dihedral
+from prodint.interaction import Contract, InteractionLayer, Pad, Parameter, Signal, Sum, Window
+from prodint.interaction import compile as compile_expression
 from prodint.spans import (
     Span,
+    SpanLayer,
     conv,
     conv_transpose,
     dense,
@@ -18,6 +21,7 @@ from prodint.spans import (
     graph,
     group_conv,
     grouped_weight,
+    lower,
 )
 from prodint.testing.contract import Entry
 
@@ -59,6 +63,22 @@ def _graph(a: dict) -> Tensor:
     return span(a["w"], a["x"])
 
 
+def _conv_layer() -> InteractionLayer:
+    """A padded 1-D convolution with a bias, on a free time axis: ``X [..., t, c=2]``."""
+    x = Pad(Signal("X", [("t", None), ("c", 2)]), "t", 1, 1)
+    taps = Parameter("K", [("k", 3), ("c", 2), ("o", 3)])
+    expr = Sum(Contract(Window(x, "t", 3, "k"), taps, over=["k", "c"]), Parameter("b", [("o", 3)]))
+    return compile_expression(expr, dtype=F64, generator=torch.Generator().manual_seed(0))
+
+
+def _span_layer(a: dict) -> Tensor:
+    module = SpanLayer(a["layer"])
+    y = module(a["X"])
+    w, bias = module.coefficients(a["X"].shape[-2:], a["X"])
+    assert bias is not None
+    return torch.cat([y.flatten(), w, bias])
+
+
 ENTRIES = [
     Entry(("prodint.spans.Span",), _span, _span_arguments),
     Entry(("prodint.spans.dense",),
@@ -89,4 +109,8 @@ ENTRIES = [
           lambda a: from_algebra(a["algebra"])(a["w"], a["x"]),
           lambda: dict(algebra=quaternions().to_dtype(F64), w=_randn(4),
                        x=_randn(3, 4, seed=1))),
+    Entry(("prodint.spans.lower",), lambda a: lower(a["layer"])(a["X"]),
+          lambda: dict(layer=_conv_layer(), X=_randn(2, 5, 2, seed=1))),
+    Entry(("prodint.spans.SpanLayer",), _span_layer,
+          lambda: dict(layer=_conv_layer(), X=_randn(2, 5, 2, seed=1))),
 ]
