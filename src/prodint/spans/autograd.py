@@ -27,8 +27,8 @@ the pattern), and the derivatives of ``_Dots`` are ``M(g)^T grad_Y`` and ``M(g) 
 so every order of derivative stays on the two layouts; the gradients in ``w`` and ``nu``
 follow from ``v`` by the chain rule (with one parameter and distinct pairs, ``v`` is
 ``nu[order] * w``, the sorted ``nu`` kept while it takes no gradient). The block form runs
-either on the scalar span onto the pairs ``(t_e, pi_e)`` followed by one matrix product with
-``w`` (:func:`apply_grouped`, when there are no more such pairs than ``2 |E|``: an
+either on the scalar span onto the pairs ``(pi_e, t_e)`` followed by one batched matrix
+product with ``w`` (:func:`apply_grouped`, when there are no more such pairs than ``2 |E|``: an
 im2col), or as the gather-multiply-scatter of the formulas above (:func:`span_function`),
 whose backward is written with differentiable torch operations on the saved tensors.
 """
@@ -195,16 +195,18 @@ def apply_scalar(v: Tensor, x: Tensor, pattern: Pattern) -> Tensor:
     return out.T
 
 
-def apply_grouped(v: Tensor, w: Tensor, x: Tensor, pattern: Pattern) -> Tensor:
+def apply_grouped(v: Tensor, w: Tensor, x: Tensor, pattern: Pattern, out_size: int) -> Tensor:
     """The block form ``y [B, out_size, c_out]`` for ``x [B, in_size, c_in]`` and ``w [P,
-    c_in, c_out]``, through the scalar span onto the pairs ``(t, p)`` (rows ``t_e P + pi_e``
-    of ``pattern``, entries ``v`` the sums of ``nu``): ``G[t, p, b, :] = sum_{t_e = t,
-    pi_e = p} nu_e x[b, s_e, :]``, then ``y[b, t, :] = sum_p G[t, p, b, :] @ w[p]``."""
+    c_in, c_out]``, through the scalar span onto the pairs ``(p, t)`` (rows ``pi_e out_size +
+    t_e`` of ``pattern``, entries ``v`` the sums of ``nu``): ``G[p, t, b, :] = sum_{pi_e = p,
+    t_e = t} nu_e x[b, s_e, :]``, then ``y[b, t, :] = sum_p G[p, t, b, :] @ w[p]``, one
+    batched matrix product over ``p`` on ``G`` as it lies."""
     batch, in_size, c_in = x.shape
+    p, c_out = w.shape[0], w.shape[2]
     rows = x.permute(1, 0, 2).reshape(in_size, batch * c_in)
-    grouped = _Apply.apply(v, rows, pattern, False)                 # [out * P, B * c_in]
-    grouped = grouped.reshape(-1, w.shape[0], batch, c_in)
-    return torch.einsum("tpbi,pio->bto", grouped, w)
+    grouped = _Apply.apply(v, rows, pattern, False)                 # [P * out, B * c_in]
+    y = torch.bmm(grouped.reshape(p, out_size * batch, c_in), w).sum(0)   # [out * B, c_out]
+    return y.reshape(out_size, batch, c_out).permute(1, 0, 2)
 
 
 class _SpanFunction(torch.autograd.Function):

@@ -172,7 +172,7 @@ class Span:
         elif self.out_size * self.param_size <= 2 * self.size:
             pattern = self._pattern("grouped")
             nu = None if self.weight is None else self._weights(w)
-            y = apply_grouped(pattern.entries(w, nu, None), w, flat, pattern)
+            y = apply_grouped(pattern.entries(w, nu, None), w, flat, pattern, self.out_size)
         else:
             y = span_function(w, flat, self._weights(w), self.source, self.target, self.param,
                               self.in_size, self.out_size)
@@ -180,12 +180,12 @@ class Span:
 
     def _pattern(self, kind: str) -> Pattern:
         """The sparse layout of the span (``"scalar"``: rows ``t``, columns ``s``) or of the
-        span onto the pairs (``"grouped"``: rows ``t * param_size + pi``); computed on first
-        use and kept."""
+        span onto the pairs (``"grouped"``: rows ``pi * out_size + t``); computed on first use
+        and kept."""
         if kind not in self._patterns:
             rows, n_rows = self.target, self.out_size
             if kind == "grouped":
-                rows, n_rows = rows * self.param_size + self.param, n_rows * self.param_size
+                rows, n_rows = self.param * n_rows + rows, n_rows * self.param_size
             self._patterns[kind] = Pattern.of(rows, self.source, self.param, n_rows,
                                               self.in_size)
         return self._patterns[kind]
