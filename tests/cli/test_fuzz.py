@@ -38,8 +38,10 @@ PROFILE = settings(max_examples=6, derandomize=True, database=None, deadline=Non
 #: The values every option is given (``DIR`` and ``UNDER_FILE`` become real paths).
 HOSTILE = ["0", "-1", str(10**20), str(2**31 - 1), "3.0", "nan", "inf", "abc", "", "DIR",
            "UNDER_FILE"]
-#: A positional argument the subcommand needs besides the fuzzed option.
-REQUIRED = {"bench": ["algebra"]}
+#: The arguments a subcommand needs besides the fuzzed option.
+REQUIRED = {"bench": ["algebra"], "sparsity": ["conv2d", "--out=plot.png"]}
+#: The options a subcommand needs besides a fuzzed positional argument.
+REQUIRED_OPTIONS = {"sparsity": ["--out=plot.png"]}
 #: A corpus of about 40k characters stands in for the works (loading them takes seconds).
 SMALL_TEXT = "Now is the winter of our discontent made glorious summer by this sun. " * 600
 
@@ -97,12 +99,14 @@ def _files(root: Path) -> set[str]:
 
 def _argv(command: str, action: argparse.Action, value: str) -> list[str]:
     if not action.option_strings:
-        return [command, value]
+        return [command, value, *REQUIRED_OPTIONS.get(command, [])]
     return [command, *REQUIRED.get(command, []), f"{action.option_strings[0]}={value}"]
 
 
 def _names(line: str, action: argparse.Action) -> bool:
-    names = [*action.option_strings, action.dest, action.dest.replace("_", "-")]
+    shown = [action.metavar] if not action.option_strings and isinstance(action.metavar, str) \
+        else []  # a positional argument is named by its metavar (LAYER-SPEC)
+    names = [*action.option_strings, action.dest, action.dest.replace("_", "-"), *shown]
     return any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", line) for n in names)
 
 
@@ -156,11 +160,11 @@ def test_random_values_are_refused_in_one_line(option: tuple[str, argparse.Actio
 
 def test_the_fuzz_walks_every_subcommand_and_option() -> None:
     commands = {command for command, _ in OPTIONS}
-    assert commands == {"demo", "shakespeare", "symmetry", "hypercube", "bench"}
+    assert commands == {"demo", "shakespeare", "symmetry", "hypercube", "sparsity", "bench"}
     flags = {action.option_strings[0] for _, action in OPTIONS if action.option_strings}
     assert {"--out", "--seed", "--train-fraction", "--contexts", "--json", "--device",
             "--table", "--heads"} <= flags
-    assert len(OPTIONS) == 29
+    assert len(OPTIONS) == 33
 
 
 def _full_disk(fd: int) -> None:
