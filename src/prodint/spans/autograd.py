@@ -20,7 +20,8 @@ products ``x[b, s_e, :]^T grad_y[b, t_e, :]``).
 The scalar form runs on the span's sparse matrix ``M [out_size, in_size]``, whose entry on
 the pair ``(t, s)`` is ``v = sum_{t_e = t, s_e = s} nu_e w[pi_e]``: the span is ``Y = M X``
 for ``X [in_size, B]`` (the gathered index leading, so rows move whole), one sparse product
-on the CSR layouts of ``M`` and ``M^T`` laid out once per span (:class:`Pattern`). Its two
+on the CSR layouts of ``M`` and ``M^T`` laid out once per span (:class:`Pattern`; a dense
+product when every pair is stored, as in a dense layer). Its two
 derivatives are spans again: ``grad_X = M^T grad_Y`` (the transposed pattern) and
 ``grad_v[(t, s)] = <X[s], grad_Y[t]>`` (:class:`_Dots`, the product ``grad_Y X^T`` sampled on
 the pattern), and the derivatives of ``_Dots`` are ``M(g)^T grad_Y`` and ``M(g) X`` once more,
@@ -132,8 +133,17 @@ class Pattern:
             self.sorted_nu[:] = [(nu, nu._version, nu.index_select(0, order))]
         return self.sorted_nu[0][2]
 
+    @property
+    def full(self) -> bool:
+        """Whether every pair is stored: the entries, row-major, are then ``M`` itself."""
+        return self.col.shape[0] == self.shape[0] * self.shape[1]
+
     def matrix(self, values: Tensor, transpose: bool = False) -> Tensor:
-        """The CSR matrix ``M`` (or ``M^T``) with the entries ``values [nnz]`` of ``M``."""
+        """``M`` (or ``M^T``) with the entries ``values [nnz]``: a CSR matrix, or a dense view
+        of ``values`` when the pattern is :attr:`full`."""
+        if self.full:
+            dense = values.view(self.shape)
+            return dense.T if transpose else dense
         crow, col, shape = self.crow, self.col, self.shape
         if transpose:
             crow, col, shape = self.t_crow, self.t_col, shape[::-1]
@@ -151,7 +161,7 @@ class _Apply(torch.autograd.Function):
     def forward(ctx: Any, v: Tensor, x: Tensor, pattern: Pattern, transpose: bool) -> Tensor:
         ctx.save_for_backward(v, x)
         ctx.pattern, ctx.transpose = pattern, transpose
-        return torch.sparse.mm(pattern.matrix(v, transpose), x)
+        return pattern.matrix(v, transpose) @ x
 
     @staticmethod
     def backward(ctx: Any, grad_y: Tensor) -> tuple[Tensor | None, ...]:
@@ -175,6 +185,8 @@ class _Dots(torch.autograd.Function):
     def forward(ctx: Any, a: Tensor, b: Tensor, pattern: Pattern) -> Tensor:
         ctx.save_for_backward(a, b)
         ctx.pattern = pattern
+        if pattern.full:
+            return (b @ a.T).reshape(-1)
         zeros = pattern.matrix(a.new_zeros(pattern.col.shape))
         return torch.sparse.sampled_addmm(zeros, b, a.T, beta=0.0).values()
 
