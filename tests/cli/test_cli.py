@@ -8,7 +8,8 @@ import pytest
 
 from prodint.cli import COMMANDS, build_parser, main, symmetry
 
-NAMES = ["demo", "catalogue", "zoo", "shakespeare", "symmetry", "hypercube", "bench"]
+NAMES = ["demo", "catalogue", "zoo", "shakespeare", "symmetry", "hypercube", "sparsity",
+         "bench"]
 # reST / Sphinx markup that must not reach the terminal.
 MARKUP = re.compile(r"``|:(class|func|mod|meth|attr|data|obj):|\*\*")
 
@@ -26,7 +27,8 @@ def test_every_command_is_registered_by_the_protocol() -> None:
         assert callable(command.add_parser) and callable(command.run)
     parser = build_parser()
     for name, command in zip(NAMES, COMMANDS, strict=True):
-        args = parser.parse_args([name, "algebra"] if name == "bench" else [name])
+        required = {"bench": ["algebra"], "sparsity": ["conv2d", "--out", "p.png"]}
+        args = parser.parse_args([name, *required.get(name, [])])
         assert args.command == name and args.run is command.run
 
 
