@@ -130,7 +130,8 @@ class Pattern:
             return nu.index_select(0, order)
         if not self.sorted_nu or self.sorted_nu[0][0] is not nu or \
                 self.sorted_nu[0][1] != nu._version:
-            self.sorted_nu[:] = [(nu, nu._version, nu.index_select(0, order))]
+            with torch.inference_mode(False):   # kept for later calls that take gradients
+                self.sorted_nu[:] = [(nu, nu._version, nu.index_select(0, order))]
         return self.sorted_nu[0][2]
 
     @property

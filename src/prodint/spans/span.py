@@ -165,13 +165,12 @@ class Span:
         blocks = self.size * w[0].numel() if w.dim() == 3 and self.param_size else 0
         check_memory((flat.shape[0] * (self.size * width + math.prod(tail)) + blocks)
                      * w.element_size(), "x", "the gathered messages of the span")
+        nu = None if self.weight is None else self._weights(w)
         if w.dim() == 1:
-            nu = None if self.weight is None else self._weights(w)
-            y = apply_scalar(self._pattern("scalar").entries(w, nu, w), flat,
-                             self._pattern("scalar"))
+            pattern = self._pattern("scalar")
+            y = apply_scalar(pattern.entries(w, nu, w), flat, pattern)
         elif self.out_size * self.param_size <= 2 * self.size:
             pattern = self._pattern("grouped")
-            nu = None if self.weight is None else self._weights(w)
             y = apply_grouped(pattern.entries(w, nu, None), w, flat, pattern, self.out_size)
         else:
             y = span_function(w, flat, self._weights(w), self.source, self.target, self.param,
@@ -181,13 +180,14 @@ class Span:
     def _pattern(self, kind: str) -> Pattern:
         """The sparse layout of the span (``"scalar"``: rows ``t``, columns ``s``) or of the
         span onto the pairs (``"grouped"``: rows ``pi * out_size + t``); computed on first use
-        and kept."""
+        and kept (as ordinary tensors, even when that use is under inference mode)."""
         if kind not in self._patterns:
             rows, n_rows = self.target, self.out_size
             if kind == "grouped":
                 rows, n_rows = self.param * n_rows + rows, n_rows * self.param_size
-            self._patterns[kind] = Pattern.of(rows, self.source, self.param, n_rows,
-                                              self.in_size)
+            with torch.inference_mode(False):
+                self._patterns[kind] = Pattern.of(rows, self.source, self.param, n_rows,
+                                                  self.in_size)
         return self._patterns[kind]
 
     def to_dense(self, w: Tensor) -> Tensor:
