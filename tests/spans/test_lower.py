@@ -1,10 +1,6 @@
-"""``lower``: a layer linear in its signal executed as its span, ``y = span(w, x) + bias``.
-
-Against the layer itself (its fast forward and its node-by-node reference), against the dense
-matrix of the span, by gradients, in float32, on the registry's linear families and on
-expressions written here; with the structure of classical spans checked by hand (a valid
-convolution's parameters are its weights, a 1-D one is the Toeplitz matrix of its taps, a
-group convolution's are its base filter); refusals name the layer or the input.
+"""``lower``: a layer linear in its signal run as its span, ``y = span(w, x) + bias``, against
+the layer (forward, reference, gradients, float32), the span's dense matrix and hand-written
+structure (weights, Toeplitz taps, base filters), on the registry and on written expressions.
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ from prodint.interaction import (
     DecayMask,
     Expr,
     Flip,
-    InteractionLayer,
     LearnedAlgebra,
     LinearRecurrence,
     Pad,
@@ -58,13 +53,17 @@ LINEAR = ("library.dense", "library.conv1d", "zoo.Dense", "zoo.Conv1d", "zoo.Con
           "constrained.group_layer", "constrained.so3_vector_map")
 
 
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def _expected_linear(name: str) -> bool:
     return any(fnmatch(name, pattern) for pattern in LINEAR)
 
 
 def _lowers(name: str) -> bool:
     try:
-        lower(FAMILIES[name].build(torch.Generator().manual_seed(0)).layer)
+        lower(FAMILIES[name].build(_gen(0)).layer)
     except Exception:  # the refusal is checked by its own test
         return False
     return True
@@ -74,13 +73,9 @@ SELECTED = sorted(n for n in FAMILIES if _lowers(n))
 REFUSED = sorted(n for n in FAMILIES if n not in SELECTED)
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _copy(name: str, seed: int, layer: nn.Module) -> nn.Module:
     """Another layer of the family built on ``seed``, holding ``layer``'s values."""
-    other = FAMILIES[name].build(torch.Generator().manual_seed(seed)).layer
+    other = FAMILIES[name].build(_gen(seed)).layer
     other.load_state_dict(layer.state_dict())
     return other
 
@@ -94,8 +89,7 @@ def gradients(module: nn.Module, layer: nn.Module, x: Tensor, probe: Tensor) -> 
 
 
 def assert_same_gradients(span: SpanLayer, layer: nn.Module, x: Tensor, seed: int) -> None:
-    probe = torch.randn(layer(x).shape, generator=torch.Generator().manual_seed(seed + 99),
-                        dtype=x.dtype)
+    probe = torch.randn(layer(x).shape, generator=_gen(seed + 99), dtype=x.dtype)
     for got, expected in zip(gradients(span, layer, x, probe), gradients(layer, layer, x, probe),
                              strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
@@ -107,19 +101,17 @@ def test_the_selection_holds_every_linear_family() -> None:
         assert any(fnmatch(n, pattern) for n in FAMILIES), f"no family matches {pattern}"
     missing = sorted(n for n in FAMILIES if _expected_linear(n) and n not in SELECTED)
     assert not missing, f"linear families that do not lower: {missing}"
-    assert len(SELECTED) >= len([n for n in FAMILIES if _expected_linear(n)])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", SELECTED)
 def test_a_lowered_family_computes_its_layer(name: str, seed: int) -> None:
-    case = FAMILIES[name].build(torch.Generator().manual_seed(seed))
+    case = FAMILIES[name].build(_gen(seed))
     layer, (x,) = case.layer, case.inputs
     assert not case.named
     span = lower(layer)
-    shared = {f"layer.{n}": p for n, p in layer.named_parameters()}
-    assert {n: id(p) for n, p in span.named_parameters()} == {n: id(p) for n, p in
-                                                              shared.items()}
+    assert {n: id(p) for n, p in span.named_parameters()} == \
+        {f"layer.{n}": id(p) for n, p in layer.named_parameters()}
     y = layer(x)
     torch.testing.assert_close(span(x), y, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(span(x), layer.reference(x), rtol=1e-10, atol=1e-10)
@@ -134,8 +126,7 @@ def test_a_lowered_family_computes_its_layer(name: str, seed: int) -> None:
         dense = dense + bias
     torch.testing.assert_close(dense, y.reshape(*lead, -1), rtol=1e-10, atol=1e-10)
     assert_same_gradients(span, layer, x, seed)
-    single = _copy(name, seed, layer).float()
-    x32 = x.float()
+    single, x32 = _copy(name, seed, layer).float(), x.float()
     scale = float(y.detach().abs().max()) + 1.0
     y32 = lower(single)(x32)
     assert y32.dtype == torch.float32
@@ -146,7 +137,7 @@ def test_a_lowered_family_computes_its_layer(name: str, seed: int) -> None:
 @pytest.mark.parametrize("name", REFUSED)
 def test_a_family_not_linear_in_its_signal_is_refused_naming_layer(name: str) -> None:
     assert not _expected_linear(name)
-    layer = FAMILIES[name].build(torch.Generator().manual_seed(0)).layer
+    layer = FAMILIES[name].build(_gen(0)).layer
     with pytest.raises(ValueError, match=r"^layer:"):
         lower(layer)
 
@@ -173,7 +164,7 @@ def test_a_valid_conv2d_span_indexes_the_weights_themselves() -> None:
 @pytest.mark.parametrize("name", ["zoo.GroupConv2d.C4", "zoo.GroupConv2d.D4",
                                   "zoo.LiftingConv2d.D4"])
 def test_a_group_convolution_span_holds_the_base_filter(name: str) -> None:
-    case = FAMILIES[name].build(torch.Generator().manual_seed(0))
+    case = FAMILIES[name].build(_gen(0))
     layer, (x,) = case.layer, case.inputs
     span = lower(layer)
     k = len(span.signal.axes)
@@ -208,8 +199,8 @@ X = Signal("X", [("t", None), ("c", 3)])
 XA = Signal("X", [("t", None), ("a", 4)])
 
 
-def _w(name: str = "W", out: str = "h") -> Parameter:
-    return Parameter(name, [("c", 3), (out, 3)])
+def _w(name: str = "W") -> Parameter:
+    return Parameter(name, [("c", 3), ("h", 3)])
 
 
 def _taps(size: int) -> Parameter:
@@ -307,14 +298,61 @@ def test_a_low_rank_weight_is_a_span_of_degree_two_monomials() -> None:
     torch.testing.assert_close(lowered.span().to_dense(w), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.xfail(strict=True, raises=TypeError, reason="a decay without axes: the lowering "
+                   "calls permute() with no dims on the 0-dim decay (_Lowering._recurrence)")
+def test_a_recurrence_with_a_decay_without_axes_lowers() -> None:
+    layer = compile(_recurrence([], None), dtype=F64, generator=_gen(2))
+    x = torch.randn(2, 5, 3, generator=_gen(3), dtype=F64)
+    torch.testing.assert_close(lower(layer)(x), layer(x), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="no parameters: LoweredExpression "
+                   "applies torch.unique(dim=0) to monomials of width 0")
+@pytest.mark.parametrize("expr", [Flip(X, "t"), Scale(X, 2.0), Sum(X, Flip(X, "t"))],
+                         ids=["flip", "scale", "sum"])
+def test_a_layer_without_parameters_lowers(expr: Expr) -> None:
+    layer = compile(expr, dtype=F64)
+    x = torch.randn(2, 5, 3, generator=_gen(4), dtype=F64)
+    torch.testing.assert_close(lower(layer)(x), layer(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="a free axis of length 0: "
+                   "Span.__call__ reshapes x to [-1, in_size] with in_size 0")
+def test_a_free_axis_of_length_zero_gives_an_empty_value() -> None:
+    layer = compile(Contract(X, _w(), over="c"), dtype=F64)
+    x = torch.zeros(2, 0, 3, dtype=F64)
+    assert lower(layer)(x).shape == layer(x).shape == (2, 0, 3)
+
+
+UNCHECKED = {  # a call of a SpanLayer method with a bad argument, and the argument
+    "sizes_fraction": (lambda s: s.lowered([2.7, 3]), "sizes"),      # lowered as (2, 3)
+    "sizes_bool": (lambda s: s.lowered([True, 3]), "sizes"),         # lowered as (1, 3)
+    "sizes_str": (lambda s: s.lowered("ab"), "sizes"),               # int('a') fails
+    "sizes_negative": (lambda s: s.lowered([-1, 3]), "sizes"),       # names nbytes
+    "sizes_free": (lambda s: s.span(), "sizes"),                     # int(None) fails
+    "like_none": (lambda s: s.coefficients([4, 3], None), "like"),   # AttributeError
+    "like_integer": (lambda s: s.coefficients([4, 3], torch.zeros(2, dtype=torch.int64)),
+                     "like"),                                        # w truncated to int64
+}
+
+
+@pytest.mark.xfail(strict=True, reason="SpanLayer.lowered, span and coefficients do not check "
+                   "sizes and like (see the comments of UNCHECKED)")
+@pytest.mark.parametrize("case", list(UNCHECKED))
+def test_the_span_module_methods_refuse_bad_arguments(case: str) -> None:
+    call, argument = UNCHECKED[case]
+    span = lower(compile(Contract(X, _w(), over="c"), dtype=F64))
+    with pytest.raises((TypeError, ValueError), match=f"^{argument}:"):
+        call(span)
+
+
 # ------------------------------------------------------------------ training
 @pytest.mark.parametrize("name", ["zoo.Conv2d", "zoo.GroupConv2d.C4", "nn.ProductLinear.H"])
 def test_one_step_on_the_span_trains_the_layer_as_a_step_on_the_layer(name: str) -> None:
-    case = FAMILIES[name].build(torch.Generator().manual_seed(1))
+    case = FAMILIES[name].build(_gen(1))
     layer, (x,) = case.layer, case.inputs
     twin = _copy(name, 1, layer)
-    target = torch.randn(layer(x).shape, generator=torch.Generator().manual_seed(2),
-                         dtype=F64)
+    target = torch.randn(layer(x).shape, generator=_gen(2), dtype=F64)
     before = [p.detach().clone() for p in layer.parameters()]
     span = lower(layer)
     for module, owner in ((span, layer), (twin, twin)):
@@ -337,8 +375,7 @@ def test_lower_refuses_what_is_not_a_layer() -> None:
 
 
 def test_a_layer_keeps_its_own_input_errors_under_the_span() -> None:
-    x = Signal("X", [("t", None), ("c", 3)])
-    layer = compile(Contract(x, Parameter("W", [("c", 3), ("o", 2)]), over="c"), dtype=F64)
+    layer = compile(Contract(X, _w(), over="c"), dtype=F64)
     span = lower(layer)
     for bad in (torch.randn(2, 5, 4, dtype=F64), torch.randn(2, 5, 3), "x",
                 torch.randn(3, dtype=F64)):
@@ -368,28 +405,17 @@ def test_a_zoo_layer_keeps_its_own_input_errors_under_the_span(module: nn.Module
 
 
 def test_a_layer_not_linear_in_one_signal_is_refused_naming_the_node() -> None:
-    x = Signal("X", [("t", None), ("c", 3)])
-    xq = Signal("X", [("t", None), ("a", 4)])
-    projected = Contract(x, Parameter("W", [("c", 3), ("o", 2)]), over="c")
-    not_linear = [Pointwise("tanh", x), Contract(x, Rename(x, {"t": "s"}), over="c"),
-                  Product(xq, xq, quaternions(), "a"), Pointwise("relu", projected)]
+    projected = Contract(X, _w(), over="c")
+    not_linear = [Pointwise("tanh", X), Contract(X, Rename(X, {"t": "s"}), over="c"),
+                  Product(XA, XA, quaternions(), "a"), Pointwise("relu", projected)]
     for node in not_linear:
-        layer = compile(Sum(projected, node) if node.axis_names == ("t", "o") else node,
-                      dtype=F64)
+        layer = compile(Sum(projected, node) if node.axes == projected.axes else node, dtype=F64)
         with pytest.raises(ValueError, match=r"^layer: expected an expression linear") as info:
             lower(layer)
         assert str(node) in str(info.value)
-    order_zero = Contract(x, Signal("M", [("t", None), ("c", 3)], order=0), over="c")
+    order_zero = Contract(X, Signal("M", [("t", None), ("c", 3)], order=0), over="c")
     with pytest.raises(ValueError, match=r"^layer:.*order-0 inputs \['M'\]"):
         lower(compile(order_zero, dtype=F64))
-    two = Contract(x, Signal("Y", [("t", None), ("c", 3)]), over="c")
+    two = Contract(X, Signal("Y", [("t", None), ("c", 3)]), over="c")
     with pytest.raises(ValueError, match=r"^layer:.*signals \['X', 'Y'\]"):
         lower(compile(two, dtype=F64))
-
-
-def test_the_span_module_is_an_interaction_layer_wrapper() -> None:
-    layer = zoo.from_torch(nn.Linear(3, 2).double())
-    span = lower(layer)
-    assert isinstance(span, SpanLayer) and isinstance(layer, InteractionLayer)
-    assert span.layer is layer and span.signal.name == "X"
-    assert "signal=X" in repr(span)
