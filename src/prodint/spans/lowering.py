@@ -249,7 +249,8 @@ class _Lowering:
         def evaluate(parameters: Tensors, tables: Tensors) -> Tensor:
             a = plan.run({}, {p.name: parameters[p.name] for p in plan.parameters},
                          {n: tables[n] for n in plan.tables})
-            a = a.permute(*[node.decay.axis_names.index(n) for n in order])
+            if a.dim():
+                a = a.permute(*[node.decay.axis_names.index(n) for n in order])
             if time not in node.decay.axis_names:
                 a = a[None]
             return decay_kernel(a, length)
@@ -300,8 +301,12 @@ class LoweredExpression:
         keep = weight != 0
         unique, weight = unique[keep], weight[keep]
         self.target, self.source, self.weight = unique[:, 0], unique[:, 1], weight
-        self.monomials, self.param = torch.unique(unique[:, 2:2 + width], dim=0,
-                                                  return_inverse=True)
+        if width:
+            self.monomials, self.param = torch.unique(unique[:, 2:2 + width], dim=0,
+                                                      return_inverse=True)
+        else:  # no parameters: one coefficient, the constant 1
+            self.monomials = torch.zeros(1, 0, dtype=torch.int64)
+            self.param = torch.zeros(unique.shape[0], dtype=torch.int64)
         constant = ~linear
         self.bias_target = flat[constant]
         self.bias_monomials = out.mono[constant]

@@ -50,15 +50,9 @@ class SparseLayer(SpanLayer):
 
     def forward(self, *inputs: Tensor, **named: Tensor) -> Tensor:
         """``layer(x)`` as ``M @ x + b`` (inputs checked as the layer checks them)."""
-        layer = self.layer
-        like = layer._like()
-        x = layer._plan.bind(inputs, named, like=like)[self.signal.name]
-        k = len(self.signal.axes)
-        sizes = tuple(x.shape[x.dim() - k:])
-        lowered = self.lowered(sizes)
-        w, bias = self.coefficients(sizes, like[1] if like is not None else x)
-        pattern = self.pattern(sizes, x.dtype, x.device)
-        lead = x.shape[:x.dim() - k]
+        x, lowered, w, bias = self.prepare(inputs, named)
+        pattern = self.pattern(lowered.in_sizes, x.dtype, x.device)
+        lead = x.shape[:x.dim() - len(self.signal.axes)]
         flat = x.reshape(-1, lowered.in_size)
         y = (pattern.matrix(w) @ flat.T).T
         if bias is not None:
