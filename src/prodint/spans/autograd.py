@@ -68,7 +68,6 @@ class Pattern:
         crow, col: the row pointers ``[n_rows + 1]`` and columns ``[nnz]`` of ``M``.
         t_crow, t_col: those of ``M^T``.
         t_entry: int64 ``[nnz]``, the entry of ``M`` that each entry of ``M^T`` is.
-        rows: int64 ``[nnz]``, the row of every entry of ``M``.
         entry, param: int64 ``[E]``, the entry of ``M`` each element adds into and its ``pi``.
         order, entry_param: int64 ``[nnz]``, the element of every entry and its ``pi``, when
             no two elements share one (the entries are then gathers), else ``None``.
@@ -125,8 +124,8 @@ class Pattern:
 
     def _sorted(self, nu: Tensor, order: Tensor) -> Tensor:
         """``nu[order]``, gathered once for weights that take no gradient (and again after
-        they change in place)."""
-        if nu.requires_grad:
+        they change in place; inference tensors, which keep no version, every time)."""
+        if nu.requires_grad or nu.is_inference():
             return nu.index_select(0, order)
         if not self.sorted_nu or self.sorted_nu[0][0] is not nu or \
                 self.sorted_nu[0][1] != nu._version:
