@@ -6,7 +6,7 @@ import os
 import pytest
 from rich.console import Console
 
-from prodint import report
+from prodint import storage
 from prodint.report import Section, print_section, write_atomic, write_json, write_report
 
 
@@ -27,12 +27,12 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch: pytest.MonkeyP
     path = tmp_path / "data.json"
     path.write_text("old")
     fsynced = []
-    monkeypatch.setattr(report.os, "fsync", lambda fd: fsynced.append(fd))
+    monkeypatch.setattr(storage.os, "fsync", lambda fd: fsynced.append(fd))
 
     def no_rename(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", no_rename)
+    monkeypatch.setattr(storage.os, "replace", no_rename)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(path, "new")
     assert len(fsynced) == 1  # the content was flushed to disk before the rename
@@ -48,7 +48,7 @@ def test_temporary_names_are_unique(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         seen.append(os.path.basename(src))
         real(src, dst)
 
-    monkeypatch.setattr(report.os, "replace", spy)
+    monkeypatch.setattr(storage.os, "replace", spy)
     for _ in range(3):
         write_atomic(tmp_path / "x.json", "{}")
     assert len(set(seen)) == 3 and all(name.startswith(".x.json.") for name in seen)
@@ -79,19 +79,19 @@ def test_output_paths_are_checked_before_anything_is_written(tmp_path) -> None:
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     with pytest.raises(ValueError, match=r"^path: expected a file, received the folder"):
-        report.check_output_file(tmp_path)
+        storage.check_output_file(tmp_path)
     with pytest.raises(ValueError, match=r"^path: expected a path whose folder can be "
                                          r"created, .*/a_file' is a file\)$"):
-        report.check_output_file(a_file / "out.json")
+        storage.check_output_file(a_file / "out.json")
     with pytest.raises(ValueError, match=r"^path: expected a regular file"):
-        report.check_output_file(type(tmp_path)("/dev/null"))
+        storage.check_output_file(type(tmp_path)("/dev/null"))
     with pytest.raises(TypeError, match=r"^path: expected a pathlib.Path, received str"):
         write_atomic("data.json", "{}")  # type: ignore[arg-type]
     (tmp_path / "out" / "report.md").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"^out: expected a folder where report.md can be "
                                          r"written"):
         write_report([Section("T", "i", ["a"])], tmp_path / "out")
-    assert report.check_output_folder(tmp_path / "new" / "deeper", files=["x"]).name == "deeper"
+    assert storage.check_output_folder(tmp_path / "new" / "deeper", files=["x"]).name == "deeper"
     assert not (tmp_path / "new").exists()  # checking creates nothing
 
 

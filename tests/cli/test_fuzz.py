@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prodint import report
+from prodint import storage
 from prodint.cli import COMMANDS, build_parser, main
 from prodint.data.shakespeare import CharCorpus
 from prodint.report import write_atomic
@@ -175,7 +175,7 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "results.json"
     path.write_text("old")
-    monkeypatch.setattr(report.os, "fsync", _full_disk)
+    monkeypatch.setattr(storage.os, "fsync", _full_disk)
     with pytest.raises(OSError) as error:
         write_atomic(path, "new" * 1000)
     assert error.value.errno == errno.ENOSPC

@@ -59,7 +59,8 @@ ENTRIES = [
           lambda: dict(section=_section())),
     Entry(("prodint.report.print_section",), _print,
           lambda: dict(console=_console(), section=_section())),
-    Entry(("prodint.report.write_atomic",), lambda a: write_atomic(**a),
+    Entry(("prodint.report.write_atomic", "prodint.storage.write_atomic"),
+          lambda a: write_atomic(**a),
           lambda: dict(path=_ROOT / "atomic" / "data.txt", content="first line\n"),
           free_text=frozenset({"content"})),
     # Any JSON value is valid data (a str, an int, None): no mutation of it is refused.
@@ -68,9 +69,11 @@ ENTRIES = [
           fixed=frozenset({"data"})),
     Entry(("prodint.report.write_report",), lambda a: write_report(**a).name,
           lambda: dict(sections=[_section()], out=_ROOT / "report")),
-    Entry(("prodint.report.check_output_file",), lambda a: check_output_file(**a).name,
+    Entry(("prodint.report.check_output_file", "prodint.storage.check_output_file"),
+          lambda a: check_output_file(**a).name,
           lambda: dict(path=_ROOT / "new" / "file.json")),
-    Entry(("prodint.report.check_output_folder",), lambda a: check_output_folder(**a).name,
+    Entry(("prodint.report.check_output_folder",
+           "prodint.storage.check_output_folder"), lambda a: check_output_folder(**a).name,
           lambda: dict(path=_ROOT / "folder", files=["a.json", "b.png"])),
 ]
 
