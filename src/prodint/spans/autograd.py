@@ -43,7 +43,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["Pattern", "apply_grouped", "apply_scalar", "span_function"]
+__all__ = ["Pattern", "apply_grouped", "apply_scalar", "csr_tensor", "span_function"]
 
 
 def _csr(rows: Tensor, cols: Tensor, n_rows: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -148,9 +148,15 @@ class Pattern:
         if transpose:
             crow, col, shape = self.t_crow, self.t_col, shape[::-1]
             values = values.index_select(0, self.t_entry)
-        with warnings.catch_warnings():   # torch calls its CSR layout beta on first use
-            warnings.filterwarnings("ignore", "Sparse CSR tensor support", UserWarning)
-            return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+        return csr_tensor(crow, col, values, shape)
+
+
+def csr_tensor(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """``torch.sparse_csr_tensor`` of a layout built here (sorted, in range: the invariant
+    checks are skipped), without torch's notice that its CSR layout is in beta."""
+    with warnings.catch_warnings():   # torch calls its CSR layout beta on first use
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
 class _Apply(torch.autograd.Function):

@@ -30,7 +30,13 @@ from prodint.checks import (
     check_same_device,
     check_tensor,
 )
-from prodint.spans.autograd import Pattern, apply_grouped, apply_scalar, span_function
+from prodint.spans.autograd import (
+    Pattern,
+    apply_grouped,
+    apply_scalar,
+    csr_tensor,
+    span_function,
+)
 
 __all__ = ["Span"]
 
@@ -151,7 +157,8 @@ class Span:
             if x.dim() < 1 or x.shape[-1] != self.in_size:
                 raise ValueError(f"x: expected shape [..., {self.in_size}] (in_size = "
                                  f"{self.in_size}), received {tuple(x.shape)}")
-            lead, flat = x.shape[:-1], x.reshape(-1, self.in_size)
+            lead = x.shape[:-1]
+            flat = x.reshape(math.prod(lead), self.in_size)  # -1 is undetermined for 0 sizes
             tail: tuple[int, ...] = (self.out_size,)
         else:
             x = check_tensor(x, "x", like=w, like_name="w")
@@ -159,7 +166,8 @@ class Span:
             if x.dim() < 2 or x.shape[-2] != self.in_size or x.shape[-1] != c_in:
                 raise ValueError(f"x: expected shape [..., {self.in_size}, {c_in}] (in_size, "
                                  f"c_in of w), received {tuple(x.shape)}")
-            lead, flat = x.shape[:-2], x.reshape(-1, self.in_size, c_in)
+            lead = x.shape[:-2]
+            flat = x.reshape(math.prod(lead), self.in_size, c_in)
             tail = (self.out_size, c_out)
         width = w.shape[1] + w.shape[2] if w.dim() == 3 else 1
         blocks = self.size * w[0].numel() if w.dim() == 3 and self.param_size else 0
@@ -189,6 +197,26 @@ class Span:
                 self._patterns[kind] = Pattern.of(rows, self.source, self.param, n_rows,
                                                   self.in_size)
         return self._patterns[kind]
+
+    def pattern(self) -> Pattern:
+        """The CSR layout of the span's matrix ``M [out_size, in_size]`` (scalar form): the
+        distinct ``(target, source)`` pairs row-major, the entry each element adds into."""
+        return self._pattern("scalar")
+
+    def to_sparse(self, w: Tensor) -> Tensor:
+        """``M`` as a CSR tensor (``M[t_e, s_e] += nu_e * w[pi_e]``, scalar form), its values
+        differentiable in ``w`` and ``weight``: ``span(w, x) == (M @ x.T).T``.
+
+        Raises:
+            TypeError, ValueError: ``w`` as for :meth:`to_dense`.
+        """
+        w = self._check_w(w)
+        if w.dim() != 1:
+            raise ValueError(f"w: expected shape [{self.param_size}] (to_sparse takes the "
+                             f"scalar form), received {tuple(w.shape)}")
+        nu = None if self.weight is None else self._weights(w)
+        pattern = self.pattern()
+        return csr_tensor(pattern.crow, pattern.col, pattern.entries(w, nu, w), pattern.shape)
 
     def to_dense(self, w: Tensor) -> Tensor:
         """The matrix ``M [out_size, in_size]`` with ``M[t_e, s_e] += nu_e * w[pi_e]`` (scalar

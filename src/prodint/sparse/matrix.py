@@ -18,8 +18,9 @@ from torch import Tensor, nn
 
 from prodint.checks import check_int, check_memory, check_tensor, describe
 from prodint.interaction import Expr, InteractionLayer, Plan
+from prodint.spans.autograd import csr_tensor
 from prodint.spans.lowering import LoweredExpression, check_linear, lower_expression
-from prodint.sparse.pattern import SparsePattern, csr_matrix
+from prodint.sparse.pattern import SparsePattern
 
 __all__ = ["to_sparse_matrix", "unroll"]
 
@@ -107,16 +108,14 @@ def to_sparse_matrix(layer: InteractionLayer | Expr, input_shape: Sequence[int],
     if bias is None:
         bias = w.new_zeros(rows)
     if copies == 1:
-        matrix = csr_matrix(pattern.crow.to(w.device), pattern.col.to(w.device),
-                                         values, (rows, cols))
+        matrix = csr_tensor(pattern.crow, pattern.col, values, (rows, cols))
         return matrix, bias
     block = torch.arange(copies, device=w.device)
-    col = (pattern.col.to(w.device)[None, :] + cols * block[:, None]).reshape(-1)
-    crow = torch.cat([pattern.crow.new_zeros(1).to(w.device),
-                      (pattern.crow[1:].to(w.device)[None, :]
-                       + pattern.nnz * block[:, None]).reshape(-1)])
-    matrix = csr_matrix(crow, col, values.repeat(copies),
-                                     (rows * copies, cols * copies))
+    col = (pattern.col.long()[None, :] + cols * block[:, None]).reshape(-1)
+    crow = torch.cat([block.new_zeros(1),
+                      (pattern.crow[1:].long()[None, :] + pattern.nnz * block[:, None])
+                      .reshape(-1)])
+    matrix = csr_tensor(crow, col, values.repeat(copies), (rows * copies, cols * copies))
     return matrix, bias.repeat(copies)
 
 
