@@ -1,7 +1,9 @@
 """Boundary entries of prodint.train.lm: the trainer, its config and measurements.
 
 A tiny corpus and tiny models (an embedding and a linear head for the trainer, a one-block
-DTN for ``prefill``), initialised from fixed generators; a few steps of training.
+DTN for ``prefill``), initialised from fixed generators; a few steps of training. The models
+of prodint.train.models: tiny ones (width 8, one block) run on inputs from fixed generators,
+sized from the model's own config.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import prodint.train
 from prodint.data.shakespeare import CharCorpus
 from prodint.nn.dtn import DTN
 from prodint.testing.contract import Entry
 from prodint.train.lm import LMConfig, bits_per_character, parameter_groups, prefill, train_lm
+from prodint.train.models import MIXERS, MixerModel, build_model, plain_torch_model
 
 TEXT = "to be, or not to be, that is the question. " * 4
 
@@ -65,3 +69,76 @@ ENTRIES = [
 ]
 
 EXEMPT = {"prodint.train.lm.LMHistory": "a result record, built by train_lm"}
+
+
+def _public(module: str, name: str) -> str:
+    """The exported name of ``name``: the package's when it exports it, else its module's."""
+    return f"prodint.train.{name}" if name in getattr(prodint.train, "__all__", ()) else \
+        f"prodint.train.{module}.{name}"
+
+
+def _model_input(model: MixerModel) -> torch.Tensor:
+    """A small input of ``model``'s task and sizes, from a fixed generator."""
+    c, g = model.config, torch.Generator().manual_seed(1)
+    if c["task"] == "tokens":
+        return torch.randint(c["vocab"], (2, 5), generator=g)
+    shape = (2, 1, 4, c["in_features"]) if c["task"] == "image" else (2, 5, c["in_features"])
+    return torch.randn(shape, generator=g, dtype=c["dtype"])
+
+
+def _model_arguments() -> dict[str, object]:
+    return dict(task="sequence", mixer="conv", width=8, depth=1, classes=3, in_features=2,
+                seed=0, dtype=torch.float64, causal=True, mlp=True)
+
+
+def _run_model(a: dict[str, object]) -> torch.Tensor:
+    model = build_model(**a)
+    return model(_model_input(model))
+
+
+def _run_plain(a: dict[str, object]) -> torch.Tensor:
+    plain = plain_torch_model(**a).load_state_from(build_model(**a))
+    return plain(_model_input(plain))
+
+
+def _tiny(task: str) -> MixerModel:
+    sizes = dict(classes=3, in_features=3) if task == "image" else dict(classes=3, vocab=5)
+    return build_model(task, "softmax_attention", width=8, depth=1, dtype=torch.float64,
+                       **sizes)
+
+
+def _run_mixer(a: dict[str, object]) -> torch.Tensor:
+    layer = MIXERS["conv"](**a)
+    x = torch.randn(2, 5, a["width"], generator=torch.Generator().manual_seed(1),
+                    dtype=a["dtype"])
+    return layer(x)
+
+
+def _run_copy(a: dict[str, object]) -> torch.Tensor:
+    plain = plain_torch_model("image", "dense", width=8, depth=1, classes=3, in_features=3,
+                              dtype=torch.float64)
+    return plain.load_state_from(**a)(_model_input(plain))
+
+
+ENTRIES += [
+    Entry((_public("models", "build_model"),), _run_model, _model_arguments),
+    Entry((_public("models", "plain_torch_model"),), _run_plain,
+          lambda: _model_arguments() | dict(mixer="softmax_attention")),
+    Entry((_public("models", "MixerModel"),), lambda a: _tiny("image")(**a),
+          lambda: dict(x=torch.rand(2, 1, 4, 3, generator=torch.Generator().manual_seed(2),
+                                    dtype=torch.float64))),
+    Entry((_public("models", "MixerModel"),), lambda a: _tiny("tokens")(**a),
+          lambda: dict(x=torch.tensor([[0, 4, 2], [1, 3, 3]]))),
+    Entry((_public("mixers", "MIXERS"),), _run_mixer,
+          lambda: dict(width=6, causal=True, generator=torch.Generator().manual_seed(0),
+                       dtype=torch.float64)),
+    Entry((_public("models", "PlainModel"),), _run_copy,
+          lambda: dict(model=build_model("image", "dense", width=8, depth=1, classes=3,
+                                         in_features=3, dtype=torch.float64))),
+]
+
+EXEMPT |= {
+    _public("models", "TASKS"): "a constant, the task names",
+    _public("models", "PLAIN_MIXERS"): "a constant, the mixers with a plain-torch twin",
+    _public("mixers", "Builder"): "a type alias, the signature of a mixer builder",
+}

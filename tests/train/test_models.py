@@ -39,13 +39,13 @@ def test_tasks_are_the_four_of_the_interface() -> None:
 def test_every_mixer_in_every_task(mixer: str) -> None:
     shapes = {"image": (B, 3), "sequence": (B, 3), "tokens": (B, T, 4), "forecast": (B, 2)}
     for task in TASKS:
-        for causal in (False, True) if mixer in CAUSAL else (False,):
-            model = _model(task, mixer, causal=causal, depth=2 if task == "tokens" else 1)
-            y = model(_input(task))
-            assert y.shape == shapes[task] and y.dtype == F64 and torch.isfinite(y).all()
-            (y ** 2).mean().backward()
-            for name, p in model.named_parameters():
-                assert p.grad is not None and torch.isfinite(p.grad).all(), (task, name)
+        causal = task in ("tokens", "forecast") and mixer in CAUSAL
+        model = _model(task, mixer, causal=causal, depth=2 if task == "tokens" else 1)
+        y = model(_input(task))
+        assert y.shape == shapes[task] and y.dtype == F64 and torch.isfinite(y).all()
+        (y ** 2).mean().backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), (task, name)
 
 
 @pytest.mark.parametrize("mixer", sorted(MIXERS))

@@ -47,7 +47,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prodint.algebra import LearnedAlgebra, group_algebra, quaternions
-from prodint.checks import check_bool, check_dtype, check_generator, check_int
+from prodint.checks import (
+    check_bool,
+    check_dtype,
+    check_generator,
+    check_int,
+    check_parameter_memory,
+)
 from prodint.groups import cyclic, regular
 from prodint.interaction import compile, library
 from prodint.interaction.learned import inline_learned
@@ -277,6 +283,16 @@ _BUILDS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+CUBIC = frozenset({"bilinear", "learned_bilinear", "expr_bilinear", "tensor_product"})
+
+
+def estimate_parameters(name: str, width: int) -> int:
+    """A bound on the parameter and table count of the mixer ``name`` (``16·width²``, plus
+    ``width³`` for the mixers with a bilinear form or structure constants), for the memory
+    check made before building."""
+    return 16 * width * width + (width ** 3 if name in CUBIC else 0)
+
+
 def _builder(name: str) -> Builder:
     make = _BUILDS[name]
 
@@ -286,6 +302,7 @@ def _builder(name: str) -> Builder:
         check_bool(causal, "causal")
         check_generator(generator)
         check_dtype(dtype, dtypes=DTYPES, optional=False)
+        check_parameter_memory(estimate_parameters(name, width), "width", dtype)
         return make(width, causal, generator=generator, dtype=dtype)
 
     build.__name__ = build.__qualname__ = f"build_{name}"

@@ -41,7 +41,14 @@ from prodint.checks import (
     check_tensor,
     describe,
 )
-from prodint.train.mixers import DTYPES, KERNEL, MIXERS, SelfAttention, TimeConv
+from prodint.train.mixers import (
+    DTYPES,
+    KERNEL,
+    MIXERS,
+    SelfAttention,
+    TimeConv,
+    estimate_parameters,
+)
 from prodint.zoo import Dense
 
 __all__ = ["MIXERS", "PLAIN_MIXERS", "TASKS", "MixerModel", "PlainModel", "build_model",
@@ -146,7 +153,8 @@ def _config(task: object, mixer: object, width: object, depth: object, classes: 
     w, dt = c["width"], c["dtype"]
     source = "vocab" if task == "tokens" else "in_features"
     check_parameter_memory(c[source] * w, f"{source}, width", dt)
-    check_parameter_memory(c["depth"] * 16 * w * w, "width, depth", dt)
+    check_parameter_memory(c["depth"] * (estimate_parameters(mixer, w) + 4 * w * w),
+                           "width, depth", dt)
     out = "horizon" if task == "forecast" else "classes"
     check_parameter_memory(c[out] * w, f"{out}, width", dt)
     return c
