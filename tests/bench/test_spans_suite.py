@@ -22,8 +22,9 @@ def test_quick_cases_run_and_pair_with_the_baseline() -> None:
         assert out.dtype == torch.float32 and torch.isfinite(out).all()
         assert case.forward_backward is not None
         case.forward_backward()
-    assert impls == {"dense": ["native", "span", "sparse"], "conv2d": ["native", "span", "sparse"],
-                     "graph": ["index_add", "span", "sparse", "torch_sparse"]}
+    assert impls == {"dense": ["native", "span", "sparse", "torch_csr"],
+                     "conv2d": ["native", "span", "sparse", "torch_csr"],
+                     "graph": ["index_add", "span", "sparse", "torch_csr", "torch_sparse"]}
     assert {c.baseline for c in cases if c.name.startswith("graph")} == {"index_add"}
     assert {c.baseline for c in cases if not c.name.startswith("graph")} == {"native"}
     assert SUITES["spans"].cases is spans_suite.cases

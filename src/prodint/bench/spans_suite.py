@@ -17,10 +17,12 @@ Three problems, forward and forward+backward, time and peak memory:
   its batch (``span(w, x.T).T``, ``w [1]`` a learned gain, which receives a gradient), so every
   message is ``nu_e * w * x[s_e]`` with no channel mixing, exactly the baseline's computation.
 
-Every problem also has ``sparse``: the CSR matrix ``SparsePattern(span).matrix(w)`` (its
-pattern fixed once, its values built inside the timed call, as a user training ``w`` pays for
-them) times the input; for the convolution that is the scalar span over (point, channel)
-pairs, with ``K c_in c_out`` entries per output point. The graph adds ``torch_sparse``:
+Every problem also has ``sparse``: the sparse execution mode of :mod:`prodint.sparse`, the CSR
+product ``SparsePattern(span).apply(w, x)`` (its pattern fixed once, its values built inside
+the timed call, as a user training ``w`` pays for them, differentiated by CSR products), and
+``torch_csr``: the same CSR matrix ``SparsePattern(span).matrix(w)`` times the input through
+torch's own sparse autograd. For the convolution both are the scalar span over (point,
+channel) pairs, with ``K c_in c_out`` entries per output point. The graph adds ``torch_sparse``:
 ``torch.sparse.mm`` on a prebuilt CSR of the same matrix (values fixed, only ``x``
 differentiated).
 
@@ -104,7 +106,8 @@ def _dense(quick: bool, device: str, dtype: torch.dtype, gen: torch.Generator) -
     impls = {
         "native": (lambda: F.linear(x, W), [x, W]),
         "span": (lambda: span(W.flatten(), x), [x, W]),
-        "sparse": (lambda: (pattern.matrix(W.flatten()) @ x.T).T, [x, W]),
+        "sparse": (lambda: pattern.apply(W.flatten(), x), [x, W]),
+        "torch_csr": (lambda: (pattern.matrix(W.flatten()) @ x.T).T, [x, W]),
     }
     params = {"batch": batch, "in": n_in, "out": n_out, "flops_fwd": 2 * batch * n_in * n_out,
               "device": device, "dtype": str(dtype)}
@@ -127,6 +130,11 @@ def _conv(quick: bool, device: str, dtype: torch.dtype, gen: torch.Generator) ->
         return as_torch(block(W.flatten(2).permute(2, 1, 0), x.flatten(2).mT))
 
     def by_sparse() -> Tensor:
+        flat = x.flatten(2).mT.reshape(batch, -1)
+        y = pattern.apply(W.flatten(2).permute(2, 1, 0).reshape(-1), flat)
+        return as_torch(y.reshape(batch, size * size, c))
+
+    def by_torch_csr() -> Tensor:
         matrix = pattern.matrix(W.flatten(2).permute(2, 1, 0).reshape(-1))
         return as_torch((matrix @ x.flatten(2).mT.reshape(batch, -1).T).T.reshape(
             batch, size * size, c))
@@ -135,6 +143,7 @@ def _conv(quick: bool, device: str, dtype: torch.dtype, gen: torch.Generator) ->
         "native": (lambda: F.conv2d(x, W, padding=1), [x, W]),
         "span": (by_span, [x, W]),
         "sparse": (by_sparse, [x, W]),
+        "torch_csr": (by_torch_csr, [x, W]),
     }
     params = {"batch": batch, "channels": c, "size": size, "kernel": 3,
               "flops_fwd": 2 * batch * block.size * c * c, "device": device,
@@ -160,7 +169,8 @@ def _graph(quick: bool, device: str, dtype: torch.dtype, gen: torch.Generator) -
     impls = {
         "index_add": (by_index_add, [x]),
         "span": (lambda: span(w, x.T).T, [x, w]),
-        "sparse": (lambda: pattern.matrix(w) @ x, [x, w]),
+        "sparse": (lambda: pattern.apply(w, x.T).T, [x, w]),
+        "torch_csr": (lambda: pattern.matrix(w) @ x, [x, w]),
         "torch_sparse": (lambda: torch.sparse.mm(prebuilt, x), [x]),
     }
     params = {"nodes": nodes, "edges": span.size, "channels": c, "normalize": "sym",

@@ -4,7 +4,8 @@ A linear layer on inputs of a given shape is ``y = M(w) x + b(w)`` with ``M`` a 
 matrix whose pattern is fixed by the layer's span and whose values are functions of the
 parameters ``w`` (:class:`~prodint.sparse.pattern.SparsePattern`). :class:`SparseLayer`
 executes a layer that way, a CSR product per call with the values rebuilt from the current
-parameters, so autograd trains the layer's own parameters through the sparse matrix.
+parameters (:meth:`~prodint.sparse.pattern.SparsePattern.apply`, differentiated by CSR
+products), so training updates the layer's own parameters through the sparse matrix.
 :func:`sparsify` swaps every linear layer of a model for its sparse form: the source's claim
 that the sparse formulations train as the native layers do can then be checked on one model
 with one seed and one data order.
@@ -12,6 +13,7 @@ with one seed and one data order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -53,8 +55,8 @@ class SparseLayer(SpanLayer):
         x, lowered, w, bias = self.prepare(inputs, named)
         pattern = self.pattern(lowered.in_sizes, x.dtype, x.device)
         lead = x.shape[:x.dim() - len(self.signal.axes)]
-        flat = x.reshape(-1, lowered.in_size)
-        y = (pattern.matrix(w) @ flat.T).T
+        flat = x.reshape(math.prod(lead), lowered.in_size)
+        y = pattern.apply(w, flat)
         if bias is not None:
             y = y + bias
         return y.reshape(*lead, *lowered.out_sizes)
