@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from prodint.train.models import MIXERS, PLAIN_MIXERS, TASKS, build_model, plain_torch_model
 
@@ -46,6 +47,28 @@ def test_every_mixer_in_every_task(mixer: str) -> None:
         (y ** 2).mean().backward()
         for name, p in model.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), (task, name)
+
+
+@pytest.mark.parametrize("task", ["image", "sequence"])
+def test_model_is_the_documented_architecture(task: str) -> None:
+    causal = task == "sequence"  # the causal head reads the last position, the other pools
+    model = _model(task, "dense", causal=causal, mlp=not causal)
+    s, x = model.state_dict(), _input(task)
+
+    def norm(h: torch.Tensor, name: str) -> torch.Tensor:
+        return F.layer_norm(h, (WIDTH,), s[f"{name}.weight"], s[f"{name}.bias"])
+
+    def linear(h: torch.Tensor, name: str) -> torch.Tensor:
+        return h @ s[f"{name}.params.W"].T + s[f"{name}.params.b"]
+
+    h = linear(x[:, 0] if task == "image" else x, "embed")  # an image is a sequence of rows
+    h = h + linear(norm(h, "blocks.0.norm"), "blocks.0.mixer")
+    if not causal:
+        up = F.gelu(linear(norm(h, "blocks.0.mlp_norm"), "blocks.0.mlp.up"))
+        h = h + linear(up, "blocks.0.mlp.down")
+    h = norm(h, "norm")
+    expected = linear(h[:, -1] if causal else h.mean(dim=1), "head")
+    torch.testing.assert_close(model(x), expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("mixer", sorted(MIXERS))

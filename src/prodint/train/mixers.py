@@ -259,7 +259,7 @@ _BUILDS: dict[str, Callable[..., nn.Module]] = {
     "causal_self_attention": lambda w, c, **o: CausalSelfAttention(w, _heads(w), **o),
     "softmax_block": lambda w, c, **o: SoftmaxBlock(w, _heads(w), **o),
     "dtn_block": lambda w, c, **o: DTNBlock(w, _heads(w), **o),
-    "mamba": lambda w, c, **o: MambaBlock(w, d_state=8, mode="chunk", **o),
+    "mamba": lambda w, c, **o: MambaBlock(w, d_state=8, mode="recurrent", **o),
     "elman": lambda w, c, **o: Recurrent(ElmanRNN(w, w, batch_first=True, **o)),
     "gru": lambda w, c, **o: Recurrent(GRU(w, w, batch_first=True, **o)),
     "lstm": lambda w, c, **o: Recurrent(LSTM(w, w, batch_first=True, **o)),
