@@ -8,6 +8,9 @@ sized from the model's own config.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -15,8 +18,11 @@ import prodint.train
 from prodint.data.shakespeare import CharCorpus
 from prodint.nn.dtn import DTN
 from prodint.testing.contract import Entry
+from prodint.train.checkpoint import checkpoint_header, load_checkpoint, save_checkpoint
+from prodint.train.config import TrainConfig, apply_overrides, config_from_mapping, load_config
 from prodint.train.lm import LMConfig, bits_per_character, parameter_groups, prefill, train_lm
 from prodint.train.models import MIXERS, MixerModel, build_model, plain_torch_model
+from prodint.train.trainer import batch_indices, train
 
 TEXT = "to be, or not to be, that is the question. " * 4
 
@@ -141,4 +147,72 @@ EXEMPT |= {
     _public("models", "TASKS"): "a constant, the task names",
     _public("models", "PLAIN_MIXERS"): "a constant, the mixers with a plain-torch twin",
     _public("mixers", "Builder"): "a type alias, the signature of a mixer builder",
+}
+
+
+# ------------------------------------------------------------------ the training loop
+_TRAIN_FOLDER = tempfile.TemporaryDirectory(prefix="prodint-train-boundary-")
+_TRAIN_ROOT = Path(_TRAIN_FOLDER.name)
+
+
+def _tiny_config(**changes: object) -> TrainConfig:
+    base = dict(task="digits", mixer="dense", width=4, depth=1, steps=2, batch=8,
+                eval_every=2, checkpoint_every=2, log_every=1, eval_limit=16)
+    base.update(changes)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def _trained(a: dict) -> torch.Tensor:
+    result = train(a["config"], a["out"], resume=a["resume"])
+    return torch.tensor([r["loss"] for r in result.records])
+
+
+def _checkpoint_arguments() -> dict:
+    model = torch.nn.Linear(2, 3)
+    return dict(path=_TRAIN_ROOT / "boundary.safetensors", model=model,
+                optimizer=torch.optim.AdamW(model.parameters()), header={"step": 1},
+                rng={"torch": torch.get_rng_state()})
+
+
+def _round_trip(a: dict) -> torch.Tensor:
+    save_checkpoint(**a)
+    header = checkpoint_header(a["path"])
+    load_checkpoint(a["path"], a["model"], a["optimizer"])
+    return torch.tensor([float(header["step"])])
+
+
+ENTRIES += [
+    Entry(("prodint.train.config.TrainConfig",), lambda a: TrainConfig(**a).as_dict(),
+          lambda: _tiny_config().as_dict(),
+          free_text=frozenset({"task", "mixer", "device", "data_root"})),
+    Entry(("prodint.train.config.config_from_mapping",),
+          lambda a: config_from_mapping(a["config"]).as_dict(),
+          lambda: dict(config={"steps": 3, "mixer": "glu"})),
+    Entry(("prodint.train.config.apply_overrides",),
+          lambda a: apply_overrides(a["config"], a["overrides"]),
+          lambda: dict(config={"steps": 3}, overrides=["steps=4", "mixer=conv"])),
+    Entry(("prodint.train.config.load_config",), lambda a: load_config(a["config"]),
+          lambda: dict(config=_toml())),
+    Entry(("prodint.train.checkpoint.save_checkpoint", "prodint.train.checkpoint.load_checkpoint",
+           "prodint.train.checkpoint.checkpoint_header"), _round_trip, _checkpoint_arguments,
+          aliases={"path": ("checkpoint",), "header": ("data",)}),
+    Entry(("prodint.train.trainer.batch_indices",), lambda a: batch_indices(**a),
+          lambda: dict(step=3, batch=5, count=7, seed=2)),
+    Entry(("prodint.train.trainer.train", "prodint.train.trainer.build",
+           "prodint.train.trainer.TrainResult", "prodint.train.trainer.Progress",
+           "prodint.train.tasks.Task", "prodint.train.tasks.TaskData"), _trained,
+          lambda: dict(config=_tiny_config(), out=_TRAIN_ROOT / "run", resume=False)),
+]
+
+
+def _toml() -> Path:
+    path = _TRAIN_ROOT / "run.toml"
+    path.write_text('task = "digits"\nsteps = 3\n')
+    return path
+
+
+EXEMPT |= {
+    "prodint.train.config.SCHEDULES": "a constant, the learning-rate schedules",
+    "prodint.train.tasks.TASKS": "the registry of tasks, read by build and train",
+    "prodint.train.trainer.NonFiniteLossError": "an exception, raised by train",
 }

@@ -50,9 +50,9 @@ def test_bad_files_and_overrides(tmp_path) -> None:
     broken.write_text("steps = = 3\n")
     with pytest.raises(ValueError, match=r"^config: expected a readable TOML file"):
         load_config(broken)
-    with pytest.raises(ValueError, match=r"^override: expected key=value"):
+    with pytest.raises(ValueError, match=r"^overrides\[0\]: expected key=value"):
         apply_overrides({}, ["steps"])
-    with pytest.raises(ValueError, match=r"^override: expected a key among"):
+    with pytest.raises(ValueError, match=r"^overrides\[0\]: expected a key among"):
         apply_overrides({}, ["stepz=3"])
     with pytest.raises(TypeError, match=r"^config:"):
         config_from_mapping(["steps"])  # type: ignore[arg-type]

@@ -33,7 +33,17 @@ from typing import Protocol
 
 from rich.console import Console
 
-from prodint.cli import bench, catalogue, demo, hypercube, shakespeare, sparsity, symmetry, zoo
+from prodint.cli import (
+    bench,
+    catalogue,
+    demo,
+    hypercube,
+    shakespeare,
+    sparsity,
+    symmetry,
+    train,
+    zoo,
+)
 from prodint.cli.arguments import USER_ERRORS, Parser, fail
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
@@ -57,8 +67,8 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, console: Console) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (demo, catalogue, zoo, shakespeare, symmetry, hypercube, sparsity,
-                                 bench)
+COMMANDS: tuple[Command, ...] = (demo, catalogue, zoo, train, shakespeare, symmetry, hypercube,
+                                 sparsity, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

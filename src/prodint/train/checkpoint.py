@@ -22,10 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 from torch import Tensor, nn
 
-from prodint.checks import check_instance
+from prodint.checks import check_instance, describe
 from prodint.storage import write_atomic
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["checkpoint_header", "load_checkpoint", "save_checkpoint"]
 
 _HEADER = "prodint"
 
@@ -60,6 +60,13 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     """
     check_instance(model, "model", nn.Module)
     check_instance(optimizer, "optimizer", torch.optim.Optimizer)
+    if not isinstance(header, Mapping):
+        raise TypeError(f"header: expected a mapping of JSON-ready data, received "
+                        f"{describe(header)}")
+    if not isinstance(rng, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in rng.items()):
+        raise TypeError(f"rng: expected a mapping of names to generator states (tensors), "
+                        f"received {describe(rng)}")
     tensors = {f"model.{k}": v.detach().clone().contiguous()
                for k, v in model.state_dict().items()}
     optim, groups = _optimizer_tensors(optimizer)
@@ -109,6 +116,26 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     optimizer.load_state_dict({"state": entries, "param_groups": groups["param_groups"]})
     rng = {k.removeprefix("rng."): v for k, v in tensors.items() if k.startswith("rng.")}
     return header, rng
+
+
+def checkpoint_header(path: Path) -> dict[str, Any]:
+    """The JSON header of the checkpoint ``path`` (the step, the configuration, ...), read
+    without loading its tensors.
+
+    Raises:
+        ValueError: a missing file, or one that is not a prodint checkpoint.
+    """
+    if not path.is_file():
+        raise ValueError(f"checkpoint: expected a checkpoint file, received {str(path)!r} "
+                         "(missing)")
+    try:
+        with path.open("rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(length))
+        return dict(json.loads(header["__metadata__"][_HEADER]))
+    except (KeyError, ValueError, TypeError, OSError) as error:
+        raise ValueError(f"checkpoint: expected a prodint checkpoint, received {str(path)!r} "
+                         f"({error})") from None
 
 
 def _metadata(data: bytes) -> dict[str, str]:

@@ -4,9 +4,10 @@ runs.
 A run is stated by a :class:`TrainConfig`. :func:`config_from_mapping` builds one from a
 mapping (a TOML file's table, :func:`load_config`), refusing unknown keys and wrong kinds or
 values with the key named; :func:`apply_overrides` applies ``key=value`` overrides (the
-value read as TOML, so ``steps=100``, ``lr=1e-3``, ``sparse=true``, ``mixer="conv"`` or
-``mixer=conv``). Every field is plain data, so a configuration round-trips through JSON
-(:meth:`TrainConfig.as_dict`), which checkpoints record.
+value read as TOML for numbers and flags, ``steps=100``, ``lr=1e-3``, ``sparse=true``, and
+as written for text keys, ``mixer=conv`` or ``mixer="conv"``). Every field is plain data,
+so a configuration round-trips through JSON (:meth:`TrainConfig.as_dict`), which
+checkpoints record.
 """
 
 from __future__ import annotations
@@ -100,9 +101,13 @@ class TrainConfig:
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.dtype, "dtype", DTYPES)
         object.__setattr__(self, "sparse", check_bool(self.sparse, "sparse"))
-        if self.data_root is not None and not isinstance(self.data_root, str):
-            raise TypeError(f"data_root: expected a folder name or None, received "
-                            f"{describe(self.data_root)}")
+        if self.data_root is not None:
+            if not isinstance(self.data_root, str):
+                raise TypeError(f"data_root: expected a folder name or None, received "
+                                f"{describe(self.data_root)}")
+            if not Path(self.data_root).is_dir():
+                raise ValueError(f"data_root: expected an existing folder, received "
+                                 f"{self.data_root!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as plain data (JSON-ready)."""
@@ -110,30 +115,38 @@ class TrainConfig:
 
 
 KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+#: The keys whose values are text: an override gives them as written (quotes optional).
+TEXT_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig) if "str" in str(f.type))
 
 
-def config_from_mapping(mapping: Mapping[str, Any]) -> TrainConfig:
-    """A configuration from a flat mapping of keys (missing keys take their defaults).
+def config_from_mapping(config: Mapping[str, Any]) -> TrainConfig:
+    """A configuration from a flat table of keys (missing keys take their defaults).
 
     Raises:
-        TypeError: ``mapping`` is not a mapping, a value of the wrong kind (its key named).
+        TypeError: ``config`` is not a mapping, a value of the wrong kind (its key named).
         ValueError: an unknown key, a value out of range (its key named).
     """
-    if not isinstance(mapping, Mapping):
-        raise TypeError(f"config: expected a table of keys, received {describe(mapping)}")
-    unknown = sorted(str(k) for k in mapping if k not in KEYS)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config: expected a table of keys, received {describe(config)}")
+    unknown = sorted(str(k) for k in config if k not in KEYS)
     if unknown:
         raise ValueError(f"config: expected keys among {list(KEYS)}, received unknown "
                          f"{unknown}")
-    return TrainConfig(**dict(mapping))
+    return TrainConfig(**dict(config))
 
 
-def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The table of a TOML file (checked by :func:`config_from_mapping` once overridden).
+def load_config(config: str | os.PathLike[str]) -> dict[str, Any]:
+    """The table of the TOML file ``config`` (checked by :func:`config_from_mapping` once
+    overridden).
 
     Raises:
+        TypeError: ``config`` is not a path.
         ValueError: a file that does not exist, cannot be read or is not valid TOML.
     """
+    if not isinstance(config, str | os.PathLike):
+        raise TypeError(f"config: expected the path of a TOML file, received "
+                        f"{describe(config)}")
+    path = config
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"config: expected a TOML file, received {str(path)!r} (not a file)")
@@ -144,26 +157,38 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
                          f"({error})") from None
 
 
-def _value(text: str) -> Any:
-    """A TOML value (``100``, ``1e-3``, ``true``, ``"conv"``), or the text itself."""
+def _value(key: str, text: str) -> Any:
+    """The value of an override: the text itself for a text key (without surrounding
+    quotes), else a TOML value (``100``, ``1e-3``, ``true``) or, failing that, the text."""
+    if key in TEXT_KEYS:
+        quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+        return text[1:-1] if quoted else text
     try:
         return tomllib.loads(f"value = {text}")["value"]
     except tomllib.TOMLDecodeError:
         return text
 
 
-def apply_overrides(mapping: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """``mapping`` with every ``key=value`` of ``overrides`` set (values read as TOML).
+def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """The table ``config`` with every ``key=value`` of ``overrides`` set (see the module
+    docstring for how values are read).
 
     Raises:
+        TypeError: ``config`` is not a mapping, ``overrides`` not a sequence of str.
         ValueError: an override without ``=`` or with an unknown key.
     """
-    out = dict(mapping)
-    for item in overrides:
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config: expected a table of keys, received {describe(config)}")
+    if isinstance(overrides, str) or not isinstance(overrides, Sequence):
+        raise TypeError(f"overrides: expected a list of key=value strings, received "
+                        f"{describe(overrides)}")
+    out = dict(config)
+    for i, item in enumerate(overrides):
         if not isinstance(item, str) or "=" not in item:
-            raise ValueError(f"override: expected key=value, received {item!r}")
+            raise ValueError(f"overrides[{i}]: expected key=value, received {item!r}")
         key, text = (part.strip() for part in item.split("=", 1))
         if key not in KEYS:
-            raise ValueError(f"override: expected a key among {list(KEYS)}, received {key!r}")
-        out[key] = _value(text)
+            raise ValueError(f"overrides[{i}]: expected a key among {list(KEYS)}, received "
+                             f"{key!r}")
+        out[key] = _value(key, text)
     return out
