@@ -54,6 +54,9 @@ class TrainConfig:
         device, dtype: where and in which floating dtype the model trains.
         sparse: train every linear layer in its sparse-matrix form
             (:func:`prodint.sparse.sparsify`).
+        symmetry_penalty: the weight ``λ`` of ``λ Σ ||Γ - P_G Γ||²`` added to the loss, summed
+            over the model's learned algebras (their ``symmetry_penalty()``; the
+            *regularized* mode of learned structure constants).
         data_root: a folder holding a data set that is not installed (Fashion-MNIST).
 
     Raises:
@@ -79,6 +82,7 @@ class TrainConfig:
     device: str = "cpu"
     dtype: str = "float32"
     sparse: bool = False
+    symmetry_penalty: float = 0.0
     data_root: str | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +105,8 @@ class TrainConfig:
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.dtype, "dtype", DTYPES)
         object.__setattr__(self, "sparse", check_bool(self.sparse, "sparse"))
+        object.__setattr__(self, "symmetry_penalty",
+                           check_float(self.symmetry_penalty, "symmetry_penalty", minimum=0))
         if self.data_root is not None:
             if not isinstance(self.data_root, str):
                 raise TypeError(f"data_root: expected a folder name or None, received "

@@ -217,6 +217,8 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False,
     if resume and checkpoint.exists():
         start, records = _restore(checkpoint, model, optimizer, config)
         records = [r for r in records if r["step"] < start]
+    penalised = [m for m in model.modules() if callable(getattr(m, "symmetry_penalty", None))] \
+        if config.symmetry_penalty else []
     runner = model
     if world > 1:
         runner = nn.parallel.DistributedDataParallel(model)
@@ -234,6 +236,8 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False,
         for group in optimizer.param_groups:
             group["lr"] = _lr(config, step)
         loss = task.loss(runner(x), y)
+        if penalised:
+            loss = loss + config.symmetry_penalty * sum(m.symmetry_penalty() for m in penalised)
         value = float(loss.detach())
         if world > 1:
             total = loss.detach().clone()
