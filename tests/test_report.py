@@ -56,19 +56,22 @@ def test_temporary_names_are_unique(tmp_path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_report_files_hold_rows_verdicts_and_notes(tmp_path) -> None:
     sections = [Section("A table", "What it shows.", ["name", "error"],
-                        [["x|y", 1e-12], ["z", 0.5]], passed=False, notes=["z: too large"]),
+                        [["x|y", 1e-12], ["z", 0.5]], passed=False, notes=["z: too large"],
+                        plots=["a.png"], command="prodint reproduce --only a"),
                 Section("B", "Described.", ["n"], [[True]])]
     md_path = write_report(sections, tmp_path)
     assert md_path == tmp_path / "report.md"
     data = json.loads((tmp_path / "report.json").read_text())
     assert data == [{"title": "A table", "columns": ["name", "error"],
                      "rows": [["x|y", 1e-12], ["z", 0.5]], "passed": False,
-                     "notes": ["z: too large"]},
+                     "notes": ["z: too large"], "plots": ["a.png"],
+                     "command": "prodint reproduce --only a"},
                     {"title": "B", "columns": ["n"], "rows": [[True]], "passed": True,
-                     "notes": []}]
+                     "notes": [], "plots": [], "command": None}]
     text = md_path.read_text()
     assert "| x\\|y | 1.0e-12 |" in text and "| z | 0.5 |" in text and "| yes |" in text
     assert "- z: too large" in text
+    assert "![A table](a.png)" in text and "Rerun alone: `prodint reproduce --only a`" in text
     console = Console(record=True, width=100)
     print_section(console, sections[0])
     shown = console.export_text()

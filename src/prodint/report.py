@@ -67,6 +67,8 @@ class Section:
         passed: whether every check the section makes held (sections that only describe
             keep ``True``).
         notes: lines shown under the table (e.g. the error of every failed check).
+        plots: PNG files shown under the table (names relative to the report's folder).
+        command: the command that reruns the section alone, shown under it.
 
     Raises:
         TypeError: a field of the wrong kind (a title that is not a str, a row that is not a
@@ -80,12 +82,17 @@ class Section:
     rows: list[list[Any]] = field(default_factory=list)
     passed: bool = True
     notes: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    command: str | None = None
 
     def __post_init__(self) -> None:
         _text(self.title, "title")
         _text(self.intro, "intro")
         _strings(self.columns, "columns")
         _strings(self.notes, "notes")
+        _strings(self.plots, "plots")
+        if self.command is not None:
+            _text(self.command, "command")
         check_bool(self.passed, "passed")
         if not isinstance(self.rows, list | tuple):
             raise TypeError(f"rows: expected a list of rows, received "
@@ -169,6 +176,9 @@ def markdown(sections: Sequence[Section], title: str = "prodint report") -> str:
         lines.append("")
         if s.notes:
             lines += [*(f"- {note}" for note in s.notes), ""]
+        lines += [line for plot in s.plots for line in (f"![{s.title}]({plot})", "")]
+        if s.command is not None:
+            lines += [f"Rerun alone: `{s.command}`", ""]
     return "\n".join(lines)
 
 
@@ -183,7 +193,7 @@ def write_report(sections: Sequence[Section], out: Path) -> Path:
     sections = _sections(sections, "sections")
     folder = check_output_folder(out, "out", ("report.md", "report.json"))
     data = [{"title": s.title, "columns": s.columns, "rows": s.rows, "passed": s.passed,
-             "notes": s.notes} for s in sections]
+             "notes": s.notes, "plots": s.plots, "command": s.command} for s in sections]
     text = markdown(sections)
     write_json(folder / "report.json", data)
     write_atomic(folder / "report.md", text)

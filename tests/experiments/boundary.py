@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from prodint.data.shakespeare import CharCorpus
+from prodint.experiments.figures import new_figure, write_png
 from prodint.experiments.polycubes import (
     CoordinateMLP,
     ExperimentResult,
@@ -84,7 +85,19 @@ def _run(a: dict[str, Any]) -> list[float]:
     return [m["validation_bpc"] for m in results["models"].values()]
 
 
+_FIGURES = tempfile.TemporaryDirectory(prefix="prodint-figures-boundary-")
+
+
+def _figure_png(a: dict[str, Any]) -> bytes:
+    figure = new_figure(a["width"], a["height"])
+    figure.add_subplot().plot([0, 1], [1, 0])
+    return write_png(figure, a["path"], dpi=a["dpi"]).read_bytes()[:8]
+
+
 ENTRIES = [
+    Entry(("prodint.experiments.figures.new_figure", "prodint.experiments.figures.write_png"),
+          _figure_png, lambda: dict(width=3.0, height=2.0, dpi=40,
+                                    path=Path(_FIGURES.name) / "figure.png")),
     Entry(("prodint.experiments.polycubes.PolycubeTFN",),
           lambda a: _seeded(PolycubeTFN, a["classes"], a["hidden"], a["n_scalars"])(a["pos"]),
           lambda: dict(classes=8, hidden="2x0e + 1x1o", n_scalars=2, pos=_pos())),
