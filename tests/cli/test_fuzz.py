@@ -160,8 +160,8 @@ def test_random_values_are_refused_in_one_line(option: tuple[str, argparse.Actio
 
 def test_the_fuzz_walks_every_subcommand_and_option() -> None:
     commands = {command for command, _ in OPTIONS}
-    assert commands == {"demo", "train", "shakespeare", "symmetry", "hypercube", "sparsity",
-                        "bench"}
+    assert commands == {"demo", "reproduce", "train", "shakespeare", "symmetry", "hypercube",
+                        "sparsity", "bench"}
     flags = {action.option_strings[0] for _, action in OPTIONS if action.option_strings}
     assert {"--out", "--seed", "--train-fraction", "--contexts", "--json", "--device",
             "--table", "--heads"} <= flags

@@ -38,6 +38,7 @@ from prodint.cli import (
     catalogue,
     demo,
     hypercube,
+    reproduce,
     shakespeare,
     sparsity,
     symmetry,
@@ -67,8 +68,8 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, console: Console) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (demo, catalogue, zoo, train, shakespeare, symmetry, hypercube,
-                                 sparsity, bench)
+COMMANDS: tuple[Command, ...] = (demo, reproduce, catalogue, zoo, train, shakespeare, symmetry,
+                                 hypercube, sparsity, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,70 +1,59 @@
-"""``prodint demo``: the tour of what prodint builds, every table checked, written as a report.
+"""``prodint demo``: the quick form of the main job, ``prodint reproduce --quick``.
 
-The surveys run one after the other (:mod:`prodint.surveys`), each table is printed as it
-comes, and ``report.md`` and ``report.json`` are written to ``--out``. The exit status is 0
+The tour of what prodint builds (every table checked) and the source papers' experiments on
+their small budget run one after the other, each section printed as it comes, and
+``report.md``, ``report.json`` and the plots are written to ``--out``. The exit status is 0
 when every check of every table passed.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from prodint.cli.arguments import add_out, check_out
-from prodint.report import Section, print_section, write_report
-from prodint.surveys import algebra, hypercube, interaction, ops, zoo
+from prodint.experiments.reproduce import Budget, run_experiments
+from prodint.report import print_section, write_report
 
-__all__ = ["FILES", "STEPS", "add_parser", "check", "run"]
+__all__ = ["FILES", "SIZE", "add_parser", "check", "run"]
 
-#: The files written under ``--out``.
+#: The files written under ``--out`` (besides the plots).
 FILES = ("report.md", "report.json")
-
-#: ``(status message, section builder)`` in the order of the report.
-STEPS: tuple[tuple[str, Callable[[], Section]], ...] = (
-    ("surveying the algebra catalogue", algebra.section),
-    ("compiling classical layers", interaction.library_section),
-    ("measuring the zoo against torch", zoo.section),
-    ("solving for equivariant structure constants", interaction.symmetry_section),
-    ("constraining expressions by a symmetry", interaction.constrain_section),
-    ("checking the Deep Tensor Network operators", ops.section),
-    ("asking HyperCube which tables are groups", hypercube.section),
-    ("enumerating the design space", interaction.design_space_section),
-)
+#: The budget of the experiments (:data:`prodint.experiments.reproduce.SIZES`).
+SIZE = "quick"
 
 DESCRIPTION = """\
-Run the tour of what prodint builds and write its report: the algebra catalogue with each
-algebra's defining identity checked, classical layers as product interactions with their
-orders, the zoo of classical layers checked and timed against torch, learned structure
-constants constrained by a symmetry, dense layers constrained into convolutions and group
-convolutions, the Deep Tensor Network operators in their three forms,
-HyperCube's verdict on group and non-group tables, and the size of the design space.
+Run the quick form of prodint reproduce and write its report: the tour of what prodint
+builds (the algebra catalogue with each algebra's defining identity checked, classical
+layers as product interactions with their orders, the zoo checked and timed against torch,
+learned and constrained structure constants, the Deep Tensor Network operators, HyperCube's
+verdicts, the design space), then the source papers' experiments on a small budget.
 
 Exit status 0 when every check passed, 1 otherwise. Takes a few minutes."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``prodint demo``."""
-    parser = subparsers.add_parser("demo", help="run the tour of prodint and write its report",
-                                   description=DESCRIPTION)
-    add_out(parser, "report.md and report.json", default=Path("reports/demo"))
+    parser = subparsers.add_parser("demo", help="run the quick form of prodint reproduce and "
+                                                "write its report", description=DESCRIPTION)
+    add_out(parser, "report.md, report.json and the plots", default=Path("reports/demo"))
     return parser
 
 
 def check(args: argparse.Namespace) -> None:
-    """Refuse an ``--out`` where the report cannot be written, before the tour starts."""
+    """Refuse an ``--out`` where the report cannot be written, before anything runs."""
     check_out(args, FILES)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Build, print and write every section; 0 if every check passed, else 1."""
-    sections = []
-    for message, build in STEPS:
-        with console.status(message):
-            sections.append(build())
-        print_section(console, sections[-1])
+    with console.status("starting") as status:
+        sections = run_experiments(Budget(SIZE), args.out,
+                                   progress=lambda title: status.update(title))
+    for section in sections:
+        print_section(console, section)
     report = write_report(sections, args.out)
     console.print(f"report: {report.resolve()}")
     return 0 if all(s.passed for s in sections) else 1

@@ -44,6 +44,8 @@ class TrainConfig:
         mixer: the interaction mixing tokens and channels in every block
             (:data:`prodint.train.models.MIXERS`).
         width, depth: channels of the model and number of blocks.
+        causal: build every mixer in its causal form (no output reads a later input; needed
+            for next-token prediction, ``task = "shakespeare"``).
         steps: optimiser steps; batch: the global batch (split over processes).
         lr, weight_decay, warmup, schedule, clip: AdamW, its linear warm-up then
             ``schedule`` (cosine decay to 0, or constant), and the gradient-norm clip.
@@ -67,6 +69,7 @@ class TrainConfig:
     mixer: str = "conv"
     width: int = 32
     depth: int = 2
+    causal: bool = False
     steps: int = 200
     batch: int = 32
     lr: float = 3e-3
@@ -105,6 +108,7 @@ class TrainConfig:
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.dtype, "dtype", DTYPES)
         object.__setattr__(self, "sparse", check_bool(self.sparse, "sparse"))
+        object.__setattr__(self, "causal", check_bool(self.causal, "causal"))
         object.__setattr__(self, "symmetry_penalty",
                            check_float(self.symmetry_penalty, "symmetry_penalty", minimum=0))
         if self.data_root is not None:

@@ -13,14 +13,18 @@ task           data                                             model kind   met
 ``pseq-digits`` the same in one fixed random pixel order          sequence     accuracy
 ``copy``       the copy task (recall 10 symbols after a delay)   tokens       accuracy
 ``electricity`` half-hourly demand, next value from 48 steps     forecast     mse
+``shakespeare`` next character of 64-character windows           tokens       bits/char
 ============== ================================================ ============ =============
 
 Accuracy is the fraction of correct predictions (for ``copy``, of the recalled symbols);
-``mse`` the mean squared error of the standardised forecast (lower is better).
+``mse`` the mean squared error of the standardised forecast (lower is better); ``bits`` the
+mean next-character cross-entropy in bits (lower is better; train a causal model:
+``causal = true``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +35,7 @@ from torch import Tensor
 from prodint.data.electricity import load_electricity
 from prodint.data.images import load_images
 from prodint.data.sequences import copy_task, sequential
+from prodint.data.shakespeare import CharCorpus
 
 __all__ = ["TASKS", "Task", "TaskData"]
 
@@ -101,6 +106,20 @@ def _electricity(seed: int, root: str | None) -> TaskData:
                     horizon=int(train.targets.shape[-1]))
 
 
+def _shakespeare(seed: int, root: str | None) -> TaskData:
+    corpus = CharCorpus.shakespeare()
+    train_x, train_y = corpus.windows("train", 64)
+    test_x, test_y = corpus.windows("validation", 64)
+    vocab = corpus.vocab_size
+    return TaskData(train_x, train_y, test_x, test_y, classes=vocab, vocab=vocab)
+
+
+def _bits(output: Tensor, target: Tensor) -> Tensor:
+    """Mean next-token cross-entropy of each sequence in bits, summed over the batch."""
+    nats = F.cross_entropy(output.transpose(1, 2), target, reduction="none").mean(-1)
+    return (nats / math.log(2)).sum()
+
+
 def _accuracy(output: Tensor, target: Tensor) -> Tensor:
     return (output.argmax(-1) == target).sum()
 
@@ -130,5 +149,7 @@ TASKS: dict[str, Task] = {
                         "accuracy"),
     "copy": Task(_copy, "tokens", _cross_entropy, _recalled, "accuracy"),
     "electricity": Task(_electricity, "forecast", F.mse_loss, _squared_error, "mse",
+                        higher_is_better=False),
+    "shakespeare": Task(_shakespeare, "tokens", _cross_entropy, _bits, "bits",
                         higher_is_better=False),
 }

@@ -121,8 +121,10 @@ def _lr(config: TrainConfig, step: int) -> float:
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - config.warmup) / span)))
 
 
-def build(config: TrainConfig) -> tuple[Task, TaskData, nn.Module]:
-    """The task, its data and the model of ``config`` (sparse forms swapped in if asked).
+def build(config: TrainConfig, model: nn.Module | None = None
+          ) -> tuple[Task, TaskData, nn.Module]:
+    """The task, its data and the model of ``config`` (sparse forms swapped in if asked), or
+    ``model`` when one is given (an experiment's own architecture).
 
     Raises:
         ValueError: an unknown task or mixer, data that cannot be loaded.
@@ -134,9 +136,13 @@ def build(config: TrainConfig) -> tuple[Task, TaskData, nn.Module]:
     task = TASKS[config.task]
     data = task.load(config.seed, config.data_root)
     dtype = getattr(torch, config.dtype)
-    model = build_model(task.kind, config.mixer, width=config.width, depth=config.depth,
-                        classes=data.classes, in_features=data.in_features, vocab=data.vocab,
-                        horizon=data.horizon, seed=config.seed, dtype=dtype)
+    if model is None:
+        model = build_model(task.kind, config.mixer, width=config.width, depth=config.depth,
+                            classes=data.classes, in_features=data.in_features,
+                            vocab=data.vocab, horizon=data.horizon, seed=config.seed,
+                            dtype=dtype, causal=config.causal)
+    else:
+        model = check_instance(model, "model", nn.Module).to(dtype)
     if config.sparse:
         from prodint.sparse import sparsify
 
@@ -192,8 +198,11 @@ def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def train(config: TrainConfig, out: Path, *, resume: bool = False,
-          progress: Callable[[Progress], None] | None = None) -> TrainResult:
-    """Train as ``config`` says and write the run into ``out`` (module docstring).
+          progress: Callable[[Progress], None] | None = None,
+          model: nn.Module | None = None) -> TrainResult:
+    """Train as ``config`` says and write the run into ``out`` (module docstring); ``model``,
+    when given, is trained instead of the one ``config`` names (its ``mixer`` is then a
+    label; a resumed run must be given the same architecture).
 
     Raises:
         TypeError: a config of another kind, a progress that is not callable.
@@ -210,7 +219,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False,
         raise ValueError(f"batch: expected a global batch divisible by the {world} processes, "
                          f"received {config.batch}")
     torch.manual_seed(config.seed)
-    task, data, model = build(config)
+    task, data, model = build(config, model)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr)
     start, records = 0, []
     checkpoint = out / CHECKPOINT
