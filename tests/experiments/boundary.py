@@ -24,6 +24,7 @@ from prodint.experiments.polycubes import (
     results_as_dicts,
     run_polycube_experiment,
 )
+from prodint.experiments.reproduce import Budget, command, run_experiments
 from prodint.experiments.shakespeare import (
     ExperimentConfig,
     build_models,
@@ -94,7 +95,20 @@ def _figure_png(a: dict[str, Any]) -> bytes:
     return write_png(figure, a["path"], dpi=a["dpi"]).read_bytes()[:8]
 
 
+def _reproduced(a: dict[str, Any]) -> list[str]:
+    budget = Budget(a["size"], seed=a["seed"], device=a["device"])
+    return [s.title for s in run_experiments(budget, a["out"], a["names"])] + \
+        [command("tour", budget)]
+
+
 ENTRIES = [
+    Entry(("prodint.experiments.reproduce.Budget", "prodint.experiments.reproduce.command",
+           "prodint.experiments.reproduce.run_experiments",
+           "prodint.experiments.reproduce.Experiment", "prodint.experiments.tour.run"),
+          # names=[]: the arguments are checked, no experiment runs (the tour takes a minute)
+          _reproduced, lambda: dict(size="tiny", seed=0, device="cpu", names=[],
+                                    out=Path(_FIGURES.name) / "reproduce"),
+          fixed=frozenset({"device", "names"})),
     Entry(("prodint.experiments.figures.new_figure", "prodint.experiments.figures.write_png"),
           _figure_png, lambda: dict(width=3.0, height=2.0, dpi=40,
                                     path=Path(_FIGURES.name) / "figure.png")),
@@ -129,6 +143,10 @@ ENTRIES = [
 ]
 
 EXEMPT = {
+    "prodint.experiments.reproduce.EXPERIMENTS": "the registry of experiments",
+    "prodint.experiments.reproduce.SIZES": "a constant, the budget sizes",
+    "prodint.experiments.tour.EXPERIMENT": "the tour's registry entry (run above)",
+    "prodint.experiments.tour.STEPS": "a constant, the tour's sections",
     "prodint.experiments.polycubes.MAX_STEPS": "a constant (the most steps of a run)",
     "prodint.experiments.shakespeare.MAX_SAMPLE_TOKENS": "a constant (the longest sample)",
 }

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodint.checks import check_choice, check_seed, describe
+from prodint.checks import check_choice, check_instance, check_seed, describe
 from prodint.report import Section
+from prodint.storage import check_output_folder
 
 __all__ = ["EXPERIMENTS", "SIZES", "Budget", "Experiment", "command", "run_experiments"]
 
@@ -92,8 +93,15 @@ def run_experiments(budget: Budget, out: Path, names: Sequence[str] | None = Non
     sections. ``progress`` is told the title of each experiment as it starts.
 
     Raises:
-        ValueError: an unknown experiment name.
+        TypeError: a budget of another kind, ``names`` not a list of str.
+        ValueError: an unknown experiment name, an ``out`` that cannot be a folder.
     """
+    check_instance(budget, "budget", Budget)
+    out = check_output_folder(out, "out")
+    if names is not None and (isinstance(names, str) or not isinstance(names, Sequence)
+                              or not all(isinstance(n, str) for n in names)):
+        raise TypeError(f"only: expected a list of experiment names, received "
+                        f"{describe(names)}")
     known = {e.name: e for e in EXPERIMENTS}
     chosen = list(known) if names is None else list(names)
     unknown = [n for n in chosen if n not in known]
