@@ -133,7 +133,9 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one(tmp
     assert done.returncode == -9, done.stderr
     header, _ = load_checkpoint(out / CHECKPOINT, *_fresh(config))
     assert header["step"] == 4                      # the first checkpoint, whole
+    assert list(out.glob(".checkpoint.safetensors.*.tmp"))   # the killed write's temporary
     train(config, out, resume=True)
+    assert not list(out.glob(".*.tmp"))                       # cleared by the resumed run
     whole = train(config, tmp_path / "whole")
     a, b = _weights(out), _weights(tmp_path / "whole")
     assert all(torch.equal(a[k], b[k]) for k in a) and whole.final

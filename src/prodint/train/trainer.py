@@ -226,6 +226,10 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False,
     if resume and checkpoint.exists():
         start, records = _restore(checkpoint, model, optimizer, config)
         records = [r for r in records if r["step"] < start]
+        if rank == 0:   # the temporary files of a writer killed mid-write (never read)
+            for name in (CHECKPOINT, METRICS, "config.json"):
+                for stale in out.glob(f".{name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
     penalised = [m for m in model.modules() if callable(getattr(m, "symmetry_penalty", None))] \
         if config.symmetry_penalty else []
     runner = model
