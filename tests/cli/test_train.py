@@ -55,3 +55,11 @@ def test_bad_config_files_are_one_line(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exited:    # refused while the options are parsed
         main(["train", "--out", str(a_file)])
     assert exited.value.code == 2 and "--out" in capsys.readouterr().err
+
+
+def test_a_missing_data_set_names_the_option(tmp_path, capsys) -> None:
+    assert main(["train", "--task", "fashion", "--data-root", str(tmp_path),
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prodint train: error: --data-root: expected train-images")
+    assert err.count("\n") == 1 and not (tmp_path / "x").exists()

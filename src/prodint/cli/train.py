@@ -83,24 +83,40 @@ def check(args: argparse.Namespace) -> None:
     args.train_config = config
 
 
+#: Arguments of the data loaders as the options that set them.
+_OPTIONS = {"root": "--data-root", "name": "--task"}
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Train with a progress bar (process 0 only), then print where the run is."""
+    """Train with a progress bar (process 0 only; it appears with the first step, once the
+    data and the model are ready), then print where the run is."""
     config = args.train_config
     show = int(os.environ.get("RANK", "0")) == 0
     columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(),
                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]}/s"),
                TextColumn("{task.fields[metric]}"), TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not show, transient=False) as bar:
-        task = bar.add_task("train", total=config.steps, loss="-", rate="-", metric="")
-        shown: dict[str, str] = {"metric": ""}
+    bar = Progress(*columns, console=console, disable=not show)
+    task = bar.add_task("train", total=config.steps, loss="-", rate="-", metric="")
+    shown: dict[str, str] = {"metric": ""}
 
-        def update(step: Step) -> None:
-            if step.metrics:
-                shown["metric"] = " ".join(f"{k} {v:.4g}" for k, v in step.metrics.items())
-            bar.update(task, completed=step.step, loss=f"{step.loss:.4f}",
-                       rate=f"{step.samples_per_s:.0f}", metric=shown["metric"])
+    def update(step: Step) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        if step.metrics:
+            shown["metric"] = " ".join(f"{k} {v:.4g}" for k, v in step.metrics.items())
+        bar.update(task, completed=step.step, loss=f"{step.loss:.4f}",
+                   rate=f"{step.samples_per_s:.0f}", metric=shown["metric"])
 
+    try:
         result = train(config, args.out, resume=args.resume, progress=update)
+    except (TypeError, ValueError) as error:
+        key, _, rest = str(error).partition(":")
+        if key in _OPTIONS:     # a data set refused by its loader: name the option
+            raise type(error)(f"{_OPTIONS[key]}:{rest}") from None
+        raise
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     if show:
         final = ", ".join(f"{k} {v:.4f}" for k, v in result.final.items())
         console.print(f"trained {config.mixer} on {config.task}: {final}; metrics, checkpoint "
