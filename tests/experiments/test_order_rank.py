@@ -89,3 +89,14 @@ def test_notes_compare_each_direction_with_the_source(tiny: tuple[list, Path]) -
 def test_experiment_entry() -> None:
     assert EXPERIMENT.name == "order-rank" and EXPERIMENT.run is run
     assert 0 < EXPERIMENT.quick_minutes <= 1.5 and EXPERIMENT.full_minutes <= 60
+
+
+def test_arguments_are_checked_before_any_training(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"^budget: expected a Budget, received"):
+        run("tiny", tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^out: expected"):
+        run(Budget("tiny"), 5)  # type: ignore[arg-type]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"^out: expected a folder, received the file"):
+        run(Budget("tiny"), tmp_path / "file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing was written
