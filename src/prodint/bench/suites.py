@@ -12,6 +12,7 @@ from prodint.bench import (
     interaction_suite,
     spans_suite,
     symmetry_suite,
+    train_suite,
     zoo_suite,
 )
 from prodint.bench.harness import Case, Record, measure
@@ -33,6 +34,7 @@ SUITES: dict[str, Suite] = {
     "symmetry": Suite(symmetry_suite.cases),
     "hypercube": Suite(hypercube_suite.cases, hypercube_suite.annotate),
     "spans": Suite(spans_suite.cases, spans_suite.annotate),
+    "train": Suite(train_suite.cases, train_suite.annotate),
 }
 
 
