@@ -84,6 +84,13 @@ def test_notes_compare_each_direction_with_the_source(tiny: tuple[list, Path]) -
                     note[note.index("(") + 1:note.index(")")].split(", ")] == list(keys)
             rising = means[0] < means[1] < means[2]
             assert note.endswith("rises, as the source reports") == rising
+        accuracy = {(r[1], r[2]): r[4] for r in section.rows}
+        by_order = sum(accuracy[1, rank] < accuracy[2, rank] < accuracy[3, rank]
+                       for rank in (1, 2, 4))
+        by_rank = sum(accuracy[k, 1] < accuracy[k, 2] < accuracy[k, 4] for k in (1, 2, 3))
+        assert section.notes[2] == f"accuracy rises with the order at {by_order} of 3 ranks " \
+                                   f"and with the rank at {by_rank} of 3 orders"
+        assert len(section.notes) == 3  # no run diverged
 
 
 def test_experiment_entry() -> None:

@@ -113,19 +113,36 @@ def _means(rows: list[list[object]], column: int, keys: tuple[int, ...]) -> list
 
 def _direction(name: str, keys: tuple[int, ...], means: list[float]) -> str:
     listed = ", ".join(f"{k}: {m:.3f}" for k, m in zip(keys, means, strict=True))
-    rises = all(b > a for a, b in itertools.pairwise(means))
-    verdict = "rises, as the source reports" if rises else \
+    verdict = "rises, as the source reports" if _rises(means) else \
         "does not rise throughout, unlike the source's report"
     return f"mean accuracy by {name} ({listed}): {verdict}"
+
+
+def _rises(values: list[float]) -> bool:
+    return all(b > a for a, b in itertools.pairwise(values))
+
+
+def _lines(grid: list[list[float]]) -> str:
+    """How many lines of the grid (``grid[order][rank]``) rise along each direction."""
+    by_order = sum(_rises([grid[i][j] for i in range(len(ORDERS))]) for j in range(len(RANKS)))
+    by_rank = sum(_rises(grid[i]) for i in range(len(ORDERS)))
+    return (f"accuracy rises with the order at {by_order} of {len(RANKS)} ranks and with the "
+            f"rank at {by_rank} of {len(ORDERS)} orders")
+
+
+def _grid(rows: list[list[object]]) -> list[list[float]]:
+    """``grid[order][rank]``: the accuracy of each cell (NaN where a run diverged)."""
+    grid = [[math.nan] * len(RANKS) for _ in ORDERS]
+    for r in rows:
+        if isinstance(r[4], float):
+            grid[ORDERS.index(r[1])][RANKS.index(r[2])] = r[4]
+    return grid
 
 
 def _plot(task: str, rows: list[list[object]], path: Path) -> None:
     figure = new_figure(10, 4)
     lines, heat = figure.subplots(1, 2)
-    grid = [[math.nan] * len(RANKS) for _ in ORDERS]
-    for r in rows:
-        if isinstance(r[4], float):
-            grid[ORDERS.index(r[1])][RANKS.index(r[2])] = r[4]
+    grid = _grid(rows)
     for j, rank in enumerate(RANKS):
         lines.plot(ORDERS, [grid[i][j] for i in range(len(ORDERS))], marker="o",
                    label=f"R = {rank}")
@@ -158,7 +175,7 @@ def _section(task: str, budget: Budget, out: Path) -> Section:
     _plot(task, rows, out / plot)
     diverged = [f"order {r[1]}, rank {r[2]}" for r in rows if not isinstance(r[4], float)]
     notes = [_direction("order", ORDERS, _means(rows, 1, ORDERS)),
-             _direction("rank", RANKS, _means(rows, 2, RANKS))]
+             _direction("rank", RANKS, _means(rows, 2, RANKS)), _lines(_grid(rows))]
     if diverged:
         notes.append(f"diverged (non-finite loss): {'; '.join(diverged)}")
     intro = (f"Test accuracy on {task} of one model per cell (width {recipe.width}, depth "
