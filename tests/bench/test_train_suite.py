@@ -13,6 +13,7 @@ from prodint.bench import train_suite
 from prodint.bench.harness import Record
 from prodint.bench.suites import SUITES
 from prodint.cli import build_parser
+from prodint.train.config import TrainConfig
 from prodint.train.models import PLAIN_MIXERS
 
 SIZE = dict(batch=8, width=8, depth=2, length=12)
@@ -77,7 +78,7 @@ def test_train_command_names_the_configured_run(tmp_path: Path) -> None:
 def test_ddp_arms_run_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, int, int]] = []
 
-    def fake_run(config: object, processes: int, threads: int) -> dict[str, object]:
+    def fake_run(config: TrainConfig, processes: int, threads: int) -> dict[str, float]:
         calls.append((config.steps, processes, threads))
         return {"samples_per_s": 100.0 * processes}
 

@@ -26,6 +26,11 @@ scaling.
 
 ``--quick``: batch 16, width 16, one block, ``T = 16``; the DDP arms train 5 steps.
 Full: batch 64, width 64, two blocks, ``T = 64``; the DDP arms train 30 steps.
+
+The step records carry the thread count of the measuring process (``threads``). On cores
+that other processes also use, two threads per process make every step many times slower
+and the ratios noise (the ``1x2`` arm shows the same): run the suite with
+``OMP_NUM_THREADS=1`` there.
 """
 
 from __future__ import annotations
