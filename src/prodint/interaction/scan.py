@@ -25,18 +25,28 @@ def linear_recurrence(a: Tensor, b: Tensor, *, dim: int = 1) -> Tensor:
     """Every state of ``h_t = a_t ⊙ h_{t-1} + b_t``, ``h_{-1} = 0``, along dimension ``dim``.
 
     ``a`` broadcasts against ``b``; the value has ``b``'s broadcast shape. Differentiable by
-    autograd; each step is one fused multiply-add on a contiguous time-major slice.
+    autograd; each step is one fused multiply-add on a time-major slice. The slices come from
+    ``unbind`` (one backward node for all of them, not one full-size gradient per indexed
+    step), and a decay without the time axis is one slice reused at every step.
     """
-    a, b = torch.broadcast_tensors(a, b)
-    a, b = a.movedim(dim, 0), b.movedim(dim, 0)
-    h = torch.zeros_like(b[0]) if b.shape[0] else b
+    shape = torch.broadcast_shapes(a.shape, b.shape)
+    a = a.reshape((1,) * (len(shape) - a.dim()) + tuple(a.shape))
+    b = b.expand(shape)
+    dim = dim % len(shape)
+    steps = b.movedim(dim, 0).unbind(0)
+    if not steps:
+        return b.clone()
+    rest = shape[:dim] + shape[dim + 1:]
+    if a.shape[dim] == 1:
+        decay = [a.squeeze(dim).expand(rest)] * len(steps)
+    else:
+        decay = list(a.expand(shape).movedim(dim, 0).unbind(0))
+    h = torch.zeros_like(steps[0])
     states = []
-    for t in range(b.shape[0]):
-        h = torch.addcmul(b[t], a[t], h)
+    for a_t, b_t in zip(decay, steps, strict=True):
+        h = torch.addcmul(b_t, a_t, h)
         states.append(h)
-    if not states:
-        return b.movedim(0, dim).clone()
-    return torch.stack(states, dim=0).movedim(0, dim)
+    return torch.stack(states, dim=dim)
 
 
 class LinearRecurrence(Expr):
