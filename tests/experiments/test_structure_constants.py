@@ -58,6 +58,10 @@ def test_tiny_budget_produces_every_row_and_plot(tiny: tuple[list, Path]) -> Non
     # The penalty pulls the regularized Γ towards the equivariant ones, from the same start.
     errors = {(r[0], r[1]): r[4] for r in section.rows}
     assert all(errors[d, "regularized"] < errors[d, "free"] for d in datasets)
+    for dataset in datasets:
+        ranking = [n for n in section.notes if n.startswith(f"{dataset}: ")]
+        assert len(ranking) == 1 and "standard error" in ranking[0]
+        assert sorted(m for m in MODES if f" {m} " in ranking[0]) == sorted(MODES)
     assert SOURCE == {"free": 0.445, "regularized": 0.943, "constrained": 0.988}
     assert section.passed
     assert section.command == ("prodint reproduce --only structure-constants --quick --seed 0 "

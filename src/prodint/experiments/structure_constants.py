@@ -146,8 +146,8 @@ def _settings(budget: Budget) -> dict[str, Any]:
 
 
 def _train(task: str, mode: str, budget: Budget, out: Path) -> dict[str, Any]:
-    """One run: ``{"model", "records", "accuracy", "seconds"}`` (``accuracy`` NaN when the
-    loss diverged)."""
+    """One run: ``{"model", "records", "accuracy", "tested", "seconds"}`` (``accuracy`` NaN
+    when the loss diverged; ``tested``: the number of test images evaluated)."""
     s = _settings(budget)
     config = TrainConfig(task=task, mixer=f"row-product-{mode}", steps=s["steps"],
                          batch=s["batch"], lr=3e-3, weight_decay=0.0,
@@ -159,14 +159,15 @@ def _train(task: str, mode: str, budget: Budget, out: Path) -> dict[str, Any]:
     height, width = data.train_x.shape[-2:]
     model = RowProductNet(int(height), int(width), int(data.classes), mode=mode,
                           channels=s["channels"], seed=budget.seed)
+    tested = min(s["eval_limit"], int(data.test_x.shape[0]))
     began = time.perf_counter()
     try:
         result = train(config, out / "runs" / f"{task}-{mode}", model=model)
     except NonFiniteLossError:
-        return dict(model=model, records=[], accuracy=math.nan,
+        return dict(model=model, records=[], accuracy=math.nan, tested=tested,
                     seconds=time.perf_counter() - began)
     return dict(model=model, records=result.records, accuracy=result.final["eval_accuracy"],
-                seconds=time.perf_counter() - began)
+                tested=tested, seconds=time.perf_counter() - began)
 
 
 def _datasets() -> tuple[list[str], list[str]]:
@@ -220,10 +221,13 @@ def _order(runs: dict[tuple[str, str], dict[str, Any]], dataset: str) -> str:
     order = " ≥ ".join(f"{m} {accuracy[m]:.3f}" for m in ranked)
     spread = max(accuracy.values()) - min(accuracy.values())
     source = max(SOURCE.values()) - min(SOURCE.values())
+    p, tested = accuracy[ranked[0]], runs[dataset, ranked[0]]["tested"]
+    error = math.sqrt(p * (1 - p) / tested) if math.isfinite(p) else math.nan
     verdict = "the source's order" if ranked == ["constrained", "regularized", "free"] else \
         "not the source's order constrained ≥ regularized ≥ free"
-    return (f"{dataset}: {order} (spread {spread:.3f}; {verdict}, whose spread on MNIST is "
-            f"{source:.3f}).")
+    return (f"{dataset}: {order} (spread {spread:.3f}, against a standard error of "
+            f"{error:.3f} for an accuracy on {tested} test images; {verdict}, whose spread "
+            f"on MNIST is {source:.3f}).")
 
 
 def run(budget: Budget, out: Path) -> list[Section]:
