@@ -219,8 +219,8 @@ def _sizes(budget: Budget) -> dict[str, object]:
     return budget.pick(
         dict(width=8, depth=1, steps=4, batch=8, eval_every=2, eval_limit=16, lr=1e-2,
              dtype="float64", warmup=1),
-        dict(width=16, depth=2, steps=30, batch=16, eval_every=5, eval_limit=64, lr=1e-2,
-             dtype="float32", warmup=4),
+        dict(width=16, depth=2, steps=60, batch=32, eval_every=6, eval_limit=128, lr=1e-2,
+             dtype="float32", warmup=6),
         dict(width=32, depth=2, steps=1000, batch=32, eval_every=50, eval_limit=1000, lr=3e-3,
              dtype="float32", warmup=50))  # type: ignore[return-value]
 
@@ -240,13 +240,13 @@ def _models(budget: Budget) -> tuple[_Model, ...]:
     images = budget.pick(("digits",), ("digits",), ("digits", "mnist5k"))
     return (
         _Model("cnn", "Sparse forms: a convolutional network on images", images, "conv",
-               False, "accuracy", "the convolution over the image rows is a banded matrix"),
+               False, "accuracy", "The convolution over the image rows is a banded matrix"),
         _Model("rnn", "Sparse forms: a linear recurrence on the electricity forecast",
                ("electricity",), "linear_recurrence", False, "MSE",
-               "the recurrence unrolled over 48 steps is a block lower-triangular matrix"),
+               "The recurrence unrolled over 48 steps is a block lower-triangular matrix"),
         _Model("transformer", "Sparse forms: a causal Transformer on Shakespeare",
                ("shakespeare",), "projected_attention", True, "bits/char",
-               "the projections, MLPs and head go sparse; the softmax attention core is not "
+               "The projections, MLPs and head go sparse; the softmax attention core is not "
                "linear in its signal and stays as it is"),
     )
 
@@ -306,7 +306,7 @@ def _section(model: _Model, runs: dict[str, Comparison], config: TrainConfig, bu
                          "the native one: CSR products on the CPU are slower than the dense "
                          "kernels, so the sparse form is a check of the formulation, not a "
                          "speed-up.")
-    intro = (f"{model.note.capitalize()}. Each form is trained from seed {config.seed} on the "
+    intro = (f"{model.note}. Each form is trained from seed {config.seed} on the "
              f"same batches ({config.steps} steps of {config.batch}, width {config.width}, "
              f"depth {config.depth}, {config.dtype}). Steps to target: the first evaluation "
              f"(every {config.eval_every} steps) reaching {TARGET:.0%} of the native run's "
@@ -350,4 +350,4 @@ def run(budget: Budget, out: Path) -> list[Section]:
 
 
 EXPERIMENT = Experiment(NAME, "Sparse-matrix forms train like native ones", run,
-                        quick_minutes=1.5, full_minutes=30.0)
+                        quick_minutes=1.0, full_minutes=30.0)
