@@ -199,4 +199,4 @@ def run(budget: Budget, out: Path) -> list[Section]:
 
 EXPERIMENT = Experiment(EXPERIMENT_NAME,
                         "The Deep Tensor Network against a softmax Transformer of its size",
-                        run, quick_minutes=0.5, full_minutes=30.0)
+                        run, quick_minutes=0.4, full_minutes=30.0)
