@@ -221,7 +221,7 @@ def _sizes(budget: Budget) -> dict[str, object]:
              dtype="float64", warmup=1),
         dict(width=16, depth=2, steps=60, batch=32, eval_every=6, eval_limit=128, lr=1e-2,
              dtype="float32", warmup=6),
-        dict(width=32, depth=2, steps=1000, batch=32, eval_every=50, eval_limit=1000, lr=3e-3,
+        dict(width=32, depth=2, steps=1000, batch=32, eval_every=50, eval_limit=500, lr=3e-3,
              dtype="float32", warmup=50))  # type: ignore[return-value]
 
 
@@ -350,4 +350,4 @@ def run(budget: Budget, out: Path) -> list[Section]:
 
 
 EXPERIMENT = Experiment(NAME, "Sparse-matrix forms train like native ones", run,
-                        quick_minutes=1.0, full_minutes=30.0)
+                        quick_minutes=0.5, full_minutes=45.0)
