@@ -15,7 +15,9 @@ from typing import Any
 import torch
 
 from prodint.data.shakespeare import CharCorpus
+from prodint.experiments.dtn_softmax import config_for
 from prodint.experiments.figures import new_figure, write_png
+from prodint.experiments.hypercube_runs import tables_for
 from prodint.experiments.polycubes import (
     CoordinateMLP,
     ExperimentResult,
@@ -24,13 +26,15 @@ from prodint.experiments.polycubes import (
     results_as_dicts,
     run_polycube_experiment,
 )
-from prodint.experiments.reproduce import Budget, command, run_experiments
+from prodint.experiments.protocol import Budget, command
+from prodint.experiments.reproduce import run_experiments
 from prodint.experiments.shakespeare import (
     ExperimentConfig,
     build_models,
     check_sizes,
     run_experiment,
 )
+from prodint.experiments.structure_constants import RowProductNet, equivariance_error
 from prodint.testing.contract import Entry
 from prodint.train.lm import LMConfig
 
@@ -102,9 +106,9 @@ def _reproduced(a: dict[str, Any]) -> list[str]:
 
 
 ENTRIES = [
-    Entry(("prodint.experiments.reproduce.Budget", "prodint.experiments.reproduce.command",
+    Entry(("prodint.experiments.protocol.Budget", "prodint.experiments.protocol.command",
            "prodint.experiments.reproduce.run_experiments",
-           "prodint.experiments.reproduce.Experiment", "prodint.experiments.tour.run"),
+           "prodint.experiments.protocol.Experiment", "prodint.experiments.tour.run"),
           # names=[]: the arguments are checked, no experiment runs (the tour takes a minute)
           _reproduced, lambda: dict(size="tiny", seed=0, device="cpu", names=[],
                                     out=Path(_FIGURES.name) / "reproduce"),
@@ -142,9 +146,68 @@ ENTRIES = [
           free_text=frozenset({"prompt"})),
 ]
 
+def _row_product(a: dict[str, Any]) -> torch.Tensor:
+    torch.manual_seed(0)   # the zoo's Dense also reads the global generator
+    net = RowProductNet(a["height"], a["width"], a["classes"], mode=a["mode"],
+                        channels=a["channels"], seed=0, dtype=torch.float64)
+    return net(a["x"])
+
+
+ENTRIES += [
+    Entry(("prodint.experiments.structure_constants.RowProductNet",), _row_product,
+          lambda: dict(height=4, width=4, classes=3, mode="constrained", channels=2,
+                       x=torch.rand(2, 1, 4, 4, dtype=torch.float64)),
+          aliases={k: ("height, width, classes, channels",)
+                   for k in ("height", "width", "classes", "channels")}),
+    Entry(("prodint.experiments.structure_constants.equivariance_error",),
+          lambda a: equivariance_error(a["gamma"]),
+          lambda: dict(gamma=torch.randn(3, 3, 3, dtype=torch.float64))),
+    Entry(("prodint.experiments.dtn_softmax.config_for",),
+          lambda a: config_for(a["budget"]).width, lambda: dict(budget=Budget("tiny"))),
+    Entry(("prodint.experiments.hypercube_runs.tables_for",),
+          lambda a: [name for name, _ in tables_for(a["budget"])],
+          lambda: dict(budget=Budget("tiny"))),
+]
+
+#: The experiments' runs train for seconds (tiny) to an hour (full): each is run at its
+#: tiny budget by tests/experiments/test_<module>.py, and its arguments are those of
+#: run_experiments above.
+RUNS = {f"prodint.experiments.{m}.run": "an experiment's run (see RUNS)"
+        for m in ("structure_constants", "order_rank", "sparse_forms", "dtn_softmax",
+                  "hypercube_runs", "zoo_table")}
+
 EXEMPT = {
+    **RUNS,
+    **{f"prodint.experiments.{m}.EXPERIMENT": "an experiment's registry entry"
+       for m in ("structure_constants", "order_rank", "sparse_forms", "dtn_softmax",
+                 "hypercube_runs", "zoo_table")},
+    **{f"prodint.experiments.{m}.EXPERIMENT_NAME": "a constant, the experiment's name"
+       for m in ("structure_constants", "order_rank", "dtn_softmax", "hypercube_runs",
+                 "zoo_table")},
+    "prodint.experiments.sparse_forms.NAME": "a constant, the experiment's name",
+    "prodint.experiments.sparse_forms.TARGET": "a constant, the fraction defining the target",
+    "prodint.experiments.sparse_forms.Comparison": "a result record, built by compare",
+    "prodint.experiments.sparse_forms.compare": "trains a model twice (tested by "
+                                                "test_sparse_forms.py)",
+    "prodint.experiments.sparse_forms.ProjectedAttention": "the Transformer block of the "
+                                                           "sparse-forms runs",
+    "prodint.experiments.structure_constants.COLUMNS": "a constant, the table's columns",
+    "prodint.experiments.structure_constants.DATASETS": "a constant, the data sets",
+    "prodint.experiments.structure_constants.PENALTY": "a constant, the penalty weight",
+    "prodint.experiments.structure_constants.SOURCE": "a constant, the source's figures",
+    "prodint.experiments.order_rank.ORDERS": "a constant, the orders of the grid",
+    "prodint.experiments.order_rank.RANKS": "a constant, the ranks of the grid",
+    "prodint.experiments.dtn_softmax.eval_seconds": "reads a run's history (tested by "
+                                                    "test_dtn_softmax.py)",
+    "prodint.experiments.dtn_softmax.bpc_at_seconds": "reads a run's history (tested by "
+                                                      "test_dtn_softmax.py)",
+    "prodint.experiments.hypercube_runs.TableRun": "a result record, built by run_table",
+    "prodint.experiments.hypercube_runs.run_table": "trains HyperCube on a table (tested by "
+                                                    "test_hypercube_runs.py)",
+    "prodint.experiments.hypercube_runs.TRAIN_FRACTION": "a constant, the observed share",
+    "prodint.experiments.zoo_table.TINY_FAMILIES": "a constant, the tiny budget's families",
     "prodint.experiments.reproduce.EXPERIMENTS": "the registry of experiments",
-    "prodint.experiments.reproduce.SIZES": "a constant, the budget sizes",
+    "prodint.experiments.protocol.SIZES": "a constant, the budget sizes",
     "prodint.experiments.tour.EXPERIMENT": "the tour's registry entry (run above)",
     "prodint.experiments.tour.STEPS": "a constant, the tour's sections",
     "prodint.experiments.polycubes.MAX_STEPS": "a constant (the most steps of a run)",

@@ -9,7 +9,7 @@ import torch
 from matplotlib.image import imread
 
 from prodint.experiments.dtn_softmax import bpc_at_seconds, config_for, eval_seconds, run
-from prodint.experiments.reproduce import Budget
+from prodint.experiments.protocol import Budget
 from prodint.experiments.shakespeare import build_models
 
 HISTORY = {"steps": list(range(1, 11)), "eval_steps": [2, 6, 10],

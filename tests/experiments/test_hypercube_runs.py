@@ -8,7 +8,7 @@ import torch
 from matplotlib.image import imread
 
 from prodint.experiments.hypercube_runs import run, run_table, tables_for
-from prodint.experiments.reproduce import Budget
+from prodint.experiments.protocol import Budget
 from prodint.report import Section
 
 

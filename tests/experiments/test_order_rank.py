@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from prodint.experiments.order_rank import COLUMNS, EXPERIMENT, EXPERIMENT_NAME, run
-from prodint.experiments.reproduce import Budget, command
+from prodint.experiments.protocol import Budget, command
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from matplotlib.image import imread
 
-from prodint.experiments.reproduce import Budget
+from prodint.experiments.protocol import Budget
 from prodint.experiments.sparse_forms import (
     EXPERIMENT,
     NAME,

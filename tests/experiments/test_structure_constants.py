@@ -10,7 +10,7 @@ from matplotlib.image import imread
 
 from prodint.algebra.learned import LearnedAlgebra
 from prodint.data.images import FASHION_ROOT
-from prodint.experiments.reproduce import Budget
+from prodint.experiments.protocol import Budget
 from prodint.experiments.structure_constants import (
     COLUMNS,
     EXPERIMENT,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from prodint.experiments.reproduce import Budget
+from prodint.experiments.protocol import Budget
 from prodint.experiments.zoo_table import EXPERIMENT, TINY_FAMILIES, run
 
 

@@ -20,6 +20,11 @@ from prodint.nn.dtn import DTN
 from prodint.testing.contract import Entry
 from prodint.train.checkpoint import checkpoint_header, load_checkpoint, save_checkpoint
 from prodint.train.config import TrainConfig, apply_overrides, config_from_mapping, load_config
+from prodint.train.higher_order import (
+    higher_order_interaction,
+    higher_order_mixer,
+    higher_order_model,
+)
 from prodint.train.lm import LMConfig, bits_per_character, parameter_groups, prefill, train_lm
 from prodint.train.models import MIXERS, MixerModel, build_model, plain_torch_model
 from prodint.train.trainer import batch_indices, train
@@ -216,3 +221,32 @@ EXEMPT |= {
     "prodint.train.tasks.TASKS": "the registry of tasks, read by build and train",
     "prodint.train.trainer.NonFiniteLossError": "an exception, raised by train",
 }
+
+
+def _higher_mixer(a: dict) -> torch.Tensor:
+    layer = higher_order_mixer(**a)
+    width = layer.expression.signals()[0].axes[-1].size
+    return layer(torch.randn(2, 5, width, dtype=layer.param("Wo").dtype,
+                             generator=torch.Generator().manual_seed(0)))
+
+
+def _higher_model(a: dict) -> torch.Tensor:
+    model = higher_order_model(**a)
+    c = model.config
+    return model(torch.rand(2, 5, c["in_features"], dtype=c["dtype"],
+                            generator=torch.Generator().manual_seed(0)))
+
+
+ENTRIES += [
+    Entry(("prodint.train.higher_order.higher_order_interaction",),
+          lambda a: higher_order_interaction(**a).self_interaction_order,
+          lambda: dict(width=4, order=2, rank=2, kernel=3)),
+    Entry(("prodint.train.higher_order.higher_order_mixer",), _higher_mixer,
+          lambda: dict(width=4, order=2, rank=2, kernel=3,
+                       generator=torch.Generator().manual_seed(0), dtype=torch.float64)),
+    Entry(("prodint.train.higher_order.higher_order_model",), _higher_model,
+          lambda: dict(task="sequence", order=2, rank=2, kernel=3, width=4, depth=1,
+                       classes=3, in_features=1, seed=0, dtype=torch.float64, causal=False,
+                       mlp=True)),
+]
+EXEMPT["prodint.train.higher_order.MAX_ORDER"] = "a constant (the highest order)"

@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from prodint.cli.arguments import add_out, check_out
-from prodint.experiments.reproduce import Budget, run_experiments
+from prodint.experiments.protocol import Budget
+from prodint.experiments.reproduce import run_experiments
 from prodint.report import print_section, write_report
 
 __all__ = ["FILES", "SIZE", "add_parser", "check", "run"]

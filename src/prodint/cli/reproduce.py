@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from prodint.cli.arguments import add_out, check_out, seed
-from prodint.experiments.reproduce import EXPERIMENTS, Budget, run_experiments
+from prodint.experiments.protocol import Budget
+from prodint.experiments.reproduce import EXPERIMENTS, run_experiments
 from prodint.report import print_section, write_report
 
 __all__ = ["FILES", "add_parser", "check", "run"]

@@ -25,7 +25,7 @@ import torch
 
 from prodint.checks import check_float, check_instance
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.experiments.shakespeare import ExperimentConfig, run_experiment
 from prodint.report import Section
 from prodint.train.lm import LMConfig

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from prodint.checks import check_float, check_instance, describe
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.hypercube import Diagnostics, Factors, TrainResult, diagnose, make_table, train
 from prodint.hypercube.diagnostics import accuracy
 from prodint.hypercube.model import one_hot_target

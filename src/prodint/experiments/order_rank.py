@@ -34,7 +34,7 @@ from pathlib import Path
 
 from prodint.checks import check_instance
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.report import Section
 from prodint.storage import check_output_folder
 from prodint.train.config import TrainConfig

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from prodint.bench.harness import interleaved_ms
 from prodint.checks import check_float, check_instance, check_int, check_tensor
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.report import Section
 from prodint.sparse import SparseLayer, sparsify
 from prodint.train.config import TrainConfig

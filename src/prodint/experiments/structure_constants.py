@@ -44,10 +44,17 @@ import torch
 from torch import Tensor, nn
 
 from prodint.algebra.learned import MODES, LearnedAlgebra
-from prodint.checks import check_choice, check_dtype, check_int, check_seed, check_tensor
+from prodint.checks import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_parameter_memory,
+    check_seed,
+    check_tensor,
+)
 from prodint.data.images import FASHION_ROOT
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.groups import cyclic, regular
 from prodint.report import Section
 from prodint.train.config import TrainConfig
@@ -101,6 +108,9 @@ class RowProductNet(nn.Module):
         check_choice(mode, "mode", MODES)
         seed = check_seed(seed)
         check_dtype(dtype, dtypes=(torch.float32, torch.float64), optional=False)
+        check_parameter_memory(2 * channels * (height + 1) + 2 * channels * width
+                               + (channels * width + 1) * classes + width ** 3,
+                               "height, width, classes, channels", dtype)
         generator = torch.Generator().manual_seed(seed)
         scale = 1.0 / math.sqrt(height)
         self.rows = nn.Parameter(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.report import Section
 from prodint.surveys import algebra, hypercube, interaction, ops, zoo
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from prodint.bench.zoo_pairs import PAIRS
 from prodint.checks import check_instance
 from prodint.experiments.figures import new_figure, write_png
-from prodint.experiments.reproduce import Budget, Experiment, command
+from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.report import Section
 from prodint.surveys import zoo
 
