@@ -1,11 +1,12 @@
 """The tour: what prodint builds, every table checked (the surveys of :mod:`prodint.surveys`).
 
 The first experiment of the report: the algebra catalogue with each algebra's defining
-identity checked, classical layers as product interactions with their orders, the zoo of
-classical layers checked and timed against torch, learned structure constants constrained
-by a symmetry, dense layers constrained into convolutions and group convolutions, the Deep
-Tensor Network operators in their three forms, HyperCube's verdict on group and non-group
-tables, and the size of the design space. Its budget does not change it: it is small.
+identity checked, classical layers as product interactions with their orders (the zoo,
+checked and timed against torch, is the report's last experiment,
+:mod:`prodint.experiments.zoo_table`), learned structure constants constrained by a
+symmetry, dense layers constrained into convolutions and group convolutions, the Deep Tensor
+Network operators in their three forms, HyperCube's verdict on group and non-group tables,
+and the size of the design space. Its budget does not change it: it is small.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from prodint.experiments.protocol import Budget, Experiment, command
 from prodint.report import Section
-from prodint.surveys import algebra, hypercube, interaction, ops, zoo
+from prodint.surveys import algebra, hypercube, interaction, ops
 
 __all__ = ["EXPERIMENT", "STEPS", "run"]
 
@@ -23,7 +24,6 @@ __all__ = ["EXPERIMENT", "STEPS", "run"]
 STEPS: tuple[tuple[str, Callable[[], Section]], ...] = (
     ("surveying the algebra catalogue", algebra.section),
     ("compiling classical layers", interaction.library_section),
-    ("measuring the zoo against torch", zoo.section),
     ("solving for equivariant structure constants", interaction.symmetry_section),
     ("constraining expressions by a symmetry", interaction.constrain_section),
     ("checking the Deep Tensor Network operators", ops.section),
