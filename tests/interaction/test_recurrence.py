@@ -14,7 +14,8 @@ from prodint.interaction import (
     compile,
     evaluate,
 )
-from prodint.interaction.recurrence import Recurrence, Select, Stack
+from prodint.interaction.recurrence import Recurrence
+from prodint.interaction.selection import Select, Stack
 
 C, H = 3, 4
 

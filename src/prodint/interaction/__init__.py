@@ -30,10 +30,11 @@ from prodint.interaction.layer import InteractionLayer, compile
 from prodint.interaction.normalize import GuardedRatio
 from prodint.interaction.pointwise import Pointwise
 from prodint.interaction.products import Contract, Product, Sum
-from prodint.interaction.recurrence import Recurrence, Select, Stack
+from prodint.interaction.recurrence import Recurrence
 from prodint.interaction.registry import Case, Family
 from prodint.interaction.resample import Pad, Upsample, Window
 from prodint.interaction.scan import LinearRecurrence
+from prodint.interaction.selection import Select, Stack
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,

@@ -1,4 +1,4 @@
-"""Nonlinear state recurrences along a time axis, and the two structural maps they need.
+"""Nonlinear state recurrences along a time axis.
 
 A :class:`Recurrence` runs a *cell* — itself an interaction expression over two signals, the
 input at one time step ``x`` and the previous state ``h`` — along the time axis of a
@@ -12,10 +12,9 @@ squashed projection with the state or a candidate. A recurrence states two order
 order of one step (its ``self_interaction_order``) and the order of every state along the
 sequence (:meth:`Recurrence.state_orders`), which grows with the length for gated cells.
 
-:class:`Select` (one coordinate of an axis) and :class:`Stack` (several values along a new
-axis) are linear coordinate maps, order-preserving like those of
-:mod:`prodint.interaction.structural`; an LSTM uses them to carry its pair ``(h, c)`` as one
-state with a component axis.
+:class:`~prodint.interaction.selection.Select` and :class:`~prodint.interaction.selection.Stack`
+(:mod:`prodint.interaction.selection`) carry an LSTM's pair ``(h, c)`` as one state with a
+component axis.
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from prodint.checks import check_int, check_name, describe
-from prodint.interaction import index_map as im
-from prodint.interaction.axes import Axis, axis_names, find_axis, merge_sizes
+from prodint.checks import check_name
+from prodint.interaction.axes import Axis, axis_names, find_axis
 from prodint.interaction.compile import evaluate
 from prodint.interaction.expr import (
     Expr,
@@ -45,7 +43,7 @@ def _describe(axes: Sequence[Axis]) -> str:
     return "[" + ", ".join(repr(a) for a in axes) + "]"
 
 
-def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argument: str,
+def check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argument: str,
                      what: str) -> None:
     """Same axis names (any order) with compatible sizes (a free size matches any)."""
     rnames, enames = axis_names(received), axis_names(expected)
@@ -55,104 +53,6 @@ def _check_same_axes(received: Sequence[Axis], expected: Sequence[Axis], *, argu
     if not ok:
         raise ValueError(f"{argument}: expected axes {_describe(expected)} ({what}), received "
                          f"{_describe(received)}")
-
-
-class Select(Expr):
-    """``u[..., i, ...]``: coordinate ``index`` of axis ``axis``, which disappears.
-
-    A negative ``index`` counts from the end (``-1`` is the last coordinate), also along a free
-    axis: ``Select(rec, "t", -1)`` is a recurrence's final state. A coordinate projection:
-    linear, so ``ord(Select(u)) = ord(u)``. Value ``[*batch, *axes of u without axis]``.
-    """
-
-    def __init__(self, child: Expr, axis: str, index: int):
-        check_expr(child, "child")
-        i = find_axis(child.axes, axis, argument="axis", owner="the operand")
-        size = child.axes[i].size
-        check_int(index, "index")
-        if size is not None and not -size <= index < size:
-            raise ValueError(f"index: expected {-size} ≤ index < {size} (axis {axis!r}), "
-                             f"received {index!r}")
-        self.children = (child,)
-        self.axis, self.index = axis, index
-        self.axes = tuple(a for a in child.axes if a.name != axis)
-
-    @property
-    def self_interaction_order(self) -> int:
-        return self.children[0].self_interaction_order
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return Select(children[0], self.axis, self.index)
-
-    def __str__(self) -> str:
-        return f"{self.children[0]}[{self.axis}={self.index}]"
-
-    def reference(self, u: Tensor) -> Tensor:
-        names = self.children[0].axis_names
-        d = names.index(self.axis) - len(names)
-        size = u.shape[d]
-        if not -size <= self.index < size:  # a free axis: its length is known now
-            raise ValueError(f"index: expected {-size} ≤ index < {size} (the length of axis "
-                             f"{self.axis!r}), received {self.index}")
-        return u.select(d, self.index)
-
-    def index_map(self, sizes: Sequence[int]) -> im.IndexMap:
-        """``y[...] = u[..., index, ...]`` (the axis disappears)."""
-        d = self.children[0].axis_names.index(self.axis)
-        n = sizes[d]
-        if not -n <= self.index < n:
-            raise ValueError(f"index: expected {-n} ≤ index < {n} (the length of axis "
-                             f"{self.axis!r}), received {self.index}")
-        return im.along_axis(sizes, d, torch.tensor([self.index % n]),
-                             (*sizes[:d], *sizes[d + 1:]))
-
-
-class Stack(Expr):
-    """``[u_0, …, u_{k-1}]`` along a new leading axis ``axis`` of size ``k``.
-
-    The terms carry the same axes (names and sizes, any order); the value is
-    ``[*batch, axis, *axes of the first term]``, batch dimensions broadcast. Linear in each term,
-    so the order is the ``max`` over terms, as for a sum.
-    """
-
-    def __init__(self, terms: Sequence[Expr], axis: str):
-        if isinstance(terms, str) or not isinstance(terms, Sequence):
-            raise TypeError(f"terms: expected a sequence of expressions, received "
-                            f"{describe(terms)}")
-        terms = tuple(terms)
-        if not terms:
-            raise ValueError("terms: expected at least one term, received none")
-        for i, t in enumerate(terms):
-            check_expr(t, f"terms[{i}]")
-        check_name(axis, "axis")
-        first = terms[0]
-        if axis in first.axis_names:
-            raise ValueError(f"axis: expected a new axis name, received existing {axis!r}")
-        merged = list(first.axes)
-        for i, t in enumerate(terms[1:], 1):
-            _check_same_axes(t.axes, first.axes, argument=f"terms[{i}]",
-                             what="those of terms[0]")
-            for j, a in enumerate(merged):
-                merged[j] = merge_sizes(a, t.axes[t.axis_names.index(a.name)],
-                                        argument=f"terms[{i}]")
-        self.children = terms
-        self.axis = axis
-        self.axes = (Axis(axis, len(terms)), *merged)
-
-    @property
-    def self_interaction_order(self) -> int:
-        return max(c.self_interaction_order for c in self.children)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return Stack(children, self.axis)
-
-    def __str__(self) -> str:
-        return f"stack_{self.axis}(" + ", ".join(str(c) for c in self.children) + ")"
-
-    def reference(self, *values: Tensor) -> Tensor:
-        inner = self.axis_names[1:]
-        aligned = [align(v, c.axes, inner) for c, v in zip(self.children, values, strict=True)]
-        return torch.stack(torch.broadcast_tensors(*aligned), dim=-len(inner) - 1)
 
 
 class Recurrence(Expr):
@@ -223,7 +123,7 @@ class Recurrence(Expr):
                              f"also {extra}")
         x_sig, h_sig = signals[step], signals[state]
         t_index = find_axis(sequence.axes, time, argument="time", owner="the sequence")
-        _check_same_axes([a for a in sequence.axes if a.name != time], x_sig.axes,
+        check_same_axes([a for a in sequence.axes if a.name != time], x_sig.axes,
                          argument="sequence",
                          what=f"those of the cell's input {step!r} besides time {time!r}")
         if time in h_sig.axis_names:
@@ -233,11 +133,11 @@ class Recurrence(Expr):
         if free:
             raise ValueError(f"state: expected fixed axis sizes for {state!r}, received free "
                              f"axes {free}")
-        _check_same_axes(cell.axes, h_sig.axes, argument="cell",
+        check_same_axes(cell.axes, h_sig.axes, argument="cell",
                          what=f"those of the state {state!r}: the cell's value is the next "
                               "state")
         if initial is not None:
-            _check_same_axes(initial.axes, h_sig.axes, argument="initial",
+            check_same_axes(initial.axes, h_sig.axes, argument="initial",
                              what=f"those of the state {state!r}")
         self.cell, self.step, self.state, self.time = cell, step, state, time
         self.initial = initial

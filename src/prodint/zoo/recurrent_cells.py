@@ -4,7 +4,7 @@ Parameters use torch's names and layouts (``weight_ih_l{k}[_reverse]: [G·H, in]
 ``weight_hh_*: [G·H, H]``, ``bias_ih_*``, ``bias_hh_*: [G·H]``, gate blocks in torch's order),
 so a torch state dict loads as it is. In the expressions a projection is a
 :class:`~prodint.interaction.Contract` with such a parameter, the gate blocks are split off
-with :class:`~prodint.interaction.SplitAxis` and :class:`~prodint.interaction.recurrence.Select`,
+with :class:`~prodint.interaction.SplitAxis` and :class:`~prodint.interaction.selection.Select`,
 and every gate multiplies in the Hadamard algebra ``R^H``.
 
 =========== ============================================================================ ====
@@ -45,7 +45,8 @@ from prodint.interaction import (
 )
 from prodint.interaction.axes import ProductAlgebra
 from prodint.interaction.library import projection
-from prodint.interaction.recurrence import Recurrence, Select, Stack
+from prodint.interaction.recurrence import Recurrence
+from prodint.interaction.selection import Select, Stack
 
 State = tuple[Tensor, ...]
 Update = Callable[[Tensor, State], State]
