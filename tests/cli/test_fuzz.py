@@ -166,7 +166,7 @@ def test_the_fuzz_walks_every_subcommand_and_option() -> None:
     assert {"--out", "--seed", "--train-fraction", "--contexts", "--json", "--device",
             "--table", "--heads"} <= flags
     assert {"--steps", "--mixer", "--task", "--resume", "--config"} <= flags   # train's
-    assert len(OPTIONS) == 62
+    assert len(OPTIONS) == 63
 
 
 def _full_disk(fd: int) -> None:

@@ -159,3 +159,11 @@ def test_two_gloo_processes_equal_one(tmp_path) -> None:
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_epochs_set_the_length_from_the_data(tmp_path) -> None:
+    # 1,438 training digits, batches of 512: two epochs are ceil(2876 / 512) = 6 steps
+    result = train(_config(epochs=2, batch=512, steps=1000, eval_every=100), tmp_path)
+    assert result.records[-1]["step"] == 5
+    header, _ = load_checkpoint(tmp_path / CHECKPOINT, *_fresh(_config()))
+    assert header["step"] == 6 and header["config"]["steps"] == 6

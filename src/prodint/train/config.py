@@ -47,6 +47,8 @@ class TrainConfig:
         causal: build every mixer in its causal form (no output reads a later input; needed
             for next-token prediction, ``task = "shakespeare"``).
         steps: optimiser steps; batch: the global batch (split over processes).
+        epochs: when given, the run lasts ``ceil(epochs · N / batch)`` steps over the ``N``
+            training examples instead of ``steps``.
         lr, weight_decay, warmup, schedule, clip: AdamW, its linear warm-up then
             ``schedule`` (cosine decay to 0, or constant), and the gradient-norm clip.
         eval_every, checkpoint_every, log_every: cadences in steps (a last evaluation and
@@ -71,6 +73,7 @@ class TrainConfig:
     depth: int = 2
     causal: bool = False
     steps: int = 200
+    epochs: int | None = None
     batch: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.01
@@ -98,6 +101,9 @@ class TrainConfig:
                      "log_every", "eval_limit"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
         object.__setattr__(self, "warmup", check_int(self.warmup, "warmup", minimum=0))
+        if self.epochs is not None:
+            object.__setattr__(self, "epochs", check_int(self.epochs, "epochs", minimum=1,
+                                                         maximum=10**6))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "lr", check_float(self.lr, "lr", minimum=0,
                                                    strict_minimum=True))

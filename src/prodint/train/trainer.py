@@ -27,6 +27,7 @@ single process on the whole batch, up to the order of the reductions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -59,7 +60,7 @@ __all__ = ["NonFiniteLossError", "Progress", "TrainResult", "batch_indices", "bu
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 #: The keys a resumed run may change (cadences and length); any other must be the same.
-RESUMABLE = ("steps", "eval_every", "checkpoint_every", "log_every", "eval_limit")
+RESUMABLE = ("steps", "epochs", "eval_every", "checkpoint_every", "log_every", "eval_limit")
 
 
 class NonFiniteLossError(ValueError):
@@ -220,6 +221,9 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False,
                          f"received {config.batch}")
     torch.manual_seed(config.seed)
     task, data, model = build(config, model)
+    if config.epochs is not None:   # the length in steps, now that the data's size is known
+        config = dataclasses.replace(
+            config, steps=math.ceil(config.epochs * data.train_x.shape[0] / config.batch))
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr)
     start, records = 0, []
     checkpoint = out / CHECKPOINT
