@@ -24,6 +24,7 @@ LINEAR = {
     "nn.ProductLinear.Cl(2,1,0)", "nn.ProductLinear.R[C3]", "nn.ProductLinear.Hadamard3",
     "nn.ProductLinear.dense", "symmetry.Linear", "symmetry.HarmonicConv2d",
     "constrained.translation_dense", "constrained.group_layer", "constrained.so3_vector_map",
+    "train.higher_order.order1",
 }
 
 

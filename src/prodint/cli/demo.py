@@ -14,9 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from prodint.cli.arguments import add_out, check_out
+from prodint.cli.reproduce import report
 from prodint.experiments.protocol import Budget
-from prodint.experiments.reproduce import run_experiments
-from prodint.report import print_section, write_report
 
 __all__ = ["FILES", "SIZE", "add_parser", "check", "run"]
 
@@ -49,12 +48,6 @@ def check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Build, print and write every section; 0 if every check passed, else 1."""
-    with console.status("starting") as status:
-        sections = run_experiments(Budget(SIZE), args.out,
-                                   progress=lambda title: status.update(title))
-    for section in sections:
-        print_section(console, section)
-    report = write_report(sections, args.out)
-    console.print(f"report: {report.resolve()}")
-    return 0 if all(s.passed for s in sections) else 1
+    """Run, print and write every section (:func:`prodint.cli.reproduce.report`); 0 if every
+    check passed, else 1."""
+    return report(Budget(SIZE), args.out, None, console)

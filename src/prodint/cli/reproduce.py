@@ -18,7 +18,7 @@ from prodint.experiments.protocol import Budget
 from prodint.experiments.reproduce import EXPERIMENTS, run_experiments
 from prodint.report import print_section, write_report
 
-__all__ = ["FILES", "add_parser", "check", "run"]
+__all__ = ["FILES", "add_parser", "check", "report", "run"]
 
 #: The files written under ``--out`` (besides the plots).
 FILES = ("report.md", "report.json")
@@ -56,11 +56,17 @@ def check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run, print and write every section; 0 if every check passed, else 1."""
     budget = Budget("quick" if args.quick else "full", seed=args.seed)
+    return report(budget, args.out, args.only, console)
+
+
+def report(budget: Budget, out: Path, names: list[str] | None, console: Console) -> int:
+    """Run the experiments ``names`` (all by default) with ``budget`` under a status line,
+    print every section, write the report into ``out``; 0 if every check passed, else 1."""
     with console.status("starting") as status:
-        sections = run_experiments(budget, args.out, args.only,
+        sections = run_experiments(budget, out, names,
                                    progress=lambda title: status.update(title))
     for section in sections:
         print_section(console, section)
-    report = write_report(sections, args.out)
-    console.print(f"report: {report.resolve()}")
+    written = write_report(sections, out)
+    console.print(f"report: {written.resolve()}")
     return 0 if all(s.passed for s in sections) else 1

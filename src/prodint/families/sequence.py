@@ -3,8 +3,10 @@
 Mamba's block (one family per scan form, biases drawn), linear attention (causal in a drawn
 fast form, and non-causal), the softmax language model's causal attention, its block and a
 tiny softmax language model, and a tiny :class:`~prodint.nn.stacked_lm.StackedLM` that stacks
-a Mamba block and a linear-attention block. Each case is small (a few channels, 5 to 12
-tokens, longer than the chunks) so that the registry test runs each in well under a second.
+a Mamba block and a linear-attention block; the order-k, rank-R interaction the order-rank
+experiment trains (:mod:`prodint.train.higher_order`), of order 1, 2 and 3. Each case is
+small (a few channels, 5 to 12 tokens, longer than the chunks) so that the registry test runs
+each in well under a second.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from prodint.interaction.registry import Case, Family, choice, randn
 from prodint.nn.softmax_lm import CausalSelfAttention, SoftmaxBlock, SoftmaxLM
 from prodint.nn.stacked_lm import StackedLM
 from prodint.ops.selective_scan import MODES as SCAN_MODES
+from prodint.train.higher_order import higher_order_mixer
 from prodint.zoo.linear_attention import LinearAttention
 from prodint.zoo.mamba import MambaBlock
 
@@ -86,6 +89,16 @@ def _stacked_lm(g: torch.Generator) -> Case:
     return Case(layer, (tokens,), 6 * 3)
 
 
+def _higher_order(order: int):
+    def build(g: torch.Generator) -> Case:
+        width = choice(g, [2, 3, 4])
+        layer = higher_order_mixer(width, order, choice(g, [1, 2]), choice(g, [1, 2, 3]),
+                                   generator=g, dtype=F64)
+        return Case(layer, (randn(g, choice(g, [1, 2]), choice(g, [3, 5]), width),), order)
+
+    return build
+
+
 FAMILIES: tuple[Family, ...] = (
     *(Family(f"zoo.MambaBlock.{mode}", _mamba(mode)) for mode in ("naive", "chunk", "recurrent")),
     Family("zoo.LinearAttention.causal", _linear_attention(True), compile=True),
@@ -94,4 +107,5 @@ FAMILIES: tuple[Family, ...] = (
     Family("nn.SoftmaxBlock", _softmax_block, compile=True),
     Family("nn.SoftmaxLM", _softmax_lm),
     Family("nn.StackedLM.mamba_linear_attention", _stacked_lm),
+    *(Family(f"train.higher_order.order{k}", _higher_order(k)) for k in (1, 2, 3)),
 )
