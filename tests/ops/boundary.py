@@ -34,10 +34,12 @@ from prodint.ops.selective_scan import (
     selective_scan_recurrent,
 )
 from prodint.ops.tensor_attention import (
+    from_fla_state,
     guard,
     tensor_attention_chunk,
     tensor_attention_naive,
     tensor_attention_recurrent,
+    to_fla_state,
 )
 from prodint.ops.tensor_interaction import (
     TensorInteractionState,
@@ -96,6 +98,51 @@ def _ta(form: Any, chunk: bool, mode: bool = False) -> Any:
 def _ta_plain(form: Any, **fixed: Any) -> Any:
     return lambda a: form(a["q"], a["k"], a["v"], **fixed, **{
         n: a[n] for n in a if n not in ("q", "k", "v")})
+
+
+def _ta_packed_arguments() -> dict[str, Any]:
+    """Two packed sequences ``[0, 2)``, ``[2, 5)`` of one batch row, two value heads per
+    query/key head, a scale, a state per sequence."""
+    s = _randn(2, H, D, D, seed=4, scale=0.3)
+    return dict(q=_randn(1, T, H, D, seed=1), k=_randn(1, T, H, D, seed=2),
+                v=_randn(1, T, 2 * H, DV, seed=3), scale=0.7, cu_seqlens=torch.tensor([0, 2, 5]),
+                causal=True, normalize=True, decay=0.9, eps=1e-6, output_final_state=True,
+                mode="recurrent", chunk_size=2, **{
+                    "initial_state.S": s @ s.transpose(-1, -2),
+                    "initial_state.C": _randn(2, 2 * H, D, DV, seed=5, scale=0.3),
+                    "initial_state.G": _randn(2, 2 * H, D, DV, seed=6, scale=0.3),
+                    "initial_state.m": _randn(2, H, D, seed=7, scale=0.3),
+                    "initial_state.h": _randn(2, H, D, seed=8, scale=0.3)})
+
+
+def _ta_packed(a: dict[str, Any]) -> Any:
+    options = {n: v for n, v in a.items() if not n.startswith("initial_state.")}
+    return tensor_attention(**options, initial_state=_ta_state(a))
+
+
+def _fla_arguments() -> dict[str, Any]:
+    """fla's state for two query/key heads of two value heads each (``S, m, h`` repeated)."""
+    s = _randn(B, H, D, D, seed=4, scale=0.3)
+    return {"state.S": (s @ s.transpose(-1, -2)).repeat_interleave(2, 1),
+            "state.C": _randn(B, 2 * H, D, DV, seed=5, scale=0.3),
+            "state.m": _randn(B, H, D, seed=7, scale=0.3).repeat_interleave(2, 1),
+            "state.G": _randn(B, 2 * H, D, DV, seed=6, scale=0.3),
+            "state.h": _randn(B, H, D, seed=8, scale=0.3).repeat_interleave(2, 1), "heads": H}
+
+
+def _from_fla(a: dict[str, Any]) -> Any:
+    return from_fla_state(tuple(a[f"state.{f}"] for f in ("S", "C", "m", "G", "h")), a["heads"])
+
+
+def _to_fla_arguments() -> dict[str, Any]:
+    state = from_fla_state(tuple(_fla_arguments()[f"state.{f}"] for f in ("S", "C", "m", "G",
+                                                                           "h")), H)
+    return {f"state.{f}": getattr(state, f) for f in ("S", "C", "G", "m", "h")}
+
+
+def _to_fla(a: dict[str, Any]) -> Any:
+    return to_fla_state(TensorAttentionState(*(a[f"state.{f}"] for f in ("S", "C", "G", "m",
+                                                                           "h"))))
 
 
 # ---------------------------------------------------------------- tensor interaction
@@ -190,6 +237,14 @@ ENTRIES = [
     # non-causal, normalised
     Entry((f"{TA}",), _ta_plain(tensor_attention, causal=False),
           lambda: dict(_rows(), normalize=True, eps=1e-3, mode="naive")),
+    # packed sequences, grouped value heads and a scale, a state per sequence
+    Entry((f"{TA}",), _ta_packed, _ta_packed_arguments),
+    # half-precision rows (computed in float32)
+    Entry((f"{TA}",), _ta_plain(tensor_attention),
+          lambda: {n: x.to(torch.bfloat16) for n, x in _rows().items()} | dict(
+              mode="naive", normalize=True, scale=0.5)),
+    Entry((f"{TA}.from_fla_state",), _from_fla, _fla_arguments),
+    Entry((f"{TA}.to_fla_state",), _to_fla, _to_fla_arguments),
     Entry((f"{TA}.guard",), lambda a: guard(**a),
           lambda: dict(den=_randn(3, 4, seed=1), eps=1e-3)),
     # tensor interaction

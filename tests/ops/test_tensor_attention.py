@@ -233,11 +233,14 @@ def test_a_strong_decay_with_a_partial_last_chunk_keeps_the_state_finite() -> No
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("form", [tensor_attention_naive, tensor_attention_chunk,
+                                  tensor_attention_recurrent],
+                         ids=["naive", "chunk", "recurrent"])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_rows_are_refused(dtype) -> None:
+def test_half_precision_rows_are_refused_by_the_forms(form, dtype) -> None:
     """The raw output sums T² products: at T = 512, |x| ~ 3 it is far above float16's
-    range, so the operator refuses half precision (the layer accumulates in float32)."""
+    range, so the forms refuse half precision (the dispatcher computes it in float32)."""
     q, k, v = (x.to(dtype) for x in _qkv(t=4))
     with pytest.raises(TypeError, match=rf"^q: expected dtype float32, float64, received "
                                         rf"{dtype}$"):
-        tensor_attention(q, k, v)
+        form(q, k, v)

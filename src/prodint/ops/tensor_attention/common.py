@@ -43,10 +43,18 @@ MODES = ("naive", "chunk", "recurrent")
 class TensorAttentionState(NamedTuple):
     """Streaming state per batch and head.
 
+    With grouped value heads (``v`` of ``HV = g·H`` heads, in the dispatcher
+    :func:`~prodint.ops.tensor_attention.tensor_attention`), ``S, m, h`` are kept per
+    query/key head and ``C, G`` per value head (``HV`` in place of ``H``); without, ``HV = H``.
+    With packed sequences (``cu_seqlens``) the first dim is the sequence ``N`` in place of
+    ``B``. :func:`~prodint.ops.tensor_attention.fla.to_fla_state` and
+    :func:`~prodint.ops.tensor_attention.fla.from_fla_state` convert it to and from
+    flash-linear-attention's ``(S, C, m, G, h)``.
+
     Attributes:
         S: ``[B, H, D, D]``, ``Σ γ^{t-i} k_i k_iᵀ``.
-        C: ``[B, H, D, Dv]``, ``Σ γ^{t-j} q_j v_jᵀ``.
-        G: ``[B, H, D, Dv]``, the pairs ``j < i`` to remove.
+        C: ``[B, HV, D, Dv]``, ``Σ γ^{t-j} q_j v_jᵀ``.
+        G: ``[B, HV, D, Dv]``, the pairs ``j < i`` to remove.
         m: ``[B, H, D]`` normaliser counterpart of ``C`` (only with ``normalize``).
         h: ``[B, H, D]`` normaliser counterpart of ``G`` (only with ``normalize``).
     """
