@@ -1,36 +1,94 @@
 """Analyses end to end: split a table, train with restarts, diagnose; also for an algebra.
 
-:func:`analyze_table` is what the command line runs; :func:`analyze_algebra` applies it to a
-:class:`prodint.Algebra`'s structure constants ``Γ[a, b, c]`` (``e_a e_b = Σ_c Γ[a,b,c] e_c``):
-when every ``Γ[a, b, :]`` is a basis vector (a group algebra, say) the algebra is the operation
-table ``a∘b = argmax_c Γ[a, b, c]``; otherwise (a learned algebra, say) HyperCube fits the real
-tensor ``Γ`` itself, and the verdict is ``False`` with ``operation_table`` as its evidence.
+:func:`analyze_table` is what the command line runs. :func:`analyze_algebra` answers the same
+question for a :class:`prodint.Algebra` or a :class:`prodint.algebra.LearnedAlgebra` with
+structure constants ``Γ[a, b, c]`` (``e_a e_b = Σ_c Γ[a,b,c] e_c``): is it, in some basis, the
+algebra of a group isotope's table? HyperCube answers for 0/1 tables only (its ``H``
+criterion compares against the group minimum ``3n²`` in a table's own basis; fitting a real
+``Γ`` proves nothing, since the model ``tr(A_a B_b C_c)/n`` with ``n × n`` matrices represents
+any ``[n, n, n]`` tensor), so the algebra is first reduced to a table
+(:mod:`prodint.hypercube.reduce`, where the mathematics is):
+
+1. ``Γ`` with one nonzero entry per ``(a, b)`` and consistent scalings is a 0/1 table in the
+   rescaled basis ``f_a = s_a e_a``. When that table is a group (an associative Latin
+   square), HyperCube analyses it and its verdict is the answer.
+2. Otherwise :func:`~prodint.hypercube.reduce.group_basis` looks for a group basis: for a
+   commutative algebra through its characters (``R[C_3]`` in any basis, or ``R × R`` given in
+   its semilattice basis), and HyperCube analyses the group's table in that basis; or it
+   proves there is none (not associative, no unit, not semisimple, the wrong count of real
+   characters, non-commutative where every group of order ``n`` is abelian).
+3. With no group basis, the table of step 1, if any, is analysed: HyperCube's ``True`` stands
+   (``x − y mod p``: a group isotope, not a group), its ``False`` becomes ``False`` when step 2
+   proved that there is no group basis (then no basis is one of a group isotope either when
+   the algebra is associative; when it is not, the multiplicative basis found is taken as its
+   table: ``latin5``), else ``None``. Without a table, a proof of step 2 gives ``False`` for an
+   associative algebra, and the verdict is otherwise ``None``, "not applicable", with the
+   reason: a non-commutative algebra that passes every test (``R[S_3]`` in another basis) may
+   be a group algebra; a non-associative one (a :class:`~prodint.algebra.LearnedAlgebra` at
+   initialization, generically) is no group algebra, but another basis could make it the
+   table of a group isotope that is not a group.
+
+So a group algebra in another basis never gets a confident ``False``: it gets ``True`` (a group
+basis found) or ``None``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from prodint.algebra.core import Algebra
+from prodint.algebra.learned import LearnedAlgebra
 from prodint.checks import check_callable, check_device, check_float, check_instance, check_seed
 from prodint.hypercube.arguments import check_factors_memory
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import one_hot_target
-from prodint.hypercube.tables import check_table, split_cells
+from prodint.hypercube.reduce import (
+    RESCALED,
+    TABLE,
+    Reduction,
+    group_basis,
+    rescaled_table,
+    tolerance,
+)
+from prodint.hypercube.tables import check_table, is_group_table, split_cells
 from prodint.hypercube.train import Progress, Recipe, TrainResult, train
 
 
 @dataclass
 class Analysis:
-    """A table, its training split, the training result and the diagnostics of the best run."""
+    """The answer, why, and the table analysis behind it.
 
-    table: Tensor
-    mask: Tensor
-    result: TrainResult
-    diagnostics: Diagnostics
+    Attributes:
+        verdict: ``True``/``False`` whether the input is a group isotope's table (an algebra:
+            in some basis, see the module docstring), or ``None`` when that is not decided.
+        reason: one sentence on how the verdict was reached.
+        table, mask, result, diagnostics: the ``[n, n]`` table HyperCube analysed, its
+            ``[n, n]`` bool training cells, the training result and the diagnostics of the best
+            run; ``None`` when no table was analysed.
+        reduction: for an algebra, the basis in which ``Γ`` is ``table``
+            (:class:`~prodint.hypercube.reduce.Reduction`), else ``None``.
+    """
+
+    verdict: bool | None
+    reason: str
+    table: Tensor | None = None
+    mask: Tensor | None = None
+    result: TrainResult | None = None
+    diagnostics: Diagnostics | None = None
+    reduction: Reduction | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: the verdict, the reason, the reduction's method and residual, and the
+        diagnostics' summary (``None`` for what is absent)."""
+        red = self.reduction
+        return {"verdict": self.verdict, "reason": self.reason,
+                "reduction": None if red is None else {"method": red.method,
+                                                       "residual": red.residual},
+                "diagnostics": None if self.diagnostics is None else self.diagnostics.summary()}
 
 
 def _check_options(n: int, argument: str, train_fraction: object, seed: object,
@@ -45,22 +103,33 @@ def _check_options(n: int, argument: str, train_fraction: object, seed: object,
     return checked
 
 
-def _analyze(target: Tensor, table: Tensor, *, train_fraction: float, seed: int,
-             recipe: Recipe | None, progress: Progress | None, operation_table: bool,
-             device: str | torch.device) -> Analysis:
+def _table_reason(d: Diagnostics) -> str:
+    if d.is_group_isotope:
+        return "HyperCube: the table is a group isotope (every criterion holds)"
+    failed = ", ".join(k for k, e in d.evidence.items() if not e.passed)
+    return f"HyperCube: the table is not a group isotope (failing: {failed})"
+
+
+def _analyze(table: Tensor, options: dict[str, Any], prefix: str = "",
+             reduction: Reduction | None = None) -> Analysis:
     n = int(table.shape[0])
-    mask = split_cells(n, train_fraction, seed)
-    result = train(target, mask, seed=seed, recipe=recipe, progress=progress, device=device)
+    mask = split_cells(n, options["train_fraction"], options["seed"])
+    result = train(one_hot_target(table), mask,
+                   **{k: options[k] for k in ("seed", "recipe", "progress", "device")})
     best = result.best
-    diagnostics = diagnose(best.factors, table, mask, converged=best.converged,
-                           train_loss=best.train_loss, operation_table=operation_table)
-    return Analysis(table, mask, result, diagnostics)
+    d = diagnose(best.factors, table, mask, converged=best.converged,
+                 train_loss=best.train_loss)
+    return Analysis(d.is_group_isotope, prefix + _table_reason(d), table, mask, result, d,
+                    reduction)
 
 
 def analyze_table(table: object, *, train_fraction: float = 1.0, seed: int = 0,
                   recipe: Recipe | None = None, progress: Progress | None = None,
                   device: str | torch.device = "cpu") -> Analysis:
     """Train on a random ``train_fraction`` of the cells of ``table`` and diagnose.
+
+    The verdict is the diagnostics' ``is_group_isotope``, the reason names the criteria that
+    fail.
 
     Args:
         table: ``[n, n]`` symbols (tensor or list of rows), checked by
@@ -77,40 +146,58 @@ def analyze_table(table: object, *, train_fraction: float = 1.0, seed: int = 0,
     t = check_table(table)
     recipe = _check_options(int(t.shape[0]), "table", train_fraction, seed, recipe, progress,
                             device)
-    return _analyze(one_hot_target(t), t, train_fraction=train_fraction, seed=seed,
-                    recipe=recipe, progress=progress, operation_table=True, device=device)
+    return _analyze(t, dict(train_fraction=train_fraction, seed=seed, recipe=recipe,
+                            progress=progress, device=device))
 
 
-def algebra_table(gamma: Tensor, atol: float = 1e-6) -> Tensor | None:
-    """The table ``a∘b = c`` when every ``Γ[a, b, :]`` is a basis vector, else ``None``."""
-    symbol = gamma.argmax(-1)
-    one_hot = torch.nn.functional.one_hot(symbol, gamma.shape[-1]).to(gamma.dtype)
-    return symbol if bool(torch.allclose(gamma, one_hot, rtol=0, atol=atol)) else None
+_BASES = {TABLE: "Γ is a 0/1 table; ",
+          RESCALED: "Γ is a 0/1 table in the rescaled basis f_a = s_a e_a; "}
+_NOT_TABLE = "Γ is no 0/1 table in any permuted, rescaled basis"
 
 
-def analyze_algebra(algebra: Algebra, *, train_fraction: float = 1.0, seed: int = 0,
-                    recipe: Recipe | None = None, progress: Progress | None = None,
+def analyze_algebra(algebra: Algebra | LearnedAlgebra, *, train_fraction: float = 1.0,
+                    seed: int = 0, recipe: Recipe | None = None,
+                    progress: Progress | None = None,
                     device: str | torch.device = "cpu") -> Analysis:
-    """HyperCube on the structure constants of ``algebra`` (see the module docstring).
+    """Whether ``algebra`` is, in some basis, the algebra of a group isotope's table.
 
-    The options are those of :func:`analyze_table`.
+    The decision (reduce to a table, then HyperCube; or a proof that there is no group basis;
+    or "not applicable") is that of the module docstring; the analysis holds the verdict, the
+    reason, the basis found and the table analysis. The options are those of
+    :func:`analyze_table` (used when a table is analysed).
 
     Raises:
-        TypeError: ``algebra`` is not a :class:`prodint.Algebra`; an option of the wrong
-            kind.
-        ValueError: structure constants that are not finite; an option out of range.
+        TypeError: ``algebra`` is not a :class:`prodint.Algebra` or
+            :class:`prodint.algebra.LearnedAlgebra`; an option of the wrong kind.
+        ValueError: structure constants that are not finite; an option out of range; an
+            algebra too large for the memory budget.
     """
-    check_instance(algebra, "algebra", Algebra, name="prodint.Algebra")
+    check_instance(algebra, "algebra", (Algebra, LearnedAlgebra),
+                   name="prodint.Algebra or prodint.algebra.LearnedAlgebra")
     gamma = algebra.structure_constants.detach()
     recipe = _check_options(int(gamma.shape[0]), "algebra", train_fraction, seed, recipe,
                             progress, device)
-    gamma = gamma.to("cpu", torch.float32)
+    tol = tolerance(gamma.dtype)
+    gamma = gamma.to("cpu", torch.float64)
     if not bool(torch.isfinite(gamma).all()):
-        raise ValueError("algebra: expected finite structure constants, received NaN or inf "
-                         "(or values beyond float32)")
-    table = algebra_table(gamma)
-    if table is not None:
-        return analyze_table(table, train_fraction=train_fraction, seed=seed, recipe=recipe,
-                             progress=progress, device=device)
-    return _analyze(gamma, gamma.argmax(-1), train_fraction=train_fraction, seed=seed,
-                    recipe=recipe, progress=progress, operation_table=False, device=device)
+        raise ValueError("algebra: expected finite structure constants, received NaN or inf")
+    options = dict(train_fraction=train_fraction, seed=seed, recipe=recipe, progress=progress,
+                   device=device)
+    rescaled = rescaled_table(gamma, tol)
+    if rescaled is not None and is_group_table(rescaled.table):
+        return _analyze(rescaled.table, options, _BASES[rescaled.method], rescaled)
+    finding = group_basis(gamma, tol)
+    if finding.reduction is not None:
+        return _analyze(finding.reduction.table, options, finding.reason + "; ",
+                        finding.reduction)
+    if rescaled is not None:  # a table that is no group, and no group basis
+        analysis = _analyze(rescaled.table, options, _BASES[rescaled.method], rescaled)
+        if not analysis.verdict:
+            analysis.verdict = False if finding.proven else None
+            analysis.reason = f"{analysis.reason}; {finding.reason}"
+        return analysis
+    if not finding.associative:
+        return Analysis(None, f"{_NOT_TABLE}, and {finding.reason}, so it is no group "
+                        f"algebra; another basis could still make it the table of a group "
+                        f"isotope that is not a group, which is not searched for")
+    return Analysis(False if finding.proven else None, f"{_NOT_TABLE}; {finding.reason}")
