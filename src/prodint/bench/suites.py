@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from prodint.bench import (
     algebra_suite,
+    blocks_suite,
     dtn_suite,
     hypercube_suite,
     interaction_suite,
@@ -31,6 +32,7 @@ SUITES: dict[str, Suite] = {
     "interaction": Suite(interaction_suite.cases, interaction_suite.annotate),
     "zoo": Suite(zoo_suite.cases),
     "dtn": Suite(dtn_suite.cases),
+    "blocks": Suite(blocks_suite.cases, blocks_suite.annotate),
     "symmetry": Suite(symmetry_suite.cases),
     "hypercube": Suite(hypercube_suite.cases, hypercube_suite.annotate),
     "spans": Suite(spans_suite.cases, spans_suite.annotate),

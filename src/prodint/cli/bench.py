@@ -28,10 +28,12 @@ Run one benchmark suite and record, for every case, the median forward and forwa
 times, the peak memory and the ratios against the suite's baseline measured in the same run.
 Suites: algebra (multiplication kernels), interaction (compiled expressions against torch),
 zoo (every zoo family against its torch counterpart), dtn (tensor attention against causal
-softmax attention, streaming steps), symmetry (the O(3) tensor product against e3nn),
-hypercube (the training step against the published formulation, end-to-end runs), spans
-(dense, convolution and graph layers as spans and sparse matrices against torch's kernels)
-and train (training throughput of registry models against plain torch, DDP scaling)."""
+softmax attention, streaming steps), blocks (a DTN block against a Mamba block and a
+softmax-attention block: training throughput, streaming step, state size), symmetry (the
+O(3) tensor product against e3nn), hypercube (the training step against the published
+formulation, end-to-end runs), spans (dense, convolution and graph layers as spans and
+sparse matrices against torch's kernels) and train (training throughput of registry models
+against plain torch, DDP scaling)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
