@@ -236,6 +236,21 @@ def test_float32_options_agree_with_float64(mode) -> None:
     torch.testing.assert_close(o.double(), ref, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("mode", ["naive", "chunk"])
+def test_non_causal_options_equal_the_matrix_formula_per_sequence(mode) -> None:
+    """Non-causal, per value head: ``O = Q̃(KᵀK)(Q̃ᵀV)``, ``Q̃ = scale·Q`` of its query/key
+    head, within each packed sequence."""
+    lengths = [4, 0, 1, 6]
+    q, k, v, cu = _packed(lengths, groups=3)
+    o, _ = tensor_attention(q, k, v, causal=False, mode=mode, scale=0.6, cu_seqlens=cu)
+    qs, ks = (0.6 * q).repeat_interleave(3, 2), k.repeat_interleave(3, 2)
+    for a, b in itertools.pairwise(cu.tolist()):
+        qh, kh, vh = (x[0, a:b].transpose(0, 1) for x in (qs, ks, v))  # [HV, T_n, ·]
+        expected = qh @ (kh.transpose(-1, -2) @ kh) @ (qh.transpose(-1, -2) @ vh)
+        torch.testing.assert_close(o[0, a:b], expected.transpose(0, 1), rtol=1e-10,
+                                   atol=1e-10)
+
+
 def test_no_sequence_gives_an_empty_output_and_state() -> None:
     q, k, v = _rows(t=0)
     o, final = tensor_attention(q, k, v, cu_seqlens=torch.tensor([0]), output_final_state=True)
