@@ -102,19 +102,19 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
     b, t, hv, dv = v.shape
     v = v.reshape(b, t, plan.heads, plan.groups * dv)  # fold the value heads into the width
     options = {"chunk_size": chunk_size} if mode == "chunk" else {}
-    form = partial(_run, partial(FORMS[mode], causal=causal, normalize=normalize, decay=decay,
-                                 eps=eps, output_final_state=output_final_state, **options))
+    bound = partial(FORMS[mode], causal=causal, normalize=normalize, decay=decay, eps=eps,
+                    output_final_state=output_final_state, **options)
+
+    def form(q: Tensor, k: Tensor, v: Tensor, state: TensorAttentionState | None
+             ) -> tuple[Tensor, TensorAttentionState | None]:
+        return bound(q, k, v, initial_state=state)
+
     state = fold_state(initial_state, plan.groups, normalize)
     if plan.bounds is None:
         o, final = form(q, k, v, state)
     else:
         o, final = run_packed(form, q, k, v, plan.bounds, state)
     return o.reshape(b, t, hv, dv).to(plan.dtype), unfold_state(final, plan.groups)
-
-
-def _run(form: partial, q: Tensor, k: Tensor, v: Tensor,
-         state: TensorAttentionState | None) -> tuple[Tensor, TensorAttentionState | None]:
-    return form(q, k, v, initial_state=state)
 
 
 __all__ = [
