@@ -65,11 +65,14 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
             It enters twice (through ``q_t`` and ``q_j``), so the raw output scales by
             ``scale²``. flash-linear-attention's ``recurrent_hla`` defaults to ``D ** -0.5``:
             pass ``scale=D ** -0.5`` for its behaviour. Positive, with ``scale²`` finite in
-            the compute dtype.
+            the compute dtype. Half-precision ``q`` is scaled after its cast to float32 (fla
+            multiplies in the input dtype; both agree where ``scale·q`` is exact in it, as
+            for a power-of-two scale).
         initial_state: state carried from an earlier segment (causal only), in the layout of
             :class:`TensorAttentionState` (``S, m, h`` per query/key head, ``C, G`` per value
-            head), in the compute dtype; one row per sequence ``[N, ...]`` with
-            ``cu_seqlens``.
+            head), in the compute dtype (float32 for half-precision rows); one row per
+            sequence ``[N, ...]`` with ``cu_seqlens``. fla's tuple converts with
+            :func:`from_fla_state` (and back with :func:`to_fla_state`).
         output_final_state: also return the state after the last token (of each sequence).
         cu_seqlens: ``None`` or the cumulative lengths ``[N+1]`` (int32/int64, starting at
             0, non-decreasing, ending at ``T``) of ``N`` sequences packed in one batch row
