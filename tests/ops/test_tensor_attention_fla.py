@@ -328,7 +328,7 @@ def test_bad_inputs_are_refused_with_the_argument_named() -> None:
 def test_converters_refuse_what_fla_cannot_hold() -> None:
     fla = list(_fla_state(1, 2, 3, 4, 5))
     with pytest.raises(ValueError, match=r"^heads: expected a divisor of HV = 6 \(the value "
-                                         r"heads of state\.S\) at most HV, received 4$"):
+                                         r"heads of state\.S\) in \[1, HV\], received 4$"):
         from_fla_state(tuple(fla), 4)
     skewed = fla.copy()
     skewed[0] = fla[0].clone()

@@ -117,7 +117,7 @@ def from_fla_state(state: FlaState, heads: int) -> TensorAttentionState:
     checks.check_state(_Fields(*state), _Fields, "state", shapes, s, "state.S, state.C")
     if hv % heads or hv < heads:
         raise ValueError(f"heads: expected a divisor of HV = {hv} (the value heads of "
-                         f"state.S) at most HV, received {heads}")
+                         f"state.S) in [1, HV], received {heads}")
     groups = hv // heads
     kept = {}
     for name, x in zip(names, state, strict=True):
