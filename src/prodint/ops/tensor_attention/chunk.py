@@ -1,31 +1,23 @@
-"""Chunked tensor attention: parallel within chunks, states across them, no Python loop.
+"""Chunked tensor attention: parallel within chunks, states across them.
 
-The sequence is cut into ``N`` chunks of length ``w`` (the last padded with zeros). For a
-chunk with local positions ``τ`` and entering state ``(S, C, G)``::
-
-    O_c = γ^{2(τ+1)} Q_c (S C − G)                       (pairs entirely before the chunk)
-        + [(Q_c S Q_cᵀ) ⊙ Γ₁] V_c                         (old keys, new values)
-        + [(Ã Âᵀ) ⊙ Γ₂] V_c                               (everything inside the chunk)
-
-with ``Â = L ⊙ (Q_c K_cᵀ)``, ``Ã = Â ⊙ γ^{τ-i}``, ``Γ₁[τ, j] = γ^{2τ+1-j}``,
-``Γ₂[τ, j] = γ^{τ-j}`` (both lower triangular). A chunk's own contribution to the state at
-its end is ``S_loc = K_cᵀ diag(γ^{w-1-i}) K_c``, ``C_loc = Q_cᵀ diag(γ^{w-1-j}) V_c`` and
-``G_loc = K_cᵀ diag(γ^{2w-1-2i}) [(K_c Q_cᵀ) ⊙ γ^{i-1-j} ⊙ L_strict] V_c``; states combine as
-``S' = γ^w S + S_loc``, ``C' = γ^w C + C_loc``, ``G' = γ^{2w} G + G_loc + γ^w S_loc C``. The
-entering states of all chunks are therefore matrix products with the ``N × N`` decay matrix
-(prefix sums when ``γ = 1``): every step is a batched matmul, and memory is
-``O(T·(w + D) + N·D²)`` per head: no per-token ``D × D`` state is ever formed, forward or
-backward.
+The sequence is cut into ``N`` chunks of length ``w`` (the last padded with zeros) and each
+chunk is computed from the state entering it by a few batched matrix products, in the reduced
+state ``(S, M)`` with ``M = S C − G`` (:mod:`prodint.ops.tensor_attention.chunk_core`, which
+also holds the hand-derived backward). ``C`` is needed only for a returned state:
+``C_T = γ^T C₀ + Qᵀ diag(γ^{T-1-j}) V`` is one product over the whole sequence, and
+``G_T = S_T C_T − M_T``. Memory is ``O(T·(w + D) + N·D²)`` per head, forward and backward:
+no per-token ``D × D`` state is ever formed. Long sequences run in segments of whole chunks
+(:data:`SEGMENT_BYTES`), the states carried from one to the next exactly as between chunks.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 from torch import Tensor
 
+from prodint.checks import check_bool, check_int
 from prodint.ops.checks import check_chunk_size
+from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, weights
 from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
@@ -33,57 +25,6 @@ from prodint.ops.tensor_attention.common import (
     decay_per_head,
     finish,
 )
-
-
-def _pow(gamma: Tensor | None, exponent: Tensor, like: Tensor) -> Tensor:
-    """``γ^e`` as ``[H, *e.shape]`` (ones without decay)."""
-    if gamma is None:
-        return torch.ones(1, *exponent.shape, dtype=like.dtype, device=like.device)
-    g = gamma.reshape(-1, *([1] * exponent.dim()))
-    return g ** exponent.to(like.dtype)
-
-
-def _prefix(values: Tensor, factor: Tensor | None, start: Tensor | None,
-            block: int = 16) -> Tensor:
-    """Entering states ``P[c+1] = f·P[c] + X[c]``, ``P[0] = P₀`` (zeros), for ``c = 0 … N``.
-
-    ``values`` is ``[B, H, N, …]``; ``factor`` the per-chunk decay ``[H]`` (or ``None``);
-    returns ``[B, H, N+1, …]``. Two levels, because each pass over ``N`` states of size
-    ``D × D`` costs memory bandwidth: inside blocks of ``block`` chunks the inclusive prefix
-    is one small triangular matmul (``f^{i-j}`` weights); a loop over the ``N / block``
-    blocks carries the state entering each block, added back with one broadcast pass.
-    """
-    b, h, n = values.shape[:3]
-    tail = values.shape[3:]
-    flat = values.reshape(b, h, n, -1)
-    feats = flat.shape[-1]
-    s = min(block, max(n, 1))
-    nb = -(-n // s) if n else 0
-    if nb * s != n:
-        flat = torch.nn.functional.pad(flat, (0, 0, 0, nb * s - n))
-    blocks = flat.reshape(b, h, nb, s, feats)
-    i = torch.arange(s, device=values.device)
-    lag = i[:, None] - i[None, :]
-    if factor is None:
-        tri = (lag >= 0).to(values.dtype).reshape(1, 1, 1, s, s)
-        rise = torch.ones(1, 1, 1, s, 1, dtype=values.dtype, device=values.device)
-        jump = None
-    else:
-        f = factor.reshape(1, h, 1, 1, 1)
-        tri = torch.where(lag >= 0, f ** lag.clamp_min(0).to(values.dtype), torch.zeros_like(f))
-        rise = f ** (i + 1).to(values.dtype).reshape(1, 1, 1, s, 1)  # f^{i+1}
-        jump = factor.reshape(1, h, 1) ** s
-    local = tri @ blocks  # inclusive prefix inside each block
-    carry = values.new_zeros(b, h, feats) if start is None else start.reshape(b, h, feats)
-    entering = []
-    for k in range(nb):
-        entering.append(carry)
-        carry = local[:, :, k, -1] + (carry if jump is None else jump * carry)
-    inclusive = local + rise * torch.stack(entering, 2).unsqueeze(3)
-    first = values.new_zeros(b, h, 1, feats) if start is None else start.reshape(b, h, 1, feats)
-    out = torch.cat([first, inclusive.reshape(b, h, nb * s, feats)[:, :, :n]], 2)
-    return out.reshape(b, h, n + 1, *tail)
-
 
 #: Bytes of one per-chunk state stack (``[B, H, chunks, D, D]``) in one segment. Larger
 #: blocks are served by fresh ``mmap``s whose page faults cost more than the arithmetic.
@@ -98,8 +39,9 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
                            ) -> tuple[Tensor, TensorAttentionState | None]:
     """Chunked form; see :func:`prodint.ops.tensor_attention` for the contract.
 
-    Long sequences are processed in segments of whole chunks (about :data:`SEGMENT_BYTES` of
-    state each), the state carried from one segment to the next exactly as between chunks.
+    Gradients of ``q, k, v`` and of the initial state come from the hand-derived backward
+    of :class:`~prodint.ops.tensor_attention.chunk_core.ChunkCore`; a decay tensor that
+    requires a gradient is differentiated by autograd through the same products.
     """
     b, t, h, d, dv = check_inputs(q, k, v, causal=causal, normalize=normalize, decay=decay,
                                   eps=eps, initial_state=initial_state,
@@ -107,24 +49,75 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     chunk_size = check_chunk_size(chunk_size)
     if not q.numel():  # no token, batch, head or channel: nothing to sum
         return _empty(q, v, initial_state, normalize, output_final_state)
-    per_chunk = b * h * d * (max(d, dv) + 1) * q.element_size()
-    segment = max(1, SEGMENT_BYTES // per_chunk) * chunk_size
+    va, s, c, g = augment(v, initial_state, normalize)  # [B, T, H, W]
     if not causal:
-        return _chunk_segment(q, k, v, causal, chunk_size, normalize, decay, eps,
-                              initial_state, output_final_state)
-    cuts = [*range(0, t, segment), t]
+        qh, kh, vh = (x.transpose(1, 2) for x in (q, k, va))
+        out = qh @ ((kh.transpose(-1, -2) @ kh) @ (qh.transpose(-1, -2) @ vh))
+        return finish(out, None, None, None, normalize, eps)
+    gamma = decay_per_head(decay, h, q)
+    gamma = None if gamma is None else gamma.reshape(h)
+    m = None if s is None else s @ c - g  # type: ignore[operator]
     tail = t % chunk_size
-    if decay is not None and output_final_state and tail and t - tail > cuts[-2]:
-        # a padded last chunk would leave the state decayed by γ^pad (undone only by
-        # γ^-pad, which overflows for a strong decay): the partial chunk runs on its own
-        cuts.insert(-1, t - tail)
-    outs, state = [], initial_state
-    for start, stop in itertools.pairwise(cuts):
-        o, state = _chunk_segment(q[:, start:stop], k[:, start:stop], v[:, start:stop], causal,
-                                  chunk_size, normalize, decay, eps, state,
-                                  output_final_state or stop < t)
+    # a padded last chunk would leave the state decayed by γ^pad (undone only by γ^-pad,
+    # which overflows for a strong decay): with a returned state it runs on its own
+    body = t - tail if decay is not None and output_final_state and tail and t > tail else t
+    per_chunk = b * h * d * (max(d, dv) + 1) * q.element_size()
+    outs = []
+    for start, stop in ((0, body), (body, t)):
+        if stop > start:
+            part = slice(start, stop)
+            o, s, m = _run(q[:, part], k[:, part], va[:, part], s, m, gamma,
+                           min(chunk_size, stop - start), max(1, SEGMENT_BYTES // per_chunk))
+            outs.append(o)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, 1)
+    if not output_final_state:
+        return finish(out.transpose(1, 2), None, None, None, normalize, eps)
+    assert s is not None and m is not None
+    c = _final_c(q, va, c, gamma)
+    return finish(out.transpose(1, 2), s, c, s @ c - m, normalize, eps)
+
+
+def _run(q: Tensor, k: Tensor, va: Tensor, s: Tensor | None, m: Tensor | None,
+         gamma: Tensor | None, w: int, per_segment: int
+         ) -> tuple[Tensor, Tensor, Tensor]:
+    """Rows ``[B, t, H, ·]`` in chunks of ``w`` from the entering ``(S, M)``, in segments of
+    ``per_segment`` chunks: ``(O [B, t, H, W], S, M)``. The padded tokens of a last partial
+    chunk add nothing (the caller keeps them away from a returned state when a decay would
+    age it)."""
+    b, t, h = q.shape[:3]
+    n = -(-t // w)
+    chunks = [_chunked(x, n, w) for x in (q, k, va)]  # [N, B, H, w, ·]
+    wt = weights(gamma, w)
+    outs = []
+    for qc, kc, vc in zip(*(x.split(per_segment) for x in chunks), strict=True):
+        if gamma is not None and gamma.requires_grad:
+            o, s, m, _ = chunk_core(qc, kc, vc, s, m, wt)
+        else:
+            o, s, m = ChunkCore.apply(qc, kc, vc, s, m, wt)
         outs.append(o)
-    return (outs[0] if len(outs) == 1 else torch.cat(outs, 1)), state
+    out = outs[0] if len(outs) == 1 else torch.cat(outs)
+    return out.permute(1, 0, 3, 2, 4).reshape(b, n * w, h, -1)[:, :t], s, m
+
+
+def _chunked(x: Tensor, n: int, w: int) -> Tensor:
+    """Rows ``[B, t, H, F]`` as chunks ``[N, B, H, w, F]`` (zero-padded to ``N·w``)."""
+    b, t, h, f = x.shape
+    if n * w > t:
+        x = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, n * w - t))
+    return x.reshape(b, n, w, h, f).permute(1, 0, 3, 2, 4).contiguous()
+
+
+def _final_c(q: Tensor, va: Tensor, c: Tensor | None, gamma: Tensor | None) -> Tensor:
+    """``C_T = γ^T C₀ + Qᵀ diag(γ^{T-1-j}) V`` from rows ``[B, T, H, ·]``: ``[B, H, D, W]``."""
+    t = q.shape[1]
+    qh, vh = q.transpose(1, 2), va.transpose(1, 2)
+    if gamma is None:
+        local = qh.transpose(-1, -2) @ vh
+        return local if c is None else c + local
+    g = gamma.reshape(-1, 1, 1)
+    to_end = g ** torch.arange(t - 1, -1, -1, device=q.device).to(q.dtype).reshape(t, 1)
+    local = qh.transpose(-1, -2) @ (to_end * vh)
+    return local if c is None else g ** t * c + local
 
 
 def _empty(q: Tensor, v: Tensor, state: TensorAttentionState | None, normalize: bool,
@@ -144,72 +137,46 @@ def _empty(q: Tensor, v: Tensor, state: TensorAttentionState | None, normalize: 
     return o, state if normalize else TensorAttentionState(state.S, state.C, state.G)
 
 
-def _chunk_segment(q: Tensor, k: Tensor, v: Tensor, causal: bool, chunk_size: int,
-                   normalize: bool, decay: float | Tensor | None, eps: float,
-                   initial_state: TensorAttentionState | None, output_final_state: bool
-                   ) -> tuple[Tensor, TensorAttentionState | None]:
-    b, t, h = q.shape[0], q.shape[1], q.shape[2]
-    # one copy into [B, H, T, ·] so that every batched matmul below reads contiguous blocks
-    qh, kh, vh = (x.transpose(1, 2).contiguous() for x in (q, k, v))
-    va, s0, c0, g0 = augment(vh, initial_state, normalize)
-    if not causal:
-        out = qh @ ((kh.transpose(-1, -2) @ kh) @ (qh.transpose(-1, -2) @ va))
-        return finish(out, None, None, None, normalize, eps)
-    w = min(chunk_size, max(t, 1))
-    n = -(-t // w) if t else 0
-    pad = n * w - t
-    if pad:
-        qh, kh, va = (torch.nn.functional.pad(x, (0, 0, 0, pad)) for x in (qh, kh, va))
-    width = va.shape[-1]
-    qc, kc, vc = (x.reshape(b, h, n, w, x.shape[-1]) for x in (qh, kh, va))
-    gamma = decay_per_head(decay, h, q)
-    gamma_h = None if gamma is None else gamma.reshape(h)
-    tau = torch.arange(w, device=q.device)
-    lag = tau[:, None] - tau[None, :]  # τ - i
-    lower = (lag >= 0).to(q.dtype)
-    strict = (lag >= 1).to(q.dtype)
-    lag0 = lag.clamp_min(0)
+def chunk_flops(b: int, t: int, h: int, d: int, dv: int, chunk: int, *,
+                normalize: bool = False, decay: bool = False,
+                backward: bool = False) -> dict[str, int]:
+    """Floating-point operations of each term of the causal chunked form, by name.
 
-    # --- each chunk's own contribution to the state at its end
-    kt = kc.transpose(-1, -2)
-    kq = kc @ qc.transpose(-1, -2)  # [B, H, N, w, w]: k_i·q_j
-    if gamma is None:
-        s_loc = kt @ kc  # [B, H, N, D, D]
-        c_loc = qc.transpose(-1, -2) @ vc  # [B, H, N, D, W]
-        g_loc = kt @ ((kq * strict) @ vc)  # Σ_i k_i (k_iᵀ C_loc,i-1)
+    With ``w = min(chunk, t)``, ``N = ⌈t / w⌉`` chunks (padded ones computed too) and value
+    width ``W = dv + normalize``, each of the ``N·B·H`` chunks runs the eight products of
+    :mod:`~prodint.ops.tensor_attention.chunk_core` (``2mnk`` FLOPs for an ``m × k`` by
+    ``k × n`` product) and its two scans (``D² + D·W`` additions per chunk, twice that as
+    multiply-adds with a decay); a decay adds the weighting of the two ``w × w`` blocks and of
+    the rows of ``Q`` (twice), ``K`` and ``V``. ``backward=True`` counts the terms of the
+    backward instead (its fifteen products and two reverse scans; a decay adds the same
+    weighting). The returned state's ``C`` and ``G`` (``O(T·D·W + D²·W)``) are left out.
+
+    Raises:
+        TypeError: a size that is not an int, a flag that is not a bool.
+        ValueError: ``t``, ``chunk`` below 1 or another size below 0.
+    """
+    b, h, d, dv = (check_int(x, name, minimum=0) for x, name in
+                   ((b, "b"), (h, "h"), (d, "d"), (dv, "dv")))
+    t, chunk = check_int(t, "t", minimum=1), check_int(chunk, "chunk", minimum=1)
+    normalize, decay, backward = (check_bool(x, name) for x, name in
+                                  ((normalize, "normalize"), (decay, "decay"),
+                                   (backward, "backward")))
+    w = min(chunk, t)
+    blocks = -(-t // w) * b * h
+    width = dv + normalize
+    square, wide, state, vals = w * w * d, w * d * d, w * d * width, w * w * width
+    if backward:
+        terms = {"dP = dO Vᵀ": vals, "dV += Pᵀ dO": vals, "dM = Qᵀ dO": state,
+                 "dV += Y dM'": state, "dY = dPᵀ Q": square, "dY += V dM'ᵀ": state,
+                 "dÃ = dY Kᵀ": square, "dS = Qᵀ dY": wide, "dQ = dP Y": square,
+                 "dQ += dÃ K": square, "dQ += dY Sᵀ": wide, "dQ += dO Mᵀ": state,
+                 "dK = Ãᵀ dY": square, "dK += dÃᵀ Q": square, "dK += K dS'": wide}
     else:
-        to_end = _pow(gamma, (w - 1) - tau, q).unsqueeze(-1).unsqueeze(1)  # γ^{w-1-i}
-        s_loc = kt @ (to_end * kc)
-        c_loc = qc.transpose(-1, -2) @ (to_end * vc)
-        inner = (_pow(gamma, (lag - 1).clamp_min(0), q) * strict).unsqueeze(1)  # γ^{i-1-j}
-        g_weight = _pow(gamma, 2 * (w - 1 - tau) + 1, q).unsqueeze(-1).unsqueeze(1)
-        g_loc = kt @ (g_weight * ((kq * inner) @ vc))
-
-    # --- entering states of every chunk (and the final one at index N)
-    per_chunk = None if gamma_h is None else gamma_h ** w
-    s_in = _prefix(s_loc, per_chunk, s0)
-    c_in = _prefix(c_loc, per_chunk, c0)
-    cross = s_loc @ c_in[:, :, :-1]
-    if per_chunk is not None:
-        cross = per_chunk.reshape(1, h, 1, 1, 1) * cross
-    g_in = _prefix(g_loc + cross, None if per_chunk is None else per_chunk ** 2, g0)
-
-    # --- outputs: pairs before the chunk, then old keys with new values and the chunk itself
-    s_c, c_c, g_c = s_in[:, :, :-1], c_in[:, :, :-1], g_in[:, :, :-1]
-    a_hat = kq.transpose(-1, -2) * lower  # Â_τi = q_τ·k_i, i ≤ τ
-    before = qc @ (s_c @ c_c - g_c)
-    old_keys = (qc @ s_c) @ qc.transpose(-1, -2)  # q_τᵀ S q_j
-    if gamma is None:
-        mixed = (old_keys + a_hat @ a_hat.transpose(-1, -2)) * lower
-    else:
-        w_lag = (_pow(gamma, lag0, q) * lower).unsqueeze(1)  # γ^{τ-j}
-        rows = _pow(gamma, tau + 1, q).unsqueeze(-1).unsqueeze(1)  # γ^{τ+1}
-        before = rows * rows * before  # γ^{2(τ+1)}
-        mixed = (rows * old_keys + (a_hat * w_lag) @ a_hat.transpose(-1, -2)) * w_lag
-    out = before + mixed @ vc
-    out = out.reshape(b, h, n * w, width)[:, :, :t]
-    if not output_final_state:
-        return finish(out, None, None, None, normalize, eps)
-    # the padded tokens add nothing (the caller avoids them when a decay would age the state)
-    s_t, c_t, g_t = s_in[:, :, -1], c_in[:, :, -1], g_in[:, :, -1]
-    return finish(out, s_t, c_t, g_t, normalize, eps)
+        terms = {"Ã = Q Kᵀ": square, "S_loc = Kᵀ K": wide, "Y = Ã K": square,
+                 "Y += Q S": wide, "M_loc = Yᵀ V": state, "P = Q Yᵀ": square, "O = P V": vals,
+                 "O += Q M": state}
+    out = {name: 2 * blocks * size for name, size in terms.items()}
+    out["scans"] = blocks * (d * d + d * width) * (2 if decay else 1)
+    if decay:
+        out["decay weights"] = blocks * (2 * w * w + w * (3 * d + width))
+    return out

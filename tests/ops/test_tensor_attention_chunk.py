@@ -1,0 +1,158 @@
+"""The chunked form in the reduced state ``(S, M)`` and its hand-derived backward, against the
+naive ``T × T`` form (forward, every gradient, final states), ``gradcheck`` and hand counts."""
+
+import pytest
+import torch
+
+from prodint.ops.tensor_attention import TensorAttentionState, chunk
+from prodint.ops.tensor_attention.chunk import chunk_flops, tensor_attention_chunk
+from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, scan, weights
+from prodint.ops.tensor_attention.naive import tensor_attention_naive
+
+B, H, D, DV = 2, 3, 4, 5
+
+
+def _rows(t, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, t, H, n, generator=g, dtype=dtype) * 0.5 for n in (D, D, DV)]
+
+
+def _state(normalize, dtype=torch.float64, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    parts = [torch.randn(B, H, D, n, generator=g, dtype=dtype) * 0.3 for n in (D, DV, DV)]
+    if normalize:
+        parts += [torch.randn(B, H, D, generator=g, dtype=dtype) * 0.3 for _ in range(2)]
+    return parts
+
+
+def _decay(kind, dtype):
+    if kind == "per-head":
+        return torch.tensor([0.9, 0.6, 1.0], dtype=dtype, requires_grad=True)
+    return {"none": None, "float": 0.8}[kind]
+
+
+def _run(form, rows, state, decay, **kw):
+    """Output, final state and the gradients of a loss touching every output and state."""
+    leaves = [x.clone().requires_grad_() for x in rows + state]
+    gamma = decay.detach().clone().requires_grad_() if isinstance(decay, torch.Tensor) \
+        else decay
+    init = TensorAttentionState(*leaves[3:]) if state else None
+    o, final = form(*leaves[:3], decay=gamma, initial_state=init, output_final_state=True,
+                    **kw)
+    parts = [o, *(s for s in final if s is not None)]
+    weight = torch.Generator().manual_seed(2)
+    loss = sum((p * torch.randn(p.shape, generator=weight, dtype=torch.float64).to(p.dtype)).sum()
+               for p in parts)
+    wrt = leaves + ([gamma] if isinstance(gamma, torch.Tensor) else [])
+    return [p.detach() for p in parts], torch.autograd.grad(loss, wrt)
+
+
+CASES = [(t, chunk_size, decay, normalize, with_state)
+         for t, chunk_size in ((13, 4), (16, 4), (3, 8), (21, 21))
+         for decay in ("none", "float", "per-head")
+         for normalize in (False, True)
+         for with_state in (False, True)]
+
+
+@pytest.mark.parametrize("t,chunk_size,decay,normalize,with_state", CASES)
+def test_chunk_matches_naive_float64(t, chunk_size, decay, normalize, with_state) -> None:
+    """T not a multiple of the chunk, a multiple, below it and equal to it; every gradient
+    (q, k, v, every field of the initial state, a per-head decay) to 1e-10."""
+    rows, state = _rows(t), (_state(normalize) if with_state else [])
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=normalize)
+    got = _run(tensor_attention_chunk, rows, state, gamma, normalize=normalize,
+               chunk_size=chunk_size)
+    for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("decay", ["none", "float", "per-head"])
+def test_several_segments_match_naive(monkeypatch, decay) -> None:
+    monkeypatch.setattr(chunk, "SEGMENT_BYTES", 1)  # one chunk per segment
+    rows, state = _rows(23), _state(True)
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)
+    got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=5)
+    for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("decay", ["none", "per-head"])
+def test_float32_matches_float64_naive(decay) -> None:
+    rows, state = _rows(70, torch.float32), _state(False, torch.float32)
+    ref = _run(tensor_attention_naive, [x.double() for x in rows],
+               [x.double() for x in state], _decay(decay, torch.float64))
+    got = _run(tensor_attention_chunk, rows, state, _decay(decay, torch.float32),
+               chunk_size=16)
+    for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
+        scale = float(b.abs().max())
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5 * scale)
+
+
+def _core_inputs(decay):
+    g = torch.Generator().manual_seed(3)
+    shapes = [(3, 2, 2, 4, D), (3, 2, 2, 4, D), (3, 2, 2, 4, DV), (2, 2, D, D), (2, 2, D, DV)]
+    x = [(torch.randn(s, generator=g, dtype=torch.float64) * 0.5).requires_grad_()
+         for s in shapes]
+    gamma = None if decay is None else torch.tensor(decay, dtype=torch.float64)
+    return x, weights(gamma, 4)
+
+
+@pytest.mark.parametrize("decay", [None, [0.7, 0.95]], ids=["none", "per-head"])
+def test_hand_backward_passes_gradcheck(decay) -> None:
+    x, wt = _core_inputs(decay)
+    assert torch.autograd.gradcheck(lambda *a: ChunkCore.apply(*a, wt), x)
+
+
+@pytest.mark.parametrize("decay", [None, [0.7, 0.95]], ids=["none", "per-head"])
+def test_hand_backward_equals_autograd_of_the_same_products(decay) -> None:
+    x, wt = _core_inputs(decay)
+    cot = [torch.randn(s, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+           for s in ((3, 2, 2, 4, DV), (2, 2, D, D), (2, 2, D, DV))]
+    hand = torch.autograd.grad(ChunkCore.apply(*x, wt), x, cot)
+    auto = torch.autograd.grad(chunk_core(*x, wt)[:3], x, cot)
+    for a, b in zip(hand, auto, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_is_the_recurrence_between_chunks(reverse) -> None:
+    g = torch.Generator().manual_seed(5)
+    loc = torch.randn(5, 1, 2, 3, 3, generator=g, dtype=torch.float64)
+    start = torch.randn(1, 2, 3, 3, generator=g, dtype=torch.float64)
+    f = torch.tensor([0.5, 2.0], dtype=torch.float64).reshape(2, 1, 1)
+    entering, last = scan(loc, f, start, reverse=reverse)
+    state = start
+    for c in (range(4, -1, -1) if reverse else range(5)):
+        torch.testing.assert_close(entering[c], state, rtol=0, atol=0)
+        state = loc[c] + f * state
+    torch.testing.assert_close(last, state, rtol=1e-15, atol=1e-15)
+
+
+def test_flop_count_by_hand() -> None:
+    """B=1, T=10, H=2, D=2, Dv=3, chunk 4: w=4, three chunks (the last padded), six blocks."""
+    got = chunk_flops(1, 10, 2, 2, 3, 4)
+    # 2·m·n·k per block, six blocks: Q Kᵀ is 4×2 by 2×4 → 2·4·4·2 = 64, ×6 = 384
+    assert got == {"Ã = Q Kᵀ": 384, "S_loc = Kᵀ K": 192, "Y = Ã K": 384, "Y += Q S": 192,
+                   "M_loc = Yᵀ V": 288, "P = Q Yᵀ": 384, "O = P V": 576, "O += Q M": 288,
+                   "scans": 60}
+    with_decay = chunk_flops(1, 10, 2, 2, 3, 4, normalize=True, decay=True)
+    assert with_decay["O = P V"] == 768 and with_decay["scans"] == 6 * 2 * (4 + 8)
+    assert with_decay["decay weights"] == 6 * (2 * 16 + 4 * (6 + 4))
+    back = chunk_flops(1, 10, 2, 2, 3, 4, backward=True)
+    assert len(back) == 16 and back["dP = dO Vᵀ"] == 576 and back["dK += K dS'"] == 192
+    assert sum(back.values()) == 2 * (576 * 2 + 288 * 4 + 384 * 6 + 192 * 3) // 2 + 60
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"t": 0}, ValueError, r"^t: expected a positive int, received 0$"),
+    ({"chunk": 2.0}, TypeError, r"^chunk: expected an int, received"),
+    ({"d": -1}, ValueError, r"^d: expected an int >= 0, received -1$"),
+    ({"decay": 1}, TypeError, r"^decay: expected a bool"),
+])
+def test_flop_count_checks_its_arguments(kwargs, error, message) -> None:
+    args = {"b": 1, "t": 8, "h": 1, "d": 2, "dv": 2, "chunk": 4} | kwargs
+    flags = {k: args.pop(k) for k in ("decay",) if k in args}
+    with pytest.raises(error, match=message):
+        chunk_flops(*args.values(), **flags)
