@@ -1,6 +1,9 @@
 """Suite ``dtn``: the chunked form and SDPA are paired; step cases share a baseline."""
 
+import pytest
+
 from prodint.bench import dtn_suite
+from prodint.bench.harness import Record
 
 
 def test_attention_cases_pair_chunk_with_sdpa() -> None:
@@ -17,3 +20,40 @@ def test_step_cases_share_the_first_position_as_baseline() -> None:
     assert [c.impl for c in cases] == ["pos=8", "pos=16"]
     assert {c.baseline for c in cases} == {"pos=8"}
     assert cases[1].forward().shape == (1, 4, 8, 64)
+
+
+def test_lengths_start_at_1k_and_include_2k() -> None:
+    names = [c.name for c in dtn_suite.cases(quick=True) if c.name.startswith("T=")]
+    assert names == ["T=1024"] * 2 + ["T=2048"] * 2 + ["T=4096"] * 2
+
+
+def test_sdpa_flops_by_hand() -> None:
+    # T = 3: six causal pairs; Q Kᵀ 6 dot products of length 2 (24 FLOPs), P V 6 rows of 3
+    # multiply-adds (36); backward three length-2 and two length-3 products per pair
+    assert dtn_suite.sdpa_flops(1, 3, 1, 2, 3) == 24 + 36
+    assert dtn_suite.sdpa_flops(1, 3, 1, 2, 3, backward=True) == 3 * 24 + 2 * 36
+    # the figure of causal SDPA at 16k (B=1, H=8, D=64): about 275 GFLOP forward
+    assert round(dtn_suite.sdpa_flops(1, 16384, 8, 64, 64) / 1e9) == 275
+    with pytest.raises(ValueError, match=r"^t: expected an int >= 0, received -1$"):
+        dtn_suite.sdpa_flops(1, -1, 1, 2, 3)
+
+
+def test_annotate_writes_flops_rates_and_fractions(monkeypatch) -> None:
+    monkeypatch.setattr(dtn_suite, "matmul_rate", lambda n=2048, device="cpu": 100e9)
+    params = {"T": 128, "B": 1, "H": 2, "D": 4, "chunk": 64, "device": "cpu"}
+    rows = [Record("dtn", "T=128", impl, params, 0.5, 2.0, None, "sdpa")
+            for impl in ("sdpa", "chunk")]
+    dtn_suite.annotate(rows)
+    sdpa, chunk = (r.extra for r in rows)
+    assert sdpa["flops_fwd"] == 2 * 128 * 129 * 8
+    assert sdpa["flops_fwd_bwd"] == 2 * 128 * 129 * (8 + 20)
+    # the chunked form: two chunks per head, eight products of 2·64·64·4 or 2·64·4·4 FLOPs
+    # (Ã, Y, P, PV: w² D; S_loc, QS, M_loc, QM: w D²) and the scans (2 · 32 additions)
+    per_block = 4 * 2 * 64 * 64 * 4 + 4 * 2 * 64 * 4 * 4
+    assert chunk["flops_fwd"] == 4 * per_block + 4 * 32
+    assert sum(chunk["flops_fwd_terms"].values()) == chunk["flops_fwd"]
+    for extra in (sdpa, chunk):
+        assert extra["gflops_fwd"] == round(extra["flops_fwd"] / 0.5e-3 / 1e9, 1)
+        assert extra["fraction_of_matmul_fwd_bwd"] == round(
+            extra["flops_fwd_bwd"] / 2e-3 / 100e9, 3)
+        assert extra["matmul_gflops"] == 100.0
