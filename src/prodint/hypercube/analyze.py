@@ -17,16 +17,19 @@ any ``[n, n, n]`` tensor), so the algebra is first reduced to a table
    its semilattice basis), and HyperCube analyses the group's table in that basis; or it
    proves there is none (not associative, no unit, not semisimple, the wrong count of real
    characters, non-commutative where every group of order ``n`` is abelian).
-3. With no group basis, the table of step 1, if any, is analysed: HyperCube's ``True`` stands
-   (``x − y mod p``: a group isotope, not a group), its ``False`` becomes ``False`` when step 2
-   proved that there is no group basis (then no basis is one of a group isotope either when
-   the algebra is associative; when it is not, the multiplicative basis found is taken as its
-   table: ``latin5``), else ``None``. Without a table, a proof of step 2 gives ``False`` for an
-   associative algebra, and the verdict is otherwise ``None``, "not applicable", with the
-   reason: a non-commutative algebra that passes every test (``R[S_3]`` in another basis) may
-   be a group algebra; a non-associative one (a :class:`~prodint.algebra.LearnedAlgebra` at
-   initialization, generically) is no group algebra, but another basis could make it the
-   table of a group isotope that is not a group.
+3. With no group basis found, the table of step 1 (one that is no group), if there is one, is
+   analysed, and HyperCube's ``True`` stands (``x − y mod p``: a group isotope, not a group).
+   Its ``False`` stands when step 2 proved that the algebra is no group algebra: for an
+   associative algebra no basis at all is then the table of a group isotope (a Latin table
+   would be a group); for a non-associative one (``latin5``) it is the verdict on the
+   multiplicative basis found, and other multiplicative bases are not searched for. When
+   step 2 is undecided, the verdict is ``None``.
+4. With no table at all, a proof of step 2 gives ``False`` for an associative algebra; the
+   verdict is otherwise ``None``, "not applicable", with the reason: a non-commutative
+   algebra that passes every test (``R[S_3]`` in another basis) may be a group algebra; a
+   non-associative one (a :class:`~prodint.algebra.LearnedAlgebra` at initialization,
+   generically) is no group algebra, but another basis could make it the table of a group
+   isotope that is not a group.
 
 So a group algebra in another basis never gets a confident ``False``: it gets ``True`` (a group
 basis found) or ``None``.
