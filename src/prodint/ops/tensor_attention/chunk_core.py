@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from prodint.ops.tensor_attention.blas import TORCH, Products, products_for, region
+
 
 class Weights(NamedTuple):
     """Decay weights of one chunk length, broadcasting over ``[N, B, H, w, ·]``."""
@@ -61,14 +63,15 @@ def _flat(x: Tensor) -> Tensor:
     return x.reshape(-1, x.shape[-2], x.shape[-1])
 
 
-def _bmm(x: Tensor, y: Tensor) -> Tensor:
-    """``x @ y`` over ``[N, B, H, ·, ·]`` as one ``bmm`` (transposed views are not copied)."""
-    return torch.bmm(_flat(x), _flat(y)).view(*x.shape[:-1], y.shape[-1])
+def _bmm(ops: Products, x: Tensor, y: Tensor) -> Tensor:
+    """``x @ y`` over ``[N, B, H, ·, ·]`` as one batched product (transposed views are not
+    copied)."""
+    return ops.mm(_flat(x), _flat(y)).view(*x.shape[:-1], y.shape[-1])
 
 
-def _addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
+def _addmm_(ops: Products, acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """``acc += x @ y`` in place over ``[N, B, H, ·, ·]``."""
-    _flat(acc).baddbmm_(_flat(x), _flat(y))
+    ops.addmm_(_flat(acc), _flat(x), _flat(y))
     return acc
 
 
@@ -122,7 +125,7 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
 
 
 def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
-               wt: Weights | None, inplace: bool = False
+               wt: Weights | None, inplace: bool = False, ops: Products = TORCH
                ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
     """The forward of the chunked core (see the module docstring).
 
@@ -133,18 +136,19 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
         wt: the decay weights (:func:`weights`), ``None`` for ``γ = 1``.
         inplace: weigh the ``[w, w]`` blocks and write the scanned states in place (not when
             autograd differentiates the decay).
+        ops: the batched products (:mod:`~prodint.ops.tensor_attention.blas`).
 
     Returns:
         ``(O [N, B, H, w, W], S_N, M_N, saved)`` with ``saved = (Ã, S_c, Y, P, M_c)``.
     """
-    a = _weigh(_bmm(q, k.mT), None if wt is None else wt.lag, inplace)
-    s_loc = _bmm(_scaled(k, None if wt is None else wt.end).mT, k)
+    a = _weigh(_bmm(ops, q, k.mT), None if wt is None else wt.lag, inplace)
+    s_loc = _bmm(ops, _scaled(k, None if wt is None else wt.end).mT, k)
     s_c, s_n = scan(s_loc, None if wt is None else wt.step, s0, inplace=inplace)
-    y = _addmm_(_bmm(a, k), _scaled(q, None if wt is None else wt.rise), s_c.mT)
-    x = _bmm(y.mT, _scaled(v, None if wt is None else wt.end2))
+    y = _addmm_(ops, _bmm(ops, a, k), _scaled(q, None if wt is None else wt.rise), s_c.mT)
+    x = _bmm(ops, y.mT, _scaled(v, None if wt is None else wt.end2))
     m_c, m_n = scan(x, None if wt is None else wt.step * wt.step, m0, inplace=inplace)
-    p = _weigh(_bmm(q, y.mT), None if wt is None else wt.lag2, inplace)
-    out = _addmm_(_bmm(p, v), _scaled(q, None if wt is None else wt.rise2), m_c)
+    p = _weigh(_bmm(ops, q, y.mT), None if wt is None else wt.lag2, inplace)
+    out = _addmm_(ops, _bmm(ops, p, v), _scaled(q, None if wt is None else wt.rise2), m_c)
     return out, s_n, m_n, (a, s_c, y, p, m_c)
 
 
@@ -166,8 +170,10 @@ class ChunkCore(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
                 m0: Tensor | None, wt: Weights | None) -> tuple[Tensor, Tensor, Tensor]:
-        out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, inplace=True)
-        ctx.wt = wt
+        ops = products_for(q)
+        with region(ops):
+            out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, inplace=True, ops=ops)
+        ctx.wt, ctx.ops = wt, ops
         ctx.starts = (s0 is not None, m0 is not None)
         ctx.save_for_backward(q, k, v, *saved)
         return out, s_n, m_n
@@ -175,27 +181,33 @@ class ChunkCore(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
                  ) -> tuple[Tensor | None, ...]:
+        with region(ctx.ops):
+            return ChunkCore._backward(ctx, d_out, d_sn, d_mn)
+
+    @staticmethod
+    def _backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
+                  ) -> tuple[Tensor | None, ...]:
         q, k, v, a, s_c, y, p, m_c = ctx.saved_tensors
+        ops: Products = ctx.ops
         wt: Weights | None = ctx.wt
-        f = None if wt is None else wt.step
+        lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
         d_out = d_out.contiguous()
-        dp = _weigh(_bmm(d_out, v.mT), None if wt is None else wt.lag2, True)
-        dm_end, dm0 = scan(_bmm(_scaled(q, None if wt is None else wt.rise2).mT, d_out),
+        dp = _weigh(_bmm(ops, d_out, v.mT), lag2, True)
+        dm_end, dm0 = scan(_bmm(ops, _scaled(q, rise2).mT, d_out),
                            None if f is None else f * f, d_mn, reverse=True)
-        if wt is None:
-            dv = _addmm_(_bmm(p.mT, d_out), y, dm_end)
+        if end2 is None:
+            dv = _addmm_(ops, _bmm(ops, p.mT, d_out), y, dm_end)
         else:  # the weight applies to the second term alone
-            dv = _bmm(p.mT, d_out).addcmul_(wt.end2, _bmm(y, dm_end))
-        dy = _addmm_(_bmm(dp.mT, q), _scaled(v, None if wt is None else wt.end2), dm_end.mT)
-        da = _weigh(_bmm(dy, k.mT), None if wt is None else wt.lag, True)
-        ds_end, ds0 = scan(_bmm(dy.mT, _scaled(q, None if wt is None else wt.rise)), f, d_sn,
-                           reverse=True)
-        dq = _addmm_(_bmm(dp, y), da, k)
-        if wt is None:
-            _addmm_(_addmm_(dq, dy, s_c), d_out, m_c.mT)
+            dv = _bmm(ops, p.mT, d_out).addcmul_(end2, _bmm(ops, y, dm_end))
+        dy = _addmm_(ops, _bmm(ops, dp.mT, q), _scaled(v, end2), dm_end.mT)
+        da = _weigh(_bmm(ops, dy, k.mT), lag, True)
+        ds_end, ds0 = scan(_bmm(ops, dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
+        dq = _addmm_(ops, _bmm(ops, dp, y), da, k)
+        if rise is None:
+            _addmm_(ops, _addmm_(ops, dq, dy, s_c), d_out, m_c.mT)
         else:
-            dq.addcmul_(wt.rise, _bmm(dy, s_c)).addcmul_(wt.rise2, _bmm(d_out, m_c.mT))
-        dk = _addmm_(_bmm(a.mT, dy), da.mT, q)
-        _addmm_(dk, _scaled(k, None if wt is None else wt.end), ds_end + ds_end.mT)
+            dq.addcmul_(rise, _bmm(ops, dy, s_c)).addcmul_(rise2, _bmm(ops, d_out, m_c.mT))
+        dk = _addmm_(ops, _bmm(ops, a.mT, dy), da.mT, q)
+        _addmm_(ops, dk, _scaled(k, end), ds_end + ds_end.mT)
         has_s0, has_m0 = ctx.starts
         return dq, dk, dv, ds0 if has_s0 else None, dm0 if has_m0 else None, None

@@ -1,0 +1,104 @@
+"""Batched matrix products of the chunked form, on torch or on parallel single-threaded BLAS.
+
+The chunked form multiplies thousands of ``64 × 64`` blocks per call. On the 2-core AMD EPYC
+this was developed on (busy with other work at the time), ``torch.bmm`` (MKL, two OpenMP
+threads) ran a stack of 2048 such products at 16 GFLOP/s, and numpy's BLAS (OpenBLAS in the
+PyPI wheels) called on half of the stack from each of two threads, with the BLAS itself
+limited to one thread (``threadpoolctl``), at 44 GFLOP/s in the same process (single-threaded,
+22 against 16), the arrangement of :mod:`prodint.hypercube.blas_step` too. :data:`BLAS` does
+that for CPU tensors of float32 and float64 outside autograd; :data:`TORCH` is
+``torch.bmm``/``baddbmm_`` (the CUDA path and the differentiable one). Both multiply
+``[P, m, k] @ [P, k, n]`` stacks, transposed views included, and agree up to rounding.
+
+Calls on :data:`BLAS` run inside :func:`region`, which holds a lock (the BLAS thread limit is
+process-wide) and the limit for the whole of one forward or backward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import torch
+from threadpoolctl import ThreadpoolController
+from torch import Tensor
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="prodint-attention")
+
+
+class _Product(Protocol):
+    def __call__(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+
+class _AddProduct(Protocol):
+    def __call__(self, acc: Tensor, x: Tensor, y: Tensor) -> Tensor: ...
+
+
+class Products(NamedTuple):
+    """``mm(x, y) = x @ y`` and ``addmm_(acc, x, y)``: ``acc += x @ y`` in place, on
+    ``[P, m, k]`` and ``[P, k, n]`` stacks."""
+
+    mm: _Product
+    addmm_: _AddProduct
+
+
+def _torch_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    return acc.baddbmm_(x, y)
+
+
+def _blas_mm(x: Tensor, y: Tensor) -> Tensor:
+    """``x @ y`` by ``numpy.matmul`` on one contiguous part of the stack per worker."""
+    out = torch.empty(x.shape[0], x.shape[1], y.shape[2], dtype=x.dtype)
+    xn, yn, on = x.detach().numpy(), y.detach().numpy(), out.numpy()
+    workers = min(torch.get_num_threads(), x.shape[0])
+    if workers <= 1:
+        np.matmul(xn, yn, out=on)
+        return out
+    cuts = [x.shape[0] * i // workers for i in range(workers + 1)]
+    jobs = [_pool(workers).submit(np.matmul, xn[a:b], yn[a:b], out=on[a:b])
+            for a, b in itertools.pairwise(cuts)]
+    for job in jobs:
+        job.result()
+    return out
+
+
+def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    return acc.add_(_blas_mm(x, y))
+
+
+TORCH = Products(torch.bmm, _torch_addmm_)
+BLAS = Products(_blas_mm, _blas_addmm_)
+
+
+def products_for(x: Tensor) -> Products:
+    """:data:`BLAS` for a CPU tensor of float32 or float64, else :data:`TORCH`."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return BLAS
+    return TORCH
+
+
+@contextlib.contextmanager
+def region(products: Products) -> Iterator[None]:
+    """The lock and the one-thread BLAS limit around calls on :data:`BLAS` (nothing for
+    :data:`TORCH`)."""
+    if products is not BLAS:
+        yield
+        return
+    with _LOCK, _controller().limit(limits=1, user_api="blas"):
+        yield
