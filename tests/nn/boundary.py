@@ -13,6 +13,7 @@ from prodint.algebra import quaternions
 from prodint.interaction import Signal
 from prodint.nn import DTN, DTNBlock, ProductLinear, SoftmaxLM, StackedLM, TensorAttention
 from prodint.nn.dtn import (
+    DTNBlockDecoder,
     TensorInteraction,
     tensor_attention_expression,
     tensor_interaction_expression,
@@ -78,6 +79,17 @@ def _stream(layer: Any) -> Any:
         y, _ = layer.prefill(a["x"])
         return y, *layer.step(a["x_t"], a["state"])
     return run
+
+
+def _decode(layer: Any) -> Any:
+    def run(a: dict[str, Any]) -> Any:
+        decoder = DTNBlockDecoder(layer, a["state"])
+        return decoder(a["x_t"]), decoder.state()
+    return run
+
+
+def _decode_arguments(layer: Any) -> Any:
+    return lambda: dict(x_t=_x(2, WIDTH, seed=2), state=layer.prefill(_x(2, 3, WIDTH, seed=3))[1])
 
 
 def _stream_arguments(layer: Any) -> Any:
@@ -177,6 +189,7 @@ NN = "prodint.nn"
 _TA = _layer(TensorAttention, decay=0.8, normalize=True)
 _TI = _layer(TensorInteraction, chunk_size=2)
 _BLOCK = _layer(DTNBlock, channel_mixer="tensor_interaction", local_conv=3)
+_DECODED = _layer(DTNBlock, normalize=True, decay=0.9, local_conv=2)
 _DTN = _model(DTN, local_conv=2, chunk_size=2)
 _SOFTMAX = _model(SoftmaxLM)
 
@@ -207,6 +220,8 @@ ENTRIES = [
                        normalize=True, decay=0.9, local_conv=2, chunk_size=2, output_norm=False,
                        **_placement(), x=_x(2, 5, WIDTH), mode="naive")),
     _entry((f"{NN}.DTNBlock",), _stream(_BLOCK), _stream_arguments(_BLOCK)),
+    _entry((f"{NN}.dtn.DTNBlockDecoder",), _decode(_BLOCK), _decode_arguments(_BLOCK)),
+    _entry((f"{NN}.dtn.DTNBlockDecoder",), _decode(_DECODED), _decode_arguments(_DECODED)),
     _entry((f"{NN}.DTN",), _lm_forward(DTN, mode=True),
           lambda: dict(_lm_arguments(DTN, channel_mixer="mlp", normalize=True, decay=0.9,
                                      local_conv=2, chunk_size=2)(), mode="chunk")),

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from prodint.checks import (
     check_float,
+    check_instance,
     check_int,
     check_layer_options,
     check_memory,
@@ -53,7 +54,7 @@ from prodint.nn.dtn.checks import check_positive
 from prodint.nn.dtn.parts import LayerNorm, TokenEmbedding
 from prodint.nn.lm_init import init_language_model_
 
-__all__ = ["StackedLM", "on_stream"]
+__all__ = ["StackedLM", "StackedLMDecoder", "on_stream"]
 
 STREAM = "m"  #: the channel axis of the residual stream ``h[t, m]``
 
@@ -291,13 +292,92 @@ class StackedLM(CompositeLayer):
                             f"{type(generator).__name__}")
         logits, state = self.prefill(prompt)
         logits = logits[:, -1]
+        decode = StackedLMDecoder(self, state)
         out = [prompt]
-        for _ in range(steps):
+        for i in range(steps):
             if temperature == 0.0:
                 token = logits.argmax(-1, keepdim=True)
             else:
                 probs = torch.softmax(logits.double() / temperature, -1)
                 token = torch.multinomial(probs, 1, generator=generator)
             out.append(token.to(prompt.dtype))
-            logits, state = self.step(out[-1][:, 0], state)
+            if i + 1 < steps:  # the logits after the last token are never read
+                logits = decode.advance(out[-1][:, 0])
         return torch.cat(out, 1)
+
+
+class StackedLMDecoder:
+    """Token-by-token decoding of a :class:`StackedLM` from a state, checked once.
+
+    Each block with a ``decoder(state)`` method in float32 or float64 (the DTN block's
+    :class:`~prodint.nn.dtn.decode.DTNBlockDecoder`) decodes through it; any other block
+    through its checked ``step``. The embedding, final norm and tied head are torch's
+    kernels, so a token costs the blocks' calls and three more. :meth:`StackedLM.generate`
+    decodes with one.
+
+    Args:
+        model: the language model.
+        state: its per-block states (from :meth:`StackedLM.prefill` or :meth:`StackedLM.step`);
+            copied by the blocks' decoders, never changed.
+
+    Raises:
+        TypeError: ``model`` not a ``StackedLM``, ``state`` not a list of block states (as
+            the blocks' decoders refuse them).
+        ValueError: a state of another length than the blocks, or whose fields do not fit.
+    """
+
+    @torch.no_grad()
+    def __init__(self, model: StackedLM, state: list) -> None:
+        check_instance(model, "model", StackedLM)
+        check_instance(state, "state", (list, tuple))
+        if len(state) != len(model.blocks):
+            raise ValueError(f"state: expected {len(model.blocks)} block states, received "
+                             f"{len(state)}")
+        self._model = model
+        self._blocks: list[Callable[[Tensor], Tensor]] = []
+        for block, s in zip(model.blocks, state, strict=True):
+            fast = getattr(block, "decoder", None)
+            if callable(fast) and model.embed.weight.dtype in (torch.float32, torch.float64):
+                self._blocks.append(fast(s))
+            else:
+                self._blocks.append(_Stepper(block, s))
+
+    def __call__(self, token: Tensor) -> Tensor:
+        """``[B]`` token ids → ``[B, vocab]`` logits of the next token.
+
+        Raises:
+            TypeError: ``token`` not an int32/int64 tensor ``[B]``.
+            ValueError: ids out of range, another batch than the state's.
+        """
+        return self.advance(self._model._check(token, 1))
+
+    @torch.no_grad()
+    def advance(self, token: Tensor) -> Tensor:
+        """:meth:`__call__` for ids known to be in range (``generate`` draws them); a wrong
+        shape is still refused by the blocks."""
+        model = self._model
+        h = F.embedding(token, model.embed.weight)
+        for block in self._blocks:
+            h = block(h)
+        norm = model.norm.params
+        h = F.layer_norm(h, (model.width,), norm["weight"], norm["bias"], model.norm.EPS)
+        return torch.mm(h, model.embed.weight.T)
+
+    def state(self) -> list:
+        """The per-block states after the tokens so far, from which :meth:`StackedLM.step`
+        and a new decoder continue."""
+        return [block.state() for block in self._blocks]  # type: ignore[attr-defined]
+
+
+class _Stepper:
+    """A block's checked ``step`` with its state carried: the decoder of a block without one."""
+
+    def __init__(self, block: nn.Module, state: object) -> None:
+        self._block, self._state = block, state
+
+    def __call__(self, h: Tensor) -> Tensor:
+        h, self._state = self._block.step(h, self._state)
+        return h
+
+    def state(self) -> object:
+        return self._state

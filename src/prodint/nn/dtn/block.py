@@ -30,6 +30,7 @@ from prodint.nn.dtn.checks import (
     check_block_sizes,
     check_state_batch,
 )
+from prodint.nn.dtn.decode import DTNBlockDecoder
 from prodint.nn.dtn.heads import TokenLayer
 from prodint.nn.dtn.interaction import TensorInteraction
 from prodint.nn.dtn.parts import MLP, LayerNorm, ShortConv
@@ -167,3 +168,12 @@ class DTNBlock(CompositeLayer, TokenLayer):
         else:
             m = self.mixer(self.norm2(z))
         return z + m, DTNBlockState(attention, mixer, conv)
+
+    def decoder(self, state: DTNBlockState) -> DTNBlockDecoder:
+        """A :class:`~prodint.nn.dtn.decode.DTNBlockDecoder` continuing from ``state``: the
+        same tokens as :meth:`step`, the state checked once instead of on every token.
+
+        Raises:
+            TypeError, ValueError: as :class:`~prodint.nn.dtn.decode.DTNBlockDecoder`.
+        """
+        return DTNBlockDecoder(self, state)

@@ -1,0 +1,184 @@
+"""Fast token-by-token decoding of a DTN block: the state validated once, plain torch after.
+
+:meth:`DTNBlock.step <prodint.nn.dtn.block.DTNBlock.step>` checks its arguments and the
+whole state on every token and runs the layers' general paths; a decoder does the same
+computation, ``y = z + mix(LN₂ z)`` with ``z = x + TA(conv(LN₁ x))``, from a state it has
+checked and copied once, in about twenty torch calls per token:
+
+- the short convolution reads a ring buffer of its last ``kernel`` inputs, the taps rotated
+  to the slot of the newest one (the identity folded into the current tap);
+- ``q, k, v`` come from one product with the fused ``[width, H·3D]`` projection
+  (``[Wq_h, Wk_h, Wv_h]`` side by side for each head ``h``), whose columns split into the
+  three heads' rows without a copy;
+- the tensor attention is a :class:`~prodint.ops.tensor_attention.step.TensorAttentionStep`
+  (the state ``(S, M = S C − G)`` updated in place, four small products);
+- the RMS norm, ``Wo`` with the residual (one ``addmm``), the second norm and the MLP are
+  torch's kernels; a tensor-interaction mixer streams through its own checked ``step``.
+
+The decoder reads the parameters when it is built (the fused projection is a copy): build a
+new one after changing them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from prodint.checks import check_instance
+from prodint.nn.dtn.attention import RMS_EPS
+from prodint.nn.dtn.checks import HALF
+from prodint.nn.dtn.parts import MLP
+from prodint.ops.tensor_attention.step import TensorAttentionStep
+
+if TYPE_CHECKING:
+    from prodint.nn.dtn.block import DTNBlock, DTNBlockState
+
+__all__ = ["DTNBlockDecoder"]
+
+
+class DTNBlockDecoder:
+    """One token ``x_t [B, width] → y_t [B, width]`` of a :class:`~prodint.nn.dtn.block.
+    DTNBlock` after ``state`` (module doc); equals the block's ``step`` token by token.
+
+    Args:
+        block: the block, with float32 or float64 parameters.
+        state: its :class:`~prodint.nn.dtn.block.DTNBlockState` (from ``prefill`` or
+            ``step``); copied, never changed.
+
+    Raises:
+        TypeError: ``block`` not a ``DTNBlock`` or with half-precision parameters (stream
+            those with ``step``), ``state`` not a ``DTNBlockState`` or with fields of the
+            wrong kind.
+        ValueError: state fields whose shapes, batch or device do not fit the block.
+    """
+
+    @torch.no_grad()
+    def __init__(self, block: DTNBlock, state: DTNBlockState) -> None:
+        from prodint.nn.dtn.block import DTNBlock, DTNBlockState
+
+        check_instance(block, "block", DTNBlock)
+        check_instance(state, "state", DTNBlockState)
+        att = block.attention
+        dtype = att.params["Wq"].dtype
+        if dtype in HALF:
+            raise TypeError(f"block: expected float32 or float64 parameters, received {dtype} "
+                            f"(stream half precision with step)")
+        self.width, heads, d = block.width, att.heads, att.head_dim
+        s = state.attention.S if isinstance(state.attention, tuple) else None
+        if isinstance(s, Tensor) and s.dtype != dtype:
+            raise TypeError(f"state.attention.S: expected dtype {dtype} (that of the "
+                            f"parameters), received {s.dtype}")
+        self._step = TensorAttentionStep(state.attention, normalize=att.normalize,
+                                         decay=att.decay, eps=att.eps)
+        self.batch = self._step.batch
+        if self._step.heads != heads or self._step.dim != d or self._step.value_dim != d:
+            raise ValueError(f"state.attention: expected the state of {heads} heads of "
+                             f"{d} channels, received S of shape "
+                             f"{tuple(state.attention.S.shape)}")
+        self._block, self._heads, self._d = block, heads, d
+        self._norms = [(n.params["weight"].detach(), n.params["bias"].detach(), n.EPS)
+                       for n in (block.norm1, block.norm2)]
+        # one product writes q | k | v (| the normaliser's 1) of every head into the rows
+        rows = self._step.rows
+        extra = rows.shape[-1] - 3 * d
+        wq, wk, wv = (att.params[n].detach().view(self.width, heads, d)
+                      for n in ("Wq", "Wk", "Wv"))
+        pad = wq.new_zeros(self.width, heads, extra)
+        self._wqkv = torch.cat([wq, wk, wv, pad], -1).reshape(self.width, -1)
+        self._bias = None
+        if extra:  # addmm's bias puts the ones back after every product
+            bias = wq.new_zeros(heads, 3 * d + extra)
+            bias[:, 3 * d:] = 1.0
+            self._bias = bias.reshape(-1)
+        self._rows = rows.view(self.batch, -1)
+        self._wo, self._rms = att.params["Wo"].detach(), att.output_norm
+        self._rms_eps = wq.new_tensor(RMS_EPS)
+        self._mixer_state = state.mixer
+        self._mlp = None
+        if isinstance(block.mixer, MLP):  # else the tensor interaction's own step
+            p = block.mixer.params
+            self._mlp = (p["Wi"].detach().T.contiguous(), p["bi"].detach(),
+                         p["Wo"].detach().T.contiguous(), p["bo"].detach())
+        self._init_conv(block, state.conv)
+
+    def _init_conv(self, block: DTNBlock, conv: object) -> None:
+        self._kernel = 0 if block.local is None else block.local.kernel
+        if not self._kernel:
+            return
+        k, like = self._kernel, self._wqkv
+        shape = (self.batch, k - 1, self.width)
+        check_instance(conv, "state.conv", Tensor)
+        assert isinstance(conv, Tensor)
+        if tuple(conv.shape) != shape or conv.dtype != like.dtype or conv.device != like.device:
+            raise ValueError(f"state.conv: expected a {like.dtype} tensor [B, kernel − 1, "
+                             f"width] = {list(shape)} on {like.device}, received "
+                             f"{conv.dtype} {tuple(conv.shape)} on {conv.device}")
+        self._buffer = like.new_zeros(k, self.batch, self.width)
+        self._buffer[:k - 1] = conv.transpose(0, 1)
+        self._slots = list(self._buffer.unbind(0))
+        self._next = k - 1  # the slot of the next input; the others hold the last k − 1
+        w = block.local.params["weight"].detach()  # type: ignore[union-attr]  # [width, k]
+        # taps[r][s] multiplies slot s when the newest input is in slot r: w[:, (r − s) % k]
+        lag = (torch.arange(k)[:, None] - torch.arange(k)[None, :]) % k  # [r, s]
+        taps = w.T[lag].unsqueeze(2).clone()  # [r, s, 1, width]
+        taps[torch.arange(k), torch.arange(k)] += 1.0  # y = u + Σ_j w[:, j] ⊙ u_{t−j}
+        self._taps = list(taps.unbind(0))
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """``x_t [B, width]`` (the parameters' dtype and device) → ``y_t [B, width]``, read
+        as data (no gradient flows).
+
+        Raises:
+            TypeError: ``x`` not a tensor or of another dtype.
+            ValueError: ``x`` of another shape or device.
+        """
+        like = self._wqkv
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x_t: expected a tensor, received {type(x).__name__}")
+        if x.dtype != like.dtype:
+            raise TypeError(f"x_t: expected dtype {like.dtype} (that of the parameters), "
+                            f"received {x.dtype}")
+        if x.shape != (self.batch, self.width) or x.device != like.device:
+            raise ValueError(f"x_t: expected a tensor [B, width] = {[self.batch, self.width]} "
+                             f"on {like.device} (B of the state), received "
+                             f"{tuple(x.shape)} on {x.device}")
+        x = x.detach()
+        (w1, b1, e1), (w2, b2, e2) = self._norms
+        u = F.layer_norm(x, (self.width,), w1, b1, e1)
+        if self._kernel:
+            r = self._next
+            self._slots[r].copy_(u)
+            self._next = (r + 1) % self._kernel
+            u = (self._buffer * self._taps[r]).sum(0)
+        if self._bias is None:
+            torch.mm(u, self._wqkv, out=self._rows)
+        else:
+            torch.addmm(self._bias, u, self._wqkv, out=self._rows)
+        o = self._step.advance()
+        if self._rms:  # o / sqrt(mean(o²) + eps), with mean(o²) = ‖o‖² / d
+            size = torch.linalg.vector_norm(o, dim=-1, keepdim=True)
+            o = o * torch.addcmul(self._rms_eps, size, size, value=1.0 / self._d).rsqrt_()
+        z = torch.addmm(x, o.view(self.batch, self.width), self._wo)
+        n = F.layer_norm(z, (self.width,), w2, b2, e2)
+        if self._mlp is not None:
+            wi, bi, wo, bo = self._mlp
+            return torch.addmm(bo, F.gelu(torch.addmm(bi, n, wi)), wo).add_(z)
+        with torch.no_grad():
+            m, self._mixer_state = self._block.mixer.step(n, self._mixer_state)
+        return z + m
+
+    def state(self) -> DTNBlockState:
+        """The block's state after the tokens so far (fresh tensors), from which ``step`` and
+        a new decoder continue exactly (the attention's in the form ``C = 0, G = −(S C −
+        G)``, :mod:`prodint.ops.tensor_attention.step`)."""
+        from prodint.nn.dtn.block import DTNBlockState
+
+        conv = None
+        if self._kernel:
+            k = self._kernel
+            order = [(self._next + i) % k for i in range(1, k)]
+            conv = self._buffer[order].transpose(0, 1).contiguous()
+        return DTNBlockState(self._step.state(), self._mixer_state, conv)

@@ -1,0 +1,174 @@
+"""Single-token causal tensor attention on a preallocated state, updated in place.
+
+The streaming recurrence of :mod:`prodint.ops.tensor_attention.common` carries
+``(S, C, G)``; its output only ever needs ``M_t = S_t C_t − G_t``, which obeys a recurrence
+of its own (``C_{t−1}`` cancels)::
+
+    S_t = γ S_{t−1} + k_t k_tᵀ
+    M_t = γ² M_{t−1} + (S_t q_t) v_tᵀ
+    o_t = q_tᵀ M_t
+
+since ``S_t C_t = γ² S_{t−1} C_{t−1} + γ k_t k_tᵀ C_{t−1} + S_t q_t v_tᵀ`` and
+``G_t = γ² G_{t−1} + γ k_t k_tᵀ C_{t−1}``. A step is then four small batched products on
+``[B·H, ·, ·]`` (``S += k kᵀ``, ``u = S q``, ``M += u vᵀ``, ``o = qᵀ M``), whatever the
+position, and exact: the same sums as the ``(S, C, G)`` form in another order. With
+``normalize`` the value carries a column of ones, so that ``M``'s last column is
+``S m − h`` and ``o``'s last entry the normaliser ``n_t``, guarded as in the other forms.
+
+Converting: ``M = S C − G`` (and ``S m − h``) from a
+:class:`~prodint.ops.tensor_attention.TensorAttentionState`; back, ``C = 0, G = −M``
+(``m = 0, h = −(S m − h)``) is a state of that type that continues exactly, since every
+later step only reads ``S`` and ``S C − G``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from prodint.checks import check_bool, check_instance, check_tensor
+from prodint.interaction.normalize import signed_guard
+from prodint.ops import checks
+from prodint.ops.tensor_attention.common import TensorAttentionState, check_decay
+
+__all__ = ["TensorAttentionStep"]
+
+
+class TensorAttentionStep:
+    """Causal tensor attention one token at a time on its own copy of a state (module doc).
+
+    Args:
+        state: the state to continue from (:class:`~prodint.ops.tensor_attention.
+            TensorAttentionState`, ``S [B, H, D, D]``, ``C, G [B, H, D, Dv]``, with ``m, h
+            [B, H, D]`` when ``normalize``), float32 or float64; zeros for an empty past.
+            It is copied, never changed.
+        normalize, decay, eps: as :func:`~prodint.ops.tensor_attention.tensor_attention`
+            (``decay`` ``None``, a number or a ``[H]`` tensor in ``(0, 1]``).
+
+    Raises:
+        TypeError: ``state`` not a ``TensorAttentionState`` of floating tensors of one dtype,
+            ``normalize`` not a bool, ``decay`` or ``eps`` of the wrong kind.
+        ValueError: fields of inconsistent shapes or devices, ``m``/``h`` missing with
+            ``normalize``, ``decay`` outside ``(0, 1]``, ``eps`` out of range.
+
+    Calling it with ``q, k [B, H, D]`` and ``v [B, H, Dv]`` (the dtype and device of the
+    state) advances the state by one token and returns ``o [B, H, Dv]``; only shapes, dtypes
+    and devices are checked per call. :meth:`state` gives the public state back.
+    """
+
+    def __init__(self, state: TensorAttentionState, *, normalize: bool = False,
+                 decay: float | Tensor | None = None, eps: float = 1e-6) -> None:
+        check_instance(state, "state", TensorAttentionState)
+        check_bool(normalize, "normalize")
+        s = check_tensor(state.S, "state.S", rank=4, layout="[B, H, D, D]",
+                         dtypes=checks.DTYPES)
+        c = check_tensor(state.C, "state.C", rank=4, layout="[B, H, D, Dv]",
+                         dtypes=checks.DTYPES)
+        b, h, d, dv = c.shape
+        fields = {"S": ("[B, H, D, D]", (b, h, d, d)), "C": ("[B, H, D, Dv]", (b, h, d, dv)),
+                  "G": ("[B, H, D, Dv]", (b, h, d, dv))}
+        if normalize:
+            fields |= {"m": ("[B, H, D]", (b, h, d)), "h": ("[B, H, D]", (b, h, d))}
+        checks.check_state(state, TensorAttentionState, "state", fields, s, "state.C")
+        check_decay(decay, True, h, s)
+        self.eps = checks.check_eps(eps, s.dtype)
+        self.normalize, self.batch, self.heads, self.dim, self.value_dim = \
+            normalize, b, h, d, dv
+        with torch.no_grad():
+            m = s @ c - state.G
+            if normalize:
+                assert state.m is not None and state.h is not None
+                m = torch.cat([m, (s @ state.m.unsqueeze(-1)) - state.h.unsqueeze(-1)], -1)
+            # S is kept transposed, so that u = S q is the row qᵀ Sᵀ (bmm's fast row form)
+            self._st = s.mT.clone(memory_format=torch.contiguous_format)
+            self._m = m.contiguous()
+        self._gamma = self._gamma2 = None
+        if decay is not None:
+            g = torch.as_tensor(decay, dtype=s.dtype, device=s.device).expand(h)
+            self._gamma, self._gamma2 = g.reshape(1, h, 1, 1), (g * g).reshape(1, h, 1, 1)
+        width = self._m.shape[-1]
+        # the input rows q | k | v (| 1: the normaliser's column of ones), written per token
+        self._rows = s.new_ones(b, h, 2 * d + width)
+        bh = b * h
+        flat = self._rows.view(bh, 2 * d + width)
+        self._q, self._kc = flat[:, None, :d], flat[:, d:2 * d, None]
+        self._kr, self._v = flat[:, None, d:2 * d], flat[:, None, 2 * d:]
+        self._st3, self._m3 = self._st.view(bh, d, d), self._m.view(bh, d, width)
+        self._shapes = {"q": (b, h, d), "k": (b, h, d), "v": (b, h, dv)}
+
+    @property
+    def M(self) -> Tensor:
+        """``S C − G`` (with the normaliser's ``S m − h`` as a last column when
+        ``normalize``), ``[B, H, D, Dv(+1)]``; a view of the live state."""
+        return self._m
+
+    @property
+    def rows(self) -> Tensor:
+        """The input buffer ``[B, H, 2D + Dv]`` that :meth:`advance` reads: ``q`` in the
+        first ``D`` columns, ``k`` in the next ``D``, ``v`` in the next ``Dv`` (with
+        ``normalize`` one more column, of ones, which must stay ones). A caller that
+        produces the rows itself writes them here, e.g. as the ``out=`` of a product."""
+        return self._rows
+
+    def _check(self, **rows: object) -> None:
+        like = self._m
+        for name, x in rows.items():
+            if not isinstance(x, Tensor):
+                raise TypeError(f"{name}: expected a tensor, received {type(x).__name__}")
+            if x.shape != self._shapes[name]:
+                layout = "[B, H, Dv]" if name == "v" else "[B, H, D]"
+                raise ValueError(f"{name}: expected shape {layout} = "
+                                 f"{list(self._shapes[name])} (that of the state), received "
+                                 f"{tuple(x.shape)}")
+            if x.dtype != like.dtype:
+                raise TypeError(f"{name}: expected dtype {like.dtype} (that of the state), "
+                                f"received {x.dtype}")
+            if x.device != like.device:
+                raise ValueError(f"{name}: expected a tensor on {like.device} (that of the "
+                                 f"state), received one on {x.device}")
+
+    @torch.no_grad()
+    def __call__(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Advance by one token: ``q, k [B, H, D]``, ``v [B, H, Dv]`` → ``o [B, H, Dv]``
+        (written into :attr:`rows`, then :meth:`advance`).
+
+        Raises:
+            TypeError: a row that is not a tensor or not of the state's dtype.
+            ValueError: a row of another shape or device than the state's.
+        """
+        self._check(q=q, k=k, v=v)
+        d, dv = self.dim, self.value_dim
+        rows = self._rows
+        rows[..., :d].copy_(q)
+        rows[..., d:2 * d].copy_(k)
+        rows[..., 2 * d:2 * d + dv].copy_(v)
+        return self.advance()
+
+    def advance(self) -> Tensor:
+        """Advance by the token whose rows are in :attr:`rows`; returns ``o [B, H, Dv]``
+        (a fresh tensor). It takes no argument, so there is nothing to check; gradients do
+        not flow through the state (run it on data, as ``generate`` does)."""
+        if self._gamma is not None:
+            self._st.mul_(self._gamma)
+            self._m.mul_(self._gamma2)
+        q = self._q
+        self._st3.addcmul_(self._kc, self._kr)
+        u = torch.bmm(q, self._st3)  # (S_t q_t)ᵀ, [B·H, 1, D]
+        self._m3.addcmul_(u.view(-1, self.dim, 1), self._v)
+        o = torch.bmm(q, self._m3).view(self.batch, self.heads, -1)
+        if self.normalize:
+            dv = self.value_dim
+            return o[..., :dv] / signed_guard(o[..., dv:], self.eps)
+        return o
+
+    def state(self) -> TensorAttentionState:
+        """The public state after the tokens so far, as fresh tensors: ``S``, ``C = 0``,
+        ``G = −M`` (and ``m = 0``, ``h`` the negated normaliser column); from it the other
+        forms continue exactly (module doc)."""
+        dv = self.value_dim
+        s = self._st.mT.clone(memory_format=torch.contiguous_format)
+        g = -self._m[..., :dv]
+        if not self.normalize:
+            return TensorAttentionState(s, torch.zeros_like(g), g)
+        h = -self._m[..., dv]
+        return TensorAttentionState(s, torch.zeros_like(g), g, torch.zeros_like(h), h)

@@ -1,0 +1,162 @@
+"""The decoders (DTNBlockDecoder, StackedLMDecoder) against the checked step they replace:
+outputs and states equal in float64 over many tokens for every option of the block, close in
+float32; generate gives the tokens of a prefill-and-step loop written here; bad arguments are
+refused by name."""
+
+import pytest
+import torch
+
+from prodint.nn.dtn import DTN, DTNBlock, DTNBlockDecoder, DTNBlockState
+from prodint.nn.softmax_lm import SoftmaxLM
+from prodint.nn.stacked_lm import StackedLM, StackedLMDecoder
+
+WIDTH, HEADS, VOCAB, B = 8, 2, 13, 3
+OPTIONS = {
+    "default": dict(),
+    "normalize+decay": dict(normalize=True, decay=0.9),
+    "decay, no conv": dict(decay=0.7, local_conv=0),
+    "kernel 1": dict(local_conv=1),
+    "no output norm": dict(output_norm=False, local_conv=3),
+    "tensor interaction": dict(channel_mixer="tensor_interaction", normalize=True),
+}
+
+
+def _g(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _assert_states_equal(a: DTNBlockState, b: DTNBlockState, **tol) -> None:
+    """Equal block states: ``S``, the combination ``S C − G`` a step reads (and its
+    normaliser), the convolution's inputs and the mixer's state."""
+    sa, sb = a.attention, b.attention
+    torch.testing.assert_close(sa.S, sb.S, **tol)
+    torch.testing.assert_close(sa.S @ sa.C - sa.G, sb.S @ sb.C - sb.G, **tol)
+    if sb.m is not None:
+        torch.testing.assert_close(sa.S @ sa.m[..., None] - sa.h[..., None],
+                                   sb.S @ sb.m[..., None] - sb.h[..., None], **tol)
+    if b.conv is not None:
+        torch.testing.assert_close(a.conv, b.conv, **tol)
+    if b.mixer is not None:
+        for x, y in zip(a.mixer, b.mixer, strict=True):
+            torch.testing.assert_close(x, y, **tol)
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_block_decoder_equals_the_step(name: str) -> None:
+    block = DTNBlock(WIDTH, HEADS, dtype=torch.float64, generator=_g(0), **OPTIONS[name])
+    x = torch.randn(B, 60, WIDTH, generator=_g(1), dtype=torch.float64)
+    _, state = block.prefill(x[:, :6])
+    decoder = block.decoder(state)
+    tol = dict(rtol=1e-10, atol=1e-10)
+    for t in range(6, 60):
+        expected, state = block.step(x[:, t], state)
+        torch.testing.assert_close(decoder(x[:, t]), expected, **tol, msg=f"token {t}")
+    _assert_states_equal(decoder.state(), state, **tol)
+    # the decoder's state continues in step as the step's own does
+    torch.testing.assert_close(block.step(x[:, 0], decoder.state())[0],
+                               block.step(x[:, 0], state)[0], **tol)
+
+
+def test_block_decoder_in_float32_and_from_its_own_state() -> None:
+    block = DTNBlock(WIDTH, HEADS, normalize=True, decay=0.95, generator=_g(2))
+    x = torch.randn(B, 40, WIDTH, generator=_g(3))
+    _, state = block.prefill(x[:, :4])
+    decoder = block.decoder(state)
+    full = block(x)
+    out = [decoder(x[:, t]) for t in range(4, 20)]
+    again = DTNBlockDecoder(block, decoder.state())  # a new decoder from the exported state
+    out += [again(x[:, t]) for t in range(20, 40)]
+    torch.testing.assert_close(torch.stack(out, 1), full[:, 4:], rtol=1e-4, atol=1e-4)
+
+
+def _model(**options) -> DTN:
+    return DTN(VOCAB, WIDTH, 2, HEADS, dtype=torch.float64, generator=_g(4), **options)
+
+
+@pytest.mark.parametrize("name", ["default", "normalize+decay", "tensor interaction"])
+def test_model_decoder_equals_the_step(name: str) -> None:
+    model = _model(**OPTIONS[name])
+    tokens = torch.randint(0, VOCAB, (B, 50), generator=_g(5))
+    _, state = model.prefill(tokens[:, :5])
+    decoder = StackedLMDecoder(model, state)
+    for t in range(5, 50):
+        expected, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(decoder(tokens[:, t]), expected, rtol=1e-10, atol=1e-10)
+    for mine, theirs in zip(decoder.state(), state, strict=True):
+        _assert_states_equal(mine, theirs, rtol=1e-10, atol=1e-10)
+
+
+def _generate_by_step(model: StackedLM, prompt: torch.Tensor, steps: int,
+                      temperature: float, generator: torch.Generator) -> torch.Tensor:
+    """generate as a prefill and a loop of checked steps, sampling as documented."""
+    with torch.no_grad():
+        logits, state = model.prefill(prompt)
+        logits, out = logits[:, -1], [prompt]
+        for _ in range(steps):
+            if temperature == 0.0:
+                token = logits.argmax(-1, keepdim=True)
+            else:
+                probs = torch.softmax(logits.double() / temperature, -1)
+                token = torch.multinomial(probs, 1, generator=generator)
+            out.append(token)
+            logits, state = model.step(token[:, 0], state)
+    return torch.cat(out, 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+@pytest.mark.parametrize("kind", ["dtn", "dtn normalize+decay", "softmax"])
+def test_generate_gives_the_tokens_of_the_step_loop(kind: str, temperature: float,
+                                                    dtype) -> None:
+    if kind == "softmax":
+        model: StackedLM = SoftmaxLM(VOCAB, WIDTH, 2, HEADS, dtype=dtype, generator=_g(6))
+    else:
+        options = OPTIONS["normalize+decay"] if "normalize" in kind else {}
+        model = DTN(VOCAB, WIDTH, 2, HEADS, dtype=dtype, generator=_g(6), **options)
+    with torch.no_grad():  # a visible embedding, so that the logits are far from uniform
+        model.embed.weight.normal_(generator=_g(7))
+    prompt = torch.randint(0, VOCAB, (B, 4), generator=_g(8))
+    fast = model.generate(prompt, 40, temperature=temperature, generator=_g(9))
+    slow = _generate_by_step(model, prompt, 40, temperature, _g(9))
+    assert fast.shape == (B, 44) and torch.equal(fast, slow)
+
+
+def test_half_precision_generates_through_the_step() -> None:
+    model = DTN(VOCAB, WIDTH, 1, HEADS, dtype=torch.bfloat16, generator=_g(10))
+    prompt = torch.randint(0, VOCAB, (2, 3), generator=_g(11))
+    _, state = model.prefill(prompt)
+    with pytest.raises(TypeError, match="block: expected float32 or float64"):
+        model.blocks[0].decoder(state[0])
+    out = model.generate(prompt, 5, temperature=0.0)
+    assert torch.equal(out, _generate_by_step(model, prompt, 5, 0.0, _g(0)))
+
+
+def test_bad_arguments_are_refused_by_name() -> None:
+    model = _model()
+    tokens = torch.randint(0, VOCAB, (B, 5), generator=_g(12))
+    _, state = model.prefill(tokens)
+    block = model.blocks[0]
+    with pytest.raises(TypeError, match="state: expected"):
+        block.decoder(tuple(state[0]))
+    with pytest.raises(TypeError, match="block: expected"):
+        DTNBlockDecoder(model, state[0])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"state\.conv"):
+        block.decoder(state[0]._replace(conv=state[0].conv[:, :1]))
+    decoder = block.decoder(state[0])
+    with pytest.raises(ValueError, match=r"x_t: expected a tensor \[B, width\]"):
+        decoder(torch.zeros(B + 1, WIDTH, dtype=torch.float64))
+    with pytest.raises(TypeError, match="x_t: expected dtype"):
+        decoder(torch.zeros(B, WIDTH))
+    with pytest.raises(TypeError, match="x_t: expected a tensor"):
+        decoder([0.0] * WIDTH)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="state: expected 2 block states"):
+        StackedLMDecoder(model, state[:1])
+    with pytest.raises(TypeError, match="model: expected"):
+        StackedLMDecoder(block, state)  # type: ignore[arg-type]
+    lm = StackedLMDecoder(model, state)
+    with pytest.raises(ValueError, match=r"token: expected ids in \[0, vocab=13\)"):
+        lm(torch.full((B,), VOCAB))
+    with pytest.raises(TypeError, match="token: expected"):
+        lm(torch.zeros(B))
+    with pytest.raises(ValueError, match="x_t"):  # another batch than the state's
+        lm(torch.zeros(B + 1, dtype=torch.long))
