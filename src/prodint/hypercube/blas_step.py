@@ -1,4 +1,4 @@
-"""The observed-pair step on the CPU: chunks of pairs on parallel single-threaded BLAS.
+"""The observed-pair step on the CPU: parts of pairs on parallel single-threaded BLAS.
 
 The mathematics is that of :func:`prodint.hypercube.model.loss_and_grad` (see
 :mod:`prodint.hypercube.model`): ``P_p = A_{a_p} B_{b_p}``, ``T[p, c] = ⟨P_p, C_cᵀ⟩ / n``,
@@ -6,30 +6,32 @@ The mathematics is that of :func:`prodint.hypercube.model.loss_and_grad` (see
 ``∂A_a = Σ_{p: a_p = a} ∂P_p B_{b_p}ᵀ``, ``∂B_b = Σ_{p: b_p = b} A_{a_p}ᵀ ∂P_p``: six products of
 ``2 m n³`` FLOPs. Only their order of work differs, organised for a CPU:
 
-- **Chunks.** The pairs, sorted by ``b``, are cut into chunks of whole ``b``'s, each closed
-  once it holds ``chunk_pairs`` pairs or more (the last may hold fewer). Each chunk runs all
-  six products before the next starts: per chunk of ``k`` pairs, ``Aₛ = A[a_p]``
-  (``[k, n, n]``, gathered), ``P = Aₛ B_b`` per ``b``, logits ``= P ctᵀ / n``
-  (``ct[c, (i, j)] = C_c[j, i]``), ``Gᵀ P`` added into ``∂C``, ``∂P = G ct`` (over ``P``),
-  ``∂B_b = Aₛᵀ ∂P`` and ``∂P B_bᵀ`` (over ``Aₛ``) added into ``∂A`` row by row. The
-  ``[m, n, n]`` products are never held whole: per worker two ``[k, n, n]`` buffers (k at
-  most ``chunk_pairs + n − 1``; 4.3 MB each for Z_97 at fraction 0.5 in float32) and three
-  ``n³`` accumulators (11 MB) stand for the 177 MB ``P`` and ``∂P`` of the all-pairs form
-  (``m ≈ n²/2`` pairs at n = 97).
-- **Workers.** The chunks are split into at most ``workers`` contiguous parts of about equal
-  pairs (a chunk goes to the part its midpoint falls in); each part runs in its own thread
-  with the BLAS limited to one thread (``threadpoolctl``), into its own ``∂A`` and ``∂C``
-  accumulators, summed at the end in part order. A product of a few ``n = 97`` matrices is
-  too small to share between cores: split across two threads it waits on their
+- **Parts and chunks** (:mod:`.blas_plan`). The pairs, sorted by ``b``, are cut into one part
+  of equal pairs (equal FLOPs) per worker, and each part into chunks of whole ``b`` spans of
+  ``chunk_pairs`` pairs or more. Each chunk runs all six products before the next starts: per
+  chunk of ``k`` pairs, ``Aₛ = A[a_p]`` (``[k, n, n]``, gathered once and used by three
+  products), ``P = Aₛ B_b`` per ``b``, logits ``= P ctᵀ / n`` (``ct[c, (i, j)] = C_c[j, i]``),
+  ``Gᵀ P`` added into ``∂C``, ``∂P = G ct`` (over ``P``), ``∂B_bᵀ = ∂Pᵀ Aₛ`` (the transposed
+  form runs faster than ``Aₛᵀ ∂P`` on a ``[n, k n] × [k n, n]`` product) and ``∂P B_bᵀ`` (over
+  ``Aₛ``) added into ``∂A`` row by row. The ``[m, n, n]`` products are never held whole.
+- **Workers.** Each part runs in its own thread with the BLAS limited to one thread
+  (``threadpoolctl``), into its own ``∂A`` and ``∂C`` accumulators. A second parallel phase
+  splits the symbols between the workers and writes the results: the sum of the parts'
+  accumulators (in part order), ``∂C`` and ``∂B`` transposed back, and, in
+  :func:`objective_and_grad_blas`, ``ε ∂H`` (see below). A product of a few ``n = 97``
+  matrices is too small to share between cores: split across two threads it waits on their
   synchronization, whereas two independent streams keep both cores multiplying.
+- **H in the same phases.** The Gram sums ``Lˣ = Σ X_xᵀX_x`` and ``Rˣ = Σ X_x X_xᵀ`` (six
+  ``2 n⁴`` products, shared out between the workers before their chunks) give
+  ``H = [⟨Lᴬ, Rᴮ⟩ + ⟨Lᴮ, Rᶜ⟩ + ⟨Lᶜ, Rᴬ⟩] / n`` and
+  ``∂H/∂A_a = 2 (A_a Rᴮ + Lᶜ A_a) / n`` (cyclically), computed per symbol range in the
+  second phase.
 - **BLAS.** The products go through numpy's BLAS (OpenBLAS in the PyPI wheels). On the
-  2-core AMD EPYC this was developed on, torch's CPU BLAS (MKL) ran the all-pairs shapes
-  at 48-85% of OpenBLAS's rate in the same process (``[m, n] × [n, n²]``: 58 against
-  122 GFLOP/s; blocks ``[16n, n] × [n, n]``: 69 against 91), though square products ran at
-  similar rates in both.
+  2-core AMD EPYC this was developed on, torch's CPU BLAS (MKL) ran these shapes at 48-85%
+  of OpenBLAS's rate in the same process.
 
-The result is a deterministic function of the pairs, ``workers`` and ``chunk_pairs``: a
-fixed partition, one thread per part and a fixed order of summation (``workers`` defaults to
+The result is a deterministic function of the pairs, ``workers`` and ``chunk_pairs``: a fixed
+partition, one thread per part and a fixed order of summation (``workers`` defaults to
 ``torch.get_num_threads()``, so the last bits can differ between machines). Mixing torch's
 threaded kernels into the loop is avoided on purpose: OpenMP and BLAS threads spinning on the
 same two cores made the step 4x slower. Calls are serialized by a lock: the BLAS thread limit
@@ -40,8 +42,8 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -49,9 +51,14 @@ import torch
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
-CHUNK_PAIRS = 64
-_STEP_LOCK = threading.Lock()
+from prodint.checks import check_bool, check_float, check_int
+from prodint.hypercube.blas_plan import ChunkPlan, Span
 
+CHUNK_PAIRS = 192
+#: ``n³`` up to which the ``n × n`` products run one BLAS call per pair (see the module
+#: docstring): OpenBLAS's small-matrix kernels take products of at most ``100³`` multiply-adds.
+PER_PAIR_LIMIT = 100**3
+_STEP_LOCK = threading.Lock()
 
 @functools.cache
 def _controller() -> ThreadpoolController:
@@ -60,118 +67,114 @@ def _controller() -> ThreadpoolController:
 
 @functools.cache
 def _pool(threads: int) -> ThreadPoolExecutor:
-    """The helper threads for the parts after the first (the caller runs the first)."""
+    """The helper threads for the tasks after the first (the caller runs the first)."""
     return ThreadPoolExecutor(threads, thread_name_prefix="prodint-blas")
 
 
-@dataclass
-class ChunkPlan:
-    """The chunks and their split over workers for one set of observed pairs.
-
-    Attributes:
-        n: the number of symbols.
-        a: ``[m]`` the ``a`` of every pair, in the order of ``pairs`` (sorted by ``b``).
-        starts: ``[n + 1]``, the pairs of ``b`` are ``starts[b]:starts[b + 1]``.
-        chunks: the ``b``'s of every chunk (whole ``b``'s, ``b`` without pairs left out).
-        parts: the chunks of every worker (contiguous, about equal numbers of pairs).
-        most_pairs: the largest number of pairs in a chunk.
-    """
-
-    n: int
-    a: np.ndarray
-    starts: np.ndarray
-    chunks: list[list[int]]
-    parts: list[list[int]]
-    most_pairs: int
-
-    @classmethod
-    def build(cls, a: Tensor, b: Tensor, n: int, workers: int,
-              chunk_pairs: int = CHUNK_PAIRS) -> ChunkPlan:
-        """The plan for pairs ``(a, b)`` sorted by ``b`` (as in :class:`~.model.Pairs`)."""
-        if workers < 1 or chunk_pairs < 1:
-            raise ValueError(f"workers, chunk_pairs: expected >= 1, received {workers!r} and "
-                             f"{chunk_pairs!r}")
-        a_np, b_np = (x.detach().cpu().numpy().astype(np.int64) for x in (a, b))
-        if a_np.ndim != 1 or a_np.shape != b_np.shape:
-            raise ValueError(f"a, b: expected two [m] index vectors, received shapes "
-                             f"{tuple(a.shape)} and {tuple(b.shape)}")
-        for name, x in (("a", a_np), ("b", b_np)):
-            if x.size and (x.min() < 0 or x.max() >= n):
-                raise ValueError(f"{name}: expected symbols in [0, {n}), received "
-                                 f"{int(x.min())}..{int(x.max())}")
-        if np.any(np.diff(b_np) < 0):
-            raise ValueError("b: expected the pairs sorted by b")
-        counts = np.bincount(b_np, minlength=n)
-        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        chunks: list[list[int]] = []
-        current: list[int] = []
-        size = 0
-        for sym in np.flatnonzero(counts).tolist():
-            current.append(sym)
-            size += int(counts[sym])
-            if size >= chunk_pairs:
-                chunks.append(current)
-                current, size = [], 0
-        if current:
-            chunks.append(current)
-        sizes = np.array([starts[c[-1] + 1] - starts[c[0]] for c in chunks], dtype=np.int64)
-        ends = np.cumsum(sizes)
-        total = max(int(ends[-1]) if len(ends) else 0, 1)
-        owner = np.minimum((ends - sizes / 2) * workers // total, workers - 1).astype(np.int64)
-        parts = [np.flatnonzero(owner == w).tolist() for w in range(workers)]
-        return cls(n, a_np, starts, chunks, [p for p in parts if p],
-                   int(sizes.max()) if len(sizes) else 0)
+def _parallel(tasks: list[Callable[[], None]]) -> None:
+    """Runs the tasks at once (the first in the caller) and re-raises the first error."""
+    others = [_pool(len(tasks) - 1).submit(t) for t in tasks[1:]]
+    try:
+        if tasks:
+            tasks[0]()
+    finally:
+        for f in others:
+            f.result()
 
 
 class Scratch(NamedTuple):
-    """One worker's buffers: ``[k, n, n]`` twice, ``[n, n, n]``, ``[n, n²]`` twice."""
+    """One worker's buffers: ``[k, n, n]`` twice, ``[k, n]``, ``[n, n, n]``, ``[n, n²]``
+    twice, the ``[n, n]`` ``∂B_bᵀ`` of a continuation span and ``B_bᵀ``, and the per-pair
+    terms of ``∂B_bᵀ`` (``[s, n, n]``, ``s`` the most pairs of one ``b``; ``s = 0`` unless
+    the products run per pair)."""
 
     stacked: np.ndarray
     products: np.ndarray
+    residual: np.ndarray
     grad_a: np.ndarray
     grad_ct: np.ndarray
     term: np.ndarray
+    carry: np.ndarray
+    transposed_b: np.ndarray
+    pair_terms: np.ndarray
 
 
 class BlasWorkspace:
-    """The plan and per-worker scratch buffers, reused while the pairs stay the same.
+    """The plan and the buffers, reused while the pairs stay the same.
 
     Args:
-        chunk_pairs: pairs per chunk (at least; whole ``b``'s).
+        chunk_pairs: pairs per chunk (at least; whole ``b`` spans).
         workers: parallel parts (default ``torch.get_num_threads()`` at each call).
+        per_pair: run the ``n × n`` products (``P``, ``∂B``, ``∂A``) as one BLAS call per pair
+            instead of one per ``b`` (default: when ``n³ ≤`` :data:`PER_PAIR_LIMIT`).
+
+    Raises:
+        TypeError: ``chunk_pairs`` or ``workers`` is not an int, ``per_pair`` not a bool.
+        ValueError: ``chunk_pairs`` or ``workers`` below 1.
     """
 
-    def __init__(self, chunk_pairs: int = CHUNK_PAIRS, workers: int | None = None) -> None:
-        if chunk_pairs < 1 or (workers is not None and workers < 1):
-            raise ValueError(f"chunk_pairs, workers: expected >= 1, received {chunk_pairs!r} "
-                             f"and {workers!r}")
-        self._chunk_pairs = chunk_pairs
-        self.workers = workers
+    def __init__(self, chunk_pairs: int = CHUNK_PAIRS, workers: int | None = None,
+                 per_pair: bool | None = None) -> None:
+        self._chunk_pairs = check_int(chunk_pairs, "chunk_pairs", minimum=1)
+        self.workers = None if workers is None else check_int(workers, "workers", minimum=1)
+        self.per_pair = None if per_pair is None else check_bool(per_pair, "per_pair")
         self._key: tuple[object, ...] | None = None
         self._pairs: tuple[Tensor, Tensor] | None = None
         self.plan: ChunkPlan | None = None
         self.scratch: list[Scratch] = []
+        self.grad_bt = np.empty(0)
+        self.transposed = np.empty(0)
+        self.h_terms: list[np.ndarray] = []
 
     @property
     def chunk_pairs(self) -> int:
         """Pairs per chunk (fixed at construction)."""
         return self._chunk_pairs
 
+    def uses_per_pair(self, n: int) -> bool:
+        """Whether the ``n × n`` products run per pair for ``n`` symbols."""
+        return self.per_pair if self.per_pair is not None else n**3 <= PER_PAIR_LIMIT
+
     def prepare(self, a: Tensor, b: Tensor, n: int, dtype: np.dtype, workers: int,
                 ) -> tuple[ChunkPlan, list[Scratch]]:
         """The plan and one :class:`Scratch` per part for these pairs."""
         key = (id(a), a._version, id(b), b._version, int(a.shape[0]), n, np.dtype(dtype),
-               workers)
+               workers, self.uses_per_pair(n))
         if key == self._key and self.plan is not None:
             return self.plan, self.scratch
         plan = ChunkPlan.build(a, b, n, workers, self._chunk_pairs)
         k = plan.most_pairs
+        s = int(np.diff(plan.starts).max(initial=0)) if self.uses_per_pair(n) else 0
         self.scratch = [Scratch(np.empty((k, n, n), dtype), np.empty((k, n, n), dtype),
-                                np.empty((n, n, n), dtype), np.empty((n, n * n), dtype),
-                                np.empty((n, n * n), dtype)) for _ in plan.parts]
+                                np.empty((k, n), dtype), np.empty((n, n, n), dtype),
+                                np.empty((n, n * n), dtype), np.empty((n, n * n), dtype),
+                                np.empty((n, n), dtype), np.empty((n, n), dtype),
+                                np.empty((s, n, n), dtype)) for _ in plan.parts]
+        self.grad_bt = np.zeros((n, n, n), dtype)  # rows of b without pairs stay 0
+        self.transposed = np.empty((4, n, n * n), dtype)  # Aᵗ, Bᵗ, Cᵗ for Rˣ, then ct
+        rows = -(-n // max(len(plan.parts), 1))
+        self.h_terms = [np.empty((rows, n, n), dtype) for _ in range(max(len(plan.parts), 1))]
         self.plan, self._key = plan, key
         self._pairs = (a, b)  # keep the keyed tensors alive so that their ids stay theirs
         return plan, self.scratch
+
+
+class BlasObjective(NamedTuple):
+    """The result of :func:`objective_and_grad_blas`.
+
+    Attributes:
+        loss: ``L`` (0-dim).
+        h: ``H`` (0-dim).
+        logits: ``[m, n]`` the predictions ``T[p, :]``.
+        grads: ``(∂/∂A, ∂/∂B, ∂/∂C)`` of ``L + εH``, each ``[n, n, n]``.
+        grams: ``(Lᴬ, Rᴬ, Lᴮ, Rᴮ, Lᶜ, Rᶜ)``, each ``[n, n]``.
+    """
+
+    loss: Tensor
+    h: Tensor
+    logits: Tensor
+    grads: tuple[Tensor, Tensor, Tensor]
+    grams: tuple[Tensor, ...]
 
 
 def _check(A: Tensor, B: Tensor, C: Tensor, target: Tensor, m: int) -> None:
@@ -200,66 +203,155 @@ def loss_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, ta
         workspace: the plan and buffers to reuse across steps (also sets ``chunk_pairs`` and
             ``workers``); a fresh one when omitted.
 
+    Raises:
+        ValueError: factors not ``[n, n, n]`` float32/float64 CPU tensors of one dtype,
+            ``target`` not ``[m, n]``, or pairs as :meth:`ChunkPlan.build` refuses.
+
     The returned tensors are new arrays every call (no scratch buffer is handed out).
     """
+    loss, _, logits, grads, _ = _step(A, B, C, a, b, target, workspace, None)
+    return loss, logits, grads
+
+
+def objective_and_grad_blas(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor,
+                            target: Tensor, eps: float,
+                            workspace: BlasWorkspace | None = None) -> BlasObjective:
+    """``L``, ``H``, the logits and the gradient of ``L + εH`` in one parallel call.
+
+    The arguments are those of :func:`loss_and_grad_blas` plus ``eps`` (``ε ≥ 0``, finite);
+    ``H`` and the Gram sums are computed for any ``ε`` (also 0). Equal to
+    :func:`loss_and_grad_blas` plus ``ε`` times :func:`~.model.h_value_and_grad`.
+
+    Raises:
+        TypeError: ``eps`` is not a real number.
+        ValueError: ``eps`` negative or not finite; the errors of :func:`loss_and_grad_blas`.
+    """
+    check_float(eps, "eps", minimum=0.0)
+    loss, h, logits, grads, grams = _step(A, B, C, a, b, target, workspace, float(eps))
+    assert h is not None and grams is not None
+    return BlasObjective(loss, h, logits, grads, grams)
+
+
+def _step(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, target: Tensor,
+          workspace: BlasWorkspace | None, eps: float | None,
+          ) -> tuple[Tensor, Tensor | None, Tensor, tuple[Tensor, Tensor, Tensor],
+                     tuple[Tensor, ...] | None]:
     _check(A, B, C, target, int(a.shape[0]))
     n = int(A.shape[0])
-    A_np, B_np, C_np = (x.detach().contiguous().numpy() for x in (A, B, C))
+    factors = [x.detach().contiguous().numpy() for x in (A, B, C)]
+    A_np, B_np, C_np = factors
     dtype = A_np.dtype
     ws = workspace if workspace is not None else BlasWorkspace()
     workers = ws.workers if ws.workers is not None else torch.get_num_threads()
     plan, scratch = ws.prepare(a, b, n, dtype, workers)
     Y = target.detach().to(A.dtype).contiguous().numpy()
-    ct = np.ascontiguousarray(C_np.transpose(0, 2, 1)).reshape(n, n * n)
+    ct = ws.transposed[3]
+    ct.reshape(n, n, n)[...] = C_np.transpose(0, 2, 1)
     logits = np.empty((plan.a.shape[0], n), dtype)
-    grad_b = np.zeros((n, n, n), dtype)
+    grads = [np.empty((n, n, n), dtype) for _ in range(3)]
     losses = [0.0] * len(plan.parts)
+    grams: list[np.ndarray] = [np.empty(0)] * 6  # LA, RA, LB, RB, LC, RC
+    count = max(len(plan.parts), 1)
 
-    def run(part: int) -> None:
-        stacked, products, grad_a, grad_ct, term = scratch[part]
+    def gram(item: int) -> None:
+        X, Xt = factors[item // 2], ws.transposed[item // 2]
+        if item % 2 == 0:
+            flat = X.reshape(n * n, n)
+            grams[item] = flat.T @ flat  # Σ X_xᵀ X_x
+        else:
+            Xt.reshape(n, n, n)[...] = X.transpose(1, 0, 2)  # Xt[i, (x, j)] = X_x[i, j]
+            grams[item] = Xt @ Xt.T  # Σ X_x X_xᵀ
+
+    def chunks(part: int) -> None:
+        if eps is not None:
+            for item in range(part, 6, count):
+                gram(item)
+        if part < len(plan.parts):
+            losses[part] = _run_part(plan, part, scratch[part], A_np, B_np, ct, Y, logits,
+                                     ws.grad_bt, ws.uses_per_pair(n))
+
+    def finish(worker: int) -> None:
+        lo, hi = n * worker // count, n * (worker + 1) // count
+        grad_a, grad_b, grad_c = (g[lo:hi] for g in grads)
         grad_a.fill(0)
-        grad_ct.fill(0)
-        total = 0.0
-        for chunk in (plan.chunks[c] for c in plan.parts[part]):
-            lo, hi = int(plan.starts[chunk[0]]), int(plan.starts[chunk[-1] + 1])
-            k = hi - lo
-            rows = plan.a[lo:hi]
-            As, P = stacked[:k], products[:k]
-            np.take(A_np, rows, axis=0, out=As, mode="clip")  # indices checked: no buffering
-            spans = [(b_sym, int(plan.starts[b_sym]) - lo, int(plan.starts[b_sym + 1]) - lo)
-                     for b_sym in chunk]
-            for b_sym, s, e in spans:
-                np.matmul(As[s:e].reshape(-1, n), B_np[b_sym], out=P[s:e].reshape(-1, n))
-            flat = P.reshape(k, n * n)
-            out = logits[lo:hi]
-            np.matmul(flat, ct.T, out=out)
-            out /= n
-            g = out - Y[lo:hi]
-            total += float(np.vdot(g, g))
-            g *= 2.0 / n
-            grad_ct += np.matmul(g.T, flat, out=term)
-            np.matmul(g, ct, out=flat)  # P now holds ∂P
-            for b_sym, s, e in spans:
-                np.matmul(As[s:e].reshape(-1, n).T, P[s:e].reshape(-1, n), out=grad_b[b_sym])
-                np.matmul(P[s:e].reshape(-1, n), B_np[b_sym].T, out=As[s:e].reshape(-1, n))
-            for j, a_sym in enumerate(rows.tolist()):
-                grad_a[a_sym] += As[j]
-        losses[part] = total
+        grad_c.fill(0)
+        for s in scratch:
+            grad_a += s.grad_a[lo:hi]
+            grad_c += s.grad_ct.reshape(n, n, n)[lo:hi].transpose(0, 2, 1)
+        np.copyto(grad_b, ws.grad_bt[lo:hi].transpose(0, 2, 1))
+        if eps:
+            LA, RA, LB, RB, LC, RC = grams
+            scale = 2.0 * eps / n
+            term = ws.h_terms[worker][:hi - lo]
+            for k, (out, left, right) in enumerate(((grad_a, LC, RB), (grad_b, LA, RC),
+                                                    (grad_c, LB, RA))):
+                X = factors[k][lo:hi]
+                np.matmul(X.reshape(-1, n), scale * right, out=term.reshape(-1, n))
+                out += term
+                np.matmul(scale * left, X, out=term)
+                out += term
 
     with _STEP_LOCK, _controller().limit(limits=1, user_api="blas"):
-        others = [_pool(len(plan.parts) - 1).submit(run, p) for p in range(1, len(plan.parts))]
-        try:
-            if plan.parts:
-                run(0)
-        finally:
-            for f in others:
-                f.result()
-    grad_a = np.zeros((n, n, n), dtype)
-    grad_ct = np.zeros((n, n * n), dtype)
-    for buffers in scratch:
-        grad_a += buffers.grad_a
-        grad_ct += buffers.grad_ct
-    grad_c = np.ascontiguousarray(grad_ct.reshape(n, n, n).transpose(0, 2, 1))
+        _parallel([functools.partial(chunks, p) for p in range(count)])
+        _parallel([functools.partial(finish, w) for w in range(count)])
+    for part, s in zip(plan.parts, scratch, strict=True):
+        if plan.is_continuation(part[0][0]):
+            grads[1][part[0][0].symbol] += s.carry.T
     loss = torch.tensor(sum(losses), dtype=A.dtype)
-    grads = (torch.from_numpy(grad_a), torch.from_numpy(grad_b), torch.from_numpy(grad_c))
-    return loss, torch.from_numpy(logits), grads
+    grad_tensors = (torch.from_numpy(grads[0]), torch.from_numpy(grads[1]),
+                    torch.from_numpy(grads[2]))
+    if eps is None:
+        return loss, None, torch.from_numpy(logits), grad_tensors, None
+    LA, RA, LB, RB, LC, RC = grams
+    h = (np.vdot(LA, RB) + np.vdot(LB, RC) + np.vdot(LC, RA)) / n
+    return (loss, torch.tensor(float(h), dtype=A.dtype), torch.from_numpy(logits),
+            grad_tensors, tuple(torch.from_numpy(g) for g in grams))
+
+
+def _run_part(plan: ChunkPlan, part: int, buffers: Scratch, A: np.ndarray, B: np.ndarray,
+              ct: np.ndarray, Y: np.ndarray, logits: np.ndarray, grad_bt: np.ndarray,
+              per_pair: bool) -> float:
+    """The chunks of one part: fills its accumulators, logits and ``∂B_bᵀ``; returns its
+    ``L``."""
+    n = plan.n
+    stacked, products, residual, grad_a, grad_ct, term, carry, bt, pair_terms = buffers
+    grad_a.fill(0)
+    total = 0.0
+    for index, chunk in enumerate(plan.parts[part]):
+        lo, hi = chunk[0].start, chunk[-1].stop
+        k = hi - lo
+        rows = plan.a[lo:hi]
+        As, P = stacked[:k], products[:k]
+        np.take(A, rows, axis=0, out=As, mode="clip")  # indices checked: no buffering
+
+        def span(s: Span, x: np.ndarray, lo: int = lo) -> np.ndarray:
+            part = x[s.start - lo:s.stop - lo]  # [s, n, n]: per pair, [s n, n]: per b
+            return part if per_pair else part.reshape(-1, n)
+
+        for s in chunk:
+            np.matmul(span(s, As), B[s.symbol], out=span(s, P))
+        flat = P.reshape(k, n * n)
+        out = logits[lo:hi]
+        np.matmul(flat, ct.T, out=out)
+        out /= n
+        g = np.subtract(out, Y[lo:hi], out=residual[:k])
+        total += float(np.vdot(g, g))
+        g *= 2.0 / n
+        if index == 0:
+            np.matmul(g.T, flat, out=grad_ct)
+        else:
+            grad_ct += np.matmul(g.T, flat, out=term)
+        np.matmul(g, ct, out=flat)  # P now holds ∂P
+        for s in chunk:
+            dest = carry if plan.is_continuation(s) else grad_bt[s.symbol]
+            if per_pair:  # ∂B_bᵀ = Σ ∂P_pᵀ A_{a_p}, one product per pair, then the sum
+                terms = pair_terms[:s.stop - s.start]
+                np.matmul(span(s, P).transpose(0, 2, 1), span(s, As), out=terms)
+                np.sum(terms, axis=0, out=dest)
+            else:
+                np.matmul(span(s, P).T, span(s, As), out=dest)
+            np.copyto(bt, B[s.symbol].T)
+            np.matmul(span(s, P), bt, out=span(s, As))
+        for j, a_sym in enumerate(rows.tolist()):
+            grad_a[a_sym] += As[j]
+    return total
