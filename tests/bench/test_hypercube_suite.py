@@ -1,13 +1,21 @@
-"""Suite ``hypercube``: the published step agrees with prodint's; cases are paired."""
+"""Suite ``hypercube``: the published step and loop agree with independent references; cases
+are paired."""
 
+import statistics
 from collections.abc import Iterator
 
 import pytest
 import torch
 
-from prodint.bench import hypercube_suite
+from prodint.bench import hypercube_published, hypercube_suite
 from prodint.bench.harness import measure
-from prodint.hypercube.model import Factors, init_factors, objective_reference, one_hot_target
+from prodint.hypercube.model import (
+    Factors,
+    full_tensor,
+    init_factors,
+    objective_reference,
+    one_hot_target,
+)
 from prodint.hypercube.tables import make_table, split_cells
 
 
@@ -27,7 +35,7 @@ def test_published_objective_matches_the_reference() -> None:
     A, B, C = (torch.randn(n, n, n, generator=g, dtype=torch.float64) for _ in range(3))
     mask = torch.rand(n, n, generator=g) < 0.5
     a, b = mask.nonzero(as_tuple=True)
-    value = hypercube_suite.published_objective(A, B, C, a * n + b, table[a, b], 0.1)
+    value = hypercube_published.published_objective(A, B, C, a * n + b, table[a, b], 0.1)
     ref = objective_reference(Factors(A, B, C), one_hot_target(table, torch.float64), mask, 0.1)
     assert abs(value.item() - ref.item()) <= 1e-10 * abs(ref.item())
 
@@ -50,16 +58,43 @@ def test_step_cases_agree_and_pair_with_the_baseline() -> None:
     mask = split_cells(n, 0.5, seed=0)
     a, b = mask.nonzero(as_tuple=True)
     table = make_table("zn", n=n)
-    hypercube_suite.published_objective(*leaves, a * n + b, table[a, b], 0.1).backward()
+    hypercube_published.published_objective(*leaves, a * n + b, table[a, b], 0.1).backward()
     torch.testing.assert_close(ours[0], published.forward(), rtol=1e-4, atol=1e-4)
     for mine, x in zip(ours[1:], leaves, strict=True):
         torch.testing.assert_close(mine, x.grad, rtol=1e-4, atol=1e-5)
     assert cases[1].params["flops_step"] == 12 * cases[1].params["pairs"] * 8**3
 
 
+def test_published_loop_steps_like_the_reference_and_reaches_the_answer() -> None:
+    table, n = make_table("s3"), 6
+    mask = split_cells(n, 0.7, seed=0)
+    one = hypercube_published.published_train(table, mask, seed=3, max_steps=1,
+                                              dtype=torch.float64)
+    # One update by hand: the naive objective, autograd, the clip at 0.2 m, SGD from rest.
+    g = torch.Generator().manual_seed(3)
+    start = [torch.randn(n, n, n, generator=g, dtype=torch.float64) / n**0.5
+             for _ in range(3)]
+    leaves = [x.clone().requires_grad_() for x in start]
+    value = objective_reference(Factors(*leaves), one_hot_target(table, torch.float64), mask,
+                                0.1)
+    value.backward()
+    norm = torch.sqrt(sum(x.grad.square().sum() for x in leaves))
+    scale = min(1.0, 0.2 * int(mask.sum()) / (float(norm) + 1e-6))
+    assert abs(one.objective[0] - value.item()) <= 1e-10 * value.item()
+    for x, x0 in zip(one.factors.tensors(), leaves, strict=True):
+        torch.testing.assert_close(x, x0.detach() - 0.5 * scale * x0.grad, rtol=1e-10,
+                                   atol=1e-12)
+    run = hypercube_published.published_train(table, mask, seed=3, dtype=torch.float64)
+    assert run.steps is not None and len(run.held_out_accuracy) == run.steps + 1
+    right = full_tensor(run.factors).argmax(-1) == table
+    assert bool(right[~mask].all()) and run.held_out_accuracy[-1] == 1.0
+    assert all(a < 1.0 for a in run.held_out_accuracy[:-1])
+    assert run.imbalance > 0
+
+
 def test_run_cases_are_measured_once_and_annotated() -> None:
     cases = [*hypercube_suite.step_cases("zn", {"n": 6}, "cpu"),
-             hypercube_suite.train_case("zn", {"n": 5}),
+             *hypercube_suite.answer_cases("zn", {"n": 5}, 2),
              hypercube_suite.verdict_case(
                  (("zn", {"n": 3}, True), ("zp-sq-sum", {"p": 3}, False)), 1)]
     records = measure("hypercube", cases, memory=False)
@@ -68,9 +103,15 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
     step = by[("step n=6", "prodint")]
     assert step.ratio_fwd_bwd is not None and "fraction_of_187_gflops" in step.extra
     assert step.extra["matmul_gflops_numpy"] > 0 and "fraction_of_torch_matmul" in step.extra
-    run = by[("train zn n=5 f=0.5", "prodint")]
-    assert run.extra["converged"] and run.extra["steps"] > 0
-    assert run.fwd_ms == run.extra["run_seconds"] * 1e3
+    published, ours = (by[("answer zn n=5 f=0.5", impl)] for impl in ("published", "prodint"))
+    for r in (published, ours):
+        seeds = r.extra["seeds"]
+        assert [s["seed"] for s in seeds] == [0, 1] and r.baseline == "published"
+        assert abs(r.fwd_ms - statistics.median(s["seconds"] for s in seeds) * 1e3) <= 1.0
+    assert ours.ratio_fwd == round(ours.fwd_ms / published.fwd_ms, 4)
+    assert all(s["converged"] and s["converged_steps"] >= (s["steps"] or 0)
+               for s in ours.extra["seeds"])
+    assert "median_converged_seconds" in ours.extra
     verdict = by[("verdict 1 seeds", "prodint")].extra
     assert verdict["tasks"]["zp-sq-sum p=3"]["verdicts"] == [False]
     assert verdict["all_right"] is verdict["tasks"]["zn n=3"]["all_right"]
@@ -79,4 +120,4 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
 def test_quick_cases_are_small() -> None:
     names = [c.name for c in hypercube_suite.cases(quick=True)]
     assert names[:6] == ["step n=31"] * 3 + ["step n=48"] * 3
-    assert "train s4 f=0.5" in names and names[-1] == "verdict 2 seeds"
+    assert names[6:8] == ["answer s4 f=0.5"] * 2 and names[-1] == "verdict 2 seeds"

@@ -20,10 +20,24 @@ def test_cli_writes_json_and_plots(tmp_path, capsys) -> None:
     assert set(record) >= KEYS
     assert record["task"] == "zn n=5" and record["n"] == 5 and record["is_group_isotope"]
     assert "is_group_isotope" in text and "verdict evidence" in text
+    assert record["held_out_perfect"] is None  # fraction 1: nothing held out
+    train = record["train_perfect"]
+    assert f"no held-out cell; 100% train accuracy at step {train['steps']} (" in text
     for name in ("training.png", "spectra.png"):
         assert (out / name).stat().st_size > 1000
     assert sorted(p.name for p in out.iterdir()) == ["spectra.png", "summary.json",
                                                      "training.png"]
+
+
+def test_cli_prints_the_step_and_time_of_100_percent_held_out(tmp_path, capsys) -> None:
+    code = main(["hypercube", "--task", "zn", "--n", "7", "--train-fraction", "0.7",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    text = capsys.readouterr().out
+    first = json.loads((tmp_path / "summary.json").read_text())["held_out_perfect"]
+    assert first["steps"] > 0 and first["seconds"] > 0
+    assert (f"100% held-out accuracy at step {first['steps']} ({first['seconds']:.3g} s); "
+            f"100% train accuracy at step ") in text
 
 
 def test_cli_reads_a_table_file(tmp_path) -> None:

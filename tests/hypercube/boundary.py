@@ -80,7 +80,8 @@ def _train_arguments() -> dict[str, Any]:
     mask = torch.ones(3, 3, dtype=torch.bool)
     mask[0, 1] = False
     return dict(target=one_hot_target(_table(), torch.float64), mask=mask, seed=3,
-                recipe=_RECIPE, progress=_progress, monitor=_monitor, device="cpu")
+                recipe=_RECIPE, progress=_progress, monitor=_monitor, device="cpu",
+                until_held_out=False)
 
 
 def _recipe_arguments() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import torch
 
 from prodint.groups import cyclic, symmetric
 from prodint.hypercube.diagnostics import (
+    HeldOutCheck,
     accuracy,
     diagnose,
     h_ratio,
@@ -17,7 +18,7 @@ from prodint.hypercube.diagnostics import (
     spectra,
     unitarity_error,
 )
-from prodint.hypercube.model import Factors, regular_representation
+from prodint.hypercube.model import Factors, init_factors, predict, regular_representation
 from prodint.hypercube.tables import make_table
 
 
@@ -118,3 +119,47 @@ def test_diagnose_checks_its_arguments() -> None:
         diagnose(f, table, mask, converged=1, train_loss=0.0)
     with pytest.raises(TypeError, match=r"factors: expected a Factors, received a torch.float64"):
         diagnose(f.A, table, mask, converged=True, train_loss=0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_held_out_check_predicts_like_predict_and_an_einsum(dtype) -> None:
+    n, k = 7, 30
+    g = torch.Generator().manual_seed(4)
+    f = init_factors(n, g, dtype)
+    a, b = torch.randint(n, (k,), generator=g), torch.randint(n, (k,), generator=g)
+    einsum = torch.einsum("pij,pjk,cki->pc", f.A[a], f.B[b], f.C).argmax(-1)
+    check = HeldOutCheck(a, b, einsum, chunk=8)  # chunks of 8, 8, 8, 6
+    assert torch.equal(check.predictions(f), einsum)
+    assert torch.equal(check.predictions(f), predict(f, a, b).argmax(-1))
+    assert check.all_right(f)
+
+
+def test_held_out_check_stops_at_a_wrong_pair_and_puts_it_first() -> None:
+    table = cyclic(6).table
+    f = _gauge(regular_representation(table), seed=1)
+    a, b = (x.flatten() for x in torch.meshgrid(torch.arange(6), torch.arange(6),
+                                                indexing="ij"))
+    labels = table[a, b].clone()
+    check = HeldOutCheck(a, b, labels, chunk=5)
+    assert check.all_right(f) and torch.equal(check.order, torch.arange(36))
+    labels[33] = (labels[33] + 1) % 6  # a pair of the last chunk now wrong
+    assert not check.all_right(f)
+    assert int(check.order[0]) == 33 and sorted(check.order.tolist()) == list(range(36))
+    calls = []
+    original = check._predict
+    check._predict = lambda factors, index: calls.append(len(index)) or original(factors,
+                                                                                 index)
+    assert not check.all_right(f) and calls == [5]  # the failing pair is in the first chunk
+
+
+def test_held_out_check_checks_its_arguments() -> None:
+    pairs = torch.zeros(3, dtype=torch.long)
+    with pytest.raises(TypeError, match=r"a: expected dtype int64"):
+        HeldOutCheck(pairs.float(), pairs, pairs)
+    with pytest.raises(ValueError, match=r"a: expected at least one pair"):
+        HeldOutCheck(pairs[:0], pairs[:0], pairs[:0])
+    with pytest.raises(ValueError, match=r"labels: expected shape \[3\] \(that of a\), "
+                                         r"received \(2,\)"):
+        HeldOutCheck(pairs, pairs, pairs[:2])
+    with pytest.raises(ValueError, match=r"chunk: expected a positive int, received 0"):
+        HeldOutCheck(pairs, pairs, pairs, chunk=0)

@@ -1,14 +1,16 @@
-"""The recipe: convergence on a small group, determinism, restarts, argument checks."""
+"""The recipe: convergence on a small group, determinism, restarts, the first steps at 100%
+accuracy, argument checks."""
 
 import itertools
+import math
 
 import pytest
 import torch
 
-from prodint.groups import cyclic
-from prodint.hypercube.model import one_hot_target
+from prodint.groups import cyclic, symmetric
+from prodint.hypercube.model import Factors, one_hot_target
 from prodint.hypercube.tables import split_cells
-from prodint.hypercube.train import Recipe, train
+from prodint.hypercube.train import Attempt, History, Recipe, TrainResult, train
 
 
 def test_small_group_converges_to_unitary_factors() -> None:
@@ -114,3 +116,53 @@ def test_a_diverging_recipe_stops_with_an_error_instead_of_nan_factors() -> None
     with pytest.raises(FloatingPointError, match=r"training diverged at step 2"):
         train(target, torch.ones(3, 3, dtype=torch.bool),
               recipe=Recipe(lr=1e300, max_steps=5, restarts=0, dtype=torch.float64))
+
+
+def _held_out_accuracy(factors: Factors, table: torch.Tensor, mask: torch.Tensor) -> float:
+    """Held-out accuracy from the full table by an einsum (independent of the fast paths)."""
+    T = torch.einsum("aij,bjk,cki->abc", *factors.tensors())
+    return float((T.argmax(-1) == table)[~mask].double().mean())
+
+
+def test_first_perfect_steps_are_those_of_an_independent_replay() -> None:
+    table = symmetric(3).table
+    mask = split_cells(6, 0.7, seed=0)
+    accuracies = [math.nan]  # before any update: not seen by the monitor
+
+    def monitor(step: int, factors: Factors) -> bool:
+        assert step == len(accuracies)
+        accuracies.append(_held_out_accuracy(factors, table, mask))
+        return False
+
+    recipe = Recipe(restarts=0, dtype=torch.float64)
+    result = train(one_hot_target(table, torch.float64), mask, seed=0, recipe=recipe,
+                   monitor=monitor)
+    best = result.best
+    assert best.held_out_perfect_step == accuracies.index(1.0) > 0
+    assert best.train_perfect_step == best.history.train_accuracy.index(1.0)
+    assert result.held_out_perfect == (best.held_out_perfect_step, best.held_out_perfect_seconds)
+    assert 0 < best.held_out_perfect_seconds < best.seconds
+    stopped = train(one_hot_target(table, torch.float64), mask, seed=0, recipe=recipe,
+                    until_held_out=True)
+    assert stopped.best.held_out_perfect_step == best.held_out_perfect_step
+    assert stopped.steps == best.held_out_perfect_step + 1 and not stopped.best.converged
+    assert _held_out_accuracy(stopped.best.factors, table, mask) == 1.0
+
+
+def test_first_perfect_counts_the_earlier_attempts() -> None:
+    def attempt(steps: int, seconds: float, first: int | None) -> Attempt:
+        return Attempt(Factors(*torch.zeros(3, 2, 2, 2)), steps, False, 1.0, 1.0, seconds,
+                       History(), None, None, first, None if first is None else seconds / 2)
+
+    result = TrainResult([attempt(10, 4.0, None), attempt(6, 2.0, 3)], 1)
+    assert result.held_out_perfect == (13, 5.0) and result.train_perfect is None
+    assert TrainResult([attempt(10, 4.0, None)], 0).held_out_perfect is None
+
+
+def test_a_full_mask_records_no_held_out_step() -> None:
+    table = cyclic(3).table
+    result = train(one_hot_target(table), torch.ones(3, 3, dtype=torch.bool), seed=0,
+                   recipe=Recipe(max_steps=50, restarts=0))
+    assert result.held_out_perfect is None and result.train_perfect is not None
+    with pytest.raises(TypeError, match=r"until_held_out: expected a bool, received 1"):
+        train(one_hot_target(table), torch.ones(3, 3, dtype=torch.bool), until_held_out=1)

@@ -34,19 +34,23 @@ S_3, Z_6 and the order-5 Latin square with 2 seeds.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from prodint.bench.harness import Case, Record, median_ms, timed_case
+from prodint.bench.hypercube_published import (
+    published_flops,
+    published_objective,
+    published_train,
+)
 from prodint.hypercube.analyze import analyze_table
-from prodint.hypercube.diagnostics import accuracy, diagnose
+from prodint.hypercube.diagnostics import diagnose
 from prodint.hypercube.model import (
-    Factors,
     Pairs,
     Workspace,
     h_value,
@@ -66,40 +70,9 @@ MATMUL_RATE = 187e9  # FLOP/s of a 2048³ float32 matmul on 2 threads
 _RUNS: dict[str, dict[str, Any]] = {}
 
 
-def _unfold(T: Tensor, idx: int) -> Tensor:
-    """The published mode unfolding of a ``[n, n, n]`` factor along index ``idx``."""
-    if idx == 0:
-        return T.flatten(start_dim=1)
-    if idx == 1:
-        return T.permute(1, 0, 2).flatten(1)
-    return T.flatten(start_dim=0, end_dim=1).T
-
-
-def published_objective(A: Tensor, B: Tensor, C: Tensor, flat: Tensor, labels: Tensor,
-                        eps: float) -> Tensor:
-    """The published step's objective (see the module docstring).
-
-    ``flat`` holds the observed cells as ``a·n + b`` and ``labels`` their symbols.
-    """
-    n = A.shape[0]
-    W = torch.einsum("aki,bij,cjk->cab", A, B, C) / n  # the full table, n³ cells
-    out = W.reshape(n, -1).index_select(-1, flat).T
-    loss = F.mse_loss(out, F.one_hot(labels, n).to(out.dtype), reduction="sum")
-    # The index shared by each pair of factors, as (tensor, position) twice: k, i, j.
-    shared = (((A, 1), (C, 2)), ((A, 2), (B, 1)), ((B, 2), (C, 1)))
-    reg = sum(torch.einsum("ij,ji->", _unfold(X, p) @ _unfold(X, p).T,
-                           _unfold(Y, q) @ _unfold(Y, q).T) for (X, p), (Y, q) in shared)
-    return loss + eps * reg / n
-
-
 def step_flops(m: int, n: int) -> int:
     """FLOPs of the fast step's matrix products: six ``2 m n³`` contractions."""
     return 12 * m * n**3
-
-
-def published_flops(n: int) -> int:
-    """FLOPs of the published step: two ``2 n⁵`` contractions forward, four backward."""
-    return 12 * n**5
 
 
 def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
@@ -140,40 +113,76 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
                baseline="published")
 
 
-def _once(key: str, run: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """A forward that runs ``run`` on its first call only and records its wall time."""
+def _once(key: str, run: Callable[[], dict[str, dict[str, Any]]],
+          impl: str) -> Callable[[], dict[str, Any]]:
+    """A forward that runs ``run`` (results per ``impl``) on the first call of any case of
+    ``key``, records its wall time, and returns ``impl``'s results."""
 
     def forward() -> dict[str, Any]:
         if key not in _RUNS:
             start = time.perf_counter()
             out = run()
-            out["run_seconds"] = round(time.perf_counter() - start, 3)
+            for results in out.values():
+                results["run_seconds"] = round(time.perf_counter() - start, 3)
             _RUNS[key] = out
-        return _RUNS[key]
+        return _RUNS[key][impl]
 
     return forward
 
 
-def _train_run(task: str, kwargs: dict[str, int], device: str,
-               until_held_out: bool) -> dict[str, Any]:
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def _answer_runs(task: str, kwargs: dict[str, int], seeds: int,
+                 device: str) -> dict[str, dict[str, Any]]:
+    """The published recipe and ours on the same split and seed, seed after seed."""
     table = make_table(task, **kwargs)
     n = int(table.shape[0])
-    mask = split_cells(n, FRACTION, seed=0)
+    published: list[dict[str, Any]] = []
+    ours: list[dict[str, Any]] = []
+    for seed in range(seeds):
+        mask = split_cells(n, FRACTION, seed)
+        run = published_train(table, mask, seed=seed, device=device)
+        published.append({"seed": seed, "reached": run.steps is not None, "steps": run.steps,
+                          "seconds": round(run.seconds, 3),
+                          "imbalance2": float(f"{run.imbalance:.3g}")})
+        result = train(one_hot_target(table), mask, seed=seed, device=device)
+        best, first = result.best, result.held_out_perfect
+        d = diagnose(best.factors, table, mask, converged=best.converged,
+                     train_loss=best.train_loss)
+        ours.append({"seed": seed, "reached": first is not None,
+                     "steps": None if first is None else first[0],
+                     "seconds": round(result.seconds if first is None else first[1], 3),
+                     "converged": best.converged, "converged_steps": result.steps,
+                     "converged_seconds": round(result.seconds, 3),
+                     "attempts": len(result.attempts), "h_ratio": round(d.h_ratio, 6),
+                     "unitarity_error": float(f"{d.unitarity_error:.3g}"),
+                     "is_group_isotope": d.is_group_isotope})
+    out: dict[str, dict[str, Any]] = {}
+    for impl, runs in (("published", published), ("prodint", ours)):
+        out[impl] = {"seeds": runs, "all_reached": all(r["reached"] for r in runs),
+                     "median_seconds": _median([r["seconds"] for r in runs]),
+                     "median_steps": (statistics.median(r["steps"] for r in runs)
+                                      if all(r["reached"] for r in runs) else None)}
+    out["prodint"]["median_converged_seconds"] = _median([r["converged_seconds"]
+                                                          for r in ours])
+    out["prodint"]["all_group_isotope"] = all(r["is_group_isotope"] for r in ours)
+    return out
 
-    def held_out_perfect(step: int, factors: Factors) -> bool:
-        return step % 5 == 0 and accuracy(factors, table, mask)[1] == 1.0
 
-    result = train(one_hot_target(table), mask, seed=0, device=device,
-                   monitor=held_out_perfect if until_held_out else None)
-    best = result.best
-    train_acc, test_acc = accuracy(best.factors, table, mask)
-    d = diagnose(best.factors, table, mask, converged=best.converged,
-                 train_loss=best.train_loss)
-    return {"steps": result.steps, "attempts": len(result.attempts),
-            "converged": best.converged, "train_loss": best.train_loss,
-            "train_accuracy": train_acc, "test_accuracy": test_acc, "h_ratio": d.h_ratio,
-            "unitarity_error": d.unitarity_error, "is_group_isotope": d.is_group_isotope,
-            "seconds_per_step": round(result.seconds / max(result.steps, 1), 4)}
+def answer_cases(task: str, kwargs: dict[str, int], seeds: int,
+                 device: str = "cpu") -> Iterator[Case]:
+    """Time to 100% held-out accuracy at fraction 0.5: the published recipe and ours."""
+    label = task + "".join(f" {k}={v}" for k, v in kwargs.items())
+    name = f"answer {label} f={FRACTION}"
+    params = {"task": label, "train_fraction": FRACTION, "seeds": seeds, "device": device}
+
+    def run() -> dict[str, dict[str, Any]]:
+        return _answer_runs(task, kwargs, seeds, device)
+
+    for impl in ("published", "prodint"):
+        yield Case(name, impl, params, _once(name, run, impl), None, baseline="published")
 
 
 VERDICT_TASKS: tuple[tuple[str, dict[str, int], bool], ...] = (
@@ -182,7 +191,7 @@ VERDICT_TASKS: tuple[tuple[str, dict[str, int], bool], ...] = (
 
 
 def _verdict_run(tasks: tuple[tuple[str, dict[str, int], bool], ...],
-                 seeds: int) -> dict[str, Any]:
+                 seeds: int) -> dict[str, dict[str, Any]]:
     rows: dict[str, Any] = {}
     for task, kwargs, expected in tasks:
         label = task + "".join(f" {k}={v}" for k, v in kwargs.items())
@@ -194,25 +203,16 @@ def _verdict_run(tasks: tuple[tuple[str, dict[str, int], bool], ...],
             ratios.append(round(d.h_ratio, 5))
         rows[label] = {"expected": expected, "verdicts": verdicts, "h_ratio": ratios,
                        "all_right": all(v is expected for v in verdicts)}
-    return {"seeds": seeds, "tasks": rows, "all_right": all(r["all_right"]
-                                                            for r in rows.values())}
-
-
-def train_case(task: str, kwargs: dict[str, int], device: str = "cpu",
-               until_held_out: bool = False) -> Case:
-    """One end-to-end run at fraction 0.5 (to convergence, or to 100% held-out accuracy)."""
-    label = task + "".join(f" {k}={v}" for k, v in kwargs.items())
-    name = f"train {label} f={FRACTION}" + (" to 100% held-out" if until_held_out else "")
-    forward = _once(name, lambda: _train_run(task, kwargs, device, until_held_out))
-    return Case(name, "prodint", {"task": label, "train_fraction": FRACTION, "seed": 0,
-                                  "device": device}, forward, None, baseline="prodint")
+    return {"prodint": {"seeds": seeds, "tasks": rows,
+                        "all_right": all(r["all_right"] for r in rows.values())}}
 
 
 def verdict_case(tasks: tuple[tuple[str, dict[str, int], bool], ...], seeds: int) -> Case:
     """The verdict over ``seeds`` seeds for each task (fraction 1)."""
     name = f"verdict {seeds} seeds"
     return Case(name, "prodint", {"seeds": seeds, "train_fraction": 1.0},
-                _once(name, lambda: _verdict_run(tasks, seeds)), None, baseline="prodint")
+                _once(name, lambda: _verdict_run(tasks, seeds), "prodint"), None,
+                baseline="prodint")
 
 
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
@@ -220,10 +220,9 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
         ("zp-add", {"p": 97}), ("s5", {}))
     for task, kwargs in steps:
         yield from step_cases(task, kwargs, device)
-    runs = [("s4", {}, False)] if quick else [
-        ("s4", {}, False), ("zp-add", {"p": 97}, False), ("s5", {}, True)]
-    for task, kwargs, until in runs:
-        yield train_case(task, kwargs, device, until)
+    runs = [("s4", {}, 2)] if quick else [("zp-add", {"p": 97}, 3), ("s5", {}, 3)]
+    for task, kwargs, seeds in runs:
+        yield from answer_cases(task, kwargs, seeds, device)
     if quick:
         yield verdict_case(tuple(t for t in VERDICT_TASKS if t[0] in ("s3", "z6", "latin5")), 2)
     else:
@@ -231,7 +230,9 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
 
 
 def annotate(records: list[Record]) -> None:
-    """FLOP rates of the step; the single-run results of the ``train`` and ``verdict`` cases."""
+    """FLOP rates of the step; the runs of the ``answer`` and ``verdict`` cases (``fwd_ms``:
+    the median time to 100% held-out accuracy, or the verdict's wall time), and the ratios of
+    the ``answer`` medians against the published recipe's."""
     x = torch.randn(2048, 2048)
     y = x.numpy()
     measured = {"torch": 2 * 2048**3 / (median_ms(lambda: x @ x) / 1e3),
@@ -249,6 +250,11 @@ def annotate(records: list[Record]) -> None:
                 for lib, value in measured.items():
                     r.extra[f"fraction_of_{lib}_matmul"] = round(rate / value, 3)
         elif r.name in _RUNS:
-            run = _RUNS[r.name]
-            r.fwd_ms = round(run["run_seconds"] * 1e3, 1)
+            run = _RUNS[r.name][r.impl]
+            r.fwd_ms = round(run.get("median_seconds", run["run_seconds"]) * 1e3, 1)
             r.extra.update(run)
+    by = {(r.name, r.impl): r for r in records}
+    for r in records:
+        base = by.get((r.name, r.baseline))
+        if r.name.startswith("answer") and base is not None and base.fwd_ms:
+            r.ratio_fwd = round(r.fwd_ms / base.fwd_ms, 4)

@@ -81,19 +81,39 @@ def _task_name(args: argparse.Namespace) -> str:
     return args.task
 
 
+def _first(value: tuple[int, float] | None) -> dict[str, float] | None:
+    return None if value is None else {"steps": value[0], "seconds": round(value[1], 3)}
+
+
 def summary(args: argparse.Namespace, analysis: Analysis) -> dict[str, Any]:
-    """The JSON record of a run."""
+    """The JSON record of a run (``held_out_perfect``/``train_perfect``: the steps and seconds
+    from the start of training to 100% held-out/train accuracy, ``None`` if never)."""
     result, diag = analysis.result, analysis.diagnostics
     best = result.best
     return {
         "task": _task_name(args), "n": diag.n, "train_fraction": args.train_fraction,
         "seed": args.seed, "steps": result.steps, "seconds": round(result.seconds, 3),
+        "held_out_perfect": _first(result.held_out_perfect),
+        "train_perfect": _first(result.train_perfect),
         "attempts": [{"steps": a.steps, "converged": a.converged, "h_ratio": a.h_ratio,
                       "train_loss": a.train_loss, "seconds": round(a.seconds, 3)}
                      for a in result.attempts],
         "chosen_attempt": result.best_index, "converged": best.converged,
         "train_loss": best.train_loss, **diag.summary(),
     }
+
+
+def _answer_line(record: dict[str, Any]) -> str:
+    """When held-out and train accuracy first reached 100% (steps and seconds)."""
+    parts = []
+    for key, what in (("held_out_perfect", "held-out"), ("train_perfect", "train")):
+        first = record[key]
+        parts.append(f"100% {what} accuracy: never" if first is None else
+                     f"100% {what} accuracy at step {first['steps']} "
+                     f"({first['seconds']:.3g} s)")
+    if record["test_accuracy"] is None:
+        parts[0] = "no held-out cell"
+    return "; ".join(parts)
 
 
 def check(args: argparse.Namespace) -> None:
@@ -130,6 +150,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         value = record[key]
         out.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     console.print(out)
+    console.print(_answer_line(record), soft_wrap=True)
     evidence = Table(title="verdict evidence")
     for col in ("criterion", "value", "threshold", "passed"):
         evidence.add_column(col)
