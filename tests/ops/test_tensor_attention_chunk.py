@@ -102,7 +102,7 @@ def _core_inputs(decay):
 @pytest.mark.parametrize("decay", [None, [0.7, 0.95]], ids=["none", "per-head"])
 def test_hand_backward_passes_gradcheck(decay) -> None:
     x, wt = _core_inputs(decay)
-    assert torch.autograd.gradcheck(lambda *a: ChunkCore.apply(*a, wt), x)
+    assert torch.autograd.gradcheck(lambda *a: ChunkCore.apply(*a, wt, 2), x)  # 2 segments
 
 
 @pytest.mark.parametrize("decay", [None, [0.7, 0.95]], ids=["none", "per-head"])
@@ -110,8 +110,8 @@ def test_hand_backward_equals_autograd_of_the_same_products(decay) -> None:
     x, wt = _core_inputs(decay)
     cot = [torch.randn(s, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
            for s in ((3, 2, 2, 4, DV), (2, 2, D, D), (2, 2, D, DV))]
-    hand = torch.autograd.grad(ChunkCore.apply(*x, wt), x, cot)
-    auto = torch.autograd.grad(chunk_core(*x, wt)[:3], x, cot)
+    hand = torch.autograd.grad(ChunkCore.apply(*x, wt, 2), x, cot)
+    auto = torch.autograd.grad(chunk_core(*x, wt, 2)[:3], x, cot)
     for a, b in zip(hand, auto, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 

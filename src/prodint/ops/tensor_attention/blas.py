@@ -7,8 +7,9 @@ PyPI wheels) called on half of the stack from each of two threads, with the BLAS
 limited to one thread (``threadpoolctl``), at 44 GFLOP/s in the same process (single-threaded,
 22 against 16), the arrangement of :mod:`prodint.hypercube.blas_step` too. :data:`BLAS` does
 that for CPU tensors of float32 and float64 outside autograd; :data:`TORCH` is
-``torch.bmm``/``baddbmm_`` (the CUDA path and the differentiable one). Both multiply
-``[P, m, k] @ [P, k, n]`` stacks, transposed views included, and agree up to rounding.
+``torch.matmul`` (the CUDA path and the differentiable one). Both multiply stacks
+``[..., m, k] @ [..., k, n]`` of any strides (strided views of the inputs are read in place
+by the BLAS) and agree up to rounding.
 
 Calls on :data:`BLAS` run inside :func:`region`, which holds a lock (the thread limits are
 process-wide) for the whole of one forward or backward, limits the BLAS to one thread and
@@ -48,7 +49,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 class _Product(Protocol):
-    def __call__(self, x: Tensor, y: Tensor) -> Tensor: ...
+    def __call__(self, x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor: ...
 
 
 class _AddProduct(Protocol):
@@ -56,27 +57,38 @@ class _AddProduct(Protocol):
 
 
 class Products(NamedTuple):
-    """``mm(x, y) = x @ y`` and ``addmm_(acc, x, y)``: ``acc += x @ y`` in place, on
-    ``[P, m, k]`` and ``[P, k, n]`` stacks."""
+    """``mm(x, y, out=None) = x @ y`` (into ``out``, contiguous, when given) and
+    ``addmm_(acc, x, y)``: ``acc += x @ y`` in place, on stacks ``[..., m, k]`` and
+    ``[..., k, n]`` of the same leading shape and any strides."""
 
     mm: _Product
     addmm_: _AddProduct
 
 
+def _torch_mm(x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    return torch.matmul(x, y) if out is None else torch.matmul(x, y, out=out)
+
+
 def _torch_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    return acc.baddbmm_(x, y)
+    return acc.add_(torch.matmul(x, y))
 
 
-def _blas_mm(x: Tensor, y: Tensor) -> Tensor:
-    """``x @ y`` by ``numpy.matmul`` on one contiguous part of the stack per worker."""
-    out = torch.empty(x.shape[0], x.shape[1], y.shape[2], dtype=x.dtype)
+def _blas_mm(x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    """``x @ y`` by ``numpy.matmul``, one part of the stack per worker (split along the
+    first leading dimension with enough entries)."""
+    if out is None:
+        out = torch.empty(*x.shape[:-1], y.shape[-1], dtype=x.dtype)
     xn, yn, on = x.detach().numpy(), y.detach().numpy(), out.numpy()
-    workers = min(_WORKERS[0], x.shape[0])
-    if workers <= 1:
+    workers = _WORKERS[0]
+    dim = next((i for i in range(x.dim() - 2) if x.shape[i] >= workers), None)
+    if workers <= 1 or dim is None:
         np.matmul(xn, yn, out=on)
         return out
-    cuts = [x.shape[0] * i // workers for i in range(workers + 1)]
-    jobs = [_pool(workers).submit(np.matmul, xn[a:b], yn[a:b], out=on[a:b])
+    size = x.shape[dim]
+    cuts = [size * i // workers for i in range(workers + 1)]
+    lead = (slice(None),) * dim
+    jobs = [_pool(workers).submit(np.matmul, xn[(*lead, slice(a, b))],
+                                  yn[(*lead, slice(a, b))], out=on[(*lead, slice(a, b))])
             for a, b in itertools.pairwise(cuts)]
     for job in jobs:
         job.result()
@@ -87,7 +99,7 @@ def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return acc.add_(_blas_mm(x, y))
 
 
-TORCH = Products(torch.bmm, _torch_addmm_)
+TORCH = Products(_torch_mm, _torch_addmm_)
 BLAS = Products(_blas_mm, _blas_addmm_)
 
 

@@ -86,25 +86,22 @@ def _run(q: Tensor, k: Tensor, va: Tensor, s: Tensor | None, m: Tensor | None,
     age it)."""
     b, t, h = q.shape[:3]
     n = -(-t // w)
-    chunks = [_chunked(x, n, w) for x in (q, k, va)]  # [N, B, H, w, ·]
+    qc, kc, vc = (_chunked(x, n, w) for x in (q, k, va))  # [N, B, H, w, ·]
     wt = weights(gamma, w)
-    outs = []
-    for qc, kc, vc in zip(*(x.split(per_segment) for x in chunks), strict=True):
-        if gamma is not None and gamma.requires_grad:
-            o, s, m, _ = chunk_core(qc, kc, vc, s, m, wt)
-        else:
-            o, s, m = ChunkCore.apply(qc, kc, vc, s, m, wt)
-        outs.append(o)
-    out = outs[0] if len(outs) == 1 else torch.cat(outs)
+    if gamma is not None and gamma.requires_grad:
+        out, s, m, _ = chunk_core(qc, kc, vc, s, m, wt, per_segment)
+    else:
+        out, s, m = ChunkCore.apply(qc, kc, vc, s, m, wt, per_segment)
     return out.permute(1, 0, 3, 2, 4).reshape(b, n * w, h, -1)[:, :t], s, m
 
 
 def _chunked(x: Tensor, n: int, w: int) -> Tensor:
-    """Rows ``[B, t, H, F]`` as chunks ``[N, B, H, w, F]`` (zero-padded to ``N·w``)."""
+    """Rows ``[B, t, H, F]`` as chunks ``[N, B, H, w, F]``: a strided view, zero-padded to
+    ``N·w`` rows first when ``t`` falls short."""
     b, t, h, f = x.shape
     if n * w > t:
         x = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, n * w - t))
-    return x.reshape(b, n, w, h, f).permute(1, 0, 3, 2, 4).contiguous()
+    return x.reshape(b, n, w, h, f).permute(1, 0, 3, 2, 4)
 
 
 def _final_c(q: Tensor, va: Tensor, c: Tensor | None, gamma: Tensor | None) -> Tensor:

@@ -22,6 +22,7 @@ contiguous slice and every product one ``bmm`` over ``N·B·H`` blocks), states
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any, NamedTuple
 
@@ -57,22 +58,12 @@ def weights(gamma: Tensor | None, w: int) -> Weights | None:
     return Weights(lag_w, lag_w * lag_w, rise, rise * rise, end, end * end, g ** w)
 
 
-def _flat(x: Tensor) -> Tensor:
-    """``[N, B, H, r, c]`` as ``[N·B·H, r, c]`` (a view of a contiguous tensor or of its
-    transpose)."""
-    return x.reshape(-1, x.shape[-2], x.shape[-1])
-
-
-def _bmm(ops: Products, x: Tensor, y: Tensor) -> Tensor:
-    """``x @ y`` over ``[N, B, H, ·, ·]`` as one batched product (transposed views are not
-    copied)."""
-    return ops.mm(_flat(x), _flat(y)).view(*x.shape[:-1], y.shape[-1])
+def _mm(ops: Products, x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
+    return ops.mm(x, y, out)
 
 
 def _addmm_(ops: Products, acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """``acc += x @ y`` in place over ``[N, B, H, ·, ·]``."""
-    ops.addmm_(_flat(acc), _flat(x), _flat(y))
-    return acc
+    return ops.addmm_(acc, x, y)
 
 
 def _weigh(x: Tensor, weight: Tensor | None, inplace: bool) -> Tensor:
@@ -95,7 +86,7 @@ def _step(loc: Tensor, step: Tensor | None, state: Tensor, out: Tensor | None) -
 
 
 def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool = False,
-         inplace: bool = True) -> tuple[Tensor, Tensor]:
+         out: Tensor | None = None, inplace: bool = True) -> tuple[Tensor, Tensor]:
     """The states between chunks of the recurrence ``X_{c+1} = f X_c + loc_c``.
 
     ``loc`` is ``[N, B, H, r, c]``, ``step`` the factor ``f`` (``[H, 1, 1]``, ``None`` for
@@ -103,7 +94,8 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
     ``entering[c] = X_c`` and ``last = X_N``. With ``reverse`` the recurrence runs backwards
     (``X_N = start``, ``X_c = f X_{c+1} + loc_c``), ``entering[c]`` is ``X_{c+1}`` and
     ``last`` is ``X_0``: the adjoint of the forward scan. One pass over ``loc``, each state
-    written in place into ``entering`` (``inplace=False``: stacked, for autograd).
+    written in place into ``entering`` (into ``out`` when given; ``inplace=False``: stacked,
+    for autograd).
     """
     order = list(range(loc.shape[0]))
     if reverse:
@@ -114,7 +106,7 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
             states.append(_step(loc[c], step, states[-1], None))
         entering = torch.stack(states[-2::-1] if reverse else states[:-1])
         return entering, states[-1]
-    out = torch.empty_like(loc)
+    out = torch.empty_like(loc) if out is None else out
     if start is None:
         out[order[0]].zero_()
     else:
@@ -124,32 +116,72 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
     return out, _step(loc[order[-1]], step, out[order[-1]], None)
 
 
+class Saved(NamedTuple):
+    """What the forward keeps for the backward, ``[N, B, H, ·, ·]`` each: ``Ã``, the entering
+    ``S``, ``Y``, ``P`` and the entering ``M``."""
+
+    a: Tensor
+    s_c: Tensor
+    y: Tensor
+    p: Tensor
+    m_c: Tensor
+
+
+def _segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
+             m0: Tensor | None, wt: Weights | None, into: tuple[Tensor, Saved] | None
+             ) -> tuple[Tensor, Tensor, Tensor, Saved]:
+    """The forward on one run of chunks; ``into`` holds the buffers to write (in place) or is
+    ``None`` (new tensors, differentiable by autograd)."""
+    inplace = into is not None
+    out_buf, buf = into if into is not None else (None, Saved(*(None,) * 5))
+    lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
+    a = _weigh(_mm(ops, q, k.mT, buf.a), lag, inplace)
+    s_c, s_n = scan(_mm(ops, _scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace)
+    y = _addmm_(ops, _mm(ops, a, k, buf.y), _scaled(q, rise), s_c.mT)
+    x = _mm(ops, y.mT, _scaled(v, end2))
+    m_c, m_n = scan(x, None if f is None else f * f, m0, out=buf.m_c, inplace=inplace)
+    p = _weigh(_mm(ops, q, y.mT, buf.p), lag2, inplace)
+    out = _addmm_(ops, _mm(ops, p, v, out_buf), _scaled(q, rise2), m_c)
+    return out, s_n, m_n, Saved(a, s_c, y, p, m_c)
+
+
 def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
-               wt: Weights | None, inplace: bool = False, ops: Products = TORCH
-               ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
-    """The forward of the chunked core (see the module docstring).
+               wt: Weights | None, per_segment: int, inplace: bool = False,
+               ops: Products = TORCH) -> tuple[Tensor, Tensor, Tensor, Saved]:
+    """The forward of the chunked core (see the module docstring), in segments.
 
     Args:
-        q, k: ``[N, B, H, w, D]``; v: ``[N, B, H, w, W]`` (contiguous).
+        q, k: ``[N, B, H, w, D]``; v: ``[N, B, H, w, W]`` (any strides).
         s0, m0: the states entering the first chunk (``[B, H, D, D]``, ``[B, H, D, W]``) or
             ``None`` for zeros.
         wt: the decay weights (:func:`weights`), ``None`` for ``γ = 1``.
-        inplace: weigh the ``[w, w]`` blocks and write the scanned states in place (not when
-            autograd differentiates the decay).
+        per_segment: chunks per segment; each segment's temporaries (``[chunks, B, H, D, ·]``
+            state stacks) are freed before the next, the states carried as between chunks.
+        inplace: write into preallocated outputs and weigh in place (not when autograd
+            differentiates the decay).
         ops: the batched products (:mod:`~prodint.ops.tensor_attention.blas`).
 
     Returns:
-        ``(O [N, B, H, w, W], S_N, M_N, saved)`` with ``saved = (Ã, S_c, Y, P, M_c)``.
+        ``(O [N, B, H, w, W], S_N, M_N, saved)``.
     """
-    a = _weigh(_bmm(ops, q, k.mT), None if wt is None else wt.lag, inplace)
-    s_loc = _bmm(ops, _scaled(k, None if wt is None else wt.end).mT, k)
-    s_c, s_n = scan(s_loc, None if wt is None else wt.step, s0, inplace=inplace)
-    y = _addmm_(ops, _bmm(ops, a, k), _scaled(q, None if wt is None else wt.rise), s_c.mT)
-    x = _bmm(ops, y.mT, _scaled(v, None if wt is None else wt.end2))
-    m_c, m_n = scan(x, None if wt is None else wt.step * wt.step, m0, inplace=inplace)
-    p = _weigh(_bmm(ops, q, y.mT), None if wt is None else wt.lag2, inplace)
-    out = _addmm_(ops, _bmm(ops, p, v), _scaled(q, None if wt is None else wt.rise2), m_c)
-    return out, s_n, m_n, (a, s_c, y, p, m_c)
+    n, b, h, w, d = q.shape
+    width = v.shape[-1]
+    cuts = [*range(0, n, per_segment), n]
+    if not inplace:
+        outs, saved = [], []
+        for lo, hi in itertools.pairwise(cuts):
+            o, s0, m0, kept = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None)
+            outs.append(o)
+            saved.append(kept)
+        assert s0 is not None and m0 is not None
+        return torch.cat(outs), s0, m0, Saved(*(torch.cat(x) for x in zip(*saved, strict=True)))
+    new = functools.partial(q.new_empty, n, b, h)
+    out, buf = new(w, width), Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width))
+    for lo, hi in itertools.pairwise(cuts):
+        part = Saved(*(x[lo:hi] for x in buf))
+        _, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, (out[lo:hi], part))
+    assert s0 is not None and m0 is not None
+    return out, s0, m0, buf
 
 
 class ChunkCore(torch.autograd.Function):
@@ -169,11 +201,12 @@ class ChunkCore(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
-                m0: Tensor | None, wt: Weights | None) -> tuple[Tensor, Tensor, Tensor]:
+                m0: Tensor | None, wt: Weights | None, per_segment: int
+                ) -> tuple[Tensor, Tensor, Tensor]:
         ops = products_for(q)
         with region(ops):
-            out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, inplace=True, ops=ops)
-        ctx.wt, ctx.ops = wt, ops
+            out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
+        ctx.wt, ctx.ops, ctx.per_segment = wt, ops, per_segment
         ctx.starts = (s0 is not None, m0 is not None)
         ctx.save_for_backward(q, k, v, *saved)
         return out, s_n, m_n
@@ -181,33 +214,46 @@ class ChunkCore(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
                  ) -> tuple[Tensor | None, ...]:
-        with region(ctx.ops):
-            return ChunkCore._backward(ctx, d_out, d_sn, d_mn)
-
-    @staticmethod
-    def _backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
-                  ) -> tuple[Tensor | None, ...]:
-        q, k, v, a, s_c, y, p, m_c = ctx.saved_tensors
-        ops: Products = ctx.ops
-        wt: Weights | None = ctx.wt
-        lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
+        q, k, v, *kept = ctx.saved_tensors
+        saved = Saved(*kept)
         d_out = d_out.contiguous()
-        dp = _weigh(_bmm(ops, d_out, v.mT), lag2, True)
-        dm_end, dm0 = scan(_bmm(ops, _scaled(q, rise2).mT, d_out),
-                           None if f is None else f * f, d_mn, reverse=True)
-        if end2 is None:
-            dv = _addmm_(ops, _bmm(ops, p.mT, d_out), y, dm_end)
-        else:  # the weight applies to the second term alone
-            dv = _bmm(ops, p.mT, d_out).addcmul_(end2, _bmm(ops, y, dm_end))
-        dy = _addmm_(ops, _bmm(ops, dp.mT, q), _scaled(v, end2), dm_end.mT)
-        da = _weigh(_bmm(ops, dy, k.mT), lag, True)
-        ds_end, ds0 = scan(_bmm(ops, dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
-        dq = _addmm_(ops, _bmm(ops, dp, y), da, k)
-        if rise is None:
-            _addmm_(ops, _addmm_(ops, dq, dy, s_c), d_out, m_c.mT)
-        else:
-            dq.addcmul_(rise, _bmm(ops, dy, s_c)).addcmul_(rise2, _bmm(ops, d_out, m_c.mT))
-        dk = _addmm_(ops, _bmm(ops, a.mT, dy), da.mT, q)
-        _addmm_(ops, dk, _scaled(k, end), ds_end + ds_end.mT)
+        grads = [torch.empty_like(x, memory_format=torch.contiguous_format) for x in (q, k, v)]
+        n = q.shape[0]
+        cuts = [*range(0, n, ctx.per_segment), n]
+        with region(ctx.ops):
+            for lo, hi in reversed(list(itertools.pairwise(cuts))):
+                part = slice(lo, hi)
+                d_sn, d_mn = _segment_backward(
+                    ctx.ops, ctx.wt, q[part], k[part], v[part],
+                    Saved(*(x[part] for x in saved)), d_out[part], d_sn, d_mn,
+                    [g[part] for g in grads])
         has_s0, has_m0 = ctx.starts
-        return dq, dk, dv, ds0 if has_s0 else None, dm0 if has_m0 else None, None
+        return (*grads, d_sn if has_s0 else None, d_mn if has_m0 else None, None, None)
+
+
+def _segment_backward(ops: Products, wt: Weights | None, q: Tensor, k: Tensor, v: Tensor,
+                      saved: Saved, d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
+                      into: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """The backward of one run of chunks (:class:`ChunkCore`): writes ``dQ, dK, dV`` into
+    ``into`` and returns the gradients of the states entering it."""
+    a, s_c, y, p, m_c = saved
+    dq, dk, dv = into
+    lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
+    dp = _weigh(_mm(ops, d_out, v.mT), lag2, True)
+    dm_end, dm0 = scan(_mm(ops, _scaled(q, rise2).mT, d_out), None if f is None else f * f,
+                       d_mn, reverse=True)
+    if end2 is None:
+        _addmm_(ops, _mm(ops, p.mT, d_out, dv), y, dm_end)
+    else:  # the weight applies to the second term alone
+        _mm(ops, p.mT, d_out, dv).addcmul_(end2, _mm(ops, y, dm_end))
+    dy = _addmm_(ops, _mm(ops, dp.mT, q), _scaled(v, end2), dm_end.mT)
+    da = _weigh(_mm(ops, dy, k.mT), lag, True)
+    ds_end, ds0 = scan(_mm(ops, dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
+    _addmm_(ops, _mm(ops, dp, y, dq), da, k)
+    if rise is None:
+        _addmm_(ops, _addmm_(ops, dq, dy, s_c), d_out, m_c.mT)
+    else:
+        dq.addcmul_(rise, _mm(ops, dy, s_c)).addcmul_(rise2, _mm(ops, d_out, m_c.mT))
+    _addmm_(ops, _mm(ops, a.mT, dy, dk), da.mT, q)
+    _addmm_(ops, dk, _scaled(k, end), ds_end + ds_end.mT)
+    return ds0, dm0
