@@ -20,10 +20,10 @@ Cases, for every ``T`` in 1k, 4k and 16k (``--quick``: 256 and 1k):
   ``forward_backward`` the same with the backward pass into ``x`` and every parameter (the
   training cost of one block), with peak memory. ``annotate`` adds ``tokens_per_s = T /
   t_fwd_bwd`` and ``fwd_tokens_per_s = T / t_fwd``; ``ratio_fwd_bwd`` is the block's time
-  over the softmax block's, so below 1 is faster. The softmax forward+backward at 16k takes
-  seconds (its attention does ``O(T²)`` work), so the harness times it twice in one round
-  (:func:`~prodint.bench.harness.interleaved_ms` does so for every call over a second); the
-  Mamba block's token loop takes seconds there too.
+  over the softmax block's, so below 1 is faster. At 16k the softmax forward+backward takes
+  about 23 s a call on one core of this machine (its attention does ``O(T²)`` work) and the
+  Mamba block's about 10 s (its token loop), so the harness times them twice in one round
+  (:func:`~prodint.bench.harness.interleaved_ms` does so for every call over a second).
 - ``step T=…``: one streaming ``step`` (one token ``[1, w]``, no gradients) from the state
   after a prompt of ``T`` tokens read by ``prefill`` and one step (so the softmax cache's
   buffer has already doubled and the timed step appends in place, as almost every step of a
@@ -37,9 +37,11 @@ Cases, for every ``T`` in 1k, 4k and 16k (``--quick``: 256 and 1k):
   (``E·N`` floats, ``E = 2w``) and convolution inputs (``3E``); ``state_vs_softmax`` is that
   over the softmax block's.
 
-Thread contention: on cores that other processes use, the two per-token loops (Mamba's scan
-and every streaming step) slow down by several times more than the matrix products do, so
-run the suite on an idle machine (or with ``OMP_NUM_THREADS=1``) for meaningful ratios.
+The whole suite takes about 7 minutes on one core here (memory profiling included), ``--quick``
+about half a minute. Thread contention: on cores that other processes use, the per-token loops
+(Mamba's scan and every streaming step) slow down by several times more than the matrix
+products do (Mamba's forward+backward at 1k: 13x slower with two threads than with one on a
+busy machine), so run the suite on an idle machine, or with ``OMP_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
