@@ -82,10 +82,13 @@ class TensorAttentionStep:
             # S is kept transposed, so that u = S q is the row qᵀ Sᵀ (bmm's fast row form)
             self._st = s.mT.clone(memory_format=torch.contiguous_format)
             self._m = m.contiguous()
-        self._gamma = self._gamma2 = None
-        if decay is not None:
-            g = torch.as_tensor(decay, dtype=s.dtype, device=s.device).expand(h)
+        self._gamma: float | Tensor | None = None
+        self._gamma2: float | Tensor | None = None
+        if isinstance(decay, Tensor):  # per head
+            g = decay.to(s.dtype).expand(h)
             self._gamma, self._gamma2 = g.reshape(1, h, 1, 1), (g * g).reshape(1, h, 1, 1)
+        elif decay is not None:
+            self._gamma, self._gamma2 = float(decay), float(decay) ** 2
         width = self._m.shape[-1]
         # the input rows q | k | v (| 1: the normaliser's column of ones), written per token
         self._rows = s.new_ones(b, h, 2 * d + width)
@@ -127,34 +130,40 @@ class TensorAttentionStep:
                 raise ValueError(f"{name}: expected a tensor on {like.device} (that of the "
                                  f"state), received one on {x.device}")
 
-    @torch.no_grad()
     def __call__(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """Advance by one token: ``q, k [B, H, D]``, ``v [B, H, Dv]`` → ``o [B, H, Dv]``
-        (written into :attr:`rows`, then :meth:`advance`).
+        """Advance by one token: ``q, k [B, H, D]``, ``v [B, H, Dv]`` → ``o [B, H, Dv]``.
+        The rows are read as data: no gradient flows into them or the state.
 
         Raises:
             TypeError: a row that is not a tensor or not of the state's dtype.
             ValueError: a row of another shape or device than the state's.
         """
         self._check(q=q, k=k, v=v)
-        d, dv = self.dim, self.value_dim
-        rows = self._rows
-        rows[..., :d].copy_(q)
-        rows[..., d:2 * d].copy_(k)
-        rows[..., 2 * d:2 * d + dv].copy_(v)
-        return self.advance()
+        if q.requires_grad or k.requires_grad or v.requires_grad:
+            q, k, v = q.detach(), k.detach(), v.detach()
+        bh, d = self.batch * self.heads, self.dim
+        if self.normalize:  # v beside its column of ones
+            self._rows[..., 2 * d:2 * d + self.value_dim].copy_(v)
+            vr = self._v
+        else:
+            vr = v.reshape(bh, 1, self.value_dim)
+        return self._advance(q.reshape(bh, 1, d), k.reshape(bh, d, 1), k.reshape(bh, 1, d), vr)
 
     def advance(self) -> Tensor:
         """Advance by the token whose rows are in :attr:`rows`; returns ``o [B, H, Dv]``
         (a fresh tensor). It takes no argument, so there is nothing to check; gradients do
-        not flow through the state (run it on data, as ``generate`` does)."""
+        not flow through the state (write data into the rows, as a decoder does)."""
+        return self._advance(self._q, self._kc, self._kr, self._v)
+
+    def _advance(self, q: Tensor, kc: Tensor, kr: Tensor, v: Tensor) -> Tensor:
+        """The step on ``q [B·H, 1, D]``, ``k`` as a column ``[B·H, D, 1]`` and a row, and
+        ``v [B·H, 1, Dv(+1)]``."""
         if self._gamma is not None:
             self._st.mul_(self._gamma)
             self._m.mul_(self._gamma2)
-        q = self._q
-        self._st3.addcmul_(self._kc, self._kr)
+        self._st3.addcmul_(kc, kr)
         u = torch.bmm(q, self._st3)  # (S_t q_t)ᵀ, [B·H, 1, D]
-        self._m3.addcmul_(u.view(-1, self.dim, 1), self._v)
+        self._m3.addcmul_(u.view(-1, self.dim, 1), v)
         o = torch.bmm(q, self._m3).view(self.batch, self.heads, -1)
         if self.normalize:
             dv = self.value_dim
