@@ -4,7 +4,7 @@ naive ``T × T`` form (forward, every gradient, final states), ``gradcheck`` and
 import pytest
 import torch
 
-from prodint.ops.tensor_attention import TensorAttentionState, chunk
+from prodint.ops.tensor_attention import TensorAttentionState, blas, chunk
 from prodint.ops.tensor_attention.chunk import chunk_flops, tensor_attention_chunk
 from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, scan, weights
 from prodint.ops.tensor_attention.naive import tensor_attention_naive
@@ -116,18 +116,42 @@ def test_hand_backward_equals_autograd_of_the_same_products(decay) -> None:
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("inplace", [True, False])
+@pytest.mark.parametrize("decay", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_scan_is_the_recurrence_between_chunks(reverse) -> None:
+@pytest.mark.parametrize("with_start", [False, True])
+def test_scan_is_the_recurrence_between_chunks(reverse, decay, inplace, with_start) -> None:
     g = torch.Generator().manual_seed(5)
     loc = torch.randn(5, 1, 2, 3, 3, generator=g, dtype=torch.float64)
-    start = torch.randn(1, 2, 3, 3, generator=g, dtype=torch.float64)
-    f = torch.tensor([0.5, 2.0], dtype=torch.float64).reshape(2, 1, 1)
-    entering, last = scan(loc, f, start, reverse=reverse)
-    state = start
+    start = torch.randn(1, 2, 3, 3, generator=g, dtype=torch.float64) if with_start else None
+    f = torch.tensor([0.5, 2.0], dtype=torch.float64).reshape(2, 1, 1) if decay else None
+    entering, last = scan(loc, f, start, reverse=reverse, inplace=inplace)
+    state = torch.zeros(1, 2, 3, 3, dtype=torch.float64) if start is None else start
     for c in (range(4, -1, -1) if reverse else range(5)):
-        torch.testing.assert_close(entering[c], state, rtol=0, atol=0)
-        state = loc[c] + f * state
+        torch.testing.assert_close(entering[c], state, rtol=1e-15, atol=1e-15)
+        state = loc[c] + (state if f is None else f * state)
     torch.testing.assert_close(last, state, rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 2), (1, 1, 1), (1, 5, 2)], ids=str)
+def test_blas_products_equal_torch_on_strided_stacks(shape) -> None:
+    """Transposed and permuted views, several workers or one, into a strided output."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(*shape[:2], 4, shape[2], 6, generator=g, dtype=torch.float64)
+    x = x.permute(0, 1, 3, 2, 4)  # [.., .., H, 4, 6], rows strided
+    y = torch.randn(*shape, 5, 6, generator=g, dtype=torch.float64).mT
+    out = torch.empty(shape[0], 4, *shape[1:], 5, dtype=torch.float64).permute(0, 2, 3, 1, 4)
+    want = torch.einsum("abhik,abhkj->abhij", x, y)
+    with blas.region(blas.BLAS):
+        got = blas.BLAS.mm(x, y, out)
+        torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
+        acc = torch.ones_like(want)
+        blas.BLAS.addmm_(acc, x, y)
+        assert torch.get_num_threads() == 1  # torch on one thread inside the region
+    torch.testing.assert_close(acc, want + 1, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(blas.TORCH.mm(x, y), want, rtol=1e-13, atol=1e-13)
+    assert blas.products_for(x) is blas.BLAS
+    assert blas.products_for(x.to(torch.bfloat16)) is blas.TORCH
 
 
 def test_flop_count_by_hand() -> None:

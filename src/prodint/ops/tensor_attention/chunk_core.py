@@ -107,6 +107,12 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
         entering = torch.stack(states[-2::-1] if reverse else states[:-1])
         return entering, states[-1]
     out = torch.empty_like(loc) if out is None else out
+    if step is None and not reverse:  # plain prefix sums: one cumulative sum
+        out[0].zero_()
+        torch.cumsum(loc[:-1], 0, out=out[1:])
+        if start is not None:
+            out += start
+        return out, out[-1] + loc[-1]
     if start is None:
         out[order[0]].zero_()
     else:
@@ -162,7 +168,8 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
         ops: the batched products (:mod:`~prodint.ops.tensor_attention.blas`).
 
     Returns:
-        ``(O [N, B, H, w, W], S_N, M_N, saved)``.
+        ``(O [N, B, H, w, W], S_N, M_N, saved)``; with ``inplace``, ``O`` is a view of a
+        contiguous ``[B, N, w, H, W]`` tensor (the layout of the rows, no copy to return it).
     """
     n, b, h, w, d = q.shape
     width = v.shape[-1]
@@ -176,12 +183,20 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
         assert s0 is not None and m0 is not None
         return torch.cat(outs), s0, m0, Saved(*(torch.cat(x) for x in zip(*saved, strict=True)))
     new = functools.partial(q.new_empty, n, b, h)
-    out, buf = new(w, width), Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width))
+    out, buf = _rows_layout(q, width), Saved(new(w, w), new(d, d), new(w, d), new(w, w),
+                                             new(d, width))
     for lo, hi in itertools.pairwise(cuts):
         part = Saved(*(x[lo:hi] for x in buf))
         _, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, (out[lo:hi], part))
     assert s0 is not None and m0 is not None
     return out, s0, m0, buf
+
+
+def _rows_layout(like: Tensor, width: int) -> Tensor:
+    """An empty ``[N, B, H, w, width]`` tensor stored as ``[B, N, w, H, width]`` (the rows'
+    layout): outputs and gradients written there need no copy to reach ``[B, T, H, ·]``."""
+    n, b, h, w = like.shape[:4]
+    return like.new_empty(b, n, w, h, width).permute(1, 0, 3, 2, 4)
 
 
 class ChunkCore(torch.autograd.Function):
@@ -216,8 +231,8 @@ class ChunkCore(torch.autograd.Function):
                  ) -> tuple[Tensor | None, ...]:
         q, k, v, *kept = ctx.saved_tensors
         saved = Saved(*kept)
-        d_out = d_out.contiguous()
-        grads = [torch.empty_like(x, memory_format=torch.contiguous_format) for x in (q, k, v)]
+        d_out = d_out.permute(1, 0, 3, 2, 4).contiguous().permute(1, 0, 3, 2, 4)
+        grads = [_rows_layout(x, x.shape[-1]) for x in (q, k, v)]
         n = q.shape[0]
         cuts = [*range(0, n, ctx.per_segment), n]
         with region(ctx.ops):
