@@ -128,7 +128,7 @@ def test_held_out_check_predicts_like_predict_and_an_einsum(dtype) -> None:
     f = init_factors(n, g, dtype)
     a, b = torch.randint(n, (k,), generator=g), torch.randint(n, (k,), generator=g)
     einsum = torch.einsum("pij,pjk,cki->pc", f.A[a], f.B[b], f.C).argmax(-1)
-    check = HeldOutCheck(a, b, einsum, chunk=8)  # chunks of 8, 8, 8, 6
+    check = HeldOutCheck(a, b, einsum, probe=4, chunk=8)  # chunks of 4, 8, 8, 8, 2
     assert torch.equal(check.predictions(f), einsum)
     assert torch.equal(check.predictions(f), predict(f, a, b).argmax(-1))
     assert check.all_right(f)
@@ -140,7 +140,7 @@ def test_held_out_check_stops_at_a_wrong_pair_and_puts_it_first() -> None:
     a, b = (x.flatten() for x in torch.meshgrid(torch.arange(6), torch.arange(6),
                                                 indexing="ij"))
     labels = table[a, b].clone()
-    check = HeldOutCheck(a, b, labels, chunk=5)
+    check = HeldOutCheck(a, b, labels, probe=5, chunk=10)
     assert check.all_right(f) and torch.equal(check.order, torch.arange(36))
     labels[33] = (labels[33] + 1) % 6  # a pair of the last chunk now wrong
     assert not check.all_right(f)
@@ -163,3 +163,5 @@ def test_held_out_check_checks_its_arguments() -> None:
         HeldOutCheck(pairs, pairs, pairs[:2])
     with pytest.raises(ValueError, match=r"chunk: expected a positive int, received 0"):
         HeldOutCheck(pairs, pairs, pairs, chunk=0)
+    with pytest.raises(ValueError, match=r"probe: expected a positive int, received 0"):
+        HeldOutCheck(pairs, pairs, pairs, probe=0)
