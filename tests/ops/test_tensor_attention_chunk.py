@@ -180,3 +180,18 @@ def test_flop_count_checks_its_arguments(kwargs, error, message) -> None:
     flags = {k: args.pop(k) for k in ("decay",) if k in args}
     with pytest.raises(error, match=message):
         chunk_flops(*args.values(), **flags)
+
+
+@pytest.mark.parametrize("decay", ["none", "float"])
+def test_torch_products_path_matches_naive(monkeypatch, decay) -> None:
+    """The path of CUDA tensors (torch's products inside the hand backward), on the CPU."""
+    from prodint.ops.tensor_attention import chunk_core as core
+
+    monkeypatch.setattr(core, "products_for", lambda x: blas.TORCH)
+    monkeypatch.setattr(chunk, "SEGMENT_BYTES", 1)
+    rows, state = _rows(19), _state(True)
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)
+    got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=4)
+    for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
