@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prodint.nn.dtn import DTN, DTNBlock, DTNBlockDecoder, DTNBlockState
-from prodint.nn.softmax_lm import SoftmaxLM
+from prodint.nn.softmax_lm import SoftmaxBlock, SoftmaxLM
 from prodint.nn.stacked_lm import StackedLM, StackedLMDecoder
 
 WIDTH, HEADS, VOCAB, B = 8, 2, 13, 3
@@ -121,6 +121,22 @@ def test_generate_gives_the_tokens_of_the_step_loop(kind: str, temperature: floa
     assert fast.shape == (B, 44) and torch.equal(fast, slow)
 
 
+def test_a_mixed_stack_decodes_dtn_blocks_fast_and_the_others_by_step() -> None:
+    blocks = [DTNBlock(WIDTH, HEADS, decay=0.9, dtype=torch.float64, generator=_g(13)),
+              SoftmaxBlock(WIDTH, HEADS, dtype=torch.float64, generator=_g(14)),
+              DTNBlock(WIDTH, HEADS, normalize=True, dtype=torch.float64, generator=_g(15))]
+    model = StackedLM(VOCAB, WIDTH, blocks, dtype=torch.float64, generator=_g(16))
+    tokens = torch.randint(0, VOCAB, (B, 30), generator=_g(17))
+    _, state = model.prefill(tokens[:, :3])
+    decoder = StackedLMDecoder(model, state)
+    for t in range(3, 30):
+        expected, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(decoder(tokens[:, t]), expected, rtol=1e-10, atol=1e-10)
+    prompt = tokens[:, :4]
+    assert torch.equal(model.generate(prompt, 20, temperature=0.9, generator=_g(18)),
+                       _generate_by_step(model, prompt, 20, 0.9, _g(18)))
+
+
 def test_half_precision_generates_through_the_step() -> None:
     model = DTN(VOCAB, WIDTH, 1, HEADS, dtype=torch.bfloat16, generator=_g(10))
     prompt = torch.randint(0, VOCAB, (2, 3), generator=_g(11))
@@ -158,5 +174,5 @@ def test_bad_arguments_are_refused_by_name() -> None:
         lm(torch.full((B,), VOCAB))
     with pytest.raises(TypeError, match="token: expected"):
         lm(torch.zeros(B))
-    with pytest.raises(ValueError, match="x_t"):  # another batch than the state's
+    with pytest.raises(ValueError, match=r"token: expected ids \[B=3\]"):
         lm(torch.zeros(B + 1, dtype=torch.long))

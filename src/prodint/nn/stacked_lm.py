@@ -263,8 +263,9 @@ class StackedLM(CompositeLayer):
     def generate(self, prompt: Tensor, steps: int, *, temperature: float = 1.0,
                  generator: torch.Generator | None = None) -> Tensor:
         """Sample ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
-        :meth:`prefill`), streaming one token at a time with :meth:`step`; returns
-        ``[B, T0 + steps]`` (the prompt itself for ``steps=0``).
+        :meth:`prefill`), streaming one token at a time through a :class:`StackedLMDecoder`
+        (the tokens of :meth:`step`, the state checked once); returns ``[B, T0 + steps]``
+        (the prompt itself for ``steps=0``).
 
         Args:
             prompt: token ids ``[B, T0]``, at least one token.
@@ -341,6 +342,8 @@ class StackedLMDecoder:
                 self._blocks.append(fast(s))
             else:
                 self._blocks.append(_Stepper(block, s))
+        batches = {getattr(b, "batch", None) for b in self._blocks} - {None}
+        self._batch = batches.pop() if len(batches) == 1 else None
 
     def __call__(self, token: Tensor) -> Tensor:
         """``[B]`` token ids → ``[B, vocab]`` logits of the next token.
@@ -349,7 +352,11 @@ class StackedLMDecoder:
             TypeError: ``token`` not an int32/int64 tensor ``[B]``.
             ValueError: ids out of range, another batch than the state's.
         """
-        return self.advance(self._model._check(token, 1))
+        token = self._model._check(token, 1)
+        if self._batch is not None and token.shape[0] != self._batch:
+            raise ValueError(f"token: expected ids [B={self._batch}] (the batch of the "
+                             f"state), received shape {tuple(token.shape)}")
+        return self.advance(token)
 
     @torch.no_grad()
     def advance(self, token: Tensor) -> Tensor:

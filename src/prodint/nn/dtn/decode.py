@@ -15,8 +15,8 @@ checked and copied once, in about twenty torch calls per token:
 - the RMS norm, ``Wo`` with the residual (one ``addmm``), the second norm and the MLP are
   torch's kernels; a tensor-interaction mixer streams through its own checked ``step``.
 
-The decoder reads the parameters when it is built (the fused projection is a copy): build a
-new one after changing them.
+The decoder reads the parameters when it is built (the fused projection and the MLP's
+transposed weights are copies): build a new one after changing them.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class DTNBlockDecoder:
             bias = wq.new_zeros(heads, 3 * d + extra)
             bias[:, 3 * d:] = 1.0
             self._bias = bias.reshape(-1)
-        self._rows = rows.view(self.batch, -1)
+        self._rows = rows.view(self.batch, heads * rows.shape[-1])
         self._wo, self._rms = att.params["Wo"].detach(), att.output_norm
         self._rms_eps = wq.new_tensor(RMS_EPS)
         self._mixer_state = state.mixer
@@ -112,10 +112,13 @@ class DTNBlockDecoder:
         shape = (self.batch, k - 1, self.width)
         check_instance(conv, "state.conv", Tensor)
         assert isinstance(conv, Tensor)
-        if tuple(conv.shape) != shape or conv.dtype != like.dtype or conv.device != like.device:
-            raise ValueError(f"state.conv: expected a {like.dtype} tensor [B, kernel − 1, "
-                             f"width] = {list(shape)} on {like.device}, received "
-                             f"{conv.dtype} {tuple(conv.shape)} on {conv.device}")
+        if conv.dtype != like.dtype:
+            raise TypeError(f"state.conv: expected dtype {like.dtype} (that of the "
+                            f"parameters), received {conv.dtype}")
+        if tuple(conv.shape) != shape or conv.device != like.device:
+            raise ValueError(f"state.conv: expected a tensor [B, kernel − 1, width] = "
+                             f"{list(shape)} on {like.device}, received {tuple(conv.shape)} "
+                             f"on {conv.device}")
         self._buffer = like.new_zeros(k, self.batch, self.width)
         self._buffer[:k - 1] = conv.transpose(0, 1)
         self._slots = list(self._buffer.unbind(0))

@@ -163,8 +163,8 @@ class TensorAttentionStep:
             self._m.mul_(self._gamma2)
         self._st3.addcmul_(kc, kr)
         u = torch.bmm(q, self._st3)  # (S_t q_t)ᵀ, [B·H, 1, D]
-        self._m3.addcmul_(u.view(-1, self.dim, 1), v)
-        o = torch.bmm(q, self._m3).view(self.batch, self.heads, -1)
+        self._m3.addcmul_(u.view(u.shape[0], self.dim, 1), v)
+        o = torch.bmm(q, self._m3).view(self.batch, self.heads, self._m3.shape[-1])
         if self.normalize:
             dv = self.value_dim
             return o[..., :dv] / signed_guard(o[..., dv:], self.eps)
