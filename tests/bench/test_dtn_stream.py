@@ -29,12 +29,17 @@ def test_step_rows_time_one_token_against_the_first_position() -> None:
 def test_generation_rows_pair_the_dtn_with_the_softmax_baseline() -> None:
     cases = list(dtn_stream.generation_cases((1, 2), (5,), width=8, depth=1, heads=2,
                                              vocab=7))
+    impls = ["softmax", "dtn", "dtn checked step"]
     assert [(c.name, c.impl) for c in cases] == [
-        ("generate B=1 ctx=5", "softmax"), ("generate B=1 ctx=5", "dtn"),
-        ("generate B=2 ctx=5", "softmax"), ("generate B=2 ctx=5", "dtn")]
+        *(("generate B=1 ctx=5", i) for i in impls),
+        *(("generate B=2 ctx=5", i) for i in impls)]
     assert {c.baseline for c in cases} == {"softmax"}
-    assert [c.params["tokens_per_call"] for c in cases] == [1, 1, 2, 2]
-    assert cases[3].forward().shape == (2, 7)  # the next logits of every sequence
+    assert [c.params["tokens_per_call"] for c in cases] == [1, 1, 1, 2, 2, 2]
+    # the next logits of every sequence; the decoder and the checked step agree
+    fast, checked = cases[4].forward(), cases[5].forward()
+    assert fast.shape == (2, 7)
+    torch.testing.assert_close(fast, checked, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(cases[4].forward(), cases[5].forward(), rtol=1e-5, atol=1e-6)
 
 
 def test_records_carry_ratios_against_the_baselines() -> None:

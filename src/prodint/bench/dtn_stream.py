@@ -13,7 +13,9 @@
   :meth:`~prodint.nn.stacked_lm.StackedLM.generate` runs it) after a random prompt of
   ``ctx`` tokens, for the Shakespeare-sized DTN (width 128, depth 2, 4 heads, vocabulary
   65) and the softmax LM of the same sizes (``softmax``, the baseline, its key/value cache
-  growing with the context), randomly initialised; ``params.tokens_per_call`` is ``B``, so
+  growing with the context), randomly initialised, and ``dtn checked step`` the DTN through
+  its checked :meth:`~prodint.nn.stacked_lm.StackedLM.step` (what ``generate`` ran before it
+  decoded); ``params.tokens_per_call`` is ``B``, so
   tokens per second are ``B / fwd_ms · 1000``. Targets: the DTN at least 5,000 tokens/s at
   ``B = 1`` and 50,000 at ``B = 32``, faster than the softmax LM (ratio below 1) at every
   context. ``--quick``: context 256 only.
@@ -21,7 +23,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -80,20 +82,27 @@ def step_cases(positions: tuple[int, ...], *, heads: int = HEADS, dim: int = DIM
                              baseline=base)
 
 
-def _lm_step(model: StackedLM, batch: int, context: int, seed: int) -> object:
+def _lm_step(model: StackedLM, batch: int, context: int, seed: int,
+             checked: bool = False) -> Callable[[], Tensor]:
+    """One greedy token after a random prompt: through a decoder, as ``generate`` runs it,
+    or (``checked``) through the model's checked ``step``."""
     prompt = torch.randint(0, model.vocab, (batch, context),
                            generator=torch.Generator().manual_seed(seed))
     prompt = prompt.to(model.embed.weight.device)
     with torch.no_grad():
         logits, state = model.prefill(prompt)
     decode = StackedLMDecoder(model, state)
-    box = [logits[:, -1]]
+    box = [logits[:, -1], state]
 
-    def one() -> Tensor:  # the greedy choice and the next logits, as generate runs them
+    def one() -> Tensor:
         box[0] = decode.advance(box[0].argmax(-1))
         return box[0]
 
-    return one
+    def by_step() -> Tensor:
+        box[0], box[1] = model.step(box[0].argmax(-1), box[1])
+        return box[0]
+
+    return by_step if checked else one
 
 
 def generation_cases(batches: tuple[int, ...], contexts: tuple[int, ...], *,
@@ -119,9 +128,10 @@ def generation_cases(batches: tuple[int, ...], contexts: tuple[int, ...], *,
             params = {"B": batch, "context": context, "width": width, "depth": depth,
                       "heads": heads, "vocab": vocab, "tokens_per_call": batch,
                       "device": device}
-            for impl, model in models.items():
+            rows = [(impl, model, False) for impl, model in models.items()]
+            for impl, model, checked in [*rows, ("dtn checked step", models["dtn"], True)]:
                 yield timed_case(f"generate B={batch} ctx={context}", impl, params,
-                                 _lm_step(model, batch, context, seed=context + batch),
+                                 _lm_step(model, batch, context, context + batch, checked),
                                  None, baseline="softmax")
 
 
