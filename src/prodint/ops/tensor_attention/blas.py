@@ -48,8 +48,14 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="prodint-attention")
 
 
+#: Blocks of a stack multiplied per BLAS call inside a worker: the product's output is still
+#: in the core's cache when it is weighed or added (``32 × 64 × 64`` floats, 512 KiB).
+PIECE_BLOCKS = 32
+
+
 class _Product(Protocol):
-    def __call__(self, x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor: ...
+    def __call__(self, x: Tensor, y: Tensor, out: Tensor | None = None,
+                 weight: Tensor | None = None) -> Tensor: ...
 
 
 class _AddProduct(Protocol):
@@ -57,46 +63,70 @@ class _AddProduct(Protocol):
 
 
 class Products(NamedTuple):
-    """``mm(x, y, out=None) = x @ y`` (into ``out``, contiguous, when given) and
-    ``addmm_(acc, x, y)``: ``acc += x @ y`` in place, on stacks ``[..., m, k]`` and
-    ``[..., k, n]`` of the same leading shape and any strides."""
+    """``mm(x, y, out=None, weight=None) = (x @ y) ⊙ weight`` (into ``out`` when given;
+    ``weight`` broadcasts over the product) and ``addmm_(acc, x, y)``: ``acc += x @ y`` in
+    place, on stacks ``[..., m, k]`` and ``[..., k, n]`` of the same leading shape and any
+    strides."""
 
     mm: _Product
     addmm_: _AddProduct
 
 
-def _torch_mm(x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
-    return torch.matmul(x, y) if out is None else torch.matmul(x, y, out=out)
+def _torch_mm(x: Tensor, y: Tensor, out: Tensor | None = None,
+              weight: Tensor | None = None) -> Tensor:
+    if out is None:
+        product = torch.matmul(x, y)
+        return product if weight is None else product * weight
+    torch.matmul(x, y, out=out)
+    return out if weight is None else out.mul_(weight)
 
 
 def _torch_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return acc.add_(torch.matmul(x, y))
 
 
-def _blas_mm(x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
-    """``x @ y`` by ``numpy.matmul``, one part of the stack per worker (split along the
-    first leading dimension with enough entries)."""
-    if out is None:
-        out = torch.empty(*x.shape[:-1], y.shape[-1], dtype=x.dtype)
-    xn, yn, on = x.detach().numpy(), y.detach().numpy(), out.numpy()
-    workers = _WORKERS[0]
-    dim = next((i for i in range(x.dim() - 2) if x.shape[i] >= workers), None)
-    if workers <= 1 or dim is None:
-        np.matmul(xn, yn, out=on)
+def _blas(x: Tensor, y: Tensor, out: Tensor, weight: Tensor | None, add: bool) -> Tensor:
+    """``out = (x @ y) ⊙ weight`` or ``out += x @ y`` by ``numpy.matmul``: one part of the
+    stack per worker (split along the first dimension, which ``weight`` does not span), each
+    part in pieces of about :data:`PIECE_BLOCKS` blocks."""
+    lead = x.dim() - 2
+    if not lead:  # one matrix: a stack of one
+        _blas(x[None], y[None], out[None], weight, add)
         return out
-    size = x.shape[dim]
+    xn, yn, on = x.detach().numpy(), y.detach().numpy(), out.numpy()
+    wn = None if weight is None else weight.detach().numpy()
+    workers = _WORKERS[0]
+    step = max(1, PIECE_BLOCKS // max(1, int(np.prod(x.shape[1:lead]))))
+
+    def run(lo: int, hi: int) -> None:
+        for a in range(lo, hi, step):
+            part = slice(a, min(a + step, hi))
+            if add:
+                on[part] += np.matmul(xn[part], yn[part])
+            else:
+                np.matmul(xn[part], yn[part], out=on[part])
+            if wn is not None:
+                np.multiply(on[part], wn, out=on[part])
+
+    size = x.shape[0]
+    if workers <= 1 or size < workers:
+        run(0, size)
+        return out
     cuts = [size * i // workers for i in range(workers + 1)]
-    lead = (slice(None),) * dim
-    jobs = [_pool(workers).submit(np.matmul, xn[(*lead, slice(a, b))],
-                                  yn[(*lead, slice(a, b))], out=on[(*lead, slice(a, b))])
-            for a, b in itertools.pairwise(cuts)]
-    for job in jobs:
+    for job in [_pool(workers).submit(run, a, b) for a, b in itertools.pairwise(cuts)]:
         job.result()
     return out
 
 
+def _blas_mm(x: Tensor, y: Tensor, out: Tensor | None = None,
+             weight: Tensor | None = None) -> Tensor:
+    if out is None:
+        out = torch.empty(*x.shape[:-1], y.shape[-1], dtype=x.dtype)
+    return _blas(x, y, out, weight, False)
+
+
 def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    return acc.add_(_blas_mm(x, y))
+    return _blas(x, y, acc, None, True)
 
 
 TORCH = Products(_torch_mm, _torch_addmm_)

@@ -26,7 +26,7 @@ from prodint.ops.tensor_attention.common import (
     finish,
 )
 
-#: Bytes of one per-chunk state stack (``[B, H, chunks, D, D]``) in one segment. Larger
+#: Bytes of one per-chunk state stack (``[chunks, B, H, D, D]``) in one segment. Larger
 #: blocks are served by fresh ``mmap``s whose page faults cost more than the arithmetic.
 SEGMENT_BYTES = 1 << 23
 

@@ -15,9 +15,10 @@ head, and the entering states of all chunks come from two short scans over the c
 :class:`ChunkCore` runs it with a hand-derived backward that reuses the saved ``Ã, Y, P`` and
 entering states (each of the size of ``Q`` when ``w = D``) instead of autograd's record of
 every intermediate; :func:`chunk_core` alone is the differentiable form used when the decay
-itself needs a gradient. Tensors are chunk-major, ``[N, B, H, w, ·]`` (a run of chunks is a
-contiguous slice and every product one ``bmm`` over ``N·B·H`` blocks), states
-``[N, B, H, D, ·]`` (entering each chunk) and ``[B, H, D, ·]`` (after the last).
+itself needs a gradient. Tensors are chunk-major, ``[N, B, H, w, ·]`` (strided views of the
+rows ``[B, T, H, ·]``; a segment of chunks is a slice along ``N``) and every product is one
+batched product over the ``N·B·H`` blocks (:mod:`~prodint.ops.tensor_attention.blas`);
+states are ``[N, B, H, D, ·]`` (entering each chunk) and ``[B, H, D, ·]`` (after the last).
 """
 
 from __future__ import annotations
@@ -58,19 +59,14 @@ def weights(gamma: Tensor | None, w: int) -> Weights | None:
     return Weights(lag_w, lag_w * lag_w, rise, rise * rise, end, end * end, g ** w)
 
 
-def _mm(ops: Products, x: Tensor, y: Tensor, out: Tensor | None = None) -> Tensor:
-    return ops.mm(x, y, out)
-
-
-def _addmm_(ops: Products, acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    return ops.addmm_(acc, x, y)
-
-
-def _weigh(x: Tensor, weight: Tensor | None, inplace: bool) -> Tensor:
-    """``x ⊙ weight`` for a ``[w, w]`` block; without a weight the lower triangle."""
-    if weight is None:
-        return x.tril_() if inplace else x.tril()
-    return x.mul_(weight) if inplace else x * weight
+def _unpack(wt: Weights | None, like: Tensor) -> tuple[Tensor | None, ...]:
+    """The fields of :class:`Weights`; for ``γ = 1`` the lower-triangular mask as both
+    ``w × w`` weights and ``None`` (no weighting) for the others."""
+    if wt is not None:
+        return tuple(wt)
+    w = like.shape[-2]
+    lower = torch.ones(w, w, dtype=like.dtype, device=like.device).tril_()
+    return (lower, lower, *(None,) * 5)
 
 
 def _scaled(x: Tensor, weight: Tensor | None) -> Tensor:
@@ -107,12 +103,6 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
         entering = torch.stack(states[-2::-1] if reverse else states[:-1])
         return entering, states[-1]
     out = torch.empty_like(loc) if out is None else out
-    if step is None and not reverse:  # plain prefix sums: one cumulative sum
-        out[0].zero_()
-        torch.cumsum(loc[:-1], 0, out=out[1:])
-        if start is not None:
-            out += start
-        return out, out[-1] + loc[-1]
     if start is None:
         out[order[0]].zero_()
     else:
@@ -140,20 +130,20 @@ def _segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
     ``None`` (new tensors, differentiable by autograd)."""
     inplace = into is not None
     out_buf, buf = into if into is not None else (None, Saved(*(None,) * 5))
-    lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
-    a = _weigh(_mm(ops, q, k.mT, buf.a), lag, inplace)
-    s_c, s_n = scan(_mm(ops, _scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace)
-    y = _addmm_(ops, _mm(ops, a, k, buf.y), _scaled(q, rise), s_c.mT)
-    x = _mm(ops, y.mT, _scaled(v, end2))
+    lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
+    a = ops.mm(q, k.mT, buf.a, lag)
+    s_c, s_n = scan(ops.mm(_scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace)
+    y = ops.addmm_(ops.mm(a, k, buf.y), _scaled(q, rise), s_c.mT)
+    x = ops.mm(y.mT, _scaled(v, end2))
     m_c, m_n = scan(x, None if f is None else f * f, m0, out=buf.m_c, inplace=inplace)
-    p = _weigh(_mm(ops, q, y.mT, buf.p), lag2, inplace)
-    out = _addmm_(ops, _mm(ops, p, v, out_buf), _scaled(q, rise2), m_c)
+    p = ops.mm(q, y.mT, buf.p, lag2)
+    out = ops.addmm_(ops.mm(p, v, out_buf), _scaled(q, rise2), m_c)
     return out, s_n, m_n, Saved(a, s_c, y, p, m_c)
 
 
 def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
                wt: Weights | None, per_segment: int, inplace: bool = False,
-               ops: Products = TORCH) -> tuple[Tensor, Tensor, Tensor, Saved]:
+               ops: Products = TORCH) -> tuple[Tensor, Tensor, Tensor, Saved | None]:
     """The forward of the chunked core (see the module docstring), in segments.
 
     Args:
@@ -169,19 +159,19 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
 
     Returns:
         ``(O [N, B, H, w, W], S_N, M_N, saved)``; with ``inplace``, ``O`` is a view of a
-        contiguous ``[B, N, w, H, W]`` tensor (the layout of the rows, no copy to return it).
+        contiguous ``[B, N, w, H, W]`` tensor (the layout of the rows, no copy to return it)
+        and ``saved`` the :class:`Saved` buffers, else ``saved`` is ``None``.
     """
     n, b, h, w, d = q.shape
     width = v.shape[-1]
     cuts = [*range(0, n, per_segment), n]
     if not inplace:
-        outs, saved = [], []
+        outs = []
         for lo, hi in itertools.pairwise(cuts):
-            o, s0, m0, kept = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None)
+            o, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None)
             outs.append(o)
-            saved.append(kept)
         assert s0 is not None and m0 is not None
-        return torch.cat(outs), s0, m0, Saved(*(torch.cat(x) for x in zip(*saved, strict=True)))
+        return torch.cat(outs), s0, m0, None
     new = functools.partial(q.new_empty, n, b, h)
     out, buf = _rows_layout(q, width), Saved(new(w, w), new(d, d), new(w, d), new(w, w),
                                              new(d, width))
@@ -221,6 +211,7 @@ class ChunkCore(torch.autograd.Function):
         ops = products_for(q)
         with region(ops):
             out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
+        assert saved is not None
         ctx.wt, ctx.ops, ctx.per_segment = wt, ops, per_segment
         ctx.starts = (s0 is not None, m0 is not None)
         ctx.save_for_backward(q, k, v, *saved)
@@ -253,22 +244,22 @@ def _segment_backward(ops: Products, wt: Weights | None, q: Tensor, k: Tensor, v
     ``into`` and returns the gradients of the states entering it."""
     a, s_c, y, p, m_c = saved
     dq, dk, dv = into
-    lag, lag2, rise, rise2, end, end2, f = wt if wt is not None else (None,) * 7
-    dp = _weigh(_mm(ops, d_out, v.mT), lag2, True)
-    dm_end, dm0 = scan(_mm(ops, _scaled(q, rise2).mT, d_out), None if f is None else f * f,
+    lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
+    dp = ops.mm(d_out, v.mT, None, lag2)
+    dm_end, dm0 = scan(ops.mm(_scaled(q, rise2).mT, d_out), None if f is None else f * f,
                        d_mn, reverse=True)
     if end2 is None:
-        _addmm_(ops, _mm(ops, p.mT, d_out, dv), y, dm_end)
+        ops.addmm_(ops.mm(p.mT, d_out, dv), y, dm_end)
     else:  # the weight applies to the second term alone
-        _mm(ops, p.mT, d_out, dv).addcmul_(end2, _mm(ops, y, dm_end))
-    dy = _addmm_(ops, _mm(ops, dp.mT, q), _scaled(v, end2), dm_end.mT)
-    da = _weigh(_mm(ops, dy, k.mT), lag, True)
-    ds_end, ds0 = scan(_mm(ops, dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
-    _addmm_(ops, _mm(ops, dp, y, dq), da, k)
+        ops.mm(p.mT, d_out, dv).addcmul_(end2, ops.mm(y, dm_end))
+    dy = ops.addmm_(ops.mm(dp.mT, q), _scaled(v, end2), dm_end.mT)
+    da = ops.mm(dy, k.mT, None, lag)
+    ds_end, ds0 = scan(ops.mm(dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
+    ops.addmm_(ops.mm(dp, y, dq), da, k)
     if rise is None:
-        _addmm_(ops, _addmm_(ops, dq, dy, s_c), d_out, m_c.mT)
+        ops.addmm_(ops.addmm_(dq, dy, s_c), d_out, m_c.mT)
     else:
-        dq.addcmul_(rise, _mm(ops, dy, s_c)).addcmul_(rise2, _mm(ops, d_out, m_c.mT))
-    _addmm_(ops, _mm(ops, a.mT, dy, dk), da.mT, q)
-    _addmm_(ops, dk, _scaled(k, end), ds_end + ds_end.mT)
+        dq.addcmul_(rise, ops.mm(dy, s_c)).addcmul_(rise2, ops.mm(d_out, m_c.mT))
+    ops.addmm_(ops.mm(a.mT, dy, dk), da.mT, q)
+    ops.addmm_(dk, _scaled(k, end), ds_end + ds_end.mT)
     return ds0, dm0
