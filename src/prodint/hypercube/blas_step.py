@@ -71,6 +71,7 @@ CHUNK_PAIRS = 192
 PER_PAIR_LIMIT = 100**3
 _STEP_LOCK = threading.Lock()
 
+
 @functools.cache
 def _controller() -> ThreadpoolController:
     return ThreadpoolController()
@@ -284,11 +285,17 @@ def _step(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, target: Tensor,
     def finish(worker: int) -> None:
         lo, hi = n * worker // count, n * (worker + 1) // count
         grad_a, grad_b, grad_c = (g[lo:hi] for g in grads)
-        grad_a.fill(0)
-        grad_c.fill(0)
-        for s in scratch:
-            grad_a += s.grad_a[lo:hi]
-            grad_c += s.grad_ct.reshape(n, n, n)[lo:hi].transpose(0, 2, 1)
+        if not scratch:
+            grad_a.fill(0)
+            grad_c.fill(0)
+        for index, s in enumerate(scratch):  # in part order
+            part_c = s.grad_ct.reshape(n, n, n)[lo:hi].transpose(0, 2, 1)
+            if index == 0:
+                np.copyto(grad_a, s.grad_a[lo:hi])
+                np.copyto(grad_c, part_c)
+            else:
+                grad_a += s.grad_a[lo:hi]
+                grad_c += part_c
         np.copyto(grad_b, ws.grad_bt[lo:hi].transpose(0, 2, 1))
         if eps:
             LA, RA, LB, RB, LC, RC = grams
