@@ -116,16 +116,19 @@ def test_hand_backward_equals_autograd_of_the_same_products(decay) -> None:
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("inplace", [True, False])
+@pytest.mark.parametrize("way", ["torch", "blas", "autograd"])
 @pytest.mark.parametrize("decay", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_start", [False, True])
-def test_scan_is_the_recurrence_between_chunks(reverse, decay, inplace, with_start) -> None:
+def test_scan_is_the_recurrence_between_chunks(reverse, decay, way, with_start) -> None:
     g = torch.Generator().manual_seed(5)
     loc = torch.randn(5, 1, 2, 3, 3, generator=g, dtype=torch.float64)
     start = torch.randn(1, 2, 3, 3, generator=g, dtype=torch.float64) if with_start else None
     f = torch.tensor([0.5, 2.0], dtype=torch.float64).reshape(2, 1, 1) if decay else None
-    entering, last = scan(loc, f, start, reverse=reverse, inplace=inplace)
+    ops = blas.BLAS if way == "blas" else blas.TORCH
+    with blas.region(ops):
+        entering, last = scan(loc, f, start, reverse=reverse, inplace=way != "autograd",
+                              ops=ops)
     state = torch.zeros(1, 2, 3, 3, dtype=torch.float64) if start is None else start
     for c in (range(4, -1, -1) if reverse else range(5)):
         torch.testing.assert_close(entering[c], state, rtol=1e-15, atol=1e-15)

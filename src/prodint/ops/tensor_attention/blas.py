@@ -62,14 +62,22 @@ class _AddProduct(Protocol):
     def __call__(self, acc: Tensor, x: Tensor, y: Tensor) -> Tensor: ...
 
 
+class _Steps(Protocol):
+    def __call__(self, loc: Tensor, step: Tensor | None, out: Tensor,
+                 order: list[int]) -> None: ...
+
+
 class Products(NamedTuple):
     """``mm(x, y, out=None, weight=None) = (x @ y) ⊙ weight`` (into ``out`` when given;
     ``weight`` broadcasts over the product) and ``addmm_(acc, x, y)``: ``acc += x @ y`` in
     place, on stacks ``[..., m, k]`` and ``[..., k, n]`` of the same leading shape and any
-    strides."""
+    strides; ``steps(loc, f, out, order)``: ``out[d] = loc[c] + f·out[c]`` for the successive
+    pairs ``(c, d)`` of ``order``, on ``[N, B, H, r, c]`` stacks (``f``: ``[H, 1, 1]`` or
+    ``None`` for 1), the chunk-to-chunk recurrence of the scans."""
 
     mm: _Product
     addmm_: _AddProduct
+    steps: _Steps
 
 
 def _torch_mm(x: Tensor, y: Tensor, out: Tensor | None = None,
@@ -129,8 +137,41 @@ def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return _blas(x, y, acc, None, True)
 
 
-TORCH = Products(_torch_mm, _torch_addmm_)
-BLAS = Products(_blas_mm, _blas_addmm_)
+def _torch_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int]) -> None:
+    for c, d in itertools.pairwise(order):
+        if step is None:
+            torch.add(loc[c], out[c], out=out[d])
+        else:
+            torch.addcmul(loc[c], step, out[c], out=out[d])
+
+
+def _blas_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int]) -> None:
+    """The recurrence in numpy, the heads shared out between the workers."""
+    ln, on = loc.detach().numpy(), out.numpy()
+    fn = None if step is None else step.detach().numpy()
+    heads = loc.shape[2]
+
+    def run(lo: int, hi: int) -> None:
+        lc, oc = ln[:, :, lo:hi], on[:, :, lo:hi]
+        f = None if fn is None else fn[lo:hi]
+        for c, d in itertools.pairwise(order):
+            if f is None:
+                np.add(lc[c], oc[c], out=oc[d])
+            else:
+                np.multiply(oc[c], f, out=oc[d])
+                oc[d] += lc[c]
+
+    workers = min(_WORKERS[0], heads)
+    if workers <= 1:
+        run(0, heads)
+        return
+    cuts = [heads * i // workers for i in range(workers + 1)]
+    for job in [_pool(workers).submit(run, a, b) for a, b in itertools.pairwise(cuts)]:
+        job.result()
+
+
+TORCH = Products(_torch_mm, _torch_addmm_, _torch_steps)
+BLAS = Products(_blas_mm, _blas_addmm_, _blas_steps)
 
 
 def products_for(x: Tensor) -> Products:

@@ -73,16 +73,14 @@ def _scaled(x: Tensor, weight: Tensor | None) -> Tensor:
     return x if weight is None else x * weight
 
 
-def _step(loc: Tensor, step: Tensor | None, state: Tensor, out: Tensor | None) -> Tensor:
-    """``loc + f·state`` (into ``out`` when given)."""
-    if step is None:
-        return loc + state if out is None else torch.add(loc, state, out=out)
-    return torch.addcmul(loc, step, state) if out is None else \
-        torch.addcmul(loc, step, state, out=out)
+def _step(loc: Tensor, step: Tensor | None, state: Tensor) -> Tensor:
+    """``loc + f·state``."""
+    return loc + state if step is None else torch.addcmul(loc, step, state)
 
 
 def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool = False,
-         out: Tensor | None = None, inplace: bool = True) -> tuple[Tensor, Tensor]:
+         out: Tensor | None = None, inplace: bool = True, ops: Products = TORCH
+         ) -> tuple[Tensor, Tensor]:
     """The states between chunks of the recurrence ``X_{c+1} = f X_c + loc_c``.
 
     ``loc`` is ``[N, B, H, r, c]``, ``step`` the factor ``f`` (``[H, 1, 1]``, ``None`` for
@@ -90,8 +88,8 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
     ``entering[c] = X_c`` and ``last = X_N``. With ``reverse`` the recurrence runs backwards
     (``X_N = start``, ``X_c = f X_{c+1} + loc_c``), ``entering[c]`` is ``X_{c+1}`` and
     ``last`` is ``X_0``: the adjoint of the forward scan. One pass over ``loc``, each state
-    written in place into ``entering`` (into ``out`` when given; ``inplace=False``: stacked,
-    for autograd).
+    written in place into ``entering`` (into ``out`` when given) by ``ops.steps``;
+    ``inplace=False``: stacked, for autograd.
     """
     order = list(range(loc.shape[0]))
     if reverse:
@@ -99,7 +97,7 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
     if not inplace:
         states = [loc.new_zeros(loc.shape[1:]) if start is None else start]
         for c in order:
-            states.append(_step(loc[c], step, states[-1], None))
+            states.append(_step(loc[c], step, states[-1]))
         entering = torch.stack(states[-2::-1] if reverse else states[:-1])
         return entering, states[-1]
     out = torch.empty_like(loc) if out is None else out
@@ -107,9 +105,8 @@ def scan(loc: Tensor, step: Tensor | None, start: Tensor | None, reverse: bool =
         out[order[0]].zero_()
     else:
         out[order[0]].copy_(start)
-    for c, nxt in itertools.pairwise(order):
-        _step(loc[c], step, out[c], out[nxt])
-    return out, _step(loc[order[-1]], step, out[order[-1]], None)
+    ops.steps(loc, step, out, order)
+    return out, _step(loc[order[-1]], step, out[order[-1]])
 
 
 class Saved(NamedTuple):
@@ -132,10 +129,12 @@ def _segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
     out_buf, buf = into if into is not None else (None, Saved(*(None,) * 5))
     lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
     a = ops.mm(q, k.mT, buf.a, lag)
-    s_c, s_n = scan(ops.mm(_scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace)
+    s_c, s_n = scan(ops.mm(_scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace,
+                    ops=ops)
     y = ops.addmm_(ops.mm(a, k, buf.y), _scaled(q, rise), s_c.mT)
     x = ops.mm(y.mT, _scaled(v, end2))
-    m_c, m_n = scan(x, None if f is None else f * f, m0, out=buf.m_c, inplace=inplace)
+    m_c, m_n = scan(x, None if f is None else f * f, m0, out=buf.m_c, inplace=inplace,
+                    ops=ops)
     p = ops.mm(q, y.mT, buf.p, lag2)
     out = ops.addmm_(ops.mm(p, v, out_buf), _scaled(q, rise2), m_c)
     return out, s_n, m_n, Saved(a, s_c, y, p, m_c)
@@ -247,14 +246,14 @@ def _segment_backward(ops: Products, wt: Weights | None, q: Tensor, k: Tensor, v
     lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
     dp = ops.mm(d_out, v.mT, None, lag2)
     dm_end, dm0 = scan(ops.mm(_scaled(q, rise2).mT, d_out), None if f is None else f * f,
-                       d_mn, reverse=True)
+                       d_mn, reverse=True, ops=ops)
     if end2 is None:
         ops.addmm_(ops.mm(p.mT, d_out, dv), y, dm_end)
     else:  # the weight applies to the second term alone
         ops.mm(p.mT, d_out, dv).addcmul_(end2, ops.mm(y, dm_end))
     dy = ops.addmm_(ops.mm(dp.mT, q), _scaled(v, end2), dm_end.mT)
     da = ops.mm(dy, k.mT, None, lag)
-    ds_end, ds0 = scan(ops.mm(dy.mT, _scaled(q, rise)), f, d_sn, reverse=True)
+    ds_end, ds0 = scan(ops.mm(dy.mT, _scaled(q, rise)), f, d_sn, reverse=True, ops=ops)
     ops.addmm_(ops.mm(dp, y, dq), da, k)
     if rise is None:
         ops.addmm_(ops.addmm_(dq, dy, s_c), d_out, m_c.mT)
