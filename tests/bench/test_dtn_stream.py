@@ -11,12 +11,13 @@ from prodint.ops.tensor_attention import tensor_attention
 
 def test_step_rows_time_one_token_against_the_first_position() -> None:
     cases = list(dtn_stream.step_cases((8, 16), heads=2, dim=4))
-    assert [c.impl for c in cases] == ["step pos=8", "recurrent T=1 pos=8", "step pos=16"]
+    assert [c.impl for c in cases] == ["step pos=8", "advance pos=8", "recurrent T=1 pos=8",
+                                       "step pos=16"]
     assert {c.name for c in cases} == {"single-token step H=2 D=4"}
     assert {c.baseline for c in cases} == {"step pos=8"}
     assert all(c.params["tokens_per_call"] == 1 and c.forward_backward is None
                for c in cases)
-    first, recurrent = cases[0].forward(), cases[1].forward()
+    first, recurrent = cases[0].forward(), cases[2].forward()
     assert first.shape == (1, 2, 4) and recurrent.shape == (1, 1, 2, 4)
     # both read the same state and the same token: the same output
     torch.testing.assert_close(first, recurrent[:, 0], rtol=1e-5, atol=1e-6)

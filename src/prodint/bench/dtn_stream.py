@@ -4,7 +4,8 @@
   :class:`~prodint.ops.tensor_attention.step.TensorAttentionStep` (B=1, one token, a state
   of ``S`` and ``M``, ``2 × 8 × 64 × 64`` floats) after ``P`` tokens read by the chunked
   form, for ``P = 1k`` (impl ``step pos=1024``, the baseline) and ``64k`` (``--quick``:
-  ``4k``); ``recurrent T=1 pos=1024`` is the public recurrent form
+  ``4k``); ``advance pos=1024`` is the same step with its rows already in the step's buffer
+  (as a decoder writes them), ``recurrent T=1 pos=1024`` the public recurrent form
   (:func:`~prodint.ops.tensor_attention.tensor_attention` with ``mode="recurrent"``) on one
   token with its state in and out, for comparison. Every row times one token, nothing else.
   Targets: at most 20 µs, and ``P = 64k`` within 1.1x of ``P = 1k``.
@@ -71,7 +72,10 @@ def step_cases(positions: tuple[int, ...], *, heads: int = HEADS, dim: int = DIM
             return step(*row)
 
         yield timed_case(name, f"step pos={p}", params, one, None, baseline=base)
-        if p == positions[0]:
+        if p == positions[0]:  # the four products alone, the rows already in place
+            step.rows.copy_(torch.cat(row, -1))
+            yield timed_case(name, f"advance pos={p}", params, step.advance, None,
+                             baseline=base)
             last = tuple(x[:, p:p + 1].contiguous() for x in (q, k, v))
 
             def recurrent(last: tuple[Tensor, ...] = last, state=state) -> Tensor:
