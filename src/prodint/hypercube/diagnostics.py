@@ -70,10 +70,10 @@ class HeldOutCheck:
     while some pair is wrong a check usually costs the probe alone (the wrong pairs of one
     step tend to stay wrong the next), and the full pass is paid at the step where every
     pair is right. Measured on Z_97 and S_5 at fraction 0.5 (4,705 and 7,200 held-out pairs,
-    float32, interleaved with the training step on a busy 2-core machine): the probe costs
-    3-6% of a step, a full pass in chunks of 2,048 about half of what
-    :func:`~prodint.hypercube.model.predict` takes for the same pairs (1.4 against 2.9 s at
-    Z_97), where chunks of 64 took 11 s.
+    float32, interleaved with the training step on a busy 2-core machine, medians): the probe
+    costs 3.4-4.8% of a step, a full pass 0.50 of a step, where
+    :func:`~prodint.hypercube.model.predict` on the same pairs took 0.72-0.92 of a step and
+    a full pass in chunks of 64 eight times as long as in chunks of 2,048.
 
     Args:
         a, b: ``[k]`` long, the pairs (``k >= 1``).
