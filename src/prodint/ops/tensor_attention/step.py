@@ -46,14 +46,23 @@ class TensorAttentionStep:
             (``decay`` ``None``, a number or a ``[H]`` tensor in ``(0, 1]``).
 
     Raises:
-        TypeError: ``state`` not a ``TensorAttentionState`` of floating tensors of one dtype,
-            ``normalize`` not a bool, ``decay`` or ``eps`` of the wrong kind.
-        ValueError: fields of inconsistent shapes or devices, ``m``/``h`` missing with
-            ``normalize``, ``decay`` outside ``(0, 1]``, ``eps`` out of range.
+        TypeError: ``state`` not a ``TensorAttentionState`` of floating tensors of one dtype
+            (``m``/``h`` missing with ``normalize``), ``normalize`` not a bool, ``decay`` or
+            ``eps`` of the wrong kind.
+        ValueError: fields of inconsistent shapes or devices, ``decay`` outside ``(0, 1]``,
+            ``eps`` out of range.
 
     Calling it with ``q, k [B, H, D]`` and ``v [B, H, Dv]`` (the dtype and device of the
     state) advances the state by one token and returns ``o [B, H, Dv]``; only shapes, dtypes
-    and devices are checked per call. :meth:`state` gives the public state back.
+    and devices are checked per call. A caller that computes the rows itself writes them
+    into :attr:`rows` and calls :meth:`advance`. :meth:`state` gives the public state back.
+
+    Attributes:
+        batch, heads, dim, value_dim: ``B``, ``H``, ``D``, ``Dv`` of the state.
+        normalize, eps: as given.
+
+    ``S`` is kept transposed, so that ``S q`` is the row ``qᵀ Sᵀ``, the fast form of a
+    batched vector–matrix product; it is exact for any ``S``, symmetric or not.
     """
 
     def __init__(self, state: TensorAttentionState, *, normalize: bool = False,
@@ -79,7 +88,7 @@ class TensorAttentionStep:
             if normalize:
                 assert state.m is not None and state.h is not None
                 m = torch.cat([m, (s @ state.m.unsqueeze(-1)) - state.h.unsqueeze(-1)], -1)
-            # S is kept transposed, so that u = S q is the row qᵀ Sᵀ (bmm's fast row form)
+            # S transposed (class doc)
             self._st = s.mT.clone(memory_format=torch.contiguous_format)
             self._m = m.contiguous()
         self._gamma: float | Tensor | None = None
