@@ -6,17 +6,19 @@ threads) ran a stack of 2048 such products at 16 GFLOP/s, and numpy's BLAS (Open
 PyPI wheels) called on half of the stack from each of two threads, with the BLAS itself
 limited to one thread (``threadpoolctl``), at 44 GFLOP/s in the same process (single-threaded,
 22 against 16), the arrangement of :mod:`prodint.hypercube.blas_step` too. :data:`BLAS` does
-that for CPU tensors of float32 and float64 outside autograd; :data:`TORCH` is
-``torch.matmul`` (the CUDA path and the differentiable one). Both multiply stacks
-``[..., m, k] @ [..., k, n]`` of any strides (strided views of the inputs are read in place
-by the BLAS) and agree up to rounding.
+that for CPU tensors of float32 and float64 outside autograd, each worker also weighing (the
+causal masks and decays) or accumulating its part of a product piece by piece while it is in
+cache, and running its share of the heads through the chunk-to-chunk scans; :data:`TORCH`
+is ``torch.matmul`` and torch's elementwise operations (the CUDA path and the differentiable
+one). Both take stacks ``[..., m, k] @ [..., k, n]`` of any strides (strided views of the
+inputs are read in place by the BLAS) and agree up to rounding.
 
 Calls on :data:`BLAS` run inside :func:`region`, which holds a lock (the thread limits are
-process-wide) for the whole of one forward or backward, limits the BLAS to one thread and
-torch to one thread too: the few elementwise passes between the products then run on the
-calling thread, and no OpenMP worker spins on a core that a BLAS worker needs (on a busy
-machine, two-thread ``tril_`` of a ``[2048, 64, 64]`` stack took 14 ms against 0.3 ms on one
-thread). The workers are as many as torch's threads outside the region.
+process-wide) for the whole of one forward or backward and limits the BLAS and torch to one
+thread each: what little torch still computes between the products runs on the calling
+thread, and no OpenMP worker spins on a core that a BLAS worker needs (on a busy machine,
+two-thread ``tril_`` of a ``[2048, 64, 64]`` stack took 14 ms against 0.3 ms on one thread).
+The workers are as many as torch's threads outside the region.
 """
 
 from __future__ import annotations
