@@ -142,7 +142,7 @@ def _segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
 
 def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
                wt: Weights | None, per_segment: int, inplace: bool = False,
-               ops: Products = TORCH) -> tuple[Tensor, Tensor, Tensor, Saved | None]:
+               ops: Products = TORCH) -> tuple[Tensor, Tensor, Tensor, list[Saved]]:
     """The forward of the chunked core (see the module docstring), in segments.
 
     Args:
@@ -150,8 +150,11 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
         s0, m0: the states entering the first chunk (``[B, H, D, D]``, ``[B, H, D, W]``) or
             ``None`` for zeros.
         wt: the decay weights (:func:`weights`), ``None`` for ``γ = 1``.
-        per_segment: chunks per segment; each segment's temporaries (``[chunks, B, H, D, ·]``
-            state stacks) are freed before the next, the states carried as between chunks.
+        per_segment: chunks per segment, the states carried from one to the next as between
+            chunks. Each segment's tensors are allocated apart: blocks of about
+            :data:`~prodint.ops.tensor_attention.chunk.SEGMENT_BYTES` are recycled by the
+            allocator from call to call, where one block for the whole sequence would be a
+            fresh ``mmap`` each time, its page faults costing as much as a product.
         inplace: write into preallocated outputs and weigh in place (not when autograd
             differentiates the decay).
         ops: the batched products (:mod:`~prodint.ops.tensor_attention.blas`).
@@ -159,7 +162,7 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
     Returns:
         ``(O [N, B, H, w, W], S_N, M_N, saved)``; with ``inplace``, ``O`` is a view of a
         contiguous ``[B, N, w, H, W]`` tensor (the layout of the rows, no copy to return it)
-        and ``saved`` the :class:`Saved` buffers, else ``saved`` is ``None``.
+        and ``saved`` the :class:`Saved` tensors of each segment, else ``saved`` is empty.
     """
     n, b, h, w, d = q.shape
     width = v.shape[-1]
@@ -170,15 +173,15 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
             o, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None)
             outs.append(o)
         assert s0 is not None and m0 is not None
-        return torch.cat(outs), s0, m0, None
-    new = functools.partial(q.new_empty, n, b, h)
-    out, buf = _rows_layout(q, width), Saved(new(w, w), new(d, d), new(w, d), new(w, w),
-                                             new(d, width))
+        return torch.cat(outs), s0, m0, []
+    out, saved = _rows_layout(q, width), []
     for lo, hi in itertools.pairwise(cuts):
-        part = Saved(*(x[lo:hi] for x in buf))
+        new = functools.partial(q.new_empty, hi - lo, b, h)
+        part = Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width))
         _, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, (out[lo:hi], part))
+        saved.append(part)
     assert s0 is not None and m0 is not None
-    return out, s0, m0, buf
+    return out, s0, m0, saved
 
 
 def _rows_layout(like: Tensor, width: int) -> Tensor:
@@ -210,28 +213,28 @@ class ChunkCore(torch.autograd.Function):
         ops = products_for(q)
         with region(ops):
             out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
-        assert saved is not None
         ctx.wt, ctx.ops, ctx.per_segment = wt, ops, per_segment
         ctx.starts = (s0 is not None, m0 is not None)
-        ctx.save_for_backward(q, k, v, *saved)
+        ctx.save_for_backward(q, k, v, *(x for part in saved for x in part))
         return out, s_n, m_n
 
     @staticmethod
     def backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
                  ) -> tuple[Tensor | None, ...]:
         q, k, v, *kept = ctx.saved_tensors
-        saved = Saved(*kept)
+        fields = len(Saved._fields)
+        saved = [Saved(*kept[i:i + fields]) for i in range(0, len(kept), fields)]
         d_out = d_out.permute(1, 0, 3, 2, 4).contiguous().permute(1, 0, 3, 2, 4)
         grads = [_rows_layout(x, x.shape[-1]) for x in (q, k, v)]
         n = q.shape[0]
         cuts = [*range(0, n, ctx.per_segment), n]
         with region(ctx.ops):
-            for lo, hi in reversed(list(itertools.pairwise(cuts))):
+            for (lo, hi), kept_part in reversed(list(zip(itertools.pairwise(cuts), saved,
+                                                         strict=True))):
                 part = slice(lo, hi)
                 d_sn, d_mn = _segment_backward(
-                    ctx.ops, ctx.wt, q[part], k[part], v[part],
-                    Saved(*(x[part] for x in saved)), d_out[part], d_sn, d_mn,
-                    [g[part] for g in grads])
+                    ctx.ops, ctx.wt, q[part], k[part], v[part], kept_part, d_out[part],
+                    d_sn, d_mn, [g[part] for g in grads])
         has_s0, has_m0 = ctx.starts
         return (*grads, d_sn if has_s0 else None, d_mn if has_m0 else None, None, None)
 
