@@ -11,7 +11,15 @@ import torch
 
 from prodint.algebra import quaternions
 from prodint.interaction import Signal
-from prodint.nn import DTN, DTNBlock, ProductLinear, SoftmaxLM, StackedLM, TensorAttention
+from prodint.nn import (
+    DTN,
+    DTNBlock,
+    ProductLinear,
+    SoftmaxLM,
+    StackedLM,
+    StackedLMDecoder,
+    TensorAttention,
+)
 from prodint.nn.dtn import (
     DTNBlockDecoder,
     TensorInteraction,
@@ -86,6 +94,17 @@ def _decode(layer: Any) -> Any:
         decoder = DTNBlockDecoder(layer, a["state"])
         return decoder(a["x_t"]), decoder.state()
     return run
+
+
+def _lm_decode(model: Any) -> Any:
+    def run(a: dict[str, Any]) -> Any:
+        decoder = StackedLMDecoder(model, a["state"])
+        return decoder(a["token"]), decoder.state()
+    return run
+
+
+def _lm_decode_arguments(model: Any) -> Any:
+    return lambda: dict(token=_tokens(2, seed=2), state=model.prefill(_tokens(2, 3, seed=3))[1])
 
 
 def _decode_arguments(layer: Any) -> Any:
@@ -227,6 +246,8 @@ ENTRIES = [
                                      local_conv=2, chunk_size=2)(), mode="chunk")),
     _entry((f"{NN}.DTN",), _lm_stream(_DTN), _lm_stream_arguments(_DTN)),
     _entry((f"{NN}.DTN",), _generate(_DTN), _generate_arguments),
+    _entry((f"{NN}.StackedLMDecoder",), _lm_decode(_DTN), _lm_decode_arguments(_DTN)),
+    _entry((f"{NN}.StackedLMDecoder",), _lm_decode(_SOFTMAX), _lm_decode_arguments(_SOFTMAX)),
     _entry((f"{NN}.SoftmaxLM",), _lm_forward(SoftmaxLM), _lm_arguments(SoftmaxLM, local_conv=2)),
     _entry((f"{NN}.SoftmaxLM",), _lm_stream(_SOFTMAX), _lm_stream_arguments(_SOFTMAX)),
     _entry((f"{NN}.SoftmaxLM",), _generate(_SOFTMAX), _generate_arguments),

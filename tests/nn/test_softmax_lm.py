@@ -50,6 +50,23 @@ def test_prefill_then_step_equals_the_whole_sequence() -> None:
     assert state[0][0][0].shape[3] == 64
 
 
+def test_branches_from_one_cache_do_not_overwrite_each_other() -> None:
+    torch.manual_seed(3)
+    model = SoftmaxLM(20, 16, 2, 4).double()
+    prompt = torch.randint(0, 20, (2, 5))
+    _, parent = model.prefill(prompt)
+    a, b = torch.tensor([1, 2]), torch.tensor([7, 9])
+    _, state_a = model.step(a, parent)
+    _, state_b = model.step(b, parent)  # the same position of the same parent
+    next_a, _ = model.step(torch.tensor([3, 4]), state_a)
+    full_a = model(torch.cat([prompt, a[:, None], torch.tensor([[3], [4]])], 1))[:, -1]
+    torch.testing.assert_close(next_a, full_a, rtol=1e-10, atol=1e-10)
+    next_b, _ = model.step(torch.tensor([3, 4]), state_b)
+    full_b = model(torch.cat([prompt, b[:, None], torch.tensor([[3], [4]])], 1))[:, -1]
+    torch.testing.assert_close(next_b, full_b, rtol=1e-10, atol=1e-10)
+    assert state_a[0][0][0] is not state_b[0][0][0]  # the second branch copied the buffer
+
+
 def test_attention_bad_input() -> None:
     att = CausalSelfAttention(12, 3)
     with pytest.raises(ValueError, match=r"^x: expected \[B, T, width=12\], received "

@@ -34,6 +34,7 @@ from prodint.ops.selective_scan import (
     selective_scan_recurrent,
 )
 from prodint.ops.tensor_attention import (
+    TensorAttentionStep,
     from_fla_state,
     guard,
     tensor_attention_chunk,
@@ -146,6 +147,19 @@ def _to_fla(a: dict[str, Any]) -> Any:
 
 
 # ---------------------------------------------------------------- tensor interaction
+def _step(a: dict[str, Any]) -> Any:
+    s = TensorAttentionStep(a["state"], normalize=a["normalize"], decay=a["decay"], eps=a["eps"])
+    return s(a["q"], a["k"], a["v"]), s.state()
+
+
+def _step_arguments() -> dict[str, Any]:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 3, n, generator=g, dtype=torch.float64) for n in (4, 4, 5))
+    _, state = tensor_attention(q, k, v, normalize=True, output_final_state=True)
+    return dict(state=state, normalize=True, decay=0.9, eps=1e-6, q=q[:, 0], k=k[:, 0],
+                v=v[:, 0])
+
+
 def _ti_arguments(chunk: bool = True, mode: bool = False) -> dict[str, Any]:
     out = dict(_rows(D), causal=True, eps=1e-6, output_final_state=True,
                **{"initial_state.M": _randn(B, H, D, D, seed=9, scale=0.3)})
@@ -243,6 +257,7 @@ ENTRIES = [
     Entry((f"{TA}",), _ta_plain(tensor_attention),
           lambda: {n: x.to(torch.bfloat16) for n, x in _rows().items()} | dict(
               mode="naive", normalize=True, scale=0.5)),
+    Entry((f"{TA}.TensorAttentionStep",), _step, _step_arguments),
     Entry((f"{TA}.from_fla_state",), _from_fla, _fla_arguments),
     Entry((f"{TA}.to_fla_state",), _to_fla, _to_fla_arguments),
     Entry((f"{TA}.guard",), lambda a: guard(**a),

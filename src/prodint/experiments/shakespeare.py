@@ -30,6 +30,7 @@ from prodint.checks import check_float, check_int, check_memory
 from prodint.data.shakespeare import CharCorpus
 from prodint.nn.dtn import DTN
 from prodint.nn.softmax_lm import SoftmaxLM
+from prodint.nn.stacked_lm import StackedLMDecoder
 from prodint.report import check_output_folder, write_atomic, write_json
 from prodint.train.lm import LMConfig, LMHistory, bits_per_character, prefill, train_lm
 
@@ -144,7 +145,8 @@ def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: Expe
     :func:`~prodint.bench.harness.interleaved_ms`) so that a busy machine slows all alike.
 
     Returns per model ``train_tokens_per_second`` (forward + backward of one training batch)
-    and ``generation_tokens_per_second@{context}`` (one greedy ``step`` after a random prompt
+    and ``generation_tokens_per_second@{context}`` (one greedy token decoded by
+    :class:`~prodint.nn.StackedLMDecoder`, as ``generate`` does, after a random prompt
     of ``context`` tokens, read in parallel by the model's ``prefill``).
     """
     generator = torch.Generator().manual_seed(config.train.seed)
@@ -165,12 +167,15 @@ def measure_speed(models: dict[str, nn.Module], corpus: CharCorpus, config: Expe
         model.eval()
     for context in config.generation_contexts:
         prompt = torch.randint(0, corpus.vocab_size, (1, context), generator=generator)
-        streams = {n: list(prefill(models[n], prompt)) for n in names}
+        streams = {}
+        for n in names:
+            logits, state = prefill(models[n], prompt)
+            streams[n] = [logits, StackedLMDecoder(models[n], state)]
 
         def generate(name: str, streams: dict[str, list] = streams) -> None:
-            logits, state = streams[name]
+            logits, decoder = streams[name]
             with torch.no_grad():
-                streams[name] = list(models[name].step(logits.argmax(-1), state))
+                streams[name][0] = decoder.advance(logits.argmax(-1))
 
         fns = [lambda n=n: generate(n) for n in names]
         times = interleaved_ms(fns, rounds=3, min_seconds=0.4 * config.timing_seconds)

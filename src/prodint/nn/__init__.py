@@ -16,6 +16,7 @@ own checks in :mod:`prodint.nn.dtn.checks`).
 from prodint.nn.dtn import DTN, DTNBlock, TensorAttention
 from prodint.nn.product_linear import ProductLinear
 from prodint.nn.softmax_lm import SoftmaxLM
-from prodint.nn.stacked_lm import StackedLM
+from prodint.nn.stacked_lm import StackedLM, StackedLMDecoder
 
-__all__ = ["DTN", "DTNBlock", "ProductLinear", "SoftmaxLM", "StackedLM", "TensorAttention"]
+__all__ = ["DTN", "DTNBlock", "ProductLinear", "SoftmaxLM", "StackedLM", "StackedLMDecoder",
+           "TensorAttention"]

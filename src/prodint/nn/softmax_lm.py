@@ -25,6 +25,7 @@ softmax attention.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -99,9 +100,10 @@ class CausalSelfAttention(InteractionLayer):
         q, k, v = (self._heads(self._tokens(x, 3), w) for w in ("Wq", "Wk", "Wv"))
         o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         length = k.shape[2]
-        buffer = k.new_empty(2, *k.shape[:2], max(16, 1 << (length - 1).bit_length()),
+        buffer = k.new_zeros(2, *k.shape[:2], max(16, 1 << (length - 1).bit_length()),
                              self.head_dim)
         buffer[0, :, :, :length], buffer[1, :, :, :length] = k, v
+        _track(buffer, length)
         return self._output(o), (buffer, length)
 
     def step(self, x: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache]:
@@ -109,21 +111,39 @@ class CausalSelfAttention(InteractionLayer):
 
         The cache is ``(buffer [2, B, H, capacity, d], length)`` (``None``: empty): keys and
         values of the first ``length`` positions, in a buffer whose capacity doubles when
-        full, so a step appends in place instead of copying the whole cache.
+        full, so a step appends in place instead of copying the whole cache. A cache stays
+        valid when another step continues from the same parent: a step from a cache whose
+        buffer already holds later positions (written by a step from that parent) first
+        copies the buffer, so that branches never overwrite each other.
         """
         x = self._tokens(x, 2)
         q, k, v = (self._heads(x.unsqueeze(1), w) for w in ("Wq", "Wk", "Wv"))
         if cache is None:
-            buffer, length = q.new_empty(2, *k.shape[:2], 16, self.head_dim), 0
+            buffer, length = q.new_zeros(2, *k.shape[:2], 16, self.head_dim), 0
         else:
             buffer, length = cache
         if length == buffer.shape[3]:
-            buffer = torch.cat([buffer, torch.empty_like(buffer)], 3)
+            buffer = torch.cat([buffer, torch.zeros_like(buffer)], 3)
+        elif _FILLED.get(id(buffer), length) > length:  # another branch wrote past `length`
+            buffer = buffer.clone()
         buffer[0, :, :, length], buffer[1, :, :, length] = k[:, :, 0], v[:, :, 0]
         length += 1
+        _track(buffer, length)
         o = F.scaled_dot_product_attention(q, buffer[0, :, :, :length],
                                            buffer[1, :, :, :length])
         return self._output(o)[:, 0], (buffer, length)
+
+
+#: Positions written so far into each live key/value buffer, by ``id``: a step from a cache
+#: shorter than its buffer's mark would overwrite another branch, so it copies first.
+_FILLED: dict[int, int] = {}
+
+
+def _track(buffer: Tensor, length: int) -> None:
+    """Record that ``buffer`` holds ``length`` positions (forgotten when it is freed)."""
+    if id(buffer) not in _FILLED:
+        weakref.finalize(buffer, _FILLED.pop, id(buffer), None)
+    _FILLED[id(buffer)] = length
 
 
 class SoftmaxBlockState(NamedTuple):

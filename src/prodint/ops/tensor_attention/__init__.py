@@ -27,6 +27,7 @@ from prodint.ops.tensor_attention.options import (
     unfold_state,
 )
 from prodint.ops.tensor_attention.recurrent import tensor_attention_recurrent
+from prodint.ops.tensor_attention.step import TensorAttentionStep
 
 FORMS = {"naive": tensor_attention_naive, "chunk": tensor_attention_chunk,
          "recurrent": tensor_attention_recurrent}
@@ -122,6 +123,7 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
 
 __all__ = [
     "TensorAttentionState",
+    "TensorAttentionStep",
     "from_fla_state",
     "guard",
     "tensor_attention",
