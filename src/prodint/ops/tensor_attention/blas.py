@@ -177,8 +177,10 @@ BLAS = Products(_blas_mm, _blas_addmm_, _blas_steps)
 
 
 def products_for(x: Tensor) -> Products:
-    """:data:`BLAS` for a CPU tensor of float32 or float64, else :data:`TORCH`."""
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+    """:data:`BLAS` for a CPU tensor of float32 or float64, else (and while ``torch.compile``
+    traces, which cannot follow numpy's BLAS) :data:`TORCH`."""
+    if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and not torch.compiler.is_compiling()):
         return BLAS
     return TORCH
 
