@@ -15,13 +15,6 @@ def test_attention_cases_pair_chunk_with_sdpa() -> None:
         c.forward_backward()
 
 
-def test_step_cases_share_the_first_position_as_baseline() -> None:
-    cases = list(dtn_suite.step_cases((8, 16), "cpu", window=4))
-    assert [c.impl for c in cases] == ["pos=8", "pos=16"]
-    assert {c.baseline for c in cases} == {"pos=8"}
-    assert cases[1].forward().shape == (1, 4, 8, 64)
-
-
 def test_lengths_start_at_1k_and_include_2k() -> None:
     names = [c.name for c in dtn_suite.cases(quick=True) if c.name.startswith("T=")]
     assert names == ["T=1024"] * 2 + ["T=2048"] * 2 + ["T=4096"] * 2

@@ -10,9 +10,9 @@
   chunked form's by term, :func:`~prodint.ops.tensor_attention.chunk.chunk_flops`; SDPA's
   by :func:`sdpa_flops`), the rates reached and their fraction of a 2048³ float32 matmul
   timed in the same run (``matmul_gflops``) into ``extra``.
-- ``recurrent step``: time of one streaming step (per token) after ``P`` tokens, for
-  ``P = 1k`` (baseline) and ``64k``; the state's size does not depend on ``P``, so the ratio
-  should stay near 1 (target ≤ 1.1).
+- the streaming rows of :mod:`prodint.bench.dtn_stream`: the true one-token step after 1k
+  and 64k tokens (target ≤ 20 µs per token, flat within 1.1×) and generation tokens/s of the
+  Shakespeare-sized DTN against the softmax model at batch 1 and 32.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from prodint.bench import dtn_stream
 from prodint.bench.harness import Case, Record, median_ms, timed_case
 from prodint.checks import check_bool, check_instance, check_int
 from prodint.ops.tensor_attention import tensor_attention
@@ -117,24 +118,8 @@ def annotate(records: list[Record]) -> None:
                 r.extra[f"fraction_of_matmul_{key}"] = round(reached / rate, 3)
 
 
-def step_cases(positions: tuple[int, ...], device: str, window: int = 32) -> Iterator[Case]:
-    """Per-token streaming step after ``P`` tokens (state built by the chunked form)."""
-    for p in positions:
-        q, k, v = (x.detach() for x in _inputs(p + window, device))
-        with torch.no_grad():
-            _, state = tensor_attention(q[:, :p], k[:, :p], v[:, :p], output_final_state=True)
-        tail = tuple(x[:, p:].contiguous() for x in (q, k, v))
-
-        def step(tail=tail, state=state) -> torch.Tensor:
-            return tensor_attention(*tail, mode="recurrent", initial_state=state)[0]
-
-        yield timed_case("recurrent step", f"pos={p}", {"position": p, "window": window,
-                                                        "device": device},
-                         step, None, baseline=f"pos={positions[0]}")
-
-
 def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
     lengths = (1024, 2048, 4096) if quick else (1024, 2048, 4096, 16384, 65536)
     for t in lengths:
         yield from attention_cases(t, device)
-    yield from step_cases((1024, 4096) if quick else (1024, 65536), device)
+    yield from dtn_stream.cases(quick, device)

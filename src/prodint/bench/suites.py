@@ -31,7 +31,7 @@ SUITES: dict[str, Suite] = {
     "algebra": Suite(algebra_suite.cases, algebra_suite.annotate),
     "interaction": Suite(interaction_suite.cases, interaction_suite.annotate),
     "zoo": Suite(zoo_suite.cases),
-    "dtn": Suite(dtn_suite.cases),
+    "dtn": Suite(dtn_suite.cases, dtn_suite.annotate),
     "blocks": Suite(blocks_suite.cases, blocks_suite.annotate),
     "symmetry": Suite(symmetry_suite.cases),
     "hypercube": Suite(hypercube_suite.cases, hypercube_suite.annotate),
