@@ -133,7 +133,11 @@ class Recipe:
       (368-377 before) to ``h_ratio`` 0.999994 and unitarity error 1-3e-4, Z_97 (seed 0) in
       340 steps to 0.999995 and 1.8e-4, without restart and with the verdict right; the
       verdict over 5 seeds at fraction 1 (S_3, S_4, Z_6, Z_31 true; ``x² + y² mod 31`` and
-      the order-5 Latin square false) is right on every seed.
+      the order-5 Latin square false) is right on every seed. S_5 (seed 0) is not settled
+      by either clip: its first attempt ends near ``h_ratio`` 1.0065 with both (345 steps
+      with ``0.2 |Ω|``; 1.00645 at step 425, ``ε = 1.1e-5``, with the former clip), and
+      the restart with ``0.2 |Ω|`` ended at 1.0048 (accepted) with unitarity error 0.099
+      and the verdict false.
     - ``lr = 0.5``: ``0.25`` took 20-23 steps to 100% held-out on S_4 and one seed needed a
       restart.
     - ``eps = 0.1``: ``0.05`` changed S_4's steps by at most 2 (15-17 to 100% held-out,
