@@ -15,8 +15,10 @@ message before any work:
 
 The operators compute in :data:`DTYPES` (float32, float64): their sums run over the whole
 sequence (tensor attention's over pairs of positions), which overflows half precision on
-ordinary inputs, so float16 and bfloat16 rows are refused; the layers of :mod:`prodint.nn`
-that run them in half precision accumulate in float32 themselves.
+ordinary inputs, so the forms refuse float16 and bfloat16 rows; the layers of
+:mod:`prodint.nn` that run them in half precision accumulate in float32 themselves, and the
+dispatcher :func:`~prodint.ops.tensor_attention.tensor_attention` casts half rows to float32
+and its output back.
 """
 
 from __future__ import annotations
