@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from prodint.algebra import group_algebra
+from prodint.algebra import LearnedAlgebra, group_algebra
 from prodint.groups import cyclic
 from prodint.hypercube import (
     Factors,
@@ -73,6 +73,8 @@ def _result_tensors(r: TrainResult) -> tuple[torch.Tensor, ...]:
 
 
 def _analysis_tensors(a: Analysis) -> tuple[torch.Tensor, ...]:
+    if a.table is None:  # not applicable: the answer and no table
+        return (torch.tensor([float(a.verdict is None)]),)
     return (a.table, a.mask, *_result_tensors(a.result), *_diagnostics_tensors(a.diagnostics))
 
 
@@ -132,11 +134,17 @@ ENTRIES = [
           lambda a: _analysis_tensors(analyze_algebra(**a)),
           lambda: dict(algebra=group_algebra(cyclic(3)), train_fraction=0.8, seed=1,
                        recipe=_RECIPE, progress=_progress, device="cpu")),
+    Entry(("prodint.hypercube.analyze_algebra",),
+          lambda a: _analysis_tensors(analyze_algebra(**a)),
+          lambda: dict(algebra=LearnedAlgebra(3, generator=torch.Generator().manual_seed(0)),
+                       train_fraction=0.8, seed=1, recipe=_RECIPE, progress=_progress,
+                       device="cpu")),
 ]
 
 EXEMPT = {
     "prodint.hypercube.TASKS": "a constant: the task names and their descriptions",
     "prodint.hypercube.Analysis": "a result record, built by analyze_table/analyze_algebra",
     "prodint.hypercube.Diagnostics": "a result record, built by diagnose",
+    "prodint.hypercube.Reduction": "a result record, built by analyze_algebra",
     "prodint.hypercube.TrainResult": "a result record, built by train",
 }

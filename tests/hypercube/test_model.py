@@ -17,6 +17,7 @@ from prodint.hypercube.model import (
     init_factors,
     loss_and_grad,
     objective,
+    objective_and_grad,
     objective_reference,
     one_hot_target,
     predict,
@@ -58,6 +59,32 @@ def test_each_backend_matches_naive_float64(backend: str, problem) -> None:
     assert abs(loss.item() - ref.item()) <= 1e-10 * ref.item()
     for g, x in zip(grads, leaves.tensors(), strict=True):
         torch.testing.assert_close(g, x.grad, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.37])
+@pytest.mark.parametrize("backend", ["torch", "blas", "auto"])
+def test_objective_and_grad_matches_naive_float64(backend: str, eps: float, problem) -> None:
+    factors, target, mask = problem(11, torch.float64, seed=3)
+    leaves = Factors(*(x.clone().requires_grad_() for x in factors.tensors()))
+    ref = objective_reference(leaves, target, mask, eps)
+    ref.backward()
+    pairs = Pairs.from_mask(mask, target)
+    loss, h, logits, grads, grams = objective_and_grad(factors, pairs, eps, Workspace(),
+                                                       backend=backend)
+    assert abs((loss + eps * h).item() - ref.item()) <= 1e-10 * ref.item()
+    assert abs(h.item() - h_pairwise(factors).item()) <= 1e-10 * h.item()
+    torch.testing.assert_close(logits, full_tensor(factors)[pairs.a, pairs.b], rtol=1e-10,
+                               atol=1e-10)
+    for g, x in zip(grads, leaves.tensors(), strict=True):
+        torch.testing.assert_close(g, x.grad, rtol=1e-10, atol=1e-10)
+    for g, r in zip(grams, gram_sums(factors), strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10)
+
+
+def test_objective_and_grad_refuses_an_unknown_backend(problem) -> None:
+    factors, target, mask = problem(5, torch.float64)
+    with pytest.raises(ValueError, match="^backend: expected one of"):
+        objective_and_grad(factors, Pairs.from_mask(mask, target), 0.1, backend="gpu")
 
 
 @pytest.mark.parametrize("backend", ["torch", "blas"])

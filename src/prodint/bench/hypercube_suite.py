@@ -8,9 +8,9 @@ end-to-end runs.
   cells, the observed cells selected with ``index_select``, ``mse_loss(reduction='sum')``
   against one-hot targets, plus ``ε`` times the Gram-trace regularizer on the three mode
   unfoldings, differentiated by autograd. ``prodint`` is
-  :func:`prodint.hypercube.model.loss_and_grad` (observed pairs only, hand-derived gradient;
-  on the CPU the chunked ``"blas"`` backend) plus
-  :func:`~prodint.hypercube.model.h_value_and_grad` (its ``forward`` is
+  :func:`prodint.hypercube.model.objective_and_grad` (observed pairs only, hand-derived
+  gradient; on the CPU the chunked ``"blas"`` backend with ``H`` in the same parallel call)
+  (its ``forward`` is
   :func:`~prodint.hypercube.model.predict` on the observed pairs plus the Gram-trace ``H``);
   ``prodint-torch`` is the same step on the ``"torch"`` backend (one call per product over all
   pairs). Target: ≥ 5× at n = 97. The ``prodint*`` records carry the step's FLOPs
@@ -61,9 +61,8 @@ from prodint.hypercube.model import (
     Pairs,
     Workspace,
     h_value,
-    h_value_and_grad,
     init_factors,
-    loss_and_grad,
+    objective_and_grad,
     one_hot_target,
     predict,
 )
@@ -105,10 +104,8 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
 
     def prodint_step(backend: str) -> Callable[[], tuple[Tensor, ...]]:
         def step() -> tuple[Tensor, ...]:
-            loss, _, grads = loss_and_grad(factors, pairs, ws, backend=backend)
-            h, h_grads = h_value_and_grad(factors)
-            return (loss + EPS * h,
-                    *(g.add_(hg, alpha=EPS) for g, hg in zip(grads, h_grads, strict=True)))
+            loss, h, _, grads, _ = objective_and_grad(factors, pairs, EPS, ws, backend=backend)
+            return (loss + EPS * h, *grads)
         return step
 
     yield timed_case(name, "published", params,

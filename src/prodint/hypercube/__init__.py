@@ -6,11 +6,16 @@ regularizer ``H`` (:mod:`prodint.hypercube.model`), trained by the recipe with r
 (held-out accuracy, ``H/3n²``, unitarity, the recovered representation and the verdict
 ``is_group_isotope`` with its evidence). :func:`analyze_table` and :func:`analyze_algebra` run
 the whole pipeline; ``prodint hypercube`` is its command line (:mod:`prodint.cli.hypercube`).
+An algebra whose structure constants are not a 0/1 table is first reduced to one where a basis
+of that form exists (a rescaled table, or a group basis read off the characters of a
+commutative algebra: :mod:`prodint.hypercube.reduce`, the :class:`Reduction` record), proven to
+have none (verdict ``False``), or answered "not applicable" (verdict ``None``) with the reason.
 """
 
 from prodint.hypercube.analyze import Analysis, analyze_algebra, analyze_table
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import Factors, regular_representation
+from prodint.hypercube.reduce import Reduction
 from prodint.hypercube.tables import TASKS, check_table, load_table, make_table, split_cells
 from prodint.hypercube.train import Recipe, TrainResult, train
 
@@ -20,6 +25,7 @@ __all__ = [
     "Diagnostics",
     "Factors",
     "Recipe",
+    "Reduction",
     "TrainResult",
     "analyze_algebra",
     "analyze_table",

@@ -48,7 +48,11 @@ from torch import Tensor
 
 from prodint.checks import check_dtype, check_int, check_tensor
 from prodint.hypercube.arguments import check_factors_memory, check_same_kind
-from prodint.hypercube.blas_step import BlasWorkspace, loss_and_grad_blas
+from prodint.hypercube.blas_step import (
+    BlasWorkspace,
+    loss_and_grad_blas,
+    objective_and_grad_blas,
+)
 from prodint.hypercube.tables import check_table, is_group_table
 
 #: The dtypes factors may hold (the ``"blas"`` step takes float32 and float64 only).
@@ -307,6 +311,15 @@ def loss_and_grad(factors: Factors, pairs: Pairs, workspace: Workspace | None = 
             (:mod:`prodint.hypercube.blas_step`); ``"auto"`` picks ``"blas"`` for float32 and
             float64 factors on the CPU and ``"torch"`` otherwise.
     """
+    ws = workspace if workspace is not None else Workspace()
+    if _uses_blas(factors, backend):
+        return loss_and_grad_blas(*factors.tensors(), pairs.a, pairs.b, pairs.target, ws.blas)
+    return _loss_and_grad_torch(factors, pairs, ws)
+
+
+def _uses_blas(factors: Factors, backend: str) -> bool:
+    """Whether ``backend`` runs on the BLAS workers (``"auto"``: float32/float64 on the
+    CPU); a ``"blas"`` request for factors it cannot take is refused."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, received {backend!r}")
     blas_ok = factors.A.device.type == "cpu" and factors.A.dtype in (torch.float32,
@@ -314,10 +327,32 @@ def loss_and_grad(factors: Factors, pairs: Pairs, workspace: Workspace | None = 
     if backend == "blas" and not blas_ok:
         raise ValueError(f"backend: 'blas' needs float32 or float64 factors on the CPU, "
                          f"received {factors.A.dtype} on {factors.A.device}")
+    return backend == "blas" or (backend == "auto" and blas_ok)
+
+
+def objective_and_grad(factors: Factors, pairs: Pairs, eps: float,
+                       workspace: Workspace | None = None, backend: str = "auto",
+                       ) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, Tensor, Tensor],
+                                  tuple[Tensor, ...]]:
+    """One training step's quantities: ``(L, H, logits [m, n], ∇(L + εH), grams)``.
+
+    On the ``"blas"`` backend (``"auto"`` on the CPU in float32/float64) ``H``, its gradient
+    and the Gram sums run inside the same parallel call as ``L``
+    (:func:`~prodint.hypercube.blas_step.objective_and_grad_blas`); on ``"torch"`` they are
+    :func:`loss_and_grad` plus :func:`gram_sums` and ``ε`` times :func:`h_value_and_grad`.
+    Both give the same numbers (to rounding).
+    """
     ws = workspace if workspace is not None else Workspace()
-    if backend == "blas" or (backend == "auto" and blas_ok):
-        return loss_and_grad_blas(*factors.tensors(), pairs.a, pairs.b, pairs.target, ws.blas)
-    return _loss_and_grad_torch(factors, pairs, ws)
+    if _uses_blas(factors, backend):
+        out = objective_and_grad_blas(*factors.tensors(), pairs.a, pairs.b, pairs.target,
+                                      eps, ws.blas)
+        return out.loss, out.h, out.logits, out.grads, out.grams
+    loss, logits, grads = loss_and_grad(factors, pairs, ws, backend=backend)
+    grams = gram_sums(factors)
+    h, h_grads = h_value_and_grad(factors, grams)
+    if eps:
+        grads = tuple(g.add_(hg, alpha=eps) for g, hg in zip(grads, h_grads, strict=True))
+    return loss, h, logits, grads, grams  # type: ignore[return-value]
 
 
 def _loss_and_grad_torch(factors: Factors, pairs: Pairs, ws: Workspace,

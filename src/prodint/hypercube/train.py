@@ -67,11 +67,9 @@ from prodint.hypercube.model import (
     Factors,
     Pairs,
     Workspace,
-    gram_sums,
-    h_value_and_grad,
     imbalance,
     init_factors,
-    loss_and_grad,
+    objective_and_grad,
 )
 
 SINGLE_THREAD_BELOW = 40
@@ -281,9 +279,7 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
     step, stopped = 0, False
     firsts: dict[str, tuple[int, float]] = {}
     for step in range(1, recipe.max_steps + 1):
-        loss, logits, grads = loss_and_grad(factors, pairs, ws)
-        grams = gram_sums(factors)
-        h, h_grads = h_value_and_grad(factors, grams)
+        loss, h, logits, grads, grams = objective_and_grad(factors, pairs, eps, ws)
         train_loss = float(loss) / m
         h_ratio = float(h) / (3 * n * n)
         if not (math.isfinite(train_loss) and math.isfinite(h_ratio)):
@@ -314,8 +310,6 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
                 best_loss, best_step = train_loss, step
             if step - best_step >= recipe.patience:
                 break
-        if eps:
-            grads = tuple(g.add_(hg, alpha=eps) for g, hg in zip(grads, h_grads, strict=True))
         norm = math.sqrt(sum(float(g.square().sum()) for g in grads))
         scale = min(1.0, recipe.clip * m / norm) if norm > 0 else 1.0
         for x, v, g in zip(factors.tensors(), velocity, grads, strict=True):
