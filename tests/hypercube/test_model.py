@@ -83,7 +83,7 @@ def test_objective_and_grad_matches_naive_float64(backend: str, eps: float, prob
 
 def test_objective_and_grad_refuses_an_unknown_backend(problem) -> None:
     factors, target, mask = problem(5, torch.float64)
-    with pytest.raises(ValueError, match="^backend: expected one of"):
+    with pytest.raises(ValueError, match=r"^backend: expected one of"):
         objective_and_grad(factors, Pairs.from_mask(mask, target), 0.1, backend="gpu")
 
 
