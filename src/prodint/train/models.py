@@ -16,7 +16,11 @@ Each block is ``h ← h + mixer(LN(h))``, then (``mlp=True``) ``h ← h + W2 GEL
 last position when ``causal`` (then no output depends on a later input). The linear maps are
 :class:`~prodint.zoo.Dense`; the mixer is one of :data:`~prodint.train.mixers.MIXERS`. Every
 weight is drawn from a ``torch.Generator`` seeded by ``seed`` (and the global RNG is forked
-and seeded around construction), so the same arguments build the same state dict.
+and seeded around construction), so the same arguments build the same state dict. A mixer
+may also be given as a builder (:data:`~prodint.train.mixers.Builder`: ``build(width, *,
+causal, generator, dtype) -> nn.Module`` mapping ``[B, T, width] -> [B, T, width]``), called
+once per block with the model's generator: a layer that is in no registry (a candidate of a
+design-space search) becomes the mixer of the same model.
 
 :func:`plain_torch_model` builds the same architecture in plain torch (``nn.Linear``,
 ``nn.Conv1d``, ``nn.MultiheadAttention``, a hand-written GLU and linear recurrence) for the
@@ -45,6 +49,7 @@ from prodint.train.mixers import (
     DTYPES,
     KERNEL,
     MIXERS,
+    Builder,
     SelfAttention,
     TimeConv,
     estimate_parameters,
@@ -129,12 +134,21 @@ class MixerModel(nn.Module):
 
 def _config(task: object, mixer: object, width: object, depth: object, classes: object,
             in_features: object, vocab: object, horizon: object, seed: object, dtype: object,
-            causal: object, mlp: object, mixers: tuple[str, ...]) -> dict[str, object]:
-    """The checked arguments of :func:`build_model` (its docstring) as a dict."""
+            causal: object, mlp: object, mixers: tuple[str, ...],
+            builders: bool = False) -> dict[str, object]:
+    """The checked arguments of :func:`build_model` (its docstring) as a dict; with
+    ``builders``, ``mixer`` may be a builder (kept under ``"builder"``, its name under
+    ``"mixer"``)."""
     check_choice(task, "task", TASKS)
-    check_choice(mixer, "mixer", mixers)
-    c: dict[str, object] = dict(task=task, mixer=mixer, width=check_int(width, "width",
-                                                                        minimum=1),
+    builder = mixer if builders and callable(mixer) and not isinstance(mixer, str) else None
+    if builder is None:
+        if builders and not isinstance(mixer, str):
+            raise TypeError(f"mixer: expected a name among {sorted(mixers)} or a builder "
+                            f"callable, received {describe(mixer)}")
+        check_choice(mixer, "mixer", mixers)
+    name = mixer if builder is None else getattr(builder, "__name__", type(builder).__name__)
+    c: dict[str, object] = dict(task=task, mixer=name, width=check_int(width, "width",
+                                                                       minimum=1),
                                 depth=check_int(depth, "depth", minimum=1))
     wanted = {"classes": task != "forecast", "in_features": task != "tokens",
               "vocab": task == "tokens", "horizon": task == "forecast"}
@@ -153,10 +167,12 @@ def _config(task: object, mixer: object, width: object, depth: object, classes: 
     w, dt = c["width"], c["dtype"]
     source = "vocab" if task == "tokens" else "in_features"
     check_parameter_memory(c[source] * w, f"{source}, width", dt)
-    check_parameter_memory(c["depth"] * (estimate_parameters(mixer, w) + 4 * w * w),
-                           "width, depth", dt)
+    check_parameter_memory(c["depth"] * ((estimate_parameters(mixer, w) if builder is None
+                                          else 0) + 4 * w * w), "width, depth", dt)
     out = "horizon" if task == "forecast" else "classes"
     check_parameter_memory(c[out] * w, f"{out}, width", dt)
+    if builder is not None:
+        c["builder"] = builder
     return c
 
 
@@ -179,14 +195,20 @@ def _assemble(c: dict[str, object], plain: bool) -> nn.Module:
         else:
             embed = linear(c["in_features"], w)
         head = linear(w, c["horizon"] if c["task"] == "forecast" else c["classes"])
-        return (PlainModel if plain else MixerModel)(c, embed, blocks, head)
+        config = {k: v for k, v in c.items() if k != "builder"}   # plain data only
+        return (PlainModel if plain else MixerModel)(config, embed, blocks, head)
 
 
 def _mixer(c: dict[str, object], g: torch.Generator) -> nn.Module:
-    return MIXERS[c["mixer"]](c["width"], causal=c["causal"], generator=g, dtype=c["dtype"])
+    build = c.get("builder") or MIXERS[c["mixer"]]
+    layer = build(c["width"], causal=c["causal"], generator=g, dtype=c["dtype"])
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"mixer: expected a builder returning a torch.nn.Module, received "
+                        f"one returning {describe(layer)}")
+    return layer
 
 
-def build_model(task: str, mixer: str, *, width: int = 32, depth: int = 2,
+def build_model(task: str, mixer: str | Builder, *, width: int = 32, depth: int = 2,
                 classes: int | None = None, in_features: int | None = None,
                 vocab: int | None = None, horizon: int | None = None, seed: int = 0,
                 dtype: torch.dtype = torch.float32, causal: bool = False,
@@ -195,7 +217,9 @@ def build_model(task: str, mixer: str, *, width: int = 32, depth: int = 2,
 
     Args:
         task: one of :data:`TASKS`.
-        mixer: a name in :data:`MIXERS`.
+        mixer: a name in :data:`MIXERS`, or a builder ``build(width, *, causal, generator,
+            dtype) -> nn.Module`` (``[B, T, width] -> [B, T, width]``) called once per block;
+            ``config["mixer"]`` is then the builder's ``__name__``.
         width, depth: the model width and the number of blocks.
         classes: the number of classes (image, sequence, tokens; at least 2).
         in_features: the features per step (sequence, forecast) or the image width ``W``
@@ -209,14 +233,16 @@ def build_model(task: str, mixer: str, *, width: int = 32, depth: int = 2,
         mlp: add the channel MLP to each block.
 
     Raises:
-        TypeError: an argument of the wrong type.
+        TypeError: an argument of the wrong type; a builder that does not return an
+            ``nn.Module``.
         ValueError: an unknown task or mixer (the message lists the valid names), a size
             missing for the task, given where the task has none, or out of range (the
             parameters must fit in memory), ``causal=True`` with a mixer without a causal
             form, a width the mixer cannot split (naming ``width``).
     """
     return _assemble(_config(task, mixer, width, depth, classes, in_features, vocab, horizon,
-                             seed, dtype, causal, mlp, tuple(MIXERS)), plain=False)
+                             seed, dtype, causal, mlp, tuple(MIXERS), builders=True),
+                     plain=False)
 
 
 class PlainGLU(nn.Module):
