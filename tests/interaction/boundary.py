@@ -50,9 +50,11 @@ from prodint.interaction import (
     compile,
     constrain,
     enumerate_interactions,
+    enumerate_space,
     evaluate,
     fold,
     fold_tables,
+    parse_space,
     same_algebra,
 )
 from prodint.interaction.constrain import tie
@@ -297,6 +299,16 @@ ENTRIES: list[Entry] = [
                                                pointwise=a["pointwise"])),
           lambda: dict(max_order=3, algebras=[hadamard(2), quaternions()], channels=2,
                        pointwise=("silu",))),
+    Entry(("prodint.interaction.parse_space", "prodint.interaction.SpaceSpec"),
+          lambda a: parse_space(a["space"]).text(),
+          lambda: dict(space="order=2,algebras=hadamard+complex,mixing=window+attention,"
+                             "causal"),
+          free_text={"space"}),
+    Entry(("prodint.interaction.enumerate_space", "prodint.interaction.Candidate"),
+          lambda a: [c.mixer()(a["X"]) for c in enumerate_space(
+              parse_space("order=2,mixing=window+softmax,causal"), width=a["width"],
+              length=a["length"])][-1],
+          lambda: dict(width=C, length=4, X=torch.randn(2, 4, C)), fixed={"X"}),
     Entry(("prodint.interaction.fold",), _folded,
           lambda: dict(filter=_fold_filter(), algebra=quaternions(), axis="b", side="right",
                        input_axis="i", output_axis="j", order=["c", "i", "j", "o"],

@@ -35,6 +35,7 @@ from prodint.interaction.registry import Case, Family
 from prodint.interaction.resample import Pad, Upsample, Window
 from prodint.interaction.scan import LinearRecurrence
 from prodint.interaction.selection import Select, Stack
+from prodint.interaction.space import Candidate, SpaceSpec, enumerate_space, parse_space
 from prodint.interaction.structural import (
     AxisSum,
     CausalMask,
@@ -50,6 +51,7 @@ from prodint.interaction.ties import Constant, Gather
 __all__ = [
     "Axis",
     "AxisSum",
+    "Candidate",
     "Case",
     "CausalMask",
     "CausalSum",
@@ -78,6 +80,7 @@ __all__ = [
     "Scale",
     "Select",
     "Signal",
+    "SpaceSpec",
     "SplitAxis",
     "Stack",
     "Sum",
@@ -86,8 +89,10 @@ __all__ = [
     "compile",
     "constrain",
     "enumerate_interactions",
+    "enumerate_space",
     "evaluate",
     "fold",
     "fold_tables",
+    "parse_space",
     "same_algebra",
 ]

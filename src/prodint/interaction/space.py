@@ -60,6 +60,7 @@ import torch
 from torch import nn
 
 from prodint.checks import check_count, check_int, describe
+from prodint.interaction.arguments import check_parameter_size
 from prodint.interaction.expr import Expr
 from prodint.interaction.learned import inline_learned
 from prodint.interaction.pointwise import ELEMENTWISE
@@ -174,9 +175,10 @@ def _number(value: str, key: str, minimum: int) -> int:
     return n
 
 
-def parse_space(text: str) -> SpaceSpec:
-    """The :class:`SpaceSpec` of ``text``: comma-separated ``key=value`` items, lists joined
-    by ``+``, e.g. ``"order=3,algebras=hadamard+complex,mixing=window+attention,causal"``.
+def parse_space(space: str) -> SpaceSpec:
+    """The :class:`SpaceSpec` of the text ``space``: comma-separated ``key=value`` items,
+    lists joined by ``+``, e.g.
+    ``"order=3,algebras=hadamard+complex,mixing=window+attention,causal"``.
 
     Keys: ``order`` (≥ 1), ``algebras`` (:data:`CHANNEL_ALGEBRAS`), ``mixing``
     (:data:`MIXINGS`), ``functions`` (``id`` and the elementwise functions), ``kernel`` (≥ 1),
@@ -185,20 +187,20 @@ def parse_space(text: str) -> SpaceSpec:
     defaults; an empty text is the default space.
 
     Raises:
-        TypeError: ``text`` is not a str.
+        TypeError: ``space`` is not a str.
         ValueError: an unknown key or value, a key given twice (the message starts
             ``space:`` and lists the valid choices).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"space: expected a str, received {describe(text)}")
+    if not isinstance(space, str):
+        raise TypeError(f"space: expected a str, received {describe(space)}")
     fields: dict[str, object] = {}
-    for item in (i.strip() for i in text.split(",")):
+    for item in (i.strip() for i in space.split(",")):
         if not item:
             continue
         key, _, value = item.partition("=")
         key = key.strip()
         if key in fields or (key == "mixing" and "mixings" in fields):
-            raise ValueError(f"space: {key} given twice in {text!r}")
+            raise ValueError(f"space: {key} given twice in {space!r}")
         if key == "causal":
             if value.strip() not in ("", "true", "false"):
                 raise ValueError(f"space: expected causal, causal=true or causal=false, "
@@ -371,12 +373,17 @@ def enumerate_space(spec: SpaceSpec, *, width: int, length: int) -> list[Candida
     Raises:
         TypeError: ``spec`` is not a :class:`SpaceSpec`; a size that is not an int.
         ValueError: ``width`` below 1 or not a multiple of an algebra's dimension (the
-            algebra named), ``length`` below 1, more than :data:`MAX_CANDIDATES` recipes.
+            algebra named), ``length`` below 1, parameters too large for memory (estimated
+            first), more than :data:`MAX_CANDIDATES` recipes.
     """
     if not isinstance(spec, SpaceSpec):
         raise TypeError(f"spec: expected a SpaceSpec, received {describe(spec)}")
     check_int(width, "width", minimum=1)
     check_int(length, "length", minimum=1)
+    check_parameter_size([spec.kernel, width, width], "width", "largest kernel")
+    if any(m in _LENGTH for m in spec.mixings):
+        check_parameter_size([length, max(length, width)], "length",
+                             "largest token-mixing parameter")
     for algebra in spec.algebras:
         n = DIMENSIONS.get(algebra, width)
         if width % n:
@@ -386,8 +393,6 @@ def enumerate_space(spec: SpaceSpec, *, width: int, length: int) -> list[Candida
     check_count(len(found), "spec", "candidates", MAX_CANDIDATES)
     out = []
     for recipe in found:
-        if recipe.mixing in _LENGTH and length < 1:
-            continue
         expr = build(recipe, width=width, length=length, kernel=spec.kernel)
         count = _parameter_count(expr)
         if spec.params is not None and count > spec.params:

@@ -121,10 +121,9 @@ def _projection(x: Signal, name: str, width: int) -> Expr:
 
 def _times(u: Expr, v: Expr, algebra: ProductAlgebra, width: int) -> Expr:
     """``u ·_A v`` on ``[t, c]`` operands: the channels split into ``[g, a]`` copies of ``A``
-    (one copy for Hadamard), multiplied copy by copy, merged back."""
+    (one copy for Hadamard), multiplied copy by copy, merged back (so that the merged axis
+    holds plain channels again, whichever algebra the next product uses)."""
     n = algebra.dim
-    if n == width:
-        return Product(u, v, algebra, "c")
     split = [("g", width // n), ("a", n)]
     prod = Product(SplitAxis(u, "c", split), SplitAxis(v, "c", split), algebra, "a")
     return MergeAxes(prod, ["g", "a"], "c")
