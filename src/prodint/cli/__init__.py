@@ -39,6 +39,7 @@ from prodint.cli import (
     demo,
     hypercube,
     reproduce,
+    search,
     shakespeare,
     sparsity,
     symmetry,
@@ -68,8 +69,8 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, console: Console) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (demo, reproduce, catalogue, zoo, train, shakespeare, symmetry,
-                                 hypercube, sparsity, bench)
+COMMANDS: tuple[Command, ...] = (demo, reproduce, catalogue, zoo, train, search, shakespeare,
+                                 symmetry, hypercube, sparsity, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

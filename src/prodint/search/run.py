@@ -24,6 +24,8 @@ crashed trial is finished by whoever is left. Workers on other machines run the 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import socket
 import threading
 import time
 import warnings
@@ -40,6 +42,7 @@ from optuna.trial import TrialState
 from prodint.checks import check_callable, check_choice, check_int, check_seed, describe
 from prodint.search.objective import CAUSAL_TASKS, SEARCH_TASKS, run_candidate, task_length
 from prodint.search.study import (
+    STUDY_FILE,
     SearchSettings,
     check_study,
     default_storage,
@@ -54,6 +57,8 @@ __all__ = ["PRUNERS", "FreshKeySampler", "SearchPlan", "SearchProgress", "plan_s
            "run_worker", "search"]
 
 PRUNERS = ("median", "halving", "none")
+#: The name of a search's study unless ``study`` names another.
+DEFAULT_STUDY = "search"
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,10 @@ def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str |
     mode = "exhaustive" if budget >= len(candidates) else "sampled"
     settings = SearchSettings(**(settings.as_attrs() | {"mode": mode}))
     url = storage if storage is not None else default_storage(out)
-    name = study if study is not None else f"search-{spec.fingerprint()[:12]}-{task}"
-    exists = check_study(url, name, settings)
+    name = study if study is not None else DEFAULT_STUDY
+    # the default storage of a folder not yet created holds nothing (and is not created)
+    fresh = storage is None and not (out / STUDY_FILE).exists()
+    exists = False if fresh else check_study(url, name, settings)
     return SearchPlan(settings, url, name, budget, workers, out, len(candidates), heartbeat,
                       pruner, exists)
 
@@ -198,11 +205,13 @@ def _queue(study: optuna.Study, keys: list[str], created: bool) -> None:
 
 
 def _pop(study: optuna.Study) -> optuna.Trial | None:
-    """A waiting trial taken by this process (``WAITING -> RUNNING`` is one atomic update)."""
+    """A waiting trial taken by this process (``WAITING -> RUNNING`` is one atomic update),
+    its first heartbeat recorded at once (a trial without any is never found stale)."""
     storage = study._storage
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                storage.record_heartbeat(frozen._trial_id)
                 return optuna.Trial(study, frozen._trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
@@ -252,7 +261,11 @@ def _next(study: optuna.Study, target: int, sampled: bool, wait: float
             return trial
         trials = study.get_trials(deepcopy=False)
         if sampled and len({_key(t) for t in trials} - {None}) < target:
-            return study.ask()
+            with warnings.catch_warnings():   # the heartbeat is beaten here, not by optimize
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
+            study._storage.record_heartbeat(trial._trial_id)
+            return trial
         if not any(t.state == TrialState.RUNNING for t in trials):
             return None
         time.sleep(wait)
@@ -271,6 +284,7 @@ def run_worker(plan: SearchPlan, progress: Callable[[SearchProgress], None] | No
     ran = 0
     while (trial := _next(study, target, sampled, min(2.0, plan.heartbeat / 2))) is not None:
         key = trial.suggest_categorical("key", keys)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         folder = plan.out / "trials" / f"{trial.number:04d}"
         with _Heartbeat(study, trial, plan.heartbeat):
             try:
@@ -317,7 +331,8 @@ def search(space: str, task: str, budget: int, out: Path, *, storage: str | None
         workers: processes on this machine (spawned; each runs :func:`run_worker`).
         steps, width, depth, batch, seed: the training of each candidate (``steps`` AdamW
             steps on batches of ``batch``; a model of ``depth`` blocks of ``width``).
-        study: the study's name (default from the space's fingerprint and the task).
+        study: the study's name (default :data:`DEFAULT_STUDY`; a storage may hold several
+            searches under different names).
         heartbeat: seconds between a running trial's heartbeats (a trial without one for
             twice as long is re-queued).
         pruner: ``"median"`` (Optuna's MedianPruner), ``"halving"`` (successive halving) or

@@ -115,7 +115,8 @@ def open_storage(url: str, *, heartbeat: int = 10, create: bool = True
                  ) -> optuna.storages.RDBStorage | None:
     """The Optuna storage at ``url``, with a trial heartbeat every ``heartbeat`` seconds (a
     trial without one for ``2·heartbeat`` seconds is re-queued). With ``create=False`` a
-    SQLite file that does not exist is not created and ``None`` comes back.
+    SQLite file that does not exist (in a folder that does) is not created and ``None``
+    comes back.
 
     Raises:
         TypeError: ``url`` is not a str.
@@ -131,10 +132,10 @@ def open_storage(url: str, *, heartbeat: int = 10, create: bool = True
     except (sqlalchemy.exc.ArgumentError, ValueError) as error:
         raise _refuse(url, error) from None
     if file is not None:
-        if not create and not file.exists():
-            return None
         if not file.parent.is_dir():
             raise _refuse(url, f"the folder {str(file.parent)!r} does not exist")
+        if not create and not file.exists():
+            return None
     connect = {"timeout": 60} if backend == "sqlite" else {"connect_timeout": 10}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
