@@ -159,7 +159,7 @@ def test_gates_on_both_sides_only_for_noncommutative_algebras():
 
 
 def test_channel_only_candidates_have_no_separate_gate():
-    assert not [c for c in _space(f"order=4,algebras=hadamard+quaternion")
+    assert not [c for c in _space("order=4,algebras=hadamard+quaternion")
                 if c.recipe.mixing == "none" and c.recipe.gate is not None]
 
 
@@ -355,3 +355,30 @@ def test_the_mixer_follows_the_generator_and_every_mixing_is_reachable():
         assert torch.equal(p, q), n
     assert {c.recipe.mixing for c in _space("order=5")} == set(MIXINGS)
     assert math.isclose(_one("order=1", "dense").parameters, W * W)
+
+
+def test_a_channel_group_constrains_every_channel_map():
+    spec = parse_space("order=3,channels=cyclic,algebras=hadamard+complex,mixing=none+window+"
+                       "scan+softmax")
+    assert parse_space(spec.text()) == spec and spec.text().endswith("channels=cyclic")
+    space = enumerate_space(spec, width=4, length=5)
+    free = {c.key: c for c in _space("order=3,algebras=hadamard+complex,mixing=none+window+"
+                                     "scan+softmax", width=4, length=5)}
+    assert space and all(c.recipe.algebra in (None, "hadamard") for c in space)
+    assert {c.recipe.mixing for c in space} == {"none", "window", "scan", "softmax"}
+    x = torch.randn(2, 5, 4, dtype=torch.float64)
+    for c in space:
+        assert "channels" in c.symmetries
+        m = c.mixer(dtype=torch.float64)
+        gap = (m(torch.roll(x, 1, -1)) - torch.roll(m(x), 1, -1)).abs().max()
+        assert gap < 1e-10, c.key
+        twin = free[c.key.removesuffix("|channels=cyclic")]
+        assert c.parameters < twin.parameters, c.key
+        assert "channels" not in twin.symmetries
+    dense = next(c for c in space if c.classical == "dense")
+    matrix = dense.mixer(dtype=torch.float64)(torch.eye(4, dtype=torch.float64)[None])[0]
+    for i in range(4):   # circulant: W[c, o] = w[(o - c) mod 4]
+        torch.testing.assert_close(matrix[i], torch.roll(matrix[0], i), rtol=0, atol=1e-12)
+    assert dense.parameters == 4
+    m = free["none:X"].mixer(dtype=torch.float64)
+    assert (m(torch.roll(x, 1, -1)) - torch.roll(m(x), 1, -1)).abs().max() > 1e-3

@@ -45,12 +45,16 @@ Symmetries (:data:`SYMMETRIES`), claimed from the construction and checked numer
 tests: ``shift`` — ``y(S x) = S y(x)`` for the causal shift ``S`` that delays by one step and
 feeds a zero token (no bias anywhere, the first factor is a bare projection, so a zero token
 stays zero); ``cyclic`` — equivariance under the cyclic shift of positions; ``permutation`` —
-under every permutation of positions.
+under every permutation of positions; ``channels`` — under the cyclic shift of the channels.
+The last is a symmetry *constraint* (the space's ``channels=cyclic``): every channel map is
+tied to commute with the shift (:func:`~prodint.interaction.space_build.constrained_channels`,
+through :func:`~prodint.interaction.constrain`), which turns dense maps into circulant ones
+with ``width`` parameters instead of ``width²``. The text of a space is parsed by
+:func:`~prodint.interaction.space_spec.parse_space`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 from collections.abc import Iterator
@@ -63,7 +67,6 @@ from prodint.checks import check_count, check_int, describe
 from prodint.interaction.arguments import check_parameter_size
 from prodint.interaction.expr import Expr
 from prodint.interaction.learned import inline_learned
-from prodint.interaction.pointwise import ELEMENTWISE
 from prodint.interaction.space_build import (
     ASSOCIATIVE,
     CHANNEL_ALGEBRAS,
@@ -73,14 +76,17 @@ from prodint.interaction.space_build import (
     Recipe,
     build,
 )
+from prodint.interaction.space_spec import (
+    CHANNEL_GROUPS,
+    MIXINGS,
+    SYMMETRIES,
+    SpaceSpec,
+    parse_space,
+)
 
-__all__ = ["CHANNEL_ALGEBRAS", "CLASSICAL", "MAX_CANDIDATES", "MIXINGS", "SYMMETRIES",
-           "Candidate", "SpaceSpec", "enumerate_space", "parse_space"]
+__all__ = ["CHANNEL_ALGEBRAS", "CHANNEL_GROUPS", "CLASSICAL", "MAX_CANDIDATES", "MIXINGS",
+           "SYMMETRIES", "Candidate", "SpaceSpec", "enumerate_space", "parse_space"]
 
-MIXINGS = ("none", "window", "sequence", "cyclic", "tokens", "scan", "selective", "attention",
-           "softmax", "tensor")
-SYMMETRIES = ("shift", "cyclic", "permutation")
-FUNCTIONS = ("id", *sorted(ELEMENTWISE))
 #: The most candidates one call builds (recipes are counted before any is built).
 MAX_CANDIDATES = 20_000
 
@@ -105,126 +111,6 @@ CLASSICAL = {
     ("softmax", False, None): "softmax_attention",
     ("tensor", False, None): "tensor_attention",
 }
-
-
-@dataclass(frozen=True)
-class SpaceSpec:
-    """The filters of a design space (text form: :func:`parse_space`).
-
-    Attributes:
-        order: the highest self-interaction order kept.
-        algebras: the channel algebras products and gates may use.
-        mixings: the token mixings (:data:`MIXINGS`).
-        functions: the elementwise functions of factors and gates (``"id"``: none).
-        kernel: the window of ``window``.
-        params: the most parameters a candidate may have (``None``: any).
-        causal: keep causal candidates only.
-        equivariant: keep candidates with this symmetry (:data:`SYMMETRIES`).
-        substitutions: the most parameters substituted by input expressions.
-    """
-
-    order: int = 3
-    algebras: tuple[str, ...] = ("hadamard",)
-    mixings: tuple[str, ...] = MIXINGS
-    functions: tuple[str, ...] = ("id", "sigmoid")
-    kernel: int = 3
-    params: int | None = None
-    causal: bool = False
-    equivariant: str | None = None
-    substitutions: int | None = None
-
-    def text(self) -> str:
-        """The canonical text: ``parse_space(spec.text()) == spec``."""
-        items = [f"order={self.order}", f"algebras={'+'.join(self.algebras)}",
-                 f"mixing={'+'.join(self.mixings)}", f"functions={'+'.join(self.functions)}",
-                 f"kernel={self.kernel}"]
-        if self.params is not None:
-            items.append(f"params={self.params}")
-        if self.causal:
-            items.append("causal")
-        if self.equivariant is not None:
-            items.append(f"equivariant={self.equivariant}")
-        if self.substitutions is not None:
-            items.append(f"substitutions={self.substitutions}")
-        return ",".join(items)
-
-    def fingerprint(self) -> str:
-        """The SHA-256 hex digest of :meth:`text` (identifies the space of a study)."""
-        return hashlib.sha256(self.text().encode()).hexdigest()
-
-
-def _names(value: str, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    names = [n.strip() for n in value.split("+")]
-    for n in names:
-        if n not in allowed:
-            raise ValueError(f"space: unknown {key} {n!r} in {key}={value}; expected one of "
-                             f"{', '.join(allowed)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"space: {key}={value} names one twice")
-    return tuple(n for n in allowed if n in names)   # canonical order
-
-
-def _number(value: str, key: str, minimum: int) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = None
-    if n is None or n < minimum:
-        raise ValueError(f"space: expected an integer >= {minimum} for {key}, received "
-                         f"{key}={value}")
-    return n
-
-
-def parse_space(space: str) -> SpaceSpec:
-    """The :class:`SpaceSpec` of the text ``space``: comma-separated ``key=value`` items,
-    lists joined by ``+``, e.g.
-    ``"order=3,algebras=hadamard+complex,mixing=window+attention,causal"``.
-
-    Keys: ``order`` (≥ 1), ``algebras`` (:data:`CHANNEL_ALGEBRAS`), ``mixing``
-    (:data:`MIXINGS`), ``functions`` (``id`` and the elementwise functions), ``kernel`` (≥ 1),
-    ``params`` (≥ 1), ``causal`` (a flag, or ``causal=true|false``), ``equivariant``
-    (:data:`SYMMETRIES`), ``substitutions`` (≥ 0). Keys left out keep :class:`SpaceSpec`'s
-    defaults; an empty text is the default space.
-
-    Raises:
-        TypeError: ``space`` is not a str.
-        ValueError: an unknown key or value, a key given twice (the message starts
-            ``space:`` and lists the valid choices).
-    """
-    if not isinstance(space, str):
-        raise TypeError(f"space: expected a str, received {describe(space)}")
-    fields: dict[str, object] = {}
-    for item in (i.strip() for i in space.split(",")):
-        if not item:
-            continue
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if key in fields or (key == "mixing" and "mixings" in fields):
-            raise ValueError(f"space: {key} given twice in {space!r}")
-        if key == "causal":
-            if value.strip() not in ("", "true", "false"):
-                raise ValueError(f"space: expected causal, causal=true or causal=false, "
-                                 f"received {item}")
-            fields["causal"] = value.strip() != "false"
-        elif key == "order":
-            fields["order"] = _number(value, key, 1)
-        elif key in ("kernel", "params"):
-            fields[key] = _number(value, key, 1)
-        elif key == "substitutions":
-            fields[key] = _number(value, key, 0)
-        elif key == "algebras":
-            fields[key] = _names(value, key, CHANNEL_ALGEBRAS)
-        elif key == "mixing":
-            fields["mixings"] = _names(value, key, MIXINGS)
-        elif key == "functions":
-            fields[key] = _names(value, key, FUNCTIONS)
-        elif key == "equivariant":
-            fields[key] = _names(value, key, SYMMETRIES)[0]
-        else:
-            raise ValueError(f"space: unknown key {key!r}; expected one of order, algebras, "
-                             "mixing, functions, kernel, params, causal, equivariant, "
-                             "substitutions")
-    return SpaceSpec(**fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -314,6 +200,8 @@ def symmetries(recipe: Recipe) -> frozenset[str]:
         found.update(("cyclic", "permutation"))
     if m == "cyclic" and not recipe.substituted:
         found.add("cyclic")
+    if recipe.channel_group is not None:
+        found.add("channels")
     return frozenset(found)
 
 
@@ -350,7 +238,9 @@ def recipes(spec: SpaceSpec) -> Iterator[Recipe]:
                     for algebra, factors in values:
                         for gate in (gates if mixing != "none" else [None]):
                             recipe = Recipe(mixing, substituted, algebra, factors, gate,
-                                            causal)
+                                            causal, spec.channels)
+                            if spec.channels is not None and not _constrainable(recipe):
+                                continue
                             if predicted_order(recipe) > spec.order:
                                 continue
                             if spec.substitutions is not None and \
@@ -360,6 +250,14 @@ def recipes(spec: SpaceSpec) -> Iterator[Recipe]:
                                     spec.equivariant not in symmetries(recipe):
                                 continue
                             yield recipe
+
+
+def _constrainable(recipe: Recipe) -> bool:
+    """Whether a channel group can be imposed on ``recipe``: Hadamard products only (the
+    others mix the channels of one algebra element), no input-dependent window taps (their
+    projection's output mixes taps and channels)."""
+    used = {recipe.algebra, recipe.gate[0] if recipe.gate else None} - {None}
+    return used <= {"hadamard"} and not (recipe.mixing == "window" and recipe.substituted)
 
 
 def _parameter_count(expr: Expr) -> int:

@@ -30,8 +30,9 @@ from prodint.algebra import (
     quaternions,
     truncated_polynomial,
 )
-from prodint.groups import cyclic
+from prodint.groups import cyclic, regular
 from prodint.interaction.axes import ProductAlgebra
+from prodint.interaction.constrain import constrain
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.library import projection, tensor_attention_of
 from prodint.interaction.pointwise import Pointwise
@@ -66,6 +67,8 @@ class Recipe:
             bare projection ``X W1``); empty for the single projection ``X Wv``.
         gate: ``(algebra, function, side)`` of the gate, or ``None``.
         causal: the causal form (masks, left padding) of the mixing.
+        channel_group: ``"cyclic"``: every channel map is constrained to commute with the
+            cyclic shift of the channels (:func:`constrained_channels`); ``None``: free.
     """
 
     mixing: str
@@ -74,6 +77,7 @@ class Recipe:
     factors: tuple[str, ...] = ()
     gate: tuple[str, str, str] | None = None
     causal: bool = True
+    channel_group: str | None = None
 
     @property
     def key(self) -> str:
@@ -82,7 +86,8 @@ class Recipe:
         value = "X" if not self.factors else f"{self.algebra}(id,{','.join(self.factors)})"
         gate = "" if self.gate is None else "|gate=" + ".".join(self.gate)
         form = "" if self.causal or self.mixing in INHERENTLY_CAUSAL else "|bidirectional"
-        return f"{mix}:{value}{gate}{form}"
+        group = "" if self.channel_group is None else f"|channels={self.channel_group}"
+        return f"{mix}:{value}{gate}{form}{group}"
 
 
 #: Mixings whose every form is causal (no future position enters).
@@ -210,6 +215,27 @@ def _mix(v: Expr, x: Signal, recipe: Recipe, width: int, length: int, kernel: in
     return _attention(v, x, recipe, width)
 
 
+#: The channel-like axes of the design space's parameters (inputs ``c``, outputs ``o``,
+#: query/key features ``d``).
+_CHANNEL_AXES = ("c", "o", "d")
+
+
+def constrained_channels(expr: Expr, width: int) -> Expr:
+    """``expr`` with every parameter constrained (:func:`~prodint.interaction.constrain`) to
+    be invariant under the cyclic shift of its channel axes of size ``width``, all shifted
+    together by the regular representation of ``C_width``: ``W[c, o] = w[(o - c) mod width]``
+    (circulant), ``K[k, c, o]`` circulant per tap, a per-channel ``a[c]`` or ``K[t, c]``
+    constant along ``c``. A candidate built of such maps and Hadamard products commutes with
+    the cyclic shift of the channels (the ``channels`` symmetry)."""
+    rep = regular(cyclic(width))
+    for parameter in expr.parameters():
+        legs = {a.name: rep for a in parameter.axes
+                if a.name in _CHANNEL_AXES and a.size == width}
+        if legs:
+            expr = constrain(expr, parameter.name, legs)
+    return expr
+
+
 def build(recipe: Recipe, *, width: int, length: int, kernel: int,
           generator: torch.Generator | None = None) -> Expr:
     """The expression of ``recipe`` over ``X[t = length, c = width]``, valued ``[t, c]``.
@@ -222,8 +248,14 @@ def build(recipe: Recipe, *, width: int, length: int, kernel: int,
     names = _Names()
     algebra = channel_algebra(recipe.algebra, width, generator) if recipe.algebra else None
     y = _mix(_value(recipe, x, names, width, algebra), x, recipe, width, length, kernel)
-    if recipe.gate is None:
-        return y
+    if recipe.gate is not None:
+        y = _gated(y, x, recipe, algebra, width, generator)
+    return y if recipe.channel_group is None else constrained_channels(y, width)
+
+
+def _gated(y: Expr, x: Signal, recipe: Recipe, algebra: ProductAlgebra | None, width: int,
+           generator: torch.Generator | None) -> Expr:
+    assert recipe.gate is not None
     name, fn, side = recipe.gate
     gate_algebra = algebra if name == recipe.algebra and algebra is not None \
         else channel_algebra(name, width, generator)
