@@ -53,6 +53,7 @@ from prodint.interaction.layer import InteractionLayer
 from prodint.nn.dtn.checks import check_positive
 from prodint.nn.dtn.parts import LayerNorm, TokenEmbedding
 from prodint.nn.lm_init import init_language_model_
+from prodint.ops.tensor_attention.step import serial
 
 __all__ = ["StackedLM", "StackedLMDecoder", "on_stream"]
 
@@ -295,15 +296,16 @@ class StackedLM(CompositeLayer):
         logits = logits[:, -1]
         decode = StackedLMDecoder(self, state)
         out = [prompt]
-        for i in range(steps):
-            if temperature == 0.0:
-                token = logits.argmax(-1, keepdim=True)
-            else:
-                probs = torch.softmax(logits.double() / temperature, -1)
-                token = torch.multinomial(probs, 1, generator=generator)
-            out.append(token.to(prompt.dtype))
-            if i + 1 < steps:  # the logits after the last token are never read
-                logits = decode.advance(out[-1][:, 0])
+        with serial(decode.serial):  # the whole loop on one thread (StackedLMDecoder)
+            for i in range(steps):
+                if temperature == 0.0:
+                    token = logits.argmax(-1, keepdim=True)
+                else:
+                    probs = torch.softmax(logits.double() / temperature, -1)
+                    token = torch.multinomial(probs, 1, generator=generator)
+                out.append(token.to(prompt.dtype))
+                if i + 1 < steps:  # the logits after the last token are never read
+                    logits = decode.advance(out[-1][:, 0])
         return torch.cat(out, 1)
 
 
@@ -312,9 +314,15 @@ class StackedLMDecoder:
 
     Each block with a ``decoder(state)`` method in float32 or float64 (the DTN block's
     :class:`~prodint.nn.dtn.decode.DTNBlockDecoder`) decodes through it; any other block
-    through its checked ``step``. The embedding, final norm and tied head are torch's
-    kernels, so a token costs the blocks' calls and three more. :meth:`StackedLM.generate`
-    decodes with one.
+    through its checked ``step``. The embedding, final norm and tied head (a transposed copy
+    of the embedding, made once) are torch's kernels, so a token costs the blocks' calls and
+    three more. :meth:`StackedLM.generate` decodes with one.
+
+    When every block has a decoder and all of them run on one thread (``B · width ≤``
+    :data:`~prodint.nn.dtn.decode.SERIAL_WIDTH` on the CPU), so does the whole token
+    (:attr:`serial`; the caller's thread count is restored after each token, or after the
+    loop in ``generate``): the embedding, the norm and the head are as small as the blocks.
+    The decoder reads the parameters when it is built: build a new one after changing them.
 
     Args:
         model: the language model.
@@ -335,15 +343,22 @@ class StackedLMDecoder:
             raise ValueError(f"state: expected {len(model.blocks)} block states, received "
                              f"{len(state)}")
         self._model = model
-        self._blocks: list[Callable[[Tensor], Tensor]] = []
+        self._blocks: list = []
         for block, s in zip(model.blocks, state, strict=True):
             fast = getattr(block, "decoder", None)
             if callable(fast) and model.embed.weight.dtype in (torch.float32, torch.float64):
                 self._blocks.append(fast(s))
             else:
                 self._blocks.append(_Stepper(block, s))
+        self._advances: list[Callable[[Tensor], Tensor]] = [b.advance for b in self._blocks]
         batches = {getattr(b, "batch", None) for b in self._blocks} - {None}
         self._batch = batches.pop() if len(batches) == 1 else None
+        #: Whether a token runs on one thread (class doc).
+        self.serial = all(getattr(b, "serial", False) for b in self._blocks)
+        self._embed = model.embed.weight.detach()
+        self._head = self._embed.T.contiguous()
+        norm = model.norm.params
+        self._norm = (norm["weight"].detach(), norm["bias"].detach(), model.norm.EPS)
 
     def __call__(self, token: Tensor) -> Tensor:
         """``[B]`` token ids → ``[B, vocab]`` logits of the next token.
@@ -358,17 +373,15 @@ class StackedLMDecoder:
                              f"state), received shape {tuple(token.shape)}")
         return self.advance(token)
 
-    @torch.no_grad()
     def advance(self, token: Tensor) -> Tensor:
-        """:meth:`__call__` for ids known to be in range (``generate`` draws them); a wrong
-        shape is still refused by the blocks."""
-        model = self._model
-        h = F.embedding(token, model.embed.weight)
-        for block in self._blocks:
-            h = block(h)
-        norm = model.norm.params
-        h = F.layer_norm(h, (model.width,), norm["weight"], norm["bias"], model.norm.EPS)
-        return torch.mm(h, model.embed.weight.T)
+        """:meth:`__call__` for ids ``[B]`` known to be in range and of the state's batch
+        (``generate`` draws them), on one thread when :attr:`serial`."""
+        with serial(self.serial):
+            h = F.embedding(token, self._embed)
+            for advance in self._advances:
+                h = advance(h)
+            weight, bias, eps = self._norm
+            return torch.mm(F.layer_norm(h, (h.shape[-1],), weight, bias, eps), self._head)
 
     def state(self) -> list:
         """The per-block states after the tokens so far, from which :meth:`StackedLM.step`
@@ -382,7 +395,8 @@ class _Stepper:
     def __init__(self, block: nn.Module, state: object) -> None:
         self._block, self._state = block, state
 
-    def __call__(self, h: Tensor) -> Tensor:
+    @torch.no_grad()
+    def advance(self, h: Tensor) -> Tensor:
         h, self._state = self._block.step(h, self._state)
         return h
 
