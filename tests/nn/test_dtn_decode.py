@@ -1,12 +1,15 @@
 """The decoders (DTNBlockDecoder, StackedLMDecoder) against the checked step they replace:
 outputs and states equal in float64 over many tokens for every option of the block, close in
-float32; generate gives the tokens of a prefill-and-step loop written here; bad arguments are
+float32, on the small and the large batch paths (the erf GELU or F.gelu, one thread or the
+caller's); a token runs on one thread and restores the caller's count, by an error too;
+generate gives the tokens of a prefill-and-step loop written here; bad arguments are
 refused by name."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from prodint.nn.dtn import DTN, DTNBlock, DTNBlockDecoder, DTNBlockState
+from prodint.nn.dtn import DTN, DTNBlock, DTNBlockDecoder, DTNBlockState, decode
 from prodint.nn.softmax_lm import SoftmaxBlock, SoftmaxLM
 from prodint.nn.stacked_lm import StackedLM, StackedLMDecoder
 
@@ -176,3 +179,89 @@ def test_bad_arguments_are_refused_by_name() -> None:
         lm(torch.zeros(B))
     with pytest.raises(ValueError, match=r"token: expected ids \[B=3\]"):
         lm(torch.zeros(B + 1, dtype=torch.long))
+
+
+@pytest.fixture
+def two_threads():
+    """Torch on two threads for the test, the runner's count restored after it."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("limits", [dict(ERF_GELU_MAX=0), dict(SERIAL_WIDTH=0),
+                                    dict(ERF_GELU_MAX=0, SERIAL_WIDTH=0)], ids=str)
+def test_the_large_batch_paths_equal_the_step(limits: dict, two_threads, monkeypatch) -> None:
+    """With the limits at zero the tiny batch takes the paths of a large one: F.gelu instead
+    of the erf form, the caller's threads with the norms and the GELU on one."""
+    for name, value in limits.items():
+        monkeypatch.setattr(decode, name, value)
+    model = _model(normalize=True, decay=0.9)
+    tokens = torch.randint(0, VOCAB, (B, 30), generator=_g(20))
+    _, state = model.prefill(tokens[:, :4])
+    decoder = StackedLMDecoder(model, state)
+    assert decoder.serial == ("SERIAL_WIDTH" not in limits)
+    for t in range(4, 30):
+        expected, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(decoder(tokens[:, t]), expected, rtol=1e-10, atol=1e-10)
+        assert torch.get_num_threads() == 2
+    for mine, theirs in zip(decoder.state(), state, strict=True):
+        _assert_states_equal(mine, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_token_runs_its_small_kernels_on_one_thread_and_restores_the_count(
+        wide: bool, two_threads, monkeypatch) -> None:
+    if wide:  # every batch is large: only the norms and the GELU on one thread
+        monkeypatch.setattr(decode, "SERIAL_WIDTH", 0)
+    model = _model()
+    tokens = torch.randint(0, VOCAB, (B, 5), generator=_g(21))
+    _, state = model.prefill(tokens)
+    lm, block = StackedLMDecoder(model, state), model.blocks[0].decoder(state[0])
+    layer_norm, seen = F.layer_norm, []
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return layer_norm(*args, **kwargs)
+
+    monkeypatch.setattr(F, "layer_norm", spy)
+    lm(tokens[:, 0])
+    block(torch.zeros(B, WIDTH, dtype=torch.float64))
+    # the final norm of the model runs with the blocks: on one thread only when they all do
+    assert seen == ([1, 1, 1, 1, 2, 1, 1] if wide else [1] * 7)
+    assert torch.get_num_threads() == 2
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("inside the token")
+
+    monkeypatch.setattr(F, "layer_norm", fail)
+    for call in (lambda: lm(tokens[:, 0]), lambda: block(torch.zeros(B, WIDTH,
+                                                                        dtype=torch.float64))):
+        with pytest.raises(RuntimeError, match="inside the token"):
+            call()
+        assert torch.get_num_threads() == 2  # restored by the error too
+
+
+def test_generate_decodes_on_one_thread_and_restores_the_count(two_threads,
+                                                               monkeypatch) -> None:
+    model = _model()
+    prompt = torch.randint(0, VOCAB, (B, 3), generator=_g(22))
+    advance, seen = StackedLMDecoder.advance, []
+
+    def spy(self, token):
+        seen.append(torch.get_num_threads())
+        return advance(self, token)
+
+    monkeypatch.setattr(StackedLMDecoder, "advance", spy)
+    out = model.generate(prompt, 4, temperature=0.0)
+    assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    assert torch.equal(out, _generate_by_step(model, prompt, 4, 0.0, _g(0)))
+
+    def fail(self, token):
+        raise RuntimeError("inside the loop")
+
+    monkeypatch.setattr(StackedLMDecoder, "advance", fail)
+    with pytest.raises(RuntimeError, match="inside the loop"):
+        model.generate(prompt, 4)
+    assert torch.get_num_threads() == 2

@@ -1,12 +1,14 @@
 """TensorAttentionStep: the (S, M) single-token step against the T × T definition and the
 (S, C, G) recurrence, over many tokens, with every decay and normalisation option; the
-converter both ways; the caller's state left alone; arguments refused by name."""
+converter both ways; the caller's state left alone; a small state stepped on one thread, the
+caller's thread count restored (by an error too); arguments refused by name."""
 
 import pytest
 import torch
 
 from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
-from prodint.ops.tensor_attention.step import TensorAttentionStep
+from prodint.ops.tensor_attention import step as step_module
+from prodint.ops.tensor_attention.step import TensorAttentionStep, serial
 
 B, T0, T, H, D, DV = 2, 7, 40, 3, 4, 5
 OPTIONS = [dict(), dict(decay=0.9), dict(normalize=True), dict(normalize=True, decay=0.8),
@@ -166,3 +168,63 @@ def test_bad_arguments_are_refused_by_name() -> None:
         step([1.0], k[:, 0], v[:, 0])  # type: ignore[arg-type]
     torch.testing.assert_close(step(q[:, T0], k[:, T0], v[:, T0]),
                                tensor_attention(q, k, v)[0][:, T0], rtol=1e-10, atol=1e-10)
+
+
+@pytest.fixture
+def two_threads():
+    """Torch on two threads for the test, the runner's count restored after it."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(saved)
+
+
+def test_a_small_state_steps_on_one_thread_and_restores_the_callers(two_threads,
+                                                                    monkeypatch) -> None:
+    q, k, v = _rows(torch.float64, seed=7)
+    _, state = tensor_attention(q[:, :T0], k[:, :T0], v[:, :T0], output_final_state=True)
+    small = TensorAttentionStep(state)
+    monkeypatch.setattr(step_module, "SERIAL_ELEMENTS", 0)  # now every state is large
+    large = TensorAttentionStep(state)
+    seen: list[int] = []
+    for step in (small, large):
+        inner = step._advance
+        monkeypatch.setattr(step, "_advance",
+                            lambda inner=inner: seen.append(torch.get_num_threads()) or inner())
+        torch.testing.assert_close(step(q[:, T0], k[:, T0], v[:, T0]),
+                                   tensor_attention(q, k, v)[0][:, T0], rtol=1e-10, atol=1e-10)
+        assert torch.get_num_threads() == 2
+    assert seen == [1, 2]
+
+    def fail() -> None:
+        raise RuntimeError("inside the step")
+
+    monkeypatch.setattr(small, "_advance", fail)
+    with pytest.raises(RuntimeError, match="inside the step"):
+        small.advance()
+    assert torch.get_num_threads() == 2  # restored by the error too
+
+
+def test_serial_runs_its_body_on_one_thread_and_restores_the_count(two_threads) -> None:
+    with serial():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with serial(False):
+        assert torch.get_num_threads() == 2
+    with pytest.raises(KeyError), serial():
+        raise KeyError("inside the body")
+    assert torch.get_num_threads() == 2
+    with pytest.raises(TypeError, match="enabled: expected"), serial(1):  # type: ignore[arg-type]
+        pass
+
+
+def test_rows_that_require_a_gradient_are_read_as_data() -> None:
+    q, k, v = _rows(torch.float64, seed=8)
+    _, state = tensor_attention(q[:, :T0], k[:, :T0], v[:, :T0], output_final_state=True,
+                                normalize=True)
+    step = TensorAttentionStep(state, normalize=True)
+    rows = [x[:, T0].clone().requires_grad_() for x in (q, k, v)]
+    o = step(*rows)
+    assert not o.requires_grad and not step.M.requires_grad
+    torch.testing.assert_close(o, tensor_attention(q, k, v, normalize=True)[0][:, T0],
+                               rtol=1e-10, atol=1e-10)
