@@ -211,3 +211,32 @@ def test_input_and_copy_errors() -> None:
         plain.load_state_from(_model("image", "dense", mlp=False))
     with pytest.raises(TypeError, match="model"):
         plain.load_state_from(plain)
+
+
+def test_a_builder_mixer_builds_the_model_of_its_registry_name() -> None:
+    calls = []
+
+    def build_glu(width: int, *, causal: bool, generator: torch.Generator | None,
+                  dtype: torch.dtype) -> torch.nn.Module:
+        calls.append((width, causal, dtype))
+        return MIXERS["glu"](width, causal=causal, generator=generator, dtype=dtype)
+
+    custom = _model("sequence", build_glu, depth=2, causal=True, seed=5)
+    named = _model("sequence", "glu", depth=2, causal=True, seed=5)
+    assert calls == [(WIDTH, True, F64)] * 2    # once per block, with the model's sizes
+    assert custom.config == named.config | {"mixer": "build_glu"}
+    assert custom.state_dict().keys() == named.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(custom.state_dict().values(),
+                                                 named.state_dict().values(), strict=True))
+    x = _input("sequence")
+    assert torch.equal(custom(x), named(x))
+
+
+def test_a_builder_mixer_is_refused_where_it_cannot_serve() -> None:
+    with pytest.raises(TypeError, match=r"^mixer: expected a builder returning a torch\.nn"):
+        _model("sequence", lambda width, **options: torch.zeros(width))
+    with pytest.raises(TypeError, match=r"^mixer: expected a name among .* or a builder"):
+        _model("sequence", 3)
+    with pytest.raises((TypeError, ValueError), match=r"^mixer"):
+        plain_torch_model("sequence", lambda width, **options: torch.nn.Identity(),
+                          classes=3, in_features=2)

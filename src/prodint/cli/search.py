@@ -50,18 +50,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser("search", help="train and rank the candidates of a design "
                                                   "space (Optuna study, workers, report)",
                                    description=DESCRIPTION)
-    parser.add_argument("--space", required=True, metavar="SPEC",
+    parser.add_argument("--space", default="", metavar="SPEC",
                         help="the space: comma-separated key=value items (order, algebras, "
                              "mixing, functions, kernel, params, causal, equivariant, "
-                             "substitutions), lists joined by +")
-    parser.add_argument("--task", required=True, choices=SEARCH_TASKS,
-                        help="the task every candidate trains on")
-    parser.add_argument("--budget", required=True, type=positive_int, metavar="N",
+                             "substitutions), lists joined by + (default: order=3 in the "
+                             "Hadamard algebra with every mixing)")
+    parser.add_argument("--task", default="seq-digits", choices=SEARCH_TASKS,
+                        help="the task every candidate trains on (default seq-digits)")
+    parser.add_argument("--budget", type=positive_int, default=30, metavar="N",
                         help="candidates to train (all of them when N covers the space; "
-                             "else a seeded TPE sampler picks N)")
-    parser.add_argument("--out", required=True, type=folder, metavar="DIR",
+                             "else a seeded TPE sampler picks N; default 30)")
+    parser.add_argument("--out", type=folder, default=Path("runs") / "search", metavar="DIR",
                         help="folder for report.md, results.json, the plots, study.db and "
-                             "trials/")
+                             "trials/ (default runs/search)")
     parser.add_argument("--storage", default=None, metavar="URL",
                         help="the study's database (default sqlite:///DIR/study.db; "
                              "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB for several "

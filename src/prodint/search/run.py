@@ -135,7 +135,12 @@ def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str |
     spec = _space(space)
     settings = SearchSettings(spec.text(), spec.fingerprint(), task, width, depth,
                               task_length(task), steps, batch, seed, "exhaustive")
-    candidates = _candidates(settings)
+    try:
+        candidates = _candidates(settings)
+    except ValueError as error:
+        raise ValueError(f"space: expected a space that can be enumerated at width {width} "
+                         f"and length {settings.length}, received {spec.text()!r} "
+                         f"({error})") from None
     if task in CAUSAL_TASKS and not all(c.causal for c in candidates):
         raise ValueError(f"space: expected the flag causal for task {task!r} (a model "
                          f"predicting the next token reads no later input), received "
