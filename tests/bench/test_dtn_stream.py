@@ -50,8 +50,9 @@ def test_records_carry_ratios_against_the_baselines() -> None:
     assert [(r.name, r.impl) for r in records] == [(c.name, c.impl) for c in cases]
     by_impl = {r.impl: r for r in records}
     assert by_impl["step pos=4"].ratio_fwd == 1.0 and by_impl["softmax"].ratio_fwd == 1.0
+    # the ratio of the recorded times, up to its rounding to 4 decimals
     assert by_impl["dtn"].ratio_fwd == pytest.approx(
-        by_impl["dtn"].fwd_ms / by_impl["softmax"].fwd_ms, rel=1e-3)
+        by_impl["dtn"].fwd_ms / by_impl["softmax"].fwd_ms, rel=1e-3, abs=1e-4)
     assert all(r.suite == "dtn" and r.fwd_ms > 0 and r.fwd_bwd_ms is None for r in records)
 
 
