@@ -9,18 +9,10 @@ processes share it (:mod:`prodint.search.run`) and the report ranks the candidat
 (:mod:`prodint.search.report`). ``prodint search`` is the command.
 """
 
-from prodint.search.objective import SEARCH_TASKS, run_candidate, task_length
+from prodint.search.objective import task_length
 from prodint.search.report import search_rows, write_search_report
-from prodint.search.run import (
-    FreshKeySampler,
-    SearchPlan,
-    SearchProgress,
-    plan_search,
-    run_worker,
-    search,
-)
-from prodint.search.study import SearchSettings, check_study, open_storage, open_study
+from prodint.search.run import SearchPlan, SearchProgress, plan_search, run_worker, search
+from prodint.search.study import SEARCH_TASKS, SearchSettings
 
-__all__ = ["SEARCH_TASKS", "FreshKeySampler", "SearchPlan", "SearchProgress", "SearchSettings",
-           "check_study", "open_storage", "open_study", "plan_search", "run_candidate",
+__all__ = ["SEARCH_TASKS", "SearchPlan", "SearchProgress", "SearchSettings", "plan_search",
            "run_worker", "search", "search_rows", "task_length", "write_search_report"]

@@ -26,16 +26,15 @@ import optuna
 import torch
 from torch import nn
 
-from prodint.search.study import SearchSettings
+from prodint.checks import check_choice
+from prodint.search.study import SEARCH_TASKS, SearchSettings
 from prodint.train.config import TrainConfig
 from prodint.train.models import build_model
 from prodint.train.tasks import TASKS
 from prodint.train.trainer import Progress, train
 
-__all__ = ["EVALUATIONS", "SEARCH_TASKS", "candidate_attrs", "run_candidate", "task_length"]
+__all__ = ["EVALUATIONS", "candidate_attrs", "run_candidate", "task_length"]
 
-#: The tasks a search trains on (real data of :mod:`prodint.data`).
-SEARCH_TASKS = ("seq-digits", "copy", "shakespeare")
 #: How many times the validation metric is computed during a trial.
 EVALUATIONS = 4
 #: At most this many validation examples are evaluated.
@@ -50,8 +49,7 @@ def task_length(task: str) -> int:
     Raises:
         ValueError: ``task`` is not one of :data:`SEARCH_TASKS`.
     """
-    if task not in SEARCH_TASKS:
-        raise ValueError(f"task: expected one of {list(SEARCH_TASKS)}, received {task!r}")
+    check_choice(task, "task", SEARCH_TASKS)
     return int(TASKS[task].load(0, None).train_x.shape[1])
 
 

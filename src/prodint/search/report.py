@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
+from prodint.checks import check_instance
 from prodint.report import Section, markdown
 from prodint.search.study import safe_url
 from prodint.storage import write_atomic
@@ -55,8 +56,7 @@ def search_rows(study: optuna.Study) -> list[dict[str, Any]]:
     Raises:
         TypeError: ``study`` is not an ``optuna.Study``.
     """
-    if not isinstance(study, optuna.Study):
-        raise TypeError(f"study: expected an optuna.Study, received {type(study).__name__}")
+    check_instance(study, "study", optuna.Study)
     latest: dict[str, optuna.trial.FrozenTrial] = {}
     for trial in study.get_trials(deepcopy=False, states=tuple(_STATES)):
         key = trial.user_attrs.get("key")
@@ -128,8 +128,12 @@ def write_search_report(study: optuna.Study, plan: Any) -> Path:
     ``report.md``.
 
     Raises:
+        TypeError: ``study`` is not an ``optuna.Study``, ``plan`` not a ``SearchPlan``.
         OSError: a file cannot be written (the old one, if any, is left as it was).
     """
+    from prodint.search.run import SearchPlan
+
+    check_instance(plan, "plan", SearchPlan)
     rows = search_rows(study)
     settings, task = plan.settings, TASKS[plan.settings.task]
     classical = [{"classical": r["classical"], "key": r["key"], "rank": r["rank"],

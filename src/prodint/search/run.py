@@ -39,9 +39,16 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
-from prodint.checks import check_callable, check_choice, check_int, check_seed, describe
-from prodint.search.objective import CAUSAL_TASKS, SEARCH_TASKS, run_candidate, task_length
+from prodint.checks import (
+    check_callable,
+    check_choice,
+    check_instance,
+    check_int,
+    describe,
+)
+from prodint.search.objective import CAUSAL_TASKS, run_candidate, task_length
 from prodint.search.study import (
+    SEARCH_TASKS,
     STUDY_FILE,
     SearchSettings,
     check_study,
@@ -122,7 +129,7 @@ def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str |
     width = check_int(width, "width", minimum=1, maximum=4096)
     depth = check_int(depth, "depth", minimum=1, maximum=64)
     batch = check_int(batch, "batch", minimum=1, maximum=10**5)
-    seed = check_seed(seed)
+    seed = check_int(seed, "seed", minimum=0, maximum=2**32 - 1)   # the sampler's range
     heartbeat = check_int(heartbeat, "heartbeat", minimum=1, maximum=3600)
     check_choice(pruner, "pruner", PRUNERS)
     out = check_output_folder(out, "out", ["report.md", "results.json"])
@@ -279,8 +286,16 @@ def _next(study: optuna.Study, target: int, sampled: bool, wait: float
 def run_worker(plan: SearchPlan, progress: Callable[[SearchProgress], None] | None = None
                ) -> int:
     """Run trials of the planned study until none is left; return how many this process ran.
-    ``progress`` is called with the study's counts after each trial."""
+    ``progress`` is called with the study's counts after each trial.
+
+    Raises:
+        TypeError: ``plan`` is not a :class:`SearchPlan`, ``progress`` not callable.
+        ValueError: the study holds other settings than ``plan`` (as :func:`plan_search`).
+    """
+    check_instance(plan, "plan", SearchPlan)
+    progress = check_callable(progress, "progress", optional=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plan.out.mkdir(parents=True, exist_ok=True)
     study, _ = _open(plan)
     candidates = {c.key: c for c in _candidates(plan.settings)}
     keys = list(candidates)

@@ -30,10 +30,13 @@ import sqlalchemy
 from optuna.exceptions import ExperimentalWarning
 from sqlalchemy.engine import make_url
 
-from prodint.checks import check_choice, check_int, check_seed, describe
+from prodint.checks import check_choice, check_instance, check_int, check_seed, describe
 
-__all__ = ["SearchSettings", "check_study", "default_storage", "open_storage", "open_study",
-           "safe_url"]
+__all__ = ["SEARCH_TASKS", "SearchSettings", "check_study", "default_storage", "open_storage",
+           "open_study", "safe_url"]
+
+#: The tasks a search trains on (real data of :mod:`prodint.data`).
+SEARCH_TASKS = ("seq-digits", "copy", "shakespeare")
 
 #: The file of the default SQLite storage under the search's folder.
 STUDY_FILE = "study.db"
@@ -49,7 +52,7 @@ class SearchSettings:
     Attributes:
         space: the canonical text of the space (``SpaceSpec.text()``).
         fingerprint: its digest (``SpaceSpec.fingerprint()``).
-        task: the training task (``seq-digits``, ``copy``, ``shakespeare``).
+        task: the training task, one of :data:`SEARCH_TASKS`.
         width, depth: the model width and its number of blocks.
         length: the sequence length of the task (the candidates are built for it).
         steps, batch: the optimiser steps and the batch of each trial.
@@ -74,6 +77,7 @@ class SearchSettings:
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name}: expected a str, received "
                                 f"{describe(getattr(self, name))}")
+        check_choice(self.task, "task", SEARCH_TASKS)
         for name in ("width", "depth", "length", "steps", "batch"):
             check_int(getattr(self, name), name, minimum=1)
         check_seed(self.seed)
@@ -171,9 +175,12 @@ def check_study(url: str, name: str, settings: SearchSettings) -> bool:
     space or task or trains otherwise.
 
     Raises:
+        TypeError: settings that are not :class:`SearchSettings`, a name that is not a str.
         ValueError: the storage cannot be reached (naming ``storage``), the study holds other
             settings (naming the setting: ``space``, ``task``, ``width``...).
     """
+    check_instance(settings, "settings", SearchSettings)
+    check_instance(name, "name", str)
     storage = open_storage(url, create=False)
     if storage is None:
         return False
@@ -197,8 +204,13 @@ def open_study(url: str, name: str, settings: SearchSettings, *, direction: str,
     processes starting at once, exactly one creates the study (and queues the candidates).
 
     Raises:
-        ValueError: as :func:`check_study`.
+        TypeError: settings that are not :class:`SearchSettings`, a name that is not a str.
+        ValueError: as :func:`check_study`; a direction other than ``"maximize"`` and
+            ``"minimize"``.
     """
+    check_instance(settings, "settings", SearchSettings)
+    check_instance(name, "name", str)
+    check_choice(direction, "direction", ("maximize", "minimize"))
     storage = open_storage(url, heartbeat=heartbeat)
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction=direction,
