@@ -20,6 +20,11 @@
   tokens per second are ``B / fwd_ms · 1000``. Targets: the DTN at least 5,000 tokens/s at
   ``B = 1`` and 50,000 at ``B = 32``, faster than the softmax LM (ratio below 1) at every
   context. ``--quick``: context 256 only.
+
+Every row runs at the caller's thread count (torch's default unless the suite's caller set
+another): the step and the decoders choose one thread themselves where their kernels are too
+small to share (:data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`,
+:data:`~prodint.nn.dtn.decode.SERIAL_WIDTH`), as a user's call does; nothing here changes it.
 """
 
 from __future__ import annotations

@@ -318,11 +318,11 @@ class StackedLMDecoder:
     of the embedding, made once) are torch's kernels, so a token costs the blocks' calls and
     three more. :meth:`StackedLM.generate` decodes with one.
 
-    When every block has a decoder and all of them run on one thread (``B · width ≤``
+    When all the blocks' decoders run on one thread (``B · width ≤``
     :data:`~prodint.nn.dtn.decode.SERIAL_WIDTH` on the CPU), so does the whole token
-    (:attr:`serial`; the caller's thread count is restored after each token, or after the
-    loop in ``generate``): the embedding, the norm and the head are as small as the blocks.
-    The decoder reads the parameters when it is built: build a new one after changing them.
+    (:attr:`serial`; the caller's thread count restored after the token, or after the loop
+    in ``generate``). The parameters are read when it is built: build a new one after
+    changing them.
 
     Args:
         model: the language model.
@@ -343,18 +343,18 @@ class StackedLMDecoder:
             raise ValueError(f"state: expected {len(model.blocks)} block states, received "
                              f"{len(state)}")
         self._model = model
-        self._blocks: list = []
-        for block, s in zip(model.blocks, state, strict=True):
-            fast = getattr(block, "decoder", None)
-            if callable(fast) and model.embed.weight.dtype in (torch.float32, torch.float64):
-                self._blocks.append(fast(s))
-            else:
-                self._blocks.append(_Stepper(block, s))
-        self._advances: list[Callable[[Tensor], Tensor]] = [b.advance for b in self._blocks]
+        full = model.embed.weight.dtype in (torch.float32, torch.float64)
+        self._blocks: list = [
+            block.decoder(s) if full and callable(getattr(block, "decoder", None))
+            else _Stepper(block, s) for block, s in zip(model.blocks, state, strict=True)]
         batches = {getattr(b, "batch", None) for b in self._blocks} - {None}
         self._batch = batches.pop() if len(batches) == 1 else None
         #: Whether a token runs on one thread (class doc).
         self.serial = all(getattr(b, "serial", False) for b in self._blocks)
+        # a block switches threads itself (its checked call) only where the token does not
+        self._advances: list[Callable[[Tensor], Tensor]] = [
+            b if getattr(b, "serial", False) and not self.serial else b.advance
+            for b in self._blocks]
         self._embed = model.embed.weight.detach()
         self._head = self._embed.T.contiguous()
         norm = model.norm.params

@@ -19,13 +19,17 @@ checked and copied once, in about twenty torch calls per token:
   dominates), two kernels on preallocated buffers: the input product is made with ``Wi/√2``
   and ``bi/√2`` so that it gives ``a = h/√2``, then ``g = a + a·erf(a) = (1 + erf(a)) h/√2``
   and the output product takes ``Wo/√2`` (``g Wo/√2 = gelu(h) Wo``): the same function,
-  rounded differently.
+  rounded differently; ``g`` has a column of ones beside it and ``bo`` is a row of that
+  product's matrix, so that it also adds the bias, onto the residual.
 
-A token runs on one thread when ``B · width ≤`` :data:`SERIAL_WIDTH` (the caller's thread
-count restored after it, :func:`~prodint.ops.tensor_attention.step.serial`): at these sizes
-every kernel takes microseconds, less than handing work to other threads and moving the
-state between cores' caches (measured on a 2-core CPU: width 128, ``B = 1``: about 25%
-faster on one thread, ``B = 32``: about 20%).
+Threads: a token runs on one thread when ``B · width ≤`` :data:`SERIAL_WIDTH` (the caller's
+thread count restored after it, :func:`~prodint.ops.tensor_attention.step.serial`): at these
+sizes every kernel takes microseconds, less than handing work to other threads and moving
+data between the cores' caches. Above it the matrix products (and the tensor attention step,
+above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the caller's
+threads, while the layer norms and the GELU, which torch splits between threads from a few
+rows on, run on one. On a 2-core CPU at width 128, one thread is the faster up to
+``B = 8`` and two from ``B = 16`` (``B = 32``: about 15% faster).
 
 The decoder reads the parameters when it is built (the fused projection and the MLP's
 transposed weights are copies): build a new one after changing them.
@@ -89,6 +93,11 @@ class DTNBlockDecoder:
             those with ``step``), ``state`` not a ``DTNBlockState`` or with fields of the
             wrong kind.
         ValueError: state fields whose shapes, batch or device do not fit the block.
+
+    Attributes:
+        batch, width: ``B`` of the state and the block's width.
+        serial: whether a token runs on one thread (``B · width ≤`` :data:`SERIAL_WIDTH` on
+            the CPU); otherwise it runs on the caller's threads, its norms and GELU on one.
     """
 
     @torch.no_grad()
@@ -144,13 +153,17 @@ class DTNBlockDecoder:
     def _init_mlp(self, mlp: MLP) -> None:
         p = mlp.params
         wi, bi, wo = p["Wi"].detach().T, p["bi"].detach(), p["Wo"].detach().T
+        bo = p["bo"].detach()
         self._erf = self.batch * mlp.hidden <= ERF_GELU_MAX
         if self._erf:  # the products give h/√2 and take (1 + erf(h/√2)) h/√2 (module doc)
             root = math.sqrt(0.5)
-            wi, bi, wo = wi * root, bi * root, wo * root
             shape = (self.batch, mlp.hidden)
-            self._a, self._e, self._g = (wi.new_empty(shape) for _ in range(3))
-        self._mlp = (wi.contiguous(), bi.contiguous(), wo.contiguous(), p["bo"].detach())
+            self._a, self._e = wi.new_empty(shape), wi.new_empty(shape)
+            # g beside a column of ones, Wo/√2 above bo: one product adds the bias
+            self._g = wi.new_ones(self.batch, mlp.hidden + 1)
+            self._gh = self._g[:, :mlp.hidden]
+            wi, bi, wo = wi * root, bi * root, torch.cat([wo * root, bo[None]])
+        self._mlp = (wi.contiguous(), bi.contiguous(), wo.contiguous(), bo)
 
     def _init_conv(self, block: DTNBlock, conv: object) -> None:
         self._kernel = 0 if block.local is None else block.local.kernel
@@ -226,12 +239,11 @@ class DTNBlockDecoder:
                 m, self._mixer_state = self._block.mixer.step(n, self._mixer_state)
             return z + m
         wi, bi, wo, bo = self._mlp
-        if self._erf:  # a = h/√2, g = a + a·erf(a) (module doc)
+        if self._erf:  # a = h/√2, g = a + a·erf(a) (module doc), then z + [g, 1] [Wo/√2; bo]
             a = torch.addmm(bi, n, wi, out=self._a)
-            g = torch.addcmul(a, a, torch.erf(a, out=self._e), out=self._g)
-        else:
-            g = small(F.gelu, torch.addmm(bi, n, wi))
-        return torch.addmm(bo, g, wo).add_(z)
+            torch.addcmul(a, a, torch.erf(a, out=self._e), out=self._gh)
+            return torch.addmm(z, self._g, wo)
+        return torch.addmm(bo, small(F.gelu, torch.addmm(bi, n, wi)), wo).add_(z)
 
     def state(self) -> DTNBlockState:
         """The block's state after the tokens so far (fresh tensors), from which ``step`` and
