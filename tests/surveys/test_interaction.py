@@ -16,14 +16,18 @@ def test_interaction_surveys() -> None:
     sym = symmetry_rows()
     assert [r.group for r in sym] == ["C4", "D4", "S3"]
     assert all(r.equivariance_error < 1e-10 < r.free_penalty for r in sym)
-    assert [o for o, _ in design_space_rows(3)] == [1, 2, 3]
+    rows = design_space_rows(3)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert 'conv' in rows[0][3] and 'glu' in rows[1][3] and 'softmax_attention' in rows[2][3]
+    assert all(0 < causal < count for _, count, causal, _ in rows)
 
 
 def test_design_space_section_counts_by_order() -> None:
     table = design_space_section()
-    assert table.columns == ["order", "interactions"] and table.passed
+    assert table.columns == ["order", "candidates", "causal", "classical layers"]
+    assert table.passed
     assert [row[0] for row in table.rows] == [1, 2, 3, 4]
-    assert all(count > 0 for _, count in table.rows)
+    assert all(row[1] > 0 for row in table.rows)
 
 
 def test_constrain_section_holds_every_fact() -> None:

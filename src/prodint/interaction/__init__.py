@@ -23,7 +23,6 @@ from prodint.interaction.causal import CausalSum, DecayMask
 from prodint.interaction.compile import Plan, evaluate
 from prodint.interaction.composite import CompositeLayer
 from prodint.interaction.constrain import constrain
-from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.expr import Expr, Parameter, Signal
 from prodint.interaction.fold import fold, fold_tables
 from prodint.interaction.layer import InteractionLayer, compile
@@ -88,7 +87,6 @@ __all__ = [
     "Window",
     "compile",
     "constrain",
-    "enumerate_interactions",
     "enumerate_space",
     "evaluate",
     "fold",

@@ -6,7 +6,8 @@
 - :func:`symmetry_rows`: learned structure constants constrained by ``C4``, ``D4`` (regular
   representations) and ``S3`` (permuting 3 points): dimension of the equivariant space, the
   worst equivariance error over all group elements, and the symmetry penalty of a free ``Γ``.
-- :func:`design_space_rows`: how many distinct interactions each order has.
+- :func:`design_space_rows`: how many candidates of the design space
+  (:mod:`prodint.interaction.space`) each order has, and the classical layers among them.
 
 :func:`library_section`, :func:`symmetry_section` and :func:`design_space_section` are their
 report tables; :func:`constrain_section` shows symmetry as an operation on expressions (the
@@ -15,12 +16,11 @@ facts of :mod:`prodint.interaction.symmetry_facts`).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
-from prodint.algebra import complex_numbers, group_algebra, hadamard, quaternions
+from prodint.algebra import group_algebra, quaternions
 from prodint.algebra.learned import LearnedAlgebra
 from prodint.checks import check_int
 from prodint.groups import (
@@ -33,8 +33,8 @@ from prodint.groups import (
     symmetric_permutations,
 )
 from prodint.interaction import library
-from prodint.interaction.enumerate import enumerate_interactions
 from prodint.interaction.layer import compile
+from prodint.interaction.space import enumerate_space, parse_space
 from prodint.interaction.symmetry_facts import Fact, symmetry_facts
 from prodint.report import Section
 from prodint.surveys.fields import check_fields
@@ -191,27 +191,35 @@ def constrain_section() -> Section:
     )
 
 
-def design_space_rows(max_order: int = 4) -> list[tuple[int, int]]:
-    """``(order, count)`` of distinct interactions over Hadamard, C and H (``X[t, 4]``).
+def design_space_rows(max_order: int = 4) -> list[tuple[int, int, int, str]]:
+    """``(order, candidates, causal candidates, classical layers)`` of the design space over
+    the Hadamard, complex and quaternion algebras (:mod:`prodint.interaction.space`, width 8,
+    16 positions), one row per order ``1 … max_order``.
 
     Raises:
         TypeError: ``max_order`` is not an int.
-        ValueError: ``max_order`` below 1, or an order whose interactions are too many to
-            enumerate (:func:`~prodint.interaction.enumerate.enumerate_interactions`).
+        ValueError: ``max_order`` outside ``1 … 4`` (orders 1-5 have 3,459 candidates
+            over these algebras; build it with :func:`~prodint.interaction.enumerate_space`).
     """
-    max_order = check_int(max_order, "max_order", minimum=1)
-    algebras = [hadamard(4), complex_numbers(), quaternions()]
-    exprs = enumerate_interactions(max_order, algebras, channels=4)
-    counts = Counter(e.self_interaction_order for e in exprs)
-    return sorted(counts.items())
+    max_order = check_int(max_order, "max_order", minimum=1, maximum=4)
+    spec = parse_space(f"order={max_order},algebras=hadamard+complex+quaternion")
+    space = enumerate_space(spec, width=8, length=16)
+    rows = []
+    for order in range(1, max_order + 1):
+        at = [c for c in space if c.order == order]
+        classical = sorted({c.classical for c in at if c.classical})
+        rows.append((order, len(at), sum(c.causal for c in at), ", ".join(classical)))
+    return rows
 
 
 def design_space_section() -> Section:
     """:func:`design_space_rows` as a report table (descriptive: it makes no check)."""
     return Section(
         "The design space",
-        "Distinct product interactions (up to renaming of parameters) over the Hadamard, "
-        "complex and quaternion algebras, by self-interaction order.",
-        ["order", "interactions"],
-        [[order, count] for order, count in design_space_rows()],
+        "Candidates of the design space (token mixings, channel products, substitutions and "
+        "gates; distinct up to renaming and the algebras' commutativity and associativity) "
+        "over the Hadamard, complex and quaternion algebras, by self-interaction order, with "
+        "the classical layers found among them.",
+        ["order", "candidates", "causal", "classical layers"],
+        [list(row) for row in design_space_rows()],
     )
