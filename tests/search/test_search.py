@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 
+import optuna
 import pytest
 import torch
 
 from prodint.interaction.space import enumerate_space, parse_space
 from prodint.search import plan_search, search, task_length
+from prodint.search import run as run_module
 from prodint.train.tasks import TASKS
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -128,3 +130,34 @@ def test_candidate_mixers_fit_the_task_models(tiny) -> None:
         for c in enumerate_space(parse_space(tiny["space"]), width=8, length=length):
             y = c.mixer(torch.Generator().manual_seed(0))(torch.randn(2, length, 8))
             assert y.shape == (2, length, 8)
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return True
+
+
+def test_pruned_trials_are_recorded_as_pruned(tmp_path, tiny, read_trials,
+                                              monkeypatch) -> None:
+    monkeypatch.setattr(run_module, "_pruner", lambda name: _AlwaysPrune())
+    out = tmp_path / "search"
+    search(tiny["space"], "seq-digits", 3, out, **tiny["options"] | {"steps": 8})
+    trials = read_trials(out / "study.db")
+    assert [t["state"] for t in trials] == ["PRUNED"] * 3
+    # stopped at the first of the 4 evaluations (steps 2, 4, 6, 8), its metric kept
+    assert all(t["attrs"]["steps_done"] == 2 for t in trials)
+    rows = json.loads((out / "results.json").read_text())["trials"]
+    assert all(r["state"] == "pruned" and r["rank"] is None and 0 <= r["metric"] <= 1
+               for r in rows)
+
+
+def test_every_evaluation_is_reported_to_the_trial(tmp_path, tiny) -> None:
+    out = tmp_path / "search"
+    search(tiny["space"], "seq-digits", 3, out, **tiny["options"] | {"steps": 8})
+    study = optuna.load_study(study_name="search", storage=f"sqlite:///{out / 'study.db'}")
+    for trial in study.trials:
+        records = (out / "trials" / f"{trial.number:04d}" / "metrics.jsonl").read_text()
+        evaluations = {json.loads(line)["step"] + 1: json.loads(line)["eval_accuracy"]
+                       for line in records.splitlines() if "eval_accuracy" in line}
+        assert trial.intermediate_values == evaluations and set(evaluations) == {2, 4, 6, 8}
+        assert trial.value == evaluations[8]
