@@ -11,7 +11,7 @@ import torch
 
 from prodint.interaction.space import enumerate_space, parse_space
 from prodint.search import plan_search, search, task_length
-from prodint.search import run as run_module
+from prodint.search import worker as worker_module
 from prodint.train.tasks import TASKS
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -139,7 +139,7 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 
 def test_pruned_trials_are_recorded_as_pruned(tmp_path, tiny, read_trials,
                                               monkeypatch) -> None:
-    monkeypatch.setattr(run_module, "_pruner", lambda name: _AlwaysPrune())
+    monkeypatch.setattr(worker_module, "_pruner", lambda name: _AlwaysPrune())
     out = tmp_path / "search"
     search(tiny["space"], "seq-digits", 3, out, **tiny["options"] | {"steps": 8})
     trials = read_trials(out / "study.db")

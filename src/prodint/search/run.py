@@ -1,113 +1,60 @@
-"""The search loop: plan, queue or sample the candidates, run workers, write the report.
+"""The search: plan it, open the study, queue or sample the candidates, run the workers,
+write the report.
 
 :func:`plan_search` checks everything first (the space text, the task, the budget, the
 storage and the study it may already hold) and writes nothing. :func:`search` then opens the
-study and runs ``workers`` processes on it:
+study and runs ``workers`` processes on it (:func:`~prodint.search.worker.run_worker`):
 
 - when the budget covers the space (``budget >= len(candidates)``) the study is
   *exhaustive*: the process that creates it queues every candidate once (``enqueue_trial``;
   creating the study is atomic in the database, so two processes starting at once never
-  both queue) and every worker takes waiting trials until none is left: each candidate is
+  both queue) and the workers take waiting trials until none is left: each candidate is
   trained exactly once;
 - otherwise it is *sampled*: a seeded TPE sampler over the candidate keys picks candidates
-  not yet tried (:class:`FreshKeySampler`) until ``budget`` distinct candidates have been
-  tried (with ``K`` workers, up to ``K - 1`` more may start while the last ones run).
+  not yet tried until ``budget`` distinct candidates have been tried (with ``K`` workers, up
+  to ``K - 1`` more may start while the last ones run).
 
-A worker takes a waiting trial atomically (the state change ``WAITING -> RUNNING`` is one
-database update that only one process wins), beats its heartbeat while training, and before
-each trial marks failed the trials whose heartbeat stopped (a killed process), which queues
-them again; a worker with nothing to take waits while trials of others still run, so a
-crashed trial is finished by whoever is left. Workers on other machines run the same
-``prodint search`` command with the same ``--storage``.
+Workers on other machines run the same ``prodint search`` command with the same
+``--storage``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import socket
-import threading
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import optuna
-from optuna.exceptions import ExperimentalWarning
-from optuna.trial import TrialState
 
-from prodint.checks import (
-    check_callable,
-    check_choice,
-    check_instance,
-    check_int,
-    describe,
-)
-from prodint.search.objective import CAUSAL_TASKS, run_candidate, task_length
+from prodint.checks import check_callable, check_choice, check_int, describe
+from prodint.search.objective import CAUSAL_TASKS, task_length
 from prodint.search.study import (
     SEARCH_TASKS,
     STUDY_FILE,
     SearchSettings,
     check_study,
     default_storage,
-    open_study,
     wait_for_queue,
 )
+from prodint.search.worker import (
+    PRUNERS,
+    SearchPlan,
+    SearchProgress,
+    candidates_of,
+    open_plan,
+    parse_text,
+    run_worker,
+    study_counts,
+    trial_key,
+    worker_main,
+)
 from prodint.storage import check_output_folder
-from prodint.train.tasks import TASKS
-from prodint.train.trainer import NonFiniteLossError
 
-__all__ = ["PRUNERS", "FreshKeySampler", "SearchPlan", "SearchProgress", "plan_search",
-           "run_worker", "search"]
+__all__ = ["DEFAULT_STUDY", "plan_search", "search"]
 
-PRUNERS = ("median", "halving", "none")
 #: The name of a search's study unless ``study`` names another.
 DEFAULT_STUDY = "search"
-
-
-@dataclass(frozen=True)
-class SearchPlan:
-    """A checked search: the settings, where the study is, the budget and the workers."""
-
-    settings: SearchSettings
-    storage: str
-    study: str
-    budget: int
-    workers: int
-    out: Path
-    size: int
-    heartbeat: int
-    pruner: str
-    exists: bool
-
-
-@dataclass(frozen=True)
-class SearchProgress:
-    """The study's counts, shown while a search runs."""
-
-    finished: int
-    pruned: int
-    failed: int
-    running: int
-    target: int
-
-
-def _space(space: str) -> Any:
-    from prodint.interaction.space import parse_space
-
-    if not isinstance(space, str):
-        raise TypeError(f"space: expected a space text, received {describe(space)}")
-    return parse_space(space)
-
-
-def _candidates(settings: SearchSettings) -> list[Any]:
-    from prodint.interaction.space import enumerate_space
-
-    return enumerate_space(_space(settings.space), width=settings.width,
-                           length=settings.length)
 
 
 def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str | None = None,
@@ -139,11 +86,11 @@ def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str |
     if study is not None and (not isinstance(study, str) or not study.strip()):
         raise ValueError(f"study: expected a non-empty study name or None, received "
                          f"{describe(study)}")
-    spec = _space(space)
+    spec = parse_text(space)
     settings = SearchSettings(spec.text(), spec.fingerprint(), task, width, depth,
                               task_length(task), steps, batch, seed, "exhaustive")
     try:
-        candidates = _candidates(settings)
+        candidates = candidates_of(settings)
     except ValueError as error:
         raise ValueError(f"space: expected a space that can be enumerated at width {width} "
                          f"and length {settings.length}, received {spec.text()!r} "
@@ -166,167 +113,16 @@ def plan_search(space: str, task: str, budget: int, out: Path, *, storage: str |
                       pruner, exists)
 
 
-class FreshKeySampler(optuna.samplers.TPESampler):
-    """A seeded TPE sampler whose ``key`` is never one the study already holds: a value TPE
-    proposes twice is replaced by a seeded random choice among the keys not yet tried."""
-
-    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
-                           param_name: str, param_distribution: Any) -> Any:
-        value = super().sample_independent(study, trial, param_name, param_distribution)
-        if param_name != "key":
-            return value
-        taken = {_key(t) for t in study.get_trials(deepcopy=False) if t.number != trial.number}
-        if value not in taken:
-            return value
-        fresh = [c for c in param_distribution.choices if c not in taken]
-        if not fresh:
-            return value
-        seed = study.user_attrs.get("seed", 0)
-        return fresh[np.random.default_rng([seed, trial.number]).integers(len(fresh))]
-
-
-def _key(trial: optuna.trial.FrozenTrial) -> str | None:
-    return trial.params.get("key", trial.system_attrs.get("fixed_params", {}).get("key"))
-
-
-def _pruner(name: str) -> optuna.pruners.BasePruner:
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
-    if name == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner()
-    return optuna.pruners.NopPruner()
-
-
-def _open(plan: SearchPlan) -> tuple[optuna.Study, bool]:
-    direction = "maximize" if TASKS[plan.settings.task].higher_is_better else "minimize"
-    return open_study(plan.storage, plan.study, plan.settings, direction=direction,
-                      sampler=FreshKeySampler(seed=plan.settings.seed),
-                      pruner=_pruner(plan.pruner), heartbeat=plan.heartbeat)
-
-
 def _queue(study: optuna.Study, keys: list[str], created: bool) -> None:
     """Queue every key not yet in the study, once: by the study's creator, or by a later
     process when the creator stopped before marking its queue complete."""
     if not created and wait_for_queue(study):
         return
-    present = {_key(t) for t in study.get_trials(deepcopy=False)}
+    present = {trial_key(t) for t in study.get_trials(deepcopy=False)}
     for key in keys:
         if key not in present:
             study.enqueue_trial({"key": key})
     study.set_user_attr("queued", True)
-
-
-def _pop(study: optuna.Study) -> optuna.Trial | None:
-    """A waiting trial taken by this process (``WAITING -> RUNNING`` is one atomic update),
-    its first heartbeat recorded at once (a trial without any is never found stale)."""
-    storage = study._storage
-    for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                storage.record_heartbeat(frozen._trial_id)
-                return optuna.Trial(study, frozen._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None
-
-
-class _Heartbeat:
-    """Beats the trial's heartbeat every ``interval`` seconds while the block runs."""
-
-    def __init__(self, study: optuna.Study, trial: optuna.Trial, interval: int) -> None:
-        self.storage, self.trial_id, self.interval = study._storage, trial._trial_id, interval
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while True:
-            self.storage.record_heartbeat(self.trial_id)
-            if self.stop.wait(self.interval):
-                return
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
-def _counts(study: optuna.Study, target: int) -> SearchProgress:
-    trials = study.get_trials(deepcopy=False)
-    states = [t.state for t in trials]
-    return SearchProgress(states.count(TrialState.COMPLETE), states.count(TrialState.PRUNED),
-                          states.count(TrialState.FAIL), states.count(TrialState.RUNNING),
-                          target)
-
-
-def _next(study: optuna.Study, target: int, sampled: bool, wait: float
-          ) -> optuna.Trial | None:
-    """The next trial this worker runs, or ``None`` when the search is over."""
-    while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
-        trial = _pop(study)
-        if trial is not None:
-            return trial
-        trials = study.get_trials(deepcopy=False)
-        if sampled and len({_key(t) for t in trials} - {None}) < target:
-            with warnings.catch_warnings():   # the heartbeat is beaten here, not by optimize
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            study._storage.record_heartbeat(trial._trial_id)
-            return trial
-        if not any(t.state == TrialState.RUNNING for t in trials):
-            return None
-        time.sleep(wait)
-
-
-def run_worker(plan: SearchPlan, progress: Callable[[SearchProgress], None] | None = None
-               ) -> int:
-    """Run trials of the planned study until none is left; return how many this process ran.
-    ``progress`` is called with the study's counts after each trial.
-
-    Raises:
-        TypeError: ``plan`` is not a :class:`SearchPlan`, ``progress`` not callable.
-        ValueError: the study holds other settings than ``plan`` (as :func:`plan_search`).
-    """
-    check_instance(plan, "plan", SearchPlan)
-    progress = check_callable(progress, "progress", optional=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    plan.out.mkdir(parents=True, exist_ok=True)
-    study, _ = _open(plan)
-    candidates = {c.key: c for c in _candidates(plan.settings)}
-    keys = list(candidates)
-    sampled = study.user_attrs.get("mode") == "sampled"
-    target = min(plan.budget, len(keys)) if sampled else len(keys)
-    ran = 0
-    while (trial := _next(study, target, sampled, min(2.0, plan.heartbeat / 2))) is not None:
-        key = trial.suggest_categorical("key", keys)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        folder = plan.out / "trials" / f"{trial.number:04d}"
-        with _Heartbeat(study, trial, plan.heartbeat):
-            try:
-                value = run_candidate(trial, candidates[key], plan.settings, folder)
-            except optuna.TrialPruned:
-                study.tell(trial, state=TrialState.PRUNED)
-            except NonFiniteLossError as error:
-                trial.set_user_attr("error", str(error))
-                study.tell(trial, state=TrialState.FAIL)
-            except Exception:
-                study.tell(trial, state=TrialState.FAIL)   # a bug: recorded, not retried
-                raise
-            else:
-                study.tell(trial, value)
-        ran += 1
-        if progress is not None:
-            progress(_counts(study, target))
-    return ran
-
-
-def _worker_main(plan: SearchPlan) -> None:
-    run_worker(plan)
 
 
 def search(space: str, task: str, budget: int, out: Path, *, storage: str | None = None,
@@ -371,9 +167,9 @@ def search(space: str, task: str, budget: int, out: Path, *, storage: str | None
                        study=study, heartbeat=heartbeat, pruner=pruner)
     plan.out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    opened, created = _open(plan)
+    opened, created = open_plan(plan)
     if opened.user_attrs.get("mode") == "exhaustive":
-        _queue(opened, [c.key for c in _candidates(plan.settings)], created)
+        _queue(opened, [c.key for c in candidates_of(plan.settings)], created)
     if plan.workers == 1:
         run_worker(plan, progress)
     else:
@@ -385,7 +181,7 @@ def _spawn(plan: SearchPlan, study: optuna.Study,
            progress: Callable[[SearchProgress], None] | None) -> None:
     """Run ``plan.workers`` worker processes and poll the study for ``progress``."""
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker_main, args=(plan,), daemon=False)
+    processes = [context.Process(target=worker_main, args=(plan,), daemon=False)
                  for _ in range(plan.workers)]
     for process in processes:
         process.start()
@@ -393,7 +189,7 @@ def _spawn(plan: SearchPlan, study: optuna.Study,
         min(plan.budget, plan.size)
     while any(p.is_alive() for p in processes):
         if progress is not None:
-            progress(_counts(study, target))
+            progress(study_counts(study, target))
         time.sleep(0.5)
     for process in processes:
         process.join()
@@ -402,4 +198,4 @@ def _spawn(plan: SearchPlan, study: optuna.Study,
         raise RuntimeError(f"workers: expected every worker to finish, received exit "
                            f"statuses {failed}")
     if progress is not None:
-        progress(_counts(study, target))
+        progress(study_counts(study, target))
