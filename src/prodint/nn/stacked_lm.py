@@ -265,8 +265,8 @@ class StackedLM(CompositeLayer):
                  generator: torch.Generator | None = None) -> Tensor:
         """Sample ``steps`` tokens after ``prompt [B, T0]`` (read in parallel by
         :meth:`prefill`), streaming one token at a time through a :class:`StackedLMDecoder`
-        (the tokens of :meth:`step`, the state checked once); returns ``[B, T0 + steps]``
-        (the prompt itself for ``steps=0``).
+        (the tokens of :meth:`step`, the state checked once; the loop on one thread when the
+        decoder's tokens are); returns ``[B, T0 + steps]`` (the prompt itself for ``steps=0``).
 
         Args:
             prompt: token ids ``[B, T0]``, at least one token.
@@ -296,7 +296,7 @@ class StackedLM(CompositeLayer):
         logits = logits[:, -1]
         decode = StackedLMDecoder(self, state)
         out = [prompt]
-        with serial(decode.serial):  # the whole loop on one thread (StackedLMDecoder)
+        with serial(decode.serial):
             for i in range(steps):
                 if temperature == 0.0:
                     token = logits.argmax(-1, keepdim=True)

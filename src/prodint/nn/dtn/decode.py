@@ -62,7 +62,6 @@ SERIAL_WIDTH = 1024
 ERF_GELU_MAX = 2048
 
 
-
 def _direct(fn: Callable[..., Tensor], *args: object) -> Tensor:
     return fn(*args)
 

@@ -143,7 +143,8 @@ class TensorAttentionStep:
         self._u = s.new_empty(bh, 1, d)  # (S_t q_t)ᵀ, and as a column
         self._ucol = self._u.view(bh, d, 1)
         self._shapes = {"q": (b, h, d), "k": (b, h, d), "v": (b, h, dv)}
-        self._like = (torch.Size((b, h, d)), torch.Size((b, h, dv)), s.dtype, s.device)
+        self._like = ((torch.Size((b, h, d)),) * 2 + (torch.Size((b, h, dv)),), s.dtype, s.device)
+        self._out = (b, h, width)
         self._serial = s.device.type == "cpu" and b * h * d * (d + width) <= SERIAL_ELEMENTS
 
     @property
@@ -186,9 +187,9 @@ class TensorAttentionStep:
             TypeError: a row that is not a tensor or not of the state's dtype.
             ValueError: a row of another shape or device than the state's.
         """
-        shape, vshape, dtype, device = self._like
+        shapes, dtype, device = self._like
         if not (isinstance(q, Tensor) and isinstance(k, Tensor) and isinstance(v, Tensor)
-                and q.shape == shape and k.shape == shape and v.shape == vshape
+                and (q.shape, k.shape, v.shape) == shapes
                 and q.dtype is dtype and k.dtype is dtype and v.dtype is dtype
                 and q.device == device and k.device == device and v.device == device):
             self._check(q=q, k=k, v=v)
@@ -230,7 +231,7 @@ class TensorAttentionStep:
         else:
             self._m.mul_(self._gamma2)  # type: ignore[arg-type]
             m.addcmul_(self._ucol, v)
-        o = torch.bmm(q, m).view(self.batch, self.heads, m.shape[-1])
+        o = torch.bmm(q, m).view(self._out)
         if self.normalize:
             dv = self.value_dim
             return o[..., :dv] / signed_guard(o[..., dv:], self.eps)
