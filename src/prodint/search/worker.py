@@ -237,23 +237,37 @@ def run_worker(plan: SearchPlan, progress: Callable[[SearchProgress], None] | No
         key = trial.suggest_categorical("key", keys)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         folder = plan.out / "trials" / f"{trial.number:04d}"
-        with _Heartbeat(study, trial, plan.heartbeat):
-            try:
-                value = run_candidate(trial, candidates[key], plan.settings, folder)
-            except optuna.TrialPruned:
-                study.tell(trial, state=TrialState.PRUNED)
-            except NonFiniteLossError as error:
-                trial.set_user_attr("error", str(error))
-                study.tell(trial, state=TrialState.FAIL)
-            except Exception:
-                study.tell(trial, state=TrialState.FAIL)   # a bug: recorded, not retried
-                raise
+        try:
+            with _Heartbeat(study, trial, plan.heartbeat):
+                outcome = _train(trial, candidates[key], plan.settings, folder)
+            if isinstance(outcome, TrialState):
+                study.tell(trial, state=outcome)
             else:
-                study.tell(trial, value)
+                study.tell(trial, outcome)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass   # its heartbeat was late: another worker gave it up and queued it again
         ran += 1
         if progress is not None:
             progress(study_counts(study, target))
     return ran
+
+
+def _train(trial: optuna.Trial, candidate: Any, settings: SearchSettings, folder: Path
+           ) -> float | TrialState:
+    """The trial's metric, or the state it ends in (pruned; failed when the loss
+    diverged). Any other error is recorded as failed (not retried) and raised."""
+    try:
+        return run_candidate(trial, candidate, settings, folder)
+    except optuna.TrialPruned:
+        return TrialState.PRUNED
+    except NonFiniteLossError as error:
+        trial.set_user_attr("error", str(error))
+        return TrialState.FAIL
+    except optuna.exceptions.UpdateFinishedTrialError:
+        raise
+    except Exception:
+        trial.study.tell(trial, state=TrialState.FAIL)
+        raise
 
 
 def worker_main(plan: SearchPlan) -> None:
