@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import torch
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
@@ -271,5 +272,8 @@ def _train(trial: optuna.Trial, candidate: Any, settings: SearchSettings, folder
 
 
 def worker_main(plan: SearchPlan) -> None:
-    """The entry point of a spawned worker process."""
+    """The entry point of a spawned worker process: its share of the machine's cores (torch
+    threads of several processes competing for the same cores slow every one of them
+    several times over), then :func:`run_worker`."""
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // plan.workers))
     run_worker(plan)
