@@ -102,6 +102,8 @@ def elementwise(alg: Algebra, x: Tensor, y: Tensor) -> Tensor:
     return x * y
 
 
+#: The multiplication kernels by name, each ``kernel(algebra, x, y) -> x·y``; the cost rule of
+#: :func:`choose_kernel` picks one per algebra.
 KERNELS: dict[str, Callable[[Algebra, Tensor, Tensor], Tensor]] = {
     "dense": dense,
     "sparse": sparse,

@@ -52,6 +52,8 @@ __all__ = [
     "project_equivariant",
 ]
 
+#: The equivariance solvers: the SVD null space, orbits of a permutation representation, or
+#: the one :func:`choose_solver` picks (``auto``).
 SOLVERS = ("auto", "svd", "orbits")
 
 AnyRepresentation = Representation | PermutationRepresentation

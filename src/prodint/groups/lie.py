@@ -91,9 +91,9 @@ class LieGroup(FrozenSlots):
         return hash((self._name, self._dim))
 
 
-# SO(2) has a one-dimensional, hence abelian, algebra.
+#: SO(2): a one-dimensional, hence abelian, Lie algebra.
 SO2 = LieGroup("SO(2)", torch.zeros(1, 1, 1, dtype=torch.float64))
-# so(3): [L_x, L_y] = L_z and cyclic permutations, i.e. c_ijk = epsilon_ijk.
+#: SO(3): structure constants ``c_ijk = ε_ijk`` (``[L_x, L_y] = L_z`` and cyclic).
 SO3 = LieGroup("SO(3)", levi_civita())
 
 

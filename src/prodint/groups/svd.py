@@ -18,6 +18,7 @@ __all__ = ["DEFAULT_RTOL", "cache_info", "cached", "clear_cache", "null_space", 
 # Exactly representable representations (permutations, signs, integer Lie generators) give null
 # singular values around 1e-15 and nonzero ones of order 1e-1 or more, so 1e-9 separates them with
 # wide margins on both sides while tolerating matrices that carry some float round-off.
+#: The relative singular-value tolerance below which a direction is in the null space.
 DEFAULT_RTOL = 1e-9
 
 _lock = threading.Lock()

@@ -37,6 +37,7 @@ LATIN5 = ((0, 1, 2, 3, 4),
           (3, 2, 4, 0, 1),
           (4, 3, 1, 2, 0))
 
+#: The operation tables :func:`make_table` builds, by name, with the operation each states.
 TASKS: dict[str, str] = {
     "zp-add": "x + y mod p",
     "zp-sub": "x - y mod p",

