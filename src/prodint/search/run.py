@@ -137,7 +137,7 @@ def search(space: str, task: str, budget: int, out: Path, *, storage: str | None
     Args:
         space: the space text (``prodint.interaction.space.parse_space``), e.g.
             ``"order=3,algebras=hadamard+complex,mixing=window+attention"``.
-        task: one of :data:`~prodint.search.objective.SEARCH_TASKS`.
+        task: one of :data:`~prodint.search.study.SEARCH_TASKS`.
         budget: the number of distinct candidates to train (all of them when it covers the
             space).
         out: the folder of ``report.md``, ``results.json``, the plots, ``study.db`` (the
