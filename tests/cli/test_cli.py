@@ -8,7 +8,7 @@ import pytest
 
 from prodint.cli import COMMANDS, build_parser, main, symmetry
 
-NAMES = ["demo", "reproduce", "catalogue", "zoo", "train", "shakespeare", "symmetry",
+NAMES = ["demo", "reproduce", "catalogue", "zoo", "train", "search", "shakespeare", "symmetry",
          "hypercube", "sparsity", "bench"]
 # reST / Sphinx markup that must not reach the terminal.
 MARKUP = re.compile(r"``|:(class|func|mod|meth|attr|data|obj):|\*\*")

@@ -160,13 +160,14 @@ def test_random_values_are_refused_in_one_line(option: tuple[str, argparse.Actio
 
 def test_the_fuzz_walks_every_subcommand_and_option() -> None:
     commands = {command for command, _ in OPTIONS}
-    assert commands == {"demo", "reproduce", "train", "shakespeare", "symmetry", "hypercube",
-                        "sparsity", "bench"}
+    assert commands == {"demo", "reproduce", "train", "search", "shakespeare", "symmetry",
+                        "hypercube", "sparsity", "bench"}
     flags = {action.option_strings[0] for _, action in OPTIONS if action.option_strings}
     assert {"--out", "--seed", "--train-fraction", "--contexts", "--json", "--device",
             "--table", "--heads"} <= flags
     assert {"--steps", "--mixer", "--task", "--resume", "--config"} <= flags   # train's
-    assert len(OPTIONS) == 63
+    assert {"--space", "--budget", "--storage", "--workers", "--pruner"} <= flags  # search's
+    assert len(OPTIONS) == 77
 
 
 def _full_disk(fd: int) -> None:
