@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from sphinx.application import Sphinx
 from sphinx.errors import PycodeError
 from sphinx.pycode import ModuleAnalyzer
 
@@ -18,7 +19,7 @@ os.environ.setdefault("MPLBACKEND", "agg")
 
 project = "prodint"
 author = "prodint contributors"
-copyright = "prodint contributors"  # noqa: A001 (Sphinx's name)
+copyright = "prodint contributors"
 release = version = "0.1.0"
 
 extensions = [
@@ -68,7 +69,8 @@ sphinx_gallery_conf = {
 }
 
 
-def _attribute_docstring(app, what, name, obj, options, lines) -> None:  # noqa: ANN001
+def _attribute_docstring(app: Sphinx, what: str, name: str, obj: object,
+                         options: object, lines: list[str]) -> None:
     """A constant exported by a package is documented by the ``#:`` comment where it is
     defined, not by the docstring of its type (``dict``, ``tuple``, ``LieGroup``)."""
     if what != "data":
@@ -87,5 +89,6 @@ def _attribute_docstring(app, what, name, obj, options, lines) -> None:  # noqa:
     lines[:] = []
 
 
-def setup(app) -> None:  # noqa: ANN001
+def setup(app: Sphinx) -> None:
+    """Connect the documentation of exported constants."""
     app.connect("autodoc-process-docstring", _attribute_docstring)

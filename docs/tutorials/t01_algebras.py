@@ -23,7 +23,7 @@ from prodint.algebra import (
 from prodint.groups import cyclic
 
 SMALL = os.environ.get("PRODINT_DOCS_SMALL") == "1"
-N = 16 if SMALL else 256  # length of the cyclic group below
+N = 16 if SMALL else 64  # length of the cyclic group below
 torch.manual_seed(0)
 
 # %%

@@ -55,8 +55,7 @@ print("adjoint identity:", torch.allclose((span(w, x) * y).sum(), (x * adjoint(w
 
 conv1 = from_torch(nn.Conv1d(1, 1, 3).double())
 M, b = to_sparse_matrix(conv1, (1, N))
-dense_M = M.to_dense()
-rows, cols = torch.nonzero(dense_M, as_tuple=True)
+rows, cols = torch.nonzero(M.to_dense(), as_tuple=True)
 print("matrix", tuple(M.shape), "nonzeros", M.values().numel(),
       " band offsets:", sorted(set((cols - rows).tolist())))
 x1 = torch.randn(1, 1, N, dtype=torch.float64)

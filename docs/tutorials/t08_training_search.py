@@ -12,6 +12,7 @@ trains its candidates and ranks them.
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -24,7 +25,7 @@ from prodint.train.config import config_from_mapping
 from prodint.train.trainer import train
 
 SMALL = os.environ.get("PRODINT_DOCS_SMALL") == "1"
-STEPS = 6 if SMALL else 100  # optimiser steps of the training run
+STEPS = 6 if SMALL else 60  # optimiser steps of the training run
 work = Path(tempfile.mkdtemp(prefix="prodint-tutorial-"))
 
 # %%
@@ -95,7 +96,7 @@ print("the first as mathematics:", candidates[0].formula)
 # line, ``prodint search --space ... --task seq-digits --budget N --out DIR``.
 
 space = "order=2,algebras=hadamard,mixing=window,functions=id"
-budget, steps = (1, 2) if SMALL else (3, 20)
+budget, steps = (1, 2) if SMALL else (2, 10)
 plan = plan_search(space, "seq-digits", budget, work / "search", steps=steps, width=8)
 print(f"{plan.size} candidates, budget {plan.budget}: the study is {plan.settings.mode}")
 report = search(space, "seq-digits", budget, work / "search", steps=steps, width=8)
@@ -103,3 +104,8 @@ results = json.loads((work / "search" / "results.json").read_text())
 print("report:", report.name, " metric:", results["metric"])
 for trial in results["trials"]:
     print({key: trial[key] for key in ("rank", "key", "order", "parameters", "state", "metric")})
+
+# %%
+# The runs above were written into a temporary folder; remove it.
+
+shutil.rmtree(work)
