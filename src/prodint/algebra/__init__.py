@@ -1,4 +1,19 @@
-"""Algebras given by structure constants, their catalogue and multiplication kernels."""
+"""Algebras given by structure constants, their catalogue and multiplication kernels.
+
+An :class:`Algebra` is ``R^n`` with the product ``(x·y)_c = Σ_ab Γ[a,b,c] x_a y_b`` given
+by its structure constants ``Γ [n, n, n]``; ``mul`` multiplies batches ``[..., n]``:
+
+>>> import torch
+>>> from prodint.algebra import quaternions
+>>> H = quaternions()
+>>> H.structure_constants.shape
+torch.Size([4, 4, 4])
+>>> i, j = torch.eye(4)[1], torch.eye(4)[2]
+>>> H.mul(i, j)  # i·j = k
+tensor([0., 0., 0., 1.])
+>>> H.is_associative(), H.is_commutative()
+(True, False)
+"""
 
 from prodint.algebra.catalogue import (
     clifford,

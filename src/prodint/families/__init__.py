@@ -1,6 +1,6 @@
 """The registry of every layer family prodint ships, each with a random configuration.
 
-A family is a :class:`~prodint.interaction.layer.Family`: a name, ``build(generator) ->
+A family is a :class:`~prodint.interaction.registry.Family`: a name, ``build(generator) ->
 Case`` (a small float64 layer, its inputs and its documented order) and whether
 ``torch.compile(general, fullgraph=True)`` must work. The entries are grouped by topic:
 

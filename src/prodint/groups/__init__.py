@@ -18,6 +18,12 @@
   representations, as orbits.
 - :mod:`~prodint.groups.checks`: the argument checks the modules share (names, tolerances,
   memory budgets, axis sizes, defining matrices), built on :mod:`prodint.checks`.
+
+>>> from prodint.groups import cyclic, dihedral, equivariant_basis, regular
+>>> dihedral(4).order, dihedral(4).is_abelian()
+(8, False)
+>>> equivariant_basis(regular(cyclic(4)), regular(cyclic(4))).shape  # [maps, out, in]
+torch.Size([4, 4, 4])
 """
 
 from prodint.groups.combinators import direct_sum, dual, tensor_power, tensor_product

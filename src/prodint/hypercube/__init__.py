@@ -10,6 +10,10 @@ An algebra whose structure constants are not a 0/1 table is first reduced to one
 of that form exists (a rescaled table, or a group basis read off the characters of a
 commutative algebra: :mod:`prodint.hypercube.reduce`, the :class:`Reduction` record), proven to
 have none (verdict ``False``), or answered "not applicable" (verdict ``None``) with the reason.
+
+>>> from prodint.hypercube import make_table
+>>> make_table("z6")[1]  # the row of 1 in x + y mod 6
+tensor([1, 2, 3, 4, 5, 0])
 """
 
 from prodint.hypercube.analyze import Analysis, analyze_algebra, analyze_table

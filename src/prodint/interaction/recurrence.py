@@ -95,7 +95,7 @@ class Recurrence(Expr):
     Evaluation: :meth:`reference` loops over time evaluating the cell with
     :func:`~prodint.interaction.compile.evaluate`; :meth:`kernel` loops over time running the
     cell's compiled closures. The cell's parameters are children of the recurrence (after
-    ``sequence`` and ``initial``), so :func:`~prodint.interaction.compile.compile` registers
+    ``sequence`` and ``initial``), so :func:`~prodint.interaction.layer.compile` registers
     them and substitution reaches them (a parameter may be replaced by another parameter
     only: a data-dependent weight would need a value per time step).
     """

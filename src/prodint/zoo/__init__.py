@@ -6,6 +6,14 @@ Every zoo layer follows the layer contract (:class:`InteractionLayer`, stated as
 ``general`` the compiled expression, ``reference`` the node-by-node evaluation and ``oracle``
 an independent implementation where there is one, all with ``forward``'s arguments and
 results. :func:`from_torch` converts torch modules (weights copied) to such layers.
+
+>>> from torch import nn
+>>> from prodint.zoo import from_torch
+>>> layer = from_torch(nn.Linear(3, 2))
+>>> print(layer.expression)
+(Σ_c (X W) + b)
+>>> layer.self_interaction_order
+1
 """
 
 from prodint.interaction.layer import InteractionLayer

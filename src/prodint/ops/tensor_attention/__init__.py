@@ -93,6 +93,13 @@ def tensor_attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = True,
             unknown ``mode``, a ``chunk_size`` below 1, ``decay`` outside ``(0, 1]``,
             ``eps`` or ``scale`` out of range, a streaming state without ``causal``, or a
             ``cu_seqlens`` that does not describe the batch row.
+
+    With every row equal to one, ``o_t = Σ_{i≤j≤t} 1 = t(t+1)/2`` (``t`` counted from 1):
+
+    >>> import torch
+    >>> q = k = v = torch.ones(1, 3, 1, 1)
+    >>> tensor_attention(q, k, v)[0].flatten()
+    tensor([1., 3., 6.])
     """
     mode = check_mode(mode, MODES)
     chunk_size = check_chunk_size(chunk_size)  # checked in every mode, used by some
