@@ -66,6 +66,9 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "show_memory": False,
     "show_signature": False,
+    "capture_repr": (),  # the tutorials print what they show
+    # the execution-times pages load their table scripts from the network
+    "write_computation_times": False,
 }
 
 

@@ -18,7 +18,7 @@ from prodint.interaction import Contract, Parameter, Signal, compile, constrain
 from prodint.testing import assert_equivariant
 
 SMALL = os.environ.get("PRODINT_DOCS_SMALL") == "1"
-STEPS = 30 if SMALL else 150  # optimiser steps for each learned algebra
+STEPS = 30 if SMALL else 100  # optimiser steps for each learned algebra
 torch.manual_seed(0)
 
 # %%
