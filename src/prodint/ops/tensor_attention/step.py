@@ -25,7 +25,9 @@ handing work to torch's other threads and moving the state between the cores' ca
 (measured at ``B = 1``, ``H = 8``, ``D = 64`` on a 2-core CPU: about 17 µs per token on one
 thread, 40–100 µs on two). A state of at most :data:`SERIAL_ELEMENTS` elements on the CPU is
 therefore stepped on one thread, whatever the caller's setting, which is restored after each
-step; :func:`serial` is the same switch for a caller's own loop (a decoder's token).
+step; :func:`serial` is the same switch for a caller's own loop (a decoder's token). The limit
+is that state, ``B·H·D·(D + Dv) = 65,536``: a state twice as large already steps faster on
+two threads there (``B = 16``, ``H = 4``, ``D = 32``: about 26 µs against 38 µs on one).
 """
 
 from __future__ import annotations
