@@ -6,7 +6,8 @@ Training, reproducing, searching and distributed runs
 a run is one flat configuration (every key a TOML key and a command-line option), writes
 metrics and an atomic safetensors checkpoint, and resumes bit for bit. The design space of
 ``prodint.interaction.space`` lists interactions up to an order, and ``prodint.search``
-trains its candidates and ranks them.
+trains its candidates and ranks them; ``prodint.experiments`` (behind ``prodint reproduce``)
+runs the source papers' experiments.
 """
 
 import dataclasses
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from prodint.experiments.reproduce import EXPERIMENTS
 from prodint.interaction import enumerate_space, parse_space
 from prodint.search import plan_search, search
 from prodint.train.config import config_from_mapping
@@ -67,9 +69,18 @@ print("resumed weights == uninterrupted weights:",
 # the same global batch up to the order of the reductions::
 #
 #     torchrun --nproc-per-node 2 -m prodint train --config run.toml --out runs/ddp
-#
-# ``prodint reproduce [--quick] --out DIR`` runs the source papers' experiments the same way
-# and writes one report.
+
+# %%
+# Reproducing the source papers
+# -----------------------------
+# ``prodint reproduce [--quick] [--only NAME ...] --out DIR`` runs the source papers'
+# experiments at this scale and writes one report, each section with our numbers beside the
+# source's and the command that reruns it alone. The experiments, with their quick and full
+# budgets:
+
+for experiment in EXPERIMENTS:
+    print(f"{experiment.name:20s} quick {experiment.quick_minutes:4.1f} min, full "
+          f"{experiment.full_minutes:6.1f} min: {experiment.title}")
 
 # %%
 # The design space
