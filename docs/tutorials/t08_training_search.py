@@ -14,20 +14,23 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from prodint.experiments.reproduce import EXPERIMENTS
 from prodint.interaction import enumerate_space, parse_space
 from prodint.search import plan_search, search
 from prodint.train.config import config_from_mapping
-from prodint.train.trainer import train
+from prodint.train.trainer import Progress, train
 
 SMALL = os.environ.get("PRODINT_DOCS_SMALL") == "1"
-STEPS = 6 if SMALL else 60  # optimiser steps of the training run
+STEPS = 6 if SMALL else 30  # optimiser steps of the training run
 work = Path(tempfile.mkdtemp(prefix="prodint-tutorial-"))
 
 # %%
@@ -40,6 +43,7 @@ work = Path(tempfile.mkdtemp(prefix="prodint-tutorial-"))
 config = config_from_mapping({"task": "digits", "mixer": "conv", "width": 16, "depth": 1,
                               "steps": STEPS, "batch": 32, "lr": 1e-2,
                               "eval_every": STEPS // 2, "log_every": STEPS // 2,
+                              "checkpoint_every": STEPS // 3,
                               "eval_limit": 360, "seed": 0})
 run = train(config, work / "run")
 print("files:", sorted(p.name for p in (work / "run").iterdir()))
@@ -51,11 +55,26 @@ print("final:", run.final)
 # %%
 # Resuming continues bit for bit
 # ------------------------------
-# A run stopped half way and resumed from its checkpoint ends with exactly the weights of
-# the uninterrupted run: the batches, the learning rate and the random state are functions
-# of the seed and the step.
+# A run is interrupted half way (here by an exception raised from its progress callback, as
+# a killed process would stop), then resumed from its last checkpoint: it ends with exactly
+# the weights of the uninterrupted run, because the batches, the learning rate and the
+# random state are functions of the seed and the step.
 
-train(dataclasses.replace(config, steps=STEPS // 2), work / "resumed")
+
+class RunInterruptedError(Exception):
+    """Stops a run from its progress callback."""
+
+
+def interrupt_half_way(progress: Progress) -> None:
+    """Raise once the run has done half of its steps."""
+    if progress.step >= STEPS // 2:
+        raise RunInterruptedError(progress.step)
+
+
+try:
+    train(config, work / "resumed", progress=interrupt_half_way)
+except RunInterruptedError as stop:
+    print("interrupted after step", stop.args[0])
 resumed = train(config, work / "resumed", resume=True)
 whole, parts = run.model.state_dict(), resumed.model.state_dict()
 print("resumed weights == uninterrupted weights:",
@@ -66,9 +85,29 @@ print("resumed weights == uninterrupted weights:",
 # ----------------
 # Under ``torchrun`` every process takes its share of each global batch (gloo on the CPU,
 # nccl on CUDA) and process 0 writes the files; the results equal a single process's with
-# the same global batch up to the order of the reductions::
+# the same global batch up to the order of the reductions. At full size this cell writes the
+# configuration as ``run.toml``, runs
 #
-#     torchrun --nproc-per-node 2 -m prodint train --config run.toml --out runs/ddp
+# ``torchrun --nproc-per-node 2 -m prodint train --config run.toml --out DIR``
+#
+# and compares the final weights with a single process's.
+
+short = dataclasses.replace(config, steps=4, eval_every=4, log_every=4)
+if SMALL:
+    print("distributed run: skipped at the small size")
+else:
+    toml = "\n".join(f"{key} = {json.dumps(value)}" for key, value in short.as_dict().items()
+                     if value is not None)
+    (work / "run.toml").write_text(toml + "\n")
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                    "-m", "prodint", "train", "--config", str(work / "run.toml"), "--out",
+                    str(work / "ddp")], check=True, capture_output=True)
+    single = train(short, work / "single").model.state_dict()
+    shared = {name.removeprefix("model."): tensor for name, tensor in
+              load_file(work / "ddp" / "checkpoint.safetensors").items()
+              if name.startswith("model.")}
+    print("2 processes vs 1, largest weight difference:",
+          f"{max(float((shared[name] - single[name]).abs().max()) for name in single):.1e}")
 
 # %%
 # Reproducing the source papers
@@ -107,7 +146,7 @@ print("the first as mathematics:", candidates[0].formula)
 # line, ``prodint search --space ... --task seq-digits --budget N --out DIR``.
 
 space = "order=2,algebras=hadamard,mixing=window,functions=id"
-budget, steps = (1, 2) if SMALL else (2, 10)
+budget, steps = (1, 2) if SMALL else (2, 5)
 plan = plan_search(space, "seq-digits", budget, work / "search", steps=steps, width=8)
 print(f"{plan.size} candidates, budget {plan.budget}: the study is {plan.settings.mode}")
 report = search(space, "seq-digits", budget, work / "search", steps=steps, width=8)

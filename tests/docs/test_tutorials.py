@@ -42,7 +42,7 @@ FACTS = {
                          "R[C5]: verdict True", "H: verdict False"],
     "t08_training_search.py": ["checkpoint.safetensors", "metrics.jsonl",
                                "resumed weights == uninterrupted weights: True",
-                               "structure-constants  quick",
+                               "structure-constants  quick", "interrupted after step 3",
                                "8 candidates; by order: {1: 2, 2: 6}", "the study is sampled",
                                "'state': 'complete'"],
 }
