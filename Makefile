@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean postgres
+.PHONY: demo test lint bench clean postgres docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,11 @@ bench: $(STAMP)
 	$(BIN)/prodint bench algebra --json benchmarks/algebra.jsonl
 	$(BIN)/prodint bench interaction --json benchmarks/interaction.jsonl
 
+# The documentation, built offline with warnings as errors (the tutorials are executed).
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports .pytest_cache docs/_build docs/auto_tutorials

@@ -81,7 +81,7 @@ def test_conv_float32_and_same_padding() -> None:
 
 def test_expression_prints_the_window_product() -> None:
     layer = from_torch(nn.Conv1d(2, 3, 3, padding=1))
-    assert str(layer.expression) == "(Σ_c,k0 (window_y0^3(pad_y0(X)) W) + b)"
+    assert str(layer.expression) == "(Σ_c,k0 (window_y0^3(pad_y0^(1,1)(X)) W) + b)"
 
 
 def test_unsupported_options_are_named() -> None:

@@ -60,7 +60,8 @@ class Pad(_Unary):
         return Pad(children[0], self.axis, self.before, self.after, self.mode)
 
     def __str__(self) -> str:
-        return f"pad_{self.axis}({self.child})"
+        mode = "" if self.mode == "zeros" else f" {self.mode}"
+        return f"pad_{self.axis}^({self.before},{self.after}{mode})({self.child})"
 
     def _check(self, u: Tensor, d: int, budget: int | None = None) -> None:
         n = u.shape[d]
