@@ -1,17 +1,32 @@
-"""The README's Python examples run as written."""
+"""The Python examples of the README and of the user guide (``docs/guide.md``) run as
+written."""
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "guide.md"
 
 
-def test_readme_python_blocks_run() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+@pytest.mark.parametrize("page", [README, GUIDE], ids=["README", "guide"])
+def test_python_blocks_run(page: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
     assert len(blocks) >= 3
     namespace: dict[str, object] = {}
-    exec(compile("\n".join(blocks), str(README), "exec"), namespace)
+    exec(compile("\n".join(blocks), str(page), "exec"), namespace)
     assert namespace["glu"].self_interaction_order == 2  # type: ignore[attr-defined]
+
+
+def test_the_readme_tours_every_capability() -> None:
+    text = README.read_text(encoding="utf-8")
+    tour = text[text.index("## A short tour"):text.index("## Layer families")]
+    for call in ("quaternions()", "compile(glu)", "from_torch(", "constrain(",
+                 "tensor_attention(", "to_sparse_matrix(", "analyze_table(",
+                 "enumerate_space(", "prodint search"):
+        assert call in tour, call
 
 
 def test_quick_start_is_the_two_commands() -> None:
@@ -22,10 +37,10 @@ def test_quick_start_is_the_two_commands() -> None:
     assert commands == ["make demo", "make test"]
 
 
-def test_readme_error_examples_are_the_errors_raised() -> None:
+def test_guide_error_examples_are_the_errors_raised() -> None:
     """Each ``>>> call`` followed by ``XError: message`` in a ``pycon`` block raises that
     error with that message (``…`` stands for a machine-dependent part)."""
-    blocks = re.findall(r"```pycon\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    blocks = re.findall(r"```pycon\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     assert blocks
     checked = 0
     for block in blocks:
