@@ -14,7 +14,8 @@ import pytest
 
 API = Path(__file__).resolve().parents[2] / "docs" / "api"
 PACKAGES = ("algebra", "groups", "interaction", "ops", "nn", "zoo", "symmetry", "spans",
-            "sparse", "hypercube", "data", "train", "storage", "checks", "search")
+            "sparse", "hypercube", "data", "train", "storage", "checks", "families", "testing",
+            "search")
 DIRECTIVE = re.compile(r"^\.\. (?:auto|py:)(?:class|function|data|module)::\s+(\S+)", re.M)
 
 
