@@ -145,9 +145,9 @@ class DTNBlockDecoder:
         if isinstance(block.mixer, MLP):  # else the tensor interaction's own step
             self._init_mlp(block.mixer)
         self._init_conv(block, state.conv)
-        self.serial = self._rows.device.type == "cpu" and self.batch * self.width <= SERIAL_WIDTH
-        self._small = _serially if self._rows.device.type == "cpu" and not self.serial else \
-            _direct
+        cpu = self._rows.device.type == "cpu"
+        self.serial = cpu and self.batch * self.width <= SERIAL_WIDTH
+        self._small = _serially if cpu and not self.serial else _direct  # norms and GELU
 
     def _init_mlp(self, mlp: MLP) -> None:
         p = mlp.params
