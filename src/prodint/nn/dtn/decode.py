@@ -29,7 +29,9 @@ data between the cores' caches. Above it the matrix products (and the tensor att
 above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the caller's
 threads, while the layer norms and the GELU, which torch splits between threads from a few
 rows on, run on one. On a 2-core CPU at width 128, one thread is the faster up to
-``B = 8`` and two from ``B = 16`` (``B = 32``: about 15% faster).
+``B = 8`` and two from ``B = 16`` (``B = 32``: about 15% faster) when nothing else runs;
+while another process holds a core, waiting for the second thread can cost milliseconds per
+token, and ``torch.set_num_threads(1)`` around the loop keeps every token on one.
 
 The decoder reads the parameters when it is built (the fused projection and the MLP's
 transposed weights are copies): build a new one after changing them.
