@@ -29,6 +29,7 @@ from typing import Any
 import optuna
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
 from prodint.checks import check_instance
@@ -111,6 +112,8 @@ def _plot(rows: list[dict[str, Any]], x: str, label: str, metric: str, path: Pat
                           textcoords="offset points", xytext=(4, 4))
     if log:
         axes.set_xscale("log")
+    else:   # orders are whole numbers
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel(label)
     axes.set_ylabel(f"validation {metric}")
     axes.legend(loc="best")
