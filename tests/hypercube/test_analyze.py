@@ -147,3 +147,34 @@ def test_analyze_algebra_rejects_non_finite_constants_and_bad_options() -> None:
         analyze_algebra(learned)
     with pytest.raises(ValueError, match=r"train_fraction: expected"):
         analyze_algebra(group_algebra(cyclic(3)), train_fraction=0.0)
+
+
+@pytest.mark.parametrize("task, kwargs, fraction", [("zn", {"n": 7}, 0.6),
+                                                    ("zn", {"n": 11}, 0.5),
+                                                    ("s3", {}, 0.6)])
+def test_a_partly_observed_group_is_certified_by_refitting_its_completion(task, kwargs,
+                                                                         fraction) -> None:
+    from prodint.hypercube.analyze import completion
+    from prodint.hypercube.diagnostics import HOM_TOL, diagnose
+
+    table = make_table(task, **kwargs)
+    analysis = analyze_table(table, train_fraction=fraction, seed=0)
+    first = analysis.result.best
+    # the fit on the observed cells alone: every cell right, H at the group value, but the
+    # recovered representation only approximate (the case the refit is for)
+    alone = diagnose(first.factors, table, analysis.mask, converged=first.converged,
+                     train_loss=first.train_loss)
+    assert [k for k, e in alone.evidence.items() if not e.passed] == ["homomorphism_error"]
+    assert alone.homomorphism_error > HOM_TOL
+    assert torch.equal(completion(first.factors), table)
+    assert analysis.refit is not None and not bool(analysis.mask.all())
+    assert analysis.verdict is True and analysis.diagnostics.homomorphism_error < 1e-3
+    assert "refit on every cell" in analysis.reason
+    assert analysis.result.held_out_perfect is not None   # the split's fit is kept
+
+
+def test_a_fully_observed_group_and_a_non_group_are_not_refit() -> None:
+    exact = analyze_table(make_table("zn", n=7), train_fraction=1.0, seed=0)
+    assert exact.verdict is True and exact.refit is None
+    latin = analyze_table(make_table("latin5"), train_fraction=0.6, seed=0)
+    assert latin.verdict is False and latin.refit is None
