@@ -138,6 +138,17 @@ def completion(factors: Factors) -> Tensor:
     return out.view(n, n).cpu()
 
 
+def _fit(observed: Tensor, cells: Tensor, table: Tensor, mask: Tensor,
+         options: dict[str, Any]) -> tuple[TrainResult, Diagnostics]:
+    """Train on the ``cells`` of ``observed`` and diagnose the best run against ``table`` and
+    the split ``mask``."""
+    result = train(one_hot_target(observed), cells,
+                   **{k: options[k] for k in ("seed", "recipe", "progress", "device")})
+    best = result.best
+    return result, diagnose(best.factors, table, mask, converged=best.converged,
+                            train_loss=best.train_loss)
+
+
 def _analyze(table: Tensor, options: dict[str, Any], prefix: str = "",
              reduction: Reduction | None = None) -> Analysis:
     """Train on the split, diagnose; when only the recovered representation falls short
@@ -146,19 +157,11 @@ def _analyze(table: Tensor, options: dict[str, Any], prefix: str = "",
     fit's diagnosis against ``table`` and the split."""
     n = int(table.shape[0])
     mask = split_cells(n, options["train_fraction"], options["seed"])
-    result = train(one_hot_target(table), mask,
-                   **{k: options[k] for k in ("seed", "recipe", "progress", "device")})
-    best = result.best
-    d = diagnose(best.factors, table, mask, converged=best.converged,
-                 train_loss=best.train_loss)
+    result, d = _fit(table, mask, table, mask, options)
     failing = [k for k, e in d.evidence.items() if not e.passed]
     if failing == ["homomorphism_error"] and not bool(mask.all()):
         guess = completion(result.best.factors)
-        refit = train(one_hot_target(guess), torch.ones_like(mask),
-                      **{k: options[k] for k in ("seed", "recipe", "progress", "device")})
-        best = refit.best
-        d = diagnose(best.factors, table, mask, converged=best.converged,
-                     train_loss=best.train_loss)
+        refit, d = _fit(guess, torch.ones_like(mask), table, mask, options)
         how = "the completion predicted from the observed cells, refit on every cell: "
         return Analysis(d.is_group_isotope, prefix + how + _table_reason(d), table, mask,
                         result, d, reduction, refit)
