@@ -148,7 +148,8 @@ def _to_fla(a: dict[str, Any]) -> Any:
 
 # ---------------------------------------------------------------- tensor interaction
 def _step(a: dict[str, Any]) -> Any:
-    s = TensorAttentionStep(a["state"], normalize=a["normalize"], decay=a["decay"], eps=a["eps"])
+    s = TensorAttentionStep(a["state"], normalize=a["normalize"], decay=a["decay"], eps=a["eps"],
+                            kernel=a["kernel"])
     return s(a["q"], a["k"], a["v"]), s.state()
 
 
@@ -156,8 +157,8 @@ def _step_arguments() -> dict[str, Any]:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 4, 3, n, generator=g, dtype=torch.float64) for n in (4, 4, 5))
     _, state = tensor_attention(q, k, v, normalize=True, output_final_state=True)
-    return dict(state=state, normalize=True, decay=0.9, eps=1e-6, q=q[:, 0], k=k[:, 0],
-                v=v[:, 0])
+    return dict(state=state, normalize=True, decay=0.9, eps=1e-6, kernel="auto", q=q[:, 0],
+                k=k[:, 0], v=v[:, 0])
 
 
 def _ti_arguments(chunk: bool = True, mode: bool = False) -> dict[str, Any]:

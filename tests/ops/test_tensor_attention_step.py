@@ -1,18 +1,22 @@
 """TensorAttentionStep: the (S, M) single-token step against the T × T definition and the
 (S, C, G) recurrence, over many tokens, with every decay and normalisation option; the
 converter both ways; the caller's state left alone; a small state stepped on one thread, the
-caller's thread count restored (by an error too); arguments refused by name."""
+caller's thread count restored (by an error too); the fused loop against the torch products
+and the definition; arguments refused by name."""
 
 import pytest
 import torch
 
-from prodint.ops.tensor_attention import TensorAttentionState, tensor_attention
+from prodint.ops.tensor_attention import TensorAttentionState, step_kernel, tensor_attention
 from prodint.ops.tensor_attention import step as step_module
 from prodint.ops.tensor_attention.step import TensorAttentionStep, serial
 
 B, T0, T, H, D, DV = 2, 7, 40, 3, 4, 5
 OPTIONS = [dict(), dict(decay=0.9), dict(normalize=True), dict(normalize=True, decay=0.8),
            dict(decay="per-head"), dict(normalize=True, decay="per-head")]
+FUSED = pytest.mark.skipif(not step_kernel.available(), reason="numba (the fast extra) is "
+                           "not installed")
+KERNELS = ["torch", pytest.param("fused", marks=FUSED)]
 
 
 def _rows(dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -47,14 +51,16 @@ def _definition(q, k, v, decay, normalize):
     return out
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("options", OPTIONS, ids=str)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_steps_equal_the_definition_and_the_recurrence(options: dict, dtype) -> None:
+def test_steps_equal_the_definition_and_the_recurrence(options: dict, dtype, kernel) -> None:
     options = _options(options, dtype)
     q, k, v = _rows(dtype)
     _, state = tensor_attention(q[:, :T0], k[:, :T0], v[:, :T0], mode="recurrent",
                                 output_final_state=True, **options)
-    step = TensorAttentionStep(state, **options)
+    step = TensorAttentionStep(state, kernel=kernel, **options)
+    assert step.kernel == kernel
     out = torch.stack([step(q[:, t], k[:, t], v[:, t]) for t in range(T0, T)], 1)
     o_rec, final = tensor_attention(q, k, v, mode="recurrent", output_final_state=True,
                                     **options)
@@ -183,9 +189,9 @@ def test_a_small_state_steps_on_one_thread_and_restores_the_callers(two_threads,
                                                                     monkeypatch) -> None:
     q, k, v = _rows(torch.float64, seed=7)
     _, state = tensor_attention(q[:, :T0], k[:, :T0], v[:, :T0], output_final_state=True)
-    small = TensorAttentionStep(state)
+    small = TensorAttentionStep(state, kernel="torch")
     monkeypatch.setattr(step_module, "SERIAL_ELEMENTS", 0)  # now every state is large
-    large = TensorAttentionStep(state)
+    large = TensorAttentionStep(state, kernel="torch")
     seen: list[int] = []
     for step in (small, large):
         inner = step._advance
@@ -228,3 +234,59 @@ def test_rows_that_require_a_gradient_are_read_as_data() -> None:
     assert not o.requires_grad and not step.M.requires_grad
     torch.testing.assert_close(o, tensor_attention(q, k, v, normalize=True)[0][:, T0],
                                rtol=1e-10, atol=1e-10)
+
+
+def _random_state(dtype: torch.dtype, normalize: bool, seed: int) -> TensorAttentionState:
+    """A state with a non-symmetric S and C, G (m, h) unrelated to it: the step must not
+    rely on any structure of its initial state."""
+    g = torch.Generator().manual_seed(seed)
+    fields = [torch.randn(*shape, generator=g, dtype=dtype) * 0.3
+              for shape in ((B, H, D, D), (B, H, D, DV), (B, H, D, DV))]
+    if normalize:
+        fields += [torch.randn(B, H, D, generator=g, dtype=dtype) * 0.3 for _ in range(2)]
+    return TensorAttentionState(*fields)
+
+
+@FUSED
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_fused_loop_equals_the_four_products(options: dict, dtype) -> None:
+    """Outputs, S and M after 33 tokens from a random state: the same sums in another order,
+    so equal to rounding (1e-12 relative in float64, 1e-5 in float32)."""
+    options = _options(options, dtype)
+    state = _random_state(dtype, options.get("normalize", False), seed=11)
+    products = TensorAttentionStep(state, kernel="torch", **options)
+    fused = TensorAttentionStep(state, kernel="fused", **options)
+    q, k, v = _rows(dtype, seed=12)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for t in range(33):
+        want = products(q[:, t], k[:, t], v[:, t])
+        got = fused(q[:, t], k[:, t], v[:, t])
+        assert got.shape == want.shape == (B, H, DV) and got.dtype == dtype
+        if options.get("normalize"):  # compare the numerators: o = (numerator) / n
+            n = products.M[..., DV:].mul(q[:, t].unsqueeze(-1)).sum(-2).abs()
+            want, got = want * n, got * n
+        assert float((got - want).abs().max()) <= tol * float(want.abs().max())
+    for a, b in ((products.M, fused.M), (products.state().S, fused.state().S)):
+        assert float((a - b).abs().max()) <= tol * float(b.abs().max())
+
+
+@FUSED
+def test_the_kernel_is_chosen_and_refused_by_name(monkeypatch, two_threads) -> None:
+    q, k, v = _rows(torch.float64, seed=13)
+    _, state = tensor_attention(q[:, :T0], k[:, :T0], v[:, :T0], output_final_state=True)
+    step = TensorAttentionStep(state)
+    assert step.kernel == "fused"  # the default on the CPU with numba installed
+    want = tensor_attention(q, k, v)[0][:, T0]
+    calls: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    torch.testing.assert_close(step(q[:, T0], k[:, T0], v[:, T0]), want, rtol=1e-10,
+                               atol=1e-10)
+    assert calls == []  # one loop on the calling thread: torch's threads are left alone
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="kernel: expected one of 'auto', 'torch', 'fused'"):
+        TensorAttentionStep(state, kernel="numba")
+    monkeypatch.setattr(step_kernel, "available", lambda: False)
+    assert TensorAttentionStep(state).kernel == "torch"
+    with pytest.raises(ValueError, match=r"kernel: 'fused' needs numba.*prodint\[fast\]"):
+        TensorAttentionStep(state, kernel="fused")

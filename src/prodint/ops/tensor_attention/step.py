@@ -20,6 +20,12 @@ Converting: ``M = S C − G`` (and ``S m − h``) from a
 (``m = 0, h = −(S m − h)``) is a state of that type that continues exactly, since every
 later step only reads ``S`` and ``S C − G``.
 
+Kernels: on the CPU, with numba installed (the ``fast`` extra), the step is by default one
+fused loop that reads and writes the state once and accumulates ``u`` and ``o`` on the way
+(:mod:`prodint.ops.tensor_attention.step_kernel`); the four torch products are the other
+kernel (``kernel="torch"``), and the only one on other devices. Both give the same sums to
+rounding (``tests/ops/test_tensor_attention_step.py``).
+
 Threads: the products of one token on a small state take a few microseconds each, less than
 handing work to torch's other threads and moving the state between the cores' caches
 (measured at ``B = 1``, ``H = 8``, ``D = 64`` on a 2-core CPU: about 17 µs per token on one
@@ -38,12 +44,18 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from prodint.checks import check_bool, check_instance, check_tensor
+from prodint.checks import check_bool, check_choice, check_instance, check_tensor
 from prodint.interaction.normalize import signed_guard
 from prodint.ops import checks
+from prodint.ops.tensor_attention import step_kernel
 from prodint.ops.tensor_attention.common import TensorAttentionState, check_decay
 
-__all__ = ["SERIAL_ELEMENTS", "TensorAttentionStep", "serial"]
+__all__ = ["KERNELS", "SERIAL_ELEMENTS", "TensorAttentionStep", "serial"]
+
+#: The ways a step can run: ``"torch"`` (the four products), ``"fused"`` (one loop over the
+#: state, compiled by numba: :mod:`prodint.ops.tensor_attention.step_kernel`), ``"auto"``
+#: (``"fused"`` for a CPU state when numba is installed, ``"torch"`` otherwise).
+KERNELS = ("auto", "torch", "fused")
 
 #: The largest state ``B·H·D·(D + Dv)`` (elements of ``S`` and ``M``) stepped on one thread.
 SERIAL_ELEMENTS = 1 << 16
@@ -79,13 +91,16 @@ class TensorAttentionStep:
             It is copied, never changed.
         normalize, decay, eps: as :func:`~prodint.ops.tensor_attention.tensor_attention`
             (``decay`` ``None``, a number or a ``[H]`` tensor in ``(0, 1]``).
+        kernel: one of :data:`KERNELS`; the one chosen is :attr:`kernel`. Both compute the
+            same sums (to rounding).
 
     Raises:
         TypeError: ``state`` not a ``TensorAttentionState`` of floating tensors of one dtype
             (``m``/``h`` missing with ``normalize``), ``normalize`` not a bool, ``decay`` or
             ``eps`` of the wrong kind.
         ValueError: fields of inconsistent shapes or devices, ``decay`` outside ``(0, 1]``,
-            ``eps`` out of range.
+            ``eps`` out of range, ``kernel`` not one of :data:`KERNELS`, or ``"fused"`` for a
+            state off the CPU or without numba installed.
 
     Calling it with ``q, k [B, H, D]`` and ``v [B, H, Dv]`` (the dtype and device of the
     state) advances the state by one token and returns ``o [B, H, Dv]``; only shapes, dtypes
@@ -95,15 +110,18 @@ class TensorAttentionStep:
     Attributes:
         batch, heads, dim, value_dim: ``B``, ``H``, ``D``, ``Dv`` of the state.
         normalize, eps: as given.
+        kernel: ``"torch"`` or ``"fused"``, the one that runs.
 
     ``S`` is kept transposed, so that ``S q`` is the row ``qᵀ Sᵀ``, the fast form of a
     batched vector–matrix product; it is exact for any ``S``, symmetric or not.
     """
 
     def __init__(self, state: TensorAttentionState, *, normalize: bool = False,
-                 decay: float | Tensor | None = None, eps: float = 1e-6) -> None:
+                 decay: float | Tensor | None = None, eps: float = 1e-6,
+                 kernel: str = "auto") -> None:
         check_instance(state, "state", TensorAttentionState)
         check_bool(normalize, "normalize")
+        check_choice(kernel, "kernel", KERNELS)
         s = check_tensor(state.S, "state.S", rank=4, layout="[B, H, D, D]",
                          dtypes=checks.DTYPES)
         c = check_tensor(state.C, "state.C", rank=4, layout="[B, H, D, Dv]",
@@ -148,6 +166,35 @@ class TensorAttentionStep:
         self._like = ((torch.Size((b, h, d)),) * 2 + (torch.Size((b, h, dv)),), s.dtype, s.device)
         self._out = (b, h, width)
         self._serial = s.device.type == "cpu" and b * h * d * (d + width) <= SERIAL_ELEMENTS
+        self.kernel = self._choose(kernel, s)
+        if self.kernel == "fused":
+            self._fused_setup(decay, s)
+
+    @staticmethod
+    def _choose(kernel: str, s: Tensor) -> str:
+        cpu = s.device.type == "cpu"
+        if kernel == "auto":
+            return "fused" if cpu and step_kernel.available() else "torch"
+        if kernel == "fused" and not cpu:
+            raise ValueError(f"kernel: expected 'torch' or 'auto' for a state on {s.device} "
+                             "('fused' runs on the CPU), received 'fused'")
+        if kernel == "fused" and not step_kernel.available():
+            raise ValueError("kernel: 'fused' needs numba, which is not installed (pip install "
+                             "'prodint[fast]'); received 'fused'")
+        return kernel
+
+    def _fused_setup(self, decay: float | Tensor | None, s: Tensor) -> None:
+        """Numpy views of the state, the rows and ``γ``, ``γ²`` per row of the batch, read
+        by the fused loop in place."""
+        bh = self.batch * self.heads
+        g = torch.ones(self.heads, dtype=s.dtype) if decay is None else \
+            torch.as_tensor(decay, dtype=s.dtype).detach().expand(self.heads)
+        g = g.repeat(self.batch)
+        self._np = (self._st3.numpy(), self._m3.numpy(), self._rows.view(bh, -1).numpy(),
+                    g.numpy(), (g * g).numpy())
+        self._np_eps = float(self.eps)
+        self._flat_out = (bh, self.value_dim)
+        self._fn = step_kernel.compiled()
 
     @property
     def M(self) -> Tensor:
@@ -205,7 +252,10 @@ class TensorAttentionStep:
         (a fresh tensor). It takes no argument, so there is nothing to check; gradients do
         not flow through the state (write data into the rows, as a decoder does). A state of
         at most :data:`SERIAL_ELEMENTS` elements on the CPU is stepped on one thread (the
-        caller's thread count restored after, even on an error): see :func:`serial`."""
+        caller's thread count restored after, even on an error): see :func:`serial`. The
+        ``"fused"`` kernel is one loop on the calling thread."""
+        if self.kernel == "fused":
+            return self._fused()
         if self._serial and (threads := torch.get_num_threads()) > 1:
             torch.set_num_threads(1)
             try:
@@ -213,6 +263,13 @@ class TensorAttentionStep:
             finally:
                 torch.set_num_threads(threads)
         return self._advance()
+
+    def _fused(self) -> Tensor:
+        """The fused loop on the numpy views (:mod:`~prodint.ops.tensor_attention.
+        step_kernel`); it uses none of torch's threads."""
+        out = torch.empty(self._flat_out, dtype=self._m.dtype)
+        self._fn(*self._np, out.numpy(), self.normalize, self._np_eps)
+        return out.view(self.batch, self.heads, self.value_dim)
 
     def _advance(self) -> Tensor:
         """The four products on the rows' views (``decay`` folded into the first and third
