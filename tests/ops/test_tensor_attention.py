@@ -244,3 +244,18 @@ def test_half_precision_rows_are_refused_by_the_forms(form, dtype) -> None:
     with pytest.raises(TypeError, match=rf"^q: expected dtype float32, float64, received "
                                         rf"{dtype}$"):
         form(q, k, v)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_value_channel_with_the_normaliser_still_gives_the_state(mode) -> None:
+    """Dv = 0 with ``normalize`` and a returned state: an empty output, and S, m, h (which
+    never read v) equal to those of the same rows with three value channels."""
+    q, k, v = _qkv(dv=3, seed=4)
+    _, full = tensor_attention(q, k, v, mode=mode, chunk_size=4, normalize=True,
+                               output_final_state=True)
+    o, state = tensor_attention(q, k, v[..., :0], mode=mode, chunk_size=4, normalize=True,
+                                output_final_state=True)
+    assert o.shape == (*q.shape[:3], 0)
+    assert state.C.shape == state.G.shape == (*full.C.shape[:3], 0)
+    for a, b in ((state.S, full.S), (state.m, full.m), (state.h, full.h)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -149,7 +149,7 @@ def augment(v: Tensor, state: TensorAttentionState | None, normalize: bool) -> \
     column: ``C_aug = [C, m]``, ``G_aug = [G, h]``. Returns ``v_aug, S0, C0_aug, G0_aug``.
     """
     if normalize:
-        v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
+        v = torch.cat([v, v.new_ones(*v.shape[:-1], 1)], -1)  # also for Dv = 0
     if state is None:
         return v, None, None, None
     c0, g0 = state.C, state.G
