@@ -5,7 +5,7 @@ import torch
 
 from prodint.groups import cyclic
 from prodint.hypercube import analyze_table, plots
-from prodint.hypercube.train import Recipe
+from prodint.hypercube.recipe import Recipe
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -66,8 +66,9 @@ from prodint.hypercube.model import (
     one_hot_target,
     predict,
 )
+from prodint.hypercube.recipe import Recipe
 from prodint.hypercube.tables import make_table, split_cells
-from prodint.hypercube.train import Recipe, train
+from prodint.hypercube.train import train
 
 EPS = 0.1
 FRACTION = 0.5

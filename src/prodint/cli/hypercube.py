@@ -25,8 +25,8 @@ from prodint.cli.arguments import (
 )
 from prodint.hypercube.analyze import Analysis, analyze_table
 from prodint.hypercube.plots import render_spectra, render_training
+from prodint.hypercube.recipe import Recipe
 from prodint.hypercube.tables import NEEDS_N, NEEDS_P, TASKS, load_table, make_table
-from prodint.hypercube.train import Recipe
 from prodint.report import write_atomic, write_json
 
 __all__ = ["FILES", "add_parser", "check", "run", "summary"]

@@ -19,9 +19,10 @@ tensor([1, 2, 3, 4, 5, 0])
 from prodint.hypercube.analyze import Analysis, analyze_algebra, analyze_table
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import Factors, regular_representation
+from prodint.hypercube.recipe import Recipe
 from prodint.hypercube.reduce import Reduction
 from prodint.hypercube.tables import TASKS, check_table, load_table, make_table, split_cells
-from prodint.hypercube.train import Recipe, TrainResult, train
+from prodint.hypercube.train import TrainResult, train
 
 __all__ = [
     "TASKS",

@@ -59,6 +59,7 @@ from prodint.checks import check_callable, check_device, check_float, check_inst
 from prodint.hypercube.arguments import check_factors_memory
 from prodint.hypercube.diagnostics import Diagnostics, diagnose
 from prodint.hypercube.model import Factors, one_hot_target, predict
+from prodint.hypercube.recipe import Recipe
 from prodint.hypercube.reduce import (
     RESCALED,
     TABLE,
@@ -68,7 +69,7 @@ from prodint.hypercube.reduce import (
     tolerance,
 )
 from prodint.hypercube.tables import check_table, is_group_table, split_cells
-from prodint.hypercube.train import Progress, Recipe, TrainResult, train
+from prodint.hypercube.train import Progress, TrainResult, train
 
 
 @dataclass

@@ -49,14 +49,10 @@ import torch
 from torch import Tensor
 
 from prodint.checks import (
-    FLOATING,
     check_bool,
     check_callable,
     check_device,
-    check_dtype,
-    check_float,
     check_instance,
-    check_int,
     check_same_device,
     check_seed,
     check_tensor,
@@ -71,6 +67,7 @@ from prodint.hypercube.model import (
     init_factors,
     objective_and_grad,
 )
+from prodint.hypercube.recipe import Recipe
 
 SINGLE_THREAD_BELOW = 40
 
@@ -86,97 +83,6 @@ def _threads_for(n: int, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(saved)
-
-
-#: The checks of every real field of :class:`Recipe`: ``(minimum, strict, maximum, strict)``
-#: (``None``: unbounded). Every value must be finite.
-_REAL_FIELDS: dict[str, tuple[float | None, bool, float | None, bool]] = {
-    "lr": (0.0, True, None, False),
-    "momentum": (0.0, False, 1.0, True),
-    "clip": (0.0, True, None, False),
-    "eps": (0.0, False, None, False),
-    "eps_decay": (0.0, True, 1.0, True),
-    "eps_min": (0.0, True, None, False),
-    "balance_tol": (0.0, True, None, False),
-    "settle_tol": (0.0, True, None, False),
-    "loss_tol": (0.0, True, None, False),
-    "restart_h_tol": (0.0, False, None, False),
-}
-#: The int fields of :class:`Recipe` and their least values.
-_INT_FIELDS: dict[str, int] = {"window": 1, "patience": 1, "max_steps": 1, "restarts": 0}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Hyper-parameters of :func:`train` (see the module docstring).
-
-    Every field is checked on construction: the reals are finite numbers (not bools, at most
-    the largest value of ``dtype``) with ``lr, clip, eps_min, balance_tol, settle_tol,
-    loss_tol > 0``, ``eps, restart_h_tol >= 0``, ``momentum`` in ``[0, 1)`` and
-    ``eps_decay`` in ``(0, 1)``; ``window``, ``patience``,
-    ``max_steps`` are ints ``>= 1`` and ``restarts`` an int ``>= 0``; ``dtype`` is
-    ``torch.float32`` or ``torch.float64``.
-
-    ``clip`` is per observed pair: the gradient norm is clipped at ``clip · |Ω|``.
-
-    Choices, measured at train fraction 0.5 on seeds 0-2 (steps to 100% held-out accuracy;
-    "converged": train loss per pair < 1e-7 with ``h_ratio`` within 0.5% of 1):
-
-    - ``clip = 0.2`` per pair, the published recipe's gradient clip (``0.2 m``). The former
-      absolute clip at norm 1 made every step a normalized-gradient step of length at most
-      ``lr``, whatever the size of the gradient: S_4 needed 33, 36, 33 steps to 100%
-      held-out, against 17, 16, 17 with ``0.2 |Ω|`` (the published loop: 17, 16, 17); Z_97
-      needs 19, 20, 20 (62 before, seed 0) and S_5 21, 21, 22 (70 before, seed 0), as many
-      as the published loop. What ours does better is kept: S_4 converges in 354-361 steps
-      (368-377 before) to ``h_ratio`` 0.999994 and unitarity error 1-3e-4, Z_97 (seed 0) in
-      340 steps to 0.999995 and 1.8e-4, without restart and with the verdict right; the
-      verdict over 5 seeds at fraction 1 (S_3, S_4, Z_6, Z_31 true; ``x² + y² mod 31`` and
-      the order-5 Latin square false) is right on every seed. S_5 (seed 0) is not settled
-      by either clip: its first attempt ends near ``h_ratio`` 1.0065 with both (345 steps
-      with ``0.2 |Ω|``; 1.00645 at step 425, ``ε = 1.1e-5``, with the former clip), and
-      the restart with ``0.2 |Ω|`` ended at 1.0048 (accepted) with unitarity error 0.099
-      and the verdict false.
-    - ``lr = 0.5``: ``0.25`` took 20-23 steps to 100% held-out on S_4 and one seed needed a
-      restart.
-    - ``eps = 0.1``: ``0.05`` changed S_4's steps by at most 2 (15-17 to 100% held-out,
-      337-343 to convergence).
-    - ``eps_decay = 0.95``: ``0.9`` converged in 239-246 steps, ``0.8`` in 219-228, but
-      they end further from the unitary point (``h_ratio`` 0.99987-0.99992 and unitarity
-      error 1-2e-3 at 0.9; 1.00017-1.00027 and 4-7e-3 at 0.8).
-    - Init ``randn/√n``, that of the published code.
-
-    Raises:
-        TypeError: a field of the wrong kind (``max_steps=2.5``, ``lr="0.5"``, ``dtype=3``).
-        ValueError: a field out of its range, or a real that is NaN or infinite.
-    """
-
-    lr: float = 0.5
-    momentum: float = 0.9
-    clip: float = 0.2
-    eps: float = 0.1
-    eps_decay: float = 0.95
-    eps_min: float = 1e-6
-    balance_tol: float = 1e-3
-    settle_tol: float = 1e-5
-    window: int = 50
-    patience: int = 300
-    loss_tol: float = 1e-7
-    max_steps: int = 3000
-    restarts: int = 3
-    restart_h_tol: float = 0.005
-    dtype: torch.dtype = torch.float32
-
-    def __post_init__(self) -> None:
-        check_dtype(self.dtype, "dtype", dtypes=FLOATING, optional=False)
-        largest = torch.finfo(self.dtype).max
-        for name, (low, strict_low, high, strict_high) in _REAL_FIELDS.items():
-            value = check_float(getattr(self, name), name, minimum=low,
-                                strict_minimum=strict_low,
-                                maximum=largest if high is None else high,
-                                strict_maximum=strict_high)
-            object.__setattr__(self, name, value)
-        for name, least in _INT_FIELDS.items():
-            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=least))
 
 
 @dataclass
