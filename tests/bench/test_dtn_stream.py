@@ -6,13 +6,17 @@ import torch
 
 from prodint.bench import dtn_stream
 from prodint.bench.harness import measure
-from prodint.ops.tensor_attention import tensor_attention
+from prodint.ops.tensor_attention import step_kernel, tensor_attention
 
 
 def test_step_rows_time_one_token_against_the_first_position() -> None:
     cases = list(dtn_stream.step_cases((8, 16), heads=2, dim=4))
-    assert [c.impl for c in cases] == ["step pos=8", "advance pos=8", "recurrent T=1 pos=8",
-                                       "step pos=16"]
+    fused = cases[0].params["kernel"] == "fused"  # numba installed: the torch kernel beside
+    assert [c.impl for c in cases] == ["step pos=8", "advance pos=8",
+                                       *(["torch kernel pos=8"] if fused else []),
+                                       "recurrent T=1 pos=8", "step pos=16"]
+    assert cases[0].params["kernel"] == ("fused" if step_kernel.available() else "torch")
+    cases = [c for c in cases if c.impl != "torch kernel pos=8"]
     assert {c.name for c in cases} == {"single-token step H=2 D=4"}
     assert {c.baseline for c in cases} == {"step pos=8"}
     assert all(c.params["tokens_per_call"] == 1 and c.forward_backward is None
@@ -21,6 +25,10 @@ def test_step_rows_time_one_token_against_the_first_position() -> None:
     assert first.shape == (1, 2, 4) and recurrent.shape == (1, 1, 2, 4)
     # both read the same state and the same token: the same output
     torch.testing.assert_close(first, recurrent[:, 0], rtol=1e-5, atol=1e-6)
+    if fused:
+        torch.testing.assert_close(first, next(c for c in list(dtn_stream.step_cases(
+            (8,), heads=2, dim=4)) if c.impl == "torch kernel pos=8").forward(), rtol=1e-5,
+            atol=1e-6)
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 9, 2, 4, generator=g) * 0.1 for _ in range(3))
     torch.testing.assert_close(first, tensor_attention(q, k, v)[0][:, 8], rtol=1e-5,

@@ -198,3 +198,71 @@ def test_torch_products_path_matches_naive(monkeypatch, decay) -> None:
     got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=4)
     for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_head_groups_split_the_heads_or_else_the_batch() -> None:
+    from prodint.ops.tensor_attention.chunk_core import head_groups
+
+    every = slice(None)
+    assert head_groups(1, 8, 2) == [(every, slice(0, 4)), (every, slice(4, 8))]
+    assert head_groups(2, 3, 2) == [(every, slice(0, 1)), (every, slice(1, 3))]
+    assert head_groups(4, 1, 2) == [(slice(0, 2), every), (slice(2, 4), every)]
+    assert head_groups(1, 1, 2) is None  # nothing to share: product by product
+    assert head_groups(4, 8, 1) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (3, 1), (1, 1)], ids=["heads", "batch", "neither"])
+@pytest.mark.parametrize("decay", [None, 0.8])
+def test_each_worker_running_its_own_heads_gives_the_same_sums(monkeypatch, shape,
+                                                               decay) -> None:
+    """On two workers: the heads (or the batch) shared out, each worker running every product
+    of its share, against the naive form (forward, every gradient, final states to 1e-10) and
+    against the products shared one by one (the same sums: 1e-12); over several segments."""
+    from prodint.ops.tensor_attention import chunk_core as core
+
+    b, h = shape
+    g = torch.Generator().manual_seed(9)
+    rows = [torch.randn(b, 19, h, n, generator=g, dtype=torch.float64) * 0.5
+            for n in (D, D, DV)]
+    state = [torch.randn(b, h, D, n, generator=g, dtype=torch.float64) * 0.3
+             for n in (D, DV, DV)] + [torch.randn(b, h, D, generator=g,
+                                                  dtype=torch.float64) * 0.3 for _ in range(2)]
+    gamma = decay  # a decay tensor that needs a gradient takes autograd's path instead
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(chunk, "SEGMENT_BYTES", 1)
+        calls = []
+        inner = core._shared_forward
+        monkeypatch.setattr(core, "_shared_forward",
+                            lambda *a: calls.append(a[-1]) or inner(*a))
+        got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=4)
+        assert bool(calls) == (shape != (1, 1))  # (with a decay: the body, then the tail)
+        ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)
+        monkeypatch.setattr(core, "head_groups", lambda *a: None)
+        one_by_one = _run(tensor_attention_chunk, rows, state, gamma, normalize=True,
+                          chunk_size=4)
+    finally:
+        torch.set_num_threads(saved)
+    for a, r, o in zip(got[0] + list(got[1]), ref[0] + list(ref[1]),
+                       one_by_one[0] + list(one_by_one[1]), strict=True):
+        torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(a, o, rtol=1e-12, atol=1e-12)
+
+
+def test_an_error_in_a_worker_is_raised_to_the_caller(monkeypatch) -> None:
+    from prodint.ops.tensor_attention import chunk_core as core
+
+    def fail(*args):
+        raise RuntimeError("inside a worker")
+
+    monkeypatch.setattr(core, "_segment", fail)
+    rows = _rows(12)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="inside a worker"):
+            tensor_attention_chunk(*rows, chunk_size=4)
+    finally:
+        torch.set_num_threads(saved)
+    assert torch.get_num_threads() == saved

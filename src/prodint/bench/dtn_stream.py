@@ -5,7 +5,9 @@
   of ``S`` and ``M``, ``2 × 8 × 64 × 64`` floats) after ``P`` tokens read by the chunked
   form, for ``P = 1k`` (impl ``step pos=1024``, the baseline) and ``64k`` (``--quick``:
   ``4k``); ``advance pos=1024`` is the same step with its rows already in the step's buffer
-  (as a decoder writes them), ``recurrent T=1 pos=1024`` the public recurrent form
+  (as a decoder writes them), ``torch kernel pos=1024`` the step on its four torch products
+  where the default is the fused loop (``params.kernel``: the default's kernel, ``"fused"``
+  with numba installed), ``recurrent T=1 pos=1024`` the public recurrent form
   (:func:`~prodint.ops.tensor_attention.tensor_attention` with ``mode="recurrent"``) on one
   token with its state in and out, for comparison. Every row times one token, nothing else.
   Targets: at most 20 µs, and ``P = 64k`` within 1.1x of ``P = 1k``.
@@ -71,7 +73,7 @@ def step_cases(positions: tuple[int, ...], *, heads: int = HEADS, dim: int = DIM
         step = TensorAttentionStep(state)
         row = tuple(x[:, p].contiguous() for x in (q, k, v))
         params = {"position": p, "B": 1, "H": heads, "D": dim, "tokens_per_call": 1,
-                  "device": device}
+                  "device": device, "kernel": step.kernel}
 
         def one(step: TensorAttentionStep = step, row: tuple[Tensor, ...] = row) -> Tensor:
             return step(*row)
@@ -81,6 +83,11 @@ def step_cases(positions: tuple[int, ...], *, heads: int = HEADS, dim: int = DIM
             step.rows.copy_(torch.cat(row, -1))
             yield timed_case(name, f"advance pos={p}", params, step.advance, None,
                              baseline=base)
+            if step.kernel != "torch":
+                products = TensorAttentionStep(state, kernel="torch")
+                yield timed_case(name, f"torch kernel pos={p}", params | {"kernel": "torch"},
+                                 lambda products=products, row=row: products(*row), None,
+                                 baseline=base)
             last = tuple(x[:, p:p + 1].contiguous() for x in (q, k, v))
 
             def recurrent(last: tuple[Tensor, ...] = last, state=state) -> Tensor:

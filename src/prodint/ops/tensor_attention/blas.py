@@ -23,19 +23,21 @@ The workers are as many as torch's threads outside the region.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
+T = TypeVar("T")
 _LOCK = threading.Lock()
 _WORKERS = [1]  # torch's thread count when the current region was entered
 
@@ -95,17 +97,17 @@ def _torch_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
     return acc.add_(torch.matmul(x, y))
 
 
-def _blas(x: Tensor, y: Tensor, out: Tensor, weight: Tensor | None, add: bool) -> Tensor:
+def _blas(x: Tensor, y: Tensor, out: Tensor, weight: Tensor | None, add: bool,
+          workers: int) -> Tensor:
     """``out = (x @ y) ⊙ weight`` or ``out += x @ y`` by ``numpy.matmul``: one part of the
     stack per worker (split along the first dimension, which ``weight`` does not span), each
     part in pieces of about :data:`PIECE_BLOCKS` blocks."""
     lead = x.dim() - 2
     if not lead:  # one matrix: a stack of one
-        _blas(x[None], y[None], out[None], weight, add)
+        _blas(x[None], y[None], out[None], weight, add, workers)
         return out
     xn, yn, on = x.detach().numpy(), y.detach().numpy(), out.numpy()
     wn = None if weight is None else weight.detach().numpy()
-    workers = _WORKERS[0]
     step = max(1, PIECE_BLOCKS // max(1, int(np.prod(x.shape[1:lead]))))
 
     def run(lo: int, hi: int) -> None:
@@ -129,14 +131,14 @@ def _blas(x: Tensor, y: Tensor, out: Tensor, weight: Tensor | None, add: bool) -
 
 
 def _blas_mm(x: Tensor, y: Tensor, out: Tensor | None = None,
-             weight: Tensor | None = None) -> Tensor:
+             weight: Tensor | None = None, *, workers: int | None = None) -> Tensor:
     if out is None:
         out = torch.empty(*x.shape[:-1], y.shape[-1], dtype=x.dtype)
-    return _blas(x, y, out, weight, False)
+    return _blas(x, y, out, weight, False, _WORKERS[0] if workers is None else workers)
 
 
-def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    return _blas(x, y, acc, None, True)
+def _blas_addmm_(acc: Tensor, x: Tensor, y: Tensor, *, workers: int | None = None) -> Tensor:
+    return _blas(x, y, acc, None, True, _WORKERS[0] if workers is None else workers)
 
 
 def _torch_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int]) -> None:
@@ -147,7 +149,8 @@ def _torch_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int]
             torch.addcmul(loc[c], step, out[c], out=out[d])
 
 
-def _blas_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int]) -> None:
+def _blas_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int], *,
+                workers: int | None = None) -> None:
     """The recurrence in numpy, the heads shared out between the workers."""
     ln, on = loc.detach().numpy(), out.numpy()
     fn = None if step is None else step.detach().numpy()
@@ -163,7 +166,7 @@ def _blas_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int])
                 np.multiply(oc[c], f, out=oc[d])
                 oc[d] += lc[c]
 
-    workers = min(_WORKERS[0], heads)
+    workers = min(_WORKERS[0] if workers is None else workers, heads)
     if workers <= 1:
         run(0, heads)
         return
@@ -174,6 +177,32 @@ def _blas_steps(loc: Tensor, step: Tensor | None, out: Tensor, order: list[int])
 
 TORCH = Products(_torch_mm, _torch_addmm_, _torch_steps)
 BLAS = Products(_blas_mm, _blas_addmm_, _blas_steps)
+#: :data:`BLAS` on the calling thread alone: the products of one worker's share of the heads
+#: (:func:`share`).
+SERIAL_BLAS = Products(functools.partial(_blas_mm, workers=1),
+                       functools.partial(_blas_addmm_, workers=1),
+                       functools.partial(_blas_steps, workers=1))
+
+
+def workers(products: Products) -> int:
+    """How many workers ``products`` share a product between: the region's (torch's thread
+    count when it was entered) for :data:`BLAS`, 1 otherwise."""
+    return _WORKERS[0] if products is BLAS else 1
+
+
+def share(jobs: list[Callable[[], T]]) -> list[T]:
+    """Each job on a worker of the region's pool (inside :func:`region`, on :data:`BLAS`),
+    the results in order; an error in a job is raised here, after every job has ended. The
+    jobs run in the caller's grad mode (a thread's own starts enabled)."""
+    mode = torch.is_grad_enabled()
+
+    def call(job: Callable[[], T]) -> T:
+        with torch.set_grad_enabled(mode):
+            return job()
+
+    futures = [_pool(_WORKERS[0]).submit(call, job) for job in jobs]
+    concurrent.futures.wait(futures)
+    return [f.result() for f in futures]
 
 
 def products_for(x: Tensor) -> Products:

@@ -30,7 +30,15 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from prodint.ops.tensor_attention.blas import TORCH, Products, products_for, region
+from prodint.ops.tensor_attention.blas import (
+    SERIAL_BLAS,
+    TORCH,
+    Products,
+    products_for,
+    region,
+    share,
+    workers,
+)
 
 
 class Weights(NamedTuple):
@@ -212,7 +220,12 @@ class ChunkCore(torch.autograd.Function):
                 ) -> tuple[Tensor, Tensor, Tensor]:
         ops = products_for(q)
         with region(ops):
-            out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
+            groups = head_groups(q.shape[1], q.shape[2], workers(ops))
+            if groups is None:
+                out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
+            else:
+                out, s_n, m_n, saved = _shared_forward(q, k, v, s0, m0, wt, per_segment,
+                                                       groups)
         ctx.wt, ctx.ops, ctx.per_segment = wt, ops, per_segment
         ctx.starts = (s0 is not None, m0 is not None)
         ctx.save_for_backward(q, k, v, *(x for part in saved for x in part))
@@ -226,15 +239,14 @@ class ChunkCore(torch.autograd.Function):
         saved = [Saved(*kept[i:i + fields]) for i in range(0, len(kept), fields)]
         d_out = d_out.permute(1, 0, 3, 2, 4).contiguous().permute(1, 0, 3, 2, 4)
         grads = [_rows_layout(x, x.shape[-1]) for x in (q, k, v)]
-        n = q.shape[0]
-        cuts = [*range(0, n, ctx.per_segment), n]
         with region(ctx.ops):
-            for (lo, hi), kept_part in reversed(list(zip(itertools.pairwise(cuts), saved,
-                                                         strict=True))):
-                part = slice(lo, hi)
-                d_sn, d_mn = _segment_backward(
-                    ctx.ops, ctx.wt, q[part], k[part], v[part], kept_part, d_out[part],
-                    d_sn, d_mn, [g[part] for g in grads])
+            groups = head_groups(q.shape[1], q.shape[2], workers(ctx.ops))
+            if groups is None:
+                d_sn, d_mn = _backward(ctx.ops, ctx.wt, ctx.per_segment, q, k, v, saved,
+                                       d_out, d_sn, d_mn, grads)
+            else:
+                d_sn, d_mn = _shared_backward(ctx.wt, ctx.per_segment, q, k, v, saved, d_out,
+                                              d_sn, d_mn, grads, groups)
         has_s0, has_m0 = ctx.starts
         return (*grads, d_sn if has_s0 else None, d_mn if has_m0 else None, None, None)
 
@@ -265,3 +277,97 @@ def _segment_backward(ops: Products, wt: Weights | None, q: Tensor, k: Tensor, v
     ops.addmm_(ops.mm(a.mT, dy, dk), da.mT, q)
     ops.addmm_(dk, _scaled(k, end), ds_end + ds_end.mT)
     return ds0, dm0
+
+
+def _backward(ops: Products, wt: Weights | None, per_segment: int, q: Tensor, k: Tensor,
+              v: Tensor, saved: list[Saved], d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
+              grads: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """The segments' backward, last first, the state gradients carried between them."""
+    n = q.shape[0]
+    cuts = [*range(0, n, per_segment), n]
+    for (lo, hi), kept in reversed(list(zip(itertools.pairwise(cuts), saved, strict=True))):
+        part = slice(lo, hi)
+        d_sn, d_mn = _segment_backward(ops, wt, q[part], k[part], v[part], kept,
+                                       d_out[part], d_sn, d_mn, [g[part] for g in grads])
+    return d_sn, d_mn
+
+
+Group = tuple[slice, slice]
+
+
+def head_groups(b: int, h: int, count: int) -> list[Group] | None:
+    """The ``(batch, head)`` slices of one share per worker: ``count`` runs of heads when
+    there are as many heads, else of the batch; ``None`` when neither divides (or one
+    worker), and the products are shared out one by one instead.
+
+    Every head is independent of the others through the whole chunked form (its products,
+    its scans), so a worker that runs every product of its own heads in turn needs no
+    synchronization until the end, where sharing each product waits for both workers
+    between products (about twenty times per segment, forward and backward)."""
+    if count < 2:
+        return None
+    size = h if h >= count else b if b >= count else 0
+    if not size:
+        return None
+    cuts = [size * i // count for i in range(count + 1)]
+    runs = [slice(lo, hi) for lo, hi in itertools.pairwise(cuts)]
+    return [(slice(None), r) for r in runs] if h >= count else [(r, slice(None)) for r in runs]
+
+
+def _weights_of(wt: Weights | None, group: Group) -> Weights | None:
+    """The decay weights of a group's heads (every field leads with the heads)."""
+    return None if wt is None else Weights(*(x[group[1]] for x in wt))
+
+
+def _part(x: Tensor | None, group: Group, lead: int) -> Tensor | None:
+    """``x[..., batch, head, ...]`` with ``lead`` dimensions before the batch."""
+    return None if x is None else x[(slice(None),) * lead + group]
+
+
+def _shared_forward(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
+                    wt: Weights | None, per_segment: int, groups: list[Group]
+                    ) -> tuple[Tensor, Tensor, Tensor, list[Saved]]:
+    """:func:`chunk_core` (in place) with each group of heads on its own worker, every
+    product on one thread: the same sums, written into the same buffers."""
+    n, b, h, w, d = q.shape
+    width = v.shape[-1]
+    cuts = [*range(0, n, per_segment), n]
+    out = _rows_layout(q, width)
+    saved = []
+    for lo, hi in itertools.pairwise(cuts):
+        new = functools.partial(q.new_empty, hi - lo, b, h)
+        saved.append(Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width)))
+    s_n, m_n = q.new_empty(b, h, d, d), q.new_empty(b, h, d, width)
+
+    def run(group: Group) -> None:
+        qg, kg, vg, og = (_part(x, group, 1) for x in (q, k, v, out))
+        s, m, wg = _part(s0, group, 0), _part(m0, group, 0), _weights_of(wt, group)
+        for (lo, hi), part in zip(itertools.pairwise(cuts), saved, strict=True):
+            into = (og[lo:hi], Saved(*(_part(x, group, 1) for x in part)))  # type: ignore
+            _, s, m, _ = _segment(SERIAL_BLAS, qg[lo:hi], kg[lo:hi], vg[lo:hi], s, m,  # type: ignore
+                                  wg, into)
+        s_n[group].copy_(s)
+        m_n[group].copy_(m)
+
+    share([functools.partial(run, g) for g in groups])
+    return out, s_n, m_n, saved
+
+
+def _shared_backward(wt: Weights | None, per_segment: int, q: Tensor, k: Tensor, v: Tensor,
+                     saved: list[Saved], d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
+                     grads: list[Tensor], groups: list[Group]) -> tuple[Tensor, Tensor]:
+    """:func:`_backward` with each group of heads on its own worker (as
+    :func:`_shared_forward`)."""
+    d_s0, d_m0 = torch.empty_like(d_sn), torch.empty_like(d_mn)
+
+    def run(group: Group) -> None:
+        kept = [Saved(*(_part(x, group, 1) for x in part)) for part in saved]  # type: ignore
+        ds, dm = _backward(SERIAL_BLAS, _weights_of(wt, group), per_segment,
+                           *(_part(x, group, 1) for x in (q, k, v)), kept,  # type: ignore
+                           _part(d_out, group, 1), d_sn[group], d_mn[group],  # type: ignore
+                           [_part(g, group, 1) for g in grads])  # type: ignore
+        d_s0[group].copy_(ds)
+        d_m0[group].copy_(dm)
+
+    share([functools.partial(run, g) for g in groups])
+    return d_s0, d_m0
