@@ -191,9 +191,8 @@ class TensorAttentionStep:
             torch.as_tensor(decay, dtype=s.dtype).detach().expand(self.heads)
         g = g.repeat(self.batch)
         self._np = (self._st3.numpy(), self._m3.numpy(), self._rows.view(bh, -1).numpy(),
-                    g.numpy(), (g * g).numpy())
-        self._np_eps = float(self.eps)
-        self._flat_out = (bh, self.value_dim)
+                    g.numpy(), (g * g).numpy(), self.heads, self.value_dim, self.normalize,
+                    float(self.eps))
         self._fn = step_kernel.compiled()
 
     @property
@@ -267,9 +266,7 @@ class TensorAttentionStep:
     def _fused(self) -> Tensor:
         """The fused loop on the numpy views (:mod:`~prodint.ops.tensor_attention.
         step_kernel`); it uses none of torch's threads."""
-        out = torch.empty(self._flat_out, dtype=self._m.dtype)
-        self._fn(*self._np, out.numpy(), self.normalize, self._np_eps)
-        return out.view(self.batch, self.heads, self.value_dim)
+        return torch.from_numpy(self._fn(*self._np))
 
     def _advance(self) -> Tensor:
         """The four products on the rows' views (``decay`` folded into the first and third

@@ -39,53 +39,58 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def _fused(st: Any, m: Any, rows: Any, gamma: Any, gamma2: Any, out: Any, normalize: bool,
-           eps: float) -> None:
+def _fused(st: Any, m: Any, rows: Any, gamma: Any, gamma2: Any, heads: int, dv: int,
+           normalize: bool, eps: float) -> Any:
     """``st [BH, D, D]`` (``Sᵀ``) and ``m [BH, D, W]`` updated in place, ``rows [BH, 2D + W]``,
-    ``gamma, gamma2 [BH]`` (``γ``, ``γ²`` per row of the batch), ``out [BH, Dv]`` written;
-    ``W = Dv + 1`` with ``normalize``, else ``Dv``. Run compiled (:func:`compiled`)."""
+    ``gamma, gamma2 [BH]`` (``γ``, ``γ²`` per row of the batch); returns ``o [B, H, Dv]``
+    (``H = heads``; ``W = Dv + 1`` with ``normalize``, else ``Dv``). Run compiled
+    (:func:`compiled`)."""
     bh, d = st.shape[0], st.shape[1]
     w = m.shape[2]
-    dv = out.shape[1]
+    out = np.empty((bh // heads, heads, dv), dtype=st.dtype)
     u = np.empty(d, dtype=st.dtype)
     o = np.empty(w, dtype=st.dtype)
     for h in range(bh):
         g, g2 = gamma[h], gamma2[h]
+        q, k, v = rows[h, :d], rows[h, d:2 * d], rows[h, 2 * d:]
+        sh, mh = st[h], m[h]
         u[:] = 0.0
-        for j in range(d):
-            kj, qj = rows[h, d + j], rows[h, j]
+        for j in range(d):  # pass 1: Sᵀ row by row, u = S q on the way
+            kj, qj, row = k[j], q[j], sh[j]
             for i in range(d):
-                s = g * st[h, j, i] + kj * rows[h, d + i]
-                st[h, j, i] = s
+                s = g * row[i] + kj * k[i]
+                row[i] = s
                 u[i] += qj * s
         o[:] = 0.0
-        for j in range(d):
-            uj, qj = u[j], rows[h, j]
+        for j in range(d):  # pass 2: M row by row, o = qᵀ M on the way
+            uj, qj, row = u[j], q[j], mh[j]
             for c in range(w):
-                x = g2 * m[h, j, c] + uj * rows[h, 2 * d + c]
-                m[h, j, c] = x
+                x = g2 * row[c] + uj * v[c]
+                row[c] = x
                 o[c] += qj * x
+        row = out[h // heads, h % heads]
         if normalize:
             n = o[dv]
             den = max(abs(n), eps)
             if n < 0:
                 den = -den
             for c in range(dv):
-                out[h, c] = o[c] / den
+                row[c] = o[c] / den
         else:
             for c in range(dv):
-                out[h, c] = o[c]
+                row[c] = o[c]
+    return out
 
 
 @functools.cache
-def compiled() -> Callable[..., None]:
+def compiled() -> Callable[..., Any]:
     """The fused loop compiled by numba (compiled per dtype at its first call, cached on
-    disk), called as ``fn(st, m, rows, gamma, gamma2, out, normalize, eps)`` on numpy arrays
-    (shapes in the module doc).
+    disk), called as ``fn(st, m, rows, gamma, gamma2, heads, dv, normalize, eps) → o`` on
+    numpy arrays (shapes in the module doc).
 
     Raises:
         ModuleNotFoundError: numba is not installed (:func:`available`).
     """
     import numba
 
-    return numba.njit(cache=True, nogil=True)(_fused)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, nogil=True, boundscheck=False)(_fused)  # type: ignore[no-any-return]
