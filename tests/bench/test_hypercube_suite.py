@@ -95,6 +95,7 @@ def test_published_loop_steps_like_the_reference_and_reaches_the_answer() -> Non
 def test_run_cases_are_measured_once_and_annotated() -> None:
     cases = [*hypercube_suite.step_cases("zn", {"n": 6}, "cpu"),
              *hypercube_suite.answer_cases("zn", {"n": 5}, 2),
+             *hypercube_suite.answer_cases("zn", {"n": 11}, 1, converge=False),
              hypercube_suite.verdict_case(
                  (("zn", {"n": 3}, True), ("zp-sq-sum", {"p": 3}, False)), 1)]
     records = measure("hypercube", cases, memory=False)
@@ -112,6 +113,10 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
     assert all(s["converged"] and s["converged_steps"] >= (s["steps"] or 0)
                for s in ours.extra["seeds"])
     assert "median_converged_seconds" in ours.extra
+    # to 100% held-out only: the same first step, and no convergence recorded
+    short = by[("answer zn n=11 f=0.5 (to 100% held-out only)", "prodint")].extra
+    assert short["seeds"][0]["reached"] and "converged" not in short["seeds"][0]
+    assert "median_converged_seconds" not in short and short["median_steps"] >= 1
     verdict = by[("verdict 1 seeds", "prodint")].extra
     assert verdict["tasks"]["zp-sq-sum p=3"]["verdicts"] == [False]
     assert verdict["all_right"] is verdict["tasks"]["zn n=3"]["all_right"]
@@ -121,3 +126,10 @@ def test_quick_cases_are_small() -> None:
     names = [c.name for c in hypercube_suite.cases(quick=True)]
     assert names[:6] == ["step n=31"] * 3 + ["step n=48"] * 3
     assert names[6:8] == ["answer s4 f=0.5"] * 2 and names[-1] == "verdict 2 seeds"
+
+
+def test_full_cases_train_z97_to_convergence_and_s5_to_the_answer() -> None:
+    answers = {c.name: c.params["converge"] for c in hypercube_suite.cases()
+               if c.name.startswith("answer")}
+    assert answers == {"answer zp-add p=97 f=0.5": True,
+                       "answer s5 f=0.5 (to 100% held-out only)": False}
