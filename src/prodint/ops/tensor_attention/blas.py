@@ -18,7 +18,9 @@ process-wide) for the whole of one forward or backward and limits the BLAS and t
 thread each: what little torch still computes between the products runs on the calling
 thread, and no OpenMP worker spins on a core that a BLAS worker needs (on a busy machine,
 two-thread ``tril_`` of a ``[2048, 64, 64]`` stack took 14 ms against 0.3 ms on one thread).
-The workers are as many as torch's threads outside the region.
+The workers are as many as torch's threads outside the region. :func:`share` runs whole jobs
+on them instead (a worker's share of the heads through every product, on
+:data:`SERIAL_BLAS`: :mod:`prodint.ops.tensor_attention.chunk_core`).
 """
 
 from __future__ import annotations
