@@ -294,3 +294,12 @@ def test_the_kernel_is_chosen_and_refused_by_name(monkeypatch, two_threads) -> N
     assert TensorAttentionStep(state).kernel == "torch"
     with pytest.raises(ValueError, match=r"kernel: 'fused' needs numba.*prodint\[fast\]"):
         TensorAttentionStep(state, kernel="fused")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_an_empty_batch_steps_to_an_empty_output(kernel) -> None:
+    empty = TensorAttentionState(*(torch.zeros(0, H, D, n) for n in (D, DV, DV)))
+    step = TensorAttentionStep(empty, kernel=kernel)
+    rows = [torch.zeros(0, H, n) for n in (D, D, DV)]
+    assert step(*rows).shape == (0, H, DV)
+    assert step.state().S.shape == (0, H, D, D)

@@ -194,7 +194,8 @@ class TensorAttentionStep:
         g = torch.ones(self.heads, dtype=s.dtype) if decay is None else \
             torch.as_tensor(decay, dtype=s.dtype).detach().expand(self.heads)
         g = g.repeat(self.batch)
-        self._np = (self._st3.numpy(), self._m3.numpy(), self._rows.view(bh, -1).numpy(),
+        rows = self._rows.view(bh, self._rows.shape[-1])  # also for B = 0
+        self._np = (self._st3.numpy(), self._m3.numpy(), rows.numpy(),
                     g.numpy(), (g * g).numpy(), self.heads, self.value_dim, self.normalize,
                     float(self.eps))
         self._fn = step_kernel.compiled()
