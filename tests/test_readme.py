@@ -1,6 +1,7 @@
 """The Python examples of the README and of the user guide (``docs/guide.md``) run as
 written."""
 
+import json
 import re
 from pathlib import Path
 
@@ -100,8 +101,6 @@ BENCHMARK_ROWS: dict[str, list[Source | tuple[Source, Source]]] = {
 def _latest(source: Source | tuple[Source, Source]) -> float:
     if isinstance(source[0], tuple):
         return _latest(source[0]) / _latest(source[1])  # type: ignore[arg-type]
-    import json
-
     suite, name, impl, field = source  # type: ignore[misc]
     value = None
     for line in (ROOT / "benchmarks" / f"{suite}.jsonl").read_text().splitlines():
