@@ -7,6 +7,7 @@ import torch
 from prodint.ops.tensor_attention import TensorAttentionState, blas, chunk
 from prodint.ops.tensor_attention.chunk import chunk_flops, tensor_attention_chunk
 from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, scan, weights
+from prodint.ops.tensor_attention.chunk_core import symmetric as chunk_core_symmetric
 from prodint.ops.tensor_attention.naive import tensor_attention_naive
 
 B, H, D, DV = 2, 3, 4, 5
@@ -76,6 +77,39 @@ def test_several_segments_match_naive(monkeypatch, decay) -> None:
     got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=5)
     for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("decay", ["none", "per-head"])
+def test_symmetric_initial_state_matches_naive(decay) -> None:
+    """An exactly symmetric ``S`` takes ``Q S`` for ``Q Sᵀ``: the outputs, final states and
+    every gradient (``∂S`` of the general formula, not transposed) stay the naive form's."""
+    rows, state = _rows(13), _state(True)
+    state[0] = state[0] + state[0].mT
+    assert chunk_core_symmetric(state[0]) and not chunk_core_symmetric(_state(True)[0])
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)
+    got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=4)
+    for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_symmetric_state_takes_the_untransposed_product(monkeypatch) -> None:
+    """With a zero entering state every product of ``Y``'s second term is ``Q S``, with a
+    general one ``Q Sᵀ`` (the transposed view of the entering states)."""
+    seen = []
+    real = blas.SERIAL_BLAS.addmm_
+
+    def spy(acc, x, y):
+        seen.append(y.stride()[-1] == 1)
+        return real(acc, x, y)
+
+    x, wt = _core_inputs(None)
+    ops = blas.SERIAL_BLAS._replace(addmm_=spy)
+    for s0, expected in ((None, True), (x[3].detach(), False)):
+        seen.clear()
+        with torch.no_grad():
+            chunk_core(*(t.detach() for t in x[:3]), s0, None, wt, 2, True, ops)
+        assert seen[0::2] == [expected] * 2  # per segment: Y's term, then O's (Q M)
 
 
 @pytest.mark.parametrize("decay", ["none", "per-head"])
