@@ -15,7 +15,6 @@ from prodint.hypercube.recipe import Recipe
     ({"eps_decay": 1.0}, ValueError, r"eps_decay: expected a finite number > 0 and < 1"),
     ({"eps": -1.0}, ValueError, r"eps: expected a finite number >= 0"),
     ({"restart_h_tol": float("nan")}, ValueError, r"restart_h_tol: expected a finite number"),
-    ({"restart_eps": -0.1}, ValueError, r"restart_eps: expected a finite number >= 0"),
     ({"max_steps": 0}, ValueError, r"max_steps: expected a positive int, received 0"),
     ({"restarts": -1}, ValueError, r"restarts: expected an int >= 0, received -1"),
     ({"max_steps": 2.5}, TypeError, r"max_steps: expected an int, received 2.5"),

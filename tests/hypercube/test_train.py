@@ -1,7 +1,6 @@
 """The training loop: convergence on a small group, determinism, restarts, the first steps at
 100% accuracy, argument checks."""
 
-import importlib
 import itertools
 import math
 
@@ -49,29 +48,6 @@ def test_unconverged_attempts_are_restarted_with_fresh_inits() -> None:
     assert not any(a.converged for a in result.attempts)
     first = [a.history.loss[0] for a in result.attempts]
     assert len(set(first)) == 3  # each attempt starts from its own init
-
-
-def test_a_restart_after_an_attempt_rejected_for_its_h_ratio_uses_restart_eps(
-        monkeypatch) -> None:
-    """The fit-phase ε of each attempt: ``eps`` first and after an attempt that did not
-    converge, ``restart_eps`` after a converged one whose ``h_ratio`` was too high; the
-    first attempt within ``restart_h_tol`` ends the restarts."""
-    train_module = importlib.import_module("prodint.hypercube.train")
-    ends = iter([(True, 1.2), (False, 5.0), (True, 1.1), (True, 1.001), (True, 1.3)])
-    used = []
-
-    def scripted(factors, pairs, recipe, fit_eps, *rest):
-        used.append(fit_eps)
-        converged, h = next(ends)
-        return Attempt(factors, 1, converged, 0.0 if converged else 1.0, h, 0.0,
-                       History()), False
-
-    monkeypatch.setattr(train_module, "_attempt", scripted)
-    table = cyclic(4).table
-    recipe = Recipe(eps=0.1, restart_eps=0.03, restarts=4)
-    result = train(one_hot_target(table), torch.ones(4, 4, dtype=torch.bool), recipe=recipe)
-    assert used == [0.1, 0.03, 0.1, 0.03]
-    assert len(result.attempts) == 4 and result.best_index == 3
 
 
 def test_train_checks_its_inputs() -> None:

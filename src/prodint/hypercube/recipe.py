@@ -24,7 +24,6 @@ _REAL_FIELDS: dict[str, tuple[float | None, bool, float | None, bool]] = {
     "settle_tol": (0.0, True, None, False),
     "loss_tol": (0.0, True, None, False),
     "restart_h_tol": (0.0, False, None, False),
-    "restart_eps": (0.0, False, None, False),
 }
 #: The int fields of :class:`Recipe` and their least values.
 _INT_FIELDS: dict[str, int] = {"window": 1, "patience": 1, "max_steps": 1, "restarts": 0}
@@ -37,7 +36,7 @@ class Recipe:
 
     Every field is checked on construction: the reals are finite numbers (not bools, at most
     the largest value of ``dtype``) with ``lr, clip, eps_min, balance_tol, settle_tol,
-    loss_tol > 0``, ``eps, restart_h_tol, restart_eps >= 0``, ``momentum`` in ``[0, 1)`` and
+    loss_tol > 0``, ``eps, restart_h_tol >= 0``, ``momentum`` in ``[0, 1)`` and
     ``eps_decay`` in ``(0, 1)``; ``window``, ``patience``,
     ``max_steps`` are ints ``>= 1`` and ``restarts`` an int ``>= 0``; ``dtype`` is
     ``torch.float32`` or ``torch.float64``.
@@ -61,19 +60,6 @@ class Recipe:
       with ``0.2 |Ω|``; 1.00645 at step 425, ``ε = 1.1e-5``, with the former clip), and
       the restart with ``0.2 |Ω|`` ended at 1.0048 (accepted) with unitarity error 0.099
       and the verdict false.
-    - ``restart_eps = 0.02``, the fit-phase ``ε`` of an attempt that follows one rejected for
-      its ``h_ratio`` (:mod:`prodint.hypercube.train`). S_5 (seed 0) at ``ε = 0.1`` ends
-      where the factors leave the scaled unitary point as soon as ``ε`` decays: at the
-      settled fit phase ``H/3n²`` and the loss are those of ``c·ρ`` (0.5638 and 0.1222 per
-      pair, ``c = 0.8665``), but 25, 50 and 75 steps into the anneal ``H`` is 0.3%, 0.5%
-      and 0.6% above ``c⁴`` for the loss reached, and the attempt converges at 1.0065;
-      neither ``lr = 0.25`` nor a fit phase run until settled (414 steps) changes that, and
-      at fraction 1 two attempts ended at 1.0092 and 1.0100. With ``ε = 0.02`` the same
-      init converged in 375 steps (454 s) to ``h_ratio`` 0.999995, unitarity error 9.4e-4,
-      homomorphism error 4.9e-4, the verdict true. It is not the default: at fraction 1
-      a weak ``ε`` lets S_4 and Z_12 diverge (``ε = 0.02``: S_4 on 3 of 3 seeds, Z_12 on 2;
-      ``0.05``: 1 of 3 each), and at fraction 0.5 it slows Z_12 (375-706 steps against
-      356-367) while S_4 and S_3 converge as with 0.1.
     - ``lr = 0.5``: ``0.25`` took 20-23 steps to 100% held-out on S_4 and one seed needed a
       restart.
     - ``eps = 0.1``: ``0.05`` changed S_4's steps by at most 2 (15-17 to 100% held-out,
@@ -102,7 +88,6 @@ class Recipe:
     max_steps: int = 3000
     restarts: int = 3
     restart_h_tol: float = 0.005
-    restart_eps: float = 0.02
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:

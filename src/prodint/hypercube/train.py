@@ -24,11 +24,7 @@ One attempt:
 
 Restarts: a converged attempt whose ``h_ratio = H/3n²`` is above ``1 + restart_h_tol``
 (0.5%), or an attempt that did not converge, is followed by a fresh attempt (new init drawn
-from the same seeded generator), at most ``restarts`` times. An attempt that follows a
-converged one rejected for its ``h_ratio`` runs its fit phase at ``ε = restart_eps``
-(0.02) instead of ``eps``: a weaker pull that let S_5 reach the unitary point where 0.1
-did not (measurements in :class:`~prodint.hypercube.recipe.Recipe`); one that follows an
-attempt that did not converge uses ``eps`` again. A group table reaches
+from the same seeded generator), at most ``restarts`` times. A group table reaches
 ``h_ratio ≈ 1``; a run stuck near another critical point (e.g. Z_5 settling at 1.4) is
 retried rather than trusted. Restarts also stop when an attempt ends where an earlier one
 ended (same convergence, ``h_ratio`` within ``1e-3``): a non-group reproduces its value above
@@ -173,7 +169,7 @@ Monitor = Callable[[int, Factors], bool]
 """``monitor(step, factors)`` after every update; returning ``True`` ends training there."""
 
 
-def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe, fit_eps: float,
+def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
              progress: Callable[[int, dict[str, float]], None] | None,
              monitor: Monitor | None, held_out: HeldOutCheck | None,
              until_held_out: bool) -> tuple[Attempt, bool]:
@@ -182,7 +178,7 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe, fit_eps: float,
     velocity = [torch.zeros_like(x) for x in factors.tensors()]
     target_symbol = pairs.target.argmax(-1)
     history = History()
-    eps, annealing, converged = fit_eps, False, False
+    eps, annealing, converged = recipe.eps, False, False
     objective: list[float] = []
     best_loss, best_step = math.inf, 0
     start = time.perf_counter()
@@ -310,10 +306,8 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
                 if progress is not None:
                     progress(k, step, info)
 
-            rejected = bool(attempts) and attempts[-1].converged  # for its h_ratio
-            attempt, stopped = _attempt(factors, pairs, recipe,
-                                        recipe.restart_eps if rejected else recipe.eps,
-                                        report, monitor, held_out, until_held_out)
+            attempt, stopped = _attempt(factors, pairs, recipe, report, monitor, held_out,
+                                        until_held_out)
             repeated = any(a.converged == attempt.converged
                            and abs(a.h_ratio - attempt.h_ratio) < 1e-3 for a in attempts)
             attempts.append(attempt)
