@@ -59,7 +59,15 @@ class Recipe:
       by either clip: its first attempt ends near ``h_ratio`` 1.0065 with both (345 steps
       with ``0.2 |Ω|``; 1.00645 at step 425, ``ε = 1.1e-5``, with the former clip), and
       the restart with ``0.2 |Ω|`` ended at 1.0048 (accepted) with unitarity error 0.099
-      and the verdict false.
+      and the verdict false. The factors leave the scaled unitary point as soon as ``ε``
+      decays: at the settled fit phase ``H/3n²`` and the loss are those of ``c·ρ`` (0.5638
+      and 0.1222 per pair, ``c = 0.8665``), 25, 50 and 75 steps into the anneal ``H`` is
+      0.3%, 0.5% and 0.6% above the ``c⁴`` of the loss reached. Neither ``lr = 0.25`` nor a
+      fit phase run until settled (414 steps) changes the end point; at fraction 1 two
+      attempts ended at 1.0092 and 1.0100. A weaker fit-phase pull is no reliable cure:
+      with ``ε = 0.02`` the first init converged in 375 steps to 0.999995 (unitarity error
+      9.4e-4, the verdict true), the second at 1.0117; and at fraction 1 ``ε = 0.02`` lets
+      S_4 (3 of 3 seeds) and Z_12 (2 of 3) diverge, ``0.05`` one seed of each.
     - ``lr = 0.5``: ``0.25`` took 20-23 steps to 100% held-out on S_4 and one seed needed a
       restart.
     - ``eps = 0.1``: ``0.05`` changed S_4's steps by at most 2 (15-17 to 100% held-out,
