@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from prodint.bench import (
     Case,
     Record,
     algebra_suite,
+    harness,
     interleaved_ms,
     measure,
     median_ms,
@@ -55,6 +57,23 @@ def test_median_ms_counts_calls() -> None:
     calls = []
     median_ms(lambda: calls.append(1), warmup=3, min_repeats=7, min_seconds=0.0)
     assert len(calls) == 10
+
+
+def test_a_fast_callable_beside_a_slow_one_keeps_its_warm_up_and_repeats(monkeypatch) -> None:
+    """The slow callable of a group gets its first call and two repeats; the fast one its
+    first call, the warm-up (2) and at least ``min_repeats`` (3), in one round."""
+    monkeypatch.setattr(harness, "SLOW_CALL_SECONDS", 0.01)
+    calls = {"slow": 0, "fast": 0}
+
+    def slow() -> None:
+        calls["slow"] += 1
+        time.sleep(0.02)
+
+    def fast() -> None:
+        calls["fast"] += 1
+
+    interleaved_ms([slow, fast], min_seconds=0.0)
+    assert calls == {"slow": 3, "fast": 6}
 
 
 def test_peak_memory_sees_a_large_temporary() -> None:

@@ -214,6 +214,10 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
     return peak / 2**20
 
 
+#: A call longer than this (seconds) is timed with the short schedule of :func:`interleaved_ms`.
+SLOW_CALL_SECONDS = 1.0
+
+
 def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int = 2,
                    min_repeats: int = 3, min_seconds: float = 0.1,
                    max_repeats: int = 100) -> list[float]:
@@ -234,25 +238,26 @@ def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int
     check_int(rounds, "rounds", minimum=1, maximum=MAX_REPEATS)
     check_repeats(warmup, min_repeats, min_seconds, max_repeats)
     times: list[list[float]] = [[] for _ in fns]
-    # Slow calls (over a second) are timed with one warm-up and two repeats in one round:
-    # their noise is small relative to their length, and a full schedule would take minutes.
+    # A slow call (over SLOW_CALL_SECONDS) is timed after its first call with two repeats, in one
+    # round: its noise is small relative to its length, and a full schedule would take
+    # minutes. The other callables of the group keep their warm-up and repeats (in that one
+    # round): two calls right after minutes of another kernel are no median.
     slow = []
     for fn in fns:
         t0 = time.perf_counter()
         fn()
         _sync()
-        slow.append(time.perf_counter() - t0 > 1.0)
-    if any(slow):
-        rounds, warmup, min_repeats, min_seconds = 1, 0, 2, 0.0
-    for _ in range(rounds):
-        for fn, bucket in zip(fns, times, strict=True):
-            for _ in range(warmup):
+        slow.append(time.perf_counter() - t0 > SLOW_CALL_SECONDS)
+    schedules = [(0, 2, 0.0) if s else (warmup, min_repeats, min_seconds) for s in slow]
+    for _ in range(1 if any(slow) else rounds):
+        for fn, bucket, (warm, least, seconds) in zip(fns, times, schedules, strict=True):
+            for _ in range(warm):
                 fn()
             _sync()
             start = time.perf_counter()
             count = 0
             while count < max_repeats and (
-                count < min_repeats or time.perf_counter() - start < min_seconds
+                count < least or time.perf_counter() - start < seconds
             ):
                 t0 = time.perf_counter()
                 fn()
