@@ -241,7 +241,7 @@ def interleaved_ms(fns: list[Callable[[], Any]], *, rounds: int = 3, warmup: int
     # A slow call (over SLOW_CALL_SECONDS) is timed after its first call with two repeats, in one
     # round: its noise is small relative to its length, and a full schedule would take
     # minutes. The other callables of the group keep their warm-up and repeats (in that one
-    # round): two calls right after minutes of another kernel are no median.
+    # round): two calls right after seconds of another kernel are no median.
     slow = []
     for fn in fns:
         t0 = time.perf_counter()
