@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from prodint.ops.tensor_attention import TensorAttentionState, blas, chunk
+from prodint.ops.tensor_attention import chunk_run as run
 from prodint.ops.tensor_attention.chunk import chunk_flops, tensor_attention_chunk
-from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, scan, weights
+from prodint.ops.tensor_attention.chunk_core import chunk_core, scan, weights
 from prodint.ops.tensor_attention.chunk_core import symmetric as chunk_core_symmetric
+from prodint.ops.tensor_attention.chunk_run import ChunkCore
 from prodint.ops.tensor_attention.naive import tensor_attention_naive
 
 B, H, D, DV = 2, 3, 4, 5
@@ -77,6 +79,77 @@ def test_several_segments_match_naive(monkeypatch, decay) -> None:
     got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=5)
     for a, b in zip(got[0] + list(got[1]), ref[0] + list(ref[1]), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def _forward_only(rows, state, decay, **kw):
+    """Output and final state of a call under ``torch.no_grad``."""
+    init = TensorAttentionState(*state) if state else None
+    with torch.no_grad():
+        o, final = tensor_attention_chunk(*rows, decay=decay, initial_state=init,
+                                          output_final_state=True, **kw)
+    return [o, *(s for s in final if s is not None)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("scratch", [1, 2], ids=["one-chunk", "two-chunks"])
+@pytest.mark.parametrize("decay", ["none", "float", "per-head"])
+def test_no_grad_call_keeps_nothing_and_matches_naive(monkeypatch, threads, scratch,
+                                                      decay) -> None:
+    """Without gradient the forward reuses one scratch segment after segment (one or two
+    chunks per segment: 5 chunks, the last segment short) and never enters the autograd
+    function; outputs and final states are the naive form's to 1e-10, on one worker and with
+    the heads shared between two."""
+    per_chunk = B * H * D * (DV + 1) * 8  # one chunk of the widest state stack, float64
+    monkeypatch.setattr(run, "SCRATCH_BYTES", scratch * per_chunk)
+    monkeypatch.setattr(run.ChunkCore, "apply", lambda *a: pytest.fail("autograd path"))
+    rows, state = _rows(19), _state(True)
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)[0]
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = _forward_only(rows, state, gamma, normalize=True, chunk_size=4)
+    finally:
+        torch.set_num_threads(saved)
+    assert len(got) == len(ref)
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_inputs_without_gradient_take_the_forward_only_path(monkeypatch) -> None:
+    """Grad mode on but no input requiring a gradient: the forward-only path too (the same
+    result as the autograd function's to 1e-12); an input that requires one: the autograd
+    function."""
+    taken = []
+    inner = chunk.chunk_forward
+    monkeypatch.setattr(chunk, "chunk_forward", lambda *a: taken.append(1) or inner(*a))
+    rows = _rows(13)
+    plain = tensor_attention_chunk(*rows, chunk_size=4)[0]
+    assert taken == [1] and not plain.requires_grad
+    leaves = [x.clone().requires_grad_() for x in rows]
+    tracked = tensor_attention_chunk(*leaves, chunk_size=4)[0]
+    assert taken == [1] and tracked.requires_grad
+    torch.testing.assert_close(plain, tracked.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_no_grad_memory_is_the_output_and_one_scratch(monkeypatch) -> None:
+    """At T = 4096 in chunks of 16 (256 chunks), the saving call's peak holds its five saved
+    stacks (each the size of the output here) and the forward-only call's the output and a
+    scratch of 16 chunks."""
+    from prodint.bench.harness import peak_memory_mb
+
+    b, t, h, d = 1, 4096, 2, 16
+    g = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(b, t, h, d, generator=g, dtype=torch.float64) for _ in range(3))
+    output_mb = q.numel() * 8 / 2**20  # 1 MiB
+    stack_mb = 16 * b * h * d * d * 8 / 2**20  # 16 chunks of one state stack: 1/16 MiB
+    monkeypatch.setattr(run, "SCRATCH_BYTES", int(stack_mb * 2**20))
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    saving = peak_memory_mb(lambda: tensor_attention_chunk(*leaves, chunk_size=16))
+    with torch.no_grad():
+        forward_only = peak_memory_mb(lambda: tensor_attention_chunk(q, k, v, chunk_size=16))
+    assert saving > 5 * output_mb
+    assert forward_only < output_mb + 9 * stack_mb  # and the scratch: eight stacks
 
 
 @pytest.mark.parametrize("decay", ["none", "per-head"])
@@ -222,9 +295,7 @@ def test_flop_count_checks_its_arguments(kwargs, error, message) -> None:
 @pytest.mark.parametrize("decay", ["none", "float"])
 def test_torch_products_path_matches_naive(monkeypatch, decay) -> None:
     """The path of CUDA tensors (torch's products inside the hand backward), on the CPU."""
-    from prodint.ops.tensor_attention import chunk_core as core
-
-    monkeypatch.setattr(core, "products_for", lambda x: blas.TORCH)
+    monkeypatch.setattr(run, "products_for", lambda x: blas.TORCH)
     monkeypatch.setattr(chunk, "SEGMENT_BYTES", 1)
     rows, state = _rows(19), _state(True)
     gamma = _decay(decay, torch.float64)
@@ -235,8 +306,7 @@ def test_torch_products_path_matches_naive(monkeypatch, decay) -> None:
 
 
 def test_head_groups_split_the_heads_or_else_the_batch() -> None:
-    from prodint.ops.tensor_attention.chunk_core import head_groups
-
+    head_groups = run.head_groups
     every = slice(None)
     assert head_groups(1, 8, 2) == [(every, slice(0, 4)), (every, slice(4, 8))]
     assert head_groups(2, 3, 2) == [(every, slice(0, 1)), (every, slice(1, 3))]
@@ -252,8 +322,6 @@ def test_each_worker_running_its_own_heads_gives_the_same_sums(monkeypatch, shap
     """On two workers: the heads (or the batch) shared out, each worker running every product
     of its share, against the naive form (forward, every gradient, final states to 1e-10) and
     against the products shared one by one (the same sums: 1e-12); over several segments."""
-    from prodint.ops.tensor_attention import chunk_core as core
-
     b, h = shape
     g = torch.Generator().manual_seed(9)
     rows = [torch.randn(b, 19, h, n, generator=g, dtype=torch.float64) * 0.5
@@ -267,13 +335,13 @@ def test_each_worker_running_its_own_heads_gives_the_same_sums(monkeypatch, shap
     try:
         monkeypatch.setattr(chunk, "SEGMENT_BYTES", 1)
         calls = []
-        inner = core._shared_forward
-        monkeypatch.setattr(core, "_shared_forward",
+        inner = run._shared_forward
+        monkeypatch.setattr(run, "_shared_forward",
                             lambda *a: calls.append(a[-1]) or inner(*a))
         got = _run(tensor_attention_chunk, rows, state, gamma, normalize=True, chunk_size=4)
         assert bool(calls) == (shape != (1, 1))  # (with a decay: the body, then the tail)
         ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)
-        monkeypatch.setattr(core, "head_groups", lambda *a: None)
+        monkeypatch.setattr(run, "head_groups", lambda *a: None)
         one_by_one = _run(tensor_attention_chunk, rows, state, gamma, normalize=True,
                           chunk_size=4)
     finally:
@@ -284,14 +352,16 @@ def test_each_worker_running_its_own_heads_gives_the_same_sums(monkeypatch, shap
         torch.testing.assert_close(a, o, rtol=1e-12, atol=1e-12)
 
 
-def test_an_error_in_a_worker_is_raised_to_the_caller(monkeypatch) -> None:
-    from prodint.ops.tensor_attention import chunk_core as core
+@pytest.mark.parametrize("grad", [True, False], ids=["saving", "forward-only"])
+def test_an_error_in_a_worker_is_raised_to_the_caller(monkeypatch, grad) -> None:
+    from prodint.ops.tensor_attention import chunk_infer
 
     def fail(*args):
         raise RuntimeError("inside a worker")
 
-    monkeypatch.setattr(core, "_segment", fail)
-    rows = _rows(12)
+    monkeypatch.setattr(run, "segment", fail)
+    monkeypatch.setattr(chunk_infer, "_segment", fail)
+    rows = [x.requires_grad_(grad) for x in _rows(12)]
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -20,7 +20,7 @@ thread, and no OpenMP worker spins on a core that a BLAS worker needs (on a busy
 two-thread ``tril_`` of a ``[2048, 64, 64]`` stack took 14 ms against 0.3 ms on one thread).
 The workers are as many as torch's threads outside the region. :func:`share` runs whole jobs
 on them instead (a worker's share of the heads through every product, on
-:data:`SERIAL_BLAS`: :mod:`prodint.ops.tensor_attention.chunk_core`).
+:data:`SERIAL_BLAS`: :mod:`prodint.ops.tensor_attention.chunk_run`).
 """
 
 from __future__ import annotations

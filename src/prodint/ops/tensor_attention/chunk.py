@@ -17,7 +17,8 @@ from torch import Tensor
 
 from prodint.checks import check_bool, check_int
 from prodint.ops.checks import check_chunk_size
-from prodint.ops.tensor_attention.chunk_core import ChunkCore, chunk_core, weights
+from prodint.ops.tensor_attention.chunk_core import chunk_core, weights
+from prodint.ops.tensor_attention.chunk_run import ChunkCore, chunk_forward
 from prodint.ops.tensor_attention.common import (
     TensorAttentionState,
     augment,
@@ -40,8 +41,10 @@ def tensor_attention_chunk(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = Tr
     """Chunked form; see :func:`prodint.ops.tensor_attention` for the contract.
 
     Gradients of ``q, k, v`` and of the initial state come from the hand-derived backward
-    of :class:`~prodint.ops.tensor_attention.chunk_core.ChunkCore`; a decay tensor that
-    requires a gradient is differentiated by autograd through the same products.
+    of :class:`~prodint.ops.tensor_attention.chunk_run.ChunkCore`; a decay tensor that
+    requires a gradient is differentiated by autograd through the same products. A call
+    that needs no gradient keeps nothing
+    (:func:`~prodint.ops.tensor_attention.chunk_run.chunk_forward`).
     """
     b, t, h, d, dv = check_inputs(q, k, v, causal=causal, normalize=normalize, decay=decay,
                                   eps=eps, initial_state=initial_state,
@@ -88,7 +91,11 @@ def _run(q: Tensor, k: Tensor, va: Tensor, s: Tensor | None, m: Tensor | None,
     n = -(-t // w)
     qc, kc, vc = (_chunked(x, n, w) for x in (q, k, va))  # [N, B, H, w, ·]
     wt = weights(gamma, w)
-    if gamma is not None and gamma.requires_grad:
+    leaves = (q, k, va, s, m, gamma)
+    if not torch.is_grad_enabled() or not any(x is not None and x.requires_grad
+                                              for x in leaves):
+        out, s, m = chunk_forward(qc, kc, vc, s, m, wt)
+    elif gamma is not None and gamma.requires_grad:
         out, s, m, _ = chunk_core(qc, kc, vc, s, m, wt, per_segment)
     else:
         out, s, m = ChunkCore.apply(qc, kc, vc, s, m, wt, per_segment)

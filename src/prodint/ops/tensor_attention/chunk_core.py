@@ -12,7 +12,7 @@ length ``w`` with local positions ``τ`` and entering states ``(S, M)``, ``y_τ 
 so a chunk costs eight products of ``w × D``-sized blocks (``2w²D`` or ``2wD²`` FLOPs each,
 :func:`prodint.ops.tensor_attention.chunk.chunk_flops`), batched over every chunk of every
 head, and the entering states of all chunks come from two short scans over the chunks.
-:class:`ChunkCore` runs it with a hand-derived backward that reuses the saved ``Ã, Y, P`` and
+:func:`backward_segments` is the hand-derived backward, reusing the saved ``Ã, Y, P`` and
 entering states (each of the size of ``Q`` when ``w = D``) instead of autograd's record of
 every intermediate; :func:`chunk_core` alone is the differentiable form used when the decay
 itself needs a gradient. Tensors are chunk-major, ``[N, B, H, w, ·]`` (strided views of the
@@ -26,33 +26,20 @@ entering the run is zero or exactly symmetric, ``Y``'s second term is taken as
 single-threaded OpenBLAS ran such ``64 × 64`` products at about half the rate of ``Q S`` on the
 2-core AMD EPYC this was developed on (31-39 against 55-68 GFLOP/s).
 
-On the CPU's BLAS with several workers, the heads (or, with fewer heads than workers, the
-batch rows) are shared out (:func:`head_groups`): each worker runs the whole forward or
-backward of its own heads, every product on its thread, writing into its slices of the
-common buffers. A head never reads another, so the sums are those of sharing each product
-between the workers, without a wait between products; measured at T = 16k (B = 1, H = 8,
-D = 64, float32) on 2 cores, the forward took 116 against 134 ms (median of 40 alternating
-calls) and forward+backward 354-402 against 449-474 ms.
+How it runs (on workers, with the backward) is :mod:`prodint.ops.tensor_attention.chunk_run`;
+the forward of a call that needs no gradient, which keeps nothing and takes every product
+in a faster form, is :mod:`prodint.ops.tensor_attention.chunk_infer`.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from prodint.ops.tensor_attention.blas import (
-    SERIAL_BLAS,
-    TORCH,
-    Products,
-    products_for,
-    region,
-    share,
-    workers,
-)
+from prodint.ops.tensor_attention.blas import TORCH, Products
 
 
 class Weights(NamedTuple):
@@ -81,7 +68,7 @@ def weights(gamma: Tensor | None, w: int) -> Weights | None:
     return Weights(lag_w, lag_w * lag_w, rise, rise * rise, end, end * end, g ** w)
 
 
-def _unpack(wt: Weights | None, like: Tensor) -> tuple[Tensor | None, ...]:
+def unpack(wt: Weights | None, like: Tensor) -> tuple[Tensor | None, ...]:
     """The fields of :class:`Weights`; for ``γ = 1`` the lower-triangular mask as both
     ``w × w`` weights and ``None`` (no weighting) for the others."""
     if wt is not None:
@@ -91,7 +78,7 @@ def _unpack(wt: Weights | None, like: Tensor) -> tuple[Tensor | None, ...]:
     return (lower, lower, *(None,) * 5)
 
 
-def _scaled(x: Tensor, weight: Tensor | None) -> Tensor:
+def scaled(x: Tensor, weight: Tensor | None) -> Tensor:
     return x if weight is None else x * weight
 
 
@@ -142,25 +129,33 @@ class Saved(NamedTuple):
     m_c: Tensor
 
 
-def _segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
-             m0: Tensor | None, wt: Weights | None, into: tuple[Tensor, Saved] | None,
-             symmetric: bool = False) -> tuple[Tensor, Tensor, Tensor, Saved]:
+def segment(ops: Products, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
+            m0: Tensor | None, wt: Weights | None, into: tuple[Tensor, Saved] | None,
+            symmetric: bool = False) -> tuple[Tensor, Tensor, Tensor, Saved]:
     """The forward on one run of chunks; ``into`` holds the buffers to write (in place) or is
     ``None`` (new tensors, differentiable by autograd); ``symmetric``: the entering ``S`` are
     symmetric, ``Q Sᵀ`` is taken as ``Q S``."""
     inplace = into is not None
     out_buf, buf = into if into is not None else (None, Saved(*(None,) * 5))
-    lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
+    lag, lag2, rise, rise2, end, end2, f = unpack(wt, q)
     a = ops.mm(q, k.mT, buf.a, lag)
-    s_c, s_n = scan(ops.mm(_scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace,
+    s_c, s_n = scan(ops.mm(scaled(k, end).mT, k), f, s0, out=buf.s_c, inplace=inplace,
                     ops=ops)
-    y = ops.addmm_(ops.mm(a, k, buf.y), _scaled(q, rise), s_c if symmetric else s_c.mT)
-    x = ops.mm(y.mT, _scaled(v, end2))
+    y = ops.addmm_(ops.mm(a, k, buf.y), scaled(q, rise), s_c if symmetric else s_c.mT)
+    x = ops.mm(y.mT, scaled(v, end2))
     m_c, m_n = scan(x, None if f is None else f * f, m0, out=buf.m_c, inplace=inplace,
                     ops=ops)
     p = ops.mm(q, y.mT, buf.p, lag2)
-    out = ops.addmm_(ops.mm(p, v, out_buf), _scaled(q, rise2), m_c)
+    out = ops.addmm_(ops.mm(p, v, out_buf), scaled(q, rise2), m_c)
     return out, s_n, m_n, Saved(a, s_c, y, p, m_c)
+
+
+def buffers(like: Tensor, width: int, chunks: int) -> Saved:
+    """Empty :class:`Saved` tensors for ``chunks`` chunks of ``like`` (``[N, B, H, w, D]``)
+    and values of ``width``."""
+    b, h, w, d = like.shape[1:]
+    return Saved(*(like.new_empty(chunks, b, h, *size) for size in
+                   ((w, w), (d, d), (w, d), (w, w), (d, width))))
 
 
 def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
@@ -190,7 +185,7 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
         contiguous ``[B, N, w, H, W]`` tensor (the layout of the rows, no copy to return it)
         and ``saved`` the :class:`Saved` tensors of each segment, else ``saved`` is empty.
     """
-    n, b, h, w, d = q.shape
+    n = q.shape[0]
     width = v.shape[-1]
     cuts = [*range(0, n, per_segment), n]
     # autograd would differentiate Q S as written, not Q Sᵀ: a given S that needs a gradient
@@ -199,16 +194,15 @@ def chunk_core(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | 
     if not inplace:
         outs = []
         for lo, hi in itertools.pairwise(cuts):
-            o, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None, sym)
+            o, s0, m0, _ = segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt, None, sym)
             outs.append(o)
         assert s0 is not None and m0 is not None
         return torch.cat(outs), s0, m0, []
-    out, saved = _rows_layout(q, width), []
+    out, saved = rows_layout(q, width), []
     for lo, hi in itertools.pairwise(cuts):
-        new = functools.partial(q.new_empty, hi - lo, b, h)
-        part = Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width))
-        _, s0, m0, _ = _segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt,
-                                (out[lo:hi], part), sym)
+        part = buffers(q, width, hi - lo)
+        _, s0, m0, _ = segment(ops, q[lo:hi], k[lo:hi], v[lo:hi], s0, m0, wt,
+                               (out[lo:hi], part), sym)
         saved.append(part)
     assert s0 is not None and m0 is not None
     return out, s0, m0, saved
@@ -221,96 +215,45 @@ def symmetric(s0: Tensor | None) -> bool:
     return s0 is None or torch.equal(s0, s0.mT)
 
 
-def _rows_layout(like: Tensor, width: int) -> Tensor:
+def rows_layout(like: Tensor, width: int) -> Tensor:
     """An empty ``[N, B, H, w, width]`` tensor stored as ``[B, N, w, H, width]`` (the rows'
     layout): outputs and gradients written there need no copy to reach ``[B, T, H, ·]``."""
     n, b, h, w = like.shape[:4]
     return like.new_empty(b, n, w, h, width).permute(1, 0, 3, 2, 4)
 
 
-class ChunkCore(torch.autograd.Function):
-    """:func:`chunk_core` with a hand-derived backward for ``q, k, v, s0, m0`` (the decay is
-    a constant here).
-
-    Backward, per chunk, with ``dO`` and the gradients of ``S_N, M_N`` entering the reverse
-    scans (``dS'``, ``dM'`` are the gradients of the states leaving the chunk)::
-
-        dP = (dO Vᵀ) ⊙ γ^{2(τ-j)}[j≤τ]      dM = (γ^{2(τ+1)} Q)ᵀ dO + γ^{2w} dM'
-        dV = Pᵀ dO + γ^{2(w-1-j)} (Y dM')
-        dY = dPᵀ Q + (γ^{2(w-1-j)} V) dM'ᵀ
-        dÃ = (dY Kᵀ) ⊙ γ^{τ-i}[i≤τ]          dS = dYᵀ (γ^{τ+1} Q) + γ^w dS'
-        dQ = dP Y + dÃ K + γ^{τ+1} (dY S) + γ^{2(τ+1)} (dO Mᵀ)
-        dK = Ãᵀ dY + dÃᵀ Q + (γ^{w-1-i} K)(dS' + dS'ᵀ)
-    """
-
-    @staticmethod
-    def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None,
-                m0: Tensor | None, wt: Weights | None, per_segment: int
-                ) -> tuple[Tensor, Tensor, Tensor]:
-        ops = products_for(q)
-        with region(ops):
-            groups = head_groups(q.shape[1], q.shape[2], workers(ops))
-            if groups is None:
-                out, s_n, m_n, saved = chunk_core(q, k, v, s0, m0, wt, per_segment, True, ops)
-            else:
-                out, s_n, m_n, saved = _shared_forward(q, k, v, s0, m0, wt, per_segment,
-                                                       groups)
-        ctx.wt, ctx.ops, ctx.per_segment = wt, ops, per_segment
-        ctx.starts = (s0 is not None, m0 is not None)
-        ctx.save_for_backward(q, k, v, *(x for part in saved for x in part))
-        return out, s_n, m_n
-
-    @staticmethod
-    def backward(ctx: Any, d_out: Tensor, d_sn: Tensor, d_mn: Tensor
-                 ) -> tuple[Tensor | None, ...]:
-        q, k, v, *kept = ctx.saved_tensors
-        fields = len(Saved._fields)
-        saved = [Saved(*kept[i:i + fields]) for i in range(0, len(kept), fields)]
-        d_out = d_out.permute(1, 0, 3, 2, 4).contiguous().permute(1, 0, 3, 2, 4)
-        grads = [_rows_layout(x, x.shape[-1]) for x in (q, k, v)]
-        with region(ctx.ops):
-            groups = head_groups(q.shape[1], q.shape[2], workers(ctx.ops))
-            if groups is None:
-                d_sn, d_mn = _backward(ctx.ops, ctx.wt, ctx.per_segment, q, k, v, saved,
-                                       d_out, d_sn, d_mn, grads)
-            else:
-                d_sn, d_mn = _shared_backward(ctx.wt, ctx.per_segment, q, k, v, saved, d_out,
-                                              d_sn, d_mn, grads, groups)
-        has_s0, has_m0 = ctx.starts
-        return (*grads, d_sn if has_s0 else None, d_mn if has_m0 else None, None, None)
-
-
 def _segment_backward(ops: Products, wt: Weights | None, q: Tensor, k: Tensor, v: Tensor,
                       saved: Saved, d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
                       into: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """The backward of one run of chunks (:class:`ChunkCore`): writes ``dQ, dK, dV`` into
+    """The backward of one run of chunks (the hand-derived backward of
+    :class:`~prodint.ops.tensor_attention.chunk_run.ChunkCore`): writes ``dQ, dK, dV`` into
     ``into`` and returns the gradients of the states entering it."""
     a, s_c, y, p, m_c = saved
     dq, dk, dv = into
-    lag, lag2, rise, rise2, end, end2, f = _unpack(wt, q)
+    lag, lag2, rise, rise2, end, end2, f = unpack(wt, q)
     dp = ops.mm(d_out, v.mT, None, lag2)
-    dm_end, dm0 = scan(ops.mm(_scaled(q, rise2).mT, d_out), None if f is None else f * f,
+    dm_end, dm0 = scan(ops.mm(scaled(q, rise2).mT, d_out), None if f is None else f * f,
                        d_mn, reverse=True, ops=ops)
     if end2 is None:
         ops.addmm_(ops.mm(p.mT, d_out, dv), y, dm_end)
     else:  # the weight applies to the second term alone
         ops.mm(p.mT, d_out, dv).addcmul_(end2, ops.mm(y, dm_end))
-    dy = ops.addmm_(ops.mm(dp.mT, q), _scaled(v, end2), dm_end.mT)
+    dy = ops.addmm_(ops.mm(dp.mT, q), scaled(v, end2), dm_end.mT)
     da = ops.mm(dy, k.mT, None, lag)
-    ds_end, ds0 = scan(ops.mm(dy.mT, _scaled(q, rise)), f, d_sn, reverse=True, ops=ops)
+    ds_end, ds0 = scan(ops.mm(dy.mT, scaled(q, rise)), f, d_sn, reverse=True, ops=ops)
     ops.addmm_(ops.mm(dp, y, dq), da, k)
     if rise is None:
         ops.addmm_(ops.addmm_(dq, dy, s_c), d_out, m_c.mT)
     else:
         dq.addcmul_(rise, ops.mm(dy, s_c)).addcmul_(rise2, ops.mm(d_out, m_c.mT))
     ops.addmm_(ops.mm(a.mT, dy, dk), da.mT, q)
-    ops.addmm_(dk, _scaled(k, end), ds_end + ds_end.mT)
+    ops.addmm_(dk, scaled(k, end), ds_end + ds_end.mT)
     return ds0, dm0
 
 
-def _backward(ops: Products, wt: Weights | None, per_segment: int, q: Tensor, k: Tensor,
-              v: Tensor, saved: list[Saved], d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
-              grads: list[Tensor]) -> tuple[Tensor, Tensor]:
+def backward_segments(ops: Products, wt: Weights | None, per_segment: int, q: Tensor,
+                      k: Tensor, v: Tensor, saved: list[Saved], d_out: Tensor, d_sn: Tensor,
+                      d_mn: Tensor, grads: list[Tensor]) -> tuple[Tensor, Tensor]:
     """The segments' backward, last first, the state gradients carried between them."""
     n = q.shape[0]
     cuts = [*range(0, n, per_segment), n]
@@ -319,85 +262,3 @@ def _backward(ops: Products, wt: Weights | None, per_segment: int, q: Tensor, k:
         d_sn, d_mn = _segment_backward(ops, wt, q[part], k[part], v[part], kept,
                                        d_out[part], d_sn, d_mn, [g[part] for g in grads])
     return d_sn, d_mn
-
-
-Group = tuple[slice, slice]
-
-
-def head_groups(b: int, h: int, count: int) -> list[Group] | None:
-    """The ``(batch, head)`` slices of one share per worker: ``count`` runs of heads when
-    there are as many heads, else of the batch; ``None`` when neither divides (or one
-    worker), and the products are shared out one by one instead.
-
-    Every head is independent of the others through the whole chunked form (its products,
-    its scans), so a worker that runs every product of its own heads in turn needs no
-    synchronization until the end, where sharing each product waits for both workers
-    between products (about twenty times per segment, forward and backward)."""
-    if count < 2:
-        return None
-    size = h if h >= count else b if b >= count else 0
-    if not size:
-        return None
-    cuts = [size * i // count for i in range(count + 1)]
-    runs = [slice(lo, hi) for lo, hi in itertools.pairwise(cuts)]
-    return [(slice(None), r) for r in runs] if h >= count else [(r, slice(None)) for r in runs]
-
-
-def _weights_of(wt: Weights | None, group: Group) -> Weights | None:
-    """The decay weights of a group's heads (every field leads with the heads)."""
-    return None if wt is None else Weights(*(x[group[1]] for x in wt))
-
-
-def _part(x: Tensor | None, group: Group, lead: int) -> Tensor | None:
-    """``x[..., batch, head, ...]`` with ``lead`` dimensions before the batch."""
-    return None if x is None else x[(slice(None),) * lead + group]
-
-
-def _shared_forward(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor | None,
-                    wt: Weights | None, per_segment: int, groups: list[Group]
-                    ) -> tuple[Tensor, Tensor, Tensor, list[Saved]]:
-    """:func:`chunk_core` (in place) with each group of heads on its own worker, every
-    product on one thread: the same sums, written into the same buffers."""
-    n, b, h, w, d = q.shape
-    width = v.shape[-1]
-    cuts = [*range(0, n, per_segment), n]
-    out = _rows_layout(q, width)
-    saved = []
-    for lo, hi in itertools.pairwise(cuts):
-        new = functools.partial(q.new_empty, hi - lo, b, h)
-        saved.append(Saved(new(w, w), new(d, d), new(w, d), new(w, w), new(d, width)))
-    s_n, m_n = q.new_empty(b, h, d, d), q.new_empty(b, h, d, width)
-    sym = symmetric(s0)
-
-    def run(group: Group) -> None:
-        qg, kg, vg, og = (_part(x, group, 1) for x in (q, k, v, out))
-        s, m, wg = _part(s0, group, 0), _part(m0, group, 0), _weights_of(wt, group)
-        for (lo, hi), part in zip(itertools.pairwise(cuts), saved, strict=True):
-            into = (og[lo:hi], Saved(*(_part(x, group, 1) for x in part)))  # type: ignore
-            _, s, m, _ = _segment(SERIAL_BLAS, qg[lo:hi], kg[lo:hi], vg[lo:hi], s, m,  # type: ignore
-                                  wg, into, sym)
-        s_n[group].copy_(s)
-        m_n[group].copy_(m)
-
-    share([functools.partial(run, g) for g in groups])
-    return out, s_n, m_n, saved
-
-
-def _shared_backward(wt: Weights | None, per_segment: int, q: Tensor, k: Tensor, v: Tensor,
-                     saved: list[Saved], d_out: Tensor, d_sn: Tensor, d_mn: Tensor,
-                     grads: list[Tensor], groups: list[Group]) -> tuple[Tensor, Tensor]:
-    """:func:`_backward` with each group of heads on its own worker (as
-    :func:`_shared_forward`)."""
-    d_s0, d_m0 = torch.empty_like(d_sn), torch.empty_like(d_mn)
-
-    def run(group: Group) -> None:
-        kept = [Saved(*(_part(x, group, 1) for x in part)) for part in saved]  # type: ignore
-        ds, dm = _backward(SERIAL_BLAS, _weights_of(wt, group), per_segment,
-                           *(_part(x, group, 1) for x in (q, k, v)), kept,  # type: ignore
-                           _part(d_out, group, 1), d_sn[group], d_mn[group],  # type: ignore
-                           [_part(g, group, 1) for g in grads])  # type: ignore
-        d_s0[group].copy_(ds)
-        d_m0[group].copy_(dm)
-
-    share([functools.partial(run, g) for g in groups])
-    return d_s0, d_m0
