@@ -116,6 +116,28 @@ def test_no_grad_call_keeps_nothing_and_matches_naive(monkeypatch, threads, scra
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("decay", ["none", "per-head"])
+def test_no_grad_call_on_torch_products_and_in_float32(monkeypatch, decay) -> None:
+    """The forward-only path on torch's products (the CUDA path, on the CPU) to 1e-10, and in
+    float32 on the BLAS within float32 rounding of the float64 naive form (unnormalised: the
+    normaliser's division magnifies rounding where the denominator is small)."""
+    rows, state = _rows(23), _state(True)
+    gamma = _decay(decay, torch.float64)
+    ref = _run(tensor_attention_naive, rows, state, gamma, normalize=True)[0]
+    with monkeypatch.context() as m:
+        m.setattr(run, "products_for", lambda x: blas.TORCH)
+        m.setattr(run, "SCRATCH_BYTES", 1)
+        got = _forward_only(rows, state, gamma, normalize=True, chunk_size=4)
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    ref = _run(tensor_attention_naive, rows, state[:3], gamma)[0]  # unnormalised (as above)
+    single = [x.float() for x in rows], [x.float() for x in state[:3]]
+    got = _forward_only(*single, None if gamma is None else gamma.detach().float(),
+                        chunk_size=4)
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
+
+
 def test_inputs_without_gradient_take_the_forward_only_path(monkeypatch) -> None:
     """Grad mode on but no input requiring a gradient: the forward-only path too (the same
     result as the autograd function's to 1e-12); an input that requires one: the autograd
