@@ -8,8 +8,10 @@
   4k. SDPA is not run at 64k (about 30 s forward and 2 min forward+backward per call here):
   that row has the chunked form alone. :func:`annotate` writes each row's FLOPs (the
   chunked form's by term, :func:`~prodint.ops.tensor_attention.chunk.chunk_flops`; SDPA's
-  by :func:`sdpa_flops`), the rates reached and their fraction of a 2048³ float32 matmul
-  timed in the same run (``matmul_gflops``) into ``extra``.
+  by :func:`sdpa_flops`), the rates reached and their fraction of the machine's matmul rate
+  (``matmul_gflops``) into ``extra``: that of the ``matmul`` row of the same length, a
+  2048³ float32 matmul timed in round-robin with SDPA and the chunked form (the machine's
+  speed drifts over a run; this one is measured beside the attention calls it divides).
 - the streaming rows of :mod:`prodint.bench.dtn_stream`: the true one-token step after 1k
   and 64k tokens (target ≤ 20 µs per token, flat within 1.1×) and generation tokens/s of the
   Shakespeare-sized DTN against the softmax model at batch 1 and 32.
@@ -31,6 +33,8 @@ from prodint.ops.tensor_attention.chunk import chunk_flops
 HEADS, DIM = 8, 64
 SDPA_MAX_T = 16384
 CHUNK = 64
+#: Side of the reference matmul of each attention group (impl ``matmul``).
+MATMUL_N = 2048
 
 
 def _inputs(t: int, device: str) -> tuple[torch.Tensor, ...]:
@@ -50,11 +54,18 @@ def attention_cases(t: int, device: str) -> Iterator[Case]:
     def chunk() -> torch.Tensor:
         return tensor_attention(q, k, v, mode="chunk", chunk_size=CHUNK)[0]
 
+    x = torch.randn(MATMUL_N, MATMUL_N, generator=torch.Generator().manual_seed(1)).to(device)
+
+    def matmul() -> torch.Tensor:
+        return x @ x
+
     impls = [("chunk", chunk, (q, k, v))]
     if t <= SDPA_MAX_T:
         impls.insert(0, ("sdpa", sdpa, (qs, ks, vs)))
     for impl, fn, leaves in impls:
         yield timed_case(f"T={t}", impl, params, fn, leaves, baseline="sdpa")
+    yield timed_case(f"T={t}", "matmul", params | {"n": MATMUL_N}, matmul, None,
+                     baseline="matmul")
 
 
 def sdpa_flops(b: int, t: int, h: int, d: int, dv: int, *, backward: bool = False) -> int:
@@ -96,16 +107,24 @@ def _flops(r: Record, backward: bool) -> tuple[int, dict[str, int] | None]:
 
 
 def annotate(records: list[Record]) -> None:
-    """FLOPs, rates and fractions of the matmul rate of the attention rows (module doc)."""
+    """FLOPs, rates and fractions of the matmul rate of the attention rows (module doc): the
+    rate of the ``matmul`` row of the same name, or where there is none (records of an older
+    run) of :func:`matmul_rate` measured now."""
     rates: dict[str, float] = {}
+    beside = {r.name: 2 * r.params["n"] ** 3 / (r.fwd_ms / 1e3) for r in records
+              if r.name.startswith("T=") and r.impl == "matmul"}
     for r in records:
         if not r.name.startswith("T="):
             continue
         device = r.params["device"]
-        rate = rates[device] = rates.get(device) or matmul_rate(device=device)
+        rate = beside.get(r.name) or rates.get(device)
+        if rate is None:
+            rate = rates[device] = matmul_rate(device=device)
+        r.extra["matmul_gflops"] = round(rate / 1e9, 1)
+        if r.impl == "matmul":
+            continue
         fwd, terms = _flops(r, False)
         bwd, back_terms = _flops(r, True)
-        r.extra["matmul_gflops"] = round(rate / 1e9, 1)
         r.extra["flops_fwd"] = fwd
         r.extra["flops_fwd_bwd"] = fwd + bwd
         if terms is not None:
