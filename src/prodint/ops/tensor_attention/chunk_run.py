@@ -25,10 +25,12 @@ import functools
 import itertools
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from prodint.ops.tensor_attention.blas import (
+    BLAS,
     SERIAL_BLAS,
     products_for,
     region,
@@ -48,9 +50,11 @@ from prodint.ops.tensor_attention.chunk_core import (
 from prodint.ops.tensor_attention.chunk_infer import Scratch, infer, scratch
 
 #: Bytes of one per-chunk state stack (``[chunks, B, H, D, max(D, W)]``) of the scratch a call
-#: without gradient reuses from segment to segment (eight stacks of about that size: it stays
-#: in the caches of the cores).
-SCRATCH_BYTES = 1 << 21
+#: without gradient reuses from segment to segment (about ten stacks of that size, 4 chunks at
+#: B = 1, H = 8, D = 64 in float32: 2.5 MiB, half per worker). At T = 16k on 2 cores the
+#: forward took (median of 24 alternating calls) 97 / 83 / 89 / 98 / 108 ms with stacks of
+#: 2 / 4 / 8 / 16 / 32 chunks: smaller segments cost more calls, larger ones leave the cache.
+SCRATCH_BYTES = 1 << 19
 
 
 class ChunkCore(torch.autograd.Function):
@@ -103,25 +107,37 @@ def chunk_forward(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | None, m0: Tensor
     """The forward of a call that needs no gradient
     (:func:`~prodint.ops.tensor_attention.chunk_infer.infer`): ``(O, S_N, M_N)`` as
     :func:`~prodint.ops.tensor_attention.chunk_core.chunk_core` returns them in place (same
-    shapes and layout), nothing kept, through one scratch of :func:`scratch_segment` chunks,
-    the heads shared out between the workers as in :class:`ChunkCore`."""
-    n, width = q.shape[0], v.shape[-1]
+    shapes and layout), nothing kept, through one scratch of :func:`scratch_segment` chunks.
+    On the CPU's BLAS it runs on numpy's arrays, the heads shared out between the workers as
+    in :class:`ChunkCore`; elsewhere on torch's."""
+    n, b, h, _, d = q.shape
+    width = v.shape[-1]
     per_segment = scratch_segment(q, width)
-    out, scr = rows_layout(q, width), scratch(q, width, min(per_segment, n))
+    out = rows_layout(q, width)
+    scr = scratch(q, width, min(per_segment, n), wt is not None)
+    s_n = q.new_zeros(b, h, d, d) if s0 is None else s0.detach().clone()
+    m_n = q.new_zeros(b, h, d, width) if m0 is None else m0.detach().clone()
     ops = products_for(q)
+    if ops is not BLAS:
+        infer(torch, q, k, v, s_n, m_n, wt, per_segment, out, scr)
+        return out, s_n, m_n
+    q, k, v = (x.detach() for x in (q, k, v))
     with region(ops):
-        groups = head_groups(q.shape[1], q.shape[2], workers(ops))
-        if groups is None:
-            return out, *infer(ops, q, k, v, s0, m0, wt, per_segment, out, scr)
+        groups = head_groups(b, h, workers(ops)) or [(slice(None), slice(None))]
 
-        def run(group: Group) -> tuple[Tensor, Tensor]:
-            q_g, k_g, v_g, out_g = (_part(x, group, 1) for x in (q, k, v, out))
-            return infer(SERIAL_BLAS, q_g, k_g, v_g, _part(s0, group, 0),  # type: ignore
-                         _part(m0, group, 0), _weights_of(wt, group), per_segment,
-                         out_g, Scratch(*(_part(x, group, 1) for x in scr)))  # type: ignore
+        def run(group: Group) -> None:
+            arrays = [_part(x, group, 1).numpy() for x in (q, k, v, out)]  # type: ignore
+            weights = _weights_of(wt, group)
+            infer(np, *arrays[:3], s_n[group].numpy(), m_n[group].numpy(),
+                  None if weights is None else Weights(*(x.detach().numpy() for x in weights)),
+                  per_segment, arrays[3], Scratch(*(_part(x, group, 1).numpy()  # type: ignore
+                                                    for x in scr)))
 
-        states = share([functools.partial(run, g) for g in groups])
-    return out, *_gather(q, v, groups, states)
+        if len(groups) == 1:
+            run(groups[0])
+        else:
+            share([functools.partial(run, g) for g in groups])
+    return out, s_n, m_n
 
 
 def scratch_segment(q: Tensor, width: int) -> int:
