@@ -286,9 +286,9 @@ def test_the_kernel_is_chosen_and_refused_by_name(monkeypatch, two_threads) -> N
     monkeypatch.undo()
     with pytest.raises(ValueError, match="kernel: expected one of 'auto', 'torch', 'fused'"):
         TensorAttentionStep(state, kernel="numba")
-    monkeypatch.setattr(step_module, "SERIAL_ELEMENTS", 0)  # a large state: all threads
-    assert TensorAttentionStep(state).kernel == "torch"
-    assert TensorAttentionStep(state, kernel="fused").kernel == "fused"
+    monkeypatch.setattr(step_module, "SERIAL_ELEMENTS", 0)  # a large state: still the loop
+    assert TensorAttentionStep(state).kernel == "fused"
+    assert TensorAttentionStep(state, kernel="torch").kernel == "torch"
     monkeypatch.undo()
     monkeypatch.setattr(step_kernel, "available", lambda: False)
     assert TensorAttentionStep(state).kernel == "torch"

@@ -20,14 +20,16 @@ Converting: ``M = S C − G`` (and ``S m − h``) from a
 (``m = 0, h = −(S m − h)``) is a state of that type that continues exactly, since every
 later step only reads ``S`` and ``S C − G``.
 
-Kernels: on the CPU, with numba installed (the ``fast`` extra), a state of at most
-:data:`SERIAL_ELEMENTS` elements is by default stepped by one fused loop that reads and
-writes the state once and accumulates ``u`` and ``o`` on the way
-(:mod:`prodint.ops.tensor_attention.step_kernel`): at ``B = 1``, ``H = 8``, ``D = 64`` about
-15 µs a call (8-11 µs the loop itself) against 25-30 µs for the four torch products, which
-are the other kernel (``kernel="torch"``), the default for larger states (on all of torch's
-threads) and the only one on other devices. Both give the same sums to rounding
-(``tests/ops/test_tensor_attention_step.py``).
+Kernels: on the CPU, with numba installed (the ``fast`` extra), a state is by default
+stepped by one fused loop on the calling thread that reads and writes the state once and
+accumulates ``u`` and ``o`` on the way (:mod:`prodint.ops.tensor_attention.step_kernel`).
+The four torch products are the other kernel (``kernel="torch"``), the default without
+numba and the only one on other devices. Both give the same sums to rounding
+(``tests/ops/test_tensor_attention_step.py``). Measured on a 2-core CPU (median µs per
+call, the loop on one thread against the products on two where the state is larger than
+:data:`SERIAL_ELEMENTS`): ``B, H, D`` = 1, 8, 64: 11.5 against 19.5; 16, 4, 32: 26 / 39;
+32, 4, 32 (a batch of 32 of the Shakespeare DTN): 49 / 66; 8, 8, 64: 75 / 118;
+128, 4, 32: 170 / 222; 32, 8, 64: 291 / 304.
 
 Threads: the products of one token on a small state take a few microseconds each, less than
 handing work to torch's other threads and moving the state between the cores' caches
@@ -58,8 +60,7 @@ __all__ = ["KERNELS", "SERIAL_ELEMENTS", "TensorAttentionStep", "serial"]
 #: The ways a step can run: ``"torch"`` (the four products), ``"fused"`` (one loop over the
 #: state on the calling thread, compiled by numba:
 #: :mod:`prodint.ops.tensor_attention.step_kernel`), ``"auto"`` (``"fused"`` for a CPU state
-#: of at most :data:`SERIAL_ELEMENTS` elements when numba is installed, ``"torch"``
-#: otherwise: a larger state steps faster on all of torch's threads).
+#: when numba is installed, ``"torch"`` otherwise: module doc).
 KERNELS = ("auto", "torch", "fused")
 
 #: The largest state ``B·H·D·(D + Dv)`` (elements of ``S`` and ``M``) stepped on one thread.
@@ -177,8 +178,8 @@ class TensorAttentionStep:
 
     def _choose(self, kernel: str, s: Tensor) -> str:
         cpu = s.device.type == "cpu"
-        if kernel == "auto":  # the loop runs on one thread: small states (module doc)
-            return "fused" if self._serial and step_kernel.available() else "torch"
+        if kernel == "auto":  # faster on one thread than the products on all (module doc)
+            return "fused" if cpu and step_kernel.available() else "torch"
         if kernel == "fused" and not cpu:
             raise ValueError(f"kernel: expected 'torch' or 'auto' for a state on {s.device} "
                              "('fused' runs on the CPU), received 'fused'")
