@@ -28,10 +28,12 @@ sizes every kernel takes microseconds, less than handing work to other threads a
 data between the cores' caches. Above it the matrix products (and the tensor attention step,
 above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the caller's
 threads, while the layer norms and the GELU, which torch splits between threads from a few
-rows on, run on one. On a 2-core CPU at width 128, one thread is the faster up to
-``B = 8`` and two from ``B = 16`` (``B = 32``: about 15% faster) when nothing else runs;
-while another process holds a core, waiting for the second thread can cost milliseconds per
-token, and ``torch.set_num_threads(1)`` around the loop keeps every token on one.
+rows on, run on one. On a 2-core CPU at width 128 (the fused step on one thread either
+way), a token of the two-block Shakespeare DTN took, on one thread against two (median ms,
+alternating): ``B = 16``: 0.64 / 0.66; ``B = 32``: 0.65 / 0.75; ``B = 64``: 1.52 / 1.52;
+``B = 128``: 2.13 / 1.64; hence the limit at ``B = 32``. While another process holds a
+core, waiting for the second thread can cost milliseconds per token, and
+``torch.set_num_threads(1)`` around the loop keeps every token on one.
 
 The decoder reads the parameters when it is built (the fused projection and the MLP's
 transposed weights are copies): build a new one after changing them.
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["ERF_GELU_MAX", "SERIAL_WIDTH", "DTNBlockDecoder"]
 
 #: The largest ``B · width`` decoded on one thread (module doc).
-SERIAL_WIDTH = 1024
+SERIAL_WIDTH = 4096
 #: The largest ``B · hidden`` whose GELU is computed as ``a + a·erf(a)`` (module doc).
 ERF_GELU_MAX = 2048
 
