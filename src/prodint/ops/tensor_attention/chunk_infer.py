@@ -70,11 +70,6 @@ def scratch(like: Tensor, width: int, chunks: int, decay: bool) -> Scratch:
     return Scratch(*(like.new_empty(chunks, b, h, *size) for size in sizes))
 
 
-def as_numpy(scr: Scratch) -> Scratch:
-    """The same buffers as numpy arrays (shared memory)."""
-    return Scratch(*(x.numpy() for x in scr))
-
-
 def _mT(x: Any) -> Any:
     return x.swapaxes(-1, -2)
 
