@@ -1,6 +1,7 @@
 """The training loop: convergence on a small group, determinism, restarts, the first steps at
 100% accuracy, argument checks."""
 
+import importlib
 import itertools
 import math
 
@@ -139,3 +140,41 @@ def test_a_full_mask_records_no_held_out_step() -> None:
     assert result.held_out_perfect is None and result.train_perfect is not None
     with pytest.raises(TypeError, match=r"until_held_out: expected a bool, received 1"):
         train(one_hot_target(table), torch.ones(3, 3, dtype=torch.bool), until_held_out=1)
+
+
+def test_drift_is_zero_on_the_scaled_unitary_family() -> None:
+    """``c·ρ`` has loss ``(1 − c³)²`` per pair and ``H/3n² = c⁴``: no drift; 0.1% more ``H``
+    is a drift of 1e-3; a loss of 1 or more has none."""
+    from prodint.hypercube.train import drift
+
+    for c in (0.5, 0.8665, 0.99):
+        loss = (1 - c**3) ** 2
+        assert abs(drift(loss, c**4)) < 1e-12
+        assert drift(loss, 1.001 * c**4) == pytest.approx(1e-3, rel=1e-9)
+    assert drift(1.0, 0.5) is None and drift(4.0, 0.5) is None
+
+
+def test_a_drifting_attempt_is_abandoned_while_restarts_remain(monkeypatch) -> None:
+    """An attempt whose drift exceeds ``drift_tol`` stops ``drift_steps`` steps into its
+    anneal and a fresh one follows; the last attempt runs to its end; the first 100%
+    held-out step still counts from the start of training; a target that is not one-hot
+    never drifts."""
+    train_module = importlib.import_module("prodint.hypercube.train")
+    table = symmetric(3).table
+    mask = split_cells(6, 0.75, seed=0)
+    monkeypatch.setattr(train_module, "drift", lambda loss, h: 0.5)
+    result = train(one_hot_target(table), mask, seed=0, recipe=Recipe(restarts=2))
+    assert [a.abandoned for a in result.attempts] == [True, True, False]
+    for a in result.attempts[:2]:
+        start = next(i for i, e in enumerate(a.history.eps) if e < 0.1)
+        assert a.steps == start + 1 + 25 and not a.converged
+    assert result.best is result.attempts[2] and result.best.converged
+    assert result.held_out_perfect == (result.attempts[0].held_out_perfect_step,
+                                       result.attempts[0].held_out_perfect_seconds)
+    monkeypatch.setattr(train_module, "drift", lambda loss, h: 1e-4)  # under drift_tol
+    calm = train(one_hot_target(table), mask, seed=0, recipe=Recipe(restarts=2))
+    assert len(calm.attempts) == 1
+    monkeypatch.setattr(train_module, "drift", lambda loss, h: 0.5)
+    soft = one_hot_target(table) * 0.9  # not an operation table's target
+    assert not any(a.abandoned for a in train(soft, mask, seed=0,
+                                              recipe=Recipe(restarts=1)).attempts)

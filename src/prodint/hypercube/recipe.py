@@ -24,9 +24,11 @@ _REAL_FIELDS: dict[str, tuple[float | None, bool, float | None, bool]] = {
     "settle_tol": (0.0, True, None, False),
     "loss_tol": (0.0, True, None, False),
     "restart_h_tol": (0.0, False, None, False),
+    "drift_tol": (0.0, False, None, False),
 }
 #: The int fields of :class:`Recipe` and their least values.
-_INT_FIELDS: dict[str, int] = {"window": 1, "patience": 1, "max_steps": 1, "restarts": 0}
+_INT_FIELDS: dict[str, int] = {"window": 1, "patience": 1, "max_steps": 1, "restarts": 0,
+                               "drift_steps": 1}
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,10 @@ class Recipe:
 
     Every field is checked on construction: the reals are finite numbers (not bools, at most
     the largest value of ``dtype``) with ``lr, clip, eps_min, balance_tol, settle_tol,
-    loss_tol > 0``, ``eps, restart_h_tol >= 0``, ``momentum`` in ``[0, 1)`` and
-    ``eps_decay`` in ``(0, 1)``; ``window``, ``patience``,
-    ``max_steps`` are ints ``>= 1`` and ``restarts`` an int ``>= 0``; ``dtype`` is
-    ``torch.float32`` or ``torch.float64``.
+    loss_tol > 0``, ``eps, restart_h_tol, drift_tol >= 0``, ``momentum`` in ``[0, 1)`` and
+    ``eps_decay`` in ``(0, 1)``; ``window``, ``patience``, ``max_steps``, ``drift_steps``
+    are ints ``>= 1`` and ``restarts`` an int ``>= 0``; ``dtype`` is ``torch.float32`` or
+    ``torch.float64``.
 
     ``clip`` is per observed pair: the gradient norm is clipped at ``clip · |Ω|``.
 
@@ -109,6 +111,8 @@ class Recipe:
     max_steps: int = 3000
     restarts: int = 3
     restart_h_tol: float = 0.005
+    drift_tol: float = 1e-3
+    drift_steps: int = 25
     dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:

@@ -31,6 +31,16 @@ ended (same convergence, ``h_ratio`` within ``1e-3``): a non-group reproduces it
 threshold, and more attempts would only repeat it. The result is the best attempt:
 converged first, then lowest ``h_ratio``, then lowest loss.
 
+Drift: for an operation table (one-hot target rows), while restarts remain, an attempt is
+abandoned ``drift_steps = 25`` steps into its anneal when ``H`` is more than
+``drift_tol = 0.1%`` above that of the scaled unitary representation ``c·ρ`` at the same
+loss (``L/|Ω| = (1 − c³)²``, ``H/3n² = c⁴``: :func:`drift`), and a fresh attempt follows.
+Such an attempt leaves the unitary point as ``ε`` decays and converges to another
+factorization of the observed cells, with ``H`` above the representation's and the verdict
+false (S_5 at fraction 0.5: see :class:`~prodint.hypercube.recipe.Recipe`); one that stays
+has ``H`` at or below ``c⁴`` there. An abandoned attempt counts as not converged; the last
+attempt always runs to its end.
+
 Everything is deterministic for a given seed on the CPU. Tables with fewer than
 ``SINGLE_THREAD_BELOW = 40`` symbols train on one CPU thread (restored afterwards): their
 matrices are too small to share, and on a busy machine thread synchronization made a step at
@@ -116,6 +126,17 @@ class Attempt:
     train_perfect_seconds: float | None = None
     held_out_perfect_step: int | None = None
     held_out_perfect_seconds: float | None = None
+    abandoned: bool = False
+
+
+def drift(train_loss: float, h_ratio: float) -> float | None:
+    """``H/3n²`` relative to ``c⁴``, that of the scaled unitary representation ``c·ρ`` at the
+    same loss per observed pair ``(1 − c³)²`` of a one-hot target, minus 1 (``None`` for a
+    loss of 1 or more, where no ``c > 0`` gives it)."""
+    root = math.sqrt(train_loss)
+    if not root < 1:
+        return None
+    return h_ratio / (1 - root) ** (4 / 3) - 1
 
 
 @dataclass
@@ -172,7 +193,7 @@ Monitor = Callable[[int, Factors], bool]
 def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
              progress: Callable[[int, dict[str, float]], None] | None,
              monitor: Monitor | None, held_out: HeldOutCheck | None,
-             until_held_out: bool) -> tuple[Attempt, bool]:
+             until_held_out: bool, watch_drift: bool) -> tuple[Attempt, bool]:
     n, m = factors.n, pairs.m
     ws = Workspace()
     velocity = [torch.zeros_like(x) for x in factors.tensors()]
@@ -182,7 +203,7 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
     objective: list[float] = []
     best_loss, best_step = math.inf, 0
     start = time.perf_counter()
-    step, stopped = 0, False
+    step, stopped, abandoned, anneal_start = 0, False, False, 0
     firsts: dict[str, tuple[int, float]] = {}
     for step in range(1, recipe.max_steps + 1):
         loss, h, logits, grads, grams = objective_and_grad(factors, pairs, eps, ws)
@@ -207,6 +228,13 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
                             "train_accuracy": accuracy})
         objective.append(float(loss) + eps * float(h))
         if stopped:
+            break
+        if not anneal_start and eps < recipe.eps:
+            anneal_start = step
+        if (watch_drift and anneal_start and step == anneal_start + recipe.drift_steps
+                and (excess := drift(train_loss, h_ratio)) is not None
+                and excess > recipe.drift_tol):
+            abandoned = True
             break
         if eps == 0:
             if train_loss < recipe.loss_tol:
@@ -233,7 +261,8 @@ def _attempt(factors: Factors, pairs: Pairs, recipe: Recipe,
     train_first, held_first = firsts.get("train", (None, None)), firsts.get("held_out",
                                                                            (None, None))
     attempt = Attempt(factors, step, converged, history.loss[-1], history.h_ratio[-1],
-                      time.perf_counter() - start, history, *train_first, *held_first)
+                      time.perf_counter() - start, history, *train_first, *held_first,
+                      abandoned)
     return attempt, stopped
 
 
@@ -296,6 +325,7 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
     a, b = (~mask).nonzero(as_tuple=True)
     held_out = (HeldOutCheck(a.to(device), b.to(device), target[a, b].argmax(-1).to(device))
                 if a.numel() else None)
+    one_hot = bool(((target == 0) | (target == 1)).all() and (target.sum(-1) == 1).all())
     generator = torch.Generator().manual_seed(seed)
     attempts: list[Attempt] = []
     with _threads_for(n, device):
@@ -307,9 +337,10 @@ def train(target: Tensor, mask: Tensor, *, seed: int = 0, recipe: Recipe | None 
                     progress(k, step, info)
 
             attempt, stopped = _attempt(factors, pairs, recipe, report, monitor, held_out,
-                                        until_held_out)
-            repeated = any(a.converged == attempt.converged
-                           and abs(a.h_ratio - attempt.h_ratio) < 1e-3 for a in attempts)
+                                        until_held_out, one_hot and k < recipe.restarts)
+            repeated = not attempt.abandoned and any(
+                not a.abandoned and a.converged == attempt.converged
+                and abs(a.h_ratio - attempt.h_ratio) < 1e-3 for a in attempts)
             attempts.append(attempt)
             accepted = attempt.converged and attempt.h_ratio <= 1 + recipe.restart_h_tol
             if stopped or repeated or accepted:
