@@ -21,6 +21,7 @@ def test_cli_writes_json_and_plots(tmp_path, capsys) -> None:
     assert record["task"] == "zn n=5" and record["n"] == 5 and record["is_group_isotope"]
     assert "is_group_isotope" in text and "verdict evidence" in text
     assert record["held_out_perfect"] is None  # fraction 1: nothing held out
+    assert [a["abandoned"] for a in record["attempts"]] == [False] * len(record["attempts"])
     train = record["train_perfect"]
     assert f"no held-out cell; 100% train accuracy at step {train['steps']} (" in text
     for name in ("training.png", "spectra.png"):

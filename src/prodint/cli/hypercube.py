@@ -95,8 +95,9 @@ def summary(args: argparse.Namespace, analysis: Analysis) -> dict[str, Any]:
         "seed": args.seed, "steps": result.steps, "seconds": round(result.seconds, 3),
         "held_out_perfect": _first(result.held_out_perfect),
         "train_perfect": _first(result.train_perfect),
-        "attempts": [{"steps": a.steps, "converged": a.converged, "h_ratio": a.h_ratio,
-                      "train_loss": a.train_loss, "seconds": round(a.seconds, 3)}
+        "attempts": [{"steps": a.steps, "converged": a.converged, "abandoned": a.abandoned,
+                      "h_ratio": a.h_ratio, "train_loss": a.train_loss,
+                      "seconds": round(a.seconds, 3)}
                      for a in result.attempts],
         "chosen_attempt": result.best_index, "converged": best.converged,
         "train_loss": best.train_loss, **diag.summary(),
