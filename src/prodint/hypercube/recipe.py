@@ -83,6 +83,13 @@ class Recipe:
       takes a gauge-transformed regular representation of S_3 from 3.07 back to 1.0000000:
       the end point is another factorization of the observed half, not a gauge of the
       representation.
+    - ``drift_tol = 1e-3`` at ``drift_steps = 25``: 25 steps into the anneal, ``H`` was
+      0.30-0.58% above ``c⁴`` on the five S_5 attempts that ended (or would have ended) off the
+      unitary point and -0.16% on the three that reached it; S_4 (seeds 0-2, fraction 0.5)
+      -1.0 to -1.3%, S_3 and Z_12 at fraction 1 0.0, Z_97 (seed 0) -0.22%. With the rule S_5
+      at fraction 0.5 converged to the unitary point with the verdict true on seeds 0-2: seed
+      0 on its fourth init (three abandoned at steps 146-153; 801 steps), seed 1 on its
+      second (518 steps, 607 s), seed 2 on its first (348 steps, 458 s).
     - ``lr = 0.5``: ``0.25`` took 20-23 steps to 100% held-out on S_4 and one seed needed a
       restart.
     - ``eps = 0.1``: ``0.05`` changed S_4's steps by at most 2 (15-17 to 100% held-out,
