@@ -84,7 +84,7 @@ class Recipe:
       the end point is another factorization of the observed half, not a gauge of the
       representation.
     - ``drift_tol = 1e-3`` at ``drift_steps = 25``: 25 steps into the anneal, ``H`` was
-      0.30-0.58% above ``c⁴`` on the five S_5 attempts that ended (or would have ended) off the
+      0.30-0.58% above ``c⁴`` on the four S_5 attempts that ended (or would have ended) off the
       unitary point and -0.16% on the three that reached it; S_4 (seeds 0-2, fraction 0.5)
       -1.0 to -1.3%, S_3 and Z_12 at fraction 1 0.0, Z_97 (seed 0) -0.22%. With the rule S_5
       at fraction 0.5 converged to the unitary point with the verdict true on seeds 0-2: seed
