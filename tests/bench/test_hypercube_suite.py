@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prodint.bench import hypercube_published, hypercube_suite
-from prodint.bench.harness import measure
+from prodint.bench.harness import Record, measure
 from prodint.hypercube.model import (
     Factors,
     full_tensor,
@@ -42,9 +42,15 @@ def test_published_objective_matches_the_reference() -> None:
 
 def test_step_cases_agree_and_pair_with_the_baseline() -> None:
     cases = list(hypercube_suite.step_cases("zn", {"n": 8}, "cpu"))
-    assert [c.impl for c in cases] == ["published", "prodint", "prodint-torch"]
-    assert all(c.baseline == "published" for c in cases)
-    published, prodint, prodint_torch = cases
+    assert [c.impl for c in cases] == ["published", "prodint", "prodint-torch",
+                                       "matmul-torch", "matmul-numpy"]
+    assert all(c.baseline == "published" for c in cases[:3])
+    published, prodint, prodint_torch, matmul_torch, matmul_numpy = cases
+    x = torch.randn(2048, 2048, generator=torch.Generator().manual_seed(1))
+    for matmul in (matmul_torch, matmul_numpy):
+        assert matmul.baseline == matmul.impl and matmul.params["n"] == 2048
+        assert matmul.forward_backward is not None
+        torch.testing.assert_close(matmul.forward_backward(), x @ x, rtol=1e-4, atol=1e-3)
     ours = prodint.forward_backward()
     theirs = [x.clone() for x in prodint_torch.forward_backward()]
     for mine, other in zip(ours, theirs, strict=True):
@@ -62,7 +68,7 @@ def test_step_cases_agree_and_pair_with_the_baseline() -> None:
     torch.testing.assert_close(ours[0], published.forward(), rtol=1e-4, atol=1e-4)
     for mine, x in zip(ours[1:], leaves, strict=True):
         torch.testing.assert_close(mine, x.grad, rtol=1e-4, atol=1e-5)
-    assert cases[1].params["flops_step"] == 12 * cases[1].params["pairs"] * 8**3
+    assert cases[1].params["flops_step"] == 12 * cases[1].params["pairs"] * 8**3 + 24 * 8**4
 
 
 def test_published_loop_steps_like_the_reference_and_reaches_the_answer() -> None:
@@ -103,7 +109,12 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
     by = {(r.name, r.impl): r for r in records}
     step = by[("step n=6", "prodint")]
     assert step.ratio_fwd_bwd is not None and "fraction_of_187_gflops" in step.extra
-    assert step.extra["matmul_gflops_numpy"] > 0 and "fraction_of_torch_matmul" in step.extra
+    for lib in ("torch", "numpy"):  # the fractions divide by the matmuls timed beside the step
+        matmul = by[("step n=6", f"matmul-{lib}")]
+        rate = 2 * 2048**3 / (matmul.fwd_bwd_ms / 1e3)
+        assert step.extra[f"matmul_gflops_{lib}"] == round(rate / 1e9, 1)
+        reached = step.params["flops_step"] / (step.fwd_bwd_ms / 1e3)
+        assert step.extra[f"fraction_of_{lib}_matmul"] == round(reached / rate, 3)
     published, ours = (by[("answer zn n=5 f=0.5", impl)] for impl in ("published", "prodint"))
     for r in (published, ours):
         seeds = r.extra["seeds"]
@@ -124,12 +135,30 @@ def test_run_cases_are_measured_once_and_annotated() -> None:
 
 def test_quick_cases_are_small() -> None:
     names = [c.name for c in hypercube_suite.cases(quick=True)]
-    assert names[:6] == ["step n=31"] * 3 + ["step n=48"] * 3
-    assert names[6:8] == ["answer s4 f=0.5"] * 2 and names[-1] == "verdict 2 seeds"
+    assert names[:10] == ["step n=31"] * 5 + ["step n=48"] * 5
+    assert names[10:12] == ["answer s4 f=0.5"] * 2 and names[-1] == "verdict 2 seeds"
 
 
-def test_full_cases_train_z97_to_convergence_and_s5_to_the_answer() -> None:
+def test_full_cases_train_z97_and_s5_to_convergence() -> None:
     answers = {c.name: c.params["converge"] for c in hypercube_suite.cases()
                if c.name.startswith("answer")}
-    assert answers == {"answer zp-add p=97 f=0.5": True,
-                       "answer s5 f=0.5 (to 100% held-out only)": False}
+    assert answers == {"answer zp-add p=97 f=0.5": True, "answer s5 f=0.5": True}
+
+
+def test_step_records_without_matmuls_divide_by_matmuls_timed_now(monkeypatch) -> None:
+    calls = []
+
+    def now() -> dict[str, float]:
+        calls.append(1)
+        return {"torch": 100e9, "numpy": 200e9}
+
+    monkeypatch.setattr(hypercube_suite, "_matmul_rates_now", now)
+    params = {"flops_step": 10**9, "flops_published": 4 * 10**9}
+    records = [Record("hypercube", f"step n={n}", impl, params, 1.0, 50.0, None, "published")
+               for n in (5, 6) for impl in ("published", "prodint")]
+    hypercube_suite.annotate(records)
+    assert len(calls) == 1  # measured once for every group that lacks them
+    ours = records[3].extra
+    assert ours["gflops"] == 20.0 and ours["matmul_gflops_numpy"] == 200.0
+    assert ours["fraction_of_numpy_matmul"] == 0.1 and ours["fraction_of_torch_matmul"] == 0.2
+    assert records[2].extra["gflops"] == 80.0 and "fraction_of_torch_matmul" not in records[2].extra

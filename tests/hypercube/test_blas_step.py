@@ -200,11 +200,11 @@ def test_more_workers_than_pairs_and_non_contiguous_factors(problem) -> None:
     _assert_matches_torch_backend(factors, pairs, result)
 
 
-def test_per_pair_products_by_default_up_to_the_small_kernel_size() -> None:
-    ws = BlasWorkspace()
-    assert ws.uses_per_pair(100) and not ws.uses_per_pair(101)
-    assert not BlasWorkspace(per_pair=False).uses_per_pair(5)
-    assert BlasWorkspace(per_pair=True).uses_per_pair(120)
+def test_products_per_b_by_default() -> None:
+    assert BlasWorkspace().per_pair is False
+    assert BlasWorkspace(per_pair=True).per_pair is True
+    with pytest.raises(TypeError, match="per_pair"):
+        BlasWorkspace(per_pair=1)  # type: ignore[arg-type]
 
 
 def test_blas_thread_limit_is_restored(problem) -> None:

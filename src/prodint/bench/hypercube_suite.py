@@ -14,10 +14,13 @@ end-to-end runs.
   :func:`~prodint.hypercube.model.predict` on the observed pairs plus the Gram-trace ``H``);
   ``prodint-torch`` is the same step on the ``"torch"`` backend (one call per product over all
   pairs). Target: ≥ 5× at n = 97. The ``prodint*`` records carry the step's FLOPs
-  (``12 m n³`` for ``m`` observed pairs, the O(n⁴) terms left out) and the fraction of the
-  machine's matmul rate they reach: of the documented 187 GFLOP/s (2 threads) and of a 2048³
-  float32 product timed in the same run, through torch (``matmul_gflops_torch``) and through
-  numpy's BLAS (``matmul_gflops_numpy``, the library the ``"blas"`` backend calls).
+  (:func:`step_flops`: ``12 m n³`` for ``m`` observed pairs and ``24 n⁴`` for ``H``) and the
+  fraction of the machine's matmul rate they reach: of the documented 187 GFLOP/s
+  (2 threads) and of a 2048³ float32 product through torch (impl ``matmul-torch``,
+  ``matmul_gflops_torch``) and through numpy's BLAS (``matmul-numpy``,
+  ``matmul_gflops_numpy``, the library the ``"blas"`` backend calls), each timed again as
+  its "forward and backward", in round-robin with the steps of the same group (the
+  machine's speed drifts over a run).
 - ``answer … f=0.5``: time to the answer, Z_97 addition and S_5 at fraction 0.5 with 3
   seeds each (the split and the init seeded alike). ``published`` (the baseline) is the
   published training loop (:func:`~prodint.bench.hypercube_published.published_train`: its
@@ -30,13 +33,12 @@ end-to-end runs.
   against the published (target: at most 1/3); ``extra`` has steps and seconds per seed,
   and for ours the time to full convergence (``converged_seconds``; train loss per pair
   < 1e-7 and ``h_ratio`` within 0.5% of 1, restarts included), ``h_ratio``, unitarity and
-  the verdict per seed, with their medians. S_5's case is ``answer s5 f=0.5 (to 100%
-  held-out only)``: ours stops at its first 100% held-out accuracy
-  (``train(..., until_held_out=True)``), since its full convergence at this fraction takes
-  restarts: with the recipe's drift rule it reaches the unitary point on seeds 0-2, in 348
-  to 801 steps and 458-1,059 s a seed on 2 cores (the measurements in
-  :class:`~prodint.hypercube.recipe.Recipe`), which would add about half an hour to the
-  suite.
+  the verdict per seed, with their medians. S_5's full convergence at this fraction takes
+  the recipe's drift rule and its restarts (the measurements in
+  :class:`~prodint.hypercube.recipe.Recipe`: 348 to 801 steps a seed), about half an hour
+  of the suite on 2 cores. ``answer_cases(..., converge=False)`` stops ours at its first
+  100% held-out accuracy (``train(..., until_held_out=True)``; the name ends
+  ``(to 100% held-out only)``).
 - ``verdict``: the verdict over 5 seeds (fraction 1) for S_3, S_4, Z_6, Z_31,
   ``x² + y² mod 31`` and the non-group Latin square of order 5, run once like the ``answer``
   cases; ``extra`` holds the verdicts per seed and whether all are right.
@@ -79,13 +81,17 @@ from prodint.hypercube.train import train
 EPS = 0.1
 FRACTION = 0.5
 MATMUL_RATE = 187e9  # FLOP/s of a 2048³ float32 matmul on 2 threads
+#: Side of the reference matmuls of each step group (impls ``matmul-torch``, ``-numpy``).
+MATMUL_N = 2048
 
 _RUNS: dict[str, dict[str, Any]] = {}
 
 
 def step_flops(m: int, n: int) -> int:
-    """FLOPs of the fast step's matrix products: six ``2 m n³`` contractions."""
-    return 12 * m * n**3
+    """FLOPs of the fast step's matrix products: six ``2 m n³`` contractions over the
+    observed pairs, and for ``H`` six Gram sums (``Σ_x X_xᵀX_x``, ``Σ_x X_x X_xᵀ``) and the six
+    products of ``∂H`` (``A_a Rᴮ``, ``Lᶜ A_a`` and their cyclic images), ``2 n⁴`` each."""
+    return 12 * m * n**3 + 24 * n**4
 
 
 def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
@@ -122,6 +128,12 @@ def step_cases(task: str, n_arg: dict[str, int], device: str) -> Iterator[Case]:
                baseline="published")
     yield Case(name, "prodint-torch", params, prodint_forward, prodint_step("torch"),
                baseline="published")
+    x = torch.randn(MATMUL_N, MATMUL_N, generator=torch.Generator().manual_seed(1))
+    y = x.numpy()
+    matmul = params | {"n": MATMUL_N, "flops": 2 * MATMUL_N**3}
+    for lib, product in (("torch", lambda: x @ x), ("numpy", lambda: torch.from_numpy(y @ y))):
+        # timed as a forward and again, as its "forward_backward", beside the steps
+        yield Case(name, f"matmul-{lib}", matmul, product, product, baseline=f"matmul-{lib}")
 
 
 def _once(key: str, run: Callable[[], dict[str, dict[str, Any]]],
@@ -246,7 +258,7 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
     for task, kwargs in steps:
         yield from step_cases(task, kwargs, device)
     runs = [("s4", {}, 2, True)] if quick else [("zp-add", {"p": 97}, 3, True),
-                                                ("s5", {}, 3, False)]
+                                                ("s5", {}, 3, True)]
     for task, kwargs, seeds, converge in runs:
         yield from answer_cases(task, kwargs, seeds, device, converge=converge)
     if quick:
@@ -255,16 +267,41 @@ def cases(quick: bool = False, device: str = "cpu") -> Iterator[Case]:
         yield verdict_case(VERDICT_TASKS, 5)
 
 
-def annotate(records: list[Record]) -> None:
-    """FLOP rates of the step; the runs of the ``answer`` and ``verdict`` cases (``fwd_ms``:
-    the median time to 100% held-out accuracy, or the verdict's wall time), and the ratios of
-    the ``answer`` medians against the published recipe's."""
-    x = torch.randn(2048, 2048)
-    y = x.numpy()
-    measured = {"torch": 2 * 2048**3 / (median_ms(lambda: x @ x) / 1e3),
-                "numpy": 2 * 2048**3 / (median_ms(lambda: y @ y) / 1e3)}
+def _matmul_rates(records: list[Record]) -> dict[str, dict[str, float]]:
+    """Per step group, the FLOP/s of its ``matmul-torch`` and ``matmul-numpy`` rows (their
+    ``fwd_bwd_ms``, timed in round-robin with the steps); for a group without them (records
+    of an older run), of the same products timed now."""
+    beside: dict[str, dict[str, float]] = {}
     for r in records:
-        if r.name.startswith("step") and r.fwd_bwd_ms:
+        if r.name.startswith("step") and r.impl.startswith("matmul-") and r.fwd_bwd_ms:
+            rate = 2 * r.params["n"] ** 3 / (r.fwd_bwd_ms / 1e3)
+            beside.setdefault(r.name, {})[r.impl.removeprefix("matmul-")] = rate
+    now: dict[str, float] = {}
+    for r in records:
+        if r.name.startswith("step") and set(beside.get(r.name, {})) != {"torch", "numpy"}:
+            now = now or _matmul_rates_now()
+            beside[r.name] = now
+    return beside
+
+
+def _matmul_rates_now() -> dict[str, float]:
+    x = torch.randn(MATMUL_N, MATMUL_N)
+    y = x.numpy()
+    return {"torch": 2 * MATMUL_N**3 / (median_ms(lambda: x @ x) / 1e3),
+            "numpy": 2 * MATMUL_N**3 / (median_ms(lambda: y @ y) / 1e3)}
+
+
+def annotate(records: list[Record]) -> None:
+    """FLOP rates of the step against the matmuls of its group; the runs of the ``answer``
+    and ``verdict`` cases (``fwd_ms``: the median time to 100% held-out accuracy, or the
+    verdict's wall time), and the ratios of the ``answer`` medians against the published
+    recipe's."""
+    rates = _matmul_rates(records)
+    for r in records:
+        if r.name.startswith("step") and r.impl.startswith("matmul-"):
+            r.extra["gflops"] = round(rates[r.name][r.impl.removeprefix("matmul-")] / 1e9, 1)
+        elif r.name.startswith("step") and r.fwd_bwd_ms:
+            measured = rates[r.name]
             ours = r.impl.startswith("prodint")
             flops = r.params["flops_step" if ours else "flops_published"]
             rate = flops / (r.fwd_bwd_ms / 1e3)

@@ -14,17 +14,22 @@ The mathematics is that of :func:`prodint.hypercube.model.loss_and_grad` (see
   ``Gᵀ P`` added into ``∂C``, ``∂P = G ct`` (over ``P``), ``∂B_bᵀ = Σ_p ∂P_pᵀ A_{a_p}`` and
   ``∂P B_bᵀ`` (over ``Aₛ``) added into ``∂A`` row by row. The ``[m, n, n]`` products are never
   held whole: per worker two ``[k, n, n]`` buffers (``k`` at most ``chunk_pairs`` plus the
-  pairs of one ``b``; 9.2 MB each for Z_97 at fraction 0.5 in float32) and three ``n³``
-  accumulators stand for the 177 MB ``P`` and ``∂P`` of the all-pairs form.
-- **Per b or per pair.** The ``n × n`` products (``P``, ``∂B_bᵀ``, ``∂A``) run either as one
+  pairs of one ``b``) and three ``n³`` accumulators. The chunk trades the cost of the three
+  products over the chunk (``[k, n²] × [n², n]``, ``[n, k] × [k, n²]``, ``[k, n] × [n, n²]``,
+  slow for a short ``k``) and of adding ``∂C``'s ``[n, n²]`` term once per chunk against
+  memory: on the 2-core AMD EPYC this was developed on (32 MB L3), the step at Z_97,
+  fraction 0.5, took 0.86-0.93 of its time at 192 pairs with 768 (four alternating runs,
+  per ``b``), the same at n = 120 (S_5); 768 pairs make 31 MB buffers for Z_97 (123 MB for
+  both workers, against 354 MB for ``P`` and ``∂P`` of the all-pairs form).
+- **Per b or per pair.** The ``n × n`` products (``P``, ``∂B_bᵀ``, ``∂A``) run as one
   BLAS call per ``b`` (``[s n, n] × [n, n]`` for the ``s`` pairs of ``b``, and
-  ``[n, s n] × [s n, n]`` for ``∂B_bᵀ``) or as one ``n × n × n`` call per pair (numpy's
-  batched ``matmul``; ``∂B_bᵀ`` as the sum of its per-pair terms). OpenBLAS multiplies
-  products of at most ``100³`` multiply-adds with its small-matrix kernels, without packing:
-  measured on one core at n = 97, ``P`` ran at 80 against 71 GFLOP/s per ``b`` and ``∂B_bᵀ``
-  at 78 against 62, while at n = 101-120 the per-``b`` calls are as fast or faster. The
-  default is therefore per pair up to :data:`PER_PAIR_LIMIT` (``BlasWorkspace(per_pair=)``
-  overrides it); the results agree to rounding.
+  ``[n, s n] × [s n, n]`` for ``∂B_bᵀ``) or, with ``per_pair=True``, as one ``n × n × n``
+  call per pair (numpy's batched ``matmul``, which OpenBLAS runs with its small-matrix
+  kernels without packing for products of at most ``100³`` multiply-adds; ``∂B_bᵀ`` as the
+  sum of its per-pair terms). Which is faster depends on the machine: measured on one core
+  at n = 97 on one host, ``P`` ran at 80 against 71 GFLOP/s per ``b``; on another, the
+  whole step at Z_97 took 0.92-0.98 of the per-pair time per ``b`` in four alternating
+  runs, which is the default. The results agree to rounding.
 - **Workers.** Each part runs in its own thread with the BLAS limited to one thread
   (``threadpoolctl``), into its own ``∂A`` and ``∂C`` accumulators. A second parallel phase
   splits the symbols between the workers and writes the results: the sum of the parts'
@@ -65,10 +70,8 @@ from torch import Tensor
 from prodint.checks import check_bool, check_float, check_int
 from prodint.hypercube.blas_plan import ChunkPlan, Span
 
-CHUNK_PAIRS = 192
-#: ``n³`` up to which the ``n × n`` products run one BLAS call per pair (see the module
-#: docstring): OpenBLAS's small-matrix kernels take products of at most ``100³`` multiply-adds.
-PER_PAIR_LIMIT = 100**3
+#: Pairs per chunk, at least (module doc).
+CHUNK_PAIRS = 768
 _STEP_LOCK = threading.Lock()
 
 
@@ -118,7 +121,7 @@ class BlasWorkspace:
         chunk_pairs: pairs per chunk (at least; whole ``b`` spans).
         workers: parallel parts (default ``torch.get_num_threads()`` at each call).
         per_pair: run the ``n × n`` products (``P``, ``∂B``, ``∂A``) as one BLAS call per pair
-            instead of one per ``b`` (default: when ``n³ ≤`` :data:`PER_PAIR_LIMIT`).
+            instead of one per ``b`` (module doc).
 
     Raises:
         TypeError: ``chunk_pairs`` or ``workers`` is not an int, ``per_pair`` not a bool.
@@ -126,10 +129,10 @@ class BlasWorkspace:
     """
 
     def __init__(self, chunk_pairs: int = CHUNK_PAIRS, workers: int | None = None,
-                 per_pair: bool | None = None) -> None:
+                 per_pair: bool = False) -> None:
         self._chunk_pairs = check_int(chunk_pairs, "chunk_pairs", minimum=1)
         self.workers = None if workers is None else check_int(workers, "workers", minimum=1)
-        self.per_pair = None if per_pair is None else check_bool(per_pair, "per_pair")
+        self.per_pair = check_bool(per_pair, "per_pair")
         self._key: tuple[object, ...] | None = None
         self._pairs: tuple[Tensor, Tensor] | None = None
         self.plan: ChunkPlan | None = None
@@ -143,20 +146,16 @@ class BlasWorkspace:
         """Pairs per chunk (fixed at construction)."""
         return self._chunk_pairs
 
-    def uses_per_pair(self, n: int) -> bool:
-        """Whether the ``n × n`` products run per pair for ``n`` symbols."""
-        return self.per_pair if self.per_pair is not None else n**3 <= PER_PAIR_LIMIT
-
     def prepare(self, a: Tensor, b: Tensor, n: int, dtype: np.dtype, workers: int,
                 ) -> tuple[ChunkPlan, list[Scratch]]:
         """The plan and one :class:`Scratch` per part for these pairs."""
         key = (id(a), a._version, id(b), b._version, int(a.shape[0]), n, np.dtype(dtype),
-               workers, self.uses_per_pair(n))
+               workers, self.per_pair)
         if key == self._key and self.plan is not None:
             return self.plan, self.scratch
         plan = ChunkPlan.build(a, b, n, workers, self._chunk_pairs)
         k = plan.most_pairs
-        s = int(np.diff(plan.starts).max(initial=0)) if self.uses_per_pair(n) else 0
+        s = int(np.diff(plan.starts).max(initial=0)) if self.per_pair else 0
         self.scratch = [Scratch(np.empty((k, n, n), dtype), np.empty((k, n, n), dtype),
                                 np.empty((k, n), dtype), np.empty((n, n, n), dtype),
                                 np.empty((n, n * n), dtype), np.empty((n, n * n), dtype),
@@ -280,7 +279,7 @@ def _step(A: Tensor, B: Tensor, C: Tensor, a: Tensor, b: Tensor, target: Tensor,
                 gram(item)
         if part < len(plan.parts):
             losses[part] = _run_part(plan, part, scratch[part], A_np, B_np, ct, Y, logits,
-                                     ws.grad_bt, ws.uses_per_pair(n))
+                                     ws.grad_bt, ws.per_pair)
 
     def finish(worker: int) -> None:
         lo, hi = n * worker // count, n * (worker + 1) // count
