@@ -92,7 +92,7 @@ BENCHMARK_ROWS: dict[str, list[Source | tuple[Source, Source]]] = {
         ("hypercube", "step n=97", "prodint", "ratio_fwd_bwd")],
     "HyperCube time to 100% held-out": [
         ("hypercube", "answer zp-add p=97 f=0.5", "prodint", "ratio_fwd"),
-        ("hypercube", "answer s5 f=0.5 (to 100% held-out only)", "prodint", "ratio_fwd")],
+        ("hypercube", "answer s5 f=0.5", "prodint", "ratio_fwd")],
     "graph layer as a span": [
         ("spans", "graph n=20000 e=199943 c=64", "span", "ratio_fwd")],
 }
