@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from prodint.bench.dtn_suite import matmul_rate
 from prodint.bench.harness import Case, Record, median_ms, timed_case
 from prodint.bench.hypercube_published import (
     published_flops,
@@ -274,7 +275,7 @@ def _matmul_rates(records: list[Record]) -> dict[str, dict[str, float]]:
     beside: dict[str, dict[str, float]] = {}
     for r in records:
         if r.name.startswith("step") and r.impl.startswith("matmul-") and r.fwd_bwd_ms:
-            rate = 2 * r.params["n"] ** 3 / (r.fwd_bwd_ms / 1e3)
+            rate = r.params["flops"] / (r.fwd_bwd_ms / 1e3)
             beside.setdefault(r.name, {})[r.impl.removeprefix("matmul-")] = rate
     now: dict[str, float] = {}
     for r in records:
@@ -285,9 +286,8 @@ def _matmul_rates(records: list[Record]) -> dict[str, dict[str, float]]:
 
 
 def _matmul_rates_now() -> dict[str, float]:
-    x = torch.randn(MATMUL_N, MATMUL_N)
-    y = x.numpy()
-    return {"torch": 2 * MATMUL_N**3 / (median_ms(lambda: x @ x) / 1e3),
+    y = torch.randn(MATMUL_N, MATMUL_N).numpy()
+    return {"torch": matmul_rate(MATMUL_N),
             "numpy": 2 * MATMUL_N**3 / (median_ms(lambda: y @ y) / 1e3)}
 
 
