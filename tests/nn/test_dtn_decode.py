@@ -1,7 +1,7 @@
 """The decoders (DTNBlockDecoder, StackedLMDecoder) against the checked step they replace:
 outputs and states equal in float64 over many tokens for every option of the block, close in
 float32, on the small and the large batch paths (the erf GELU or F.gelu, one thread or the
-caller's); a token runs on one thread and restores the caller's count, by an error too;
+caller's), with the products through torch and through numpy; a token runs on one thread and restores the caller's count, by an error too;
 generate gives the tokens of a prefill-and-step loop written here; bad arguments are
 refused by name."""
 
@@ -44,12 +44,14 @@ def _assert_states_equal(a: DTNBlockState, b: DTNBlockState, **tol) -> None:
             torch.testing.assert_close(x, y, **tol)
 
 
+@pytest.mark.parametrize("products", ["torch", "numpy"])
 @pytest.mark.parametrize("name", list(OPTIONS))
-def test_block_decoder_equals_the_step(name: str) -> None:
+def test_block_decoder_equals_the_step(name: str, products: str) -> None:
     block = DTNBlock(WIDTH, HEADS, dtype=torch.float64, generator=_g(0), **OPTIONS[name])
     x = torch.randn(B, 60, WIDTH, generator=_g(1), dtype=torch.float64)
     _, state = block.prefill(x[:, :6])
-    decoder = block.decoder(state)
+    decoder = DTNBlockDecoder(block, state, products=products)
+    assert decoder.products == products
     tol = dict(rtol=1e-10, atol=1e-10)
     for t in range(6, 60):
         expected, state = block.step(x[:, t], state)
@@ -60,16 +62,40 @@ def test_block_decoder_equals_the_step(name: str) -> None:
                                block.step(x[:, 0], state)[0], **tol)
 
 
-def test_block_decoder_in_float32_and_from_its_own_state() -> None:
+@pytest.mark.parametrize("products", ["torch", "numpy"])
+def test_block_decoder_in_float32_and_from_its_own_state(products: str) -> None:
     block = DTNBlock(WIDTH, HEADS, normalize=True, decay=0.95, generator=_g(2))
     x = torch.randn(B, 40, WIDTH, generator=_g(3))
     _, state = block.prefill(x[:, :4])
-    decoder = block.decoder(state)
+    decoder = DTNBlockDecoder(block, state, products=products)
     full = block(x)
     out = [decoder(x[:, t]) for t in range(4, 20)]
-    again = DTNBlockDecoder(block, decoder.state())  # a new decoder from the exported state
+    # a new decoder from the exported state
+    again = DTNBlockDecoder(block, decoder.state(), products=products)
     out += [again(x[:, t]) for t in range(20, 40)]
     torch.testing.assert_close(torch.stack(out, 1), full[:, 4:], rtol=1e-4, atol=1e-4)
+
+
+def test_numpy_products_for_a_wide_batch_on_the_cpu_and_fresh_outputs(monkeypatch) -> None:
+    """"auto" takes numpy's products from B·width = NUMPY_WIDTH on (and then the token runs on
+    one thread), torch's below; every token's output is a tensor of its own, though the
+    products write buffers."""
+    block = DTNBlock(WIDTH, HEADS, dtype=torch.float64, generator=_g(23))
+    x = torch.randn(B, 8, WIDTH, generator=_g(24), dtype=torch.float64)
+    _, state = block.prefill(x[:, :2])
+    monkeypatch.setattr(decode, "SERIAL_WIDTH", 0)
+    monkeypatch.setattr(decode, "NUMPY_WIDTH", B * WIDTH + 1)
+    narrow = block.decoder(state)
+    assert (narrow.products, narrow.serial) == ("torch", False)
+    monkeypatch.setattr(decode, "NUMPY_WIDTH", B * WIDTH)
+    decoder = block.decoder(state)
+    assert (decoder.products, decoder.serial) == ("numpy", True)
+    first = decoder(x[:, 2])
+    kept = first.clone()
+    second = decoder(first)  # its own output fed back
+    assert second.data_ptr() != first.data_ptr() and torch.equal(first, kept)
+    expected = block.step(first, block.step(x[:, 2], state)[1])[0]
+    torch.testing.assert_close(second, expected, rtol=1e-10, atol=1e-10)
 
 
 def _model(**options) -> DTN:
@@ -161,6 +187,8 @@ def test_bad_arguments_are_refused_by_name() -> None:
         DTNBlockDecoder(model, state[0])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"state\.conv"):
         block.decoder(state[0]._replace(conv=state[0].conv[:, :1]))
+    with pytest.raises(ValueError, match="products: expected one of"):
+        DTNBlockDecoder(block, state[0], products="blas")
     decoder = block.decoder(state[0])
     with pytest.raises(ValueError, match=r"x_t: expected a tensor \[B, width\]"):
         decoder(torch.zeros(B + 1, WIDTH, dtype=torch.float64))
@@ -192,16 +220,22 @@ def two_threads():
 
 @pytest.mark.parametrize("limits", [dict(ERF_GELU_MAX=0), dict(SERIAL_WIDTH=0),
                                     dict(ERF_GELU_MAX=0, SERIAL_WIDTH=0)], ids=str)
-def test_the_large_batch_paths_equal_the_step(limits: dict, two_threads, monkeypatch) -> None:
+@pytest.mark.parametrize("products", ["torch", "numpy"])
+def test_the_large_batch_paths_equal_the_step(limits: dict, products: str, two_threads,
+                                              monkeypatch) -> None:
     """With the limits at zero the tiny batch takes the paths of a large one: F.gelu instead
     of the erf form, the caller's threads with the norms and the GELU on one."""
     for name, value in limits.items():
         monkeypatch.setattr(decode, name, value)
+    init = DTNBlockDecoder.__init__
+    monkeypatch.setattr(DTNBlockDecoder, "__init__",
+                        lambda self, block, state: init(self, block, state, products=products))
     model = _model(normalize=True, decay=0.9)
     tokens = torch.randint(0, VOCAB, (B, 30), generator=_g(20))
     _, state = model.prefill(tokens[:, :4])
     decoder = StackedLMDecoder(model, state)
-    assert decoder.serial == ("SERIAL_WIDTH" not in limits)
+    assert {block.products for block in decoder._blocks} == {products}
+    assert decoder.serial == ("SERIAL_WIDTH" not in limits or products == "numpy")
     for t in range(4, 30):
         expected, state = model.step(tokens[:, t], state)
         torch.testing.assert_close(decoder(tokens[:, t]), expected, rtol=1e-10, atol=1e-10)

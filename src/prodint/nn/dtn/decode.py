@@ -22,18 +22,37 @@ checked and copied once, in about twenty torch calls per token:
   rounded differently; ``g`` has a column of ones beside it and ``bo`` is a row of that
   product's matrix, so that it also adds the bias, onto the residual.
 
-Threads: a token runs on one thread when ``B · width ≤`` :data:`SERIAL_WIDTH` (the caller's
-thread count restored after it, :func:`~prodint.ops.tensor_attention.step.serial`): at these
-sizes every kernel takes microseconds, less than handing work to other threads and moving
+Threads: a token whose products go through numpy runs the rest on one thread (below); one
+whose products are torch's runs on one thread when ``B · width ≤`` :data:`SERIAL_WIDTH` (the
+caller's thread count restored after it, :func:`~prodint.ops.tensor_attention.step.serial`):
+at these sizes every kernel takes microseconds, less than handing work to other threads and moving
 data between the cores' caches. Above it the matrix products (and the tensor attention step,
 above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the caller's
 threads, while the layer norms and the GELU, which torch splits between threads from a few
 rows on, run on one. On a 2-core CPU at width 128 (the fused step on one thread either
 way), a token of the two-block Shakespeare DTN took, on one thread against two (median ms,
 alternating): ``B = 16``: 0.64 / 0.66; ``B = 32``: 0.65 / 0.75; ``B = 64``: 1.52 / 1.52;
-``B = 128``: 2.13 / 1.64; hence the limit at ``B = 32``. While another process holds a
+``B = 128``: 2.13 / 1.64 (torch's products); hence the limit at ``B = 32``. While another process holds a
 core, waiting for the second thread can cost milliseconds per token, and
 ``torch.set_num_threads(1)`` around the loop keeps every token on one.
+
+Products: on the CPU, from ``B · width ≥`` :data:`NUMPY_WIDTH` on, the four matrix products
+of a token (``q | k | v``, ``Wo`` and the MLP's two) go through numpy's BLAS
+(``products="auto"``), on preallocated buffers shared with torch (no copy), and the rest of
+the token runs on one thread: at these sizes numpy's kernels beat torch's on one thread, and
+numpy hands work to its own spinning threads in microseconds where torch's pool costs tens.
+Measured on a 2-core CPU (median µs per product, torch on one thread / torch on two /
+numpy): ``[32, 128] × [128, 512]`` 52 / 57 / 36; ``[32, 513] × [513, 128]`` 53 / 50 / 32;
+``[32, 128] × [128, 392]`` 41 / 28 / 25. A token of the two-block Shakespeare DTN, the two
+alternating in one process (median ms, torch's products / numpy's): ``B = 1`` 0.146 / 0.158;
+``B = 8`` 0.255 / 0.235; ``B = 16`` 0.39 / 0.39; ``B = 32`` 0.54 / 0.41 and 0.69 / 0.58 (two
+runs); ``B = 64`` 1.06 / 0.87 and ``B = 128`` 2.1 / 1.5 (all on one thread but numpy's
+products); with torch's thread pool spinning beside numpy's threads, a token at ``B = 64``
+took 23-28 ms, hence one thread for the rest of the token whenever numpy multiplies. Numpy's
+BLAS keeps its own thread count (``OPENBLAS_NUM_THREADS`` or threadpoolctl set it), which
+``torch.set_num_threads`` does not change. ``products="torch"`` keeps every product in torch
+(the only choice off the CPU), ``"numpy"`` takes numpy's at any batch; all give the same
+sums to rounding.
 
 The decoder reads the parameters when it is built (the fused projection and the MLP's
 transposed weights are copies): build a new one after changing them.
@@ -45,11 +64,12 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from prodint.checks import check_instance
+from prodint.checks import check_choice, check_instance
 from prodint.nn.dtn.attention import RMS_EPS
 from prodint.nn.dtn.checks import HALF
 from prodint.nn.dtn.parts import MLP
@@ -58,12 +78,56 @@ from prodint.ops.tensor_attention.step import TensorAttentionStep, serial
 if TYPE_CHECKING:
     from prodint.nn.dtn.block import DTNBlock, DTNBlockState
 
-__all__ = ["ERF_GELU_MAX", "SERIAL_WIDTH", "DTNBlockDecoder"]
+__all__ = ["ERF_GELU_MAX", "NUMPY_WIDTH", "PRODUCTS", "SERIAL_WIDTH", "DTNBlockDecoder"]
 
 #: The largest ``B · width`` decoded on one thread (module doc).
 SERIAL_WIDTH = 4096
 #: The largest ``B · hidden`` whose GELU is computed as ``a + a·erf(a)`` (module doc).
 ERF_GELU_MAX = 2048
+#: How a decoder's matrix products run: ``"auto"`` (numpy's BLAS on the CPU from
+#: ``B · width ≥`` :data:`NUMPY_WIDTH` on, torch otherwise), ``"torch"``, ``"numpy"`` (CPU
+#: only): module doc.
+PRODUCTS = ("auto", "torch", "numpy")
+#: The smallest ``B · width`` whose products ``"auto"`` takes through numpy (module doc).
+NUMPY_WIDTH = 1024
+
+
+class _Product:
+    """``a ↦ a W (+ bias) (+ residual)`` written into a preallocated ``out [B, N]``, through
+    torch (``addmm``/``mm``) or through numpy's ``matmul`` on views of the same memory.
+
+    Args:
+        weight: ``W [K, N]``.
+        out: the buffer ``[B, N]`` (C-contiguous), overwritten by every call and returned.
+        bias: ``[N]`` added to every row, or None.
+        numpy: whether the product runs through numpy (CPU tensors only).
+    """
+
+    def __init__(self, weight: Tensor, out: Tensor, bias: Tensor | None = None,
+                 numpy: bool = False) -> None:
+        self.out, self._w, self._bias = out, weight, bias
+        if numpy:
+            self._wn, self._on = weight.numpy(), out.numpy()
+            self._bn = None if bias is None else bias.numpy()
+        self.run = self._numpy if numpy else self._torch
+
+    def _torch(self, a: Tensor, residual: Tensor | None = None) -> Tensor:
+        out, bias = self.out, self._bias
+        if bias is None:
+            if residual is None:
+                return torch.mm(a, self._w, out=out)
+            return torch.addmm(residual, a, self._w, out=out)
+        torch.addmm(bias, a, self._w, out=out)
+        return out if residual is None else out.add_(residual)
+
+    def _numpy(self, a: Tensor, residual: Tensor | None = None) -> Tensor:
+        on = self._on
+        np.matmul(a.numpy(), self._wn, out=on)
+        if self._bn is not None:
+            np.add(on, self._bn, out=on)
+        if residual is not None:
+            np.add(on, residual.numpy(), out=on)
+        return self.out
 
 
 def _direct(fn: Callable[..., Tensor], *args: object) -> Tensor:
@@ -90,25 +154,32 @@ class DTNBlockDecoder:
         block: the block, with float32 or float64 parameters.
         state: its :class:`~prodint.nn.dtn.block.DTNBlockState` (from ``prefill`` or
             ``step``); copied, never changed.
+        products: one of :data:`PRODUCTS`: how the matrix products run (module doc); the
+            one chosen is :attr:`products`.
 
     Raises:
         TypeError: ``block`` not a ``DTNBlock`` or with half-precision parameters (stream
             those with ``step``), ``state`` not a ``DTNBlockState`` or with fields of the
             wrong kind.
-        ValueError: state fields whose shapes, batch or device do not fit the block.
+        ValueError: state fields whose shapes, batch or device do not fit the block;
+            ``products`` not one of :data:`PRODUCTS`, or ``"numpy"`` off the CPU.
 
     Attributes:
         batch, width: ``B`` of the state and the block's width.
-        serial: whether a token runs on one thread (``B · width ≤`` :data:`SERIAL_WIDTH` on
-            the CPU); otherwise it runs on the caller's threads, its norms and GELU on one.
+        serial: whether a token runs on one thread (on the CPU, when ``B · width ≤``
+            :data:`SERIAL_WIDTH` or the products go through numpy); otherwise it runs on the
+            caller's threads, its norms and GELU on one.
+        products: ``"torch"`` or ``"numpy"``, the way the products run.
     """
 
     @torch.no_grad()
-    def __init__(self, block: DTNBlock, state: DTNBlockState) -> None:
+    def __init__(self, block: DTNBlock, state: DTNBlockState, *,
+                 products: str = "auto") -> None:
         from prodint.nn.dtn.block import DTNBlock, DTNBlockState
 
         check_instance(block, "block", DTNBlock)
         check_instance(state, "state", DTNBlockState)
+        check_choice(products, "products", PRODUCTS)
         att = block.attention
         dtype = att.params["Wq"].dtype
         if dtype in HALF:
@@ -141,32 +212,43 @@ class DTNBlockDecoder:
             bias = wq.new_zeros(heads, 3 * d + extra)
             bias[:, 3 * d:] = 1.0
             self._bias = bias.reshape(-1)
-        self._rows = rows.view(self.batch, heads * rows.shape[-1])
-        self._wo, self._rms = att.params["Wo"].detach(), att.output_norm
-        self._rms_eps = wq.new_tensor(RMS_EPS)
+        cpu = rows.device.type == "cpu"
+        if products == "numpy" and not cpu:
+            raise ValueError(f"products: expected 'torch' or 'auto' for a block on "
+                             f"{rows.device} ('numpy' runs on the CPU), received 'numpy'")
+        wide = self.batch * self.width >= NUMPY_WIDTH
+        self.products = "numpy" if cpu and (products == "numpy" or products == "auto" and
+                                            wide) else "torch"
+        numpy = self.products == "numpy"
+        self._qkv = _Product(self._wqkv, rows.view(self.batch, heads * rows.shape[-1]),
+                             self._bias, numpy)
+        self._wo = _Product(att.params["Wo"].detach(), wq.new_empty(self.batch, self.width),
+                            numpy=numpy)
+        self._rms, self._rms_eps = att.output_norm, wq.new_tensor(RMS_EPS)
         self._mixer_state = state.mixer
-        self._mlp = None
+        self._mlp: tuple[_Product, _Product] | None = None
         if isinstance(block.mixer, MLP):  # else the tensor interaction's own step
-            self._init_mlp(block.mixer)
+            self._init_mlp(block.mixer, numpy)
         self._init_conv(block, state.conv)
-        cpu = self._rows.device.type == "cpu"
-        self.serial = cpu and self.batch * self.width <= SERIAL_WIDTH
+        self.serial = cpu and (numpy or self.batch * self.width <= SERIAL_WIDTH)
         self._small = _serially if cpu and not self.serial else _direct  # norms and GELU
 
-    def _init_mlp(self, mlp: MLP) -> None:
+    def _init_mlp(self, mlp: MLP, numpy: bool) -> None:
         p = mlp.params
         wi, bi, wo = p["Wi"].detach().T, p["bi"].detach(), p["Wo"].detach().T
-        bo = p["bo"].detach()
+        bo: Tensor | None = p["bo"].detach()
         self._erf = self.batch * mlp.hidden <= ERF_GELU_MAX
         if self._erf:  # the products give h/√2 and take (1 + erf(h/√2)) h/√2 (module doc)
             root = math.sqrt(0.5)
-            shape = (self.batch, mlp.hidden)
-            self._a, self._e = wi.new_empty(shape), wi.new_empty(shape)
+            self._e = wi.new_empty(self.batch, mlp.hidden)
             # g beside a column of ones, Wo/√2 above bo: one product adds the bias
             self._g = wi.new_ones(self.batch, mlp.hidden + 1)
             self._gh = self._g[:, :mlp.hidden]
-            wi, bi, wo = wi * root, bi * root, torch.cat([wo * root, bo[None]])
-        self._mlp = (wi.contiguous(), bi.contiguous(), wo.contiguous(), bo)
+            wi, bi, wo, bo = wi * root, bi * root, torch.cat([wo * root, bo[None]]), None
+        like = wi.new_empty
+        self._mlp = (_Product(wi.contiguous(), like(self.batch, mlp.hidden), bi.contiguous(),
+                              numpy),
+                     _Product(wo.contiguous(), like(self.batch, self.width), bo, numpy))
 
     def _init_conv(self, block: DTNBlock, conv: object) -> None:
         self._kernel = 0 if block.local is None else block.local.kernel
@@ -213,12 +295,13 @@ class DTNBlockDecoder:
                              f"on {like.device} (B of the state), received "
                              f"{tuple(x.shape)} on {x.device}")
         with serial(self.serial):
-            return self.advance(x.detach())
+            return self.advance(x.detach()).clone()
 
     def advance(self, x: Tensor) -> Tensor:
         """:meth:`__call__` without its checks or thread switch, for a caller that has made
         both (:class:`~prodint.nn.stacked_lm.StackedLMDecoder`): ``x`` must be a tensor
-        ``[B, width]`` of the parameters' dtype and device that requires no gradient."""
+        ``[B, width]`` of the parameters' dtype and device that requires no gradient. The
+        result may be a buffer of the decoder that its next token overwrites."""
         (w1, b1, e1), (w2, b2, e2) = self._norms
         small = self._small
         u = small(F.layer_norm, x, (self.width,), w1, b1, e1)
@@ -227,26 +310,23 @@ class DTNBlockDecoder:
             self._slots[r].copy_(u)
             self._next = (r + 1) % self._kernel
             u = torch.linalg.vecdot(self._buffer, self._taps[r], dim=0)
-        if self._bias is None:
-            torch.mm(u, self._wqkv, out=self._rows)
-        else:
-            torch.addmm(self._bias, u, self._wqkv, out=self._rows)
+        self._qkv.run(u)
         o = self._step.advance()
         if self._rms:  # o / sqrt(mean(o²) + eps), with mean(o²) = ‖o‖² / d
             size = torch.linalg.vector_norm(o, dim=-1, keepdim=True)
             o = o * torch.addcmul(self._rms_eps, size, size, value=1.0 / self._d).rsqrt_()
-        z = torch.addmm(x, o.view(self.batch, self.width), self._wo)
+        z = self._wo.run(o.view(self.batch, self.width), x)
         n = small(F.layer_norm, z, (self.width,), w2, b2, e2)
         if self._mlp is None:
             with torch.no_grad():
                 m, self._mixer_state = self._block.mixer.step(n, self._mixer_state)
             return z + m
-        wi, bi, wo, bo = self._mlp
+        into, out = self._mlp
         if self._erf:  # a = h/√2, g = a + a·erf(a) (module doc), then z + [g, 1] [Wo/√2; bo]
-            a = torch.addmm(bi, n, wi, out=self._a)
+            a = into.run(n)
             torch.addcmul(a, a, torch.erf(a, out=self._e), out=self._gh)
-            return torch.addmm(z, self._g, wo)
-        return torch.addmm(bo, small(F.gelu, torch.addmm(bi, n, wi)), wo).add_(z)
+            return out.run(self._g, z)
+        return out.run(small(F.gelu, into.run(n)), z)
 
     def state(self) -> DTNBlockState:
         """The block's state after the tokens so far (fresh tensors), from which ``step`` and
