@@ -1,9 +1,9 @@
 """The decoders (DTNBlockDecoder, StackedLMDecoder) against the checked step they replace:
 outputs and states equal in float64 over many tokens for every option of the block, close in
 float32, on the small and the large batch paths (the erf GELU or F.gelu, one thread or the
-caller's), with the products through torch and through numpy; a token runs on one thread and restores the caller's count, by an error too;
-generate gives the tokens of a prefill-and-step loop written here; bad arguments are
-refused by name."""
+caller's), with the products through torch and through numpy; a token runs on one thread
+and restores the caller's count, by an error too; generate gives the tokens of a
+prefill-and-step loop written here; bad arguments are refused by name."""
 
 import pytest
 import torch

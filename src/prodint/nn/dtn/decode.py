@@ -25,16 +25,16 @@ checked and copied once, in about twenty torch calls per token:
 Threads: a token whose products go through numpy runs the rest on one thread (below); one
 whose products are torch's runs on one thread when ``B · width ≤`` :data:`SERIAL_WIDTH` (the
 caller's thread count restored after it, :func:`~prodint.ops.tensor_attention.step.serial`):
-at these sizes every kernel takes microseconds, less than handing work to other threads and moving
-data between the cores' caches. Above it the matrix products (and the tensor attention step,
-above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the caller's
-threads, while the layer norms and the GELU, which torch splits between threads from a few
-rows on, run on one. On a 2-core CPU at width 128 (the fused step on one thread either
-way), a token of the two-block Shakespeare DTN took, on one thread against two (median ms,
-alternating): ``B = 16``: 0.64 / 0.66; ``B = 32``: 0.65 / 0.75; ``B = 64``: 1.52 / 1.52;
-``B = 128``: 2.13 / 1.64 (torch's products); hence the limit at ``B = 32``. While another process holds a
-core, waiting for the second thread can cost milliseconds per token, and
-``torch.set_num_threads(1)`` around the loop keeps every token on one.
+at these sizes every kernel takes microseconds, less than handing work to other threads and
+moving data between the cores' caches. Above it the matrix products (and the tensor
+attention step, above :data:`~prodint.ops.tensor_attention.step.SERIAL_ELEMENTS`) run on the
+caller's threads, while the layer norms and the GELU, which torch splits between threads
+from a few rows on, run on one. On a 2-core CPU at width 128 (the fused step on one thread
+either way), a token of the two-block Shakespeare DTN with torch's products took, on one
+thread against two (median ms, alternating): ``B = 16``: 0.64 / 0.66; ``B = 32``: 0.65 /
+0.75; ``B = 64``: 1.52 / 1.52; ``B = 128``: 2.13 / 1.64; hence the limit at ``B = 32``.
+While another process holds a core, waiting for the second thread can cost milliseconds per
+token, and ``torch.set_num_threads(1)`` around the loop keeps every token on one.
 
 Products: on the CPU, from ``B · width ≥`` :data:`NUMPY_WIDTH` on, the four matrix products
 of a token (``q | k | v``, ``Wo`` and the MLP's two) go through numpy's BLAS
@@ -216,9 +216,9 @@ class DTNBlockDecoder:
         if products == "numpy" and not cpu:
             raise ValueError(f"products: expected 'torch' or 'auto' for a block on "
                              f"{rows.device} ('numpy' runs on the CPU), received 'numpy'")
-        wide = self.batch * self.width >= NUMPY_WIDTH
-        self.products = "numpy" if cpu and (products == "numpy" or products == "auto" and
-                                            wide) else "torch"
+        if products == "auto":
+            products = "numpy" if cpu and self.batch * self.width >= NUMPY_WIDTH else "torch"
+        self.products = products
         numpy = self.products == "numpy"
         self._qkv = _Product(self._wqkv, rows.view(self.batch, heads * rows.shape[-1]),
                              self._bias, numpy)
