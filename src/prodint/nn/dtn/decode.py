@@ -181,10 +181,14 @@ class DTNBlockDecoder:
         check_instance(state, "state", DTNBlockState)
         check_choice(products, "products", PRODUCTS)
         att = block.attention
-        dtype = att.params["Wq"].dtype
+        dtype, device = att.params["Wq"].dtype, att.params["Wq"].device
         if dtype in HALF:
             raise TypeError(f"block: expected float32 or float64 parameters, received {dtype} "
                             f"(stream half precision with step)")
+        cpu = device.type == "cpu"
+        if products == "numpy" and not cpu:
+            raise ValueError(f"products: expected 'torch' or 'auto' for a block on {device} "
+                             f"('numpy' runs on the CPU), received 'numpy'")
         self.width, heads, d = block.width, att.heads, att.head_dim
         s = state.attention.S if isinstance(state.attention, tuple) else None
         if isinstance(s, Tensor) and s.dtype != dtype:
@@ -207,21 +211,17 @@ class DTNBlockDecoder:
                       for n in ("Wq", "Wk", "Wv"))
         pad = wq.new_zeros(self.width, heads, extra)
         self._wqkv = torch.cat([wq, wk, wv, pad], -1).reshape(self.width, -1)
-        self._bias = None
-        if extra:  # addmm's bias puts the ones back after every product
+        bias = None
+        if extra:  # the bias puts the ones back after every product
             bias = wq.new_zeros(heads, 3 * d + extra)
             bias[:, 3 * d:] = 1.0
-            self._bias = bias.reshape(-1)
-        cpu = rows.device.type == "cpu"
-        if products == "numpy" and not cpu:
-            raise ValueError(f"products: expected 'torch' or 'auto' for a block on "
-                             f"{rows.device} ('numpy' runs on the CPU), received 'numpy'")
+            bias = bias.reshape(-1)
         if products == "auto":
             products = "numpy" if cpu and self.batch * self.width >= NUMPY_WIDTH else "torch"
         self.products = products
         numpy = self.products == "numpy"
-        self._qkv = _Product(self._wqkv, rows.view(self.batch, heads * rows.shape[-1]),
-                             self._bias, numpy)
+        self._qkv = _Product(self._wqkv, rows.view(self.batch, heads * rows.shape[-1]), bias,
+                             numpy)
         self._wo = _Product(att.params["Wo"].detach(), wq.new_empty(self.batch, self.width),
                             numpy=numpy)
         self._rms, self._rms_eps = att.output_norm, wq.new_tensor(RMS_EPS)
